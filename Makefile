@@ -1,0 +1,42 @@
+# sweep — every target installs what it needs: a fresh machine needs only Python 3.11+ and make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+OUT ?= sweep-results
+
+# uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+
+.PHONY: help install run test lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	@echo "uv not found: installing it into .tools/"
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+install: $(UV) ## Create .venv with every package and dev tool, exactly as uv.lock pins them
+	$(UV) sync --frozen
+
+run: install ## Run the example sweep locally (examples/maze.yaml) and print its summary
+	$(UV) run --frozen sweep run examples/maze.yaml --out $(OUT)
+
+test: install ## Run the unit and functional tests
+	$(UV) run --frozen pytest
+
+lint: install ## ruff (lint + format check) and mypy --strict
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs services cli
+
+format: install ## Format and auto-fix
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+bench: install ## Run the benchmarks and rewrite bench/RESULTS.md
+	$(UV) run --frozen python bench/run.py
+
+clean: ## Remove the environment, caches and local results
+	rm -rf .venv .tools $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
