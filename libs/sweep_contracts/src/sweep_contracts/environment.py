@@ -1,0 +1,18 @@
+"""Names of the environment variables sweep reads, in one place. Each is read once, at cold start."""
+
+from __future__ import annotations
+
+STAGE = "SWEEP_STAGE"
+"""Stage name (`dev`, `prod`), for logs and the default parameter prefix."""
+PARAMETER_PREFIX = "SWEEP_PARAMETER_PREFIX"
+"""SSM path of the stage settings, e.g. `/sweep/dev/`; secrets sit under `<prefix>secrets/`."""
+STORE = "SWEEP_STORE"
+"""Where runs live: `s3://bucket[/prefix]` or a local directory."""
+WORKER_FUNCTION = "SWEEP_WORKER_FUNCTION"
+"""Name or ARN of the worker Lambda the orchestrator invokes."""
+ORCHESTRATOR_FUNCTION = "SWEEP_ORCHESTRATOR_FUNCTION"
+"""Name or ARN of the orchestrator itself, for the dispatch fan-out tree."""
+CODE_VERSION = "SWEEP_CODE_VERSION"
+"""Version of the deployed code (artifact hash), recorded in every manifest."""
+SETTINGS_TTL = "SWEEP_SETTINGS_TTL_S"
+"""Seconds the stage settings are cached (default 300)."""

@@ -1,0 +1,83 @@
+"""The run manifest: the request, the plan, the effective settings with provenance, the code version.
+
+Written once, before any shard is dispatched, with create-if-absent: it is the run's identity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+
+from sweep_contracts._json import content_hash
+from sweep_contracts.planning import ShardPlan
+from sweep_contracts.points import PointSpace
+from sweep_contracts.request import RUN_ID_PATTERN, Frozen, SweepRequest
+from sweep_contracts.settings import SystemSettings
+from sweep_contracts.tasks import TaskFactory
+
+SCHEMA_VERSION = 1
+
+
+class SeriesInfo(Frozen):
+    """Series `name` holds indices `first_index..first_index+size-1` (repeats included)."""
+
+    name: str
+    first_index: int
+    size: int
+
+
+class RunPlan(ShardPlan):
+    """The shard plan, plus how the points are laid out."""
+
+    repeats: int = 1
+    series: list[SeriesInfo] = Field(default_factory=list)
+
+    @classmethod
+    def build(cls, plan: ShardPlan, space: PointSpace) -> RunPlan:
+        return cls(
+            **plan.model_dump(),
+            repeats=space.repeats,
+            series=[SeriesInfo(name=n, first_index=f, size=s) for n, f, s in space.series_offsets()],
+        )
+
+
+class RunManifest(Frozen):
+    """Everything needed to rerun, audit or query a run."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str = Field(pattern=RUN_ID_PATTERN)
+    created_at: AwareDatetime
+    request: SweepRequest
+    request_hash: str
+    plan: RunPlan
+    settings: dict[str, dict[str, Any]]
+    code_version: dict[str, str] = Field(default_factory=dict)
+
+    @staticmethod
+    def hash_request(request: SweepRequest) -> str:
+        return content_hash(request.content())
+
+    def settings_values(self) -> dict[str, int]:
+        return {name: int(record["value"]) for name, record in self.settings.items()}
+
+    def effective_settings(self) -> SystemSettings:
+        return SystemSettings.resolve(self.settings_values(), source="default")
+
+    def task_factory(self) -> TaskFactory:
+        return TaskFactory(
+            run_id=self.run_id,
+            experiment=self.request.experiment,
+            config=self.request.config,
+            spec=self.request.spec(),
+            settings=self.settings_values(),
+            points_total=self.plan.points_total,
+            shard_size=self.plan.shard_size,
+            shard_count=self.plan.shard_count,
+        )
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(indent=2).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> RunManifest:
+        return cls.model_validate_json(data)

@@ -1,0 +1,104 @@
+"""Row schemas of the `points` and `outcomes` tables: the Parquet writers, the Glue tables and the
+DuckDB views all derive their columns from these two lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnType = Literal["int32", "int64", "double", "string", "timestamp", "map<string,string>", "map<string,double>"]
+
+_GLUE_TYPES: dict[ColumnType, str] = {
+    "int32": "int",
+    "int64": "bigint",
+    "double": "double",
+    "string": "string",
+    "timestamp": "timestamp",
+    "map<string,string>": "map<string,string>",
+    "map<string,double>": "map<string,double>",
+}
+_DUCKDB_TYPES: dict[ColumnType, str] = {
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "double": "DOUBLE",
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "map<string,string>": "MAP(VARCHAR, VARCHAR)",
+    "map<string,double>": "MAP(VARCHAR, DOUBLE)",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, logical type, whether it may be null, and what it holds."""
+
+    name: str
+    type: ColumnType
+    nullable: bool
+    comment: str
+
+    @property
+    def glue_type(self) -> str:
+        return _GLUE_TYPES[self.type]
+
+    @property
+    def duckdb_type(self) -> str:
+        return _DUCKDB_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: data columns in file order, and the partition keys that the object keys carry."""
+
+    name: str
+    columns: tuple[Column, ...]
+    partition_keys: tuple[str, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def glue_columns(self) -> list[Column]:
+        """Data columns as Glue declares them: a partition key cannot also be a data column."""
+        return [c for c in self.columns if c.name not in self.partition_keys]
+
+
+POINTS_TABLE = Table(
+    name="points",
+    columns=(
+        Column("shard_id", "int32", False, "shard that evaluated the point"),
+        Column("point_index", "int64", False, "index of the point in the sweep, 0..N-1"),
+        Column("series", "string", False, "grid (series) the point belongs to"),
+        Column("repeat", "int32", False, "repeat number, 0..repeats-1"),
+        Column("params", "map<string,string>", False, "swept parameter values (strings as-is, else JSON)"),
+        Column("metrics", "map<string,double>", False, "metrics the experiment returned"),
+        Column("status", "string", False, "ok or error"),
+        Column("error_type", "string", True, "exception class when status is error"),
+        Column("error_message", "string", True, "exception message when status is error"),
+        Column("duration_ms", "double", False, "wall time of the point"),
+        Column("config_json", "string", False, "effective config, canonical JSON"),
+        Column("finished_at", "timestamp", False, "when the point finished (UTC)"),
+    ),
+    partition_keys=("run_id",),
+)
+
+OUTCOMES_TABLE = Table(
+    name="outcomes",
+    columns=(
+        Column("shard_id", "int32", False, "shard number"),
+        Column("attempt", "int32", False, "dispatch attempt, 1 for the first"),
+        Column("status", "string", False, "success or failure (also the partition)"),
+        Column("points_total", "int32", False, "points in the shard"),
+        Column("points_ok", "int32", False, "points that returned metrics"),
+        Column("points_failed", "int32", False, "points that raised"),
+        Column("error_code", "string", True, "why the shard failed"),
+        Column("error_message", "string", True, "what happened, in words"),
+        Column("started_at", "timestamp", False, "when the attempt started (UTC)"),
+        Column("finished_at", "timestamp", False, "when the attempt ended (UTC)"),
+        Column("duration_ms", "double", False, "wall time of the attempt"),
+        Column("request_id", "string", True, "Lambda request id (or local id) of the attempt"),
+    ),
+    partition_keys=("run_id", "status"),
+)
+
+TABLES = (POINTS_TABLE, OUTCOMES_TABLE)

@@ -1,0 +1,151 @@
+"""Stage settings: caps, shard sizing and time budgets, each value with where it came from.
+
+The model below is the one list of settings: SSM parameter names (`<prefix><name>`), the seed
+command, the stack config and `GET /settings` all derive from its fields.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from sweep_contracts.errors import SettingsError
+from sweep_contracts.request import Frozen
+
+Source = Literal["default", "ssm", "file"]
+SettingValue = int
+
+
+class Provenance(Frozen):
+    """Where one effective setting came from; `version` is the SSM parameter version."""
+
+    source: Source = "default"
+    version: int | None = None
+    note: str | None = None
+
+
+class SystemSettings(Frozen):
+    """Effective stage settings. Built-in defaults apply wherever no other source gives a value."""
+
+    max_points: int = Field(default=1_000_000, ge=1, le=1_000_000_000, description="Most points one run may have.")
+    max_shards: int = Field(default=10_000, ge=1, le=99_999, description="Most shards one run may have.")
+    max_request_bytes: int = Field(
+        default=131_072,
+        ge=1_024,
+        le=200_000,
+        description="Largest request body in bytes; shard tasks carry the request, and an async "
+        "Lambda event may be at most 256 KiB.",
+    )
+    shard_size: int = Field(
+        default=100, ge=1, le=10_000_000, description="Most points per shard when a request gives no `shard_size`."
+    )
+    min_shards: int = Field(
+        default=32, ge=1, le=99_999, description="Small sweeps are spread over at least this many shards."
+    )
+    time_budget_margin_ms: int = Field(
+        default=10_000, ge=0, le=600_000, description="Time a worker keeps back to write its results."
+    )
+    shard_time_budget_s: int = Field(
+        default=900, ge=1, le=86_400, description="A shard's time budget where the runtime gives none (local engine)."
+    )
+    dispatch_concurrency: int = Field(
+        default=32, ge=1, le=256, description="Concurrent async invokes while dispatching shards."
+    )
+    dispatch_max_attempts: int = Field(
+        default=6, ge=1, le=20, description="Attempts per shard invoke before it is recorded DISPATCH_FAILED."
+    )
+    fanout_batch_size: int = Field(
+        default=500,
+        ge=10,
+        le=10_000,
+        description="Most shards one orchestrator invocation dispatches; larger runs fan out.",
+    )
+    provenance: dict[str, Provenance] = Field(default_factory=dict, exclude=True)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [name for name in cls.model_fields if name != "provenance"]
+
+    @classmethod
+    def describe(cls) -> dict[str, dict[str, Any]]:
+        """Name -> default, bounds and description, for docs, the seed command and `sweep plan`."""
+        out: dict[str, dict[str, Any]] = {}
+        for name in cls.names():
+            info = cls.model_fields[name]
+            bounds = {k: getattr(m, k) for m in info.metadata for k in ("ge", "le") if hasattr(m, k)}
+            out[name] = {
+                "default": info.default,
+                "min": bounds.get("ge"),
+                "max": bounds.get("le"),
+                "description": info.description,
+            }
+        return out
+
+    @classmethod
+    def check_value(cls, name: str, value: Any) -> SettingValue:
+        """Validate one value; raise `SettingsError` naming the setting, the value and the range."""
+        if name not in cls.names():
+            close = difflib.get_close_matches(name, cls.names(), n=1)
+            guess = f"; did you mean `{close[0]}`?" if close else ""
+            raise SettingsError(
+                f"`{name}` is not a setting{guess}",
+                field=name,
+                value=value,
+                hint=f"valid settings: {', '.join(cls.names())}.",
+            )
+        try:
+            checked = cls.model_validate({name: value})
+        except ValidationError as exc:
+            spec = cls.describe()[name]
+            raise SettingsError(
+                f"setting `{name}` cannot be {value!r}: {exc.errors()[0]['msg'].lower()}.",
+                field=name,
+                value=value,
+                limit={"min": spec["min"], "max": spec["max"]},
+                hint=f"give an integer from {spec['min']} to {spec['max']} (default {spec['default']}).",
+            ) from exc
+        result: SettingValue = getattr(checked, name)
+        return result
+
+    @classmethod
+    def resolve(
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        source: Source,
+        versions: Mapping[str, int] | None = None,
+        strict: bool = False,
+        notes: Mapping[str, str] | None = None,
+    ) -> SystemSettings:
+        """Overlay `raw` values on the defaults. With `strict`, a bad name or value raises;
+        otherwise it falls back to the default and the provenance says why."""
+        values: dict[str, Any] = {}
+        provenance = {name: Provenance(note=(notes or {}).get(name)) for name in cls.names()}
+        for name, value in raw.items():
+            try:
+                values[name] = cls.check_value(name, value)
+            except SettingsError as exc:
+                if strict:
+                    raise
+                if name in provenance:
+                    provenance[name] = Provenance(note=f"{source} value {value!r} ignored: {exc.message}")
+                continue
+            provenance[name] = Provenance(source=source, version=(versions or {}).get(name))
+        return cls(**values, provenance=provenance)
+
+    def values(self) -> dict[str, SettingValue]:
+        return {name: getattr(self, name) for name in self.names()}
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Value, source and version per setting, as the manifest and `GET /settings` show them."""
+        default = Provenance()
+        return {
+            name: {"value": value, **self.provenance.get(name, default).model_dump(exclude_none=True)}
+            for name, value in self.values().items()
+        }
+
+
+DEFAULT_SETTINGS = SystemSettings.resolve({}, source="default")

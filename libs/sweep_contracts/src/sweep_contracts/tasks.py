@@ -1,0 +1,143 @@
+"""The shard task: the worker's event. It carries the config and the sweep spec, never a point list."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Literal
+
+from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
+
+from sweep_contracts._json import canonical_json
+from sweep_contracts.errors import InvalidTaskError, MissingConfigError
+from sweep_contracts.points import PointSpace
+from sweep_contracts.request import (
+    EXPERIMENT_PATTERN,
+    MISSING_CONFIG_HINT,
+    RUN_ID_PATTERN,
+    Frozen,
+    SweepSpec,
+    check_config,
+    problems_from,
+)
+
+TASK_KIND: Literal["sweep.shard"] = "sweep.shard"
+
+
+class ShardTask(Frozen):
+    """Run points `start..stop-1` of run `run_id` as shard `shard_id` of `shard_count`."""
+
+    kind: Literal["sweep.shard"] = TASK_KIND
+    run_id: str = Field(pattern=RUN_ID_PATTERN)
+    shard_id: int = Field(ge=0)
+    shard_count: int = Field(ge=1)
+    start: int = Field(ge=0)
+    stop: int = Field(ge=1)
+    attempt: int = Field(default=1, ge=1)
+    experiment: str = Field(pattern=EXPERIMENT_PATTERN)
+    config: dict[str, JsonValue]
+    spec: SweepSpec
+    settings: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("config")
+    @classmethod
+    def _valid_config(cls, config: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        return check_config(config)
+
+    @model_validator(mode="after")
+    def _valid_range(self) -> ShardTask:
+        if self.shard_id >= self.shard_count:
+            raise ValueError(f"shard_id {self.shard_id} is not below shard_count {self.shard_count}")
+        if self.stop <= self.start:
+            raise ValueError(f"the index range {self.start}..{self.stop} is empty")
+        return self
+
+    @property
+    def points_total(self) -> int:
+        return self.stop - self.start
+
+    def point_space(self) -> PointSpace:
+        space = PointSpace(self.spec, self.config)
+        if self.stop > space.size:
+            raise InvalidTaskError(
+                f"shard {self.shard_id} of run `{self.run_id}` asks for points up to {self.stop - 1}, "
+                f"but the sweep has {space.size}.",
+                field="stop",
+                value=self.stop,
+                limit=space.size,
+                hint="the task does not match its sweep spec; resubmit the run.",
+            )
+        return space
+
+
+def parse_task(event: Any) -> ShardTask:
+    """Validate a worker event. A task without a non-empty `config` is refused outright:
+    the worker never looks for experiment config anywhere but its event."""
+    if not isinstance(event, Mapping):
+        raise InvalidTaskError(f"a shard task is a JSON object; got {type(event).__name__}.", field="event")
+    if not event.get("config"):
+        raise MissingConfigError(
+            f"shard task {event.get('run_id')!r}/{event.get('shard_id')!r} carries no config; the worker refuses it.",
+            field="config",
+            value=event.get("config"),
+            hint=MISSING_CONFIG_HINT,
+        )
+    try:
+        return ShardTask.model_validate(event)
+    except ValidationError as exc:
+        problems = problems_from(exc)
+        raise InvalidTaskError(
+            f"the shard task is malformed: `{problems[0].field}`: {problems[0].message}.",
+            field=problems[0].field,
+            value=problems[0].value,
+            hint="shard tasks are built by the orchestrator; resubmit the run rather than editing tasks.",
+            problems=problems,
+        ) from exc
+
+
+class TaskFactory:
+    """Builds shard task events for one run. The part every task shares (config, spec, settings)
+    is serialised once, so a 10,000-shard dispatch does not re-encode the spec 10,000 times."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        experiment: str,
+        config: Mapping[str, JsonValue],
+        spec: SweepSpec,
+        settings: Mapping[str, int],
+        points_total: int,
+        shard_size: int,
+        shard_count: int,
+    ) -> None:
+        self.run_id = run_id
+        self.points_total = points_total
+        self.shard_size = shard_size
+        self.shard_count = shard_count
+        shared = {
+            "kind": TASK_KIND,
+            "run_id": run_id,
+            "shard_count": shard_count,
+            "experiment": experiment,
+            "config": config,
+            "spec": spec.model_dump(mode="json", exclude_defaults=True),
+            "settings": dict(settings),
+        }
+        self._shared = canonical_json(shared)[1:]  # without its opening brace
+
+    def event_json(self, shard_id: int, attempt: int = 1) -> str:
+        """The task for `shard_id` as JSON text, ready to send."""
+        if not 0 <= shard_id < self.shard_count:
+            raise IndexError(f"shard {shard_id} is outside 0..{self.shard_count - 1}")
+        start = shard_id * self.shard_size
+        stop = min(start + self.shard_size, self.points_total)
+        return f'{{"shard_id":{shard_id},"start":{start},"stop":{stop},"attempt":{attempt},{self._shared}'
+
+    def event(self, shard_id: int, attempt: int = 1) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.event_json(shard_id, attempt))
+        return loaded
+
+    def events(self, shard_ids: Iterable[int] | None = None, attempt: int = 1) -> Iterator[str]:
+        for shard_id in range(self.shard_count) if shard_ids is None else shard_ids:
+            yield self.event_json(shard_id, attempt)

@@ -1,0 +1,32 @@
+"""Helpers for tests: a fixed clock, and running a whole sweep in-process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sweep_contracts.experiments import Registry
+from sweep_contracts.settings import SystemSettings
+from sweep_contracts.storage import ObjectStore
+from sweep_orchestrator.dispatch import RecordingDispatcher
+from sweep_orchestrator.submit import Runtime, SubmitResult, submit_run
+from sweep_worker.runner import WorkerDeps, process_event
+
+FIXED_NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+
+
+def runtime_for(store: ObjectStore, settings: SystemSettings | None = None) -> tuple[Runtime, RecordingDispatcher]:
+    dispatcher = RecordingDispatcher()
+    effective = settings or SystemSettings.resolve({}, source="default")
+    return Runtime(store=store, dispatcher=dispatcher, settings=lambda: effective, clock=lambda: FIXED_NOW), dispatcher
+
+
+def run_sweep(
+    payload: dict[str, Any], store: ObjectStore, settings: SystemSettings | None = None
+) -> tuple[SubmitResult, list[dict[str, Any]]]:
+    """Submit through the orchestrator core, then feed every captured task to the worker."""
+    rt, dispatcher = runtime_for(store, settings)
+    result, _ = submit_run(payload, rt)
+    deps = WorkerDeps(store=store, registry=Registry.default())
+    outcomes = [process_event(event, deps) for event in dispatcher.events]
+    return result, outcomes

@@ -1,0 +1,69 @@
+"""The store contract, held by every store: local directory and in-memory (S3 in functional tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sweep_contracts import layout
+from sweep_contracts.storage import LocalStore, MemoryStore, ObjectStore
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    return LocalStore(tmp_path) if request.param == "local" else MemoryStore()
+
+
+def test_put_get_replace_delete(store: ObjectStore) -> None:
+    assert store.get("a/b.txt") is None
+    store.put("a/b.txt", b"one")
+    store.put("a/b.txt", b"two")
+    assert store.get("a/b.txt") == b"two"
+    assert store.exists("a/b.txt")
+    store.delete("a/b.txt")
+    store.delete("a/b.txt")  # deleting a missing key is not an error
+    assert not store.exists("a/b.txt")
+
+
+def test_put_if_absent_creates_once(store: ObjectStore) -> None:
+    assert store.put_if_absent("runs/x/manifest.json", b"first")
+    assert not store.put_if_absent("runs/x/manifest.json", b"second")
+    assert store.get("runs/x/manifest.json") == b"first"
+
+
+def test_list_is_sorted_and_prefix_scoped(store: ObjectStore) -> None:
+    for key in ["points/run_id=b/shard=00001.parquet", "points/run_id=a/shard=00000.parquet",
+                "points/run_id=ab/shard=00000.parquet", "runs/run_id=a/manifest.json"]:  # fmt: skip
+        store.put(key, b"x")
+    assert list(store.list(layout.points_prefix("a"))) == ["points/run_id=a/shard=00000.parquet"]
+    assert list(store.list("points/")) == [
+        "points/run_id=a/shard=00000.parquet",
+        "points/run_id=ab/shard=00000.parquet",
+        "points/run_id=b/shard=00001.parquet",
+    ]
+    assert list(store.list("nothing/")) == []
+
+
+def test_local_store_leaves_no_temporary_files(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.put("k/v", b"1")
+    store.put_if_absent("k/v", b"2")
+    store.put_if_absent("k/w", b"3")
+    assert sorted(p.name for p in (tmp_path / "k").iterdir()) == ["v", "w"]
+
+
+def test_local_store_keys_cannot_escape_the_root(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    for key in ["/etc/passwd", "../outside", "a/../../b"]:
+        with pytest.raises(ValueError, match="stay inside the store"):
+            store.put(key, b"x")
+
+
+def test_layout_keys_parse_back() -> None:
+    key = layout.outcome_key("run-1", "failure", 42)
+    assert key == "outcomes/run_id=run-1/status=failure/shard=00042.parquet"
+    assert layout.parse_outcome_key(key) == ("run-1", "failure", 42)
+    assert layout.parse_outcome_key("outcomes/run_id=run-1/status=odd/shard=00042.parquet") is None
+    assert layout.parse_manifest_key(layout.manifest_key("run-1")) == "run-1"
+    assert layout.points_key("run-1", 3) == "points/run_id=run-1/shard=00003.parquet"

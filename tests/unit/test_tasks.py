@@ -1,0 +1,79 @@
+"""Shard tasks: what the worker receives, built without re-encoding the spec per shard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sweep_contracts.errors import InvalidTaskError, MissingConfigError
+from sweep_contracts.request import MISSING_CONFIG_HINT, parse_request
+from sweep_contracts.tasks import ShardTask, TaskFactory, parse_task
+
+
+def factory() -> TaskFactory:
+    request = parse_request(
+        {"experiment": "maze", "config": {"size": 11}, "grid": {"strategy": ["a", "b"]}, "repeats": 5}
+    )
+    return TaskFactory(
+        run_id="run-1", experiment="maze", config=request.config, spec=request.spec(), settings={"shard_size": 3},
+        points_total=10, shard_size=3, shard_count=4,
+    )  # fmt: skip
+
+
+def test_events_carry_config_spec_and_range_never_points() -> None:
+    event = factory().event(3, attempt=2)
+    assert event == {
+        "kind": "sweep.shard", "run_id": "run-1", "shard_id": 3, "shard_count": 4, "start": 9, "stop": 10,
+        "attempt": 2, "experiment": "maze", "config": {"size": 11},
+        "spec": {"grid": {"strategy": ["a", "b"]}, "repeats": 5}, "settings": {"shard_size": 3},
+    }  # fmt: skip
+    task = parse_task(event)
+    assert (task.points_total, task.point_space().size) == (1, 10)
+
+
+def test_event_json_is_valid_json_for_every_shard() -> None:
+    f = factory()
+    assert [json.loads(text)["stop"] for text in f.events()] == [3, 6, 9, 10]
+    with pytest.raises(IndexError):
+        f.event_json(4)
+
+
+@pytest.mark.parametrize("config", [None, {}])
+def test_a_task_without_config_is_refused(config: object) -> None:
+    event = factory().event(0)
+    if config is None:
+        del event["config"]
+    else:
+        event["config"] = config
+    with pytest.raises(MissingConfigError) as info:
+        parse_task(event)
+    assert info.value.to_dict() == {
+        "code": "MISSING_CONFIG",
+        "message": "shard task 'run-1'/0 carries no config; the worker refuses it.",
+        "field": "config",
+        "hint": MISSING_CONFIG_HINT,
+        **({"value": {}} if config == {} else {}),
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"stop": 0}, "stop"),
+        ({"start": 5, "stop": 3}, "request"),
+        ({"shard_id": 9}, "request"),
+        ({"run_id": "BAD"}, "run_id"),
+        ({"spec": 5}, "spec"),
+    ],
+)
+def test_malformed_tasks_are_refused(change: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidTaskError) as info:
+        parse_task({**factory().event(0), **change})
+    assert info.value.field == field
+
+
+def test_a_range_past_the_sweep_is_refused() -> None:
+    task = ShardTask.model_validate({**factory().event(0), "start": 5, "stop": 11})
+    with pytest.raises(InvalidTaskError, match="asks for points up to 10, but the sweep has 10"):
+        task.point_space()
