@@ -1,0 +1,1 @@
+"""Built-in sweep experiments, registered under the `sweep.experiments` entry point group."""

@@ -1,0 +1,65 @@
+"""`synthetic`: a near-zero-cost function with a known optimum, for benchmarks and demos.
+
+`value = -((x - 0.3)² + (y + 0.2)²) + noise·N(0, 1)`, best at x=0.3, y=-0.2. It can also burn CPU
+(`work` iterations), sleep (`sleep_ms`), fail on a seeded fraction of points (`fail_rate`) or
+kill its process (`crash`), to exercise error capture, time budgets and crash handling without a
+real workload.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sweep_contracts.experiments import Experiment, Objective
+
+
+class SyntheticConfig(BaseModel):
+    """Settings of one synthetic evaluation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    x: float = 0.0
+    y: float = 0.0
+    noise: float = Field(default=0.0, ge=0.0, description="Standard deviation of added Gaussian noise.")
+    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Fraction of points that raise.")
+    sleep_ms: float = Field(default=0.0, ge=0.0, le=600_000.0, description="Sleep per point.")
+    work: int = Field(default=0, ge=0, le=100_000_000, description="Busy-loop iterations per point (CPU load).")
+    crash: bool = Field(default=False, description="Exit the worker process abruptly (to exercise crash handling).")
+    seed: int = 0
+
+
+class InjectedError(RuntimeError):
+    """Raised on purpose for a `fail_rate` fraction of points."""
+
+
+def run(cfg: SyntheticConfig) -> dict[str, float]:
+    if cfg.crash:
+        os._exit(70)
+    if cfg.sleep_ms:
+        time.sleep(cfg.sleep_ms / 1000)
+    acc = 0
+    for i in range(cfg.work):
+        acc = (acc * 31 + i) & 0xFFFFFFFF
+    value = -((cfg.x - 0.3) ** 2 + (cfg.y + 0.2) ** 2)
+    if cfg.noise or cfg.fail_rate:
+        rng = random.Random(f"{cfg.seed}:{cfg.x!r}:{cfg.y!r}")
+        if rng.random() < cfg.fail_rate:
+            raise InjectedError(
+                f"injected failure at x={cfg.x}, y={cfg.y}, seed={cfg.seed} (fail_rate={cfg.fail_rate})"
+            )
+        value += cfg.noise * rng.gauss(0.0, 1.0)
+    return {"value": value, "distance": ((cfg.x - 0.3) ** 2 + (cfg.y + 0.2) ** 2) ** 0.5, "checksum": float(acc % 997)}
+
+
+EXPERIMENT = Experiment(
+    name="synthetic",
+    config_model=SyntheticConfig,
+    run=run,
+    description="Near-zero-cost quadratic with optional noise, CPU work, sleeps and injected failures.",
+    objective=Objective("value", "max"),
+    metrics=("value", "distance", "checksum"),
+)

@@ -1,0 +1,131 @@
+"""The registry, submit-time config checks, and the built-in experiments' behaviour."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+from pydantic import BaseModel
+
+from sweep_contracts.errors import ExperimentConfigError, UnknownExperimentError
+from sweep_contracts.experiments import Experiment, Registry
+from sweep_contracts.request import parse_request
+from sweep_experiments.maze import Maze, MazeConfig
+from sweep_experiments.synthetic import InjectedError, SyntheticConfig
+
+REGISTRY = Registry.default()
+MAZE = REGISTRY.get("maze")
+
+
+def test_builtins_are_registered_through_entry_points() -> None:
+    assert {"maze", "synthetic"} <= set(REGISTRY.names())
+
+
+def test_unknown_experiment_suggests_and_lists() -> None:
+    with pytest.raises(UnknownExperimentError) as info:
+        REGISTRY.get("maez")
+    assert info.value.to_dict()["message"] == "experiment `maez` is not registered; did you mean `maze`?"
+    assert "registered experiments: maze, synthetic" in str(info.value.hint)
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        ({"grid": {"strategy": ["dfs-recall", "dfs"]}}, "grid.strategy",
+         "input should be 'wall-follower', 'random-walk' or 'dfs-recall'; got 'dfs'"),
+        ({"grids": [{"name": "A", "axes": {"size": [11]}}, {"name": "B", "axes": {"size": [1000]}}]},
+         "grids[1].axes.size", "input should be less than or equal to 301; got 1000"),
+        ({"points": [{"size": 11}, {"loops": 2.0}]}, "points[1].loops",
+         "input should be less than or equal to 1; got 2.0"),
+        ({"grid": {"speed": [1]}}, "grid.speed",
+         "`speed` is not a known field; did you mean `seed`? (known fields: size, "
+         "strategy, max_moves, recall_interval, short_memory, loops, seed)"),
+    ],
+)  # fmt: skip
+def test_config_errors_point_at_the_axis_that_caused_them(form: dict[str, object], field: str, message: str) -> None:
+    request = parse_request({"experiment": "maze", "config": {"size": 21}, **form})
+    with pytest.raises(ExperimentConfigError) as info:
+        MAZE.check_request(request)
+    assert (info.value.field, info.value.problems[0].message) == (field, message)
+    assert info.value.code == "INVALID_EXPERIMENT_CONFIG"
+
+
+def test_config_errors_in_the_base_config_point_at_config() -> None:
+    request = parse_request({"experiment": "maze", "config": {"max_moves": 0}, "grid": {"size": [5, 7]}})
+    with pytest.raises(ExperimentConfigError) as info:
+        MAZE.check_request(request)
+    assert info.value.field == "config.max_moves"
+
+
+def test_metrics_must_be_numbers() -> None:
+    class Cfg(BaseModel):
+        x: int = 0
+
+    bad = Experiment(name="bad", config_model=Cfg, run=lambda cfg: {"m": "high"})
+    with pytest.raises(TypeError, match="metric `m` is 'high' \\(str\\); metrics must be numbers"):
+        bad.evaluate(Cfg())
+
+
+def test_experiments_with_secrets_get_them() -> None:
+    class Cfg(BaseModel):
+        x: int = 0
+
+    seen: dict[str, str] = {}
+    exp = Experiment(name="llm", config_model=Cfg, run=lambda cfg, s: seen.update(s) or {"ok": 1}, secrets=("api_key",))
+    assert exp.evaluate(Cfg(), {"api_key": "k"}) == {"ok": 1.0}
+    assert seen == {"api_key": "k"}
+
+
+def test_maze_is_deterministic_connected_and_perfect() -> None:
+    a, b = Maze(15, seed=3), Maze(15, seed=3)
+    assert a.walls_open == b.walls_open
+    assert a.walls_open != Maze(15, seed=4).walls_open
+    edges = sum(len(n) for n in a.neighbours) // 2
+    assert edges == a.cells - 1  # a perfect maze is a spanning tree
+    assert a.shortest_path() > 0
+
+
+def test_maze_loops_add_edges() -> None:
+    tree, loopy = Maze(21, seed=1), Maze(21, seed=1, loops=1.0)
+    assert sum(map(len, loopy.neighbours)) > sum(map(len, tree.neighbours))
+
+
+def run_maze(**cfg: object) -> dict[str, float]:
+    return MAZE.evaluate(MAZE.parse_config({"size": 15, "max_moves": 3000, **cfg}))
+
+
+def test_wall_follower_always_solves() -> None:
+    assert all(run_maze(strategy="wall-follower", seed=s)["solved"] == 1.0 for s in range(15))
+
+
+def test_perfect_recall_dfs_is_efficient_and_bounded() -> None:
+    for seed in range(10):
+        m = run_maze(strategy="dfs-recall", recall_interval=1, seed=seed)
+        assert m["solved"] == 1.0
+        assert m["optimal_length"] <= m["moves"] <= 2 * (15 * 15)
+        assert 0 < m["efficiency"] <= 1
+
+
+def test_rare_recall_costs_efficiency() -> None:
+    def mean_eff(interval: int) -> float:
+        runs = [run_maze(strategy="dfs-recall", recall_interval=interval, seed=s) for s in range(25)]
+        return statistics.mean(m["efficiency"] for m in runs)
+
+    assert mean_eff(1) > mean_eff(80) + 0.1
+
+
+def test_random_walk_rarely_solves_large_mazes_quickly() -> None:
+    m = run_maze(strategy="random-walk", size=41, max_moves=500)
+    assert (m["solved"], m["moves"], m["efficiency"]) == (0.0, 500.0, 0.0)
+
+
+def test_maze_config_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="size"):
+        MazeConfig(size=1)
+
+
+def test_synthetic_optimum_and_injected_failures() -> None:
+    synthetic = REGISTRY.get("synthetic")
+    assert synthetic.evaluate(SyntheticConfig(x=0.3, y=-0.2))["value"] == 0.0
+    with pytest.raises(InjectedError):
+        synthetic.evaluate(SyntheticConfig(fail_rate=1.0))
