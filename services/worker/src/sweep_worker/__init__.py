@@ -1,0 +1,1 @@
+"""The sweep worker: runs one shard of points and writes its Parquet."""

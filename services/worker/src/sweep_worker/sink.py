@@ -1,0 +1,123 @@
+"""Point rows, gathered column by column and written as one Parquet file per shard."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sweep_contracts.schema import POINTS_TABLE, Column
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "double": pa.float64(),
+    "string": pa.string(),
+    "timestamp": pa.timestamp("ms", tz="UTC"),
+    "map<string,string>": pa.map_(pa.string(), pa.string()),
+    "map<string,double>": pa.map_(pa.string(), pa.float64()),
+}
+
+
+def arrow_field(column: Column) -> pa.Field:
+    return pa.field(column.name, _ARROW_TYPES[column.type], nullable=column.nullable)
+
+
+POINTS_SCHEMA = pa.schema([arrow_field(c) for c in POINTS_TABLE.columns])
+
+
+class _MapColumn:
+    def __init__(self) -> None:
+        self.offsets = [0]
+        self.keys: list[str] = []
+        self.values: list[object] = []
+
+    def append(self, mapping: Mapping[str, object]) -> None:
+        self.keys.extend(mapping)
+        self.values.extend(mapping.values())
+        self.offsets.append(len(self.keys))
+
+    def to_arrow(self, value_type: pa.DataType) -> pa.Array:
+        return pa.MapArray.from_arrays(
+            pa.array(self.offsets, pa.int32()), pa.array(self.keys, pa.string()), pa.array(self.values, value_type)
+        )
+
+
+class PointRows:
+    """The rows of one shard, column by column."""
+
+    def __init__(self, shard_id: int) -> None:
+        self.shard_id = shard_id
+        self.point_index: list[int] = []
+        self.series: list[str] = []
+        self.repeat: list[int] = []
+        self.params = _MapColumn()
+        self.metrics = _MapColumn()
+        self.status: list[str] = []
+        self.error_type: list[str | None] = []
+        self.error_message: list[str | None] = []
+        self.duration_ms: list[float] = []
+        self.config_json: list[str] = []
+        self.finished_at_ms: list[int] = []
+        self.ok = 0
+        self.failed = 0
+
+    def __len__(self) -> int:
+        return len(self.point_index)
+
+    def add(
+        self,
+        *,
+        point_index: int,
+        series: str,
+        repeat: int,
+        params: Mapping[str, str],
+        metrics: Mapping[str, float],
+        error: tuple[str, str] | None,
+        duration_ms: float,
+        config_json: str,
+        finished_at_ms: int,
+    ) -> None:
+        self.point_index.append(point_index)
+        self.series.append(series)
+        self.repeat.append(repeat)
+        self.params.append(params)
+        self.metrics.append(metrics)
+        if error is None:
+            self.status.append("ok")
+            self.error_type.append(None)
+            self.error_message.append(None)
+            self.ok += 1
+        else:
+            self.status.append("error")
+            self.error_type.append(error[0])
+            self.error_message.append(error[1])
+            self.failed += 1
+        self.duration_ms.append(duration_ms)
+        self.config_json.append(config_json)
+        self.finished_at_ms.append(finished_at_ms)
+
+    def to_table(self) -> pa.Table:
+        n = len(self)
+        columns = {
+            "shard_id": pa.array([self.shard_id] * n, pa.int32()),
+            "point_index": pa.array(self.point_index, pa.int64()),
+            "series": pa.array(self.series, pa.string()),
+            "repeat": pa.array(self.repeat, pa.int32()),
+            "params": self.params.to_arrow(pa.string()),
+            "metrics": self.metrics.to_arrow(pa.float64()),
+            "status": pa.array(self.status, pa.string()),
+            "error_type": pa.array(self.error_type, pa.string()),
+            "error_message": pa.array(self.error_message, pa.string()),
+            "duration_ms": pa.array(self.duration_ms, pa.float64()),
+            "config_json": pa.array(self.config_json, pa.string()),
+            "finished_at": pa.array(self.finished_at_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+        }
+        return pa.Table.from_arrays([columns[name] for name in POINTS_SCHEMA.names], schema=POINTS_SCHEMA)
+
+    def to_parquet(self) -> bytes:
+        buffer = io.BytesIO()
+        pq.write_table(self.to_table(), buffer, compression="zstd")
+        return buffer.getvalue()

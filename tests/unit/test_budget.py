@@ -1,0 +1,52 @@
+"""Time budgets: when a shard stops, and the interrupt for a point that overruns."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+
+from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
+
+
+def test_budget_leaves_room_for_the_next_point() -> None:
+    remaining = [1000.0]
+    budget = TimeBudget(lambda: remaining[0], margin_ms=100)
+    assert budget.left_ms() == 900
+    budget.record(500)
+    assert budget.allows_next()  # 900 > 1.5 * 500
+    remaining[0] = 800
+    assert not budget.allows_next()  # 700 < 750
+
+
+def test_fixed_budget_counts_down() -> None:
+    clock = [100.0]
+    budget = TimeBudget.fixed(2, margin_ms=500, clock=lambda: clock[0])
+    assert budget.left_ms() == 1500
+    clock[0] += 1.75
+    assert budget.left_ms() == -250
+    assert not budget.allows_next()
+
+
+def test_alarm_interrupts_a_point_that_overruns() -> None:
+    started = time.monotonic()
+
+    def stubborn_point() -> None:  # never returns, and swallows ordinary exceptions
+        while True:
+            with contextlib.suppress(Exception):
+                time.sleep(0.01)
+
+    with PointAlarm() as alarm:
+        alarm.arm(50)
+        with pytest.raises(PointInterrupted):
+            stubborn_point()
+        alarm.disarm()
+    assert time.monotonic() - started < 2
+
+
+def test_disarmed_alarm_does_not_fire() -> None:
+    with PointAlarm() as alarm:
+        alarm.arm(20)
+        alarm.disarm()
+        time.sleep(0.05)
