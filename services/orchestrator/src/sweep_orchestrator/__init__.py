@@ -1,0 +1,1 @@
+"""The sweep orchestrator: validates, plans and dispatches runs, and reports their status."""

@@ -1,0 +1,91 @@
+"""Dispatch: handing shard tasks to workers. Adapters implement `Dispatcher`: a process pool
+locally, async Lambda invokes in the cloud, a list in tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sweep_contracts.manifest import RunManifest
+from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
+from sweep_contracts.storage import ObjectStore
+
+ShardRef = tuple[int, int]
+"""(shard_id, attempt)."""
+
+
+@dataclass
+class DispatchReport:
+    """What a dispatch did: shards handed over, shards that could not be, shards handed on to
+    other dispatchers (the fan-out tree), which report their own failures."""
+
+    dispatched: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+    delegated: int = 0
+
+    def merge(self, other: DispatchReport) -> None:
+        self.dispatched += other.dispatched
+        self.failed.update(other.failed)
+        self.delegated += other.delegated
+
+
+class Dispatcher(Protocol):
+    """Hands the tasks of `shards` of a run to workers, without waiting for them to finish."""
+
+    def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport: ...
+
+
+def all_shards(manifest: RunManifest) -> list[ShardRef]:
+    return [(shard_id, 1) for shard_id in range(manifest.plan.shard_count)]
+
+
+class RecordingDispatcher:
+    """Keeps the task events instead of sending them; tests feed them to the worker handler."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
+        factory = manifest.task_factory()
+        self.events.extend(factory.event(shard_id, attempt) for shard_id, attempt in shards)
+        return DispatchReport(dispatched=len(shards))
+
+
+class InlineDispatcher:
+    """Runs each task at once, in this thread, through `handler(event, context)`."""
+
+    def __init__(self, handler: Callable[[dict[str, Any], Any], Any]) -> None:
+        self.handler = handler
+
+    def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
+        factory = manifest.task_factory()
+        for shard_id, attempt in shards:
+            self.handler(factory.event(shard_id, attempt), None)
+        return DispatchReport(dispatched=len(shards))
+
+
+def record_failures(
+    store: ObjectStore,
+    manifest: RunManifest,
+    failures: Iterable[tuple[int, int, ErrorCode, str]],
+    now: datetime,
+) -> int:
+    """Write a `failure` outcome for each (shard_id, attempt, code, message), unless the shard has
+    already succeeded. Returns how many were written."""
+    written = 0
+    for shard_id, attempt, code, message in failures:
+        shard = manifest.plan.shard(shard_id)
+        outcome = Outcome.failure(
+            run_id=manifest.run_id,
+            shard_id=shard_id,
+            attempt=attempt,
+            code=code,
+            message=message,
+            points_total=shard.size,
+            started_at=now,
+            finished_at=now,
+        )
+        written += record_outcome(store, outcome)
+    return written

@@ -1,0 +1,63 @@
+"""Retry: re-dispatch only the failed and missing shards of a run, each with its next attempt
+number. Deterministic keys make this safe: a rerun overwrites, and a success removes the failure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sweep_contracts.manifest import RunManifest
+from sweep_contracts.request import Frozen
+from sweep_orchestrator.dispatch import DispatchReport, ShardRef
+from sweep_orchestrator.status import read_outcomes
+from sweep_orchestrator.submit import Runtime, load_manifest, record_dispatch_failures
+
+
+class RetryResult(Frozen):
+    run_id: str
+    failed: int
+    missing: int
+    dispatched: int
+    delegated: int = 0
+    dispatch_failed: int = 0
+
+
+def shards_to_retry(
+    rt: Runtime, manifest: RunManifest, include_missing: bool = True
+) -> tuple[list[ShardRef], int, int]:
+    """(shard refs with their next attempt, how many failed, how many missing)."""
+    outcomes = read_outcomes(rt.store, manifest.run_id)
+    refs: list[ShardRef] = []
+    failed = missing = 0
+    for shard_id in range(manifest.plan.shard_count):
+        outcome = outcomes.get(shard_id)
+        if outcome is None:
+            if include_missing:
+                refs.append((shard_id, 2))
+                missing += 1
+        elif outcome.status == "failure":
+            refs.append((shard_id, outcome.attempt + 1))
+            failed += 1
+    return refs, failed, missing
+
+
+def retry_run(
+    rt: Runtime,
+    run_id: str,
+    *,
+    include_missing: bool = True,
+    dispatch: Callable[[RunManifest, list[ShardRef]], DispatchReport] | None = None,
+) -> RetryResult:
+    manifest = load_manifest(rt.store, run_id)
+    refs, failed, missing = shards_to_retry(rt, manifest, include_missing)
+    report = DispatchReport()
+    if refs:
+        report = dispatch(manifest, refs) if dispatch else rt.dispatcher.dispatch(manifest, refs)
+        record_dispatch_failures(rt, manifest, report, attempts=dict(refs))
+    return RetryResult(
+        run_id=run_id,
+        failed=failed,
+        missing=missing,
+        dispatched=report.dispatched,
+        delegated=report.delegated,
+        dispatch_failed=len(report.failed),
+    )

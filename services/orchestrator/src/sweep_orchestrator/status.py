@@ -1,0 +1,131 @@
+"""GET /runs/{run_id}: a run's progress, computed from its manifest and its outcome objects."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime
+
+from sweep_contracts import layout
+from sweep_contracts.manifest import RunManifest
+from sweep_contracts.outcomes import Outcome
+from sweep_contracts.request import Frozen
+from sweep_contracts.storage import ObjectStore
+from sweep_orchestrator.submit import load_manifest
+
+State = Literal["running", "succeeded", "failed", "partial"]
+LISTED = 50
+"""Most shard ids a status lists by name (missing, failed); the counts are always complete."""
+
+
+class ShardFailure(Frozen):
+    shard_id: int
+    attempt: int
+    error_code: str | None
+    error_message: str | None
+
+
+class RunStatus(Frozen):
+    """Progress of a run: shards by outcome, points by status, and what is missing."""
+
+    run_id: str
+    experiment: str
+    created_at: AwareDatetime
+    state: State
+    shards_total: int
+    shards_success: int
+    shards_failure: int
+    shards_pending: int
+    points_total: int
+    points_ok: int
+    points_error: int
+    points_not_run: int
+    error_codes: dict[str, int]
+    missing_shards: list[int]
+    failed_shards: list[ShardFailure]
+    first_started_at: AwareDatetime | None = None
+    last_finished_at: AwareDatetime | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.shards_pending == 0
+
+    @property
+    def points_done(self) -> int:
+        return self.points_ok + self.points_error
+
+
+def read_outcomes(store: ObjectStore, run_id: str, threads: int = 16) -> dict[int, Outcome]:
+    """The outcome of every shard that has one. A success wins over a stale failure."""
+    keys: list[tuple[str, layout.OutcomeStatus, int]] = []
+    for key in store.list(layout.outcomes_prefix(run_id)):
+        parsed = layout.parse_outcome_key(key)
+        if parsed is not None:
+            keys.append((key, parsed[1], parsed[2]))
+    winners: dict[int, str] = {}
+    for key, status, shard_id in keys:
+        if status == "success" or shard_id not in winners:
+            winners[shard_id] = key
+
+    def load(item: tuple[int, str]) -> tuple[int, Outcome | None]:
+        data = store.get(item[1])
+        return item[0], Outcome.from_parquet(data, run_id) if data is not None else None
+
+    items = sorted(winners.items())
+    if len(items) > 8 and threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            loaded: Iterable[tuple[int, Outcome | None]] = list(pool.map(load, items))
+    else:
+        loaded = [load(item) for item in items]
+    return {shard_id: outcome for shard_id, outcome in loaded if outcome is not None}
+
+
+def summarize(manifest: RunManifest, outcomes: dict[int, Outcome]) -> RunStatus:
+    plan = manifest.plan
+    success = [o for o in outcomes.values() if o.status == "success"]
+    failure = [o for o in outcomes.values() if o.status == "failure"]
+    pending = [k for k in range(plan.shard_count) if k not in outcomes]
+    points_ok = sum(o.points_ok for o in outcomes.values())
+    points_error = sum(o.points_failed for o in outcomes.values())
+    state: State
+    if pending:
+        state = "running"
+    elif not failure:
+        state = "succeeded"
+    elif not success:
+        state = "failed"
+    else:
+        state = "partial"
+    started: list[datetime] = [o.started_at for o in outcomes.values()]
+    finished: list[datetime] = [o.finished_at for o in outcomes.values()]
+    return RunStatus(
+        run_id=manifest.run_id,
+        experiment=manifest.request.experiment,
+        created_at=manifest.created_at,
+        state=state,
+        shards_total=plan.shard_count,
+        shards_success=len(success),
+        shards_failure=len(failure),
+        shards_pending=len(pending),
+        points_total=plan.points_total,
+        points_ok=points_ok,
+        points_error=points_error,
+        points_not_run=plan.points_total - points_ok - points_error,
+        error_codes=dict(Counter(o.error_code.value for o in failure if o.error_code)),
+        missing_shards=pending[:LISTED],
+        failed_shards=[
+            ShardFailure(shard_id=o.shard_id, attempt=o.attempt, error_code=o.error_code, error_message=o.error_message)
+            for o in sorted(failure, key=lambda o: o.shard_id)[:LISTED]
+        ],
+        first_started_at=min(started, default=None),
+        last_finished_at=max(finished, default=None),
+    )
+
+
+def run_status(store: ObjectStore, run_id: str) -> RunStatus:
+    manifest = load_manifest(store, run_id)
+    return summarize(manifest, read_outcomes(store, run_id))
