@@ -1,0 +1,387 @@
+"""The `sweep` command."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from sweep_cli import render
+from sweep_cli.engine import PoolDispatcher, ShardDone, default_workers, local_runtime
+from sweep_cli.errors import UsageError
+from sweep_cli.files import load_sweep, load_yaml
+from sweep_cli.query import ResultsDB, summary_sql
+from sweep_contracts.errors import SweepError
+from sweep_contracts.experiments import Registry
+from sweep_contracts.manifest import RunManifest
+from sweep_contracts.settings import SystemSettings
+from sweep_contracts.storage import LocalStore
+from sweep_orchestrator.retry import retry_run
+from sweep_orchestrator.runs import list_runs
+from sweep_orchestrator.status import RunStatus, run_status
+from sweep_orchestrator.submit import load_manifest, prepare, request_size, submit_run
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+EXIT_OK, EXIT_FAILED_SHARDS, EXIT_BAD_INPUT, EXIT_POINT_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+app = typer.Typer(
+    name="sweep",
+    help="Run parameter sweeps on this machine's cores (and on AWS Lambda), query the results with SQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+OutOption = Annotated[
+    Path, typer.Option("--out", "-o", envvar="SWEEP_OUT", help="Results directory.", show_default=True)
+]
+DEFAULT_OUT = Path("sweep-results")
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes [default: all cores].")
+]
+SettingsOption = Annotated[
+    Path | None,
+    typer.Option("--settings", help="YAML file of stage settings (max_points, shard_size, …) over the defaults."),
+]
+MetricOption = Annotated[
+    str | None, typer.Option("--metric", "-m", help="Metric to summarise [default: the experiment's objective].")
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(fn: F) -> F:
+    """Turn a `SweepError` into one clear paragraph on stderr and an exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SweepError as exc:
+            render.print_error(exc)
+            raise typer.Exit(EXIT_BAD_INPUT if exc.http_status < 500 else EXIT_FAILED_SHARDS) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings(path: Path | None) -> SystemSettings:
+    if path is None:
+        return SystemSettings.resolve({}, source="default")
+    raw = load_yaml(str(path)) or {}
+    if not isinstance(raw, dict):
+        raise UsageError(
+            f"{path} holds {type(raw).__name__}, not a mapping of settings.",
+            field="--settings",
+            hint=f"write `name: value` lines; settings: {', '.join(SystemSettings.names())}.",
+        )
+    return SystemSettings.resolve(raw, source="file", strict=True)
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} pts/s" if speed else "… pts/s", style="cyan")
+
+
+class FailuresColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        errors, failed = task.fields.get("errors", 0), task.fields.get("failed_shards", 0)
+        style = "red" if errors or failed else "dim"
+        return Text(f"{errors:,} point errors, {failed:,} failed shards", style=style)
+
+
+def _progress(dispatcher: PoolDispatcher, manifest: RunManifest, total: int, quiet: bool) -> None:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        FailuresColumn(),
+    )
+    with Progress(*columns, console=render.err, disable=quiet, transient=False) as progress:
+        task = progress.add_task(manifest.run_id, total=total, errors=0, failed_shards=0)
+        errors = failed = 0
+
+        def on_done(done: ShardDone) -> None:
+            nonlocal errors, failed
+            errors += done.points_failed
+            failed += done.failed
+            progress.update(task, advance=done.points, errors=errors, failed_shards=failed)
+
+        dispatcher.wait(on_done)
+        progress.update(task, completed=total)
+
+
+def _exit_code(status: RunStatus) -> int:
+    if status.state != "succeeded":
+        return EXIT_FAILED_SHARDS
+    return EXIT_POINT_ERRORS if status.points_error else EXIT_OK
+
+
+def _finish(out: Path, manifest: RunManifest, metric: str | None, quiet: bool) -> int:
+    status = run_status(LocalStore(out), manifest.run_id)
+    if not quiet:
+        _print_summary(out, manifest, metric)
+        render.out.print(render.status_text(status))
+        if status.state != "succeeded":
+            render.out.print(f"  rerun failed and missing shards with: sweep retry {manifest.run_id} --out {out}")
+        render.out.print(
+            f"\nresults in {out}/points/run_id={manifest.run_id}/\n"
+            f'  sweep results {manifest.run_id} --out {out} --sql "SELECT * FROM points LIMIT 5"\n'
+            f"  sweep report {manifest.run_id} --out {out}"
+        )
+    return _exit_code(status)
+
+
+def _objective(manifest: RunManifest, metric: str | None, db: ResultsDB) -> tuple[str, Literal["max", "min"]] | None:
+    """The metric to summarise and its direction: `--metric`, else the experiment's objective,
+    else the first metric recorded. An experiment no longer installed still gets a summary."""
+    registry = Registry.default()
+    name = manifest.request.experiment
+    objective = registry.get(name).objective if name in registry else None
+    if metric:
+        return metric, objective.goal if objective and objective.metric == metric else "max"
+    if objective:
+        return objective.metric, objective.goal
+    names = db.metric_names()
+    return (names[0], "max") if names else None
+
+
+def _print_summary(out: Path, manifest: RunManifest, metric: str | None) -> None:
+    db = ResultsDB(out, manifest.run_id)
+    try:
+        objective = _objective(manifest, metric, db)
+        if objective is None:
+            render.out.print("no metrics were recorded")
+            return
+        name, goal = objective
+        result = db.query(summary_sql(name, goal, manifest.plan.repeats, "duckdb"))
+        render.out.print(render.summary_table(result, name, goal))
+    finally:
+        db.close()
+
+
+@app.command()
+@handles_errors
+def run(
+    file: Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")],
+    out: OutOption = DEFAULT_OUT,
+    workers: WorkersOption = None,
+    settings: SettingsOption = None,
+    metric: MetricOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
+    payload = load_sweep(file)
+    runtime, dispatcher = local_runtime(out, workers or default_workers(), load_settings(settings))
+    try:
+        result, manifest = submit_run(payload, runtime)
+        if result.existing:
+            render.err.print(f"run {result.run_id} already exists with this content; showing it.")
+        elif not quiet:
+            render.err.print(
+                f"run {result.run_id}: {result.points:,} points in {result.shards:,} shards of {result.shard_size:,} "
+                f"on {dispatcher.workers} workers → {out}"
+            )
+        _progress(dispatcher, manifest, manifest.plan.points_total, quiet or result.existing)
+    except KeyboardInterrupt:
+        dispatcher.shutdown(cancel=True)
+        render.err.print("\ninterrupted; finished shards are kept. Resume with `sweep retry RUN_ID`.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        dispatcher.shutdown()
+    raise typer.Exit(_finish(out, manifest, metric, quiet))
+
+
+@app.command()
+@handles_errors
+def retry(
+    run_id: Annotated[str, typer.Argument(help="The run to complete.")],
+    out: OutOption = DEFAULT_OUT,
+    workers: WorkersOption = None,
+    metric: MetricOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Rerun only the failed and missing shards of a run (each with its next attempt number)."""
+    manifest = load_manifest(LocalStore(out), run_id)
+    runtime, dispatcher = local_runtime(out, workers or default_workers(), manifest.effective_settings())
+    try:
+        result = retry_run(runtime, run_id)
+        if not result.dispatched:
+            render.err.print(f"run {run_id} has no failed or missing shards.")
+        else:
+            render.err.print(f"retrying {result.failed} failed and {result.missing} missing shards of {run_id}")
+            _progress(dispatcher, manifest, dispatcher.points_dispatched, quiet)
+    except KeyboardInterrupt:
+        dispatcher.shutdown(cancel=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        dispatcher.shutdown()
+    raise typer.Exit(_finish(out, manifest, metric, quiet))
+
+
+@app.command()
+@handles_errors
+def plan(
+    file: Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")],
+    settings: SettingsOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Check a sweep file and show its points, shards and caps, without running anything."""
+    payload = load_sweep(file)
+    effective = load_settings(settings)
+    runtime, _ = local_runtime(Path("."), 1, effective)
+    manifest = prepare(payload, runtime)
+    size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
+    if as_json:
+        print(
+            json.dumps(
+                {"plan": manifest.plan.model_dump(mode="json"), "request_bytes": size, "settings": manifest.settings},
+                indent=2,
+            )
+        )
+        return
+    for table in render.plan_tables(manifest, size, manifest.settings):
+        render.out.print(table)
+    space_preview(manifest)
+
+
+def space_preview(manifest: RunManifest, count: int = 5) -> None:
+    from sweep_contracts.points import PointSpace
+
+    space = PointSpace(manifest.request, manifest.request.config)
+    render.out.print("[bold]First points[/bold] (effective config)")
+    for index in range(min(count, space.size)):
+        point = space.point(index)
+        render.out.print(f"  {index:>4}  {point.series:<12} {json.dumps(space.effective_config(point))}")
+
+
+@app.command()
+@handles_errors
+def status(
+    run_id: Annotated[str, typer.Argument(help="The run.")],
+    out: OutOption = DEFAULT_OUT,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Show a run's progress: shards by outcome, points by status, failures and what is missing."""
+    result = run_status(LocalStore(out), run_id)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        render.out.print(render.status_text(result))
+    raise typer.Exit(_exit_code(result) if result.done else EXIT_OK)
+
+
+@app.command()
+@handles_errors
+def results(
+    run_id: Annotated[str, typer.Argument(help="The run.")],
+    out: OutOption = DEFAULT_OUT,
+    sql: Annotated[str | None, typer.Option("--sql", help="SQL over the views `points` and `outcomes`.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    metric: MetricOption = None,
+) -> None:
+    """Query a run's results with SQL (DuckDB); without --sql, the per-series summary."""
+    manifest = load_manifest(LocalStore(out), run_id)
+    db = ResultsDB(out, run_id)
+    try:
+        if sql:
+            render.print_result(db.query(sql), fmt.value)
+            return
+        objective = _objective(manifest, metric, db)
+        if objective is None:
+            render.err.print("no metrics were recorded for this run")
+            return
+        name, goal = objective
+        result = db.query(summary_sql(name, goal, manifest.plan.repeats, "duckdb"))
+        if fmt is Format.table:
+            render.out.print(render.summary_table(result, name, goal))
+        else:
+            render.print_result(result, fmt.value)
+    finally:
+        db.close()
+
+
+@app.command()
+@handles_errors
+def runs(
+    out: OutOption = DEFAULT_OUT,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show the newest N runs.")] = 20,
+) -> None:
+    """List the runs in a results directory, newest first."""
+    store = LocalStore(out)
+    manifests = list_runs(store, limit)
+    if not manifests:
+        render.err.print(f"no runs in {out}; start one with `sweep run examples/maze.yaml --out {out}`")
+        return
+    rows = [(m, run_status(store, m.run_id)) for m in manifests]
+    render.out.print(render.runs_table(rows))
+
+
+@app.command()
+@handles_errors
+def report(
+    run_id: Annotated[str, typer.Argument(help="The run.")],
+    out: OutOption = DEFAULT_OUT,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="HTML file [default: <out>/report-<run_id>.html].")
+    ] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metrics to plot [default: all].")] = None,
+) -> None:
+    """Write a self-contained HTML report: each metric against each swept parameter, per series."""
+    from sweep_cli.report import write_report
+
+    path = write_report(out, run_id, output or out / f"report-{run_id}.html", metric or [])
+    render.out.print(f"report written to {path}")
+
+
+@app.command()
+@handles_errors
+def experiments(
+    name: Annotated[str | None, typer.Argument(help="Show one experiment's config fields.")] = None,
+) -> None:
+    """List the registered experiments, or one experiment's config fields."""
+    registry = Registry.default()
+    if name is None:
+        for experiment_name in registry.names():
+            experiment = registry.get(experiment_name)
+            render.out.print(f"[bold]{experiment_name}[/bold]  {experiment.description}")
+        return
+    experiment = registry.get(name)
+    render.out.print(f"[bold]{name}[/bold]  {experiment.description}")
+    if experiment.objective:
+        render.out.print(f"objective: {experiment.objective.goal} {experiment.objective.metric}")
+    render.out.print(f"metrics: {', '.join(experiment.metrics)}")
+    from rich.table import Table
+
+    table = Table(title="config fields", title_justify="left", header_style="bold")
+    for column in ("field", "type", "default", "description"):
+        table.add_column(column)
+    for field_name, info in experiment.config_model.model_fields.items():
+        annotation = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+        table.add_row(field_name, annotation, render.cell(info.default), info.description or "")
+    render.out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        render.err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,112 @@
+"""Querying results with SQL: DuckDB over the storage layout locally, as views `points` and
+`outcomes` scoped to one run. The summary SQL is written for both DuckDB and Athena (Trino)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from sweep_cli.errors import UsageError
+from sweep_contracts import layout
+from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE, Table
+
+Dialect = Literal["duckdb", "athena"]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def metric_expr(metric: str, dialect: Dialect) -> str:
+    """A metric's value, NULL where a point has none (Athena's `m[k]` would fail on a missing key)."""
+    key = _literal(metric)
+    return f"metrics[{key}]" if dialect == "duckdb" else f"element_at(metrics, {key})"
+
+
+def param_expr(param: str, dialect: Dialect) -> str:
+    key = _literal(param)
+    return f"params[{key}]" if dialect == "duckdb" else f"element_at(params, {key})"
+
+
+def summary_sql(metric: str, goal: Literal["max", "min"], repeats: int, dialect: Dialect) -> str:
+    """Per series: points, errors, the metric's mean/min/max, and the best point — the point
+    (averaged over its repeats) with the best mean of the metric."""
+    by = "max_by" if goal == "max" else "min_by"
+    best = "max" if goal == "max" else "min"
+    return f"""
+WITH scored AS (
+    SELECT series, point_index, status, params, {metric_expr(metric, dialect)} AS m FROM points
+), per_point AS (
+    SELECT series, arbitrary(params) AS params, avg(m) AS m
+    FROM scored WHERE status = 'ok' AND m IS NOT NULL
+    GROUP BY series, CAST(floor(point_index / {int(repeats)}) AS BIGINT)
+), best AS (
+    SELECT series, {by}(params, m) AS best_params, {best}(m) AS best_value FROM per_point GROUP BY series
+)
+SELECT s.series, count(*) AS points, count_if(s.status = 'error') AS errors,
+       avg(s.m) AS mean, min(s.m) AS min, max(s.m) AS max,
+       arbitrary(b.best_params) AS best_params, arbitrary(b.best_value) AS best_value
+FROM scored s LEFT JOIN best b ON s.series = b.series
+GROUP BY s.series
+ORDER BY min(s.point_index)
+""".strip()
+
+
+def _empty_view(table: Table) -> str:
+    columns = [f"CAST(NULL AS {c.duckdb_type}) AS {c.name}" for c in table.columns]
+    columns += [f"CAST(NULL AS VARCHAR) AS {k}" for k in table.partition_keys if k not in table.column_names]
+    return f"SELECT {', '.join(columns)} WHERE false"
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+class ResultsDB:
+    """A DuckDB connection with views `points` and `outcomes` over one run of a results directory."""
+
+    def __init__(self, root: Path, run_id: str, threads: int | None = None) -> None:
+        self.con = duckdb.connect(config={"threads": threads} if threads else {})
+        self.root = Path(root)
+        for table, pattern in (
+            (POINTS_TABLE, layout.points_prefix(run_id) + "*.parquet"),
+            (OUTCOMES_TABLE, layout.outcomes_prefix(run_id) + "*/*.parquet"),
+        ):
+            files = sorted(self.root.glob(pattern))
+            if files:
+                source = (
+                    f"read_parquet({_literal(str(self.root / pattern))}, hive_partitioning = true, "
+                    "hive_types = {'run_id': 'VARCHAR'})"
+                )
+                select = f"SELECT * FROM {source}"
+            else:
+                select = _empty_view(table)
+            self.con.execute(f"CREATE VIEW {table.name} AS {select}")
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
+        try:
+            cursor = self.con.execute(sql, params) if params else self.con.execute(sql)
+            rows = cursor.fetchall()
+        except duckdb.Error as exc:
+            raise UsageError(
+                f"the query failed: {str(exc).splitlines()[0]}",
+                field="sql",
+                value=sql if len(sql) < 500 else sql[:500] + "…",
+                hint="the views are `points` and `outcomes` (see their columns with "
+                "`--sql \"DESCRIBE points\"`); map values read as params['name'] and metrics['name'].",
+            ) from None
+        columns = [d[0] for d in cursor.description or []]
+        return QueryResult(columns, rows)
+
+    def metric_names(self) -> list[str]:
+        rows = self.query("SELECT DISTINCT unnest(map_keys(metrics)) AS k FROM points ORDER BY k").rows
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        self.con.close()

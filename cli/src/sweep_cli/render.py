@@ -1,0 +1,198 @@
+"""Rendering for the terminal: tables, status, plans, errors, and machine formats (csv, json)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from sweep_cli.query import QueryResult
+from sweep_contracts.errors import SweepError
+from sweep_contracts.manifest import RunManifest
+from sweep_orchestrator.status import RunStatus
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+if not out.is_terminal:  # piped or in CI: don't squeeze tables into 80 columns
+    out = Console(highlight=False, soft_wrap=False, width=160)
+
+_STATE_STYLE = {"succeeded": "green", "running": "yellow", "partial": "dark_orange", "failed": "red"}
+
+
+def cell(value: Any) -> str:
+    """A value as a table cell: numbers to 4 significant digits, maps as k=v."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float | Decimal):
+        return f"{float(value):.4g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={cell(v)}" for k, v in value.items())
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def print_error(error: SweepError) -> None:
+    """One paragraph: what failed, the other problems if several, and the fix."""
+    text = Text()
+    text.append("error: ", style="bold red")
+    text.append(error.message)
+    for problem in error.problems[1:]:
+        text.append(f"\n  also `{problem.field}`: {problem.message}")
+    if error.hint:
+        text.append("\n  hint: ", style="bold")
+        text.append(error.hint)
+    err.print(text)
+
+
+def print_result(result: QueryResult, fmt: str, title: str | None = None) -> None:
+    if fmt == "json":
+        rows = [dict(zip(result.columns, (_plain(v) for v in row), strict=True)) for row in result.rows]
+        print(json.dumps(rows, indent=2, allow_nan=True, default=str))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(result.columns)
+        for row in result.rows:
+            writer.writerow([json.dumps(_plain(v)) if isinstance(v, Mapping) else _plain(v) for v in row])
+        print(buffer.getvalue(), end="")
+    else:
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for column in result.columns:
+            table.add_column(column, overflow="fold")
+        for row in result.rows:
+            table.add_row(*(cell(v) for v in row))
+        out.print(table)
+
+
+def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
+    table = Table(
+        title=f"Summary — {metric} ({'higher' if goal == 'max' else 'lower'} is better)",
+        title_justify="left",
+        header_style="bold",
+    )
+    for name in ("series", "points", "errors", "mean", "min", "max", "best point (mean over repeats)", metric):
+        table.add_column(name, justify="right" if name not in ("series", "best point (mean over repeats)") else "left")
+    for series, points, errors, mean, low, high, best, best_value in result.rows:
+        table.add_row(
+            series,
+            str(points),
+            Text(str(errors), style="red" if errors else ""),
+            cell(mean),
+            cell(low),
+            cell(high),
+            cell(best),
+            cell(best_value),
+        )
+    return table
+
+
+def status_text(status: RunStatus) -> Text:
+    style = _STATE_STYLE.get(status.state, "")
+    text = Text()
+    text.append(f"run {status.run_id}", style="bold")
+    text.append(f" ({status.experiment})  ")
+    text.append(status.state, style=f"bold {style}")
+    text.append(
+        f"\n  shards  {status.shards_success} succeeded, {status.shards_failure} failed, "
+        f"{status.shards_pending} pending of {status.shards_total}"
+    )
+    text.append(
+        f"\n  points  {status.points_ok} ok, {status.points_error} error, "
+        f"{status.points_not_run} not run of {status.points_total}"
+    )
+    if status.error_codes:
+        text.append("\n  errors  " + ", ".join(f"{code} x{n}" for code, n in sorted(status.error_codes.items())))
+    for failure in status.failed_shards[:5]:
+        text.append(f"\n  shard {failure.shard_id} (attempt {failure.attempt}) {failure.error_code}: ", style="red")
+        text.append((failure.error_message or "")[:300])
+    if len(status.failed_shards) > 5 or status.shards_failure > len(status.failed_shards):
+        text.append(f"\n  … {status.shards_failure - 5} more failed shards")
+    if status.missing_shards:
+        more = "" if status.shards_pending <= len(status.missing_shards) else ", …"
+        text.append(f"\n  pending shards  {', '.join(map(str, status.missing_shards[:20]))}{more}")
+    return text
+
+
+def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str, Mapping[str, Any]]) -> list[Table]:
+    request = manifest.request
+    plan = manifest.plan
+    head = Table(show_header=False, box=None, title="Plan", title_justify="left")
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("experiment", request.experiment)
+    head.add_row("run_id", request.run_id or "(generated at submit)")
+    head.add_row("config", json.dumps(request.config))
+    head.add_row("points", f"{plan.points_total:,}  (repeats {plan.repeats})")
+    head.add_row("shards", f"{plan.shard_count:,} of {plan.shard_size:,} points ({plan.shard_size_source})")
+    head.add_row("request", f"{request_bytes:,} bytes")
+    series = Table(title="Series", title_justify="left", header_style="bold")
+    for name in ("series", "first index", "points", "axes"):
+        series.add_column(name)
+    axes_by_series = _axes_by_series(manifest)
+    for info in plan.series:
+        series.add_row(info.name, str(info.first_index), f"{info.size:,}", axes_by_series.get(info.name, ""))
+    caps = Table(title="Settings", title_justify="left", header_style="bold")
+    for name in ("setting", "value", "source"):
+        caps.add_column(name)
+    for name, record in settings.items():
+        caps.add_row(name, f"{record['value']:,}", record.get("source", "default"))
+    return [head, series, caps]
+
+
+def _axes_by_series(manifest: RunManifest) -> dict[str, str]:
+    request = manifest.request
+
+    def describe(axes: Mapping[str, Sequence[Any]]) -> str:
+        return ", ".join(f"{name} ({len(values)})" for name, values in axes.items())
+
+    if request.grid is not None:
+        return {"grid": describe(request.grid)}
+    if request.grids is not None:
+        return {g.name: describe(g.axes) for g in request.grids}
+    if request.points is not None:
+        return {"points": ", ".join(sorted({k for p in request.points for k in p}))}
+    if request.sample is not None:
+        return {"sample": ", ".join(f"{k} ~ {d.kind}" for k, d in request.sample.space.items())}
+    return {}
+
+
+def runs_table(rows: Sequence[tuple[RunManifest, RunStatus]]) -> Table:
+    table = Table(title="Runs", title_justify="left", header_style="bold")
+    for name in ("run_id", "experiment", "created", "points", "shards", "state", "ok", "errors"):
+        table.add_column(name, justify="right" if name in ("points", "shards", "ok", "errors") else "left")
+    for manifest, status in rows:
+        style = _STATE_STYLE.get(status.state, "")
+        table.add_row(
+            manifest.run_id,
+            manifest.request.experiment,
+            cell(manifest.created_at.replace(microsecond=0)),
+            f"{status.points_total:,}",
+            f"{status.shards_total:,}",
+            Text(status.state, style=style),
+            f"{status.points_ok:,}",
+            f"{status.points_error:,}",
+        )
+    return table
