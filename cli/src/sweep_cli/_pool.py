@@ -1,7 +1,7 @@
 """What runs inside the local pool's processes: the worker's Lambda handler, unchanged.
 
-Kept light and importable on its own: the forkserver preloads it (and with it pyarrow and the
-experiments) once, so each worker process starts warm."""
+Light to import: the parent process only needs the names to hand to the pool. The forkserver
+preloads `warm_up` (pyarrow, the worker, the experiments) once, so each worker starts warm."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ import os
 from typing import Any
 
 from sweep_contracts import environment
-from sweep_contracts.experiments import Registry
-from sweep_worker import handler as worker
 
-Registry.default()  # load the experiments' entry points before forking
 _calls = itertools.count(1)
+PRELOAD = ["sweep_worker.handler", "sweep_worker.sink"]
+
+
+def warm_up() -> None:
+    from sweep_contracts.experiments import Registry
+
+    Registry.default()
 
 
 class LocalContext:
@@ -28,9 +32,14 @@ class LocalContext:
 
 
 def init_process(store_root: str) -> None:
+    from sweep_worker import handler as worker
+
     os.environ[environment.STORE] = store_root
     worker.reset()
+    warm_up()
 
 
 def run_task(event_json: str) -> dict[str, Any]:
+    from sweep_worker import handler as worker
+
     return worker.handler(json.loads(event_json), LocalContext())

@@ -58,7 +58,7 @@ class PoolDispatcher:
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             context = multiprocessing.get_context(method)
             if method == "forkserver":
-                context.set_forkserver_preload([_pool.__name__])
+                context.set_forkserver_preload([_pool.__name__, *_pool.PRELOAD])
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=context,

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
-from rich.text import Text
 
 from sweep_cli import render
 from sweep_cli.engine import PoolDispatcher, ShardDone, default_workers, local_runtime
@@ -91,41 +89,15 @@ def load_settings(path: Path | None) -> SystemSettings:
     return SystemSettings.resolve(raw, source="file", strict=True)
 
 
-class RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} pts/s" if speed else "… pts/s", style="cyan")
-
-
-class FailuresColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        errors, failed = task.fields.get("errors", 0), task.fields.get("failed_shards", 0)
-        style = "red" if errors or failed else "dim"
-        return Text(f"{errors:,} point errors, {failed:,} failed shards", style=style)
-
-
 def _progress(dispatcher: PoolDispatcher, manifest: RunManifest, total: int, quiet: bool) -> None:
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        FailuresColumn(),
-    )
-    with Progress(*columns, console=render.err, disable=quiet, transient=False) as progress:
-        task = progress.add_task(manifest.run_id, total=total, errors=0, failed_shards=0)
-        errors = failed = 0
+    from sweep_cli.progress import progress_bar
+
+    with progress_bar(manifest.run_id, total, quiet) as advance:
 
         def on_done(done: ShardDone) -> None:
-            nonlocal errors, failed
-            errors += done.points_failed
-            failed += done.failed
-            progress.update(task, advance=done.points, errors=errors, failed_shards=failed)
+            advance(done.points, done.points_failed, done.failed)
 
         dispatcher.wait(on_done)
-        progress.update(task, completed=total)
 
 
 def _exit_code(status: RunStatus) -> int:

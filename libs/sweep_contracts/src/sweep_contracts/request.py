@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from statistics import NormalDist
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from sweep_contracts._json import canonical_json
+from sweep_contracts._json import canonical_json, identity
 from sweep_contracts.errors import FieldProblem, MissingConfigError, RequestError
 
 RUN_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
@@ -79,16 +79,20 @@ def _check_axes(axes: Mapping[str, Sequence[JsonValue]]) -> None:
         _check_axis_name(name, "axis")
         if len(values) == 0:
             raise ValueError(f"axis `{name}` has no values; give it at least one")
-        seen: set[str] = set()
+        seen: set[Hashable] = set()
         for value in values:
-            _check_json(value, f"axis `{name}`")
-            text = canonical_json(value)
-            if text in seen:
+            try:
+                key = identity(value)
+            except ValueError as exc:
                 raise ValueError(
-                    f"axis `{name}` lists {text} twice; each value must appear once "
+                    f"axis `{name}` holds NaN or infinity, which JSON cannot carry; use a finite number"
+                ) from exc
+            if key in seen:
+                raise ValueError(
+                    f"axis `{name}` lists {canonical_json(value)} twice; each value must appear once "
                     "(use `repeats` to evaluate a point several times)"
                 )
-            seen.add(text)
+            seen.add(key)
         if name == SEED and not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             raise ValueError("axis `seed` must hold integers: the seed is passed to the experiment as an int")
 

@@ -1,0 +1,410 @@
+"""Benchmarks of the local engine, each as a ratio against a baseline measured in the same run.
+
+    make bench                      # all of them, rewrites bench/RESULTS.md and bench/results.json
+    uv run python bench/run.py throughput planning   # a selection
+
+Runs are interleaved (baseline, candidate, baseline, …) and medians are reported, since this
+machine is shared and noisy. Nothing here asserts a time: the targets are written beside the
+figures for a reader to judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sweep_cli.engine import local_runtime
+from sweep_cli.query import ResultsDB, summary_sql
+from sweep_contracts import layout
+from sweep_contracts._json import canonical_json, param_text
+from sweep_contracts.experiments import Experiment, Registry
+from sweep_contracts.outcomes import Outcome
+from sweep_contracts.points import PointSpace
+from sweep_contracts.request import parse_request
+from sweep_contracts.settings import SystemSettings
+from sweep_contracts.storage import LocalStore
+from sweep_orchestrator.submit import prepare, submit_run
+from sweep_worker.sink import PointRows
+
+HERE = Path(__file__).parent
+WORKERS = 2
+
+
+@dataclass
+class Result:
+    name: str
+    command: str
+    target: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    met: bool | None = None
+
+
+def median_of(runs: list[float]) -> float:
+    return statistics.median(runs)
+
+
+def rounded(runs: list[float]) -> list[float]:
+    return [round(r, 3) for r in runs]
+
+
+def interleaved(repeats: int, **candidates: Callable[[], float]) -> dict[str, list[float]]:
+    """Run each candidate `repeats` times, round-robin, and return every measurement."""
+    out: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            out[name].append(fn())
+    return out
+
+
+# --- (a) throughput: the engine vs a plain multiprocessing.Pool.imap(chunksize) ----------------
+
+THROUGHPUT_SWEEP = {
+    "experiment": "synthetic",
+    "run_id": "bench-throughput",
+    "config": {"noise": 0.0},
+    "grid": {"x": [i / 500 for i in range(500)], "y": [i / 400 for i in range(400)]},
+}
+
+_baseline: dict[str, Any] = {}  # per pool process: the point space and the experiment
+
+
+def _baseline_init(payload: dict[str, Any]) -> None:
+    request = parse_request(payload)
+    _baseline["space"] = PointSpace(request, request.config)
+    _baseline["experiment"] = Registry.default().get(request.experiment)
+
+
+def _baseline_point(index: int) -> tuple[Any, ...]:
+    space: PointSpace = _baseline["space"]
+    experiment: Experiment[Any] = _baseline["experiment"]
+    point = space.point(index)
+    effective = space.effective_config(point)
+    started = time.perf_counter()
+    try:
+        metrics, error = experiment.evaluate(experiment.parse_config(effective)), None
+    except Exception as exc:
+        metrics, error = {}, (type(exc).__name__, str(exc))
+    return (index, point.series, point.repeat, {k: param_text(v) for k, v in point.params.items()}, metrics, error,
+            (time.perf_counter() - started) * 1000, canonical_json(effective), time.time_ns() // 1_000_000)  # fmt: skip
+
+
+def baseline_imap(out: Path, payload: dict[str, Any], shard_size: int) -> float:
+    """The plainest way to do the same job: Pool.imap over indices, the parent writing the same
+    Parquet (points and an outcome per shard of `shard_size`) as results stream in."""
+    store = LocalStore(out)
+    run_id = payload["run_id"]
+    request = parse_request(payload)
+    total = PointSpace(request, request.config).size
+    started = time.perf_counter()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(WORKERS, initializer=_baseline_init, initargs=(payload,)) as pool:
+        rows, shard, shard_started = PointRows(0), 0, datetime.now(UTC)
+        for row in pool.imap(_baseline_point, range(total), chunksize=shard_size):
+            index, series, repeat, params, metrics, error, duration, config_json, finished = row
+            rows.add(point_index=index, series=series, repeat=repeat, params=params, metrics=metrics, error=error,
+                     duration_ms=duration, config_json=config_json, finished_at_ms=finished)  # fmt: skip
+            if len(rows) == shard_size or index == total - 1:
+                store.put(layout.points_key(run_id, shard), rows.to_parquet())
+                now = datetime.now(UTC)
+                outcome = Outcome(run_id=run_id, shard_id=shard, status="success", points_total=len(rows),
+                                  points_ok=rows.ok, points_failed=rows.failed, started_at=shard_started,
+                                  finished_at=now, duration_ms=0.0)  # fmt: skip
+                store.put(outcome.key, outcome.to_parquet())
+                shard, rows, shard_started = shard + 1, PointRows(shard + 1), now
+    return time.perf_counter() - started
+
+
+def engine_run(out: Path, payload: dict[str, Any], workers: int = WORKERS) -> float:
+    """The local engine as `sweep run` drives it: submit (validate, plan, manifest), dispatch to the
+    process pool, wait for every shard."""
+    settings = SystemSettings.resolve({}, source="default")
+    started = time.perf_counter()
+    runtime, dispatcher = local_runtime(out, workers, settings)
+    try:
+        submit_run(payload, runtime)
+        dispatcher.wait(lambda done: None)
+    finally:
+        dispatcher.shutdown()
+    return time.perf_counter() - started
+
+
+def fresh(tmp: Path, name: str) -> Path:
+    path = tmp / name
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+def bench_throughput(tmp: Path, repeats: int) -> Result:
+    payload = THROUGHPUT_SWEEP
+    request = parse_request(payload)
+    total = PointSpace(request, request.config).size
+    settings = SystemSettings.resolve({}, source="default")
+    from sweep_contracts.planning import plan_shards
+
+    shard_size = plan_shards(total, settings).shard_size
+    runs = interleaved(
+        repeats,
+        baseline=lambda: baseline_imap(fresh(tmp, "baseline"), payload, shard_size),
+        engine=lambda: engine_run(fresh(tmp, "engine"), payload),
+    )
+    base, engine = median_of(runs["baseline"]), median_of(runs["engine"])
+    ratio = base / engine  # throughput ratio: engine points/s over baseline points/s
+    return Result(
+        "(a) local throughput, near-zero-cost experiment",
+        "uv run python bench/run.py throughput",
+        "engine/baseline throughput >= 0.8",
+        {
+            "points": total,
+            "shard_size": shard_size,
+            "workers": WORKERS,
+            "baseline_s": runs["baseline"],
+            "engine_s": runs["engine"],
+            "baseline_points_per_s": round(total / base),
+            "engine_points_per_s": round(total / engine),
+            "ratio": round(ratio, 3),
+        },
+        met=ratio >= 0.8,
+    )
+
+
+# --- (b) CPU-bound maze scaling, 2 workers vs 1 ------------------------------------------------
+
+MAZE_SWEEP = {
+    "experiment": "maze",
+    "run_id": "bench-maze",
+    "config": {"size": 41, "max_moves": 4000, "short_memory": 3},
+    "grids": [
+        {"name": "strategy", "axes": {"strategy": ["wall-follower", "random-walk", "dfs-recall"]}},
+        {"name": "recall", "axes": {"recall_interval": [1, 5, 20, 80]}},
+    ],
+    "repeats": 200,
+}
+
+
+def bench_scaling(tmp: Path, repeats: int) -> Result:
+    runs = interleaved(
+        repeats,
+        one=lambda: engine_run(fresh(tmp, "one"), MAZE_SWEEP, workers=1),
+        two=lambda: engine_run(fresh(tmp, "two"), MAZE_SWEEP, workers=2),
+    )
+    speedup = median_of(runs["one"]) / median_of(runs["two"])
+    return Result(
+        "(b) CPU-bound maze scaling",
+        "uv run python bench/run.py scaling",
+        "2 workers >= 1.8x the throughput of 1",
+        {
+            "points": 7 * 200,
+            "one_worker_s": runs["one"],
+            "two_workers_s": runs["two"],
+            "speedup": round(speedup, 3),
+            "cpus": os.cpu_count(),
+        },
+        met=speedup >= 1.8,
+    )
+
+
+# --- (c) planning a 10,000,000-point sweep ------------------------------------------------------
+
+
+def grid_of(points_per_axis: list[int]) -> dict[str, Any]:
+    names = ["recall_interval", "short_memory", "max_moves", "size"]
+    axes = {}
+    for name, n in zip(names, points_per_axis, strict=False):
+        start = 2 if name == "size" else 1
+        axes[name] = list(range(start, start + n))
+    return {"experiment": "maze", "run_id": "bench-plan", "config": {"strategy": "dfs-recall"}, "grid": axes}
+
+
+def bench_planning(tmp: Path, repeats: int) -> Result:
+    big = SystemSettings.resolve({"max_points": 10_000_000}, source="default")
+    runtime, _ = local_runtime(tmp, 1, big)
+    small_payload, big_payload = grid_of([10, 10, 10, 10]), grid_of([100, 100, 100, 10])
+
+    def timed(payload: dict[str, Any]) -> float:
+        started = time.perf_counter()
+        prepare(payload, runtime)
+        return (time.perf_counter() - started) * 1000
+
+    def peak_kib(payload: dict[str, Any]) -> float:
+        tracemalloc.start()
+        prepare(payload, runtime)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return peak / 1024
+
+    timed(big_payload)  # warm: first use imports and builds validators
+    runs = interleaved(repeats * 5, small=lambda: timed(small_payload), big=lambda: timed(big_payload))
+    manifest = prepare(big_payload, runtime)
+    events_started = time.perf_counter()
+    factory = manifest.task_factory()
+    count = sum(1 for _ in factory.events())
+    events_ms = (time.perf_counter() - events_started) * 1000
+    big_ms = median_of(runs["big"])
+    memory = {"small_peak_kib": round(peak_kib(small_payload)), "big_peak_kib": round(peak_kib(big_payload))}
+    return Result(
+        "(c) planning a 10,000,000-point sweep",
+        "uv run python bench/run.py planning",
+        "< 50 ms, memory flat (10,000 vs 10,000,000 points)",
+        {
+            "points": manifest.plan.points_total,
+            "shards": manifest.plan.shard_count,
+            "plan_10k_ms": round(median_of(runs["small"]), 2),
+            "plan_10m_ms": round(big_ms, 2),
+            "time_ratio_10m_over_10k": round(big_ms / median_of(runs["small"]), 2),
+            **memory,
+            "all_task_events_ms": round(events_ms, 1),
+            "task_events": count,
+        },
+        met=big_ms < 50 and memory["big_peak_kib"] < 2 * memory["small_peak_kib"] + 256,
+    )
+
+
+# --- (d) `sweep results` summary over 1,000,000 point rows -------------------------------------
+
+
+def write_million(out: Path) -> str:
+    payload = {
+        "experiment": "synthetic", "run_id": "bench-million", "config": {"noise": 0.1},
+        "grid": {"x": [i / 100 for i in range(1000)], "y": [i / 100 for i in range(100)]}, "repeats": 10,
+        "shard_size": 10_000,
+    }  # fmt: skip
+    settings = SystemSettings.resolve({}, source="default")
+    runtime, _ = local_runtime(out, 1, settings)
+    manifest = prepare(payload, runtime)
+    store = LocalStore(out)
+    store.put(layout.manifest_key(manifest.run_id), manifest.to_json())
+    space = PointSpace(manifest.request, manifest.request.config)
+    now = datetime.now(UTC)
+    for shard in manifest.plan.shards():
+        rows = PointRows(shard.shard_id)
+        for index in range(shard.start, shard.stop):
+            point = space.point(index)
+            value = -((float(point.params["x"]) - 3) ** 2) + (index % 7) / 100  # type: ignore[arg-type]
+            rows.add(point_index=index, series=point.series, repeat=point.repeat,
+                     params={k: param_text(v) for k, v in point.params.items()},
+                     metrics={"value": value, "distance": abs(value)}, error=None, duration_ms=0.01,
+                     config_json="{}", finished_at_ms=0)  # fmt: skip
+        store.put(layout.points_key(manifest.run_id, shard.shard_id), rows.to_parquet())
+        outcome = Outcome(run_id=manifest.run_id, shard_id=shard.shard_id, status="success", points_total=shard.size,
+                          points_ok=shard.size, started_at=now, finished_at=now, duration_ms=0.0)  # fmt: skip
+        store.put(outcome.key, outcome.to_parquet())
+    return manifest.run_id
+
+
+def bench_results(tmp: Path, repeats: int) -> Result:
+    out = fresh(tmp, "million")
+    run_id = write_million(out)
+
+    def summary() -> float:
+        started = time.perf_counter()
+        db = ResultsDB(out, run_id)
+        rows = db.query(summary_sql("value", "max", 10, "duckdb")).rows
+        db.close()
+        assert rows[0][1] == 1_000_000
+        return (time.perf_counter() - started) * 1000
+
+    def scan() -> float:
+        started = time.perf_counter()
+        db = ResultsDB(out, run_id)
+        db.query("SELECT count(*), avg(metrics['value']) FROM points")
+        db.close()
+        return (time.perf_counter() - started) * 1000
+
+    def cli() -> float:
+        import subprocess
+
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sweep_cli", "results", run_id, "--out", str(out)],
+                       check=True, capture_output=True)  # fmt: skip
+        return (time.perf_counter() - started) * 1000
+
+    runs = interleaved(repeats * 2, scan=scan, summary=summary, cli=cli)
+    summary_ms = median_of(runs["summary"])
+    return Result(
+        "(d) `sweep results` summary over 1,000,000 point rows",
+        "uv run python bench/run.py results",
+        "< 1 s",
+        {
+            "rows": 1_000_000,
+            "files": 100,
+            "scan_floor_ms": round(median_of(runs["scan"])),
+            "summary_ms": round(summary_ms),
+            "summary_over_scan": round(summary_ms / median_of(runs["scan"]), 2),
+            "whole_command_ms": round(median_of(runs["cli"])),
+        },
+        met=summary_ms < 1000,
+    )
+
+
+BENCHES: dict[str, Callable[[Path, int], Result]] = {
+    "throughput": bench_throughput,
+    "scaling": bench_scaling,
+    "planning": bench_planning,
+    "results": bench_results,
+}
+
+
+def render(results: list[Result], started: datetime) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Recorded {started:%Y-%m-%d %H:%M} UTC by `make bench` (`uv run python bench/run.py`) on "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}. "
+        "Medians of interleaved runs; every figure is also compared with a baseline measured in the same run. "
+        "This machine is shared, so single runs vary by 10-20%.",
+        "",
+        "| benchmark | target | result | met |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        key = {"(a)": "ratio", "(b)": "speedup", "(c)": "plan_10m_ms", "(d)": "summary_ms"}[r.name[:3]]
+        unit = {"ratio": "x", "speedup": "x", "plan_10m_ms": " ms", "summary_ms": " ms"}[key]
+        lines.append(f"| {r.name} | {r.target} | {r.figures[key]}{unit} | {'yes' if r.met else 'NO'} |")
+    for r in results:
+        lines += ["", f"## {r.name}", "", f"Command: `{r.command}`", "", "```json",
+                  json.dumps(r.figures, indent=2), "```"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", nargs="*", help=f"benchmarks to run: {', '.join(BENCHES)} (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each candidate (medians are reported)")
+    args = parser.parse_args()
+    names = args.which or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHES)}")
+    started = datetime.now(UTC)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
+        for name in names:
+            print(f"running {name} …", file=sys.stderr, flush=True)
+            result = BENCHES[name](Path(tmp), args.repeats)
+            print(json.dumps({"name": result.name, **result.figures, "met": result.met}), flush=True)
+            results.append(result)
+    if set(names) == set(BENCHES):
+        (HERE / "RESULTS.md").write_text(render(results, started))
+        (HERE / "results.json").write_text(
+            json.dumps([{"name": r.name, "target": r.target, "met": r.met, **r.figures} for r in results], indent=2)
+            + "\n"
+        )
+        print(f"wrote {HERE / 'RESULTS.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
