@@ -107,7 +107,8 @@ class PoolDispatcher:
 
     @staticmethod
     def _lost(store: LocalStore, manifest: RunManifest, shard_id: int, attempt: int, message: str) -> None:
-        record_failures(store, manifest, [(shard_id, attempt, ErrorCode.WORKER_CRASHED, message)], datetime.now(UTC))
+        failure = (shard_id, attempt, ErrorCode.WORKER_CRASHED, message)
+        record_failures(store, manifest.run_id, manifest.plan, [failure], datetime.now(UTC))
 
     def shutdown(self, cancel: bool = False) -> None:
         if self._pool is not None:

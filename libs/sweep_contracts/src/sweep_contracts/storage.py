@@ -10,10 +10,20 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from sweep_contracts.errors import StoreError
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """A key, a tag that changes whenever its content does (ETag, mtime), and when it was written."""
+
+    key: str
+    tag: str
+    modified: float
 
 
 @runtime_checkable
@@ -39,6 +49,9 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under `prefix`, in lexicographic order."""
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Like `list`, with each key's tag and modification time."""
 
 
 class LocalStore:
@@ -97,19 +110,24 @@ class LocalStore:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def list(self, prefix: str) -> Iterator[str]:
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
         directory = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         if not directory.is_dir():
             return
-        keys = []
+        found = []
         for dirpath, _, files in os.walk(directory):
             for name in files:
                 if name.startswith("."):
                     continue
-                key = Path(dirpath, name).relative_to(self.root).as_posix()
+                path = Path(dirpath, name)
+                key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
-                    keys.append(key)
-        yield from sorted(keys)
+                    stat = path.stat()
+                    found.append(ObjectInfo(key, f"{stat.st_mtime_ns}-{stat.st_size}", stat.st_mtime))
+        yield from sorted(found, key=lambda info: info.key)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        return (info.key for info in self.list_info(prefix))
 
 
 class MemoryStore:
@@ -117,8 +135,10 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.versions: dict[str, int] = {}
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
+        self._clock = 0
 
     @property
     def uri(self) -> str:
@@ -127,15 +147,20 @@ class MemoryStore:
     def put(self, key: str, data: bytes) -> None:
         with self._lock:
             self.calls.append(("put", key))
-            self.objects[key] = bytes(data)
+            self._write(key, data)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         with self._lock:
             self.calls.append(("put_if_absent", key))
             if key in self.objects:
                 return False
-            self.objects[key] = bytes(data)
+            self._write(key, data)
             return True
+
+    def _write(self, key: str, data: bytes) -> None:
+        self._clock += 1
+        self.objects[key] = bytes(data)
+        self.versions[key] = self._clock
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
@@ -151,7 +176,12 @@ class MemoryStore:
             self.calls.append(("delete", key))
             self.objects.pop(key, None)
 
-    def list(self, prefix: str) -> Iterator[str]:
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
         with self._lock:
-            keys = sorted(k for k in self.objects if k.startswith(prefix))
-        yield from keys
+            self.calls.append(("list", prefix))
+            found = [ObjectInfo(k, str(self.versions[k]), float(self.versions[k])) for k in self.objects
+                     if k.startswith(prefix)]  # fmt: skip
+        yield from sorted(found, key=lambda info: info.key)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        return (info.key for info in self.list_info(prefix))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
 
 from sweep_contracts._json import canonical_json
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError
+from sweep_contracts.planning import ShardPlan
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import (
     EXPERIMENT_PATTERN,
@@ -70,6 +73,30 @@ class ShardTask(Frozen):
         return space
 
 
+@dataclass(frozen=True)
+class TaskIdentity:
+    """Enough of a (possibly malformed) shard task to record its outcome under the right key."""
+
+    run_id: str
+    shard_id: int
+    points_total: int
+    attempt: int
+
+
+def identify_task(event: Any) -> TaskIdentity | None:
+    """The run, shard, size and attempt of a task event, or None if it names no run and shard."""
+    if not isinstance(event, Mapping):
+        return None
+    run_id, shard_id = event.get("run_id"), event.get("shard_id")
+    if not isinstance(run_id, str) or not re.match(RUN_ID_PATTERN, run_id):
+        return None
+    if not isinstance(shard_id, int) or isinstance(shard_id, bool) or shard_id < 0:
+        return None
+    start, stop, attempt = event.get("start"), event.get("stop"), event.get("attempt", 1)
+    total = stop - start if isinstance(start, int) and isinstance(stop, int) and stop > start else 0
+    return TaskIdentity(run_id, shard_id, total, attempt if isinstance(attempt, int) and attempt >= 1 else 1)
+
+
 def parse_task(event: Any) -> ShardTask:
     """Validate a worker event. A task without a non-empty `config` is refused outright:
     the worker never looks for experiment config anywhere but its event."""
@@ -115,8 +142,7 @@ class TaskFactory:
         self.points_total = points_total
         self.shard_size = shard_size
         self.shard_count = shard_count
-        shared = {
-            "kind": TASK_KIND,
+        self._template = {
             "run_id": run_id,
             "shard_count": shard_count,
             "experiment": experiment,
@@ -124,7 +150,11 @@ class TaskFactory:
             "spec": spec.model_dump(mode="json", exclude_defaults=True),
             "settings": dict(settings),
         }
-        self._shared = canonical_json(shared)[1:]  # without its opening brace
+        self._shared = canonical_json({"kind": TASK_KIND, **self._template})[1:]  # without its opening brace
+
+    def shared(self) -> dict[str, Any]:
+        """What every task of the run carries, and the sizes that place a shard's index range."""
+        return {**self._template, "points_total": self.points_total, "shard_size": self.shard_size}
 
     def event_json(self, shard_id: int, attempt: int = 1) -> str:
         """The task for `shard_id` as JSON text, ready to send."""
@@ -141,3 +171,62 @@ class TaskFactory:
     def events(self, shard_ids: Iterable[int] | None = None, attempt: int = 1) -> Iterator[str]:
         for shard_id in range(self.shard_count) if shard_ids is None else shard_ids:
             yield self.event_json(shard_id, attempt)
+
+
+DISPATCH_KIND: Literal["sweep.dispatch"] = "sweep.dispatch"
+
+ShardRun = tuple[int, int, int]
+"""Shards `first..stop-1`, all at dispatch attempt `attempt`: (first, stop, attempt)."""
+
+
+def to_runs(refs: Iterable[tuple[int, int]]) -> list[ShardRun]:
+    """Compress (shard_id, attempt) pairs into runs of consecutive shards with the same attempt."""
+    runs: list[list[int]] = []
+    for shard_id, attempt in sorted(refs):
+        if runs and runs[-1][1] == shard_id and runs[-1][2] == attempt:
+            runs[-1][1] += 1
+        else:
+            runs.append([shard_id, shard_id + 1, attempt])
+    return [(a, b, c) for a, b, c in runs]
+
+
+def from_runs(runs: Iterable[ShardRun]) -> list[tuple[int, int]]:
+    return [(shard_id, attempt) for first, stop, attempt in runs for shard_id in range(first, stop)]
+
+
+class DispatchTask(Frozen):
+    """An orchestrator's instruction to itself: dispatch these shards of a run (a node of the
+    fan-out tree). Like a shard task it carries the config, so no step reads it from storage."""
+
+    kind: Literal["sweep.dispatch"] = DISPATCH_KIND
+    run_id: str = Field(pattern=RUN_ID_PATTERN)
+    experiment: str = Field(pattern=EXPERIMENT_PATTERN)
+    config: dict[str, JsonValue]
+    spec: SweepSpec
+    settings: dict[str, int] = Field(default_factory=dict)
+    points_total: int = Field(ge=1)
+    shard_size: int = Field(ge=1)
+    shard_count: int = Field(ge=1)
+    shards: list[ShardRun]
+
+    @field_validator("config")
+    @classmethod
+    def _valid_config(cls, config: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        return check_config(config)
+
+    @classmethod
+    def for_shards(cls, factory: TaskFactory, refs: Iterable[tuple[int, int]]) -> DispatchTask:
+        return cls.model_validate({**factory.shared(), "shards": to_runs(refs)})
+
+    def plan(self) -> ShardPlan:
+        return ShardPlan(points_total=self.points_total, shard_size=self.shard_size, shard_count=self.shard_count)
+
+    def factory(self) -> TaskFactory:
+        return TaskFactory(
+            run_id=self.run_id, experiment=self.experiment, config=self.config, spec=self.spec,
+            settings=self.settings, points_total=self.points_total, shard_size=self.shard_size,
+            shard_count=self.shard_count,
+        )  # fmt: skip
+
+    def refs(self) -> list[tuple[int, int]]:
+        return from_runs(self.shards)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
+from sweep_contracts.planning import ShardPlan
 from sweep_contracts.storage import ObjectStore
 
 ShardRef = tuple[int, int]
@@ -68,7 +69,8 @@ class InlineDispatcher:
 
 def record_failures(
     store: ObjectStore,
-    manifest: RunManifest,
+    run_id: str,
+    plan: ShardPlan,
     failures: Iterable[tuple[int, int, ErrorCode, str]],
     now: datetime,
 ) -> int:
@@ -76,9 +78,9 @@ def record_failures(
     already succeeded. Returns how many were written."""
     written = 0
     for shard_id, attempt, code, message in failures:
-        shard = manifest.plan.shard(shard_id)
+        shard = plan.shard(shard_id)
         outcome = Outcome.failure(
-            run_id=manifest.run_id,
+            run_id=run_id,
             shard_id=shard_id,
             attempt=attempt,
             code=code,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -14,7 +15,7 @@ from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.request import Frozen
-from sweep_contracts.storage import ObjectStore
+from sweep_contracts.storage import ObjectInfo, ObjectStore
 from sweep_orchestrator.submit import load_manifest
 
 State = Literal["running", "succeeded", "failed", "partial"]
@@ -59,23 +60,57 @@ class RunStatus(Frozen):
         return self.points_ok + self.points_error
 
 
-def read_outcomes(store: ObjectStore, run_id: str, threads: int = 16) -> dict[int, Outcome]:
+class OutcomeCache:
+    """Outcomes already read, by store, key and version tag: polling a large run in a warm
+    orchestrator rereads only the outcomes that changed since the last poll."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._items: OrderedDict[tuple[str, str], tuple[str, Outcome]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store: ObjectStore, info: ObjectInfo) -> Outcome | None:
+        with self._lock:
+            hit = self._items.get((store.uri, info.key))
+            return hit[1] if hit and hit[0] == info.tag else None
+
+    def put(self, store: ObjectStore, info: ObjectInfo, outcome: Outcome) -> None:
+        with self._lock:
+            self._items[(store.uri, info.key)] = (info.tag, outcome)
+            self._items.move_to_end((store.uri, info.key))
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+
+OUTCOMES = OutcomeCache()
+
+
+def read_outcomes(
+    store: ObjectStore, run_id: str, threads: int = 16, cache: OutcomeCache | None = OUTCOMES
+) -> dict[int, Outcome]:
     """The outcome of every shard that has one. A success wins over a stale failure."""
-    keys: list[tuple[str, layout.OutcomeStatus, int]] = []
-    for key in store.list(layout.outcomes_prefix(run_id)):
-        parsed = layout.parse_outcome_key(key)
-        if parsed is not None:
-            keys.append((key, parsed[1], parsed[2]))
-    winners: dict[int, str] = {}
-    for key, status, shard_id in keys:
+    winners: dict[int, tuple[layout.OutcomeStatus, ObjectInfo]] = {}
+    for info in store.list_info(layout.outcomes_prefix(run_id)):
+        parsed = layout.parse_outcome_key(info.key)
+        if parsed is None:
+            continue
+        _, status, shard_id = parsed
         if status == "success" or shard_id not in winners:
-            winners[shard_id] = key
+            winners[shard_id] = (status, info)
 
-    def load(item: tuple[int, str]) -> tuple[int, Outcome | None]:
-        data = store.get(item[1])
-        return item[0], Outcome.from_parquet(data, run_id) if data is not None else None
+    def load(item: tuple[int, ObjectInfo]) -> tuple[int, Outcome | None]:
+        shard_id, info = item
+        if cache is not None and (hit := cache.get(store, info)) is not None:
+            return shard_id, hit
+        data = store.get(info.key)
+        if data is None:  # replaced between the listing and the read: a retry is writing it
+            return shard_id, None
+        outcome = Outcome.from_parquet(data, run_id)
+        if cache is not None:
+            cache.put(store, info, outcome)
+        return shard_id, outcome
 
-    items = sorted(winners.items())
+    items = sorted((shard_id, info) for shard_id, (_, info) in winners.items())
     if len(items) > 8 and threads > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             loaded: Iterable[tuple[int, Outcome | None]] = list(pool.map(load, items))

@@ -151,7 +151,7 @@ def record_dispatch_failures(
     failures = (
         (k, (attempts or {}).get(k, 1), ErrorCode.DISPATCH_FAILED, msg) for k, msg in sorted(report.failed.items())
     )
-    record_failures(rt.store, manifest, failures, rt.clock())
+    record_failures(rt.store, manifest.run_id, manifest.plan, failures, rt.clock())
 
 
 def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None) -> SubmitResult:

@@ -4,7 +4,6 @@ write its points and exactly one outcome. Pure of AWS: the store and the clock a
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError, SweepError, UnknownExperimentError
 from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome, truncate
-from sweep_contracts.request import RUN_ID_PATTERN, problems_from
+from sweep_contracts.request import problems_from
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
-from sweep_contracts.tasks import ShardTask, parse_task
+from sweep_contracts.tasks import ShardTask, identify_task, parse_task
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
 from sweep_worker.sink import PointRows
 
@@ -122,21 +121,6 @@ def run_points(
     return result
 
 
-def _identify(event: Any) -> tuple[str, int, int, int] | None:
-    """(run_id, shard_id, points_total, attempt) of a malformed task, if enough of it is readable
-    to record an outcome under the right key."""
-    if not isinstance(event, Mapping):
-        return None
-    run_id, shard_id = event.get("run_id"), event.get("shard_id")
-    if not isinstance(run_id, str) or not re.match(RUN_ID_PATTERN, run_id):
-        return None
-    if not isinstance(shard_id, int) or isinstance(shard_id, bool) or shard_id < 0:
-        return None
-    start, stop, attempt = event.get("start"), event.get("stop"), event.get("attempt", 1)
-    total = stop - start if isinstance(start, int) and isinstance(stop, int) and stop > start else 0
-    return run_id, shard_id, total, attempt if isinstance(attempt, int) and attempt >= 1 else 1
-
-
 class _ShardFailed(Exception):  # noqa: N818 - internal control flow, never leaves this module
     """The shard ends in a `failure` outcome with this code and message."""
 
@@ -202,10 +186,10 @@ def process_event(
     try:
         task = parse_task(event)
     except (MissingConfigError, InvalidTaskError) as exc:
-        ident = _identify(event)
+        ident = identify_task(event)
         if ident is None:
             raise
-        run_id, shard_id, total, attempt = ident
+        run_id, shard_id, total, attempt = ident.run_id, ident.shard_id, ident.points_total, ident.attempt
         code = ErrorCode.MISSING_CONFIG if isinstance(exc, MissingConfigError) else ErrorCode.INVALID_TASK
         failure = _ShardFailed(code, str(exc))
     else:

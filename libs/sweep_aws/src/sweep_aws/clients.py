@@ -1,0 +1,49 @@
+"""boto3 clients with the timeouts and retry policy sweep relies on. Built once per cold start,
+and always injectable: a client created before `moto.mock_aws` starts would not be mocked."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_ssm import SSMClient
+
+S3_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},  # 500/503/SlowDown are retried with backoff
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=32,
+)
+SSM_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,  # short: when SSM is unreachable, fall back to defaults quickly
+    read_timeout=3,
+)
+
+
+def lambda_config(concurrency: int) -> Config:
+    """One connection per dispatch thread; botocore does not retry, sweep's dispatcher does
+    (it counts attempts per shard and records DISPATCH_FAILED when they run out)."""
+    return Config(
+        retries={"mode": "standard", "max_attempts": 1},
+        connect_timeout=3,
+        read_timeout=10,
+        max_pool_connections=max(10, concurrency),
+    )
+
+
+def s3_client(**kwargs: Any) -> S3Client:
+    return boto3.client("s3", config=S3_CONFIG, **kwargs)
+
+
+def ssm_client(**kwargs: Any) -> SSMClient:
+    return boto3.client("ssm", config=SSM_CONFIG, **kwargs)
+
+
+def lambda_client(concurrency: int, **kwargs: Any) -> LambdaClient:
+    return boto3.client("lambda", config=lambda_config(concurrency), **kwargs)

@@ -1,0 +1,140 @@
+"""Dispatch on Lambda: one async invoke (InvocationType `Event`) of the worker per shard, from a
+bounded thread pool, with backoff on throttling. A run with more shards than `fanout_batch_size`
+is split into groups handed to asynchronous invocations of the orchestrator itself — a fan-out
+tree — so no single invocation dispatches more than that many, and POST /runs answers at once."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sweep_contracts.manifest import RunManifest
+from sweep_contracts.settings import SystemSettings
+from sweep_contracts.tasks import DispatchTask, TaskFactory
+from sweep_orchestrator.dispatch import DispatchReport, ShardRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+log = logging.getLogger("sweep.dispatch")
+
+RETRYABLE = {
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "ServiceException",
+    "ResourceNotReadyException",
+    "EC2ThrottledException",
+    "ENILimitReachedException",
+}
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """How hard to push: threads, attempts per invoke, and the most shards one invocation sends."""
+
+    concurrency: int
+    max_attempts: int
+    fanout_batch: int
+    backoff_base_s: float = 0.05
+    backoff_cap_s: float = 2.0
+
+    @classmethod
+    def from_settings(cls, values: dict[str, int]) -> DispatchPolicy:
+        settings = SystemSettings.resolve(values, source="default")
+        return cls(settings.dispatch_concurrency, settings.dispatch_max_attempts, settings.fanout_batch_size)
+
+
+def split(refs: Sequence[ShardRef], batch: int) -> list[list[ShardRef]]:
+    """At most `batch` groups of near-equal size, in order (a group larger than `batch` splits
+    again when its dispatcher receives it)."""
+    groups = min(batch, math.ceil(len(refs) / batch))
+    size = math.ceil(len(refs) / groups)
+    return [list(refs[i : i + size]) for i in range(0, len(refs), size)]
+
+
+class LambdaDispatcher:
+    """Implements `Dispatcher` with async Lambda invokes."""
+
+    def __init__(
+        self,
+        client: LambdaClient,
+        worker_function: str,
+        orchestrator_function: str | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.client = client
+        self.worker_function = worker_function
+        self.orchestrator_function = orchestrator_function
+        self._sleep = sleep
+        self._rng = rng
+
+    def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
+        policy = DispatchPolicy.from_settings(manifest.settings_values())
+        return self.dispatch_shards(manifest.task_factory(), shards, policy)
+
+    def dispatch_shards(self, factory: TaskFactory, refs: Sequence[ShardRef], policy: DispatchPolicy) -> DispatchReport:
+        """Invoke the worker for each shard, or, for more than `fanout_batch` shards, hand groups
+        of them to child orchestrator invocations."""
+        if len(refs) <= policy.fanout_batch or not self.orchestrator_function:
+            payloads = [factory.event_json(shard_id, attempt) for shard_id, attempt in refs]
+            errors = self._invoke_all(self.worker_function, payloads, policy)
+            report = DispatchReport(dispatched=len(refs) - sum(e is not None for e in errors))
+            report.failed = {ref[0]: error for ref, error in zip(refs, errors, strict=True) if error is not None}
+            return report
+        groups = split(refs, policy.fanout_batch)
+        payloads = [DispatchTask.for_shards(factory, group).model_dump_json() for group in groups]
+        errors = self._invoke_all(self.orchestrator_function, payloads, policy)
+        report = DispatchReport()
+        for group, error in zip(groups, errors, strict=True):
+            if error is None:
+                report.delegated += len(group)
+            else:
+                report.failed.update(
+                    {shard_id: f"could not start a dispatcher for it: {error}" for shard_id, _ in group}
+                )
+        log.info("run %s: %d shards delegated to %d dispatchers", factory.run_id, report.delegated, len(groups))
+        return report
+
+    def _invoke_all(self, function: str, payloads: list[str], policy: DispatchPolicy) -> list[str | None]:
+        if len(payloads) == 1:
+            return [self._invoke(function, payloads[0], policy)]
+        with ThreadPoolExecutor(max_workers=min(policy.concurrency, len(payloads) or 1)) as pool:
+            return list(pool.map(lambda payload: self._invoke(function, payload, policy), payloads))
+
+    def _invoke(self, function: str, payload: str, policy: DispatchPolicy) -> str | None:
+        """None once Lambda accepted the event, else why it did not after `max_attempts`."""
+        error = "not attempted"
+        for attempt in range(1, policy.max_attempts + 1):
+            retryable = True
+            try:
+                response = self.client.invoke(FunctionName=function, InvocationType="Event", Payload=payload.encode())
+                if response.get("StatusCode") == 202:
+                    return None
+                error = f"unexpected status {response.get('StatusCode')}"
+            except ClientError as exc:
+                retryable, error = _classify(exc)
+            except BotoCoreError as exc:  # connection reset, timeout: worth another try
+                error = f"{type(exc).__name__}: {exc}"
+            if not retryable:
+                return error
+            if attempt < policy.max_attempts:
+                self._sleep(self._rng() * min(policy.backoff_cap_s, policy.backoff_base_s * 2**attempt))
+        return f"{error} (gave up after {policy.max_attempts} attempts)"
+
+
+def _classify(exc: ClientError) -> tuple[bool, str]:
+    details: Any = exc.response.get("Error", {})
+    code = str(details.get("Code", "Unknown"))
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    retryable = code in RETRYABLE or status == 429 or status >= 500
+    return retryable, f"{code}: {details.get('Message', '')}".rstrip(": ")

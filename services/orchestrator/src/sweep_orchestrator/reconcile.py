@@ -1,0 +1,65 @@
+"""Reconciling the worker's on-failure destination: a worker that crashed or timed out (after
+Lambda's own retries) wrote no outcome; its destination record becomes the `failure` outcome
+`WORKER_CRASHED` or `WORKER_TIMEOUT`, so no shard is silently lost.
+
+A record (AWS's shape for async invocation destinations):
+
+    {"version": "1.0", "timestamp": "…",
+     "requestContext": {"requestId": "…", "functionArn": "…", "condition": "RetriesExhausted",
+                        "approximateInvokeCount": 3},
+     "requestPayload": {<the shard task>},
+     "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+     "responsePayload": {"errorMessage": "… Task timed out after 900.00 seconds", "errorType": "…"}}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
+from sweep_contracts.storage import ObjectStore
+from sweep_contracts.tasks import identify_task
+
+log = logging.getLogger("sweep.reconcile")
+
+
+def is_destination_record(event: Any) -> bool:
+    return (
+        isinstance(event, Mapping)
+        and "requestPayload" in event
+        and isinstance(event.get("requestContext"), Mapping)
+        and "condition" in event["requestContext"]
+    )
+
+
+def _timed_out(response: Mapping[str, Any]) -> bool:
+    message, kind = str(response.get("errorMessage", "")), str(response.get("errorType", ""))
+    return "Task timed out" in message or kind == "Sandbox.Timedout"
+
+
+def reconcile(record: Mapping[str, Any], store: ObjectStore, clock: Callable[[], datetime]) -> dict[str, Any]:
+    """Record the failure the destination record describes; a shard that succeeded meanwhile keeps
+    its success (see `record_outcome`)."""
+    task = identify_task(record.get("requestPayload"))
+    context = record["requestContext"]
+    if task is None:
+        log.error("destination record without a shard task (request %s)", context.get("requestId"))
+        return {"reconciled": False, "reason": "the record carries no shard task"}
+    response = record.get("responsePayload") or {}
+    response = response if isinstance(response, Mapping) else {"errorMessage": str(response)}
+    code = ErrorCode.WORKER_TIMEOUT if _timed_out(response) else ErrorCode.WORKER_CRASHED
+    message = (
+        f"the worker invocation failed ({context.get('condition')}, {context.get('approximateInvokeCount')} "
+        f"attempts): {response.get('errorType', 'error')}: {response.get('errorMessage', 'no message')}"
+    )
+    now = clock()
+    outcome = Outcome.failure(
+        run_id=task.run_id, shard_id=task.shard_id, attempt=task.attempt, code=code, message=message,
+        points_total=task.points_total, started_at=now, finished_at=now, request_id=context.get("requestId"),
+    )  # fmt: skip
+    written = record_outcome(store, outcome)
+    log.warning("shard %s/%s: %s (recorded: %s)", task.run_id, task.shard_id, code.value, written)
+    return {"reconciled": written, "run_id": task.run_id, "shard_id": task.shard_id, "error_code": code.value}
