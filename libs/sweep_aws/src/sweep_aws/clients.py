@@ -13,14 +13,15 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_ssm import SSMClient
 
+# Note: botocore's `max_attempts` counts retries (N means N+1 calls); `total_max_attempts` counts calls.
 S3_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},  # 500/503/SlowDown are retried with backoff
+    retries={"mode": "standard", "total_max_attempts": 5},  # 500/503/SlowDown are retried with backoff
     connect_timeout=5,
     read_timeout=30,
     max_pool_connections=32,
 )
 SSM_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,  # short: when SSM is unreachable, fall back to defaults quickly
     read_timeout=3,
 )
@@ -30,7 +31,7 @@ def lambda_config(concurrency: int) -> Config:
     """One connection per dispatch thread; botocore does not retry, sweep's dispatcher does
     (it counts attempts per shard and records DISPATCH_FAILED when they run out)."""
     return Config(
-        retries={"mode": "standard", "max_attempts": 1},
+        retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=3,
         read_timeout=10,
         max_pool_connections=max(10, concurrency),

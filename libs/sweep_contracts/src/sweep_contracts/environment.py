@@ -16,3 +16,5 @@ CODE_VERSION = "SWEEP_CODE_VERSION"
 """Version of the deployed code (artifact hash), recorded in every manifest."""
 SETTINGS_TTL = "SWEEP_SETTINGS_TTL_S"
 """Seconds the stage settings are cached (default 300)."""
+SECRET_PREFIX = "SWEEP_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
+"""Local runs: an experiment's secret `api_key` is read from `SWEEP_SECRET_API_KEY`."""

@@ -13,12 +13,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     JsonValue,
     ValidationError,
     field_validator,
     model_serializer,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
 
 from sweep_contracts._json import canonical_json, identity
 from sweep_contracts.errors import FieldProblem, MissingConfigError, RequestError
@@ -173,6 +175,22 @@ class Distribution(Frozen):
     @model_serializer
     def _to_shorthand(self) -> dict[str, list[JsonValue]]:
         return {self.kind: list(self.args)}
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """The shorthand users write, e.g. `{"uniform": [0, 1]}`, not the internal kind/args form."""
+        pair = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+        args = {"uniform": pair, "loguniform": pair, "normal": pair, "choice": {"type": "array", "minItems": 1},
+                "randint": {**pair, "items": {"type": "integer"}}}  # fmt: skip
+        return {
+            "title": "Distribution",
+            "description": "One of uniform: [low, high], loguniform: [low, high], randint: [low, high] "
+            "(both included), normal: [mean, sd], choice: [values…].",
+            "oneOf": [
+                {"type": "object", "properties": {k: v}, "required": [k], "additionalProperties": False}
+                for k, v in args.items()
+            ],
+        }
 
     def draw(self, u: float) -> JsonValue:
         """The value at quantile `u` in [0, 1)."""

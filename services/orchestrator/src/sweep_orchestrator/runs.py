@@ -1,4 +1,5 @@
-"""Listing runs: every manifest in the store, newest first."""
+"""Listing runs, newest first. Manifests are written once, so a key's modification time is its
+run's creation time: only the newest `limit` manifests are read."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from sweep_contracts.storage import ObjectStore
 
 
 def list_runs(store: ObjectStore, limit: int | None = None) -> list[RunManifest]:
+    infos = [info for info in store.list_info(f"{layout.RUNS}/") if layout.parse_manifest_key(info.key)]
+    infos.sort(key=lambda info: info.modified, reverse=True)
     manifests = []
-    for key in store.list(f"{layout.RUNS}/"):
-        if layout.parse_manifest_key(key) is None:
-            continue
-        data = store.get(key)
+    for info in infos[:limit] if limit else infos:
+        data = store.get(info.key)
         if data is not None:
             manifests.append(RunManifest.from_json(data))
     manifests.sort(key=lambda m: m.created_at, reverse=True)
-    return manifests[:limit] if limit else manifests
+    return manifests

@@ -74,6 +74,10 @@ class OutcomeCache:
             hit = self._items.get((store.uri, info.key))
             return hit[1] if hit and hit[0] == info.tag else None
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def put(self, store: ObjectStore, info: ObjectInfo, outcome: Outcome) -> None:
         with self._lock:
             self._items[(store.uri, info.key)] = (info.tag, outcome)

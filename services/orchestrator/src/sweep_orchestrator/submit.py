@@ -16,7 +16,7 @@ from pydantic import Field
 
 from sweep_contracts import layout
 from sweep_contracts._json import canonical_json
-from sweep_contracts.errors import LimitExceededError, RunConflictError, RunNotFoundError
+from sweep_contracts.errors import LimitExceededError, RunConflictError, RunNotFoundError, StoreError
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.outcomes import ErrorCode
@@ -114,7 +114,15 @@ def load_manifest(store: ObjectStore, run_id: str) -> RunManifest:
             value=run_id,
             hint="list the runs with `sweep runs`, and check the results location (`--out` or `--stage`).",
         )
-    return RunManifest.from_json(data)
+    manifest = RunManifest.from_json(data)
+    if RunManifest.hash_request(manifest.request) != manifest.request_hash:
+        raise StoreError(
+            f"the manifest of run `{run_id}` does not match its own content hash: it was changed after it was written.",
+            field="run_id",
+            value=run_id,
+            hint="manifests are written once; restore it from the bucket's object versions, or resubmit the run.",
+        )
+    return manifest
 
 
 def submit_run(

@@ -8,28 +8,35 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sweep_aws.environ import required, settings_ttl
+from sweep_aws.ssm import SsmSecrets
+from sweep_aws.stores import open_store
 from sweep_contracts import environment
 from sweep_contracts.experiments import Registry
-from sweep_worker.errors import WorkerConfigurationError
-from sweep_worker.runner import WorkerDeps, process_event
-from sweep_worker.stores import open_store
+from sweep_worker.runner import Secrets, WorkerDeps, process_event
 
 logging.getLogger("sweep").setLevel(logging.INFO)
 
 
+def environment_secrets(names: Sequence[str]) -> Mapping[str, str]:
+    """Local runs: secret `api_key` is the environment variable `SWEEP_SECRET_API_KEY`."""
+    missing = [n for n in names if environment.SECRET_PREFIX + n.upper() not in os.environ]
+    if missing:
+        raise LookupError(f"set {', '.join(environment.SECRET_PREFIX + n.upper() for n in missing)}")
+    return {n: os.environ[environment.SECRET_PREFIX + n.upper()] for n in names}
+
+
 @functools.cache
 def deps_from_environment() -> WorkerDeps:
-    """The worker's dependencies as the environment describes them (`SWEEP_STORE`)."""
-    uri = os.environ.get(environment.STORE)
-    if not uri:
-        raise WorkerConfigurationError(
-            f"`{environment.STORE}` is not set, so the worker does not know where to write results.",
-            field=environment.STORE,
-            hint="set it to `s3://<bucket>` on Lambda (the Pulumi program does) or to a directory locally.",
-        )
-    return WorkerDeps(store=open_store(uri), registry=Registry.default())
+    """`SWEEP_STORE` says where results go; with `SWEEP_PARAMETER_PREFIX` (on Lambda), experiment
+    secrets come from SSM SecureString parameters, else from `SWEEP_SECRET_*` variables."""
+    store = open_store(required(environment.STORE, "the worker does not know where to write results"))
+    prefix = os.environ.get(environment.PARAMETER_PREFIX)
+    secrets: Secrets = SsmSecrets(prefix, ttl_s=settings_ttl()) if prefix else environment_secrets
+    return WorkerDeps(store=store, registry=Registry.default(), secrets=secrets)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

@@ -1,0 +1,238 @@
+"""The HTTP API: API Gateway HTTP API (payload 2.0), every route behind AWS_IAM (SigV4).
+
+    POST /runs                   submit a sweep                  202, 400, 409, 413
+    GET  /runs                   the newest runs                 200
+    GET  /runs/{run_id}          manifest summary and progress   200, 404
+    POST /runs/{run_id}/retry    re-dispatch failed and missing  202, 404
+    GET  /settings               effective stage settings        200
+
+Errors are JSON with a stable `code`, the `field`, the `value`, the `limit` and a `hint`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import AwareDatetime, Field
+
+from sweep_contracts.errors import RequestError, RunNotFoundError, SweepError
+from sweep_contracts.manifest import RunPlan
+from sweep_contracts.request import RUN_ID_PATTERN, Frozen, field_path
+from sweep_contracts.version import code_version
+from sweep_orchestrator import deps
+from sweep_orchestrator.retry import RetryResult, retry_run
+from sweep_orchestrator.runs import list_runs
+from sweep_orchestrator.status import RunStatus, run_status
+from sweep_orchestrator.submit import SubmitResult, load_manifest, submit_run
+
+log = logging.getLogger("sweep.api")
+app = APIGatewayHttpResolver(enable_validation=True)
+
+ROUTES = "POST /runs, GET /runs, GET /runs/{run_id}, POST /runs/{run_id}/retry, GET /settings"
+
+
+class ErrorBody(Frozen):
+    """Every error answer."""
+
+    code: str = Field(examples=["MISSING_CONFIG"])
+    message: str
+    field: str | None = None
+    value: Any = None
+    limit: Any = None
+    hint: str | None = None
+    problems: list[dict[str, Any]] | None = None
+
+
+class SubmitAnswer(SubmitResult):
+    """202: the run exists and its shards are being dispatched (or it existed already)."""
+
+    status_url: str
+
+
+class StatusAnswer(RunStatus):
+    """A run's progress, with its plan and the code that planned it."""
+
+    description: str | None = None
+    plan: RunPlan
+    code_version: dict[str, str]
+
+
+class RunSummary(Frozen):
+    run_id: str
+    experiment: str
+    description: str | None
+    created_at: AwareDatetime
+    points: int
+    shards: int
+
+
+class SettingsAnswer(Frozen):
+    """Effective stage settings, each with its source (`ssm` or `default`) and SSM version."""
+
+    stage: str
+    parameter_prefix: str
+    cache_ttl_s: int
+    settings: dict[str, dict[str, Any]]
+    code_version: dict[str, str]
+
+
+def _errors(*statuses: int) -> dict[int, Any]:
+    words = {400: "Invalid request", 404: "No such run", 409: "run_id reused with other content",
+             413: "Over a cap of the stage settings", 503: "The result store is unavailable"}  # fmt: skip
+    return {s: {"description": words[s], "content": {"application/json": {"model": ErrorBody}}} for s in statuses}
+
+
+def _json(status: int, body: Any) -> Response[str]:
+    text = body.model_dump_json() if isinstance(body, Frozen) else json.dumps(body, default=str)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=text)
+
+
+def _checked_run_id(run_id: str) -> str:
+    if not re.match(RUN_ID_PATTERN, run_id):
+        raise RunNotFoundError(f"`{run_id}` is not a run id.", field="run_id", value=run_id,
+                               hint="run ids are 3-63 lowercase letters, digits and `-`.")  # fmt: skip
+    return run_id
+
+
+@app.post(
+    "/runs",
+    status_code=202,
+    summary="Submit a sweep",
+    description="Validates the sweep, reads the stage settings, plans its shards, writes its manifest and "
+    "dispatches one worker per shard. On any error nothing is written and nothing is dispatched. "
+    "Resubmitting a run_id with the same content answers with the existing run.",
+    responses={
+        202: {"description": "Accepted", "content": {"application/json": {"model": SubmitAnswer}}},
+        **_errors(400, 409, 413, 503),
+    },
+    tags=["runs"],
+)
+def post_run() -> Response[str]:
+    event = app.current_event
+    body = event.decoded_body or ""
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise RequestError(
+            f"the request body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            field="body",
+            hint="send the sweep as a JSON object with Content-Type: application/json.",
+        ) from None
+    d = deps.current()
+    result, _ = submit_run(payload, d.runtime, request_bytes=len(body.encode()))
+    log.info(
+        "run %s: %d points, %d shards (existing: %s)", result.run_id, result.points, result.shards, result.existing
+    )
+    status_url = f"https://{event.request_context.domain_name}/runs/{result.run_id}"
+    return _json(202, SubmitAnswer(**result.model_dump(), status_url=status_url))
+
+
+@app.get(
+    "/runs",
+    summary="List runs, newest first",
+    responses={200: {"description": "Runs", "content": {"application/json": {"model": list[RunSummary]}}}},
+    tags=["runs"],
+)
+def get_runs(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> Response[str]:
+    manifests = list_runs(deps.current().runtime.store, limit)
+    runs = [
+        RunSummary(
+            run_id=m.run_id,
+            experiment=m.request.experiment,
+            description=m.request.description,
+            created_at=m.created_at,
+            points=m.plan.points_total,
+            shards=m.plan.shard_count,
+        ).model_dump(mode="json")
+        for m in manifests
+    ]
+    return _json(200, runs)
+
+
+@app.get(
+    "/runs/<run_id>",
+    summary="A run's manifest summary and progress",
+    responses={
+        200: {"description": "Progress", "content": {"application/json": {"model": StatusAnswer}}},
+        **_errors(404, 503),
+    },
+    tags=["runs"],
+)
+def get_run(run_id: str) -> Response[str]:
+    store = deps.current().runtime.store
+    manifest = load_manifest(store, _checked_run_id(run_id))
+    status = run_status(store, run_id)
+    answer = StatusAnswer(**status.model_dump(), description=manifest.request.description, plan=manifest.plan,
+                          code_version=manifest.code_version)  # fmt: skip
+    return _json(200, answer)
+
+
+@app.post(
+    "/runs/<run_id>/retry",
+    status_code=202,
+    summary="Re-dispatch the failed and missing shards of a run",
+    responses={
+        202: {"description": "Accepted", "content": {"application/json": {"model": RetryResult}}},
+        **_errors(404, 503),
+    },
+    tags=["runs"],
+)
+def post_retry(run_id: str) -> Response[str]:
+    result = retry_run(deps.current().runtime, _checked_run_id(run_id))
+    log.info("run %s: retrying %d failed and %d missing shards", run_id, result.failed, result.missing)
+    return _json(202, result)
+
+
+@app.get(
+    "/settings",
+    summary="Effective stage settings with provenance",
+    responses={200: {"description": "Settings", "content": {"application/json": {"model": SettingsAnswer}}}},
+    tags=["settings"],
+)
+def get_settings() -> Response[str]:
+    d = deps.current()
+    answer = SettingsAnswer(stage=d.stage, parameter_prefix=d.parameter_prefix, cache_ttl_s=d.settings_ttl_s,
+                            settings=d.runtime.settings().records(), code_version=code_version())  # fmt: skip
+    return _json(200, answer)
+
+
+@app.exception_handler(SweepError)  # type: ignore[untyped-decorator]
+def sweep_error(exc: SweepError) -> Response[str]:
+    if exc.http_status >= 500:
+        log.error("%s: %s", exc.code, exc)
+    return _json(exc.http_status, exc.to_dict())
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def invalid_parameters(exc: RequestValidationError) -> Response[str]:
+    """Query and path parameters Powertools validated: the same error format as everything else."""
+    problems = [
+        {"field": field_path([p for p in e.get("loc", ()) if p != "query"]), "message": str(e.get("msg", "")).lower(),
+         "value": e.get("input")}
+        for e in exc.errors()
+    ]  # fmt: skip
+    first = problems[0]
+    error = RequestError(f"`{first['field']}`: {first['message']}.", field=first["field"], value=first["value"],
+                         hint="see the API's parameters in docs/openapi.json.", problems=[])  # fmt: skip
+    return _json(400, {**error.to_dict(), "problems": problems})
+
+
+@app.not_found
+def not_found(exc: Exception) -> Response[str]:
+    event = app.current_event
+    return _json(404, {"code": "NOT_FOUND", "message": f"there is no route {event.http_method} {event.path}.",
+                       "hint": f"the routes are {ROUTES}."})  # fmt: skip
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def unexpected(exc: Exception) -> Response[str]:
+    log.exception("unexpected error")
+    request_id = app.lambda_context.aws_request_id if app.lambda_context else None
+    return _json(500, {"code": "INTERNAL_ERROR", "message": "the orchestrator failed unexpectedly.",
+                       "hint": f"look for request {request_id} in the orchestrator's logs."})  # fmt: skip

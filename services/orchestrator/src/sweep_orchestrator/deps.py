@@ -1,0 +1,59 @@
+"""The orchestrator's dependencies on Lambda, built once per cold start from the environment.
+Tests and benchmarks install their own with `use(...)` (clients must be created inside moto)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+from sweep_aws.clients import lambda_client
+from sweep_aws.environ import required, settings_ttl
+from sweep_aws.ssm import SsmSettings, normalise_prefix
+from sweep_aws.stores import open_store
+from sweep_contracts import environment
+from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
+from sweep_orchestrator.submit import Runtime
+
+MAX_CONNECTIONS = 256  # the highest dispatch_concurrency a stage may set
+
+
+@dataclass(frozen=True)
+class OrchestratorDeps:
+    runtime: Runtime
+    dispatcher: LambdaDispatcher
+    stage: str
+    parameter_prefix: str
+    settings_ttl_s: int
+
+
+@functools.cache
+def from_environment() -> OrchestratorDeps:
+    stage = os.environ.get(environment.STAGE, "dev")
+    prefix = normalise_prefix(os.environ.get(environment.PARAMETER_PREFIX) or f"/sweep/{stage}/")
+    ttl = settings_ttl()
+    dispatcher = LambdaDispatcher(
+        lambda_client(MAX_CONNECTIONS),
+        required(environment.WORKER_FUNCTION, "the orchestrator cannot dispatch shards"),
+        os.environ.get(environment.ORCHESTRATOR_FUNCTION),
+    )
+    runtime = Runtime(
+        store=open_store(required(environment.STORE, "the orchestrator does not know where runs live")),
+        dispatcher=dispatcher,
+        settings=SsmSettings(prefix, ttl_s=ttl),
+    )
+    return OrchestratorDeps(runtime, dispatcher, stage, prefix, ttl)
+
+
+class _Installed:
+    deps: OrchestratorDeps | None = None
+
+
+def use(deps: OrchestratorDeps | None) -> None:
+    """Install `deps` (None: go back to the environment's)."""
+    _Installed.deps = deps
+    from_environment.cache_clear()
+
+
+def current() -> OrchestratorDeps:
+    return _Installed.deps or from_environment()

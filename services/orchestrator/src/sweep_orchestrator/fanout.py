@@ -1,0 +1,29 @@
+"""A node of the dispatch fan-out tree: dispatch the shards a `DispatchTask` names (or split them
+again), and record DISPATCH_FAILED for those that could not be handed over."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sweep_contracts.outcomes import ErrorCode
+from sweep_contracts.tasks import DispatchTask
+from sweep_orchestrator.deps import OrchestratorDeps
+from sweep_orchestrator.dispatch import record_failures
+from sweep_orchestrator.lambda_dispatch import DispatchPolicy
+
+log = logging.getLogger("sweep.fanout")
+
+
+def handle_dispatch(event: Mapping[str, Any], d: OrchestratorDeps) -> dict[str, Any]:
+    task = DispatchTask.model_validate(event)
+    refs = task.refs()
+    report = d.dispatcher.dispatch_shards(task.factory(), refs, DispatchPolicy.from_settings(task.settings))
+    attempts = dict(refs)
+    failures = [(k, attempts[k], ErrorCode.DISPATCH_FAILED, msg) for k, msg in sorted(report.failed.items())]
+    record_failures(d.runtime.store, task.run_id, task.plan(), failures, d.runtime.clock())
+    log.info("run %s: dispatched %d, delegated %d, failed %d", task.run_id, report.dispatched, report.delegated,
+             len(report.failed))  # fmt: skip
+    return {"run_id": task.run_id, "dispatched": report.dispatched, "delegated": report.delegated,
+            "failed": len(report.failed)}  # fmt: skip

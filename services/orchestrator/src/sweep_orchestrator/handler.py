@@ -1,0 +1,33 @@
+"""Entry point of the orchestrator: `sweep_orchestrator.handler.handler(event, context)`.
+
+Wiring only. Three kinds of event arrive:
+- API Gateway HTTP API requests (payload 2.0)  -> `sweep_orchestrator.api`
+- its own dispatch tasks (the fan-out tree)    -> `sweep_orchestrator.fanout`
+- the worker's on-failure destination records -> `sweep_orchestrator.reconcile`
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+from sweep_contracts.tasks import DISPATCH_KIND
+from sweep_orchestrator import deps
+from sweep_orchestrator.api import app
+from sweep_orchestrator.fanout import handle_dispatch
+from sweep_orchestrator.reconcile import is_destination_record, reconcile
+
+logger = Logger(service="sweep-orchestrator")
+copy_config_to_registered_loggers(source_logger=logger, include={"sweep"})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if is_destination_record(event):
+        d = deps.current()
+        return reconcile(event, d.runtime.store, d.runtime.clock)
+    if isinstance(event, dict) and event.get("kind") == DISPATCH_KIND:
+        return handle_dispatch(event, deps.current())
+    return app.resolve(event, context)

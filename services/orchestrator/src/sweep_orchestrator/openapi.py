@@ -1,0 +1,53 @@
+"""The OpenAPI document of the HTTP API, generated from the routes (Powertools) and the request
+model, and kept in the repo as `docs/openapi.json` (a test fails when it is out of date).
+
+    uv run python -m sweep_orchestrator.openapi > docs/openapi.json
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sweep_contracts.request import SweepRequest
+from sweep_contracts.version import code_version
+from sweep_orchestrator.api import app
+
+SIGV4 = {
+    "type": "apiKey",
+    "name": "Authorization",
+    "in": "header",
+    "description": "AWS Signature Version 4 (the routes use API Gateway's AWS_IAM authorization); "
+    "the caller needs execute-api:Invoke on the stage's API.",
+    "x-amazon-apigateway-authtype": "awsSigv4",
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(
+        app.get_openapi_json_schema(
+            title="sweep",
+            version=code_version()["sweep"],
+            description="Run parameter sweeps on AWS Lambda: submit a sweep, follow its progress, retry "
+            "what failed. Results land as Parquet in S3 and are queried with Athena.",
+        )
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    request_schema = SweepRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(request_schema.pop("$defs", {}))
+    schemas["SweepRequest"] = request_schema
+    document["paths"]["/runs"]["post"]["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SweepRequest"}}},
+    }
+    document["components"]["securitySchemes"] = {"sigv4": SIGV4}
+    document["security"] = [{"sigv4": []}]
+    return document
+
+
+def main() -> None:
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
