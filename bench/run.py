@@ -312,7 +312,7 @@ def bench_results(tmp: Path, repeats: int) -> Result:
     def summary() -> float:
         started = time.perf_counter()
         db = ResultsDB(out, run_id)
-        rows = db.query(summary_sql("value", "max", 10, "duckdb")).rows
+        rows = db.query(summary_sql("value", "max", 10)).rows
         db.close()
         assert rows[0][1] == 1_000_000
         return (time.perf_counter() - started) * 1000

@@ -53,7 +53,7 @@ def test_config_json_is_the_effective_config(db: ResultsDB) -> None:
 
 def test_summary_matches_a_hand_computation(db: ResultsDB) -> None:
     values = db.query("SELECT series, point_index, metrics['value'], params FROM points ORDER BY point_index").rows
-    summary = db.query(summary_sql("value", "max", 4, "duckdb"))
+    summary = db.query(summary_sql("value", "max", 4))
     assert summary.columns == ["series", "points", "errors", "mean", "min", "max", "best_params", "best_value"]
     by_series = {r[0]: r for r in summary.rows}
     for series in ("A", "B"):

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 
@@ -17,6 +17,9 @@ from sweep_cli.engine import PoolDispatcher, ShardDone, default_workers, local_r
 from sweep_cli.errors import UsageError
 from sweep_cli.files import load_sweep, load_yaml
 from sweep_cli.query import ResultsDB, summary_sql
+
+if TYPE_CHECKING:
+    from sweep_cli.remote import StageClient
 from sweep_contracts.errors import SweepError
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
@@ -59,7 +62,26 @@ MetricOption = Annotated[
     str | None, typer.Option("--metric", "-m", help="Metric to summarise [default: the experiment's objective].")
 ]
 
+StageOption = Annotated[
+    str | None, typer.Option("--stage", "-s", envvar="SWEEP_STAGE", help="A deployed stage (dev, prod): work there.")
+]
+EndpointOption = Annotated[
+    str | None, typer.Option("--endpoint", help="The stage's API URL (its `api_url` output), instead of --stage.")
+]
+RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stage [default: from the URL].")]
+WatchOption = Annotated[bool, typer.Option("--watch", help="Follow the run with a progress bar until it is done.")]
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stage_client(stage: str | None, endpoint: str | None, region: str | None) -> StageClient | None:
+    """A client for the stage the options name, or None to work on the local results directory."""
+    if stage is None and endpoint is None:
+        return None
+    from sweep_cli.remote import StageClient
+    from sweep_cli.stage import resolve_stage
+
+    return StageClient(resolve_stage(stage, endpoint, region))
 
 
 def handles_errors(fn: F) -> F:
@@ -92,10 +114,10 @@ def load_settings(path: Path | None) -> SystemSettings:
 def _progress(dispatcher: PoolDispatcher, manifest: RunManifest, total: int, quiet: bool) -> None:
     from sweep_cli.progress import progress_bar
 
-    with progress_bar(manifest.run_id, total, quiet) as advance:
+    with progress_bar(manifest.run_id, total, quiet) as bar:
 
         def on_done(done: ShardDone) -> None:
-            advance(done.points, done.points_failed, done.failed)
+            bar.advance(done.points, done.points_failed, done.failed)
 
         dispatcher.wait(on_done)
 
@@ -143,7 +165,7 @@ def _print_summary(out: Path, manifest: RunManifest, metric: str | None) -> None
             render.out.print("no metrics were recorded")
             return
         name, goal = objective
-        result = db.query(summary_sql(name, goal, manifest.plan.repeats, "duckdb"))
+        result = db.query(summary_sql(name, goal, manifest.plan.repeats))
         render.out.print(render.summary_table(result, name, goal))
     finally:
         db.close()
@@ -183,14 +205,60 @@ def run(
 
 @app.command()
 @handles_errors
+def submit(
+    file: Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")],
+    stage: StageOption = None,
+    endpoint: EndpointOption = None,
+    region: RegionOption = None,
+    watch: WatchOption = False,
+) -> None:
+    """Submit a sweep to a deployed stage (AWS Lambda); it runs there, not on this machine."""
+    from sweep_cli import stage_ops
+
+    client = stage_client(stage, endpoint, region)
+    if client is None:
+        raise UsageError(
+            "`sweep submit` sends a sweep to a deployed stage.",
+            field="--stage",
+            hint="name one with --stage dev (or --endpoint URL); to run here, use `sweep run`.",
+        )
+    answer = client.submit(load_sweep(file))
+    stage_ops.print_submitted(answer, client.stage)
+    if watch:
+        status = stage_ops.watch(client, answer["run_id"])
+        render.out.print(render.status_text(status))
+        raise typer.Exit(_exit_code(status))
+
+
+@app.command()
+@handles_errors
 def retry(
     run_id: Annotated[str, typer.Argument(help="The run to complete.")],
     out: OutOption = DEFAULT_OUT,
     workers: WorkersOption = None,
     metric: MetricOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    stage: StageOption = None,
+    endpoint: EndpointOption = None,
+    region: RegionOption = None,
+    watch: WatchOption = False,
 ) -> None:
     """Rerun only the failed and missing shards of a run (each with its next attempt number)."""
+    client = stage_client(stage, endpoint, region)
+    if client is not None:
+        from sweep_cli import stage_ops
+
+        answer = client.retry(run_id)
+        handed = answer["dispatched"] + answer["delegated"]
+        render.err.print(
+            f"retrying {answer['failed']} failed and {answer['missing']} missing shards of {run_id} "
+            f"({handed} handed over, {answer['dispatch_failed']} not)"
+        )
+        if watch:
+            status = stage_ops.watch(client, run_id, quiet=quiet)
+            render.out.print(render.status_text(status))
+            raise typer.Exit(_exit_code(status))
+        return
     manifest = load_manifest(LocalStore(out), run_id)
     runtime, dispatcher = local_runtime(out, workers or default_workers(), manifest.effective_settings())
     try:
@@ -250,9 +318,19 @@ def status(
     run_id: Annotated[str, typer.Argument(help="The run.")],
     out: OutOption = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    stage: StageOption = None,
+    endpoint: EndpointOption = None,
+    region: RegionOption = None,
+    watch: WatchOption = False,
 ) -> None:
     """Show a run's progress: shards by outcome, points by status, failures and what is missing."""
-    result = run_status(LocalStore(out), run_id)
+    client = stage_client(stage, endpoint, region)
+    if client is not None:
+        from sweep_cli import stage_ops
+
+        result = stage_ops.watch(client, run_id) if watch else stage_ops.as_status(client.status(run_id))
+    else:
+        result = run_status(LocalStore(out), run_id)
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
@@ -268,8 +346,27 @@ def results(
     sql: Annotated[str | None, typer.Option("--sql", help="SQL over the views `points` and `outcomes`.")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     metric: MetricOption = None,
+    stage: StageOption = None,
+    endpoint: EndpointOption = None,
+    region: RegionOption = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="With --stage: download the run's Parquet into --out and use DuckDB.")
+    ] = False,
 ) -> None:
-    """Query a run's results with SQL (DuckDB); without --sql, the per-series summary."""
+    """Query a run's results with SQL (DuckDB here, Athena on a stage); without --sql, the summary."""
+    client = stage_client(stage, endpoint, region)
+    if client is not None:
+        from sweep_cli import stage_ops
+
+        if not local:
+            if sql:
+                render.print_result(stage_ops.athena(client.stage).run(sql, run_id), fmt.value)
+                return
+            result, name, goal = stage_ops.athena_summary(client, client.stage, run_id, metric)
+            _print_summary_result(result, name, goal, fmt)
+            return
+        fetched = stage_ops.download(client.stage, run_id, out)
+        render.err.print(f"downloaded {fetched} changed objects of run {run_id} into {out}")
     manifest = load_manifest(LocalStore(out), run_id)
     db = ResultsDB(out, run_id)
     try:
@@ -281,13 +378,16 @@ def results(
             render.err.print("no metrics were recorded for this run")
             return
         name, goal = objective
-        result = db.query(summary_sql(name, goal, manifest.plan.repeats, "duckdb"))
-        if fmt is Format.table:
-            render.out.print(render.summary_table(result, name, goal))
-        else:
-            render.print_result(result, fmt.value)
+        _print_summary_result(db.query(summary_sql(name, goal, manifest.plan.repeats)), name, goal, fmt)
     finally:
         db.close()
+
+
+def _print_summary_result(result: Any, name: str, goal: str, fmt: Format) -> None:
+    if fmt is Format.table:
+        render.out.print(render.summary_table(result, name, goal))
+    else:
+        render.print_result(result, fmt.value)
 
 
 @app.command()
@@ -295,8 +395,19 @@ def results(
 def runs(
     out: OutOption = DEFAULT_OUT,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show the newest N runs.")] = 20,
+    stage: StageOption = None,
+    endpoint: EndpointOption = None,
+    region: RegionOption = None,
 ) -> None:
-    """List the runs in a results directory, newest first."""
+    """List the runs in a results directory (or on a stage), newest first."""
+    client = stage_client(stage, endpoint, region)
+    if client is not None:
+        from sweep_cli.query import QueryResult
+
+        found = client.runs(limit)
+        columns = ["run_id", "experiment", "created_at", "points", "shards", "description"]
+        render.print_result(QueryResult(columns, [tuple(r.get(c) for c in columns) for r in found]), "table")
+        return
     store = LocalStore(out)
     manifests = list_runs(store, limit)
     if not manifests:

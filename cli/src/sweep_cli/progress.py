@@ -1,17 +1,23 @@
-"""The progress bar of a local run: points done, points/s, ETA, and failures as they happen."""
+"""The progress bar of a run: points done, points/s, ETA, and failures as they happen."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from sweep_cli import render
-
-Advance = Callable[[int, int, bool], None]
-"""advance(points done, point errors among them, whether the shard failed)"""
 
 
 class RateColumn(ProgressColumn):
@@ -27,21 +33,30 @@ class FailuresColumn(ProgressColumn):
         return Text(f"{errors:,} point errors, {failed:,} failed shards", style=style)
 
 
+class Bar:
+    """Updates for one run's bar: `advance` as shards finish locally, `set` from a polled status."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress, self._task = progress, task
+        self.errors = self.failed = 0
+
+    def advance(self, points: int, point_errors: int, shard_failed: bool) -> None:
+        self.errors += point_errors
+        self.failed += shard_failed
+        self._progress.update(self._task, advance=points, errors=self.errors, failed_shards=self.failed)
+
+    def set(self, done: int, point_errors: int, failed_shards: int) -> None:
+        self.errors, self.failed = point_errors, failed_shards
+        self._progress.update(self._task, completed=done, errors=point_errors, failed_shards=failed_shards)
+
+
 @contextmanager
-def progress_bar(description: str, total: int, quiet: bool) -> Iterator[Advance]:
+def progress_bar(description: str, total: int, quiet: bool) -> Iterator[Bar]:
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
         TextColumn("eta"), TimeRemainingColumn(), FailuresColumn(),
     )  # fmt: skip
     with Progress(*columns, console=render.err, disable=quiet, transient=False) as progress:
         task = progress.add_task(description, total=total, errors=0, failed_shards=0)
-        errors = failed = 0
-
-        def advance(points: int, point_errors: int, shard_failed: bool) -> None:
-            nonlocal errors, failed
-            errors += point_errors
-            failed += shard_failed
-            progress.update(task, advance=points, errors=errors, failed_shards=failed)
-
-        yield advance
+        yield Bar(progress, task)
         progress.update(task, completed=total)

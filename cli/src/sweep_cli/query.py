@@ -1,5 +1,7 @@
 """Querying results with SQL: DuckDB over the storage layout locally, as views `points` and
-`outcomes` scoped to one run. The summary SQL is written for both DuckDB and Athena (Trino)."""
+`outcomes` scoped to one run. The SQL written here runs unchanged on DuckDB and on Athena (Trino):
+map values are read as `try(m['key'])`, which is NULL for a missing key on both engines (a bare
+`m['key']` fails on Athena), and the aggregates are ones both engines have."""
 
 from __future__ import annotations
 
@@ -14,32 +16,28 @@ from sweep_cli.errors import UsageError
 from sweep_contracts import layout
 from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE, Table
 
-Dialect = Literal["duckdb", "athena"]
-
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def metric_expr(metric: str, dialect: Dialect) -> str:
-    """A metric's value, NULL where a point has none (Athena's `m[k]` would fail on a missing key)."""
-    key = _literal(metric)
-    return f"metrics[{key}]" if dialect == "duckdb" else f"element_at(metrics, {key})"
+def metric_expr(metric: str) -> str:
+    """A metric's value, NULL where a point has none."""
+    return f"try(metrics[{_literal(metric)}])"
 
 
-def param_expr(param: str, dialect: Dialect) -> str:
-    key = _literal(param)
-    return f"params[{key}]" if dialect == "duckdb" else f"element_at(params, {key})"
+def param_expr(param: str) -> str:
+    return f"try(params[{_literal(param)}])"
 
 
-def summary_sql(metric: str, goal: Literal["max", "min"], repeats: int, dialect: Dialect) -> str:
+def summary_sql(metric: str, goal: Literal["max", "min"], repeats: int) -> str:
     """Per series: points, errors, the metric's mean/min/max, and the best point — the point
     (averaged over its repeats) with the best mean of the metric."""
     by = "max_by" if goal == "max" else "min_by"
     best = "max" if goal == "max" else "min"
     return f"""
 WITH scored AS (
-    SELECT series, point_index, status, params, {metric_expr(metric, dialect)} AS m FROM points
+    SELECT series, point_index, status, params, {metric_expr(metric)} AS m FROM points
 ), per_point AS (
     SELECT series, arbitrary(params) AS params, avg(m) AS m
     FROM scored WHERE status = 'ok' AND m IS NOT NULL

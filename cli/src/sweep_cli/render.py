@@ -23,6 +23,8 @@ out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
 if not out.is_terminal:  # piped or in CI: don't squeeze tables into 80 columns
     out = Console(highlight=False, soft_wrap=False, width=160)
+if not err.is_terminal:  # logs wrap lines themselves; a hard wrap would split messages mid-sentence
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _STATE_STYLE = {"succeeded": "green", "running": "yellow", "partial": "dark_orange", "failed": "red"}
 

@@ -108,19 +108,17 @@ def _figure(axis: str, metrics: list[str], groups: list[tuple[Any, ...]], scatte
 def _series_section(db: ResultsDB, manifest: RunManifest, series: str, metrics: list[str]) -> str:
     parts = [f"<h2>Series {html.escape(series)}</h2>"]
     for axis in _axes(manifest, series):
-        v = param_expr(axis, "duckdb")
+        v = param_expr(axis)
         distinct = db.query(f"SELECT count(DISTINCT {v}) FROM points WHERE series = ?", [series]).rows[0][0]
         values_numeric = _numeric(
             [r[0] for r in db.query(f"SELECT DISTINCT {v} FROM points WHERE series = ? LIMIT 100", [series]).rows]
         )
         scatter = values_numeric is not None and distinct > SCATTER_ABOVE
         if scatter:
-            selects = ", ".join(metric_expr(m, "duckdb") for m in metrics)
+            selects = ", ".join(metric_expr(m) for m in metrics)
             sql = f"SELECT {v}, {selects} FROM points WHERE series = ? AND status = 'ok' LIMIT {SCATTER_LIMIT}"
         else:
-            aggregates = ", ".join(
-                f"avg({metric_expr(m, 'duckdb')}), stddev_samp({metric_expr(m, 'duckdb')})" for m in metrics
-            )
+            aggregates = ", ".join(f"avg({metric_expr(m)}), stddev_samp({metric_expr(m)})" for m in metrics)
             sql = f"SELECT {v} AS v, {aggregates} FROM points WHERE series = ? AND status = 'ok' GROUP BY v ORDER BY v"
         groups = db.query(sql, [series]).rows
         if not groups:
@@ -186,7 +184,7 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
         sections = [_header(manifest, status)]
         if experiment and experiment.objective and experiment.objective.metric in recorded:
             objective = experiment.objective
-            summary = db.query(summary_sql(objective.metric, objective.goal, manifest.plan.repeats, "duckdb"))
+            summary = db.query(summary_sql(objective.metric, objective.goal, manifest.plan.repeats))
             sections.append(f"<h2>Summary — {html.escape(objective.metric)} ({objective.goal})</h2>")
             sections.append(_table(summary.columns, summary.rows))
         if chosen:

@@ -1,0 +1,96 @@
+"""The stage's HTTP API, called with SigV4-signed requests (the routes use AWS_IAM authorization)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.exceptions import BotoCoreError
+from botocore.httpsession import URLLib3Session
+
+from sweep_cli.stage import StageInfo
+from sweep_contracts.errors import FieldProblem, SweepError
+
+
+class RemoteError(SweepError):
+    """The stage's API answered with an error; the code and status are the API's own."""
+
+    def __init__(self, status: int, body: Any, url: str) -> None:
+        if isinstance(body, dict) and "code" in body and "message" in body:
+            super().__init__(
+                body["message"], field=body.get("field"), value=body.get("value"), limit=body.get("limit"),
+                hint=body.get("hint"), problems=[FieldProblem(**p) for p in body.get("problems") or []],
+            )  # fmt: skip
+            self.code = body["code"]
+        elif status == 403:
+            detail = body.get("message") if isinstance(body, dict) else str(body)
+            super().__init__(
+                f"the API refused the request ({detail}).",
+                hint="your AWS identity needs execute-api:Invoke on this stage's API (see docs/deploy.md, "
+                "'Granting access'), and the request must be signed for its region.",
+            )
+            self.code = "FORBIDDEN"
+        else:
+            super().__init__(f"{url} answered HTTP {status}: {str(body)[:300]}", hint="try again; if it persists, "
+                             "look in the orchestrator's logs.")  # fmt: skip
+            self.code = "HTTP_ERROR"
+        self.http_status = status
+
+
+class StageClient:
+    """GET/POST against the stage's API, signed with the caller's AWS credentials."""
+
+    def __init__(self, stage: StageInfo, session: boto3.Session | None = None, timeout_s: int = 35) -> None:
+        self.stage = stage
+        self.session = session or boto3.Session()
+        self.http = URLLib3Session(timeout=timeout_s)
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        credentials = self.session.get_credentials()
+        if credentials is None:
+            raise SweepError(
+                "no AWS credentials were found to sign the request.",
+                hint="configure credentials (`aws configure`, AWS_PROFILE, or environment variables) "
+                "for an identity allowed to invoke the stage's API.",
+            )
+        url = self.stage.api_url + path
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self.stage.region).add_auth(request)
+        try:
+            response = self.http.send(request.prepare())
+        except BotoCoreError as exc:
+            raise SweepError(
+                f"cannot reach {self.stage.api_url}: {exc}", hint="check the endpoint and your network."
+            ) from exc
+        try:
+            answer = json.loads(response.content or b"null")
+        except json.JSONDecodeError:
+            answer = response.content.decode(errors="replace")
+        if not 200 <= response.status_code < 300:
+            raise RemoteError(response.status_code, answer, url)
+        return answer
+
+    def submit(self, payload: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("POST", "/runs", payload)
+        return answer
+
+    def status(self, run_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("GET", f"/runs/{run_id}")
+        return answer
+
+    def retry(self, run_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("POST", f"/runs/{run_id}/retry")
+        return answer
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        answer: list[dict[str, Any]] = self.request("GET", f"/runs?limit={limit}")
+        return answer
+
+    def settings(self) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("GET", "/settings")
+        return answer

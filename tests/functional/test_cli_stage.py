@@ -1,0 +1,255 @@
+"""The CLI against a stage: SigV4-signed requests to the API, Athena queries, downloads for DuckDB.
+
+The "stage" is a loopback HTTP server that checks each request's SigV4 signature (as API Gateway's
+AWS_IAM authorization does), turns it into an HTTP API v2 event for the orchestrator handler
+(inside moto), and — standing in for Lambda — runs one pending shard per status poll."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from moto.athena.models import QueryResults, athena_backends
+from typer.testing import CliRunner
+
+from sweep_cli.athena import parse_map, scope_to_run
+from sweep_cli.errors import UsageError
+from sweep_cli.main import app
+from sweep_cli.stage import resolve_stage
+from sweep_orchestrator import handler
+from tests.cloud import REGION, WORKER, LambdaContext, Stage, api_event
+
+runner = CliRunner()
+SWEEP = """
+experiment: synthetic
+run_id: remote-1
+config: {y: -0.2}
+grid: {x: [0.1, 0.3, 0.5]}
+repeats: 2
+shard_size: 2
+"""
+
+
+def signature_ok(method: str, url: str, headers: dict[str, str], body: bytes, credentials: Any) -> bool:
+    """Recompute the request's SigV4 signature over the headers it says it signed."""
+    authorization = headers.get("Authorization", "")
+    if not authorization.startswith("AWS4-HMAC-SHA256 "):
+        return False
+    fields = dict(part.strip().split("=", 1) for part in authorization[len("AWS4-HMAC-SHA256 ") :].split(","))
+    signed = fields["SignedHeaders"].split(";")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    request = AWSRequest(method=method, url=url, data=body, headers={h: lowered[h] for h in signed})
+    request.context["timestamp"] = lowered["x-amz-date"]
+    auth = SigV4Auth(credentials, "execute-api", REGION)
+    canonical = auth.canonical_request(request)
+    return auth.signature(auth.string_to_sign(request, canonical), request) == fields["Signature"]
+
+
+class FakeApi:
+    def __init__(self, stage: Stage) -> None:
+        self.stage, self.requests = stage, []
+        self.lock = threading.Lock()
+        # the identity allowed to call the API: whoever holds the credentials when the stage is built
+        self.credentials = boto3.Session().get_credentials().get_frozen_credentials()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                url = f"http://{self.headers['Host']}{self.path}"
+                if not signature_ok(self.command, url, dict(self.headers), body, api.credentials):
+                    self._answer(403, {"message": "The request signature we calculated does not match"})
+                    return
+                with api.lock:
+                    api.requests.append((self.command, self.path))
+                    if self.command == "GET" and self.path.startswith("/runs/"):
+                        pending = api.stage.invokes.take(WORKER)
+                        api.stage.invokes.calls.extend((WORKER, p) for p in pending[1:])
+                        for task in pending[:1]:
+                            api.stage.deliver(task)
+                    path = urlsplit(self.path)
+                    event = api_event(self.command, path.path + (f"?{path.query}" if path.query else ""),
+                                      raw_body=body.decode())  # fmt: skip
+                    answer = handler.handler(event, LambdaContext())
+                self._answer(answer["statusCode"], json.loads(answer["body"]))
+
+            def _answer(self, status: int, payload: Any) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve  # noqa: N815 - names http.server looks up
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def api(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+    fake = FakeApi(stage)
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr("sweep_cli.stage_ops.POLL_S", 0.0)
+    yield fake
+    fake.server.shutdown()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def sweep_file(tmp_path: Path) -> str:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(SWEEP)
+    return str(path)
+
+
+def test_submit_and_watch_a_run_on_the_stage(api: FakeApi, tmp_path: Path) -> None:
+    code, output = invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
+    assert code == 0, output
+    assert "run remote-1 accepted: 6 points in 3 shards of 2 on stage custom" in output
+    assert "succeeded" in output
+    assert api.requests[0] == ("POST", "/runs")
+    assert ("GET", "/runs/remote-1") in api.requests
+
+
+def test_unsigned_or_badly_signed_requests_are_refused(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-key-the-stage-knows")
+    code, output = invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION)
+    assert code == 2
+    assert "error: the API refused the request (The request signature we calculated does not match)." in output
+    assert "execute-api:Invoke" in output
+    assert api.requests == []
+
+
+def test_api_errors_come_back_as_the_same_clear_paragraph(api: FakeApi, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SWEEP.replace("config: {y: -0.2}", "config: {}"))
+    code, output = invoke("submit", str(bad), "--endpoint", api.url, "--region", REGION)
+    assert code == 2
+    assert output.startswith("error: `config` is empty; every sweep needs its experiment config.")
+
+
+def test_status_retry_and_runs_on_the_stage(api: FakeApi, tmp_path: Path) -> None:
+    invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION)
+    api.stage.invokes.take()  # the shards were "lost": nothing runs them
+    code, output = invoke("status", "remote-1", "--endpoint", api.url, "--region", REGION, "--json")
+    assert (code, json.loads(output)["missing_shards"]) == (0, [0, 1, 2])
+    code, output = invoke("retry", "remote-1", "--endpoint", api.url, "--region", REGION, "--watch")
+    assert code == 0, output
+    assert "retrying 0 failed and 3 missing shards of remote-1 (3 handed over, 0 not)" in output
+    code, output = invoke("runs", "--endpoint", api.url, "--region", REGION)
+    assert "remote-1" in output
+
+
+def test_results_run_in_athena_scoped_to_the_run(api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWEEP_ATHENA_WORKGROUP", "sweep-test")
+    monkeypatch.setenv("SWEEP_GLUE_DATABASE", "sweep_test")
+    monkeypatch.setattr("sweep_cli.athena.time.sleep", lambda s: None)
+    invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
+    boto3.client("athena", region_name=REGION).create_work_group(Name="sweep-test")
+    backend = athena_backends["123456789012"][REGION]
+    column = {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Label": "", "Precision": 0, "Scale": 0,
+              "Nullable": "UNKNOWN", "CaseSensitive": False}  # fmt: skip
+    backend.query_results_queue.append(
+        QueryResults(
+            rows=[{"Data": [{"VarCharValue": "x"}, {"VarCharValue": "n"}, {"VarCharValue": "params"}]},
+                  {"Data": [{"VarCharValue": "0.3"}, {"VarCharValue": "2"}, {"VarCharValue": "{x=0.3}"}]},
+                  {"Data": [{"VarCharValue": "0.5"}, {"VarCharValue": "2"}, {}]}],
+            column_info=[{**column, "Name": "x", "Type": "varchar"}, {**column, "Name": "n", "Type": "bigint"},
+                         {**column, "Name": "params", "Type": "map"}],
+        )
+    )  # fmt: skip
+    sql = "SELECT try(params['x']) AS x, count(*) AS n FROM points GROUP BY 1"
+    code, output = invoke("results", "remote-1", "--endpoint", api.url, "--region", REGION, "--sql", sql, "-f", "json")
+    assert code == 0, output
+    assert json.loads(output) == [{"x": "0.3", "n": 2, "params": {"x": "0.3"}}, {"x": "0.5", "n": 2, "params": None}]
+    (execution,) = backend.executions.values()
+    assert execution.workgroup.name == "sweep-test"
+    assert execution.context["Database"] == "sweep_test"
+    assert execution.query == scope_to_run(sql, "sweep_test", "remote-1")
+    assert "WHERE run_id = 'remote-1'" in execution.query
+
+
+def test_results_local_downloads_the_run_and_uses_duckdb(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloud import BUCKET
+
+    monkeypatch.setenv("SWEEP_RESULTS_BUCKET", BUCKET)
+    invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
+    out = str(tmp_path / "copy")
+    code, output = invoke("results", "remote-1", "--endpoint", api.url, "--region", REGION, "--local", "--out", out)
+    assert code == 0, output
+    assert "downloaded 7 changed objects of run remote-1" in output  # manifest, 3 points, 3 outcomes
+    assert "x=0.3" in output
+    code, output = invoke("results", "remote-1", "--endpoint", api.url, "--region", REGION, "--local", "--out", out)
+    assert "downloaded 0 changed objects" in output
+    assert invoke("results", "remote-1", "--out", out)[0] == 0  # and offline afterwards
+
+
+def test_scoping_keeps_the_users_own_with_clause() -> None:
+    scoped = scope_to_run("WITH best AS (SELECT 1) SELECT * FROM best", "db", "run-1")
+    assert scoped.startswith('WITH points AS (SELECT * FROM "db"."points" WHERE run_id = \'run-1\'), outcomes AS')
+    assert scoped.endswith(", best AS (SELECT 1) SELECT * FROM best")
+    with pytest.raises(UsageError):
+        scope_to_run("SELECT 1", "db", "x'; DROP TABLE points; --")
+
+
+def test_athena_map_cells_parse() -> None:
+    assert parse_map("{size=11, strategy=dfs-recall}") == {"size": "11", "strategy": "dfs-recall"}
+    assert parse_map("{}") == {}
+
+
+def test_stage_outputs_come_from_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: sweep\n")
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    outputs = {"api_url": "https://abc.execute-api.eu-west-1.amazonaws.com", "results_bucket": "b",
+               "glue_database": "sweep_dev", "athena_workgroup": "sweep-dev"}  # fmt: skip
+    fake.write_text(
+        f"#!/bin/sh\n[ \"$5\" = dev ] && echo '{json.dumps(outputs)}' || {{ echo 'no stack' >&2; exit 1; }}\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.chdir(tmp_path)
+    for name in ("SWEEP_API_URL", "SWEEP_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    info = resolve_stage("dev", None, None)
+    assert (info.api_url, info.region, info.glue_database) == (outputs["api_url"], "eu-west-1", "sweep_dev")
+    with pytest.raises(UsageError, match="pulumi stack output --stack prod"):
+        resolve_stage("prod", None, None)
+
+
+def test_without_pulumi_or_endpoint_the_error_says_how_to_point_at_a_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("SWEEP_API_URL", raising=False)
+    code, output = invoke("status", "run-1", "--stage", "dev")
+    assert code == 2
+    assert "error: no endpoint for stage `dev`." in output
+    assert "--endpoint" in output
