@@ -7,10 +7,10 @@ OUT ?= sweep-results
 # uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench openapi e2e clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
 	@echo "uv not found: installing it into .tools/"
@@ -37,6 +37,12 @@ format: install ## Format and auto-fix
 
 bench: install ## Run the benchmarks and rewrite bench/RESULTS.md
 	$(UV) run --frozen python bench/run.py
+
+openapi: install ## Regenerate docs/openapi.json from the API's routes
+	$(UV) run --frozen python -m sweep_orchestrator.openapi > docs/openapi.json
+
+e2e: install ## Test a deployed stage (opt-in): SWEEP_E2E_STAGE=dev make e2e
+	$(UV) run --frozen pytest tests/e2e -m e2e -v
 
 clean: ## Remove the environment, caches and local results
 	rm -rf .venv .tools $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -41,6 +41,7 @@ from sweep_orchestrator.submit import prepare, submit_run
 from sweep_worker.sink import PointRows
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
 WORKERS = 2
 
 
@@ -350,33 +351,81 @@ def bench_results(tmp: Path, repeats: int) -> Result:
     )
 
 
+# --- (e) dispatching 1,000 and 10,000 shards through POST /runs --------------------------------
+
+
+def bench_dispatch(tmp: Path, repeats: int) -> Result:
+    import dispatch  # bench/ is on sys.path (see the top of this file)
+
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    lam = dispatch.FakeLambda()
+    try:
+        baseline = median_of([dispatch.sequential(lam, 100) for _ in range(repeats)])
+        figures: dict[str, Any] = {"invoke_delay_ms": dispatch.INVOKE_DELAY_S * 1000,
+                                   "baseline_sequential_shards_per_s": round(baseline)}  # fmt: skip
+        met = True
+        for shards in (1_000, 10_000):
+            runs = [dispatch.submit(lam, shards, r) for r in range(repeats)]
+            rate = median_of([r["shards_per_s"] for r in runs])
+            answer = median_of([r["answer_s"] for r in runs])
+            figures[f"{shards}_shards"] = {
+                "answer_s": round(answer, 3), "shards_per_s": round(rate),
+                "over_sequential": round(rate / baseline, 1), "runs_total_s": rounded([r["total_s"] for r in runs]),
+            }  # fmt: skip
+            met = met and rate >= 1000 and (shards < 10_000 or answer < 2)
+    finally:
+        lam.stop()
+    return Result(
+        "(e) dispatching shards from POST /runs (fake Lambda, 20 ms per invoke)",
+        "uv run python bench/run.py dispatch",
+        ">= 1,000 shards/s; POST /runs answers in < 2 s at 10,000 shards",
+        figures,
+        met=met,
+    )
+
+
 BENCHES: dict[str, Callable[[Path, int], Result]] = {
     "throughput": bench_throughput,
     "scaling": bench_scaling,
     "planning": bench_planning,
     "results": bench_results,
+    "dispatch": bench_dispatch,
 }
 
 
-def render(results: list[Result], started: datetime) -> str:
+def headline(r: Result) -> str:
+    f = r.figures
+    return {
+        "(a)": lambda: f"{f['ratio']}x ({f['engine_points_per_s']:,} vs {f['baseline_points_per_s']:,} points/s)",
+        "(b)": lambda: f"{f['speedup']}x",
+        "(c)": lambda: f"{f['plan_10m_ms']} ms (peak {f['big_peak_kib']} KiB vs {f['small_peak_kib']} KiB at 10,000)",
+        "(d)": lambda: f"{f['summary_ms']} ms ({f['whole_command_ms']} ms as a whole command)",
+        "(e)": lambda: (
+            f"{f['1000_shards']['shards_per_s']:,} and {f['10000_shards']['shards_per_s']:,} shards/s; "
+            f"answers in {f['10000_shards']['answer_s']} s at 10,000"
+        ),
+    }[r.name[:3]]()
+
+
+def render(recorded: list[dict[str, Any]]) -> str:
     lines = [
         "# Benchmark results",
         "",
-        f"Recorded {started:%Y-%m-%d %H:%M} UTC by `make bench` (`uv run python bench/run.py`) on "
-        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}. "
-        "Medians of interleaved runs; every figure is also compared with a baseline measured in the same run. "
-        "This machine is shared, so single runs vary by 10-20%.",
+        f"Recorded by `make bench` (`uv run python bench/run.py [NAME …]`) on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}. Medians of interleaved "
+        "runs; every figure is compared with a baseline measured in the same run. This machine is shared: "
+        "single runs vary by 10-20%, and a benchmark run while other work is running reads low.",
         "",
-        "| benchmark | target | result | met |",
-        "|---|---|---|---|",
+        "| benchmark | target | result | met | recorded |",
+        "|---|---|---|---|---|",
     ]
-    for r in results:
-        key = {"(a)": "ratio", "(b)": "speedup", "(c)": "plan_10m_ms", "(d)": "summary_ms"}[r.name[:3]]
-        unit = {"ratio": "x", "speedup": "x", "plan_10m_ms": " ms", "summary_ms": " ms"}[key]
-        lines.append(f"| {r.name} | {r.target} | {r.figures[key]}{unit} | {'yes' if r.met else 'NO'} |")
-    for r in results:
-        lines += ["", f"## {r.name}", "", f"Command: `{r.command}`", "", "```json",
-                  json.dumps(r.figures, indent=2), "```"]  # fmt: skip
+    for r in recorded:
+        result = Result(r["name"], r["command"], r["target"], r["figures"], r["met"])
+        lines.append(f"| {r['name']} | {r['target']} | {headline(result)} | {'yes' if r['met'] else 'NO'} | "
+                     f"{r['recorded']} |")  # fmt: skip
+    for r in recorded:
+        lines += ["", f"## {r['name']}", "", f"Command: `{r['command']}`", "", "```json",
+                  json.dumps(r["figures"], indent=2), "```"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -397,13 +446,22 @@ def main() -> None:
             result = BENCHES[name](Path(tmp), args.repeats)
             print(json.dumps({"name": result.name, **result.figures, "met": result.met}), flush=True)
             results.append(result)
-    if set(names) == set(BENCHES):
-        (HERE / "RESULTS.md").write_text(render(results, started))
-        (HERE / "results.json").write_text(
-            json.dumps([{"name": r.name, "target": r.target, "met": r.met, **r.figures} for r in results], indent=2)
-            + "\n"
-        )
-        print(f"wrote {HERE / 'RESULTS.md'}", file=sys.stderr)
+    store = HERE / "results.json"
+    recorded = {r["key"]: r for r in json.loads(store.read_text())} if store.exists() else {}
+    for name, result in zip(names, results, strict=True):
+        recorded[name] = {
+            "key": name,
+            "name": result.name,
+            "command": result.command,
+            "target": result.target,
+            "met": result.met,
+            "recorded": f"{started:%Y-%m-%d %H:%M} UTC",
+            "figures": result.figures,
+        }
+    ordered = [recorded[k] for k in BENCHES if k in recorded]
+    store.write_text(json.dumps(ordered, indent=2) + "\n")
+    (HERE / "RESULTS.md").write_text(render(ordered))
+    print(f"updated {', '.join(names)} in {HERE / 'RESULTS.md'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from sweep_aws.clients import lambda_client, s3_client, ssm_client
+from sweep_aws.invoke import BotoInvoker
 from sweep_aws.s3 import S3Store
 from sweep_aws.ssm import SsmSettings
 from sweep_contracts.experiments import Registry
@@ -181,7 +182,7 @@ def make_stage(ssm_values: dict[str, str] | None = None) -> Stage:
     invokes = Invokes()
     lam.meta.events.register("before-send.lambda.Invoke", invokes.before_send)
     sleeps: list[float] = []
-    dispatcher = LambdaDispatcher(lam, WORKER, ORCHESTRATOR, sleep=sleeps.append, rng=lambda: 1.0)
+    dispatcher = LambdaDispatcher(BotoInvoker(lam), WORKER, ORCHESTRATOR, sleep=sleeps.append, rng=lambda: 1.0)
     store = S3Store(BUCKET, client=s3)
     settings = SsmSettings(PREFIX, client=ssm)
     runtime = Runtime(store=store, dispatcher=dispatcher, settings=settings)

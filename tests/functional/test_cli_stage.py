@@ -18,8 +18,6 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from moto.athena.models import QueryResults, athena_backends
 from typer.testing import CliRunner
 
@@ -29,6 +27,7 @@ from sweep_cli.main import app
 from sweep_cli.stage import resolve_stage
 from sweep_orchestrator import handler
 from tests.cloud import REGION, WORKER, LambdaContext, Stage, api_event
+from tests.sigv4 import signature_ok
 
 runner = CliRunner()
 SWEEP = """
@@ -39,21 +38,6 @@ grid: {x: [0.1, 0.3, 0.5]}
 repeats: 2
 shard_size: 2
 """
-
-
-def signature_ok(method: str, url: str, headers: dict[str, str], body: bytes, credentials: Any) -> bool:
-    """Recompute the request's SigV4 signature over the headers it says it signed."""
-    authorization = headers.get("Authorization", "")
-    if not authorization.startswith("AWS4-HMAC-SHA256 "):
-        return False
-    fields = dict(part.strip().split("=", 1) for part in authorization[len("AWS4-HMAC-SHA256 ") :].split(","))
-    signed = fields["SignedHeaders"].split(";")
-    lowered = {k.lower(): v for k, v in headers.items()}
-    request = AWSRequest(method=method, url=url, data=body, headers={h: lowered[h] for h in signed})
-    request.context["timestamp"] = lowered["x-amz-date"]
-    auth = SigV4Auth(credentials, "execute-api", REGION)
-    canonical = auth.canonical_request(request)
-    return auth.signature(auth.string_to_sign(request, canonical), request) == fields["Signature"]
 
 
 class FakeApi:
@@ -70,7 +54,9 @@ class FakeApi:
             def _serve(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 url = f"http://{self.headers['Host']}{self.path}"
-                if not signature_ok(self.command, url, dict(self.headers), body, api.credentials):
+                if not signature_ok(
+                    self.command, url, dict(self.headers), body, api.credentials, "execute-api", REGION
+                ):
                     self._answer(403, {"message": "The request signature we calculated does not match"})
                     return
                 with api.lock:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 from typing import Any
 
@@ -23,17 +24,24 @@ def warm_up() -> None:
 
 
 class LocalContext:
-    """The slice of the Lambda context the handler reads. No `get_remaining_time_in_millis`:
+    """The Lambda context's attributes, for a local process. No `get_remaining_time_in_millis`:
     the worker then takes its budget from the task's `shard_time_budget_s` setting."""
+
+    function_name = "sweep-local-worker"
+    function_version = "$LOCAL"
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:sweep-local-worker"
+    memory_limit_in_mb = 0
+    log_group_name = log_stream_name = "local"
 
     def __init__(self) -> None:
         self.aws_request_id = f"local-{os.getpid()}-{next(_calls)}"
-        self.function_name = "sweep-local-worker"
 
 
 def init_process(store_root: str) -> None:
     from sweep_worker import handler as worker
 
+    # outcomes carry every failure into the summary; log lines would only break the progress bar
+    logging.getLogger("sweep").setLevel(logging.ERROR)
     os.environ[environment.STORE] = store_root
     worker.reset()
     warm_up()

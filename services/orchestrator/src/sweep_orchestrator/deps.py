@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sweep_aws.clients import lambda_client
 from sweep_aws.environ import required, settings_ttl
+from sweep_aws.invoke import SignedHttpInvoker
 from sweep_aws.ssm import SsmSettings, normalise_prefix
 from sweep_aws.stores import open_store
 from sweep_contracts import environment
@@ -33,7 +34,7 @@ def from_environment() -> OrchestratorDeps:
     prefix = normalise_prefix(os.environ.get(environment.PARAMETER_PREFIX) or f"/sweep/{stage}/")
     ttl = settings_ttl()
     dispatcher = LambdaDispatcher(
-        lambda_client(MAX_CONNECTIONS),
+        SignedHttpInvoker.like(lambda_client(MAX_CONNECTIONS), MAX_CONNECTIONS),
         required(environment.WORKER_FUNCTION, "the orchestrator cannot dispatch shards"),
         os.environ.get(environment.ORCHESTRATOR_FUNCTION),
     )

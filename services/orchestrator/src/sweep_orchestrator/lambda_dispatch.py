@@ -12,28 +12,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from sweep_aws.invoke import Invoker
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.tasks import DispatchTask, TaskFactory
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
 
-if TYPE_CHECKING:
-    from mypy_boto3_lambda import LambdaClient
-
 log = logging.getLogger("sweep.dispatch")
-
-RETRYABLE = {
-    "TooManyRequestsException",
-    "ThrottlingException",
-    "ServiceException",
-    "ResourceNotReadyException",
-    "EC2ThrottledException",
-    "ENILimitReachedException",
-}
 
 
 @dataclass(frozen=True)
@@ -65,14 +51,14 @@ class LambdaDispatcher:
 
     def __init__(
         self,
-        client: LambdaClient,
+        invoker: Invoker,
         worker_function: str,
         orchestrator_function: str | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        self.client = client
+        self.invoker = invoker
         self.worker_function = worker_function
         self.orchestrator_function = orchestrator_function
         self._sleep = sleep
@@ -113,28 +99,13 @@ class LambdaDispatcher:
 
     def _invoke(self, function: str, payload: str, policy: DispatchPolicy) -> str | None:
         """None once Lambda accepted the event, else why it did not after `max_attempts`."""
-        error = "not attempted"
+        body = payload.encode()
         for attempt in range(1, policy.max_attempts + 1):
-            retryable = True
-            try:
-                response = self.client.invoke(FunctionName=function, InvocationType="Event", Payload=payload.encode())
-                if response.get("StatusCode") == 202:
-                    return None
-                error = f"unexpected status {response.get('StatusCode')}"
-            except ClientError as exc:
-                retryable, error = _classify(exc)
-            except BotoCoreError as exc:  # connection reset, timeout: worth another try
-                error = f"{type(exc).__name__}: {exc}"
-            if not retryable:
-                return error
+            result = self.invoker.invoke_async(function, body)
+            if result.accepted:
+                return None
+            if not result.retryable:
+                return result.describe()
             if attempt < policy.max_attempts:
                 self._sleep(self._rng() * min(policy.backoff_cap_s, policy.backoff_base_s * 2**attempt))
-        return f"{error} (gave up after {policy.max_attempts} attempts)"
-
-
-def _classify(exc: ClientError) -> tuple[bool, str]:
-    details: Any = exc.response.get("Error", {})
-    code = str(details.get("Code", "Unknown"))
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-    retryable = code in RETRYABLE or status == 429 or status >= 500
-    return retryable, f"{code}: {details.get('Message', '')}".rstrip(": ")
+        return f"{result.describe()} (gave up after {policy.max_attempts} attempts)"

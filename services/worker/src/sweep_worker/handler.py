@@ -6,10 +6,12 @@ Wiring only: the store, registry and secrets are built once per cold start; the 
 from __future__ import annotations
 
 import functools
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from sweep_aws.environ import required, settings_ttl
 from sweep_aws.ssm import SsmSecrets
@@ -18,7 +20,8 @@ from sweep_contracts import environment
 from sweep_contracts.experiments import Registry
 from sweep_worker.runner import Secrets, WorkerDeps, process_event
 
-logging.getLogger("sweep").setLevel(logging.INFO)
+logger = Logger(service="sweep-worker")
+copy_config_to_registered_loggers(source_logger=logger, include={"sweep"})
 
 
 def environment_secrets(names: Sequence[str]) -> Mapping[str, str]:
@@ -39,6 +42,7 @@ def deps_from_environment() -> WorkerDeps:
     return WorkerDeps(store=store, registry=Registry.default(), secrets=secrets)
 
 
+@logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Run the shard task in `event`; the time budget comes from the Lambda context when it has one."""
     return process_event(

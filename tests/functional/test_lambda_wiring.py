@@ -1,0 +1,66 @@
+"""The handlers as Lambda starts them: dependencies from the environment the Pulumi program sets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from sweep_aws.environ import ConfigurationError
+from sweep_aws.invoke import SignedHttpInvoker
+from sweep_aws.s3 import S3Store
+from sweep_aws.ssm import SsmSecrets
+from sweep_contracts import layout
+from sweep_contracts.request import parse_request
+from sweep_contracts.tasks import TaskFactory
+from sweep_orchestrator import deps
+from sweep_worker import handler as worker
+from tests.cloud import BUCKET, ORCHESTRATOR, PREFIX, REGION, WORKER, LambdaContext
+
+
+@pytest.fixture
+def lambda_env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "SWEEP_STAGE": "test", "SWEEP_STORE": f"s3://{BUCKET}", "SWEEP_PARAMETER_PREFIX": PREFIX,
+        "SWEEP_WORKER_FUNCTION": WORKER, "SWEEP_ORCHESTRATOR_FUNCTION": ORCHESTRATOR, "SWEEP_SETTINGS_TTL_S": "60",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        import boto3
+
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+        deps.use(None)
+        worker.reset()
+        yield
+    deps.use(None)
+    worker.reset()
+
+
+def test_the_orchestrator_builds_its_adapters_from_the_environment(lambda_env: None) -> None:
+    d = deps.from_environment()
+    assert (d.stage, d.parameter_prefix, d.settings_ttl_s) == ("test", PREFIX, 60)
+    assert isinstance(d.runtime.store, S3Store)
+    assert d.runtime.store.uri == f"s3://{BUCKET}/"
+    assert (d.dispatcher.worker_function, d.dispatcher.orchestrator_function) == (WORKER, ORCHESTRATOR)
+    assert isinstance(d.dispatcher.invoker, SignedHttpInvoker)
+    assert d.dispatcher.invoker.endpoint_url == f"https://lambda.{REGION}.amazonaws.com"
+
+
+def test_the_worker_handler_runs_a_shard_into_s3(lambda_env: None) -> None:
+    request = parse_request({"experiment": "synthetic", "config": {"y": 1.0}, "grid": {"x": [1, 2]}})
+    factory = TaskFactory(run_id="wired-1", experiment="synthetic", config=request.config, spec=request.spec(),
+                          settings={}, points_total=2, shard_size=2, shard_count=1)  # fmt: skip
+    result = worker.handler(factory.event(0), LambdaContext(function_name=WORKER, aws_request_id="abc"))
+    assert (result["status"], result["points_ok"], result["request_id"]) == ("success", 2, "abc")
+    assert isinstance(worker.deps_from_environment().secrets, SsmSecrets)
+    store = worker.deps_from_environment().store
+    assert store.exists(layout.points_key("wired-1", 0))
+    assert store.exists(layout.outcome_key("wired-1", "success", 0))
+
+
+def test_a_missing_variable_is_a_clear_configuration_error(lambda_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SWEEP_WORKER_FUNCTION")
+    with pytest.raises(ConfigurationError) as info:
+        deps.from_environment()
+    assert info.value.message == "`SWEEP_WORKER_FUNCTION` is not set, so the orchestrator cannot dispatch shards."
