@@ -7,7 +7,7 @@ OUT ?= sweep-results
 # uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 
-.PHONY: help install run test lint format bench openapi e2e clean
+.PHONY: help install run test lint format bench package openapi e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ test: install ## Run the unit and functional tests
 lint: install ## ruff (lint + format check) and mypy --strict
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs services cli
+	$(UV) run --frozen mypy libs services cli pulumi/src
 
 format: install ## Format and auto-fix
 	$(UV) run --frozen ruff format .
@@ -38,6 +38,9 @@ format: install ## Format and auto-fix
 bench: install ## Run the benchmarks and rewrite bench/RESULTS.md
 	$(UV) run --frozen python bench/run.py
 
+package: install ## Build the Lambda artifacts (aarch64, CPython 3.12) into build/lambda
+	$(UV) run --frozen python -m sweep_infra.packaging --out build/lambda
+
 openapi: install ## Regenerate docs/openapi.json from the API's routes
 	$(UV) run --frozen python -m sweep_orchestrator.openapi > docs/openapi.json
 
@@ -45,4 +48,4 @@ e2e: install ## Test a deployed stage (opt-in): SWEEP_E2E_STAGE=dev make e2e
 	$(UV) run --frozen pytest tests/e2e -m e2e -v
 
 clean: ## Remove the environment, caches and local results
-	rm -rf .venv .tools $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .venv .tools $(OUT) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,210 @@
+"""Lambda artifacts, built from the workspace: a function's package and its locked dependencies as
+manylinux_2_28 aarch64 wheels for CPython 3.12, pruned, in a deterministic zip — an unchanged tree
+gives a byte-identical artifact, so Pulumi sees no diff.
+
+    uv run python -m sweep_infra.packaging --out build/lambda          # what `make package` runs
+
+Determinism: entries sorted, timestamps fixed (1980-01-01), permissions normalised, no
+`__pycache__`, no installer records (RECORD, INSTALLER, REQUESTED, direct_url.json). Package
+metadata (METADATA, entry_points.txt) stays: the experiment registry reads its entry points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+LAMBDA_PLATFORM = "aarch64-manylinux_2_28"
+LAMBDA_PYTHON = "3.12"
+UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's limit for a function and its layers, unzipped
+DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # larger zips must come from S3
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+_INSTALLER_RECORDS = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json", "uv_build.json"}
+_PRUNED_DIRS = {"__pycache__", "bin"}
+_PRUNED_SUFFIXES = (".pyc", ".pyo", ".pyx", ".pxd", ".pxi")
+# pyarrow's C++ headers, Cython sources and tests: needed to build against pyarrow, not to run it
+_PRUNED_PATHS = ("pyarrow/include", "pyarrow/src", "pyarrow/tests")
+
+
+@dataclass(frozen=True)
+class FunctionPackage:
+    """Which workspace member a function runs, and the workspace packages it ships."""
+
+    name: str
+    member: str
+    workspace: tuple[str, ...]
+
+
+FUNCTIONS = {
+    "orchestrator": FunctionPackage(
+        "orchestrator",
+        "sweep-orchestrator",
+        ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/orchestrator"),
+    ),
+    "worker": FunctionPackage(
+        "worker",
+        "sweep-worker",
+        ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/worker"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    path: Path
+    sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+
+    @property
+    def key(self) -> str:
+        """Content-addressed object key: a new key exactly when the content changes."""
+        return f"lambda/{self.name}-{self.sha256[:32]}.zip"
+
+
+class PackagingError(RuntimeError):
+    """A build step failed; the message carries the command and its output."""
+
+
+def _run(args: list[str], cwd: Path) -> str:
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise PackagingError(f"`{' '.join(args)}` failed:\n{result.stderr.strip()[-2000:]}")
+    return result.stdout
+
+
+def _uv() -> str:
+    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if not Path(found).exists():
+        raise PackagingError("uv is needed to build the Lambda artifacts: `make install` provides it.")
+    return found
+
+
+def install(function: FunctionPackage, root: Path, target: Path, platform: str, python: str) -> None:
+    """The member's locked third-party dependencies as binary wheels for `platform`, then the
+    workspace packages themselves (pure Python) without dependencies."""
+    uv = _uv()
+    requirements = target.parent / f"{function.name}-requirements.txt"
+    exported = _run(
+        [
+            uv,
+            "export",
+            "--frozen",
+            "--package",
+            function.member,
+            "--no-dev",
+            "--no-editable",
+            "--no-hashes",
+            "--no-emit-workspace",
+            "--no-header",
+            "--quiet",
+        ],
+        root,
+    )
+    requirements.write_text(exported)
+    common = ["--target", str(target), "--python-platform", platform, "--python-version", python, "--quiet"]
+    _run([uv, "pip", "install", *common, "--only-binary", ":all:", "--no-deps", "-r", str(requirements)], root)
+    _run(
+        [uv, "pip", "install", *common, "--no-deps", "--reinstall", *[str(root / p) for p in function.workspace]], root
+    )
+
+
+def prune(site: Path) -> None:
+    for relative in _PRUNED_PATHS:
+        shutil.rmtree(site / relative, ignore_errors=True)
+    for path in sorted(site.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in _PRUNED_DIRS:
+            shutil.rmtree(path)
+        elif path.is_file() and (
+            path.suffix in _PRUNED_SUFFIXES
+            or (path.parent.name.endswith(".dist-info") and path.name in _INSTALLER_RECORDS)
+        ):
+            path.unlink()
+
+
+def deterministic_zip(site: Path, destination: Path) -> int:
+    """Zip `site` reproducibly; returns the unzipped size."""
+    files = sorted(p for p in site.rglob("*") if p.is_file())
+    unzipped = 0
+    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for path in files:
+            name = path.relative_to(site).as_posix()
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            executable = ".so" in path.name
+            info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+            info.create_system = 3  # unix, whatever built it
+            data = path.read_bytes()
+            unzipped += len(data)
+            archive.writestr(info, data, compresslevel=6)
+    return unzipped
+
+
+def build(
+    name: str,
+    root: Path,
+    out: Path,
+    platform: str = LAMBDA_PLATFORM,
+    python: str = LAMBDA_PYTHON,
+) -> Artifact:
+    """Build `out/<name>.zip` for one function."""
+    function = FUNCTIONS[name]
+    out.mkdir(parents=True, exist_ok=True)
+    site = out / f"{name}-site"
+    shutil.rmtree(site, ignore_errors=True)
+    install(function, root, site, platform, python)
+    prune(site)
+    path = out / f"{name}.zip"
+    unzipped = deterministic_zip(site, path)
+    shutil.rmtree(site)
+    if unzipped > UNZIPPED_LIMIT:
+        raise PackagingError(
+            f"the {name} artifact is {unzipped / 2**20:.0f} MiB unzipped, over Lambda's 250 MiB limit."
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Artifact(name, path, digest, path.stat().st_size, unzipped)
+
+
+def repo_root() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "uv.lock").is_file() and (parent / "Pulumi.yaml").is_file():
+            return parent
+    raise PackagingError("cannot find the repository root (uv.lock beside Pulumi.yaml) above " + str(here))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Build the Lambda artifacts.")
+    parser.add_argument("--out", type=Path, default=Path("build/lambda"))
+    parser.add_argument("--platform", default=LAMBDA_PLATFORM, help="uv --python-platform (default: Lambda's)")
+    parser.add_argument("--python", default=LAMBDA_PYTHON, help="Python version (default: Lambda's)")
+    parser.add_argument("functions", nargs="*", help=f"which to build: {', '.join(FUNCTIONS)} (default: all)")
+    args = parser.parse_args()
+    unknown = [f for f in args.functions if f not in FUNCTIONS]
+    if unknown:
+        parser.error(f"unknown function {unknown[0]!r}; choose from {', '.join(FUNCTIONS)}")
+    root = repo_root()
+    print(f"{'function':<13} {'zipped':>10} {'unzipped':>10}  sha256")
+    for name in args.functions or list(FUNCTIONS):
+        artifact = build(
+            name, root, args.out if args.out.is_absolute() else root / args.out, args.platform, args.python
+        )
+        print(
+            f"{name:<13} {artifact.zipped_bytes / 2**20:>8.1f}Mi {artifact.unzipped_bytes / 2**20:>8.1f}Mi  "
+            f"{artifact.sha256}  {artifact.path}"
+        )
+    sys.stdout.flush()
+    os.sync()
+
+
+if __name__ == "__main__":
+    main()

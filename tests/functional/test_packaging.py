@@ -1,0 +1,106 @@
+"""Lambda artifacts: reproducible to the byte, within Lambda's limits, and self-contained."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sweep_infra import packaging
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, packaging.Artifact]:
+    out = tmp_path_factory.mktemp("lambda")
+    return {name: packaging.build(name, ROOT, out) for name in packaging.FUNCTIONS}
+
+
+def test_an_unchanged_tree_builds_a_byte_identical_artifact(
+    built: dict[str, packaging.Artifact], tmp_path: Path
+) -> None:
+    again = packaging.build("orchestrator", ROOT, tmp_path)
+    assert again.path.read_bytes() == built["orchestrator"].path.read_bytes()
+    assert again.key == built["orchestrator"].key
+
+
+def test_sizes_are_within_lambdas_limits(
+    built: dict[str, packaging.Artifact], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for artifact in built.values():
+        assert artifact.unzipped_bytes < packaging.UNZIPPED_LIMIT
+    assert built["orchestrator"].zipped_bytes < packaging.DIRECT_UPLOAD_LIMIT
+    with capsys.disabled():
+        for a in built.values():
+            print(f"\n  {a.name}: {a.zipped_bytes / 2**20:.1f} MiB zipped, {a.unzipped_bytes / 2**20:.1f} MiB unzipped")
+
+
+def test_the_orchestrator_carries_no_pyarrow_and_no_build_leftovers(built: dict[str, packaging.Artifact]) -> None:
+    for artifact in built.values():
+        names = zipfile.ZipFile(artifact.path).namelist()
+        assert not any(
+            "__pycache__" in n or n.endswith((".pyc", "/RECORD", "/INSTALLER", "/direct_url.json")) for n in names
+        )
+        assert {i.date_time for i in zipfile.ZipFile(artifact.path).infolist()} == {packaging.FIXED_TIME}
+        assert "sweep_experiments-0.1.0.dist-info/entry_points.txt" in names  # the registry needs it
+    assert not any(n.startswith("pyarrow/") for n in zipfile.ZipFile(built["orchestrator"].path).namelist())
+    assert any(n.startswith("pyarrow/") for n in zipfile.ZipFile(built["worker"].path).namelist())
+    assert "sweep_orchestrator/handler.py" in zipfile.ZipFile(built["orchestrator"].path).namelist()
+
+
+SHARD = {
+    "kind": "sweep.shard",
+    "run_id": "artifact-1",
+    "shard_id": 0,
+    "shard_count": 1,
+    "start": 0,
+    "stop": 4,
+    "experiment": "maze",
+    "config": {"size": 7, "max_moves": 200},
+    "spec": {"grid": {"strategy": ["dfs-recall"]}, "repeats": 4},
+    "settings": {},
+}
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="manylinux wheels run on Linux")
+def test_the_worker_artifact_runs_a_shard_on_its_own(tmp_path: Path) -> None:
+    # GIVEN the worker artifact built for this machine (the same recipe, another platform tag)
+    here = f"{platform.machine()}-manylinux_2_28"
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    artifact = packaging.build("worker", ROOT, tmp_path / "out", platform=here, python=python)
+    site = tmp_path / "site"
+    zipfile.ZipFile(artifact.path).extractall(site)
+    # WHEN an isolated interpreter (no site-packages, no repo) runs the handler from it
+    script = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from sweep_worker.handler import handler
+
+class Context:
+    aws_request_id, function_name, memory_limit_in_mb, invoked_function_arn = "artifact", "w", 128, "arn"
+
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
+print(json.dumps(handler(json.loads(sys.argv[2]), Context())))
+"""
+    env = {"SWEEP_STORE": str(tmp_path / "results"), "PATH": "/usr/bin:/bin", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script, str(site), json.dumps(SHARD)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    # THEN the shard runs: four points, Parquet written by the artifact's own pyarrow
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (outcome["status"], outcome["points_ok"]) == ("success", 4)
+    assert (tmp_path / "results" / "points" / "run_id=artifact-1" / "shard=00000.parquet").is_file()
