@@ -69,20 +69,22 @@ class S3Store:
         except ClientError as exc:
             if _code(exc) in _MISSING:
                 return None
+            # S3 answers 403, not 404, for a missing key when the role may not list the whole
+            # bucket (sweep's roles may list only their prefixes): look before calling it denied
+            if _code(exc) == "AccessDenied" and not self.exists(key):
+                return None
             raise self._error("read", key, exc) from exc
         except BotoCoreError as exc:
             raise self._error("read", key, exc) from exc
 
     def exists(self, key: str) -> bool:
+        """A one-key listing rather than HEAD: a role allowed to list only the key's prefix gets a
+        true answer (HEAD of a missing key is a 403 without bucket-wide list permission)."""
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
-        except ClientError as exc:
-            if _code(exc) in _MISSING:
-                return False
+            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix + key, MaxKeys=1)
+        except (ClientError, BotoCoreError) as exc:
             raise self._error("check", key, exc) from exc
-        except BotoCoreError as exc:
-            raise self._error("check", key, exc) from exc
-        return True
+        return any(item["Key"] == self.prefix + key for item in page.get("Contents", []))
 
     def delete(self, key: str) -> None:
         try:

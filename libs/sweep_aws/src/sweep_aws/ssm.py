@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from sweep_aws.clients import ssm_client
-from sweep_contracts.settings import SystemSettings
+from sweep_contracts.settings import SECRET_PLACEHOLDER, SECRETS_PATH, SystemSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -24,7 +24,6 @@ log = logging.getLogger("sweep.settings")
 
 DEFAULT_TTL_S = 300
 RETRY_AFTER_FAILURE_S = 30
-SECRETS = "secrets/"
 
 
 def normalise_prefix(prefix: str) -> str:
@@ -96,7 +95,7 @@ class SsmSecrets:
     """Experiment secrets: SecureString parameters `<prefix>secrets/<name>`, decrypted, cached."""
 
     def __init__(self, prefix: str, client: SSMClient | None = None, ttl_s: int = DEFAULT_TTL_S) -> None:
-        self.path = normalise_prefix(prefix) + SECRETS
+        self.path = normalise_prefix(prefix) + SECRETS_PATH
         self.ttl_s = ttl_s
         self._provider = SSMProvider(boto3_client=client or ssm_client())
 
@@ -104,8 +103,11 @@ class SsmSecrets:
         values: dict[str, str] = {}
         for name in names:
             try:
-                values[name] = str(self._provider.get(self.path + name, max_age=self.ttl_s, decrypt=True))
+                value = str(self._provider.get(self.path + name, max_age=self.ttl_s, decrypt=True))
             except GetParameterError as exc:
                 # the message names the parameter, never its value
                 raise LookupError(f"`{self.path}{name}` could not be read ({type(exc.__cause__).__name__})") from None
+            if value == SECRET_PLACEHOLDER:
+                raise LookupError(f"`{self.path}{name}` still holds its placeholder; give it a value first")
+            values[name] = value
         return values

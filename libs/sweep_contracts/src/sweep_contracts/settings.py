@@ -149,3 +149,8 @@ class SystemSettings(Frozen):
 
 
 DEFAULT_SETTINGS = SystemSettings.resolve({}, source="default")
+
+SECRETS_PATH = "secrets/"
+"""Experiment secrets are SecureString parameters under `<prefix>secrets/<name>`."""
+SECRET_PLACEHOLDER = "UNSET: give this secret its value with `sweep params set-secret`"  # noqa: S105 - a marker
+"""What a secret parameter holds until someone gives it a value (the infrastructure never does)."""
