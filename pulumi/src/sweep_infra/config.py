@@ -1,0 +1,171 @@
+"""The stack config of a stage, validated into a typed model. A missing or wrong key fails with the
+key and the `pulumi config set` command that fixes it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sweep_contracts.errors import SettingsError
+from sweep_contracts.settings import SystemSettings
+
+NAMESPACE = "sweep"
+
+
+class StackConfigError(Exception):
+    """The stack config is incomplete or wrong; the message says how to fix it."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FunctionConfig(_Model):
+    memory_mb: int = Field(alias="memoryMb", ge=128, le=10_240)
+    timeout_s: int = Field(alias="timeoutS", ge=3, le=900)
+    reserved_concurrency: int | None = Field(default=None, alias="reservedConcurrency", ge=0)
+
+
+class WorkerConfig(FunctionConfig):
+    max_retry_attempts: int = Field(default=2, alias="maxRetryAttempts", ge=0, le=2)
+    max_event_age_s: int = Field(default=3600, alias="maxEventAgeS", ge=60, le=21_600)
+
+
+class ApiThrottle(_Model):
+    burst_limit: int = Field(alias="burstLimit", ge=1, le=5000)
+    rate_limit: float = Field(alias="rateLimit", gt=0, le=10_000)
+
+
+class StackConfig(_Model):
+    """Everything that differs between stages."""
+
+    stage: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
+    region: str
+    settings: dict[str, int]
+    orchestrator: FunctionConfig
+    worker: WorkerConfig
+    log_retention_days: int = Field(alias="logRetentionDays")
+    results_expire_days: int | None = Field(default=None, alias="resultsExpireDays", ge=1)
+    athena_bytes_scanned_cutoff: int = Field(alias="athenaBytesScannedCutoff", ge=10_485_760)
+    api_throttle: ApiThrottle = Field(alias="apiThrottle")
+    secrets: list[str] = Field(default_factory=list)
+    force_destroy: bool = Field(default=False, alias="forceDestroy")
+    artifacts_dir: str | None = Field(default=None, alias="artifactsDir")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackConfig:
+        margin = self.effective_settings().time_budget_margin_ms
+        if margin >= self.worker.timeout_s * 1000:
+            raise ValueError(
+                f"settings.time_budget_margin_ms ({margin}) must be below the worker's timeout "
+                f"({self.worker.timeout_s} s), or a shard never has time to run"
+            )
+        return self
+
+    @property
+    def prefix(self) -> str:
+        return f"sweep-{self.stage}"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/sweep/{self.stage}/"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"project": "sweep", "stage": self.stage}
+
+    def effective_settings(self) -> SystemSettings:
+        """The stack's settings over the built-in defaults: the value of every SSM parameter."""
+        return SystemSettings.resolve(self.settings, source="default", strict=True)
+
+
+# (config key, example value) for the hints; nested keys are set with --path
+EXAMPLES = {
+    "region": ("aws:region", "us-east-1"),
+    "settings": (f"{NAMESPACE}:settings.max_points", "100000"),
+    "orchestrator": (f"{NAMESPACE}:orchestrator.memoryMb", "512"),
+    "worker": (f"{NAMESPACE}:worker.memoryMb", "1769"),
+    "logRetentionDays": (f"{NAMESPACE}:logRetentionDays", "14"),
+    "athenaBytesScannedCutoff": (f"{NAMESPACE}:athenaBytesScannedCutoff", "10737418240"),
+    "apiThrottle": (f"{NAMESPACE}:apiThrottle.burstLimit", "50"),
+}
+_LOG_RETENTION = {
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+}
+
+
+def _hint(loc: tuple[Any, ...], stage: str) -> str:
+    top = str(loc[0]) if loc else ""
+    key, example = EXAMPLES.get(top, (f"{NAMESPACE}:{top}", "…"))
+    if len(loc) > 1:
+        key = f"{NAMESPACE}:{'.'.join(str(p) for p in loc)}" if top != "region" else key
+    path = " --path" if "." in key else ""
+    return f"pulumi config set{path} --stack {stage} {key} {example}"
+
+
+def parse_config(raw: Mapping[str, Any], stage: str) -> StackConfig:
+    """Validate raw stack config values (as Pulumi holds them) for `stage`."""
+    try:
+        config = StackConfig.model_validate({**raw, "stage": stage})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        where = ".".join(str(p) for p in loc)
+        raise StackConfigError(
+            f"stack config `{where}` of stack `{stage}`: {first['msg'].removeprefix('Value error, ')}. "
+            f"Fix it with: {_hint(loc, stage)}"
+        ) from None
+    except SettingsError as exc:
+        raise StackConfigError(
+            f"stack config `settings.{exc.field}` of stack `{stage}`: {exc.message} {exc.hint} "
+            f"Fix it with: pulumi config set --path --stack {stage} {NAMESPACE}:settings.{exc.field} <value>"
+        ) from None
+    if config.log_retention_days not in _LOG_RETENTION:
+        raise StackConfigError(
+            f"stack config `logRetentionDays` of stack `{stage}` is {config.log_retention_days}; CloudWatch accepts "
+            f"{sorted(_LOG_RETENTION)}. Fix it with: pulumi config set --stack {stage} {NAMESPACE}:logRetentionDays 14"
+        )
+    return config
+
+
+def load_config() -> StackConfig:
+    """The current stack's config, from Pulumi."""
+    sweep = pulumi.Config(NAMESPACE)
+    raw: dict[str, Any] = {"region": pulumi.Config("aws").get("region")}
+    for key in ("settings", "orchestrator", "worker", "apiThrottle", "secrets"):
+        value = sweep.get_object(key)
+        if value is not None:
+            raw[key] = value
+    for key in ("logRetentionDays", "resultsExpireDays", "athenaBytesScannedCutoff"):
+        value = sweep.get_int(key)
+        if value is not None:
+            raw[key] = value
+    if sweep.get_bool("forceDestroy") is not None:
+        raw["forceDestroy"] = sweep.get_bool("forceDestroy")
+    if sweep.get("artifactsDir"):
+        raw["artifactsDir"] = sweep.get("artifactsDir")
+    return parse_config({k: v for k, v in raw.items() if v is not None}, pulumi.get_stack())

@@ -1,0 +1,131 @@
+"""IAM and bucket policy documents, as pure functions of ARNs (tests check them statement by statement).
+
+Each role gets only the actions it uses, on only the resources it uses. There is no wildcard action
+in any Allow and no `*` resource: every statement names a log group, a key prefix, a parameter
+path or a function. The one wildcard is the bucket policy's Deny of every S3 action over plain
+HTTP, which narrows access rather than granting it.
+
+S3 note: without `s3:ListBucket`, S3 answers a read of a *missing* key with 403 instead of 404.
+The roles may list only their own prefixes (a condition on `s3:prefix`), and the store checks
+existence with a one-key listing, so "missing" is still told apart from "denied".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Statement = dict[str, Any]
+Document = dict[str, Any]
+VERSION = "2012-10-17"
+
+
+def lambda_trust() -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+
+
+def _logs(log_group_arn: str) -> Statement:
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"{log_group_arn}:*"],
+    }
+
+
+def _invoke(sid: str, *function_arns: str) -> Statement:
+    # the bare ARN and any qualifier (version, alias)
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["lambda:InvokeFunction"],
+        "Resource": [r for arn in function_arns for r in (arn, f"{arn}:*")],
+    }
+
+
+def _list_prefixes(sid: str, bucket_arn: str, *prefixes: str) -> Statement:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": [bucket_arn],
+        "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in prefixes]}},
+    }
+
+
+def orchestrator_policy(
+    *, log_group_arn: str, bucket_arn: str, parameter_path_arn: str, worker_arn: str, orchestrator_arn: str
+) -> Document:
+    """Read its stage settings, write manifests and failure outcomes, read runs and outcomes,
+    invoke the worker (and itself, for the fan-out tree)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _logs(log_group_arn),
+            {
+                "Sid": "ReadStageSettings",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParametersByPath"],
+                "Resource": [parameter_path_arn, f"{parameter_path_arn}/*"],
+            },
+            _invoke("DispatchShards", worker_arn, orchestrator_arn),
+            _list_prefixes("ListRunsAndOutcomes", bucket_arn, "runs", "outcomes"),
+            {
+                "Sid": "ReadRunsAndOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
+            },
+            {
+                "Sid": "WriteManifestsAndFailureOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
+            },
+        ],
+    }
+
+
+def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str, orchestrator_arn: str) -> Document:
+    """Write and replace points and outcomes, check for an existing outcome, read its experiment
+    secrets, and report a crash to the orchestrator (the on-failure destination)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _logs(log_group_arn),
+            {
+                "Sid": "WritePointsAndOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"{bucket_arn}/points/*", f"{bucket_arn}/outcomes/*"],
+            },
+            _list_prefixes("CheckExistingOutcomes", bucket_arn, "outcomes"),
+            {
+                "Sid": "ReadExperimentSecrets",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter"],
+                "Resource": [f"{secrets_path_arn}/*"],
+            },
+            _invoke("ReportFailuresToOrchestrator", orchestrator_arn),
+        ],
+    }
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "DenyPlainHttp",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }

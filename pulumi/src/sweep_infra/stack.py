@@ -1,0 +1,189 @@
+"""One stage of sweep: every resource, wired. The stack outputs are named by
+`sweep_contracts.outputs`, which the CLI reads."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from sweep_contracts import environment, outputs
+from sweep_infra import policies
+from sweep_infra.api import HttpApi, HttpApiArgs
+from sweep_infra.catalog import ResultsCatalog, ResultsCatalogArgs
+from sweep_infra.config import StackConfig
+from sweep_infra.functions import FunctionArgs, SweepFunction
+from sweep_infra.packaging import Artifact
+from sweep_infra.parameters import StageParameters, StageParametersArgs
+from sweep_infra.storage import Expiry, SecureBucket, SecureBucketArgs
+
+ORCHESTRATOR_HANDLER = "sweep_orchestrator.handler.handler"
+WORKER_HANDLER = "sweep_worker.handler.handler"
+ATHENA_RESULTS_DAYS = 7
+ORCHESTRATOR_ASYNC_RETRIES = 2  # its own fan-out invocations: Lambda retries a failed dispatcher twice
+
+
+class SweepStack(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, config: StackConfig, artifacts: dict[str, Artifact], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("sweep:stack:SweepStack", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags, prefix, stage = config.tags, config.prefix, config.stage
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+
+        expiries = [Expiry("athena/", ATHENA_RESULTS_DAYS)]
+        if config.results_expire_days:
+            expiries += [Expiry(p, config.results_expire_days) for p in ("runs/", "points/", "outcomes/")]
+        results = SecureBucket(f"{prefix}-results", SecureBucketArgs(tags, expiries, config.force_destroy), child)
+        code = SecureBucket(f"{prefix}-artifacts", SecureBucketArgs(tags, [], config.force_destroy), child)
+        catalog = ResultsCatalog(
+            f"{prefix}-catalog",
+            ResultsCatalogArgs(
+                database=f"sweep_{stage.replace('-', '_')}",
+                workgroup=prefix,
+                bucket=results.bucket.bucket,
+                bytes_scanned_cutoff=config.athena_bytes_scanned_cutoff,
+                tags=tags,
+                force_destroy=config.force_destroy,
+            ),
+            child,
+        )
+        StageParameters(
+            f"{prefix}-parameters",
+            StageParametersArgs(config.parameter_prefix, config.effective_settings(), config.secrets, tags),
+            child,
+        )
+
+        orchestrator_name, worker_name = f"{prefix}-orchestrator", f"{prefix}-worker"
+
+        def arn(service: str, resource: str) -> pulumi.Output[str]:
+            return pulumi.Output.concat("arn:", partition, f":{service}:{config.region}:", account, f":{resource}")
+
+        orchestrator_arn = arn("lambda", f"function:{orchestrator_name}")
+        worker_arn = arn("lambda", f"function:{worker_name}")
+        parameters_arn = arn("ssm", f"parameter/sweep/{stage}")
+        store = pulumi.Output.concat("s3://", results.bucket.bucket)
+        common: dict[str, pulumi.Input[str]] = {
+            environment.STAGE: stage,
+            environment.PARAMETER_PREFIX: config.parameter_prefix,
+            environment.STORE: store,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+
+        def orchestrator_policy(log_group_arn: str) -> pulumi.Output[str]:
+            return pulumi.Output.all(results.bucket.arn, parameters_arn, worker_arn, orchestrator_arn).apply(
+                lambda a: json.dumps(
+                    policies.orchestrator_policy(
+                        log_group_arn=log_group_arn,
+                        bucket_arn=a[0],
+                        parameter_path_arn=a[1],
+                        worker_arn=a[2],
+                        orchestrator_arn=a[3],
+                    )
+                )
+            )
+
+        def worker_policy(log_group_arn: str) -> pulumi.Output[str]:
+            return pulumi.Output.all(results.bucket.arn, parameters_arn, orchestrator_arn).apply(
+                lambda a: json.dumps(
+                    policies.worker_policy(
+                        log_group_arn=log_group_arn,
+                        bucket_arn=a[0],
+                        secrets_path_arn=f"{a[1]}/secrets",
+                        orchestrator_arn=a[2],
+                    )
+                )
+            )
+
+        orchestrator = SweepFunction(
+            f"{prefix}-orchestrator",
+            FunctionArgs(
+                name=orchestrator_name,
+                handler=ORCHESTRATOR_HANDLER,
+                artifact=artifacts["orchestrator"],
+                artifact_bucket=code.bucket.bucket,
+                memory_mb=config.orchestrator.memory_mb,
+                timeout_s=config.orchestrator.timeout_s,
+                reserved_concurrency=config.orchestrator.reserved_concurrency,
+                environment={
+                    **common,
+                    environment.WORKER_FUNCTION: worker_name,
+                    environment.ORCHESTRATOR_FUNCTION: orchestrator_name,
+                    environment.SETTINGS_TTL: "300",
+                    environment.CODE_VERSION: artifacts["orchestrator"].sha256[:12],
+                    "POWERTOOLS_SERVICE_NAME": "sweep-orchestrator",
+                },
+                policy=orchestrator_policy,
+                log_retention_days=config.log_retention_days,
+                tags=tags,
+            ),
+            child,
+        )
+        worker = SweepFunction(
+            f"{prefix}-worker",
+            FunctionArgs(
+                name=worker_name,
+                handler=WORKER_HANDLER,
+                artifact=artifacts["worker"],
+                artifact_bucket=code.bucket.bucket,
+                memory_mb=config.worker.memory_mb,
+                timeout_s=config.worker.timeout_s,
+                reserved_concurrency=config.worker.reserved_concurrency,
+                environment={
+                    **common,
+                    environment.CODE_VERSION: artifacts["worker"].sha256[:12],
+                    "POWERTOOLS_SERVICE_NAME": "sweep-worker",
+                },
+                policy=worker_policy,
+                log_retention_days=config.log_retention_days,
+                tags=tags,
+            ),
+            child,
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{prefix}-worker-async",
+            function_name=worker.function.name,
+            maximum_retry_attempts=config.worker.max_retry_attempts,
+            maximum_event_age_in_seconds=config.worker.max_event_age_s,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=orchestrator.function.arn
+                )
+            ),
+            opts=child,
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{prefix}-orchestrator-async",
+            function_name=orchestrator.function.name,
+            maximum_retry_attempts=ORCHESTRATOR_ASYNC_RETRIES,
+            maximum_event_age_in_seconds=config.worker.max_event_age_s,
+            opts=child,
+        )
+        api = HttpApi(
+            f"{prefix}-http",
+            HttpApiArgs(
+                name=prefix,
+                function_name=orchestrator.function.name,
+                function_arn=orchestrator.function.arn,
+                burst_limit=config.api_throttle.burst_limit,
+                rate_limit=config.api_throttle.rate_limit,
+                log_retention_days=config.log_retention_days,
+                tags=tags,
+            ),
+            child,
+        )
+        self.outputs: dict[str, pulumi.Input[str]] = {
+            outputs.API_URL: api.url,
+            outputs.REGION: config.region,
+            outputs.RESULTS_BUCKET: results.bucket.bucket,
+            outputs.GLUE_DATABASE: catalog.database.name,
+            outputs.ATHENA_WORKGROUP: catalog.workgroup.name,
+            outputs.PARAMETER_PREFIX: config.parameter_prefix,
+            outputs.ORCHESTRATOR_FUNCTION: orchestrator.function.name,
+            outputs.WORKER_FUNCTION: worker.function.name,
+            outputs.ARTIFACT_BUCKET: code.bucket.bucket,
+        }
+        self.register_outputs(self.outputs)

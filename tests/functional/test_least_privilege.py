@@ -1,0 +1,85 @@
+"""The roles' S3 permissions under moto's IAM enforcement: an identity holding exactly the policy the
+Pulumi program attaches can do its job and nothing outside its key prefixes. (moto enforces S3
+key-prefix resources faithfully; conditions on s3:prefix are asserted in tests/unit/test_infra.py.)"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core import set_initial_no_auth_action_count
+
+from sweep_aws.s3 import S3Store
+from sweep_infra import policies
+
+BUCKET, ACCOUNT, REGION = "sweep-test-results", "123456789012", "us-east-1"
+BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
+FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-test"
+LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-test"
+
+WORKER = policies.worker_policy(
+    log_group_arn=LOGS,
+    bucket_arn=BUCKET_ARN,
+    secrets_path_arn=f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/test/secrets",
+    orchestrator_arn=f"{FUNCTION}-orchestrator",
+)
+ORCHESTRATOR = policies.orchestrator_policy(
+    log_group_arn=LOGS,
+    bucket_arn=BUCKET_ARN,
+    parameter_path_arn=f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/test",
+    worker_arn=f"{FUNCTION}-worker",
+    orchestrator_arn=f"{FUNCTION}-orchestrator",
+)
+
+
+def denied(action: Callable[[], Any]) -> bool:
+    try:
+        action()
+    except ClientError as exc:
+        return exc.response["Error"]["Code"] in ("AccessDenied", "403")
+    return False
+
+
+def as_role(policy: dict[str, Any]) -> Any:
+    """Set up (unauthenticated, the first 4 calls) a bucket and a user holding exactly `policy`;
+    return an S3 client acting as that user."""
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName="role")
+    iam.put_user_policy(UserName="role", PolicyName="role", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="role")["AccessKey"]
+    return boto3.client(
+        "s3", region_name=REGION, aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+
+
+@set_initial_no_auth_action_count(4)
+@mock_aws
+def test_the_worker_writes_points_and_outcomes_and_nothing_else(aws_env: None) -> None:
+    s3 = as_role(WORKER)
+    # its job
+    s3.put_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet", Body=b"p")
+    s3.put_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=success/shard=00000.parquet", Body=b"o")
+    s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=failure/shard=00000.parquet")
+    # not its job
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="runs/run_id=r/manifest.json", Body=b"m"))
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="elsewhere.txt", Body=b"x"))
+    assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet"))
+    assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="runs/run_id=r/manifest.json"))
+
+
+@set_initial_no_auth_action_count(4)
+@mock_aws
+def test_the_orchestrator_writes_manifests_and_failures_and_reads_no_points(aws_env: None) -> None:
+    s3 = as_role(ORCHESTRATOR)
+    store = S3Store(BUCKET, client=s3)
+    assert store.put_if_absent("runs/run_id=r/manifest.json", b"{}")
+    store.put("outcomes/run_id=r/status=failure/shard=00000.parquet", b"o")
+    assert store.get("runs/run_id=r/manifest.json") == b"{}"
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet", Body=b"p"))
+    assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet"))
+    assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=failure/shard=00000.parquet"))

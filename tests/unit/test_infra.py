@@ -1,0 +1,457 @@
+"""The Pulumi program for both stacks, under `pulumi.runtime.set_mocks`, with the real stack config
+files: every resource that matters exists with the properties asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import yaml
+
+from sweep_contracts import outputs
+from sweep_contracts.outcomes import Outcome
+from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE
+from sweep_contracts.settings import SECRET_PLACEHOLDER, SystemSettings
+from sweep_infra import policies
+from sweep_infra.api import ROUTES
+from sweep_worker.sink import POINTS_SCHEMA
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ("dev", "prod")
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+@cache
+def artifacts_dir() -> str:
+    directory = Path(__import__("tempfile").mkdtemp(prefix="sweep-artifacts-"))
+    for name in ("orchestrator", "worker"):
+        with zipfile.ZipFile(directory / f"{name}.zip", "w") as archive:
+            archive.writestr("marker.txt", name)
+    return str(directory)
+
+
+@cache
+def program(stack: str, *overrides: str) -> dict[str, Any]:
+    """The resources and outputs of `pulumi/__main__.py` for `stack` (one subprocess per stack)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.infra_mocks", stack, artifacts_dir(), *overrides],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    found: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return found
+
+
+def config(stack: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return loaded
+
+
+def resources(stack: str, kind: str, where: Callable[[dict[str, Any]], bool] = lambda r: True) -> list[dict[str, Any]]:
+    return [r for r in program(stack)["resources"] if r["type"] == kind and where(r)]
+
+
+def one(stack: str, kind: str, name_part: str) -> dict[str, Any]:
+    (found,) = resources(stack, kind, lambda r: name_part in r["name"])
+    inputs: dict[str, Any] = found["inputs"]
+    return inputs
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    stage: str = request.param
+    assert "error" not in program(stage), program(stage)["error"]
+    return stage
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+
+def test_every_stack_output_the_cli_reads_is_exported(stack: str) -> None:
+    exported = program(stack)["outputs"]
+    assert set(exported) == set(outputs.ALL)
+    assert exported[outputs.PARAMETER_PREFIX] == f"/sweep/{stack}/"
+    assert exported[outputs.GLUE_DATABASE] == f"sweep_{stack}"
+    assert exported[outputs.ATHENA_WORKGROUP] == f"sweep-{stack}"
+    assert exported[outputs.WORKER_FUNCTION] == f"sweep-{stack}-worker"
+    assert exported[outputs.API_URL].startswith("https://")
+
+
+# --- buckets -------------------------------------------------------------------------------------
+
+
+def test_both_buckets_are_encrypted_private_owner_enforced_and_tls_only(stack: str) -> None:
+    buckets = resources(stack, "aws:s3/bucket:Bucket")
+    assert {b["name"] for b in buckets} == {f"sweep-{stack}-results", f"sweep-{stack}-artifacts"}
+    for name in (b["name"] for b in buckets):
+        (sse,) = resources(
+            stack,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            lambda r, n=name: r["name"] == f"{n}-encryption",
+        )
+        assert sse["inputs"]["rules"] == [
+            {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}, "bucketKeyEnabled": True}
+        ]
+        block = one(stack, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-public")
+        assert {
+            k: block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        } == dict.fromkeys(("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True)
+        ownership = one(stack, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", f"{name}-ownership")
+        assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+        policy = json.loads(one(stack, "aws:s3/bucketPolicy:BucketPolicy", f"{name}-tls")["policy"])
+        arn = f"arn:aws:s3:::{name}-a1b2c3"
+        assert policy == policies.tls_only_bucket_policy(arn)
+        (deny,) = policy["Statement"]
+        assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_results_lifecycle_per_stage(stack: str) -> None:
+    rules = one(stack, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "results")["rules"]
+    by_id = {r["id"]: r for r in rules}
+    assert by_id["abort-incomplete-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+    assert by_id["expire-athena"]["expiration"] == {"days": 7}
+    expiry = config(stack).get("sweep:resultsExpireDays")
+    for prefix in ("runs", "points", "outcomes"):
+        if expiry is None:
+            assert f"expire-{prefix}" not in by_id
+        else:
+            assert by_id[f"expire-{prefix}"]["expiration"] == {"days": expiry}
+            assert by_id[f"expire-{prefix}"]["filter"] == {"prefix": f"{prefix}/"}
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+
+GLUE_TYPES = {
+    pa.int32(): "int",
+    pa.int64(): "bigint",
+    pa.float64(): "double",
+    pa.string(): "string",
+    pa.timestamp("ms", tz="UTC"): "timestamp",
+    pa.map_(pa.string(), pa.string()): "map<string,string>",
+    pa.map_(pa.string(), pa.float64()): "map<string,double>",
+}
+
+
+def written_outcome_schema() -> pa.Schema:
+    import io
+    from datetime import UTC, datetime
+
+    import pyarrow.parquet as pq
+
+    outcome = Outcome(
+        run_id="r-1",
+        shard_id=0,
+        status="success",
+        points_total=1,
+        started_at=datetime.now(UTC),
+        finished_at=datetime.now(UTC),
+        duration_ms=1.0,
+    )
+    return pq.read_schema(io.BytesIO(outcome.to_parquet()))
+
+
+@pytest.mark.parametrize(
+    ("table", "written"), [("points", lambda: POINTS_SCHEMA), ("outcomes", written_outcome_schema)]
+)
+def test_glue_columns_are_exactly_the_columns_the_workers_write(
+    stack: str, table: str, written: Callable[[], pa.Schema]
+) -> None:
+    inputs = one(stack, "aws:glue/catalogTable:CatalogTable", f"catalog-{table}")
+    declared = [(c["name"], c["type"]) for c in inputs["storageDescriptor"]["columns"]]
+    partitions = [k["name"] for k in inputs["partitionKeys"]]
+    files = [(f.name, GLUE_TYPES[f.type]) for f in written() if f.name not in partitions]
+    assert declared == files
+    spec = POINTS_TABLE if table == "points" else OUTCOMES_TABLE
+    assert partitions == list(spec.partition_keys)
+
+
+def test_tables_use_partition_projection_over_the_layout(stack: str) -> None:
+    bucket = f"s3://sweep-{stack}-results-a1b2c3"
+    points = one(stack, "aws:glue/catalogTable:CatalogTable", "catalog-points")
+    assert points["parameters"] == {
+        "classification": "parquet",
+        "EXTERNAL": "TRUE",
+        "projection.enabled": "true",
+        "projection.run_id.type": "injected",
+        "storage.location.template": f"{bucket}/points/run_id=${{run_id}}/",
+    }
+    outcomes_table = one(stack, "aws:glue/catalogTable:CatalogTable", "catalog-outcomes")
+    assert outcomes_table["parameters"]["projection.status.values"] == "success,failure"
+    assert outcomes_table["parameters"]["storage.location.template"] == (
+        f"{bucket}/outcomes/run_id=${{run_id}}/status=${{status}}/"
+    )
+    for inputs in (points, outcomes_table):
+        assert inputs["tableType"] == "EXTERNAL_TABLE"
+        assert inputs["databaseName"] == f"sweep_{stack}"
+        assert inputs["storageDescriptor"]["serDeInfo"]["serializationLibrary"].endswith("ParquetHiveSerDe")
+
+
+def test_athena_workgroup_is_enforced_v3_encrypted_and_capped(stack: str) -> None:
+    workgroup = one(stack, "aws:athena/workgroup:Workgroup", "workgroup")
+    settings = workgroup["configuration"]
+    assert settings["enforceWorkgroupConfiguration"] is True
+    assert settings["engineVersion"] == {"selectedEngineVersion": "Athena engine version 3"}
+    assert settings["bytesScannedCutoffPerQuery"] == config(stack)["sweep:athenaBytesScannedCutoff"]
+    assert settings["resultConfiguration"] == {
+        "outputLocation": f"s3://sweep-{stack}-results-a1b2c3/athena/",
+        "encryptionConfiguration": {"encryptionOption": "SSE_S3"},
+    }
+
+
+# --- functions -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["orchestrator", "worker"])
+def test_functions_run_the_fixed_handlers_on_arm64_python312(stack: str, role: str) -> None:
+    fn = one(stack, "aws:lambda/function:Function", f"{role}-function")
+    sized = config(stack)[f"sweep:{role}"]
+    assert (fn["name"], fn["runtime"], fn["architectures"], fn["handler"]) == (
+        f"sweep-{stack}-{role}",
+        "python3.12",
+        ["arm64"],
+        f"sweep_{role}.handler.handler",
+    )
+    assert (fn["memorySize"], fn["timeout"]) == (sized["memoryMb"], sized["timeoutS"])
+    assert fn.get("reservedConcurrentExecutions") == sized.get("reservedConcurrency")
+    assert fn["s3Bucket"] == f"sweep-{stack}-artifacts-a1b2c3"
+    assert fn["s3Key"].startswith(f"lambda/{role}-")
+    env = fn["environment"]["variables"]
+    assert {k: env[k] for k in ("SWEEP_STAGE", "SWEEP_PARAMETER_PREFIX", "SWEEP_STORE")} == {
+        "SWEEP_STAGE": stack,
+        "SWEEP_PARAMETER_PREFIX": f"/sweep/{stack}/",
+        "SWEEP_STORE": f"s3://sweep-{stack}-results-a1b2c3",
+    }
+    if role == "orchestrator":
+        assert env["SWEEP_WORKER_FUNCTION"] == f"sweep-{stack}-worker"
+    assert fn["loggingConfig"] == {"logFormat": "JSON", "logGroup": f"/aws/lambda/sweep-{stack}-{role}"}
+    group = one(stack, "aws:cloudwatch/logGroup:LogGroup", f"{role}-logs")
+    assert (group["name"], group["retentionInDays"]) == (
+        f"/aws/lambda/sweep-{stack}-{role}",
+        config(stack)["sweep:logRetentionDays"],
+    )
+
+
+def test_worker_async_invocations_retry_then_go_to_the_reconciler(stack: str) -> None:
+    worker = config(stack)["sweep:worker"]
+    invoke = one(stack, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "worker-async")
+    assert (invoke["maximumRetryAttempts"], invoke["maximumEventAgeInSeconds"]) == (
+        worker["maxRetryAttempts"],
+        worker["maxEventAgeS"],
+    )
+    assert invoke["destinationConfig"] == {
+        "onFailure": {"destination": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator"}
+    }
+
+
+# --- API -----------------------------------------------------------------------------------------
+
+
+def test_every_route_needs_sigv4(stack: str) -> None:
+    routes = resources(stack, "aws:apigatewayv2/route:Route")
+    assert sorted(r["inputs"]["routeKey"] for r in routes) == sorted(ROUTES)
+    assert {r["inputs"]["authorizationType"] for r in routes} == {"AWS_IAM"}
+    api = one(stack, "aws:apigatewayv2/api:Api", "http-api")
+    assert api["protocolType"] == "HTTP"
+    integration = one(stack, "aws:apigatewayv2/integration:Integration", "integration")
+    assert (integration["integrationType"], integration["payloadFormatVersion"]) == ("AWS_PROXY", "2.0")
+
+
+def test_the_stage_logs_access_and_throttles(stack: str) -> None:
+    stage = one(stack, "aws:apigatewayv2/stage:Stage", "http-stage")
+    throttle = config(stack)["sweep:apiThrottle"]
+    assert (stage["name"], stage["autoDeploy"]) == ("$default", True)
+    assert stage["defaultRouteSettings"] == {
+        "throttlingBurstLimit": throttle["burstLimit"],
+        "throttlingRateLimit": throttle["rateLimit"],
+    }
+    assert stage["accessLogSettings"]["destinationArn"] == (
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/apigateway/sweep-{stack}"
+    )
+    assert "$context.identity.userArn" in stage["accessLogSettings"]["format"]
+
+
+def test_only_this_api_may_invoke_the_orchestrator(stack: str) -> None:
+    (permission,) = resources(stack, "aws:lambda/permission:Permission")
+    assert permission["inputs"] == {
+        "action": "lambda:InvokeFunction",
+        "function": f"sweep-{stack}-orchestrator",
+        "principal": "apigateway.amazonaws.com",
+        "sourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:abc123/*/*",
+    }
+
+
+# --- IAM -----------------------------------------------------------------------------------------
+
+
+def role_policy(stack: str, role: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(one(stack, "aws:iam/rolePolicy:RolePolicy", f"{role}-policy")["policy"])
+    return document
+
+
+def test_each_function_has_its_own_role_assumable_only_by_lambda(stack: str) -> None:
+    roles = resources(stack, "aws:iam/role:Role")
+    assert len(roles) == 2
+    for role in roles:
+        assert json.loads(role["inputs"]["assumeRolePolicy"]) == policies.lambda_trust()
+    assert resources(stack, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []  # no managed policies
+
+
+def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
+    bucket, fn = (
+        f"arn:aws:s3:::sweep-{stack}-results-a1b2c3",
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}",
+    )
+    statements = {s["Sid"]: s for s in role_policy(stack, "orchestrator")["Statement"]}
+    assert statements == {
+        "WriteOwnLogs": {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-{stack}-orchestrator:*"],
+        },
+        "ReadStageSettings": {
+            "Sid": "ReadStageSettings",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParametersByPath"],
+            "Resource": [
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}",
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/*",
+            ],
+        },
+        "DispatchShards": {
+            "Sid": "DispatchShards",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [f"{fn}-worker", f"{fn}-worker:*", f"{fn}-orchestrator", f"{fn}-orchestrator:*"],
+        },
+        "ListRunsAndOutcomes": {
+            "Sid": "ListRunsAndOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket],
+            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*"]}},
+        },
+        "ReadRunsAndOutcomes": {
+            "Sid": "ReadRunsAndOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
+        },
+        "WriteManifestsAndFailureOutcomes": {
+            "Sid": "WriteManifestsAndFailureOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
+        },
+    }
+
+
+def test_worker_policy_statement_by_statement(stack: str) -> None:
+    bucket = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3"
+    orchestrator = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator"
+    statements = {s["Sid"]: s for s in role_policy(stack, "worker")["Statement"]}
+    assert statements == {
+        "WriteOwnLogs": {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-{stack}-worker:*"],
+        },
+        "WritePointsAndOutcomes": {
+            "Sid": "WritePointsAndOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": [f"{bucket}/points/*", f"{bucket}/outcomes/*"],
+        },
+        "CheckExistingOutcomes": {
+            "Sid": "CheckExistingOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket],
+            "Condition": {"StringLike": {"s3:prefix": ["outcomes/*"]}},
+        },
+        "ReadExperimentSecrets": {
+            "Sid": "ReadExperimentSecrets",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secrets/*"],
+        },
+        "ReportFailuresToOrchestrator": {
+            "Sid": "ReportFailuresToOrchestrator",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [orchestrator, f"{orchestrator}:*"],
+        },
+    }
+
+
+def test_no_wildcard_action_and_no_star_resource_in_any_role(stack: str) -> None:
+    for role in ("orchestrator", "worker"):
+        for statement in role_policy(stack, role)["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert all("*" not in action for action in statement["Action"]), statement
+            assert all(resource != "*" and not resource.endswith(":*:*") for resource in statement["Resource"])
+
+
+# --- parameters ----------------------------------------------------------------------------------
+
+
+def test_every_stage_setting_is_an_ssm_parameter_with_the_stack_value(stack: str) -> None:
+    params = {p["inputs"]["name"]: p["inputs"] for p in resources(stack, "aws:ssm/parameter:Parameter")}
+    configured = config(stack)["sweep:settings"]
+    expected = SystemSettings.resolve(configured, source="file", strict=True).values()
+    assert {n: (p["type"], p["value"]) for n, p in params.items()} == {
+        f"/sweep/{stack}/{name}": ("String", str(value)) for name, value in expected.items()
+    }
+
+
+def test_secret_placeholders_are_never_given_a_value_in_code() -> None:
+    result = program("dev", 'sweep:secrets=["ollama_api_key"]')
+    (secret,) = [r for r in result["resources"] if r["inputs"].get("type") == "SecureString"]
+    assert secret["inputs"]["name"] == "/sweep/dev/secrets/ollama_api_key"
+    assert secret["inputs"]["value"] == SECRET_PLACEHOLDER
+    assert secret["secret_inputs"] == ["value"]  # and Pulumi keeps even the placeholder encrypted
+    assert result["ignore_changes"] == {secret["name"]: ["value"]}  # `pulumi up` never resets it
+
+
+# --- config errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "sweep:logRetentionDays=<unset>",
+            "stack config `logRetentionDays` of stack `dev`: Field required. "
+            "Fix it with: pulumi config set --stack dev sweep:logRetentionDays 14",
+        ),
+        (
+            'sweep:worker={"memoryMb": 64, "timeoutS": 300}',
+            "stack config `worker.memoryMb` of stack `dev`: Input should be greater than or equal to 128. "
+            "Fix it with: pulumi config set --path --stack dev sweep:worker.memoryMb 1769",
+        ),
+        (
+            'sweep:settings={"max_point": 5}',
+            "stack config `settings.max_point` of stack `dev`: `max_point` is not a setting; did you mean `max_points`?",
+        ),
+        (
+            'sweep:worker={"memoryMb": 512, "timeoutS": 5}',
+            "settings.time_budget_margin_ms (10000) must be below the worker's timeout (5 s)",
+        ),
+    ],
+)
+def test_config_errors_name_the_key_and_the_fix(override: str, message: str) -> None:
+    result = program("dev", override)
+    assert message in result["error"]
