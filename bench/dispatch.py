@@ -126,20 +126,42 @@ class FakeLambda:
 
 def api_event(body: dict[str, Any]) -> dict[str, Any]:
     return {
-        "version": "2.0", "routeKey": "POST /runs", "rawPath": "/runs", "rawQueryString": "",
-        "headers": {"content-type": "application/json"}, "isBase64Encoded": False, "body": json.dumps(body),
-        "requestContext": {"http": {"method": "POST", "path": "/runs", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                                    "userAgent": "bench"}, "domainName": "bench.local", "requestId": "bench",
-                           "routeKey": "POST /runs", "stage": "$default", "accountId": "123456789012", "apiId": "b"},
-    }  # fmt: skip
+        "version": "2.0",
+        "routeKey": "POST /runs",
+        "rawPath": "/runs",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "isBase64Encoded": False,
+        "body": json.dumps(body),
+        "requestContext": {
+            "http": {
+                "method": "POST",
+                "path": "/runs",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "bench",
+            },
+            "domainName": "bench.local",
+            "requestId": "bench",
+            "routeKey": "POST /runs",
+            "stage": "$default",
+            "accountId": "123456789012",
+            "apiId": "b",
+        },
+    }
 
 
 def submit(lam: FakeLambda, shards: int, run: int) -> dict[str, float]:
     """POST /runs with `shards` one-point shards; time the answer, then wait for every invoke."""
     lam.reset()
     install_deps(lam.url)
-    body = {"experiment": "synthetic", "run_id": f"bench-{shards}-{run}", "config": {"y": 0.0},
-            "grid": {"x": list(range(shards))}, "shard_size": 1}  # fmt: skip
+    body = {
+        "experiment": "synthetic",
+        "run_id": f"bench-{shards}-{run}",
+        "config": {"y": 0.0},
+        "grid": {"x": list(range(shards))},
+        "shard_size": 1,
+    }
     started = time.perf_counter()
     answer = handler.handler(api_event(body), Context())
     answered = time.perf_counter() - started

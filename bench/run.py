@@ -99,8 +99,17 @@ def _baseline_point(index: int) -> tuple[Any, ...]:
         metrics, error = experiment.evaluate(experiment.parse_config(effective)), None
     except Exception as exc:
         metrics, error = {}, (type(exc).__name__, str(exc))
-    return (index, point.series, point.repeat, {k: param_text(v) for k, v in point.params.items()}, metrics, error,
-            (time.perf_counter() - started) * 1000, canonical_json(effective), time.time_ns() // 1_000_000)  # fmt: skip
+    return (
+        index,
+        point.series,
+        point.repeat,
+        {k: param_text(v) for k, v in point.params.items()},
+        metrics,
+        error,
+        (time.perf_counter() - started) * 1000,
+        canonical_json(effective),
+        time.time_ns() // 1_000_000,
+    )
 
 
 def baseline_imap(out: Path, payload: dict[str, Any], shard_size: int) -> float:
@@ -116,14 +125,31 @@ def baseline_imap(out: Path, payload: dict[str, Any], shard_size: int) -> float:
         rows, shard, shard_started = PointRows(0), 0, datetime.now(UTC)
         for row in pool.imap(_baseline_point, range(total), chunksize=shard_size):
             index, series, repeat, params, metrics, error, duration, config_json, finished = row
-            rows.add(point_index=index, series=series, repeat=repeat, params=params, metrics=metrics, error=error,
-                     duration_ms=duration, config_json=config_json, finished_at_ms=finished)  # fmt: skip
+            rows.add(
+                point_index=index,
+                series=series,
+                repeat=repeat,
+                params=params,
+                metrics=metrics,
+                error=error,
+                duration_ms=duration,
+                config_json=config_json,
+                finished_at_ms=finished,
+            )
             if len(rows) == shard_size or index == total - 1:
                 store.put(layout.points_key(run_id, shard), rows.to_parquet())
                 now = datetime.now(UTC)
-                outcome = Outcome(run_id=run_id, shard_id=shard, status="success", points_total=len(rows),
-                                  points_ok=rows.ok, points_failed=rows.failed, started_at=shard_started,
-                                  finished_at=now, duration_ms=0.0)  # fmt: skip
+                outcome = Outcome(
+                    run_id=run_id,
+                    shard_id=shard,
+                    status="success",
+                    points_total=len(rows),
+                    points_ok=rows.ok,
+                    points_failed=rows.failed,
+                    started_at=shard_started,
+                    finished_at=now,
+                    duration_ms=0.0,
+                )
                 store.put(outcome.key, outcome.to_parquet())
                 shard, rows, shard_started = shard + 1, PointRows(shard + 1), now
     return time.perf_counter() - started
@@ -279,10 +305,13 @@ def bench_planning(tmp: Path, repeats: int) -> Result:
 
 def write_million(out: Path) -> str:
     payload = {
-        "experiment": "synthetic", "run_id": "bench-million", "config": {"noise": 0.1},
-        "grid": {"x": [i / 100 for i in range(1000)], "y": [i / 100 for i in range(100)]}, "repeats": 10,
+        "experiment": "synthetic",
+        "run_id": "bench-million",
+        "config": {"noise": 0.1},
+        "grid": {"x": [i / 100 for i in range(1000)], "y": [i / 100 for i in range(100)]},
+        "repeats": 10,
         "shard_size": 10_000,
-    }  # fmt: skip
+    }
     settings = SystemSettings.resolve({}, source="default")
     runtime, _ = local_runtime(out, 1, settings)
     manifest = prepare(payload, runtime)
@@ -295,13 +324,28 @@ def write_million(out: Path) -> str:
         for index in range(shard.start, shard.stop):
             point = space.point(index)
             value = -((float(point.params["x"]) - 3) ** 2) + (index % 7) / 100  # type: ignore[arg-type]
-            rows.add(point_index=index, series=point.series, repeat=point.repeat,
-                     params={k: param_text(v) for k, v in point.params.items()},
-                     metrics={"value": value, "distance": abs(value)}, error=None, duration_ms=0.01,
-                     config_json="{}", finished_at_ms=0)  # fmt: skip
+            rows.add(
+                point_index=index,
+                series=point.series,
+                repeat=point.repeat,
+                params={k: param_text(v) for k, v in point.params.items()},
+                metrics={"value": value, "distance": abs(value)},
+                error=None,
+                duration_ms=0.01,
+                config_json="{}",
+                finished_at_ms=0,
+            )
         store.put(layout.points_key(manifest.run_id, shard.shard_id), rows.to_parquet())
-        outcome = Outcome(run_id=manifest.run_id, shard_id=shard.shard_id, status="success", points_total=shard.size,
-                          points_ok=shard.size, started_at=now, finished_at=now, duration_ms=0.0)  # fmt: skip
+        outcome = Outcome(
+            run_id=manifest.run_id,
+            shard_id=shard.shard_id,
+            status="success",
+            points_total=shard.size,
+            points_ok=shard.size,
+            started_at=now,
+            finished_at=now,
+            duration_ms=0.0,
+        )
         store.put(outcome.key, outcome.to_parquet())
     return manifest.run_id
 
@@ -329,8 +373,9 @@ def bench_results(tmp: Path, repeats: int) -> Result:
         import subprocess
 
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sweep_cli", "results", run_id, "--out", str(out)],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "sweep_cli", "results", run_id, "--out", str(out)], check=True, capture_output=True
+        )
         return (time.perf_counter() - started) * 1000
 
     runs = interleaved(repeats * 2, scan=scan, summary=summary, cli=cli)
@@ -361,17 +406,21 @@ def bench_dispatch(tmp: Path, repeats: int) -> Result:
     lam = dispatch.FakeLambda()
     try:
         baseline = median_of([dispatch.sequential(lam, 100) for _ in range(repeats)])
-        figures: dict[str, Any] = {"invoke_delay_ms": dispatch.INVOKE_DELAY_S * 1000,
-                                   "baseline_sequential_shards_per_s": round(baseline)}  # fmt: skip
+        figures: dict[str, Any] = {
+            "invoke_delay_ms": dispatch.INVOKE_DELAY_S * 1000,
+            "baseline_sequential_shards_per_s": round(baseline),
+        }
         met = True
         for shards in (1_000, 10_000):
             runs = [dispatch.submit(lam, shards, r) for r in range(repeats)]
             rate = median_of([r["shards_per_s"] for r in runs])
             answer = median_of([r["answer_s"] for r in runs])
             figures[f"{shards}_shards"] = {
-                "answer_s": round(answer, 3), "shards_per_s": round(rate),
-                "over_sequential": round(rate / baseline, 1), "runs_total_s": rounded([r["total_s"] for r in runs]),
-            }  # fmt: skip
+                "answer_s": round(answer, 3),
+                "shards_per_s": round(rate),
+                "over_sequential": round(rate / baseline, 1),
+                "runs_total_s": rounded([r["total_s"] for r in runs]),
+            }
             met = met and rate >= 1000 and (shards < 10_000 or answer < 2)
     finally:
         lam.stop()
@@ -421,11 +470,20 @@ def render(recorded: list[dict[str, Any]]) -> str:
     ]
     for r in recorded:
         result = Result(r["name"], r["command"], r["target"], r["figures"], r["met"])
-        lines.append(f"| {r['name']} | {r['target']} | {headline(result)} | {'yes' if r['met'] else 'NO'} | "
-                     f"{r['recorded']} |")  # fmt: skip
+        lines.append(
+            f"| {r['name']} | {r['target']} | {headline(result)} | {'yes' if r['met'] else 'NO'} | {r['recorded']} |"
+        )
     for r in recorded:
-        lines += ["", f"## {r['name']}", "", f"Command: `{r['command']}`", "", "```json",
-                  json.dumps(r["figures"], indent=2), "```"]  # fmt: skip
+        lines += [
+            "",
+            f"## {r['name']}",
+            "",
+            f"Command: `{r['command']}`",
+            "",
+            "```json",
+            json.dumps(r["figures"], indent=2),
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -46,8 +46,9 @@ def test_run_uses_the_pool_writes_parquet_and_summarises(tmp_path: Path) -> None
     status = run_status(LocalStore(out), "cli-run")
     assert (status.state, status.points_ok, status.shards_total) == ("succeeded", 30, 30)
     # every shard ran in a pool process, through the Lambda handler with a local request id
-    code, output = invoke("results", "cli-run", "--out", str(out), "--format", "json",
-                          "--sql", "SELECT DISTINCT request_id FROM outcomes")  # fmt: skip
+    code, output = invoke(
+        "results", "cli-run", "--out", str(out), "--format", "json", "--sql", "SELECT DISTINCT request_id FROM outcomes"
+    )
     assert code == 0
     assert all(row["request_id"].startswith("local-") for row in json.loads(output))
 
@@ -63,8 +64,16 @@ def test_rerunning_the_same_file_answers_with_the_existing_run(tmp_path: Path) -
 def test_results_formats(tmp_path: Path) -> None:
     out = str(tmp_path / "out")
     invoke("run", sweep_file(tmp_path), "--out", out, "-q")
-    code, output = invoke("results", "cli-run", "--out", out, "--format", "csv",
-                          "--sql", "SELECT point_index, params FROM points ORDER BY 1 LIMIT 2")  # fmt: skip
+    code, output = invoke(
+        "results",
+        "cli-run",
+        "--out",
+        out,
+        "--format",
+        "csv",
+        "--sql",
+        "SELECT point_index, params FROM points ORDER BY 1 LIMIT 2",
+    )
     assert (code, output) == (0, 'point_index,params\n0,"{""x"": ""0.0""}"\n1,"{""x"": ""0.0""}"\n')
     code, output = invoke("results", "cli-run", "--out", out, "--format", "json")
     summary = json.loads(output)
@@ -132,9 +141,13 @@ def test_plan_shows_points_shards_and_caps_without_writing(tmp_path: Path, monke
     assert code == 0
     plan = json.loads(output)
     assert plan["plan"] | {"series": None} == {
-        "points_total": 30, "shard_size": 1, "shard_count": 30, "shard_size_source": "derived", "repeats": 5,
+        "points_total": 30,
+        "shard_size": 1,
+        "shard_count": 30,
+        "shard_size_source": "derived",
+        "repeats": 5,
         "series": None,
-    }  # fmt: skip
+    }
     assert plan["settings"]["max_points"] == {"value": 1_000_000, "source": "default"}
     code, output = invoke("plan", sweep_file(tmp_path))
     assert code == 0

@@ -67,8 +67,9 @@ class FakeApi:
                         for task in pending[:1]:
                             api.stage.deliver(task)
                     path = urlsplit(self.path)
-                    event = api_event(self.command, path.path + (f"?{path.query}" if path.query else ""),
-                                      raw_body=body.decode())  # fmt: skip
+                    event = api_event(
+                        self.command, path.path + (f"?{path.query}" if path.query else ""), raw_body=body.decode()
+                    )
                     answer = handler.handler(event, LambdaContext())
                 self._answer(answer["statusCode"], json.loads(answer["body"]))
 
@@ -157,17 +158,30 @@ def test_results_run_in_athena_scoped_to_the_run(api: FakeApi, tmp_path: Path, m
     invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
     boto3.client("athena", region_name=REGION).create_work_group(Name="sweep-test")
     backend = athena_backends["123456789012"][REGION]
-    column = {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Label": "", "Precision": 0, "Scale": 0,
-              "Nullable": "UNKNOWN", "CaseSensitive": False}  # fmt: skip
+    column = {
+        "CatalogName": "hive",
+        "SchemaName": "",
+        "TableName": "",
+        "Label": "",
+        "Precision": 0,
+        "Scale": 0,
+        "Nullable": "UNKNOWN",
+        "CaseSensitive": False,
+    }
     backend.query_results_queue.append(
         QueryResults(
-            rows=[{"Data": [{"VarCharValue": "x"}, {"VarCharValue": "n"}, {"VarCharValue": "params"}]},
-                  {"Data": [{"VarCharValue": "0.3"}, {"VarCharValue": "2"}, {"VarCharValue": "{x=0.3}"}]},
-                  {"Data": [{"VarCharValue": "0.5"}, {"VarCharValue": "2"}, {}]}],
-            column_info=[{**column, "Name": "x", "Type": "varchar"}, {**column, "Name": "n", "Type": "bigint"},
-                         {**column, "Name": "params", "Type": "map"}],
+            rows=[
+                {"Data": [{"VarCharValue": "x"}, {"VarCharValue": "n"}, {"VarCharValue": "params"}]},
+                {"Data": [{"VarCharValue": "0.3"}, {"VarCharValue": "2"}, {"VarCharValue": "{x=0.3}"}]},
+                {"Data": [{"VarCharValue": "0.5"}, {"VarCharValue": "2"}, {}]},
+            ],
+            column_info=[
+                {**column, "Name": "x", "Type": "varchar"},
+                {**column, "Name": "n", "Type": "bigint"},
+                {**column, "Name": "params", "Type": "map"},
+            ],
         )
-    )  # fmt: skip
+    )
     sql = "SELECT try(params['x']) AS x, count(*) AS n FROM points GROUP BY 1"
     code, output = invoke("results", "remote-1", "--endpoint", api.url, "--region", REGION, "--sql", sql, "-f", "json")
     assert code == 0, output
@@ -213,8 +227,12 @@ def test_stage_outputs_come_from_pulumi(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "Pulumi.yaml").write_text("name: sweep\n")
     fake = tmp_path / "bin" / "pulumi"
     fake.parent.mkdir()
-    outputs = {"api_url": "https://abc.execute-api.eu-west-1.amazonaws.com", "results_bucket": "b",
-               "glue_database": "sweep_dev", "athena_workgroup": "sweep-dev"}  # fmt: skip
+    outputs = {
+        "api_url": "https://abc.execute-api.eu-west-1.amazonaws.com",
+        "results_bucket": "b",
+        "glue_database": "sweep_dev",
+        "athena_workgroup": "sweep-dev",
+    }
     fake.write_text(
         f"#!/bin/sh\n[ \"$5\" = dev ] && echo '{json.dumps(outputs)}' || {{ echo 'no stack' >&2; exit 1; }}\n"
     )

@@ -35,17 +35,29 @@ def test_a_sweep_runs_end_to_end_through_the_handlers(stage: Stage) -> None:
     # WHEN a sweep is posted through the HTTP API
     status, body = stage.call("POST", "/runs", SWEEP)
     # THEN it is accepted with its size and where to follow it
-    assert (status, body) == (202, {
-        "run_id": "cloud-1", "points": 10, "shards": 4, "shard_size": 3, "existing": False, "dispatched": 4,
-        "delegated": 0, "dispatch_failed": 0,
-        "status_url": "https://id.execute-api.us-east-1.amazonaws.com/runs/cloud-1",
-    })  # fmt: skip
+    assert (status, body) == (
+        202,
+        {
+            "run_id": "cloud-1",
+            "points": 10,
+            "shards": 4,
+            "shard_size": 3,
+            "existing": False,
+            "dispatched": 4,
+            "delegated": 0,
+            "dispatch_failed": 0,
+            "status_url": "https://id.execute-api.us-east-1.amazonaws.com/runs/cloud-1",
+        },
+    )
     # AND one async worker invoke per shard, each carrying the config
     tasks = sorted((payload for _, payload in stage.invokes.calls), key=lambda t: t["shard_id"])
     assert {function for function, _ in stage.invokes.calls} == {WORKER}
     assert [(t["shard_id"], t["start"], t["stop"], t["config"]) for t in tasks] == [
-        (0, 0, 3, SWEEP["config"]), (1, 3, 6, SWEEP["config"]), (2, 6, 9, SWEEP["config"]), (3, 9, 10, SWEEP["config"]),
-    ]  # fmt: skip
+        (0, 0, 3, SWEEP["config"]),
+        (1, 3, 6, SWEEP["config"]),
+        (2, 6, 9, SWEEP["config"]),
+        (3, 9, 10, SWEEP["config"]),
+    ]
     # AND the manifest records the settings with their source and SSM version
     manifest = RunManifest.from_json(stage.store.get(layout.manifest_key("cloud-1")) or b"")
     assert manifest.settings["max_points"] == {"value": 5000, "source": "ssm", "version": 1}
@@ -56,8 +68,12 @@ def test_a_sweep_runs_end_to_end_through_the_handlers(stage: Stage) -> None:
     status, body = stage.call("GET", "/runs/cloud-1")
     assert status == 200
     assert {k: body[k] for k in ("state", "shards_success", "points_ok", "points_error", "missing_shards")} == {
-        "state": "succeeded", "shards_success": 4, "points_ok": 10, "points_error": 0, "missing_shards": [],
-    }  # fmt: skip
+        "state": "succeeded",
+        "shards_success": 4,
+        "points_ok": 10,
+        "points_error": 0,
+        "missing_shards": [],
+    }
     assert body["plan"]["series"] == [
         {"name": "A", "first_index": 0, "size": 4},
         {"name": "B", "first_index": 4, "size": 6},
@@ -91,54 +107,85 @@ def test_resubmitting_answers_with_the_existing_run_and_other_content_conflicts(
             {"experiment": "maze", "grid": {"size": [9]}},
             None,
             400,
-            {"code": "MISSING_CONFIG", "message": "`config` is missing; every sweep needs its experiment config.",
-             "field": "config", "hint": MISSING_CONFIG_HINT},
+            {
+                "code": "MISSING_CONFIG",
+                "message": "`config` is missing; every sweep needs its experiment config.",
+                "field": "config",
+                "hint": MISSING_CONFIG_HINT,
+            },
         ),
         (
             {"experiment": "maze", "config": {}},
             None,
             400,
-            {"code": "MISSING_CONFIG", "message": "`config` is empty; every sweep needs its experiment config.",
-             "field": "config", "value": {}, "hint": MISSING_CONFIG_HINT},
+            {
+                "code": "MISSING_CONFIG",
+                "message": "`config` is empty; every sweep needs its experiment config.",
+                "field": "config",
+                "value": {},
+                "hint": MISSING_CONFIG_HINT,
+            },
         ),
         (
             None,
             '{"experiment": "maze",',
             400,
-            {"code": "INVALID_REQUEST", "field": "body",
-             "message": "the request body is not JSON: Expecting property name enclosed in double quotes at line 1, "
-             "column 23.", "hint": "send the sweep as a JSON object with Content-Type: application/json."},
+            {
+                "code": "INVALID_REQUEST",
+                "field": "body",
+                "message": "the request body is not JSON: Expecting property name enclosed in double quotes at line 1, "
+                "column 23.",
+                "hint": "send the sweep as a JSON object with Content-Type: application/json.",
+            },
         ),
         (
             {**SWEEP, "experiment": "maize"},
             None,
             400,
-            {"code": "UNKNOWN_EXPERIMENT", "field": "experiment", "value": "maize",
-             "message": "experiment `maize` is not registered; did you mean `maze`?",
-             "hint": "registered experiments: maze, synthetic. Install a package that registers it under the "
-             "`sweep.experiments` entry point group."},
+            {
+                "code": "UNKNOWN_EXPERIMENT",
+                "field": "experiment",
+                "value": "maize",
+                "message": "experiment `maize` is not registered; did you mean `maze`?",
+                "hint": "registered experiments: maze, synthetic. Install a package that registers it under the "
+                "`sweep.experiments` entry point group.",
+            },
         ),
         (
             {**SWEEP, "config": {"size": 9, "max_moves": 0}},
             None,
             400,
-            {"code": "INVALID_EXPERIMENT_CONFIG", "field": "config.max_moves", "value": 0,
-             "message": "`config.max_moves`: input should be greater than or equal to 1; got 0 (experiment `maze`).",
-             "hint": "see the `maze` config fields with `sweep experiments maze`.",
-             "problems": [{"field": "config.max_moves", "message": "input should be greater than or equal to 1; got 0",
-                           "value": 0}]},
+            {
+                "code": "INVALID_EXPERIMENT_CONFIG",
+                "field": "config.max_moves",
+                "value": 0,
+                "message": "`config.max_moves`: input should be greater than or equal to 1; got 0 (experiment `maze`).",
+                "hint": "see the `maze` config fields with `sweep experiments maze`.",
+                "problems": [
+                    {
+                        "field": "config.max_moves",
+                        "message": "input should be greater than or equal to 1; got 0",
+                        "value": 0,
+                    }
+                ],
+            },
         ),
         (
             {**SWEEP, "repeats": 200_000},
             None,
             413,
-            {"code": "LIMIT_EXCEEDED", "field": "points", "value": 1_000_000, "limit": 5000,
-             "message": "the sweep has 1,000,000 points, over the limit of 5,000.",
-             "hint": "split it into several runs (fewer axis values or repeats), or raise `max_points` in the stage "
-             "settings."},
+            {
+                "code": "LIMIT_EXCEEDED",
+                "field": "points",
+                "value": 1_000_000,
+                "limit": 5000,
+                "message": "the sweep has 1,000,000 points, over the limit of 5,000.",
+                "hint": "split it into several runs (fewer axis values or repeats), or raise `max_points` in the stage "
+                "settings.",
+            },
         ),
     ],
-)  # fmt: skip
+)
 def test_bad_requests_get_json_errors_and_leave_nothing(
     stage: Stage, body: Any, raw: str | None, status: int, expected: dict[str, Any]
 ) -> None:
@@ -192,8 +239,10 @@ def test_retry_route_redispatches_only_failed_and_missing_shards(stage: Stage) -
     tasks = stage.invokes.take(WORKER)
     stage.deliver(tasks[0])
     status, body = stage.call("POST", "/runs/cloud-1/retry")
-    assert (status, body) == (202, {"run_id": "cloud-1", "failed": 0, "missing": 3, "dispatched": 3, "delegated": 0,
-                                    "dispatch_failed": 0})  # fmt: skip
+    assert (status, body) == (
+        202,
+        {"run_id": "cloud-1", "failed": 0, "missing": 3, "dispatched": 3, "delegated": 0, "dispatch_failed": 0},
+    )
     assert sorted((p["shard_id"], p["attempt"]) for p in stage.invokes.take(WORKER)) == [(1, 2), (2, 2), (3, 2)]
 
 

@@ -158,8 +158,11 @@ def test_when_no_write_succeeds_the_worker_raises_and_the_destination_record_is_
     stage.worker.store.client.meta.events.unregister("before-send.s3.PutObject", everything)  # type: ignore[attr-defined]
     record = destination_record(task, "StoreError", "cannot write s3://…: InternalError")
     assert handler.handler(record, LambdaContext()) == {
-        "reconciled": True, "run_id": "faults-1", "shard_id": task["shard_id"], "error_code": "WORKER_CRASHED",
-    }  # fmt: skip
+        "reconciled": True,
+        "run_id": "faults-1",
+        "shard_id": task["shard_id"],
+        "error_code": "WORKER_CRASHED",
+    }
     failed = outcome(stage, "faults-1", task["shard_id"])
     assert failed.error_message == (
         "the worker invocation failed (RetriesExhausted, 3 attempts): StoreError: cannot write s3://…: InternalError"
@@ -234,8 +237,9 @@ def test_a_shard_that_cannot_be_dispatched_gets_dispatch_failed_and_retry_recove
     assert (body["dispatched"], body["dispatch_failed"]) == (2, 1)
     failed = outcome(stage, "faults-1", 1)
     assert (failed.error_code, failed.error_message) == (
-        "DISPATCH_FAILED", "TooManyRequestsException: Rate Exceeded. (gave up after 3 attempts)",
-    )  # fmt: skip
+        "DISPATCH_FAILED",
+        "TooManyRequestsException: Rate Exceeded. (gave up after 3 attempts)",
+    )
     stage.run_all()
     assert stage.call("GET", "/runs/faults-1")[1]["state"] == "partial"
     stage.invokes.fault = None
@@ -281,8 +285,12 @@ def test_large_runs_fan_out_through_the_orchestrator_itself(stage: Stage) -> Non
     assert all(c["config"] == sweep["config"] for c in children)  # the config travels, never re-read
     # AND each child splits its 25 again into dispatchers of at most 10, which invoke the workers
     for child in children:
-        assert handler.handler(child, LambdaContext()) == {"run_id": "wide-1", "dispatched": 0, "delegated": 25,
-                                                           "failed": 0}  # fmt: skip
+        assert handler.handler(child, LambdaContext()) == {
+            "run_id": "wide-1",
+            "dispatched": 0,
+            "delegated": 25,
+            "failed": 0,
+        }
     grandchildren = stage.invokes.take(ORCHESTRATOR)
     assert max(sum(b - a for a, b, _ in g["shards"]) for g in grandchildren) <= 10
     stage.invokes.calls.extend((ORCHESTRATOR, g) for g in grandchildren)
@@ -314,12 +322,27 @@ class NeedsKey(BaseModel):
 
 def test_experiment_secrets_come_from_ssm_and_never_reach_outcomes(stage: Stage, caplog: Any) -> None:
     seen: list[str] = []
-    experiment = Experiment(name="llm", config_model=NeedsKey, secrets=("api_key",),
-                            run=lambda cfg, s: seen.append(s["api_key"]) or {"ok": 1.0})  # fmt: skip
-    deps = WorkerDeps(store=stage.worker.store, registry=Registry([experiment]),
-                      secrets=SsmSecrets(PREFIX, client=stage.ssm))  # fmt: skip
-    task = {"kind": "sweep.shard", "run_id": "llm-1", "shard_id": 0, "shard_count": 1, "start": 0, "stop": 1,
-            "experiment": "llm", "config": {"x": 1}, "spec": {}, "settings": {}}  # fmt: skip
+    experiment = Experiment(
+        name="llm",
+        config_model=NeedsKey,
+        secrets=("api_key",),
+        run=lambda cfg, s: seen.append(s["api_key"]) or {"ok": 1.0},
+    )
+    deps = WorkerDeps(
+        store=stage.worker.store, registry=Registry([experiment]), secrets=SsmSecrets(PREFIX, client=stage.ssm)
+    )
+    task = {
+        "kind": "sweep.shard",
+        "run_id": "llm-1",
+        "shard_id": 0,
+        "shard_count": 1,
+        "start": 0,
+        "stop": 1,
+        "experiment": "llm",
+        "config": {"x": 1},
+        "spec": {},
+        "settings": {},
+    }
     # a missing secret fails the shard with a message naming the parameter
     result = process_event(task, deps)
     assert result["error_code"] == "SECRET_UNAVAILABLE"

@@ -33,11 +33,22 @@ class LambdaEndpoint:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 url = f"http://{self.headers['Host']}{self.path}"
-                endpoint.received.append({
-                    "path": self.path, "headers": dict(self.headers), "body": body,
-                    "signed": signature_ok("POST", url, dict(self.headers), body, CREDENTIALS.get_frozen_credentials(),
-                                           "lambda", REGION),
-                })  # fmt: skip
+                endpoint.received.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                        "signed": signature_ok(
+                            "POST",
+                            url,
+                            dict(self.headers),
+                            body,
+                            CREDENTIALS.get_frozen_credentials(),
+                            "lambda",
+                            REGION,
+                        ),
+                    }
+                )
                 status, headers, data = endpoint.reply
                 self.send_response(status)
                 for name, value in {**headers, "Content-Length": str(len(data))}.items():
@@ -61,8 +72,11 @@ def endpoint() -> Iterator[LambdaEndpoint]:
 
 
 def invokers(url: str) -> dict[str, Any]:
-    keys = {"aws_access_key_id": CREDENTIALS.access_key, "aws_secret_access_key": CREDENTIALS.secret_key,
-            "aws_session_token": CREDENTIALS.token}  # fmt: skip
+    keys = {
+        "aws_access_key_id": CREDENTIALS.access_key,
+        "aws_secret_access_key": CREDENTIALS.secret_key,
+        "aws_session_token": CREDENTIALS.token,
+    }
     client = lambda_client(4, endpoint_url=url, region_name=REGION, **keys)
     return {"lean": SignedHttpInvoker(url, REGION, CREDENTIALS.get_frozen_credentials), "boto3": BotoInvoker(client)}
 
@@ -83,15 +97,26 @@ def test_an_accepted_invoke_is_a_signed_event_invocation(endpoint: LambdaEndpoin
 @pytest.mark.parametrize(
     ("status", "headers", "body", "expected"),
     [
-        (429, {"x-amzn-ErrorType": "TooManyRequestsException:http://internal.amazon.com/coral/"},
-         b'{"message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded","Type":"User"}',
-         InvokeResult(False, 429, "TooManyRequestsException", "Rate Exceeded.")),
-        (404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, b'{"Message":"Function not found: w","Type":"User"}',
-         InvokeResult(False, 404, "ResourceNotFoundException", "Function not found: w")),
-        (500, {"x-amzn-ErrorType": "ServiceException"}, b'{"Message":"internal","Type":"Service"}',
-         InvokeResult(False, 500, "ServiceException", "internal")),
+        (
+            429,
+            {"x-amzn-ErrorType": "TooManyRequestsException:http://internal.amazon.com/coral/"},
+            b'{"message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded","Type":"User"}',
+            InvokeResult(False, 429, "TooManyRequestsException", "Rate Exceeded."),
+        ),
+        (
+            404,
+            {"x-amzn-ErrorType": "ResourceNotFoundException"},
+            b'{"Message":"Function not found: w","Type":"User"}',
+            InvokeResult(False, 404, "ResourceNotFoundException", "Function not found: w"),
+        ),
+        (
+            500,
+            {"x-amzn-ErrorType": "ServiceException"},
+            b'{"Message":"internal","Type":"Service"}',
+            InvokeResult(False, 500, "ServiceException", "internal"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_errors_read_the_same_as_through_boto3(
     endpoint: LambdaEndpoint, status: int, headers: dict[str, str], body: bytes, expected: InvokeResult
 ) -> None:

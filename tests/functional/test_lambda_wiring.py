@@ -22,9 +22,13 @@ from tests.cloud import BUCKET, ORCHESTRATOR, PREFIX, REGION, WORKER, LambdaCont
 @pytest.fixture
 def lambda_env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name, value in {
-        "SWEEP_STAGE": "test", "SWEEP_STORE": f"s3://{BUCKET}", "SWEEP_PARAMETER_PREFIX": PREFIX,
-        "SWEEP_WORKER_FUNCTION": WORKER, "SWEEP_ORCHESTRATOR_FUNCTION": ORCHESTRATOR, "SWEEP_SETTINGS_TTL_S": "60",
-    }.items():  # fmt: skip
+        "SWEEP_STAGE": "test",
+        "SWEEP_STORE": f"s3://{BUCKET}",
+        "SWEEP_PARAMETER_PREFIX": PREFIX,
+        "SWEEP_WORKER_FUNCTION": WORKER,
+        "SWEEP_ORCHESTRATOR_FUNCTION": ORCHESTRATOR,
+        "SWEEP_SETTINGS_TTL_S": "60",
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         import boto3
@@ -49,8 +53,16 @@ def test_the_orchestrator_builds_its_adapters_from_the_environment(lambda_env: N
 
 def test_the_worker_handler_runs_a_shard_into_s3(lambda_env: None) -> None:
     request = parse_request({"experiment": "synthetic", "config": {"y": 1.0}, "grid": {"x": [1, 2]}})
-    factory = TaskFactory(run_id="wired-1", experiment="synthetic", config=request.config, spec=request.spec(),
-                          settings={}, points_total=2, shard_size=2, shard_count=1)  # fmt: skip
+    factory = TaskFactory(
+        run_id="wired-1",
+        experiment="synthetic",
+        config=request.config,
+        spec=request.spec(),
+        settings={},
+        points_total=2,
+        shard_size=2,
+        shard_count=1,
+    )
     result = worker.handler(factory.event(0), LambdaContext(function_name=WORKER, aws_request_id="abc"))
     assert (result["status"], result["points_ok"], result["request_id"]) == ("success", 2, "abc")
     assert isinstance(worker.deps_from_environment().secrets, SsmSecrets)

@@ -37,9 +37,15 @@ def test_submit_writes_the_manifest_then_dispatches_every_shard(memory_store: Me
     rt, dispatcher = runtime_for(memory_store)
     result, manifest = submit_run(MAZE, rt)
     assert result.model_dump() == {
-        "run_id": "maze-1", "points": 12, "shards": 3, "shard_size": 5, "existing": False,
-        "dispatched": 3, "delegated": 0, "dispatch_failed": 0,
-    }  # fmt: skip
+        "run_id": "maze-1",
+        "points": 12,
+        "shards": 3,
+        "shard_size": 5,
+        "existing": False,
+        "dispatched": 3,
+        "delegated": 0,
+        "dispatch_failed": 0,
+    }
     stored = RunManifest.from_json(memory_store.get(layout.manifest_key("maze-1")) or b"")
     assert stored == manifest
     assert stored.created_at == FIXED_NOW
@@ -105,9 +111,15 @@ def test_a_whole_run_succeeds_and_status_adds_up(local_store: LocalStore) -> Non
     result, _ = run_sweep(MAZE, local_store)
     status = run_status(local_store, result.run_id)
     expected = {
-        "state": "succeeded", "shards_total": 3, "shards_success": 3, "shards_pending": 0,
-        "points_ok": 12, "points_error": 0, "points_not_run": 0, "missing_shards": [],
-    }  # fmt: skip
+        "state": "succeeded",
+        "shards_total": 3,
+        "shards_success": 3,
+        "shards_pending": 0,
+        "points_ok": 12,
+        "points_error": 0,
+        "points_not_run": 0,
+        "missing_shards": [],
+    }
     assert status.model_dump(include=set(expected)) == expected
 
 
@@ -135,9 +147,11 @@ def test_undispatchable_shards_get_a_failure_outcome_and_retry_completes_them(me
     status = run_status(memory_store, "maze-1")
     assert (status.state, status.error_codes) == ("partial", {"DISPATCH_FAILED": 1})
     assert status.failed_shards[0].model_dump() == {
-        "shard_id": 1, "attempt": 1, "error_code": "DISPATCH_FAILED",
+        "shard_id": 1,
+        "attempt": 1,
+        "error_code": "DISPATCH_FAILED",
         "error_message": "TooManyRequestsException after 6 attempts",
-    }  # fmt: skip
+    }
     # WHEN retried with a working dispatcher THEN only shard 1 is re-dispatched, as attempt 2
     working = RecordingDispatcher()
     retry = retry_run(Runtime(store=memory_store, dispatcher=working, settings=lambda: settings), "maze-1")
@@ -153,8 +167,11 @@ def test_missing_shards_show_as_pending_and_are_retried(memory_store: MemoryStor
     process_event(dispatcher.events[0], WorkerDeps(store=memory_store, registry=Registry.default()))
     status = run_status(memory_store, "maze-1")
     assert (status.state, status.shards_pending, status.missing_shards, status.points_not_run) == (
-        "running", 2, [1, 2], 7,
-    )  # fmt: skip
+        "running",
+        2,
+        [1, 2],
+        7,
+    )
     again = RecordingDispatcher()
     retry_run(Runtime(store=memory_store, dispatcher=again, settings=rt.settings), "maze-1")
     assert [(e["shard_id"], e["attempt"]) for e in again.events] == [(1, 2), (2, 2)]

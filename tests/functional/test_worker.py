@@ -21,15 +21,27 @@ from sweep_worker.runner import WorkerDeps, process_event
 RUN = "run-1"
 
 
-def factory(config: dict[str, Any], grid: dict[str, list[Any]], shard_size: int, repeats: int = 1,
-            settings: dict[str, int] | None = None, experiment: str = "synthetic") -> TaskFactory:  # fmt: skip
+def factory(
+    config: dict[str, Any],
+    grid: dict[str, list[Any]],
+    shard_size: int,
+    repeats: int = 1,
+    settings: dict[str, int] | None = None,
+    experiment: str = "synthetic",
+) -> TaskFactory:
     request = parse_request({"experiment": experiment, "config": config, "grid": grid, "repeats": repeats})
     total = len(next(iter(grid.values()))) * repeats if len(grid) == 1 else None
     assert total is not None
     return TaskFactory(
-        run_id=RUN, experiment=experiment, config=request.config, spec=request.spec(), settings=settings or {},
-        points_total=total, shard_size=shard_size, shard_count=-(-total // shard_size),
-    )  # fmt: skip
+        run_id=RUN,
+        experiment=experiment,
+        config=request.config,
+        spec=request.spec(),
+        settings=settings or {},
+        points_total=total,
+        shard_size=shard_size,
+        shard_count=-(-total // shard_size),
+    )
 
 
 def deps(store: ObjectStore) -> WorkerDeps:
@@ -83,8 +95,16 @@ def test_a_raising_point_becomes_an_error_row_and_the_shard_goes_on(memory_store
 def test_an_invalid_point_config_is_an_error_row_naming_the_field(memory_store: MemoryStore) -> None:
     # combinations are not all checked at submit time: a bad value the worker meets is a point error
     request = parse_request({"experiment": "maze", "config": {"size": 5}, "points": [{"size": 5}, {"size": 0}]})
-    f = TaskFactory(run_id=RUN, experiment="maze", config=request.config, spec=request.spec(), settings={},
-                    points_total=2, shard_size=2, shard_count=1)  # fmt: skip
+    f = TaskFactory(
+        run_id=RUN,
+        experiment="maze",
+        config=request.config,
+        spec=request.spec(),
+        settings={},
+        points_total=2,
+        shard_size=2,
+        shard_count=1,
+    )
     process_event(f.event(0), deps(memory_store))
     rows = points(memory_store, 0)
     assert [r["status"] for r in rows] == ["ok", "error"]

@@ -31,17 +31,29 @@ def test_unknown_experiment_suggests_and_lists() -> None:
 @pytest.mark.parametrize(
     ("form", "field", "message"),
     [
-        ({"grid": {"strategy": ["dfs-recall", "dfs"]}}, "grid.strategy",
-         "input should be 'wall-follower', 'random-walk' or 'dfs-recall'; got 'dfs'"),
-        ({"grids": [{"name": "A", "axes": {"size": [11]}}, {"name": "B", "axes": {"size": [1000]}}]},
-         "grids[1].axes.size", "input should be less than or equal to 301; got 1000"),
-        ({"points": [{"size": 11}, {"loops": 2.0}]}, "points[1].loops",
-         "input should be less than or equal to 1; got 2.0"),
-        ({"grid": {"speed": [1]}}, "grid.speed",
-         "`speed` is not a known field; did you mean `seed`? (known fields: size, "
-         "strategy, max_moves, recall_interval, short_memory, loops, seed)"),
+        (
+            {"grid": {"strategy": ["dfs-recall", "dfs"]}},
+            "grid.strategy",
+            "input should be 'wall-follower', 'random-walk' or 'dfs-recall'; got 'dfs'",
+        ),
+        (
+            {"grids": [{"name": "A", "axes": {"size": [11]}}, {"name": "B", "axes": {"size": [1000]}}]},
+            "grids[1].axes.size",
+            "input should be less than or equal to 301; got 1000",
+        ),
+        (
+            {"points": [{"size": 11}, {"loops": 2.0}]},
+            "points[1].loops",
+            "input should be less than or equal to 1; got 2.0",
+        ),
+        (
+            {"grid": {"speed": [1]}},
+            "grid.speed",
+            "`speed` is not a known field; did you mean `seed`? (known fields: size, "
+            "strategy, max_moves, recall_interval, short_memory, loops, seed)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_config_errors_point_at_the_axis_that_caused_them(form: dict[str, object], field: str, message: str) -> None:
     request = parse_request({"experiment": "maze", "config": {"size": 21}, **form})
     with pytest.raises(ExperimentConfigError) as info:

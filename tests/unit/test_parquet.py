@@ -54,10 +54,19 @@ def test_pyarrow_reads_back_exactly_what_was_written(rows: list[dict[str, object
 
 def test_duckdb_reads_it_with_the_declared_types(tmp_path: Path) -> None:
     row = {
-        "shard_id": 3, "attempt": 2, "status": "failure", "points_total": 10, "points_ok": 4, "points_failed": 1,
-        "error_code": "TIME_BUDGET", "error_message": "ünïcode — fine", "started_at": T0, "finished_at": T0,
-        "duration_ms": 1.5, "request_id": None,
-    }  # fmt: skip
+        "shard_id": 3,
+        "attempt": 2,
+        "status": "failure",
+        "points_total": 10,
+        "points_ok": 4,
+        "points_failed": 1,
+        "error_code": "TIME_BUDGET",
+        "error_message": "ünïcode — fine",
+        "started_at": T0,
+        "finished_at": T0,
+        "duration_ms": 1.5,
+        "request_id": None,
+    }
     path = tmp_path / "o.parquet"
     path.write_bytes(write_flat(OUTCOMES_TABLE, [row]))
     con = duckdb.connect()
@@ -69,9 +78,15 @@ def test_duckdb_reads_it_with_the_declared_types(tmp_path: Path) -> None:
 
 def test_outcome_round_trips_through_parquet() -> None:
     outcome = Outcome.failure(
-        run_id="run-1", shard_id=7, code=ErrorCode.DISPATCH_FAILED, message="throttled", points_total=25,
-        started_at=T0, finished_at=T0 + timedelta(seconds=1), attempt=3,
-    )  # fmt: skip
+        run_id="run-1",
+        shard_id=7,
+        code=ErrorCode.DISPATCH_FAILED,
+        message="throttled",
+        points_total=25,
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=1),
+        attempt=3,
+    )
     again = Outcome.from_parquet(outcome.to_parquet(), "run-1")
     assert again == outcome
     assert again.key == "outcomes/run_id=run-1/status=failure/shard=00007.parquet"
@@ -115,5 +130,11 @@ def test_thrift_compact_round_trip() -> None:
         21: ("list", "struct", [{1: ("bin", b"k")}]),
     }
     assert decode_struct(encode_struct(value)) == {
-        1: -5, 2: 2**40, 3: b"abc", 4: True, 5: False, 20: {1: list(range(20))}, 21: [{1: b"k"}],
-    }  # fmt: skip
+        1: -5,
+        2: 2**40,
+        3: b"abc",
+        4: True,
+        5: False,
+        20: {1: list(range(20))},
+        21: [{1: b"k"}],
+    }

@@ -33,8 +33,12 @@ def test_put_if_absent_creates_once(store: ObjectStore) -> None:
 
 
 def test_list_is_sorted_and_prefix_scoped(store: ObjectStore) -> None:
-    for key in ["points/run_id=b/shard=00001.parquet", "points/run_id=a/shard=00000.parquet",
-                "points/run_id=ab/shard=00000.parquet", "runs/run_id=a/manifest.json"]:  # fmt: skip
+    for key in [
+        "points/run_id=b/shard=00001.parquet",
+        "points/run_id=a/shard=00000.parquet",
+        "points/run_id=ab/shard=00000.parquet",
+        "runs/run_id=a/manifest.json",
+    ]:
         store.put(key, b"x")
     assert list(store.list(layout.points_prefix("a"))) == ["points/run_id=a/shard=00000.parquet"]
     assert list(store.list("points/")) == [

@@ -16,18 +16,32 @@ def factory() -> TaskFactory:
         {"experiment": "maze", "config": {"size": 11}, "grid": {"strategy": ["a", "b"]}, "repeats": 5}
     )
     return TaskFactory(
-        run_id="run-1", experiment="maze", config=request.config, spec=request.spec(), settings={"shard_size": 3},
-        points_total=10, shard_size=3, shard_count=4,
-    )  # fmt: skip
+        run_id="run-1",
+        experiment="maze",
+        config=request.config,
+        spec=request.spec(),
+        settings={"shard_size": 3},
+        points_total=10,
+        shard_size=3,
+        shard_count=4,
+    )
 
 
 def test_events_carry_config_spec_and_range_never_points() -> None:
     event = factory().event(3, attempt=2)
     assert event == {
-        "kind": "sweep.shard", "run_id": "run-1", "shard_id": 3, "shard_count": 4, "start": 9, "stop": 10,
-        "attempt": 2, "experiment": "maze", "config": {"size": 11},
-        "spec": {"grid": {"strategy": ["a", "b"]}, "repeats": 5}, "settings": {"shard_size": 3},
-    }  # fmt: skip
+        "kind": "sweep.shard",
+        "run_id": "run-1",
+        "shard_id": 3,
+        "shard_count": 4,
+        "start": 9,
+        "stop": 10,
+        "attempt": 2,
+        "experiment": "maze",
+        "config": {"size": 11},
+        "spec": {"grid": {"strategy": ["a", "b"]}, "repeats": 5},
+        "settings": {"shard_size": 3},
+    }
     task = parse_task(event)
     assert (task.points_total, task.point_space().size) == (1, 10)
 

@@ -116,8 +116,11 @@ class AthenaQueries:
                 )
             if waited > self.timeout_s:
                 self.client.stop_query_execution(QueryExecutionId=execution_id)
-                raise UsageError(f"the Athena query ran over {self.timeout_s:.0f} s and was stopped.",
-                                 field="sql", value=execution_id)  # fmt: skip
+                raise UsageError(
+                    f"the Athena query ran over {self.timeout_s:.0f} s and was stopped.",
+                    field="sql",
+                    value=execution_id,
+                )
             self._sleep(delay)
             waited += delay
             delay = min(delay * 2, 2.0)

@@ -53,9 +53,14 @@ class Bar:
 @contextmanager
 def progress_bar(description: str, total: int, quiet: bool) -> Iterator[Bar]:
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-        TextColumn("eta"), TimeRemainingColumn(), FailuresColumn(),
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        FailuresColumn(),
+    )
     with Progress(*columns, console=render.err, disable=quiet, transient=False) as progress:
         task = progress.add_task(description, total=total, errors=0, failed_shards=0)
         yield Bar(progress, task)

@@ -21,9 +21,13 @@ class RemoteError(SweepError):
     def __init__(self, status: int, body: Any, url: str) -> None:
         if isinstance(body, dict) and "code" in body and "message" in body:
             super().__init__(
-                body["message"], field=body.get("field"), value=body.get("value"), limit=body.get("limit"),
-                hint=body.get("hint"), problems=[FieldProblem(**p) for p in body.get("problems") or []],
-            )  # fmt: skip
+                body["message"],
+                field=body.get("field"),
+                value=body.get("value"),
+                limit=body.get("limit"),
+                hint=body.get("hint"),
+                problems=[FieldProblem(**p) for p in body.get("problems") or []],
+            )
             self.code = body["code"]
         elif status == 403:
             detail = body.get("message") if isinstance(body, dict) else str(body)
@@ -34,8 +38,10 @@ class RemoteError(SweepError):
             )
             self.code = "FORBIDDEN"
         else:
-            super().__init__(f"{url} answered HTTP {status}: {str(body)[:300]}", hint="try again; if it persists, "
-                             "look in the orchestrator's logs.")  # fmt: skip
+            super().__init__(
+                f"{url} answered HTTP {status}: {str(body)[:300]}",
+                hint="try again; if it persists, look in the orchestrator's logs.",
+            )
             self.code = "HTTP_ERROR"
         self.http_status = status
 

@@ -50,7 +50,7 @@ class StageInfo:
         return value
 
 
-def _pulumi_dir() -> Path | None:
+def pulumi_dir() -> Path | None:
     if os.environ.get("SWEEP_PULUMI_DIR"):
         return Path(os.environ["SWEEP_PULUMI_DIR"])
     here = Path.cwd()
@@ -62,13 +62,17 @@ def _pulumi_dir() -> Path | None:
 
 def stack_outputs(stage: str) -> dict[str, str]:
     """The stack's outputs from the Pulumi CLI, or {} where there is no Pulumi CLI or project."""
-    pulumi, directory = shutil.which("pulumi"), _pulumi_dir()
+    pulumi, directory = shutil.which("pulumi"), pulumi_dir()
     if not pulumi or directory is None:
         return {}
     result = subprocess.run(  # noqa: S603 - fixed command, the stage name is checked below
         [pulumi, "stack", "output", "--json", "--stack", stage],
-        cwd=directory, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if result.returncode != 0:
         raise UsageError(
             f"`pulumi stack output --stack {stage}` failed: {result.stderr.strip().splitlines()[-1:] or ['?']}",
@@ -110,3 +114,21 @@ def resolve_stage(stage: str | None, endpoint: str | None, region: str | None) -
         glue_database=values[outputs.GLUE_DATABASE],
         athena_workgroup=values[outputs.ATHENA_WORKGROUP],
     )
+
+
+def stage_region(stage: str, region: str | None) -> str:
+    """--region, else SWEEP_REGION / AWS_REGION, else `aws:region` of `Pulumi.<stage>.yaml`."""
+    found = (
+        region or os.environ.get("SWEEP_REGION") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
+    directory = pulumi_dir()
+    if not found and directory is not None and (directory / f"Pulumi.{stage}.yaml").is_file():
+        import yaml
+
+        config = yaml.safe_load((directory / f"Pulumi.{stage}.yaml").read_text()) or {}
+        found = (config.get("config") or {}).get("aws:region")
+    if not found:
+        raise UsageError(
+            f"no AWS region for stage `{stage}`.", field="--region", hint="pass --region, e.g. --region us-east-1."
+        )
+    return str(found)

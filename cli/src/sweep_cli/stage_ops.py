@@ -87,8 +87,12 @@ def download(stage: StageInfo, run_id: str, out: Path, threads: int = 16) -> int
         for info in remote.list_info(prefix)
     ]
     if not infos:
-        raise UsageError(f"the stage's bucket has no run `{run_id}`.", field="RUN_ID", value=run_id,
-                         hint="list the stage's runs with `sweep runs --stage …`.")  # fmt: skip
+        raise UsageError(
+            f"the stage's bucket has no run `{run_id}`.",
+            field="RUN_ID",
+            value=run_id,
+            hint="list the stage's runs with `sweep runs --stage …`.",
+        )
     changed = [info for info in infos if known.get(info.key) != info.tag or not local.exists(info.key)]
     wanted = {info.key for info in infos}
     for key in local.list(layout.outcomes_prefix(run_id)):  # a failure replaced by a success on retry

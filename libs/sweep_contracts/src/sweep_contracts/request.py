@@ -180,8 +180,13 @@ class Distribution(Frozen):
     def __get_pydantic_json_schema__(cls, core: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         """The shorthand users write, e.g. `{"uniform": [0, 1]}`, not the internal kind/args form."""
         pair = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
-        args = {"uniform": pair, "loguniform": pair, "normal": pair, "choice": {"type": "array", "minItems": 1},
-                "randint": {**pair, "items": {"type": "integer"}}}  # fmt: skip
+        args = {
+            "uniform": pair,
+            "loguniform": pair,
+            "normal": pair,
+            "choice": {"type": "array", "minItems": 1},
+            "randint": {**pair, "items": {"type": "integer"}},
+        }
         return {
             "title": "Distribution",
             "description": "One of uniform: [low, high], loguniform: [low, high], randint: [low, high] "

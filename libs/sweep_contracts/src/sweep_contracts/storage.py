@@ -179,8 +179,11 @@ class MemoryStore:
     def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
         with self._lock:
             self.calls.append(("list", prefix))
-            found = [ObjectInfo(k, str(self.versions[k]), float(self.versions[k])) for k in self.objects
-                     if k.startswith(prefix)]  # fmt: skip
+            found = [
+                ObjectInfo(k, str(self.versions[k]), float(self.versions[k]))
+                for k in self.objects
+                if k.startswith(prefix)
+            ]
         yield from sorted(found, key=lambda info: info.key)
 
     def list(self, prefix: str) -> Iterator[str]:

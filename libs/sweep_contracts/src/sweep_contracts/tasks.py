@@ -223,10 +223,15 @@ class DispatchTask(Frozen):
 
     def factory(self) -> TaskFactory:
         return TaskFactory(
-            run_id=self.run_id, experiment=self.experiment, config=self.config, spec=self.spec,
-            settings=self.settings, points_total=self.points_total, shard_size=self.shard_size,
+            run_id=self.run_id,
+            experiment=self.experiment,
+            config=self.config,
+            spec=self.spec,
+            settings=self.settings,
+            points_total=self.points_total,
+            shard_size=self.shard_size,
             shard_count=self.shard_count,
-        )  # fmt: skip
+        )
 
     def refs(self) -> list[tuple[int, int]]:
         return from_runs(self.shards)

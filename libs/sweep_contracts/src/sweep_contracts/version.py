@@ -17,8 +17,11 @@ def _git(*args: str) -> str:
     # fixed arguments, git from PATH; best effort, so any failure just means "no commit known"
     result = subprocess.run(  # noqa: S603
         ["git", "-C", str(here), *args],  # noqa: S607
-        capture_output=True, text=True, timeout=2, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=2,
+        check=True,
+    )
     return result.stdout.strip()
 
 

@@ -83,8 +83,13 @@ class SettingsAnswer(Frozen):
 
 
 def _errors(*statuses: int) -> dict[int, Any]:
-    words = {400: "Invalid request", 404: "No such run", 409: "run_id reused with other content",
-             413: "Over a cap of the stage settings", 503: "The result store is unavailable"}  # fmt: skip
+    words = {
+        400: "Invalid request",
+        404: "No such run",
+        409: "run_id reused with other content",
+        413: "Over a cap of the stage settings",
+        503: "The result store is unavailable",
+    }
     return {s: {"description": words[s], "content": {"application/json": {"model": ErrorBody}}} for s in statuses}
 
 
@@ -95,8 +100,12 @@ def _json(status: int, body: Any) -> Response[str]:
 
 def _checked_run_id(run_id: str) -> str:
     if not re.match(RUN_ID_PATTERN, run_id):
-        raise RunNotFoundError(f"`{run_id}` is not a run id.", field="run_id", value=run_id,
-                               hint="run ids are 3-63 lowercase letters, digits and `-`.")  # fmt: skip
+        raise RunNotFoundError(
+            f"`{run_id}` is not a run id.",
+            field="run_id",
+            value=run_id,
+            hint="run ids are 3-63 lowercase letters, digits and `-`.",
+        )
     return run_id
 
 
@@ -168,8 +177,12 @@ def get_run(run_id: str) -> Response[str]:
     store = deps.current().runtime.store
     manifest = load_manifest(store, _checked_run_id(run_id))
     status = run_status(store, run_id)
-    answer = StatusAnswer(**status.model_dump(), description=manifest.request.description, plan=manifest.plan,
-                          code_version=manifest.code_version)  # fmt: skip
+    answer = StatusAnswer(
+        **status.model_dump(),
+        description=manifest.request.description,
+        plan=manifest.plan,
+        code_version=manifest.code_version,
+    )
     return _json(200, answer)
 
 
@@ -197,8 +210,13 @@ def post_retry(run_id: str) -> Response[str]:
 )
 def get_settings() -> Response[str]:
     d = deps.current()
-    answer = SettingsAnswer(stage=d.stage, parameter_prefix=d.parameter_prefix, cache_ttl_s=d.settings_ttl_s,
-                            settings=d.runtime.settings().records(), code_version=code_version())  # fmt: skip
+    answer = SettingsAnswer(
+        stage=d.stage,
+        parameter_prefix=d.parameter_prefix,
+        cache_ttl_s=d.settings_ttl_s,
+        settings=d.runtime.settings().records(),
+        code_version=code_version(),
+    )
     return _json(200, answer)
 
 
@@ -213,26 +231,46 @@ def sweep_error(exc: SweepError) -> Response[str]:
 def invalid_parameters(exc: RequestValidationError) -> Response[str]:
     """Query and path parameters Powertools validated: the same error format as everything else."""
     problems = [
-        {"field": field_path([p for p in e.get("loc", ()) if p != "query"]), "message": str(e.get("msg", "")).lower(),
-         "value": e.get("input")}
+        {
+            "field": field_path([p for p in e.get("loc", ()) if p != "query"]),
+            "message": str(e.get("msg", "")).lower(),
+            "value": e.get("input"),
+        }
         for e in exc.errors()
-    ]  # fmt: skip
+    ]
     first = problems[0]
-    error = RequestError(f"`{first['field']}`: {first['message']}.", field=first["field"], value=first["value"],
-                         hint="see the API's parameters in docs/openapi.json.", problems=[])  # fmt: skip
+    error = RequestError(
+        f"`{first['field']}`: {first['message']}.",
+        field=first["field"],
+        value=first["value"],
+        hint="see the API's parameters in docs/openapi.json.",
+        problems=[],
+    )
     return _json(400, {**error.to_dict(), "problems": problems})
 
 
 @app.not_found
 def not_found(exc: Exception) -> Response[str]:
     event = app.current_event
-    return _json(404, {"code": "NOT_FOUND", "message": f"there is no route {event.http_method} {event.path}.",
-                       "hint": f"the routes are {ROUTES}."})  # fmt: skip
+    return _json(
+        404,
+        {
+            "code": "NOT_FOUND",
+            "message": f"there is no route {event.http_method} {event.path}.",
+            "hint": f"the routes are {ROUTES}.",
+        },
+    )
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def unexpected(exc: Exception) -> Response[str]:
     log.exception("unexpected error")
     request_id = app.lambda_context.aws_request_id if app.lambda_context else None
-    return _json(500, {"code": "INTERNAL_ERROR", "message": "the orchestrator failed unexpectedly.",
-                       "hint": f"look for request {request_id} in the orchestrator's logs."})  # fmt: skip
+    return _json(
+        500,
+        {
+            "code": "INTERNAL_ERROR",
+            "message": "the orchestrator failed unexpectedly.",
+            "hint": f"look for request {request_id} in the orchestrator's logs.",
+        },
+    )

@@ -23,7 +23,16 @@ def handle_dispatch(event: Mapping[str, Any], d: OrchestratorDeps) -> dict[str, 
     attempts = dict(refs)
     failures = [(k, attempts[k], ErrorCode.DISPATCH_FAILED, msg) for k, msg in sorted(report.failed.items())]
     record_failures(d.runtime.store, task.run_id, task.plan(), failures, d.runtime.clock())
-    log.info("run %s: dispatched %d, delegated %d, failed %d", task.run_id, report.dispatched, report.delegated,
-             len(report.failed))  # fmt: skip
-    return {"run_id": task.run_id, "dispatched": report.dispatched, "delegated": report.delegated,
-            "failed": len(report.failed)}  # fmt: skip
+    log.info(
+        "run %s: dispatched %d, delegated %d, failed %d",
+        task.run_id,
+        report.dispatched,
+        report.delegated,
+        len(report.failed),
+    )
+    return {
+        "run_id": task.run_id,
+        "dispatched": report.dispatched,
+        "delegated": report.delegated,
+        "failed": len(report.failed),
+    }

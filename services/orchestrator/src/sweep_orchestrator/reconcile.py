@@ -57,9 +57,16 @@ def reconcile(record: Mapping[str, Any], store: ObjectStore, clock: Callable[[],
     )
     now = clock()
     outcome = Outcome.failure(
-        run_id=task.run_id, shard_id=task.shard_id, attempt=task.attempt, code=code, message=message,
-        points_total=task.points_total, started_at=now, finished_at=now, request_id=context.get("requestId"),
-    )  # fmt: skip
+        run_id=task.run_id,
+        shard_id=task.shard_id,
+        attempt=task.attempt,
+        code=code,
+        message=message,
+        points_total=task.points_total,
+        started_at=now,
+        finished_at=now,
+        request_id=context.get("requestId"),
+    )
     written = record_outcome(store, outcome)
     log.warning("shard %s/%s: %s (recorded: %s)", task.run_id, task.shard_id, code.value, written)
     return {"reconciled": written, "run_id": task.run_id, "shard_id": task.shard_id, "error_code": code.value}

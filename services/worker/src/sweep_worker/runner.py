@@ -204,18 +204,33 @@ def process_event(
         else:
             finished = deps.clock()
             outcome = Outcome(
-                run_id=run_id, shard_id=shard_id, attempt=attempt, status="success", points_total=total,
-                points_ok=rows.ok, points_failed=rows.failed, started_at=started, finished_at=finished,
-                duration_ms=(finished - started).total_seconds() * 1000, request_id=request_id,
-            )  # fmt: skip
+                run_id=run_id,
+                shard_id=shard_id,
+                attempt=attempt,
+                status="success",
+                points_total=total,
+                points_ok=rows.ok,
+                points_failed=rows.failed,
+                started_at=started,
+                finished_at=finished,
+                duration_ms=(finished - started).total_seconds() * 1000,
+                request_id=request_id,
+            )
             record_outcome(deps.store, outcome)
             return summary(outcome)
     outcome = Outcome.failure(
-        run_id=run_id, shard_id=shard_id, attempt=attempt, code=failure.code, message=failure.message,
-        points_total=total, points_ok=failure.rows.ok if failure.rows else 0,
+        run_id=run_id,
+        shard_id=shard_id,
+        attempt=attempt,
+        code=failure.code,
+        message=failure.message,
+        points_total=total,
+        points_ok=failure.rows.ok if failure.rows else 0,
         points_failed=failure.rows.failed if failure.rows else 0,
-        started_at=started, finished_at=deps.clock(), request_id=request_id,
-    )  # fmt: skip
+        started_at=started,
+        finished_at=deps.clock(),
+        request_id=request_id,
+    )
     if not record_outcome(deps.store, outcome):
         log.info("shard %s/%s already succeeded; late %s not recorded", run_id, shard_id, failure.code.value)
         return _duplicate(run_id, shard_id)
