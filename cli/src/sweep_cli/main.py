@@ -2,101 +2,53 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
-from enum import StrEnum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
-from rich.text import Text
 
 from sweep_cli import render
+from sweep_cli.app import (
+    DEFAULT_OUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EndpointOption,
+    Format,
+    MetricOption,
+    OutOption,
+    RegionOption,
+    SettingsOption,
+    StageOption,
+    SweepFileArgument,
+    WatchOption,
+    WorkersOption,
+    app,
+    exit_code,
+    handles_errors,
+    stage_client,
+)
 from sweep_cli.engine import PoolDispatcher, ShardDone, default_workers, local_runtime
 from sweep_cli.errors import UsageError
 from sweep_cli.files import load_sweep, load_yaml
+from sweep_cli.params import app as params_app
 from sweep_cli.query import ResultsDB, summary_sql
-
-if TYPE_CHECKING:
-    from sweep_cli.remote import StageClient
-from sweep_contracts.errors import SweepError
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import retry_run
 from sweep_orchestrator.runs import list_runs
-from sweep_orchestrator.status import RunStatus, run_status
+from sweep_orchestrator.status import run_status
 from sweep_orchestrator.submit import load_manifest, prepare, request_size, submit_run
 
-
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-EXIT_OK, EXIT_FAILED_SHARDS, EXIT_BAD_INPUT, EXIT_POINT_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-app = typer.Typer(
-    name="sweep",
-    help="Run parameter sweeps on this machine's cores (and on AWS Lambda), query the results with SQL.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-OutOption = Annotated[
-    Path, typer.Option("--out", "-o", envvar="SWEEP_OUT", help="Results directory.", show_default=True)
-]
-DEFAULT_OUT = Path("sweep-results")
-WorkersOption = Annotated[
-    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes [default: all cores].")
-]
-SettingsOption = Annotated[
-    Path | None,
-    typer.Option("--settings", help="YAML file of stage settings (max_points, shard_size, …) over the defaults."),
-]
-MetricOption = Annotated[
-    str | None, typer.Option("--metric", "-m", help="Metric to summarise [default: the experiment's objective].")
-]
-
-StageOption = Annotated[
-    str | None, typer.Option("--stage", "-s", envvar="SWEEP_STAGE", help="A deployed stage (dev, prod): work there.")
-]
-EndpointOption = Annotated[
-    str | None, typer.Option("--endpoint", help="The stage's API URL (its `api_url` output), instead of --stage.")
-]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stage [default: from the URL].")]
-WatchOption = Annotated[bool, typer.Option("--watch", help="Follow the run with a progress bar until it is done.")]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def stage_client(stage: str | None, endpoint: str | None, region: str | None) -> StageClient | None:
-    """A client for the stage the options name, or None to work on the local results directory."""
-    if stage is None and endpoint is None:
-        return None
+if TYPE_CHECKING:
     from sweep_cli.remote import StageClient
-    from sweep_cli.stage import resolve_stage
 
-    return StageClient(resolve_stage(stage, endpoint, region))
-
-
-def handles_errors(fn: F) -> F:
-    """Turn a `SweepError` into one clear paragraph on stderr and an exit code, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SweepError as exc:
-            render.print_error(exc)
-            raise typer.Exit(EXIT_BAD_INPUT if exc.http_status < 500 else EXIT_FAILED_SHARDS) from None
-
-    return wrapper  # type: ignore[return-value]
+app.add_typer(params_app, name="params")
 
 
 def load_settings(path: Path | None) -> SystemSettings:
@@ -123,10 +75,25 @@ def _progress(dispatcher: PoolDispatcher, manifest: RunManifest, total: int, qui
         dispatcher.wait(on_done)
 
 
-def _exit_code(status: RunStatus) -> int:
-    if status.state != "succeeded":
-        return EXIT_FAILED_SHARDS
-    return EXIT_POINT_ERRORS if status.points_error else EXIT_OK
+@contextmanager
+def pool_session(dispatcher: PoolDispatcher) -> Iterator[None]:
+    """Shut the pool down however the block ends; Ctrl-C keeps the finished shards."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        dispatcher.shutdown(cancel=True)
+        render.err.print("\ninterrupted; finished shards are kept. Resume with `sweep retry RUN_ID`.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        dispatcher.shutdown()
+
+
+def watch_and_exit(client: StageClient, run_id: str, quiet: bool = False) -> NoReturn:
+    from sweep_cli import stage_ops
+
+    status = stage_ops.watch(client, run_id, quiet=quiet)
+    render.out.print(render.status_text(status))
+    raise typer.Exit(exit_code(status))
 
 
 def _finish(out: Path, manifest: RunManifest, metric: str | None, quiet: bool) -> int:
@@ -141,7 +108,7 @@ def _finish(out: Path, manifest: RunManifest, metric: str | None, quiet: bool) -
             f'  sweep results {manifest.run_id} --out {out} --sql "SELECT * FROM points LIMIT 5"\n'
             f"  sweep report {manifest.run_id} --out {out}"
         )
-    return _exit_code(status)
+    return exit_code(status)
 
 
 def _objective(manifest: RunManifest, metric: str | None, db: ResultsDB) -> tuple[str, Literal["max", "min"]] | None:
@@ -175,7 +142,7 @@ def _print_summary(out: Path, manifest: RunManifest, metric: str | None) -> None
 @app.command()
 @handles_errors
 def run(
-    file: Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")],
+    file: SweepFileArgument,
     out: OutOption = DEFAULT_OUT,
     workers: WorkersOption = None,
     settings: SettingsOption = None,
@@ -185,7 +152,7 @@ def run(
     """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
     payload = load_sweep(file)
     runtime, dispatcher = local_runtime(out, workers or default_workers(), load_settings(settings))
-    try:
+    with pool_session(dispatcher):
         result, manifest = submit_run(payload, runtime)
         if result.existing:
             render.err.print(f"run {result.run_id} already exists with this content; showing it.")
@@ -195,19 +162,13 @@ def run(
                 f"on {dispatcher.workers} workers → {out}"
             )
         _progress(dispatcher, manifest, manifest.plan.points_total, quiet or result.existing)
-    except KeyboardInterrupt:
-        dispatcher.shutdown(cancel=True)
-        render.err.print("\ninterrupted; finished shards are kept. Resume with `sweep retry RUN_ID`.")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        dispatcher.shutdown()
     raise typer.Exit(_finish(out, manifest, metric, quiet))
 
 
 @app.command()
 @handles_errors
 def submit(
-    file: Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")],
+    file: SweepFileArgument,
     stage: StageOption = None,
     endpoint: EndpointOption = None,
     region: RegionOption = None,
@@ -226,9 +187,7 @@ def submit(
     answer = client.submit(load_sweep(file))
     stage_ops.print_submitted(answer, client.stage)
     if watch:
-        status = stage_ops.watch(client, answer["run_id"])
-        render.out.print(render.status_text(status))
-        raise typer.Exit(_exit_code(status))
+        watch_and_exit(client, answer["run_id"])
 
 
 @app.command()
@@ -247,7 +206,6 @@ def retry(
     """Rerun only the failed and missing shards of a run (each with its next attempt number)."""
     client = stage_client(stage, endpoint, region)
     if client is not None:
-        from sweep_cli import stage_ops
 
         answer = client.retry(run_id)
         handed = answer["dispatched"] + answer["delegated"]
@@ -256,31 +214,24 @@ def retry(
             f"({handed} handed over, {answer['dispatch_failed']} not)"
         )
         if watch:
-            status = stage_ops.watch(client, run_id, quiet=quiet)
-            render.out.print(render.status_text(status))
-            raise typer.Exit(_exit_code(status))
+            watch_and_exit(client, run_id, quiet)
         return
     manifest = load_manifest(LocalStore(out), run_id)
     runtime, dispatcher = local_runtime(out, workers or default_workers(), manifest.effective_settings())
-    try:
+    with pool_session(dispatcher):
         result = retry_run(runtime, run_id)
         if not result.dispatched:
             render.err.print(f"run {run_id} has no failed or missing shards.")
         else:
             render.err.print(f"retrying {result.failed} failed and {result.missing} missing shards of {run_id}")
             _progress(dispatcher, manifest, dispatcher.points_dispatched, quiet)
-    except KeyboardInterrupt:
-        dispatcher.shutdown(cancel=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        dispatcher.shutdown()
     raise typer.Exit(_finish(out, manifest, metric, quiet))
 
 
 @app.command()
 @handles_errors
 def plan(
-    file: Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")],
+    file: SweepFileArgument,
     settings: SettingsOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
@@ -336,7 +287,7 @@ def status(
         print(result.model_dump_json(indent=2))
     else:
         render.out.print(render.status_text(result))
-    raise typer.Exit(_exit_code(result) if result.done else EXIT_OK)
+    raise typer.Exit(exit_code(result) if result.done else EXIT_OK)
 
 
 @app.command()
@@ -461,107 +412,6 @@ def experiments(
         annotation = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
         table.add_row(field_name, annotation, render.cell(info.default), info.description or "")
     render.out.print(table)
-
-
-params_app = typer.Typer(
-    help="A stage's SSM parameters: seed one-off overrides, show what is set, set experiment secrets.",
-    no_args_is_help=True,
-)
-app.add_typer(params_app, name="params")
-StageRequired = Annotated[str, typer.Option("--stage", "-s", envvar="SWEEP_STAGE", help="The stage (dev, prod).")]
-
-
-def _parameters(stage: str, region: str | None) -> Any:
-    from sweep_aws.clients import ssm_client
-    from sweep_cli.params import StageParameters
-    from sweep_cli.stage import stage_region
-
-    return StageParameters(ssm_client(region_name=stage_region(stage, region)), f"/sweep/{stage}/")
-
-
-@params_app.command("seed")
-@handles_errors
-def params_seed(
-    stage: StageRequired,
-    assignments: Annotated[
-        list[str] | None, typer.Option("--set", help="NAME=VALUE, repeatable [default: the stack config's values].")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite values that differ (without: keep them).")] = False,
-    region: RegionOption = None,
-) -> None:
-    """Write the stage's settings to SSM: the stack config's values (Pulumi.<stage>.yaml), or --set ones."""
-    from rich.table import Table
-
-    from sweep_cli.params import parse_assignments, stack_settings, wanted_values
-    from sweep_cli.stage import pulumi_dir
-
-    overrides = parse_assignments(assignments or [])
-    parameters = _parameters(stage, region)
-    changes = parameters.plan(wanted_values(stack_settings(stage, pulumi_dir()), overrides), force)
-    parameters.apply(changes)
-    table = Table(title=f"{parameters.prefix}", title_justify="left", header_style="bold")
-    for column in ("setting", "was", "wanted", "action"):
-        table.add_column(column)
-    styles = {"create": "green", "overwrite": "yellow", "kept": "red", "unchanged": "dim"}
-    for change in changes:
-        table.add_row(
-            change.name, change.current or "", change.wanted, Text(change.action, style=styles[change.action])
-        )
-    render.out.print(table)
-    kept = [c.name for c in changes if c.action == "kept"]
-    if kept:
-        render.out.print(
-            f"{len(kept)} existing value(s) differ and were kept ({', '.join(kept)}); --force overwrites them."
-        )
-    render.out.print(
-        f"Note: `pulumi up --stack {stage}` puts the stack config's values back (Pulumi.yaml: refresh: always); "
-        "to keep a value, set it in the stack config: pulumi config set --path sweep:settings.NAME VALUE"
-    )
-
-
-@params_app.command("show")
-@handles_errors
-def params_show(stage: StageRequired, region: RegionOption = None) -> None:
-    """Show the stage's parameters: value, version, last change, and whether it matches the stack config."""
-    from rich.table import Table
-
-    from sweep_cli.params import stack_settings, wanted_values
-    from sweep_cli.stage import pulumi_dir
-
-    parameters = _parameters(stage, region)
-    current = parameters.current(recursive=True)
-    declared = wanted_values(stack_settings(stage, pulumi_dir()), {})
-    table = Table(title=f"{parameters.prefix}", title_justify="left", header_style="bold")
-    for column in ("parameter", "value", "version", "modified", "stack config"):
-        table.add_column(column)
-    for name, p in sorted(current.items()):
-        value = "(SecureString, hidden)" if p.secure else p.value
-        if p.secure:
-            note = ""
-        elif name not in declared:
-            note = "not a setting"
-        else:
-            note = "matches" if declared[name] == p.value else f"differs: {declared[name]}"
-        table.add_row(name, value, str(p.version), render.cell(p.modified.replace(microsecond=0)), note)
-    for name in sorted(set(declared) - set(current)):
-        table.add_row(name, Text("missing", style="red"), "", "", f"wants {declared[name]}")
-    render.out.print(table)
-
-
-@params_app.command("set-secret")
-@handles_errors
-def params_set_secret(
-    name: Annotated[str, typer.Argument(help="The secret's name, as the experiment declares it.")],
-    stage: StageRequired,
-    region: RegionOption = None,
-) -> None:
-    """Give an experiment secret its value (a SecureString), read from stdin or a hidden prompt — never
-    from the command line, so it stays out of shell history and process lists."""
-    import getpass
-
-    value = sys.stdin.read().strip() if not sys.stdin.isatty() else getpass.getpass(f"value of {name}: ")
-    version = _parameters(stage, region).set_secret(name, value)
-    render.out.print(f"{name} set (version {version}); the worker reads it within 5 minutes (its cache).")
 
 
 def main() -> None:

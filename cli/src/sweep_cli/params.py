@@ -6,16 +6,25 @@ stages whose parameters do not exist yet."""
 
 from __future__ import annotations
 
+import getpass
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import typer
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
+from rich.table import Table
+from rich.text import Text
 
+from sweep_cli import render
+from sweep_cli.app import RegionOption, handles_errors
 from sweep_cli.errors import UsageError
+from sweep_cli.stage import pulumi_dir, stage_region
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.request import AXIS_PATTERN
 from sweep_contracts.settings import SECRET_PLACEHOLDER, SECRETS_PATH, SystemSettings
@@ -146,8 +155,6 @@ class StageParameters:
                 raise self._fail(exc) from exc
 
     def set_secret(self, name: str, value: str) -> int:
-        import re
-
         if not re.match(AXIS_PATTERN, name):
             raise UsageError(
                 f"`{name}` is not a secret name.",
@@ -166,3 +173,92 @@ class StageParameters:
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc) from exc
         return int(answer["Version"])
+
+
+# --- commands: `sweep params …` ---------------------------------------------------------------
+
+app = typer.Typer(
+    help="A stage's SSM parameters: seed one-off overrides, show what is set, set experiment secrets.",
+    no_args_is_help=True,
+)
+StageRequired = Annotated[str, typer.Option("--stage", "-s", envvar="SWEEP_STAGE", help="The stage (dev, prod).")]
+
+
+def _parameters(stage: str, region: str | None) -> Any:
+    from sweep_aws.clients import ssm_client
+    from sweep_cli.params import StageParameters
+
+    return StageParameters(ssm_client(region_name=stage_region(stage, region)), f"/sweep/{stage}/")
+
+
+@app.command("seed")
+@handles_errors
+def params_seed(
+    stage: StageRequired,
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", help="NAME=VALUE, repeatable [default: the stack config's values].")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite values that differ (without: keep them).")] = False,
+    region: RegionOption = None,
+) -> None:
+    """Write the stage's settings to SSM: the stack config's values (Pulumi.<stage>.yaml), or --set ones."""
+    overrides = parse_assignments(assignments or [])
+    parameters = _parameters(stage, region)
+    changes = parameters.plan(wanted_values(stack_settings(stage, pulumi_dir()), overrides), force)
+    parameters.apply(changes)
+    table = Table(title=f"{parameters.prefix}", title_justify="left", header_style="bold")
+    for column in ("setting", "was", "wanted", "action"):
+        table.add_column(column)
+    styles = {"create": "green", "overwrite": "yellow", "kept": "red", "unchanged": "dim"}
+    for change in changes:
+        table.add_row(
+            change.name, change.current or "", change.wanted, Text(change.action, style=styles[change.action])
+        )
+    render.out.print(table)
+    kept = [c.name for c in changes if c.action == "kept"]
+    if kept:
+        render.out.print(
+            f"{len(kept)} existing value(s) differ and were kept ({', '.join(kept)}); --force overwrites them."
+        )
+    render.out.print(
+        f"Note: `pulumi up --stack {stage}` puts the stack config's values back (Pulumi.yaml: refresh: always); "
+        "to keep a value, set it in the stack config: pulumi config set --path sweep:settings.NAME VALUE"
+    )
+
+
+@app.command("show")
+@handles_errors
+def params_show(stage: StageRequired, region: RegionOption = None) -> None:
+    """Show the stage's parameters: value, version, last change, and whether it matches the stack config."""
+    parameters = _parameters(stage, region)
+    current = parameters.current(recursive=True)
+    declared = wanted_values(stack_settings(stage, pulumi_dir()), {})
+    table = Table(title=f"{parameters.prefix}", title_justify="left", header_style="bold")
+    for column in ("parameter", "value", "version", "modified", "stack config"):
+        table.add_column(column)
+    for name, p in sorted(current.items()):
+        value = "(SecureString, hidden)" if p.secure else p.value
+        if p.secure:
+            note = ""
+        elif name not in declared:
+            note = "not a setting"
+        else:
+            note = "matches" if declared[name] == p.value else f"differs: {declared[name]}"
+        table.add_row(name, value, str(p.version), render.cell(p.modified.replace(microsecond=0)), note)
+    for name in sorted(set(declared) - set(current)):
+        table.add_row(name, Text("missing", style="red"), "", "", f"wants {declared[name]}")
+    render.out.print(table)
+
+
+@app.command("set-secret")
+@handles_errors
+def params_set_secret(
+    name: Annotated[str, typer.Argument(help="The secret's name, as the experiment declares it.")],
+    stage: StageRequired,
+    region: RegionOption = None,
+) -> None:
+    """Give an experiment secret its value (a SecureString), read from stdin or a hidden prompt — never
+    from the command line, so it stays out of shell history and process lists."""
+    value = sys.stdin.read().strip() if not sys.stdin.isatty() else getpass.getpass(f"value of {name}: ")
+    version = _parameters(stage, region).set_secret(name, value)
+    render.out.print(f"{name} set (version {version}); the worker reads it within 5 minutes (its cache).")

@@ -83,10 +83,11 @@ def _run(args: list[str], cwd: Path) -> str:
 
 
 def _uv() -> str:
-    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    if not Path(found).exists():
-        raise PackagingError("uv is needed to build the Lambda artifacts: `make install` provides it.")
-    return found
+    """The uv running us (`uv run` sets $UV), else one on PATH or beside this Python."""
+    for candidate in (os.environ.get("UV"), shutil.which("uv"), str(Path(sys.executable).parent / "uv")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise PackagingError("uv is needed to build the Lambda artifacts: `make install` provides it.")
 
 
 def install(function: FunctionPackage, root: Path, target: Path, platform: str, python: str) -> None:
