@@ -206,7 +206,6 @@ def retry(
     """Rerun only the failed and missing shards of a run (each with its next attempt number)."""
     client = stage_client(stage, endpoint, region)
     if client is not None:
-
         answer = client.retry(run_id)
         handed = answer["dispatched"] + answer["delegated"]
         render.err.print(
