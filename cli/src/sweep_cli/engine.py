@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -119,7 +118,3 @@ class PoolDispatcher:
 def local_runtime(store_root: Path, workers: int, settings: SystemSettings) -> tuple[Runtime, PoolDispatcher]:
     dispatcher = PoolDispatcher(store_root, workers)
     return Runtime(store=LocalStore(store_root), dispatcher=dispatcher, settings=lambda: settings), dispatcher
-
-
-def is_interactive() -> bool:
-    return sys.stderr.isatty()

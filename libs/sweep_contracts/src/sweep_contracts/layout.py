@@ -13,7 +13,6 @@ import re
 from typing import Literal
 
 OutcomeStatus = Literal["success", "failure"]
-STATUSES: tuple[OutcomeStatus, ...] = ("success", "failure")
 SHARD_DIGITS = 5
 
 RUNS = "runs"

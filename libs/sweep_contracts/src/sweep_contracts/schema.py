@@ -100,5 +100,3 @@ OUTCOMES_TABLE = Table(
     ),
     partition_keys=("run_id", "status"),
 )
-
-TABLES = (POINTS_TABLE, OUTCOMES_TABLE)

@@ -148,8 +148,6 @@ class SystemSettings(Frozen):
         }
 
 
-DEFAULT_SETTINGS = SystemSettings.resolve({}, source="default")
-
 SECRETS_PATH = "secrets/"
 """Experiment secrets are SecureString parameters under `<prefix>secrets/<name>`."""
 SECRET_PLACEHOLDER = "UNSET: give this secret its value with `sweep params set-secret`"  # noqa: S105 - a marker
