@@ -5,13 +5,15 @@ import pulumi
 
 from sweep_infra.config import StackConfigError, load_config
 from sweep_infra.functions import artifacts
+from sweep_infra.packaging import PackagingError
 from sweep_infra.stack import SweepStack
 
 try:
     config = load_config()
-except StackConfigError as exc:
+    built = artifacts(config.artifacts_dir)
+except (StackConfigError, PackagingError, FileNotFoundError) as exc:
     raise pulumi.RunError(str(exc)) from None
 
-stack = SweepStack("sweep", config, artifacts(config.artifacts_dir))
+stack = SweepStack("sweep", config, built)
 for name, value in stack.outputs.items():
     pulumi.export(name, value)

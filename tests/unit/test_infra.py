@@ -453,5 +453,13 @@ def test_secret_placeholders_are_never_given_a_value_in_code() -> None:
     ],
 )
 def test_config_errors_name_the_key_and_the_fix(override: str, message: str) -> None:
+    # (pulumi.RunError: Pulumi prints the message alone, without a traceback)
     result = program("dev", override)
     assert message in result["error"]
+
+
+def test_missing_prebuilt_artifacts_say_how_to_build_them() -> None:
+    result = program("dev", "sweep:artifactsDir=/nonexistent/lambda")
+    assert result["error"].startswith(
+        "RunError: /nonexistent/lambda/orchestrator.zip does not exist: build it with `make package`"
+    )
