@@ -3,7 +3,7 @@ locally, async Lambda invokes in the cloud, a list in tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,11 +26,6 @@ class DispatchReport:
     failed: dict[int, str] = field(default_factory=dict)
     delegated: int = 0
 
-    def merge(self, other: DispatchReport) -> None:
-        self.dispatched += other.dispatched
-        self.failed.update(other.failed)
-        self.delegated += other.delegated
-
 
 class Dispatcher(Protocol):
     """Hands the tasks of `shards` of a run to workers, without waiting for them to finish."""
@@ -51,19 +46,6 @@ class RecordingDispatcher:
     def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
         factory = manifest.task_factory()
         self.events.extend(factory.event(shard_id, attempt) for shard_id, attempt in shards)
-        return DispatchReport(dispatched=len(shards))
-
-
-class InlineDispatcher:
-    """Runs each task at once, in this thread, through `handler(event, context)`."""
-
-    def __init__(self, handler: Callable[[dict[str, Any], Any], Any]) -> None:
-        self.handler = handler
-
-    def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
-        factory = manifest.task_factory()
-        for shard_id, attempt in shards:
-            self.handler(factory.event(shard_id, attempt), None)
         return DispatchReport(dispatched=len(shards))
 
 

@@ -3,8 +3,6 @@ number. Deterministic keys make this safe: a rerun overwrites, and a success rem
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.request import Frozen
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
@@ -45,13 +43,12 @@ def retry_run(
     run_id: str,
     *,
     include_missing: bool = True,
-    dispatch: Callable[[RunManifest, list[ShardRef]], DispatchReport] | None = None,
 ) -> RetryResult:
     manifest = load_manifest(rt.store, run_id)
     refs, failed, missing = shards_to_retry(rt, manifest, include_missing)
     report = DispatchReport()
     if refs:
-        report = dispatch(manifest, refs) if dispatch else rt.dispatcher.dispatch(manifest, refs)
+        report = rt.dispatcher.dispatch(manifest, refs)
         record_dispatch_failures(rt, manifest, report, attempts=dict(refs))
     return RetryResult(
         run_id=run_id,

@@ -130,11 +130,10 @@ def submit_run(
     rt: Runtime,
     *,
     request_bytes: int | None = None,
-    after_create: Callable[[RunManifest], DispatchReport] | None = None,
 ) -> tuple[SubmitResult, RunManifest]:
     """Submit a run. Resubmitting a run_id with the same content answers with the existing run;
-    with other content it is a conflict. `after_create` replaces the plain dispatch of all shards
-    (the Lambda handler hands large runs to its fan-out tree)."""
+    with other content it is a conflict. The dispatcher decides how the shards are handed over
+    (on Lambda, large runs go through its fan-out tree)."""
     manifest = prepare(payload, rt, request_bytes=request_bytes)
     if not rt.store.put_if_absent(layout.manifest_key(manifest.run_id), manifest.to_json()):
         existing = load_manifest(rt.store, manifest.run_id)
@@ -147,7 +146,7 @@ def submit_run(
                 "to rerun failed shards of the existing run, use `sweep retry`.",
             )
         return _result(existing, existing=True), existing
-    report = after_create(manifest) if after_create else rt.dispatcher.dispatch(manifest, all_shards(manifest))
+    report = rt.dispatcher.dispatch(manifest, all_shards(manifest))
     record_dispatch_failures(rt, manifest, report)
     return _result(manifest, existing=False, report=report), manifest
 
