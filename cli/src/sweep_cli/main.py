@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -36,6 +36,7 @@ from sweep_cli.errors import UsageError
 from sweep_cli.files import load_sweep, load_yaml
 from sweep_cli.params import app as params_app
 from sweep_cli.query import ResultsDB, summary_sql
+from sweep_cli.query import objective as run_objective
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
@@ -111,24 +112,10 @@ def _finish(out: Path, manifest: RunManifest, metric: str | None, quiet: bool) -
     return exit_code(status)
 
 
-def _objective(manifest: RunManifest, metric: str | None, db: ResultsDB) -> tuple[str, Literal["max", "min"]] | None:
-    """The metric to summarise and its direction: `--metric`, else the experiment's objective,
-    else the first metric recorded. An experiment no longer installed still gets a summary."""
-    registry = Registry.default()
-    name = manifest.request.experiment
-    objective = registry.get(name).objective if name in registry else None
-    if metric:
-        return metric, objective.goal if objective and objective.metric == metric else "max"
-    if objective:
-        return objective.metric, objective.goal
-    names = db.metric_names()
-    return (names[0], "max") if names else None
-
-
 def _print_summary(out: Path, manifest: RunManifest, metric: str | None) -> None:
     db = ResultsDB(out, manifest.run_id)
     try:
-        objective = _objective(manifest, metric, db)
+        objective = run_objective(manifest.request.experiment, metric, db.metric_names)
         if objective is None:
             render.out.print("no metrics were recorded")
             return
@@ -324,7 +311,7 @@ def results(
         if sql:
             render.print_result(db.query(sql), fmt.value)
             return
-        objective = _objective(manifest, metric, db)
+        objective = run_objective(manifest.request.experiment, metric, db.metric_names)
         if objective is None:
             render.err.print("no metrics were recorded for this run")
             return

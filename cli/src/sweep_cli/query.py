@@ -5,7 +5,7 @@ map values are read as `try(m['key'])`, which is NULL for a missing key on both 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +14,7 @@ import duckdb
 
 from sweep_cli.errors import UsageError
 from sweep_contracts import layout
+from sweep_contracts.experiments import Registry
 from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE, Table
 
 
@@ -30,7 +31,25 @@ def param_expr(param: str) -> str:
     return f"try(params[{_literal(param)}])"
 
 
-def summary_sql(metric: str, goal: Literal["max", "min"], repeats: int) -> str:
+Goal = Literal["max", "min"]
+
+
+def objective(
+    experiment: str, metric: str | None, recorded: Callable[[], Sequence[str]] = tuple
+) -> tuple[str, Goal] | None:
+    """The metric to summarise and its direction: `--metric`, else the experiment's declared
+    objective (when it is installed here), else the first metric the run recorded."""
+    registry = Registry.default()
+    declared = registry.get(experiment).objective if experiment in registry else None
+    if metric:
+        return metric, declared.goal if declared and declared.metric == metric else "max"
+    if declared:
+        return declared.metric, declared.goal
+    names = recorded()
+    return (names[0], "max") if names else None
+
+
+def summary_sql(metric: str, goal: Goal, repeats: int) -> str:
     """Per series: points, errors, the metric's mean/min/max, and the best point — the point
     (averaged over its repeats) with the best mean of the metric."""
     by = "max_by" if goal == "max" else "min_by"

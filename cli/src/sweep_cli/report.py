@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep_cli.errors import UsageError
-from sweep_cli.query import ResultsDB, metric_expr, param_expr, summary_sql
+from sweep_cli.query import ResultsDB, metric_expr, objective, param_expr, summary_sql
 from sweep_cli.render import cell
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
@@ -182,10 +182,11 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
         declared = [m for m in (experiment.metrics if experiment else ()) if m in recorded]
         chosen = metrics or declared or recorded
         sections = [_header(manifest, status)]
-        if experiment and experiment.objective and experiment.objective.metric in recorded:
-            objective = experiment.objective
-            summary = db.query(summary_sql(objective.metric, objective.goal, manifest.plan.repeats))
-            sections.append(f"<h2>Summary — {html.escape(objective.metric)} ({objective.goal})</h2>")
+        found = objective(manifest.request.experiment, None, lambda: recorded)
+        if found is not None and found[0] in recorded:
+            name, goal = found
+            summary = db.query(summary_sql(name, goal, manifest.plan.repeats))
+            sections.append(f"<h2>Summary — {html.escape(name)} ({goal})</h2>")
             sections.append(_table(summary.columns, summary.rows))
         if chosen:
             for info in manifest.plan.series:

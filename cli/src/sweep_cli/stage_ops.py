@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import boto3
 
@@ -14,11 +14,10 @@ from sweep_aws.s3 import S3Store
 from sweep_cli import render
 from sweep_cli.athena import AthenaQueries
 from sweep_cli.errors import UsageError
-from sweep_cli.query import QueryResult, summary_sql
+from sweep_cli.query import QueryResult, objective, summary_sql
 from sweep_cli.remote import StageClient
 from sweep_cli.stage import StageInfo
 from sweep_contracts import layout
-from sweep_contracts.experiments import Registry
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.status import RunStatus
 
@@ -45,25 +44,18 @@ def watch(
             status = as_status(client.status(run_id))
 
 
-def objective(experiment: str, metric: str | None) -> tuple[str, Literal["max", "min"]]:
-    registry = Registry.default()
-    goal = registry.get(experiment).objective if experiment in registry else None
-    if metric:
-        return metric, goal.goal if goal and goal.metric == metric else "max"
-    if goal:
-        return goal.metric, goal.goal
-    raise UsageError(
-        f"experiment `{experiment}` is not installed here, so its objective metric is unknown.",
-        field="--metric",
-        hint="name the metric to summarise with --metric.",
-    )
-
-
 def athena_summary(
     client: StageClient, stage: StageInfo, run_id: str, metric: str | None
 ) -> tuple[QueryResult, str, str]:
     answer = client.status(run_id)
-    name, goal = objective(answer["experiment"], metric)
+    found = objective(answer["experiment"], metric)
+    if found is None:
+        raise UsageError(
+            f"experiment `{answer['experiment']}` is not installed here, so its objective metric is unknown.",
+            field="--metric",
+            hint="name the metric to summarise with --metric.",
+        )
+    name, goal = found
     result = athena(stage).run(summary_sql(name, goal, answer["plan"]["repeats"]), run_id)
     return result, name, goal
 
