@@ -138,3 +138,13 @@ def test_probes_cover_every_axis_value_once() -> None:
     assert values == {("x", 2), ("x", 3), ("y", "q")}
     assert probes[0][3] == {"base": 1, "x": 1, "y": "p", "seed": 0}
     assert len(probes) == 1 + 2 + 1
+
+
+def test_each_series_says_which_parameters_it_varies_and_how() -> None:
+    grids = space_of(grids=[{"name": "A", "axes": {"x": [1, 2, 3], "y": ["p", "q"]}}])
+    points = space_of(points=[{"x": 1}, {"x": 2, "y": 3}])
+    sample = space_of(sample={"n": 3, "space": {"t": {"uniform": [0, 1]}, "k": {"choice": ["a"]}}})
+    assert [s.axes for s in grids.series] == [{"x": "3 values", "y": "2 values"}]
+    assert [s.axes for s in points.series] == [{"x": "set in 2 of 2 points", "y": "set in 1 of 2 points"}]
+    assert [s.axes for s in sample.series] == [{"t": "uniform", "k": "choice"}]
+    assert [s.axes for s in space_of().series] == [{}]

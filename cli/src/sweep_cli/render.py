@@ -17,6 +17,7 @@ from rich.text import Text
 from sweep_cli.query import QueryResult
 from sweep_contracts.errors import SweepError
 from sweep_contracts.manifest import RunManifest
+from sweep_contracts.points import PointSpace
 from sweep_orchestrator.status import RunStatus
 
 out = Console(highlight=False, soft_wrap=False)
@@ -153,7 +154,8 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     series = Table(title="Series", title_justify="left", header_style="bold")
     for name in ("series", "first index", "points", "axes"):
         series.add_column(name)
-    axes_by_series = _axes_by_series(manifest)
+    space = PointSpace(manifest.request, manifest.request.config)
+    axes_by_series = {s.name: ", ".join(f"{axis} ({how})" for axis, how in s.axes.items()) for s in space.series}
     for info in plan.series:
         series.add_row(info.name, str(info.first_index), f"{info.size:,}", axes_by_series.get(info.name, ""))
     caps = Table(title="Settings", title_justify="left", header_style="bold")
@@ -162,23 +164,6 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     for name, record in settings.items():
         caps.add_row(name, f"{record['value']:,}", record.get("source", "default"))
     return [head, series, caps]
-
-
-def _axes_by_series(manifest: RunManifest) -> dict[str, str]:
-    request = manifest.request
-
-    def describe(axes: Mapping[str, Sequence[Any]]) -> str:
-        return ", ".join(f"{name} ({len(values)})" for name, values in axes.items())
-
-    if request.grid is not None:
-        return {"grid": describe(request.grid)}
-    if request.grids is not None:
-        return {g.name: describe(g.axes) for g in request.grids}
-    if request.points is not None:
-        return {"points": ", ".join(sorted({k for p in request.points for k in p}))}
-    if request.sample is not None:
-        return {"sample": ", ".join(f"{k} ~ {d.kind}" for k, d in request.sample.space.items())}
-    return {}
 
 
 def runs_table(rows: Sequence[tuple[RunManifest, RunStatus]]) -> Table:

@@ -17,6 +17,7 @@ from sweep_cli.query import ResultsDB, metric_expr, objective, param_expr, summa
 from sweep_cli.render import cell
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
+from sweep_contracts.points import PointSpace
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.status import RunStatus, run_status
 from sweep_orchestrator.submit import load_manifest
@@ -33,20 +34,6 @@ th{background:#f5f5f5}.num{text-align:right}pre{background:#f7f7f7;padding:.5rem
 .state-succeeded{color:#187a2f}.state-failed{color:#b00}.state-partial{color:#c60}.state-running{color:#a80}
 figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}
 """
-
-
-def _axes(manifest: RunManifest, series: str) -> list[str]:
-    request = manifest.request
-    if request.grid is not None:
-        return list(request.grid)
-    for grid in request.grids or ():
-        if grid.name == series:
-            return list(grid.axes)
-    if request.points is not None:
-        return sorted({k for point in request.points for k in point})
-    if request.sample is not None:
-        return list(request.sample.space)
-    return []
 
 
 def _numeric(values: Sequence[Any]) -> list[float] | None:
@@ -107,7 +94,8 @@ def _figure(axis: str, metrics: list[str], groups: list[tuple[Any, ...]], scatte
 
 def _series_section(db: ResultsDB, manifest: RunManifest, series: str, metrics: list[str]) -> str:
     parts = [f"<h2>Series {html.escape(series)}</h2>"]
-    for axis in _axes(manifest, series):
+    (found,) = (s for s in PointSpace(manifest.request, manifest.request.config).series if s.name == series)
+    for axis in found.axes:
         v = param_expr(axis)
         distinct = db.query(f"SELECT count(DISTINCT {v}) FROM points WHERE series = ?", [series]).rows[0][0]
         values_numeric = _numeric(

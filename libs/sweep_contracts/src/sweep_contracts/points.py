@@ -40,10 +40,12 @@ class SweepPoint:
 
 
 class Series(Protocol):
-    """A run of points that share one form; `params(i)` is O(number of axes)."""
+    """A run of points that share one form; `params(i)` is O(number of axes). `axes` names the
+    parameters it varies, each with how it varies (for plans and reports)."""
 
     name: str
     size: int
+    axes: dict[str, str]
 
     def params(self, i: int) -> dict[str, JsonValue]: ...
 
@@ -54,6 +56,7 @@ class GridSeries:
     def __init__(self, name: str, axes: Mapping[str, Sequence[JsonValue]]) -> None:
         self.name = name
         self._axes = [(axis, list(values)) for axis, values in axes.items()]
+        self.axes = {axis: f"{len(values)} values" for axis, values in self._axes}
         self.size = 1
         for _, values in self._axes:
             self.size *= len(values)
@@ -81,6 +84,11 @@ class ListSeries:
         self.name = name
         self._points = points
         self.size = len(points)
+        counts: dict[str, int] = {}
+        for point in points:
+            for key in point:
+                counts[key] = counts.get(key, 0) + 1
+        self.axes = {key: f"set in {n} of {self.size} points" for key, n in counts.items()}
 
     def params(self, i: int) -> dict[str, JsonValue]:
         return dict(self._points[i])
@@ -101,6 +109,7 @@ class SampleSeries:
         self.size = spec.n
         self._seed = spec.seed
         self._space: list[tuple[str, Distribution]] = list(spec.space.items())
+        self.axes: dict[str, str] = {axis: str(dist.kind) for axis, dist in self._space}
 
     def params(self, i: int) -> dict[str, JsonValue]:
         return {axis: dist.draw(uniform(self._seed, i, axis)) for axis, dist in self._space}
@@ -111,6 +120,9 @@ class BaseSeries:
 
     name = "base"
     size = 1
+
+    def __init__(self) -> None:
+        self.axes: dict[str, str] = {}
 
     def params(self, i: int) -> dict[str, JsonValue]:
         return {}
