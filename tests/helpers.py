@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sweep_contracts.experiments import Registry
+from sweep_contracts.points import PointSpace
+from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
+from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator.dispatch import RecordingDispatcher
 from sweep_orchestrator.submit import Runtime, SubmitResult, submit_run
 from sweep_worker.runner import WorkerDeps, process_event
@@ -30,3 +33,22 @@ def run_sweep(
     deps = WorkerDeps(store=store, registry=Registry.default())
     outcomes = [process_event(event, deps) for event in dispatcher.events]
     return result, outcomes
+
+
+def tasks_for(
+    payload: dict[str, Any], run_id: str, shard_size: int | None = None, settings: dict[str, int] | None = None
+) -> TaskFactory:
+    """Shard tasks for a sweep payload, as the orchestrator would build them (one shard by default)."""
+    request = parse_request(payload)
+    total = PointSpace(request, request.config).size
+    size = shard_size or total
+    return TaskFactory(
+        run_id=run_id,
+        experiment=request.experiment,
+        config=request.config,
+        spec=request.spec(),
+        settings=settings or {},
+        points_total=total,
+        shard_size=size,
+        shard_count=-(-total // size),
+    )

@@ -12,11 +12,10 @@ from sweep_aws.invoke import SignedHttpInvoker
 from sweep_aws.s3 import S3Store
 from sweep_aws.ssm import SsmSecrets
 from sweep_contracts import layout
-from sweep_contracts.request import parse_request
-from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator import deps
 from sweep_worker import handler as worker
 from tests.cloud import BUCKET, ORCHESTRATOR, PREFIX, REGION, WORKER, LambdaContext
+from tests.helpers import tasks_for
 
 
 @pytest.fixture
@@ -52,17 +51,7 @@ def test_the_orchestrator_builds_its_adapters_from_the_environment(lambda_env: N
 
 
 def test_the_worker_handler_runs_a_shard_into_s3(lambda_env: None) -> None:
-    request = parse_request({"experiment": "synthetic", "config": {"y": 1.0}, "grid": {"x": [1, 2]}})
-    factory = TaskFactory(
-        run_id="wired-1",
-        experiment="synthetic",
-        config=request.config,
-        spec=request.spec(),
-        settings={},
-        points_total=2,
-        shard_size=2,
-        shard_count=1,
-    )
+    factory = tasks_for({"experiment": "synthetic", "config": {"y": 1.0}, "grid": {"x": [1, 2]}}, "wired-1")
     result = worker.handler(factory.event(0), LambdaContext(function_name=WORKER, aws_request_id="abc"))
     assert (result["status"], result["points_ok"], result["request_id"]) == ("success", 2, "abc")
     assert isinstance(worker.deps_from_environment().secrets, SsmSecrets)

@@ -13,10 +13,10 @@ from sweep_contracts import layout
 from sweep_contracts.errors import InvalidTaskError
 from sweep_contracts.experiments import Registry
 from sweep_contracts.outcomes import Outcome
-from sweep_contracts.request import parse_request
 from sweep_contracts.storage import LocalStore, MemoryStore, ObjectStore
 from sweep_contracts.tasks import TaskFactory
 from sweep_worker.runner import WorkerDeps, process_event
+from tests.helpers import tasks_for
 
 RUN = "run-1"
 
@@ -27,21 +27,9 @@ def factory(
     shard_size: int,
     repeats: int = 1,
     settings: dict[str, int] | None = None,
-    experiment: str = "synthetic",
 ) -> TaskFactory:
-    request = parse_request({"experiment": experiment, "config": config, "grid": grid, "repeats": repeats})
-    total = len(next(iter(grid.values()))) * repeats if len(grid) == 1 else None
-    assert total is not None
-    return TaskFactory(
-        run_id=RUN,
-        experiment=experiment,
-        config=request.config,
-        spec=request.spec(),
-        settings=settings or {},
-        points_total=total,
-        shard_size=shard_size,
-        shard_count=-(-total // shard_size),
-    )
+    payload = {"experiment": "synthetic", "config": config, "grid": grid, "repeats": repeats}
+    return tasks_for(payload, RUN, shard_size, settings)
 
 
 def deps(store: ObjectStore) -> WorkerDeps:
@@ -94,17 +82,7 @@ def test_a_raising_point_becomes_an_error_row_and_the_shard_goes_on(memory_store
 
 def test_an_invalid_point_config_is_an_error_row_naming_the_field(memory_store: MemoryStore) -> None:
     # combinations are not all checked at submit time: a bad value the worker meets is a point error
-    request = parse_request({"experiment": "maze", "config": {"size": 5}, "points": [{"size": 5}, {"size": 0}]})
-    f = TaskFactory(
-        run_id=RUN,
-        experiment="maze",
-        config=request.config,
-        spec=request.spec(),
-        settings={},
-        points_total=2,
-        shard_size=2,
-        shard_count=1,
-    )
+    f = tasks_for({"experiment": "maze", "config": {"size": 5}, "points": [{"size": 5}, {"size": 0}]}, RUN)
     process_event(f.event(0), deps(memory_store))
     rows = points(memory_store, 0)
     assert [r["status"] for r in rows] == ["ok", "error"]
