@@ -98,7 +98,7 @@ def watch_and_exit(client: StageClient, run_id: str, quiet: bool = False) -> NoR
 
 
 def _finish(out: Path, manifest: RunManifest, metric: str | None, quiet: bool) -> int:
-    status = run_status(LocalStore(out), manifest.run_id)
+    status = run_status(LocalStore(out), manifest.run_id, manifest)
     if not quiet:
         _print_summary(out, manifest, metric)
         render.out.print(render.status_text(status))
@@ -351,7 +351,7 @@ def runs(
     if not manifests:
         render.err.print(f"no runs in {out}; start one with `sweep run examples/maze.yaml --out {out}`")
         return
-    rows = [(m, run_status(store, m.run_id)) for m in manifests]
+    rows = [(m, run_status(store, m.run_id, m)) for m in manifests]
     render.out.print(render.runs_table(rows))
 
 

@@ -153,7 +153,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
 def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path:
     store = LocalStore(out)
     manifest = load_manifest(store, run_id)
-    status = run_status(store, run_id)
+    status = run_status(store, run_id, manifest)
     db = ResultsDB(out, run_id)
     try:
         recorded = db.metric_names()

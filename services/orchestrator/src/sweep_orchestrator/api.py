@@ -176,7 +176,7 @@ def get_runs(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> Response[str]:
 def get_run(run_id: str) -> Response[str]:
     store = deps.current().runtime.store
     manifest = load_manifest(store, _checked_run_id(run_id))
-    status = run_status(store, run_id)
+    status = run_status(store, run_id, manifest)
     answer = StatusAnswer(
         **status.model_dump(),
         description=manifest.request.description,

@@ -165,6 +165,7 @@ def summarize(manifest: RunManifest, outcomes: dict[int, Outcome]) -> RunStatus:
     )
 
 
-def run_status(store: ObjectStore, run_id: str) -> RunStatus:
-    manifest = load_manifest(store, run_id)
+def run_status(store: ObjectStore, run_id: str, manifest: RunManifest | None = None) -> RunStatus:
+    """The run's progress; pass its manifest if you have it, to spare reading it again."""
+    manifest = manifest or load_manifest(store, run_id)
     return summarize(manifest, read_outcomes(store, run_id))
