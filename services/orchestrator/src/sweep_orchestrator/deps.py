@@ -14,6 +14,7 @@ from sweep_aws.ssm import SsmSettings, normalise_prefix
 from sweep_aws.stores import open_store
 from sweep_contracts import environment
 from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
+from sweep_orchestrator.status import OutcomeReader
 from sweep_orchestrator.submit import Runtime
 
 MAX_CONNECTIONS = 256  # the highest dispatch_concurrency a stage may set
@@ -26,6 +27,11 @@ class OrchestratorDeps:
     stage: str
     parameter_prefix: str
     settings_ttl_s: int
+
+    @functools.cached_property
+    def outcomes(self) -> OutcomeReader:
+        """Reads outcomes from this runtime's store, remembering them between polls in a warm Lambda."""
+        return OutcomeReader(self.runtime.store)
 
 
 @functools.cache
