@@ -13,6 +13,7 @@ from pydantic import AwareDatetime
 
 from sweep_contracts import layout
 from sweep_contracts.base import Frozen
+from sweep_contracts.errors import ParquetFormatError, StoreError
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.storage import ObjectInfo, ObjectStore
@@ -90,7 +91,15 @@ class OutcomeReader:
         data = self.store.get(info.key)
         if data is None:  # replaced between the listing and the read: a retry is writing it
             return None
-        outcome = Outcome.from_parquet(data, run_id)
+        try:
+            outcome = Outcome.from_parquet(data, run_id)
+        except ParquetFormatError as exc:
+            raise StoreError(
+                f"the outcome `{info.key}` in {self.store.uri} cannot be read: {exc.message}",
+                field="key",
+                value=info.key,
+                hint=exc.hint or "rewrite the shard's outcome: `sweep retry` runs the shard again.",
+            ) from exc
         self._remember(info, outcome)
         return outcome
 
