@@ -42,9 +42,9 @@ from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import retry_run
-from sweep_orchestrator.runs import list_runs
+from sweep_orchestrator.runs import list_runs, load_manifest
 from sweep_orchestrator.status import run_status
-from sweep_orchestrator.submit import load_manifest, prepare, request_size, submit_run
+from sweep_orchestrator.submit import prepare, request_size, submit_run
 
 if TYPE_CHECKING:
     from sweep_cli.remote import StageClient

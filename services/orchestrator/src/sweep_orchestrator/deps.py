@@ -14,7 +14,7 @@ from sweep_aws.ssm import SsmSettings, normalise_prefix
 from sweep_aws.stores import open_store
 from sweep_contracts import environment
 from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
-from sweep_orchestrator.submit import Runtime
+from sweep_orchestrator.runtime import Runtime
 
 MAX_CONNECTIONS = 256  # the highest dispatch_concurrency a stage may set
 
