@@ -11,8 +11,10 @@ from typing import Literal
 
 from pydantic import Field, JsonValue, field_validator
 
+from sweep_contracts.base import Frozen
+from sweep_contracts.names import EXPERIMENT_PATTERN, RUN_ID_PATTERN
 from sweep_contracts.planning import ShardPlan
-from sweep_contracts.request import EXPERIMENT_PATTERN, RUN_ID_PATTERN, Frozen, SweepSpec, check_config
+from sweep_contracts.request import SweepSpec, check_config
 from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator.dispatch import ShardRef
 

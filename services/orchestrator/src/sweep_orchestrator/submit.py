@@ -14,11 +14,12 @@ from pydantic import Field
 
 from sweep_contracts import layout
 from sweep_contracts._json import canonical_json
+from sweep_contracts.base import Frozen
 from sweep_contracts.errors import LimitExceededError, RunConflictError
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
-from sweep_contracts.request import Frozen, parse_request
+from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
 from sweep_orchestrator.dispatch import DispatchReport, all_shards
 from sweep_orchestrator.failures import dispatch_failures, record_failures
