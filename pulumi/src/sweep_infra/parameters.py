@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from sweep_contracts.settings import SECRET_PLACEHOLDER, SECRETS_PATH, SystemSettings
+from sweep_contracts.settings import SECRET_PLACEHOLDER, SystemSettings, secrets_prefix
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class StageParameters(pulumi.ComponentResource):
         self.secrets = {
             secret: aws.ssm.Parameter(
                 f"{name}-secret-{secret}",
-                name=f"{args.prefix}{SECRETS_PATH}{secret}",
+                name=secrets_prefix(args.prefix) + secret,
                 type="SecureString",
                 value=SECRET_PLACEHOLDER,
                 description=f"experiment secret `{secret}`; set its value with `sweep params set-secret`",
