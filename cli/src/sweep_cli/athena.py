@@ -39,7 +39,8 @@ def scope_to_run(sql: str, database: str, run_id: str) -> str:
             f"`{database}` is not a Glue database name.",
             field="glue_database",
             value=database,
-            hint=f"set {environment.GLUE_DATABASE} to the stack output `glue_database` (lowercase letters, digits, `_`).",
+            hint=f"set {environment.GLUE_DATABASE} to the stack output `glue_database` "
+            "(lowercase letters, digits and `_`).",
         )
     # both names were checked against strict patterns above: nothing here comes unchecked from a user
     ctes = ", ".join(

@@ -38,9 +38,7 @@ class LocalBackend:
     def __enter__(self) -> LocalBackend:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._dispatcher is None:
             return
         if kind is KeyboardInterrupt:
@@ -128,9 +126,10 @@ class LocalBackend:
         steps = []
         if status.state != "succeeded":
             steps.append(f"  rerun failed and missing shards with: sweep retry {run_id} --out {self.out}")
+        example = '"SELECT * FROM points LIMIT 5"'  # a command line to show, not a query to run
         steps.append(
             f"\nresults in {self.out}/points/run_id={run_id}/\n"
-            f'  sweep results {run_id} --out {self.out} --sql "SELECT * FROM points LIMIT 5"\n'
+            f"  sweep results {run_id} --out {self.out} --sql {example}\n"
             f"  sweep report {run_id} --out {self.out}"
         )
         return steps

@@ -171,7 +171,9 @@ class StageParameters:
             )
         if not value or value == SECRET_PLACEHOLDER:
             raise UsageError(
-                "the secret's value is empty.", field="value", hint="pipe the value in: … | sweep params set-secret NAME"
+                "the secret's value is empty.",
+                field="value",
+                hint="pipe the value in: … | sweep params set-secret NAME",
             )
         try:
             answer = self.client.put_parameter(

@@ -68,4 +68,3 @@ class StageClient:
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         answer: list[dict[str, Any]] = self.request("GET", f"/runs?limit={limit}")
         return answer
-

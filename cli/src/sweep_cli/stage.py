@@ -109,13 +109,13 @@ def check_stage_name(stage: str) -> str:
 def resolve_region(flag: str | None, own: Iterable[Callable[[], str | None]], where: str) -> str:
     """--region, else SWEEP_REGION, else what the stage says of itself (`own`, asked in order and
     only as far as needed), else AWS_REGION / AWS_DEFAULT_REGION."""
-    candidates: list[Callable[[], str | None]] = [lambda: flag, lambda: os.environ.get(environment.REGION)]
-    candidates += own
-    candidates += [lambda name=name: os.environ.get(name) for name in environment.AWS_REGIONS]
-    for candidate in candidates:
-        found = candidate()
-        if found:
-            return found
+    found = flag or os.environ.get(environment.REGION)
+    for candidate in own:
+        found = found or candidate()
+    for name in environment.AWS_REGIONS:
+        found = found or os.environ.get(name)
+    if found:
+        return found
     raise UsageError(
         f"no AWS region is known for {where}.",
         field="--region",

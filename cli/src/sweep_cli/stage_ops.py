@@ -63,9 +63,7 @@ class StageBackend:
     def __enter__(self) -> StageBackend:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         return None
 
     def submit(self, payload: Any) -> SubmitResult:
@@ -76,7 +74,8 @@ class StageBackend:
         verb = "exists already" if result.existing else "accepted"
         return (
             f"run {result.run_id} {verb}: {result.points:,} points in {result.shards:,} shards "
-            f"of {result.shard_size:,} on stage {self.stage.name}\n  status: {self.stage.api_url}/runs/{result.run_id}\n"
+            f"of {result.shard_size:,} on stage {self.stage.name}\n"
+            f"  status: {self.stage.api_url}/runs/{result.run_id}\n"
             f"  follow: sweep status {result.run_id} {self.stage.flags} --watch"
         )
 

@@ -1,4 +1,4 @@
-"""Commands that look at runs: `status`, `results`, `runs`, `report`."""
+"""Commands that read runs: `status`, `results`, `runs`, `report`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from sweep_cli import render
-from sweep_cli.app import DEFAULT_OUT, EXIT_OK, Format, MetricOption, OutOption, WatchOption, app, exit_code, handles_errors
+from sweep_cli.app import (
+    DEFAULT_OUT,
+    EXIT_OK,
+    Format,
+    MetricOption,
+    OutOption,
+    WatchOption,
+    app,
+    exit_code,
+    handles_errors,
+)
 from sweep_cli.backend import Backend, with_backend
 from sweep_cli.commands.execute import print_summary
 
