@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sweep_cli.errors import QueryError, UsageError
 from sweep_cli.query import QueryResult
 from sweep_contracts import environment
-from sweep_contracts.request import RUN_ID_PATTERN
+from sweep_contracts.names import RUN_ID_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_athena import AthenaClient
