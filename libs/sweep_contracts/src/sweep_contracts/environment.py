@@ -18,3 +18,5 @@ SETTINGS_TTL = "SWEEP_SETTINGS_TTL_S"
 """Seconds the stage settings are cached (default 300)."""
 SECRET_PREFIX = "SWEEP_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
 """Local runs: an experiment's secret `api_key` is read from `SWEEP_SECRET_API_KEY`."""
+ARTIFACTS_DIR = "SWEEP_ARTIFACTS_DIR"
+"""Deploys: prebuilt Lambda artifacts (`make package`) when the stack config names none (`make deploy` sets it)."""
