@@ -7,7 +7,7 @@ OUT ?= sweep-results
 # uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 
-.PHONY: help install run test lint format bench package openapi e2e clean
+.PHONY: help install run test test-long lint format bench package openapi e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ run: install ## Run the example sweep locally (examples/maze.yaml) and print its
 
 test: install ## Run the unit and functional tests
 	$(UV) run --frozen pytest
+
+test-long: install ## The long tier: 10,000 bad API bodies, 500 bad sweep files in subprocesses, schemathesis
+	$(UV) run --frozen pytest -m long
 
 lint: install ## ruff (lint + format check) and mypy --strict
 	$(UV) run --frozen ruff check .

@@ -65,6 +65,18 @@ def load_settings(path: Path | None) -> SystemSettings:
     return SystemSettings.resolve(raw, source="file", strict=True)
 
 
+def results_dir(out: Path) -> Path:
+    """`--out` names a directory: refuse a file there before anything is planned or written."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"--out {out} is a file, not a results directory.",
+            field="--out",
+            value=str(out),
+            hint="give a directory (it is created if missing), e.g. `--out sweep-results`.",
+        )
+    return out
+
+
 def _progress(dispatcher: PoolDispatcher, manifest: RunManifest, total: int, quiet: bool) -> None:
     from sweep_cli.progress import progress_bar
 
@@ -137,8 +149,9 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
-    payload = load_sweep(file)
-    runtime, dispatcher = local_runtime(out, workers or default_workers(), load_settings(settings))
+    effective = load_settings(settings)
+    payload = load_sweep(file, effective.max_request_bytes)
+    runtime, dispatcher = local_runtime(results_dir(out), workers or default_workers(), effective)
     with pool_session(dispatcher):
         result, manifest = submit_run(payload, runtime)
         if result.existing:
@@ -202,7 +215,7 @@ def retry(
         if watch:
             watch_and_exit(client, run_id, quiet)
         return
-    manifest = load_manifest(LocalStore(out), run_id)
+    manifest = load_manifest(LocalStore(results_dir(out)), run_id)
     runtime, dispatcher = local_runtime(out, workers or default_workers(), manifest.effective_settings())
     with pool_session(dispatcher):
         result = retry_run(runtime, run_id)
@@ -222,8 +235,8 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Check a sweep file and show its points, shards and caps, without running anything."""
-    payload = load_sweep(file)
     effective = load_settings(settings)
+    payload = load_sweep(file, effective.max_request_bytes)
     runtime, _ = local_runtime(Path("."), 1, effective)
     manifest = prepare(payload, runtime)
     size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
