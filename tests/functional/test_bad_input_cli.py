@@ -60,7 +60,8 @@ def write(tmp_path: Path, data: bytes, name: str = "sweep.yaml") -> str:
 
 
 ALIAS_BOMB_300_BYTES = "\n".join(
-    ["a: &a [x,x,x,x,x,x,x,x]"] + [f"{n}: &{n} [{','.join([f'*{p}'] * 8)}]" for p, n in zip("abcdefg", "bcdefgh")]
+    ["a: &a [x,x,x,x,x,x,x,x]"]
+    + [f"{n}: &{n} [{','.join([f'*{p}'] * 8)}]" for p, n in zip("abcdefg", "bcdefgh", strict=True)]
 )
 
 

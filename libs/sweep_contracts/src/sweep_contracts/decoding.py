@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sweep_contracts.errors import LimitExceededError, RequestError
-from sweep_contracts.request import field_path
+from sweep_contracts.validation import field_path
 
 MAX_DEPTH = 32
 """Most nesting levels of a request; a sweep needs about six, a config a few more."""

@@ -17,10 +17,10 @@ from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError, SweepError, UnknownExperimentError
 from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome, truncate
-from sweep_contracts.request import problems_from
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import ShardTask, identify_task, parse_task
+from sweep_contracts.validation import problems_from
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
 from sweep_worker.sink import PointRows
 
