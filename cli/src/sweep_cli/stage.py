@@ -85,7 +85,7 @@ def stack_outputs(stage: str) -> dict[str, str]:
 
 
 def resolve_stage(stage: str | None, endpoint: str | None, region: str | None) -> StageInfo:
-    if stage is not None and not re.match(r"^[a-z][a-z0-9-]{0,30}$", stage):
+    if stage is not None and not re.fullmatch(r"^[a-z][a-z0-9-]{0,30}$", stage):
         raise UsageError(f"`{stage}` is not a stage name.", field="--stage", value=stage, hint="e.g. --stage dev")
     name = stage or "custom"
     found = stack_outputs(stage) if stage and not (endpoint or os.environ.get(ENV[outputs.API_URL])) else {}

@@ -116,7 +116,7 @@ def _body_bytes(body: str | None, base64_encoded: bool) -> bytes:
 
 
 def _checked_run_id(run_id: str) -> str:
-    if not re.match(RUN_ID_PATTERN, run_id):
+    if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise RunNotFoundError(
             f"`{run_id}` is not a run id.",
             field="run_id",
