@@ -17,6 +17,7 @@ from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import RetryResult, retry_run
 from sweep_orchestrator.runs import list_runs, load_manifest
+from sweep_cli.errors import UsageError
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import RunStatus, run_status
 from sweep_orchestrator.submit import SubmitResult, submit_run
@@ -30,6 +31,13 @@ class LocalBackend:
     summary_on_finish = True
 
     def __init__(self, out: Path, workers: int | None = None, settings: SystemSettings | None = None) -> None:
+        if out.exists() and not out.is_dir():  # refuse before anything is planned or written
+            raise UsageError(
+                f"--out {out} is a file, not a results directory.",
+                field="--out",
+                value=str(out),
+                hint="give a directory (it is created if missing), e.g. `--out sweep-results`.",
+            )
         self.out = out
         self.store = LocalStore(out)
         self.workers = workers or default_workers()
