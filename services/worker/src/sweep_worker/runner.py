@@ -28,6 +28,8 @@ log = logging.getLogger("sweep.worker")
 
 Secrets = Callable[[Sequence[str]], Mapping[str, str]]
 Clock = Callable[[], datetime]
+Timer = Callable[[], float]
+"""Seconds on a monotonic clock, for how long a point took (`time.perf_counter`)."""
 
 
 def _utcnow() -> datetime:
@@ -48,6 +50,7 @@ class WorkerDeps:
     registry: Registry
     secrets: Secrets = _no_secrets
     clock: Clock = _utcnow
+    timer: Timer = time.perf_counter
 
 
 @dataclass
@@ -71,6 +74,7 @@ def run_points(
     experiment: Experiment[Any],
     budget: TimeBudget,
     secrets: Mapping[str, str],
+    timer: Timer = time.perf_counter,
 ) -> ShardResult:
     """Evaluate the shard's points in index order. A raising point becomes an `error` row and the
     shard goes on; when the budget runs short the shard stops and says how many points were not run."""
@@ -87,7 +91,7 @@ def run_points(
                 effective = space.effective_config(point)
                 error: tuple[str, str] | None = None
                 metrics: Mapping[str, float] = {}
-                started = time.perf_counter()
+                started = timer()
                 alarm.arm(budget.left_ms())
                 try:
                     metrics = experiment.evaluate(experiment.parse_config(effective), secrets)
@@ -95,7 +99,7 @@ def run_points(
                     error = _point_error(exc, experiment)
                 finally:
                     alarm.disarm()
-                duration_ms = (time.perf_counter() - started) * 1000
+                duration_ms = (timer() - started) * 1000
                 budget.record(duration_ms)
                 rows.add(
                     point_index=index,
@@ -150,7 +154,7 @@ def _run_shard(task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], flo
         message = f"a secret of experiment `{task.experiment}` is unavailable: {exc}"
         raise _ShardFailed(ErrorCode.SECRET_UNAVAILABLE, message) from exc
     try:
-        result = run_points(task, experiment, _budget(task, remaining_ms), secrets)
+        result = run_points(task, experiment, _budget(task, remaining_ms), secrets, deps.timer)
     except SweepError as exc:
         raise _ShardFailed(ErrorCode.INVALID_TASK, str(exc)) from exc
     except Exception as exc:
