@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from sweep_contracts.errors import RequestError, SweepError
+from sweep_contracts.errors import ApiCode, RequestError, SweepError
 
 
 class SweepFileError(RequestError):
     """A sweep or settings file cannot be read or parsed."""
 
-    code = "INVALID_FILE"
+    code = ApiCode.INVALID_FILE
 
 
 class UsageError(SweepError):
     """The command line's arguments do not fit together."""
 
-    code = "USAGE"
+    code = ApiCode.USAGE
     http_status = 400

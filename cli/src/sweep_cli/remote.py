@@ -12,11 +12,13 @@ from botocore.exceptions import BotoCoreError
 from botocore.httpsession import URLLib3Session
 
 from sweep_cli.stage import StageInfo
-from sweep_contracts.errors import FieldProblem, SweepError
+from sweep_contracts.errors import ApiCode, FieldProblem, SweepError
 
 
 class RemoteError(SweepError):
     """The stage's API answered with an error; the code and status are the API's own."""
+
+    code: str = ApiCode.REMOTE_ERROR
 
     def __init__(self, status: int, body: Any, url: str) -> None:
         if isinstance(body, dict) and "code" in body and "message" in body:
@@ -36,13 +38,13 @@ class RemoteError(SweepError):
                 hint="your AWS identity needs execute-api:Invoke on this stage's API (see docs/deploy.md, "
                 "'Granting access'), and the request must be signed for its region.",
             )
-            self.code = "FORBIDDEN"
+            self.code = ApiCode.FORBIDDEN
         else:
             super().__init__(
                 f"{url} answered HTTP {status}: {str(body)[:300]}",
                 hint="try again; if it persists, look in the orchestrator's logs.",
             )
-            self.code = "HTTP_ERROR"
+            self.code = ApiCode.HTTP_ERROR
         self.http_status = status
 
 

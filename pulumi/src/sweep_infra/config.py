@@ -11,12 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.settings import SystemSettings, parameter_prefix
+from sweep_infra.errors import StackConfigError
 
 NAMESPACE = "sweep"
-
-
-class StackConfigError(Exception):
-    """The stack config is incomplete or wrong; the message says how to fix it."""
 
 
 class _Model(BaseModel):

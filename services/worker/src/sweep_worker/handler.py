@@ -17,6 +17,7 @@ from sweep_aws.environ import required, settings_ttl
 from sweep_aws.ssm import SsmSecrets
 from sweep_aws.stores import open_store
 from sweep_contracts import environment
+from sweep_contracts.errors import SecretUnavailableError
 from sweep_contracts.experiments import Registry
 from sweep_worker.runner import Secrets, WorkerDeps, process_event
 
@@ -28,7 +29,13 @@ def environment_secrets(names: Sequence[str]) -> Mapping[str, str]:
     """Local runs: secret `api_key` is the environment variable `SWEEP_SECRET_API_KEY`."""
     missing = [n for n in names if environment.SECRET_PREFIX + n.upper() not in os.environ]
     if missing:
-        raise LookupError(f"set {', '.join(environment.SECRET_PREFIX + n.upper() for n in missing)}")
+        variables = ", ".join(environment.SECRET_PREFIX + n.upper() for n in missing)
+        raise SecretUnavailableError(
+            f"the experiment needs {', '.join(missing)}, and {variables} is not set.",
+            field="secrets",
+            value=missing,
+            hint=f"set {variables} in the environment of `sweep run`.",
+        )
     return {n: os.environ[environment.SECRET_PREFIX + n.upper()] for n in names}
 
 

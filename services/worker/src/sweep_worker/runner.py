@@ -14,7 +14,13 @@ from pydantic import ValidationError
 
 from sweep_contracts import layout
 from sweep_contracts._json import canonical_json, param_text
-from sweep_contracts.errors import InvalidTaskError, MissingConfigError, SweepError, UnknownExperimentError
+from sweep_contracts.errors import (
+    InvalidTaskError,
+    MissingConfigError,
+    SecretUnavailableError,
+    SweepError,
+    UnknownExperimentError,
+)
 from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome, truncate
 from sweep_contracts.settings import SystemSettings
@@ -36,7 +42,12 @@ def _utcnow() -> datetime:
 
 def _no_secrets(names: Sequence[str]) -> Mapping[str, str]:
     if names:
-        raise LookupError(f"no secret store is configured, and the experiment needs {', '.join(names)}")
+        raise SecretUnavailableError(
+            f"no secret store is configured, and the experiment needs {', '.join(names)}.",
+            field="secrets",
+            value=list(names),
+            hint="give the worker a secret store (`WorkerDeps(secrets=...)`).",
+        )
     return {}
 
 
@@ -146,7 +157,7 @@ def _run_shard(task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], flo
         raise _ShardFailed(ErrorCode.EXPERIMENT_UNAVAILABLE, str(exc)) from exc
     try:
         secrets = deps.secrets(experiment.secrets)
-    except LookupError as exc:
+    except SecretUnavailableError as exc:
         message = f"a secret of experiment `{task.experiment}` is unavailable: {exc}"
         raise _ShardFailed(ErrorCode.SECRET_UNAVAILABLE, message) from exc
     try:
