@@ -49,8 +49,9 @@ def response(status: int, body: bytes = b"", headers: dict[str, str] | None = No
     return AWSResponse("https://mocked", status, headers or {}, _Raw(body))  # type: ignore[arg-type]
 
 
-def lambda_error(status: int, code: str, message: str) -> AWSResponse:
-    return response(status, json.dumps({"message": message, "Type": "User"}).encode(), {"x-amzn-ErrorType": code})
+def lambda_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> AWSResponse:
+    body = json.dumps({"message": message, "Type": "User"}).encode()
+    return response(status, body, {"x-amzn-ErrorType": code, **(headers or {})})
 
 
 def s3_error(status: int, code: str) -> AWSResponse:

@@ -53,7 +53,7 @@ def test_strict_resolution_refuses_out_of_range_values_with_the_range() -> None:
 def test_describe_lists_every_setting_with_bounds() -> None:
     described = SystemSettings.describe()
     assert list(described) == SystemSettings.names()
-    assert described["max_request_bytes"]["max"] == 200_000
+    assert described["max_request_bytes"]["max"] == 524_288  # half the 1 MB async event limit
     assert all(d["description"] for d in described.values())
 
 

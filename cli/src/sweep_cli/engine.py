@@ -76,10 +76,6 @@ class PoolDispatcher:
             self.points_dispatched += manifest.plan.shard(shard_id).size
         return DispatchReport(dispatched=len(shards))
 
-    @property
-    def pending(self) -> int:
-        return len(self._futures)
-
     def wait(self, on_done: Callable[[ShardDone], None]) -> None:
         """Block until every dispatched shard is done, calling `on_done` for each."""
         store = LocalStore(self.store_root)

@@ -24,3 +24,9 @@ class PackagingError(InfraError):
     """A Lambda artifact could not be built."""
 
     code = ApiCode.PACKAGING_FAILED
+
+
+class PreflightError(InfraError):
+    """Something a deployment needs is missing; the message says what and how to fix it."""
+
+    code = ApiCode.PREFLIGHT_FAILED

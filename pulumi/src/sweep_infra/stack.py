@@ -53,7 +53,7 @@ class SweepStack(pulumi.ComponentResource):
         )
         StageParameters(
             f"{prefix}-parameters",
-            StageParametersArgs(config.parameter_prefix, config.effective_settings(), config.secrets, tags),
+            StageParametersArgs(config.parameter_prefix, config.effective_settings(), tags),
             child,
         )
 

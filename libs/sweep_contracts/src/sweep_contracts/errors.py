@@ -21,10 +21,17 @@ SweepError                          SWEEP_ERROR                500
 ├── ConfigurationError              MISCONFIGURED              500
 ├── InfraError                      INFRA_ERROR                500  sweep_infra.errors
 │   ├── StackConfigError            INVALID_STACK_CONFIG       500  sweep_infra.errors
-│   └── PackagingError              PACKAGING_FAILED           500  sweep_infra.errors
+│   ├── PackagingError              PACKAGING_FAILED           500  sweep_infra.errors
+│   └── PreflightError              PREFLIGHT_FAILED           500  sweep_infra.errors
 ├── UsageError                      USAGE                      400  sweep_cli.errors
-└── RemoteError                     REMOTE_ERROR               (the API's)  sweep_cli.remote
+│   └── CredentialsError            NO_CREDENTIALS             401  sweep_cli.errors
+├── ServiceError                    SERVICE_FAILED             502  sweep_cli.errors
+│   ├── StageUnreachableError       STAGE_UNREACHABLE          503  sweep_cli.errors
+│   └── QueryError                  QUERY_FAILED               502  sweep_cli.errors
+└── RemoteError                     REMOTE_ERROR               the API's status  sweep_cli.errors
 ```
+
+`sweep_cli.errors` draws its part again with the exit code each error gives.
 
 Every error names what failed (`field`), the offending `value`, the `limit` where one applies
 and the `hint` that fixes it; `to_dict()` is the JSON body the API answers with. The API's own
@@ -73,7 +80,12 @@ class ApiCode(StrEnum):
     INFRA_ERROR = "INFRA_ERROR"
     INVALID_STACK_CONFIG = "INVALID_STACK_CONFIG"
     PACKAGING_FAILED = "PACKAGING_FAILED"
+    PREFLIGHT_FAILED = "PREFLIGHT_FAILED"
     USAGE = "USAGE"
+    NO_CREDENTIALS = "NO_CREDENTIALS"
+    SERVICE_FAILED = "SERVICE_FAILED"
+    STAGE_UNREACHABLE = "STAGE_UNREACHABLE"
+    QUERY_FAILED = "QUERY_FAILED"
     REMOTE_ERROR = "REMOTE_ERROR"
     FORBIDDEN = "FORBIDDEN"
     """The stage's API refused a request (the caller's identity may not invoke it)."""

@@ -35,9 +35,9 @@ class SystemSettings(Frozen):
     max_request_bytes: int = Field(
         default=131_072,
         ge=1_024,
-        le=200_000,
-        description="Largest request body in bytes; shard tasks carry the request, and an async "
-        "Lambda event may be at most 256 KiB.",
+        le=524_288,
+        description="Largest request body in bytes; every shard task carries the request, and an async "
+        "Lambda event may be at most 1 MB (1,048,576 bytes), so at most half of that goes to the request.",
     )
     shard_size: int = Field(
         default=100, ge=1, le=10_000_000, description="Most points per shard when a request gives no `shard_size`."

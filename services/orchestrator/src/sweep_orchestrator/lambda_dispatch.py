@@ -109,5 +109,6 @@ class LambdaDispatcher:
             if not result.retryable:
                 return result.describe()
             if attempt < policy.max_attempts:
-                self._sleep(self._rng() * min(policy.backoff_cap_s, policy.backoff_base_s * 2**attempt))
+                backoff = self._rng() * min(policy.backoff_cap_s, policy.backoff_base_s * 2**attempt)
+                self._sleep(max(backoff, result.retry_after_s or 0.0))  # Lambda's Retry-After, bounded
         return f"{result.describe()} (gave up after {policy.max_attempts} attempts)"
