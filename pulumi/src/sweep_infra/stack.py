@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sweep_contracts import environment, outputs
+from sweep_contracts.settings import SECRETS_PATH
 from sweep_infra import policies
 from sweep_infra.api import HttpApi, HttpApiArgs
 from sweep_infra.catalog import ResultsCatalog, ResultsCatalogArgs
@@ -92,7 +93,7 @@ class SweepStack(pulumi.ComponentResource):
                     policies.worker_policy(
                         log_group_arn=log_group_arn,
                         bucket_arn=a[0],
-                        secrets_path_arn=f"{a[1]}/secrets",
+                        secrets_path_arn=a[1] + "/" + SECRETS_PATH.rstrip("/"),
                         orchestrator_arn=a[2],
                     )
                 )
