@@ -33,7 +33,7 @@ from sweep_contracts.version import code_version
 from sweep_orchestrator import deps
 from sweep_orchestrator.retry import RetryResult, retry_run
 from sweep_orchestrator.runs import list_runs, load_manifest
-from sweep_orchestrator.status import RunStatus, run_status
+from sweep_orchestrator.status import RunStatus
 from sweep_orchestrator.submit import SubmitResult, submit_run
 
 log = logging.getLogger("sweep.api")
@@ -185,9 +185,9 @@ def get_runs(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> Response[str]:
     tags=["runs"],
 )
 def get_run(run_id: str) -> Response[str]:
-    store = deps.current().runtime.store
-    manifest = load_manifest(store, _checked_run_id(run_id))
-    status = run_status(store, run_id, manifest)
+    current = deps.current()
+    manifest = load_manifest(current.runtime.store, _checked_run_id(run_id))
+    status = current.outcomes.status(run_id, manifest)
     answer = StatusAnswer(
         **status.model_dump(),
         description=manifest.request.description,
