@@ -20,7 +20,6 @@ from sweep_cli.app import (
     handles_errors,
 )
 from sweep_cli.backend import Backend, with_backend
-from sweep_cli.commands.execute import print_summary
 
 RunIdArgument = Annotated[str, typer.Argument(help="The run.")]
 
@@ -66,7 +65,7 @@ def results(
     if summary is None:
         render.err.print("no metrics were recorded for this run")
         return
-    print_summary(summary, fmt)
+    render.print_summary(summary, fmt)
 
 
 @app.command()
