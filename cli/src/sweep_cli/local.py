@@ -16,9 +16,10 @@ from sweep_cli.query import QueryResult, ResultsDB, objective, summary_sql
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import RetryResult, retry_run
-from sweep_orchestrator.runs import list_runs
+from sweep_orchestrator.runs import list_runs, load_manifest
+from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import RunStatus, run_status
-from sweep_orchestrator.submit import Runtime, SubmitResult, load_manifest, submit_run
+from sweep_orchestrator.submit import SubmitResult, submit_run
 
 
 class LocalBackend:

@@ -79,17 +79,26 @@ def stack_outputs(stage: str) -> dict[str, str]:
     result = subprocess.run(  # noqa: S603 - fixed command, the stage name is checked by check_stage_name
         [pulumi, "stack", "output", "--json", "--stack", stage],
         cwd=directory,
+        stdin=subprocess.DEVNULL,  # never a passphrase prompt the user cannot see
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     if result.returncode != 0:
+        hint = "check the stack exists (`pulumi stack ls`) and you are logged in, or pass --endpoint."
+        if "PASSPHRASE" in result.stderr.upper():
+            # self-managed backends ask for it even for plain outputs (pulumi/pulumi#21141)
+            hint = (
+                "the stack's backend is self-managed (`pulumi login --local` or s3://…), and Pulumi needs its "
+                "passphrase even to read the outputs: export PULUMI_CONFIG_PASSPHRASE (or "
+                "PULUMI_CONFIG_PASSPHRASE_FILE), or pass --endpoint."
+            )
         raise UsageError(
             f"`pulumi stack output --stack {stage}` failed: {result.stderr.strip().splitlines()[-1:] or ['?']}",
             field="--stage",
             value=stage,
-            hint="check the stack exists (`pulumi stack ls`) and you are logged in, or pass --endpoint.",
+            hint=hint,
         )
     found: dict[str, str] = json.loads(result.stdout or "{}")
     return found

@@ -38,3 +38,8 @@ PULUMI_DIR = "SWEEP_PULUMI_DIR"
 """Where `Pulumi.yaml` is, when the CLI runs outside the sweep repository."""
 AWS_REGIONS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 """The AWS SDK's own region variables, the last places a region is looked for."""
+
+# --- deploys -----------------------------------------------------------------------------------
+
+ARTIFACTS_DIR = "SWEEP_ARTIFACTS_DIR"
+"""Deploys: prebuilt Lambda artifacts (`make package`) when the stack config names none (`make deploy` sets it)."""
