@@ -210,7 +210,7 @@ def _parameters(stage: str, region: str | None) -> StageParameters:
 def params_seed(
     stage: StageRequired,
     assignments: Annotated[
-        list[str] | None, typer.Option("--set", help="NAME=VALUE, repeatable [default: the stack config's values].")
+        list[str] | None, typer.Option("--set", help="NAME=VALUE, repeatable (default: the stack config's values).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite values that differ (without: keep them).")] = False,
     region: RegionOption = None,

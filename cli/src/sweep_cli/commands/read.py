@@ -89,9 +89,9 @@ def report(
     run_id: RunIdArgument,
     out: OutOption = DEFAULT_OUT,
     output: Annotated[
-        Path | None, typer.Option("--output", help="HTML file [default: <out>/report-<run_id>.html].")
+        Path | None, typer.Option("--output", help="HTML file (default: <out>/report-<run_id>.html).")
     ] = None,
-    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metrics to plot [default: all].")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metrics to plot (default: all).")] = None,
 ) -> None:
     """Write a self-contained HTML report: each metric against each swept parameter, per series."""
     from sweep_cli.report import write_report
