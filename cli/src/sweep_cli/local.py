@@ -12,6 +12,7 @@ from sweep_cli import render
 from sweep_cli.app import EXIT_INTERRUPTED
 from sweep_cli.backend import RunRow, Summary
 from sweep_cli.engine import PoolDispatcher, ShardDone, default_workers, local_runtime
+from sweep_cli.errors import UsageError
 from sweep_cli.query import QueryResult, ResultsDB, objective, summary_sql
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
@@ -30,6 +31,13 @@ class LocalBackend:
     summary_on_finish = True
 
     def __init__(self, out: Path, workers: int | None = None, settings: SystemSettings | None = None) -> None:
+        if out.exists() and not out.is_dir():  # refuse before anything is planned or written
+            raise UsageError(
+                f"--out {out} is a file, not a results directory.",
+                field="--out",
+                value=str(out),
+                hint="give a directory (it is created if missing), e.g. `--out sweep-results`.",
+            )
         self.out = out
         self.store = LocalStore(out)
         self.workers = workers or default_workers()

@@ -168,7 +168,7 @@ class StageParameters:
                 raise self._fail(exc) from exc
 
     def set_secret(self, name: str, value: str) -> int:
-        if not re.match(AXIS_PATTERN, name):
+        if not re.fullmatch(AXIS_PATTERN, name):
             raise UsageError(
                 f"`{name}` is not a secret name.",
                 field="NAME",

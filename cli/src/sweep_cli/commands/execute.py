@@ -73,8 +73,9 @@ def run(
     quiet: QuietOption = False,
 ) -> None:
     """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
-    payload = load_sweep(file)
-    with LocalBackend(out, workers, load_settings(settings)) as backend:
+    effective = load_settings(settings)
+    payload = load_sweep(file, effective.max_request_bytes)
+    with LocalBackend(out, workers, effective) as backend:
         start(backend, payload, follow=True, metric=metric, quiet=quiet)
 
 
