@@ -29,7 +29,13 @@ from sweep_cli.stage import pulumi_dir, stage_region
 from sweep_contracts import environment
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.names import AXIS_PATTERN
-from sweep_contracts.settings import SECRET_PLACEHOLDER, SystemSettings, parameter_prefix, secrets_prefix
+from sweep_contracts.settings import (
+    SECRET_PLACEHOLDER,
+    SystemSettings,
+    normalise_prefix,
+    parameter_prefix,
+    secrets_prefix,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -104,7 +110,7 @@ class StageParameters:
 
     def __init__(self, client: SSMClient, prefix: str) -> None:
         self.client = client
-        self.prefix = "/" + prefix.strip("/") + "/"
+        self.prefix = normalise_prefix(prefix)
 
     def _fail(self, exc: Exception) -> ServiceError:
         return ServiceError(
@@ -204,7 +210,7 @@ def _parameters(stage: str, region: str | None) -> StageParameters:
 def params_seed(
     stage: StageRequired,
     assignments: Annotated[
-        list[str] | None, typer.Option("--set", help="NAME=VALUE, repeatable [default: the stack config's values].")
+        list[str] | None, typer.Option("--set", help="NAME=VALUE, repeatable (default: the stack config's values).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite values that differ (without: keep them).")] = False,
     region: RegionOption = None,
