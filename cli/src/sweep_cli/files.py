@@ -172,3 +172,18 @@ def load_sweep(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
             hint="a sweep file is a mapping with `experiment`, `config` and a `grid` (see examples/maze.yaml).",
         )
     return data
+
+
+def load_settings(path: Path | None) -> SystemSettings:
+    """The settings file's values over the built-in defaults, or the defaults alone."""
+    if path is None:
+        return SystemSettings.resolve({}, source="default")
+    raw = load_yaml(str(path)) or {}
+    if not isinstance(raw, dict):
+        raise SweepFileError(
+            f"{path} holds {type(raw).__name__}, not a mapping of settings.",
+            field="--settings",
+            value=str(path),
+            hint=f"write `name: value` lines; settings: {', '.join(SystemSettings.names())}.",
+        )
+    return SystemSettings.resolve(raw, source="file", strict=True)
