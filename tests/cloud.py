@@ -22,11 +22,11 @@ from sweep_aws.invoke import BotoInvoker
 from sweep_aws.s3 import S3Store
 from sweep_aws.ssm import SsmSettings
 from sweep_contracts.experiments import Registry
-from sweep_contracts.tasks import DISPATCH_KIND
 from sweep_orchestrator import deps, handler
 from sweep_orchestrator.deps import OrchestratorDeps
+from sweep_orchestrator.dispatch_task import DISPATCH_KIND
 from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
-from sweep_orchestrator.submit import Runtime
+from sweep_orchestrator.runtime import Runtime
 from sweep_worker.runner import WorkerDeps, process_event
 
 EVENTS = Path(__file__).parent / "events"
@@ -102,7 +102,8 @@ class Invokes:
         with self.lock:
             taken = [p for f, p in self.calls if function in (None, f)]
             self.calls = [(f, p) for f, p in self.calls if function not in (None, f)]
-        return taken
+        # invokes are sent from a thread pool: order them by shard, not by which thread ran first
+        return sorted(taken, key=lambda p: (p.get("shard_id", -1), p.get("attempt", 0)))
 
 
 @dataclass

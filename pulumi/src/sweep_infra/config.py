@@ -10,7 +10,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sweep_contracts.errors import SettingsError
-from sweep_contracts.settings import SystemSettings
+from sweep_contracts.settings import SystemSettings, parameter_prefix
 
 NAMESPACE = "sweep"
 
@@ -71,7 +71,7 @@ class StackConfig(_Model):
 
     @property
     def parameter_prefix(self) -> str:
-        return f"/sweep/{self.stage}/"
+        return parameter_prefix(self.stage)
 
     @property
     def tags(self) -> dict[str, str]:

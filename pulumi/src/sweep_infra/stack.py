@@ -75,7 +75,7 @@ class SweepStack(pulumi.ComponentResource):
 
         orchestrator_arn = arn("lambda", f"function:{orchestrator_name}")
         worker_arn = arn("lambda", f"function:{worker_name}")
-        parameters_arn = arn("ssm", f"parameter/sweep/{stage}")
+        parameters_arn = arn("ssm", "parameter" + config.parameter_prefix.rstrip("/"))
         store = pulumi.Output.concat("s3://", results.bucket.bucket)
         common: dict[str, pulumi.Input[str]] = {
             environment.STAGE: stage,

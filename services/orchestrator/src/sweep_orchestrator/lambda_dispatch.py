@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from sweep_aws.invoke import Invoker
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
-from sweep_contracts.tasks import DispatchTask, TaskFactory
+from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
+from sweep_orchestrator.dispatch_task import DispatchTask
 
 log = logging.getLogger("sweep.dispatch")
 
