@@ -9,14 +9,16 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto import mock_aws
 
-from sweep_aws.clients import ssm_secrets_client
+from sweep_aws.clients import ssm_client, ssm_secrets_client
 from sweep_aws.ssm import SsmSecrets
 from sweep_worker.handler import ssm_secrets
 from tests.cloud import json_error
@@ -93,3 +95,43 @@ def test_a_burst_of_cold_workers_all_get_their_secret_through_throttling(ssm: To
     calls = ssm.calls
     assert all(worker(["api_key"]) == {"api_key": "s3cr3t"} for worker in workers)
     assert ssm.calls == calls
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """botocore's retry pauses, recorded instead of slept."""
+    recorded: list[float] = []
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=recorded.append, time=time.time))
+    return recorded
+
+
+def throttle_first(n: int) -> Callable[..., AWSResponse | None]:
+    calls = [0]
+
+    def before_send(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        calls[0] += 1
+        return json_error(400, "ThrottlingException", "Rate exceeded") if calls[0] <= n else None
+
+    return before_send
+
+
+def test_a_cold_worker_throttled_five_times_in_a_row_still_gets_its_secret(
+    ssm: TokenBucket, pauses: list[float]
+) -> None:
+    # GIVEN SSM throttles a cold worker's first five reads (the tail of a burst)
+    client = ssm_secrets_client()
+    client.meta.events.register("before-send.ssm.GetParameter", throttle_first(5))
+    # WHEN it reads its secret THEN it gets it, after five jittered pauses that double from 1 s
+    assert ssm_secrets(PREFIX, client)(["api_key"]) == {"api_key": "s3cr3t"}
+    assert len(pauses) == 5
+    assert all(0 <= pause <= 2**i for i, pause in enumerate(pauses))
+
+
+def test_the_settings_client_would_have_failed_the_shard(ssm: TokenBucket, pauses: list[float]) -> None:
+    # GIVEN the same throttling, read with the settings client (3 attempts: it falls back to defaults fast)
+    client = ssm_client()
+    client.meta.events.register("before-send.ssm.GetParameter", throttle_first(5))
+    # THEN a secret read that way is unavailable: why the worker's secrets have their own client
+    with pytest.raises(LookupError, match="could not be read"):
+        ssm_secrets(PREFIX, client)(["api_key"])
+    assert len(pauses) == 2
