@@ -12,12 +12,12 @@ from sweep_cli import render
 from sweep_cli.app import EXIT_INTERRUPTED
 from sweep_cli.backend import RunRow, Summary
 from sweep_cli.engine import PoolDispatcher, ShardDone, default_workers, local_runtime
+from sweep_cli.errors import UsageError
 from sweep_cli.query import QueryResult, ResultsDB, objective, summary_sql
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import RetryResult, retry_run
 from sweep_orchestrator.runs import list_runs, load_manifest
-from sweep_cli.errors import UsageError
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import RunStatus, run_status
 from sweep_orchestrator.submit import SubmitResult, submit_run
