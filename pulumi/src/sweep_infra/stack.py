@@ -22,6 +22,7 @@ from sweep_infra.storage import Expiry, SecureBucket, SecureBucketArgs
 ORCHESTRATOR_HANDLER = "sweep_orchestrator.handler.handler"
 WORKER_HANDLER = "sweep_worker.handler.handler"
 ATHENA_RESULTS_DAYS = 7
+SSM_HIGH_THROUGHPUT = "/ssm/parameter-store/high-throughput-enabled"
 ORCHESTRATOR_ASYNC_RETRIES = 2  # its own fan-out invocations: Lambda retries a failed dispatcher twice
 
 
@@ -57,6 +58,16 @@ class SweepStack(pulumi.ComponentResource):
             StageParametersArgs(config.parameter_prefix, config.effective_settings(), tags),
             child,
         )
+
+        if config.ssm_high_throughput:
+            # Account- and region-wide, shared by every stage there: kept when this stack is destroyed,
+            # so destroying one stage does not throttle another (turn off: docs/deploy.md).
+            aws.ssm.ServiceSetting(
+                f"{prefix}-ssm-high-throughput",
+                setting_id=SSM_HIGH_THROUGHPUT,
+                setting_value="true",
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
 
         orchestrator_name, worker_name = f"{prefix}-orchestrator", f"{prefix}-worker"
 
