@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -37,6 +35,7 @@ from sweep_cli.files import load_sweep, load_yaml
 from sweep_cli.params import app as params_app
 from sweep_cli.query import ResultsDB, summary_sql
 from sweep_cli.query import objective as run_objective
+from sweep_cli.session import pool_session
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
@@ -74,19 +73,6 @@ def _progress(dispatcher: PoolDispatcher, manifest: RunManifest, total: int, qui
             bar.advance(done.points, done.points_failed, done.failed)
 
         dispatcher.wait(on_done)
-
-
-@contextmanager
-def pool_session(dispatcher: PoolDispatcher) -> Iterator[None]:
-    """Shut the pool down however the block ends; Ctrl-C keeps the finished shards."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        dispatcher.shutdown(cancel=True)
-        render.err.print("\ninterrupted; finished shards are kept. Resume with `sweep retry RUN_ID`.")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        dispatcher.shutdown()
 
 
 def watch_and_exit(client: StageClient, run_id: str, quiet: bool = False) -> NoReturn:

@@ -1,0 +1,194 @@
+"""A process pool that knows which task each process is running, so a process that dies fails
+only its own task, and is replaced.
+
+Why not a library pool: `concurrent.futures.ProcessPoolExecutor` marks itself broken when any of
+its processes dies and fails every pending future with `BrokenProcessPool`; it also queues tasks
+ahead into a shared call queue, so it cannot say which task the dead process was running.
+`multiprocessing.Pool` replaces a dead process but loses its task: the result never arrives and
+the caller waits forever. Here every process has its own pipe and takes one task at a time, so
+the task of a dead process is known exactly and every other task runs on."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkServerContext, SpawnContext
+from multiprocessing.process import BaseProcess
+from typing import Any, Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+STOP = None
+"""Sent to a process to ask it to exit after its current task."""
+
+
+@dataclass(frozen=True)
+class Finished(Generic[K]):
+    """The task returned `value`."""
+
+    key: K
+    value: Any
+
+
+@dataclass(frozen=True)
+class Raised(Generic[K]):
+    """The task raised; `message` names the exception."""
+
+    key: K
+    message: str
+
+
+@dataclass(frozen=True)
+class Died(Generic[K]):
+    """The process running the task died; `exitcode` is negative for a signal."""
+
+    key: K
+    exitcode: int | None
+
+    @property
+    def how(self) -> str:
+        """'exit code 70' or 'signal SIGKILL'."""
+        code = self.exitcode
+        if code is None or code >= 0:
+            return f"exit code {code}"
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+
+
+Result = Finished[K] | Raised[K] | Died[K]
+
+
+@dataclass
+class _Process(Generic[K]):
+    process: BaseProcess
+    conn: Connection
+    task: K | None = None
+
+
+@dataclass
+class ProcessPool(Generic[K]):
+    """`submit` queues tasks; `results` hands each queued task to an idle process (starting up to
+    `size` of them) and returns the results that arrive. `serve(conn, *args)` runs in each process:
+    it answers every payload it receives with `("ok", value)` or `("raised", message)`, and returns
+    on `STOP` or when the pipe closes."""
+
+    size: int
+    context: ForkServerContext | SpawnContext
+    serve: Callable[..., None]
+    args: tuple[Any, ...] = ()
+    _queue: deque[tuple[K, Any]] = field(default_factory=deque)
+    _processes: list[_Process[K]] = field(default_factory=list)
+
+    def submit(self, key: K, payload: Any) -> None:
+        self._queue.append((key, payload))
+
+    @property
+    def pending(self) -> int:
+        """Tasks queued or running."""
+        return len(self._queue) + sum(p.task is not None for p in self._processes)
+
+    def pids(self) -> list[int]:
+        return [p.process.pid for p in self._processes if p.process.pid is not None]
+
+    def _start(self) -> _Process[K]:
+        parent, child = self.context.Pipe()
+        # daemonic: should the parent exit without `stop`, multiprocessing's exit hook ends them
+        process = self.context.Process(target=self.serve, args=(child, *self.args), daemon=True)
+        process.start()
+        child.close()
+        started = _Process[K](process, parent)
+        self._processes.append(started)
+        return started
+
+    def _assign(self) -> None:
+        for gone in [p for p in self._processes if p.task is None and not p.process.is_alive()]:
+            self._drop(gone)
+        idle = [p for p in self._processes if p.task is None]
+        while self._queue:
+            worker = idle.pop() if idle else self._start() if len(self._processes) < self.size else None
+            if worker is None:
+                return
+            key, payload = self._queue.popleft()
+            worker.task = key
+            with contextlib.suppress(OSError):  # it died while idle: `results` reports the task as died
+                worker.conn.send(payload)
+
+    def results(self, timeout: float) -> list[Result[K]]:
+        """Results that arrive within `timeout` seconds (an empty list if none did)."""
+        self._assign()
+        if not any(p.task is not None for p in self._processes):
+            return []
+        handles: dict[Any, _Process[K]] = {}
+        for p in self._processes:
+            handles[p.process.sentinel] = p
+            if p.task is not None:
+                handles[p.conn] = p
+        ready = {id(handles[h]): handles[h] for h in wait(list(handles), timeout)}
+        found: list[Result[K]] = []
+        for p in ready.values():
+            if p.task is None:  # died while idle: nothing lost, a new one starts when needed
+                self._drop(p)
+            else:
+                found.append(self._collect(p))
+        return found
+
+    def _collect(self, worker: _Process[K]) -> Result[K]:
+        key = worker.task
+        assert key is not None
+        worker.task = None
+        try:
+            # a result sent just before the process died still counts
+            if worker.conn.poll():
+                kind, value = worker.conn.recv()
+                return Finished(key, value) if kind == "ok" else Raised(key, str(value))
+        except (EOFError, OSError):
+            pass
+        self._drop(worker)
+        return Died(key, worker.process.exitcode)
+
+    def _drop(self, worker: _Process[K]) -> None:
+        worker.process.join(timeout=1)
+        if worker.process.is_alive():  # its pipe broke but it lives on: it cannot be trusted
+            worker.process.kill()
+            worker.process.join()
+        self._processes.remove(worker)
+        worker.conn.close()
+
+    def stop(self, grace_s: float = 2.0) -> list[K]:
+        """End every process now and return the keys of the tasks that did not finish: the running
+        ones first, then the queued ones (which never started)."""
+        unfinished = [p.task for p in self._processes if p.task is not None]
+        unfinished.extend(key for key, _ in self._queue)
+        self._queue.clear()
+        for p in self._processes:
+            p.process.terminate()
+        self._reap(grace_s)
+        return unfinished
+
+    def close(self, grace_s: float = 5.0) -> None:
+        """Ask idle processes to exit and wait for them; any still running a task are ended."""
+        self._queue.clear()
+        for p in self._processes:
+            if p.task is None:
+                with contextlib.suppress(OSError):
+                    p.conn.send(STOP)
+            else:
+                p.process.terminate()
+        self._reap(grace_s)
+
+    def _reap(self, grace_s: float) -> None:
+        deadline = time.monotonic() + grace_s
+        for p in self._processes:
+            p.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if p.process.is_alive():
+                p.process.kill()
+                p.process.join()
+            p.conn.close()
+        self._processes.clear()
