@@ -147,7 +147,7 @@ def test_a_killed_pool_worker_fails_only_the_shard_it_was_running(tmp_path: Path
     assert code == 1, err
     assert (status.shards_success, status.error_codes) == (39, {"WORKER_CRASHED": 1}), status
     assert "signal SIGKILL" in (status.failed_shards[0].error_message or "")
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
 
 
 def test_a_point_that_ends_its_process_is_isolated_on_retry(tmp_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_a_signal_ends_the_run_cleanly(
     code, err = finish(proc)
     # THEN finished shards are kept, the others are INTERRUPTED, nothing outlives the command
     assert code == expected, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     assert "Resume with: sweep retry stopped" in err
     assert_reaped(family)
     status = every_shard_accounted(out, "stopped")

@@ -75,4 +75,7 @@ def serve(conn: Connection, store_root: str) -> None:
             answer: tuple[str, Any] = ("ok", run_task(event_json))
         except Exception as exc:
             answer = ("raised", f"{type(exc).__name__}: {exc}")
-        conn.send(answer)
+        try:
+            conn.send(answer)
+        except OSError:  # the parent is gone; the shard's own outcome is in the store
+            return

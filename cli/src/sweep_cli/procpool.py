@@ -11,6 +11,7 @@ the task of a dead process is known exactly and every other task runs on."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 from collections import deque
@@ -54,7 +55,9 @@ class Died(Generic[K]):
     def how(self) -> str:
         """'exit code 70' or 'signal SIGKILL'."""
         code = self.exitcode
-        if code is None or code >= 0:
+        if code is None:
+            return "exit status unknown"
+        if code >= 0:
             return f"exit code {code}"
         try:
             return f"signal {signal.Signals(-code).name}"
@@ -108,67 +111,59 @@ class ProcessPool(Generic[K]):
         return started
 
     def _assign(self) -> None:
-        for gone in [p for p in self._processes if p.task is None and not p.process.is_alive()]:
-            self._drop(gone)
         idle = [p for p in self._processes if p.task is None]
         while self._queue:
             worker = idle.pop() if idle else self._start() if len(self._processes) < self.size else None
             if worker is None:
                 return
             key, payload = self._queue.popleft()
-            worker.task = key
-            with contextlib.suppress(OSError):  # it died while idle: `results` reports the task as died
+            try:
                 worker.conn.send(payload)
+            except OSError:  # it died while idle: the task goes to another process
+                self._queue.appendleft((key, payload))
+                self._discard(worker)
+                continue
+            worker.task = key
 
     def results(self, timeout: float) -> list[Result[K]]:
-        """Results that arrive within `timeout` seconds (an empty list if none did)."""
+        """Results that arrive within `timeout` seconds (an empty list if none did).
+
+        A process is dead when its pipe reports end-of-file: every copy of its end is closed. Not
+        the process sentinel, which under forkserver is a socket to the fork server: it reads as
+        "exited" when the fork server dies (a hangup reaches it too), though its children live on."""
         self._assign()
         if not any(p.task is not None for p in self._processes):
             return []
-        handles: dict[Any, _Process[K]] = {}
-        for p in self._processes:
-            handles[p.process.sentinel] = p
-            if p.task is not None:
-                handles[p.conn] = p
-        ready = {id(handles[h]): handles[h] for h in wait(list(handles), timeout)}
+        by_conn: dict[Any, _Process[K]] = {p.conn: p for p in self._processes}
         found: list[Result[K]] = []
-        for p in ready.values():
-            if p.task is None:  # died while idle: nothing lost, a new one starts when needed
-                self._drop(p)
-            else:
-                found.append(self._collect(p))
+        for conn in wait(list(by_conn), timeout):
+            worker = by_conn[conn]
+            key, worker.task = worker.task, None
+            try:
+                kind, value = worker.conn.recv()
+            except (EOFError, OSError):
+                self._discard(worker)
+                if key is not None:  # else it died idle: nothing lost, a new one starts when needed
+                    found.append(Died(key, worker.process.exitcode))
+                continue
+            if key is not None:
+                found.append(Finished(key, value) if kind == "ok" else Raised(key, str(value)))
         return found
 
-    def _collect(self, worker: _Process[K]) -> Result[K]:
-        key = worker.task
-        assert key is not None
-        worker.task = None
-        try:
-            # a result sent just before the process died still counts
-            if worker.conn.poll():
-                kind, value = worker.conn.recv()
-                return Finished(key, value) if kind == "ok" else Raised(key, str(value))
-        except (EOFError, OSError):
-            pass
-        self._drop(worker)
-        return Died(key, worker.process.exitcode)
-
-    def _drop(self, worker: _Process[K]) -> None:
+    def _discard(self, worker: _Process[K]) -> None:
+        """Forget a process whose pipe is closed (its exit code is learnt if the fork server can tell)."""
         worker.process.join(timeout=1)
-        if worker.process.is_alive():  # its pipe broke but it lives on: it cannot be trusted
-            worker.process.kill()
-            worker.process.join()
-        self._processes.remove(worker)
         worker.conn.close()
+        self._processes.remove(worker)
 
     def stop(self, grace_s: float = 2.0) -> list[K]:
         """End every process now and return the keys of the tasks that did not finish: the running
-        ones first, then the queued ones (which never started)."""
+        ones first, then the queued ones (which never started). When it returns, every process is gone."""
         unfinished = [p.task for p in self._processes if p.task is not None]
         unfinished.extend(key for key, _ in self._queue)
         self._queue.clear()
         for p in self._processes:
-            p.process.terminate()
+            _signal(p, signal.SIGTERM)
         self._reap(grace_s)
         return unfinished
 
@@ -180,15 +175,37 @@ class ProcessPool(Generic[K]):
                 with contextlib.suppress(OSError):
                     p.conn.send(STOP)
             else:
-                p.process.terminate()
+                _signal(p, signal.SIGTERM)
         self._reap(grace_s)
 
     def _reap(self, grace_s: float) -> None:
         deadline = time.monotonic() + grace_s
         for p in self._processes:
-            p.process.join(timeout=max(0.0, deadline - time.monotonic()))
-            if p.process.is_alive():
-                p.process.kill()
-                p.process.join()
+            if not _closed(p.conn, deadline):
+                _signal(p, signal.SIGKILL)
+                _closed(p.conn, time.monotonic() + KILL_WAIT_S)
+            p.process.join(timeout=0.1)
             p.conn.close()
         self._processes.clear()
+
+
+KILL_WAIT_S = 5.0
+
+
+def _signal(worker: _Process[Any], number: int) -> None:
+    # by pid, not `terminate()`: that does nothing once a dead fork server made the process look exited
+    if worker.process.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.process.pid, number)
+
+
+def _closed(conn: Connection, deadline: float) -> bool:
+    """Wait until the other end of `conn` is closed (its process is gone), dropping what it sends."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not conn.poll(left):
+            return False
+        try:
+            conn.recv()
+        except (EOFError, OSError):
+            return True
