@@ -5,8 +5,12 @@ and the rest of the shard runs."""
 from __future__ import annotations
 
 import io
+import json
+import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -14,7 +18,7 @@ import pyarrow.parquet as pq
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
 from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
-from sweep_contracts.storage import MemoryStore
+from sweep_contracts.storage import LocalStore
 from sweep_contracts.tasks import TaskFactory
 from sweep_worker.runner import WorkerDeps, process_event
 from tests.helpers import tasks_for
@@ -29,7 +33,24 @@ def crashing_shard(crash_at: set[int], size: int = 6, config: dict[str, Any] | N
     return tasks_for(payload, RUN, settings={"time_budget_margin_ms": 0})
 
 
-def previous_attempt(store: MemoryStore, code: ErrorCode, size: int = 6) -> None:
+def in_child(work: Callable[[], dict[str, Any]], answer: Path) -> dict[str, Any]:
+    """Run `work` in a forked process, as a pool worker or a Lambda would: should a crashing point
+    take the process down, that fails the test instead of ending pytest."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            answer.write_text(json.dumps(work()))
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the worker's process died"
+    loaded: dict[str, Any] = json.loads(answer.read_text())
+    return loaded
+
+
+def previous_attempt(store: LocalStore, code: ErrorCode, size: int = 6) -> None:
     record_outcome(
         store,
         Outcome.failure(
@@ -38,17 +59,18 @@ def previous_attempt(store: MemoryStore, code: ErrorCode, size: int = 6) -> None
     )
 
 
-def rows(store: MemoryStore) -> list[dict[str, Any]]:
+def rows(store: LocalStore) -> list[dict[str, Any]]:
     data = store.get(layout.points_key(RUN, 0)) or b""
     return list(pq.read_table(io.BytesIO(data)).to_pylist())
 
 
-def test_a_retry_after_a_crash_makes_each_crashing_point_an_error_row() -> None:
+def test_a_retry_after_a_crash_makes_each_crashing_point_an_error_row(tmp_path: Path) -> None:
     # GIVEN a shard whose points 0, 2 and 5 end their process, and whose attempt 1 died that way
-    store = MemoryStore()
+    store = LocalStore(tmp_path / "store")
     previous_attempt(store, ErrorCode.WORKER_CRASHED)
     # WHEN attempt 2 runs
-    result = process_event(crashing_shard({0, 2, 5}).event(0, attempt=2), WorkerDeps(store, Registry.default()))
+    task = crashing_shard({0, 2, 5}).event(0, attempt=2)
+    result = in_child(lambda: process_event(task, WorkerDeps(store, Registry.default())), tmp_path / "answer.json")
     # THEN the shard succeeds: three WORKER_CRASHED error rows, the other points evaluated once each
     assert (result["status"], result["attempt"], result["points_ok"], result["points_failed"]) == ("success", 2, 3, 3)
     written = rows(store)
@@ -65,9 +87,9 @@ def test_a_retry_after_a_crash_makes_each_crashing_point_an_error_row() -> None:
     assert list(store.list(layout.outcomes_prefix(RUN))) == [layout.outcome_key(RUN, "success", 0)]
 
 
-def test_an_isolated_point_past_the_budget_stops_the_shard_on_time() -> None:
+def test_an_isolated_point_past_the_budget_stops_the_shard_on_time(tmp_path: Path) -> None:
     # GIVEN a retry after a crash, whose points sleep 5 s each, with 0.3 s of budget
-    store = MemoryStore()
+    store = LocalStore(tmp_path / "store")
     previous_attempt(store, ErrorCode.WORKER_CRASHED)
     task = crashing_shard(set(), config={"y": 0.0, "sleep_ms": 5000}).event(0, attempt=2)
     started = time.monotonic()
