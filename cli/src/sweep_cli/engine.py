@@ -18,8 +18,9 @@ from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
-from sweep_orchestrator.dispatch import DispatchReport, ShardRef, record_failures
-from sweep_orchestrator.submit import Runtime
+from sweep_orchestrator.dispatch import DispatchReport, ShardRef
+from sweep_orchestrator.failures import ShardFailure, record_failures
+from sweep_orchestrator.runtime import Runtime
 
 POLL_S = 0.2
 """How often `wait` looks for a stop request while no shard finishes."""
@@ -110,14 +111,6 @@ class PoolDispatcher:
             self.points_dispatched += manifest.plan.shard(shard_id).size
         return DispatchReport(dispatched=len(shards))
 
-    @property
-    def pending(self) -> int:
-        return len(self._tasks)
-
-    def pids(self) -> list[int]:
-        """The pool's live processes (tests kill one)."""
-        return self._pool.pids() if self._pool is not None else []
-
     def wait(self, on_done: Callable[[ShardDone], None]) -> None:
         """Block until every dispatched shard is done, calling `on_done` for each."""
         store = LocalStore(self.store_root)
@@ -173,8 +166,9 @@ class PoolDispatcher:
 
     @staticmethod
     def _record(store: LocalStore, manifest: RunManifest, refs: list[ShardRef], code: ErrorCode, message: str) -> None:
-        failures = [(shard_id, attempt, code, message) for shard_id, attempt in refs]
-        record_failures(store, manifest.run_id, manifest.plan, failures, datetime.now(UTC))
+        size = manifest.plan.shard
+        failures = [ShardFailure(shard_id, attempt, size(shard_id).size, code, message) for shard_id, attempt in refs]
+        record_failures(store, manifest.run_id, failures, datetime.now(UTC))
 
     def shutdown(self) -> None:
         if self._pool is not None:

@@ -92,14 +92,6 @@ class ProcessPool(Generic[K]):
     def submit(self, key: K, payload: Any) -> None:
         self._queue.append((key, payload))
 
-    @property
-    def pending(self) -> int:
-        """Tasks queued or running."""
-        return len(self._queue) + sum(p.task is not None for p in self._processes)
-
-    def pids(self) -> list[int]:
-        return [p.process.pid for p in self._processes if p.process.pid is not None]
-
     def _start(self) -> _Process[K]:
         parent, child = self.context.Pipe()
         # daemonic: should the parent exit without `stop`, multiprocessing's exit hook ends them

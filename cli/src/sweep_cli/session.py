@@ -1,4 +1,4 @@
-"""A local run's pool session: how `sweep run` and `sweep retry` end on a signal.
+"""How `sweep run` and `sweep retry` end on a signal while the local pool runs.
 
 Ctrl-C (once or twice), SIGTERM and SIGHUP all end a run the same way: finished shards are kept,
 the pool's processes are ended and reaped, every unfinished shard gets an `INTERRUPTED` outcome
@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import typer
-
 from sweep_cli import render
-from sweep_cli.engine import PoolDispatcher, RunInterrupted
+from sweep_cli.engine import RunInterrupted
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -49,26 +46,10 @@ class StopSignals:
         self._previous.clear()
 
 
-@contextmanager
-def pool_session(dispatcher: PoolDispatcher) -> Iterator[None]:
-    """Run the block with stop signals noted; shut the pool down however the block ends."""
-    with StopSignals() as signals:
-        dispatcher.stop_requested = signals.first
-        try:
-            try:
-                yield
-                if signals.received is not None:  # arrived after the last shard finished
-                    dispatcher.interrupt(signals.received)
-            except RunInterrupted as stop:
-                _explain(stop, dispatcher)
-                raise typer.Exit(stop.exit_code) from None
-        finally:
-            dispatcher.shutdown()
-
-
-def _explain(stop: RunInterrupted, dispatcher: PoolDispatcher) -> None:
+def explain(stop: RunInterrupted, out: Path) -> None:
+    """What a signal stopped, and how to resume, on stderr."""
     render.err.print(f"\n{stop}; finished shards are kept.")
     if stop.unfinished:
         render.err.print(f"{stop.unfinished:,} unfinished shards were recorded as INTERRUPTED.")
     for run_id in stop.run_ids:
-        render.err.print(f"Resume with: sweep retry {run_id} --out {dispatcher.store_root}")
+        render.err.print(f"Resume with: sweep retry {run_id} --out {out}")

@@ -15,8 +15,8 @@ from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.experiments import Experiment
 from sweep_contracts.outcomes import ErrorCode, truncate
 from sweep_contracts.points import PointSpace
-from sweep_contracts.request import problems_from
 from sweep_contracts.tasks import ShardTask
+from sweep_contracts.validation import problems_from
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
 from sweep_worker.isolate import Row, run_isolated
 from sweep_worker.sink import PointRows
