@@ -91,14 +91,22 @@ ALIAS_BOMB_300_BYTES = "\n".join(
     ],
 )
 def test_a_bad_sweep_file_exits_2_with_one_paragraph_8(tmp_path: Path, text: str, says: str) -> None:
+    isolate = "levels deep" in says or "aliases" in says
     # GIVEN a sweep file that made `sweep plan` print a traceback, segfault or run out of memory
     path = write(tmp_path, (text.replace("grid:\n  x: [0.1, 0.2]\n", "") if "sample" in text else text).encode())
-    # WHEN `sweep plan` reads it in a process limited to 1 GiB
-    done = run_cli("plan", path)
+    # WHEN `sweep plan` reads it (in a process of its own, limited to 1 GiB, where a crash would
+    # take the interpreter or the machine's memory with it)
+    if isolate:
+        done = run_cli("plan", path)
+        returncode, output = done.returncode, done.stderr + done.stdout
+    else:
+        result = runner.invoke(app, ["plan", path])
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+        returncode, output = result.exit_code, result.output
     # THEN it exits 2 with one paragraph that names the problem
-    assert_clear_refusal(done.returncode, done.stderr + done.stdout, text[:80])
-    assert done.returncode == 2
-    assert says in " ".join(done.stderr.split())
+    assert_clear_refusal(returncode, output, text[:80])
+    assert returncode == 2
+    assert says in " ".join(output.split())
 
 
 def test_the_alias_bomb_is_300_bytes() -> None:
@@ -178,18 +186,18 @@ def test_generated_bad_sweep_files_exit_2_in_process(tmp_path: Path) -> None:
 
 
 def test_generated_bad_sweep_files_exit_2_in_subprocesses(tmp_path: Path) -> None:
-    # GIVEN 12 generated bad sweep files WHEN the real command plans each THEN no signal, traceback or OOM
+    # GIVEN 6 generated bad sweep files WHEN the real command plans each THEN no signal, traceback or OOM
     tally = Tally()
-    check_in_subprocesses(tmp_path, collect(12), tally)
-    assert tally.total >= 10
+    check_in_subprocesses(tmp_path, collect(6), tally)
+    assert tally.total >= 5
 
 
 @pytest.mark.long
 def test_thousands_of_generated_bad_sweep_files_in_process(tmp_path: Path) -> None:
     tally = Tally()
-    check_in_process(tmp_path, 5_000, tally)
+    check_in_process(tmp_path, 2_000, tally)
     tally.write(TALLY / "bad-input-cli-in-process.md", "Generated bad sweep files through `sweep plan` in-process")
-    assert tally.total >= 5_000
+    assert tally.total >= 2_000
 
 
 @pytest.mark.long

@@ -137,3 +137,17 @@ def test_yaml_values_json_cannot_carry_are_named(tmp_path: Path, text: str, says
     with pytest.raises(SweepFileError if "used as a key" in says else RequestError) as info:
         load_sweep(str(path))
     assert says in info.value.message
+
+
+def test_generated_run_ids_do_not_collide_within_one_second_8() -> None:
+    # GIVEN 100,000 run ids generated in the same second for the longest experiment name
+    from datetime import UTC, datetime
+
+    from sweep_orchestrator.submit import new_run_id
+
+    now = datetime(2026, 11, 22, 1, 2, 3, tzinfo=UTC)
+    ids = [new_run_id("an-experiment-with-a-very-long-name-" * 2, now) for _ in range(100_000)]
+    # THEN they are all different and all valid run ids (16 random bits gave ~50% odds of a clash at 300)
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(RUN_ID_PATTERN, run_id) for run_id in ids)
+    assert new_run_id("Maze!", now).startswith("maze-20261122-010203-")

@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     """The shard could not be handed to a worker after retries."""
     WORKER_CRASHED = "WORKER_CRASHED"
     """The worker process died (out of memory, a runtime error) before writing an outcome."""
+    INTERRUPTED = "INTERRUPTED"
+    """A signal (Ctrl-C, SIGTERM, SIGHUP) stopped a local run before the shard finished."""
     WORKER_TIMEOUT = "WORKER_TIMEOUT"
     """The runtime killed the worker at its timeout before it wrote an outcome."""
     STORE_WRITE_FAILED = "STORE_WRITE_FAILED"

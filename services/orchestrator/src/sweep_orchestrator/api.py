@@ -25,7 +25,7 @@ from pydantic import AwareDatetime, Field
 
 from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size, loads_json
-from sweep_contracts.errors import RequestError, RunNotFoundError, SweepError
+from sweep_contracts.errors import ApiCode, RequestError, RunNotFoundError, SweepError
 from sweep_contracts.manifest import RunPlan
 from sweep_contracts.names import RUN_ID_PATTERN
 from sweep_contracts.validation import field_path
@@ -266,7 +266,7 @@ def not_found(exc: Exception) -> Response[str]:
     return _json(
         404,
         {
-            "code": "NOT_FOUND",
+            "code": ApiCode.NOT_FOUND,
             "message": f"there is no route {event.http_method} {event.path}.",
             "hint": f"the routes are {ROUTES}.",
         },
@@ -280,7 +280,7 @@ def unexpected(exc: Exception) -> Response[str]:
     return _json(
         500,
         {
-            "code": "INTERNAL_ERROR",
+            "code": ApiCode.INTERNAL_ERROR,
             "message": "the orchestrator failed unexpectedly.",
             "hint": f"look for request {request_id} in the orchestrator's logs.",
         },
