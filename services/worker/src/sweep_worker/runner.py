@@ -10,18 +10,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from sweep_contracts import layout
 from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError, SweepError, UnknownExperimentError
 from sweep_contracts.experiments import Experiment, Registry
-from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome, truncate
-from sweep_contracts.request import problems_from
+from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import ShardTask, identify_task, parse_task
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
+from sweep_worker.concurrent import run_concurrently
+from sweep_worker.evaluate import evaluate
 from sweep_worker.sink import PointRows
 
 log = logging.getLogger("sweep.worker")
@@ -59,13 +58,6 @@ class ShardResult:
     stop_message: str | None = None
 
 
-def _point_error(exc: BaseException, experiment: Experiment[Any]) -> tuple[str, str]:
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(f"`{p.field}`: {p.message}" for p in problems_from(exc, experiment.config_fields()))
-        return "ConfigError", truncate(f"the point's effective config is invalid: {problems}")
-    return type(exc).__name__, truncate(str(exc) or type(exc).__name__)
-
-
 def run_points(
     task: ShardTask,
     experiment: Experiment[Any],
@@ -73,11 +65,15 @@ def run_points(
     secrets: Mapping[str, str],
 ) -> ShardResult:
     """Evaluate the shard's points in index order. A raising point becomes an `error` row and the
-    shard goes on; when the budget runs short the shard stops and says how many points were not run."""
+    shard goes on; when the budget runs short the shard stops and says how many points were not run.
+    An I/O-bound experiment's points run concurrently (`sweep_worker.concurrent`)."""
     space = task.point_space()
     rows = PointRows(task.shard_id)
     result = ShardResult(rows)
     index = task.start
+    if experiment.io_bound:
+        result.stop_message = run_concurrently(task, space, experiment, budget, secrets, rows)
+        return _account_for_unrun(task, budget, result)
     with PointAlarm() as alarm:
         try:
             for index in range(task.start, task.stop):
@@ -85,14 +81,10 @@ def run_points(
                     break
                 point = space.point(index)
                 effective = space.effective_config(point)
-                error: tuple[str, str] | None = None
-                metrics: Mapping[str, float] = {}
                 started = time.perf_counter()
                 alarm.arm(budget.left_ms())
                 try:
-                    metrics = experiment.evaluate(experiment.parse_config(effective), secrets)
-                except Exception as exc:
-                    error = _point_error(exc, experiment)
+                    outcome = evaluate(experiment, effective, secrets)
                 finally:
                     alarm.disarm()
                 duration_ms = (time.perf_counter() - started) * 1000
@@ -102,14 +94,21 @@ def run_points(
                     series=point.series,
                     repeat=point.repeat,
                     params={k: param_text(v) for k, v in point.params.items()},
-                    metrics=metrics,
-                    error=error,
+                    metrics=outcome.metrics,
+                    error=outcome.error,
                     duration_ms=duration_ms,
                     config_json=canonical_json(effective),
                     finished_at_ms=time.time_ns() // 1_000_000,
+                    output=outcome.output,
+                    call_json=outcome.call_json,
                 )
         except PointInterrupted:
             result.stop_message = f"point {index} ran past the time budget and was interrupted. "
+    return _account_for_unrun(task, budget, result)
+
+
+def _account_for_unrun(task: ShardTask, budget: TimeBudget, result: ShardResult) -> ShardResult:
+    rows = result.rows
     not_run = task.points_total - len(rows)
     if not_run:
         result.stop_code = ErrorCode.TIME_BUDGET
