@@ -7,7 +7,7 @@ OUT ?= sweep-results
 # uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 
-.PHONY: help install run test lint format bench package openapi e2e clean
+.PHONY: help install run test test-llm lint format bench package openapi e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -25,6 +25,10 @@ run: install ## Run the example sweep locally (examples/maze.yaml) and print its
 
 test: install ## Run the unit and functional tests
 	$(UV) run --frozen pytest
+
+test-llm: install ## Real-model tier: build/start llama.cpp + SmolLM2 (cached), run tests/llm
+	scripts/llm-server.sh build
+	$(UV) run --frozen pytest tests/llm -m llm
 
 lint: install ## ruff (lint + format check) and mypy --strict
 	$(UV) run --frozen ruff check .

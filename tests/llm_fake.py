@@ -54,8 +54,15 @@ def answer(messages: list[dict[str, Any]], nonce: int = 0) -> tuple[str, dict[st
 class FakeModelServer:
     """Threaded loopback HTTP server; `requests` holds every JSON body received, in order."""
 
-    def __init__(self, behave: Behave | None = None, delay_s: float = 0.0, omit_counters: bool = False) -> None:
+    def __init__(
+        self,
+        behave: Behave | None = None,
+        delay_s: float = 0.0,
+        omit_counters: bool = False,
+        upstream: str | None = None,
+    ) -> None:
         self.behave = behave
+        self.upstream = upstream
         self.delay_s = delay_s
         self.omit_counters = omit_counters
         self.requests: list[dict[str, Any]] = []
@@ -77,6 +84,8 @@ class FakeModelServer:
         return seen
 
     def _reply(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self.upstream and path == "/api/chat":
+            return ollama_over_openai(self.upstream, body)
         text, tool = answer(body["messages"], len(self.requests))
         if path == "/api/chat":
             message: dict[str, Any] = {"role": "assistant", "content": text}
@@ -171,3 +180,67 @@ class FakeModelServer:
         finally:
             self._httpd.shutdown()
             self._httpd.server_close()
+
+
+# Ollama option -> field of llama-cpp-python's /v1/chat/completions (its extensions included).
+_TO_OPENAI = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "seed": "seed",
+    "stop": "stop",
+    "num_predict": "max_tokens",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "typical_p": "typical_p",
+    "repeat_penalty": "repeat_penalty",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+}
+
+
+def ollama_over_openai(upstream: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Answer an Ollama /api/chat request with a real model behind an OpenAI-compatible server.
+    Load-time options (num_ctx...) cannot apply to an already loaded model and are dropped;
+    the durations Ollama measures server-side are unknown here, so they are omitted."""
+    import httpx
+
+    messages = []
+    for original in body["messages"]:
+        m = dict(original)
+        if m.get("role") == "tool":
+            m = {"role": "tool", "content": m["content"], "tool_call_id": m.get("tool_name", "call")}
+        for call in m.get("tool_calls") or []:
+            call.setdefault("type", "function")
+            call.setdefault("id", "call")
+            if isinstance(call["function"].get("arguments"), dict):
+                call["function"]["arguments"] = json.dumps(call["function"]["arguments"])
+        messages.append(m)
+    request = {"model": body["model"], "messages": messages}
+    request |= {_TO_OPENAI[k]: v for k, v in (body.get("options") or {}).items() if k in _TO_OPENAI}
+    if body.get("tools"):
+        request["tools"] = body["tools"]
+    started = time.perf_counter_ns()
+    answer = httpx.post(upstream + "/v1/chat/completions", json=request, timeout=300).json()
+    choice, usage = answer["choices"][0], answer.get("usage") or {}
+    message = {"role": "assistant", "content": choice["message"].get("content") or ""}
+    if choice["message"].get("tool_calls"):
+        message["tool_calls"] = [
+            {"function": {"name": c["function"]["name"], "arguments": _json_or_text(c["function"].get("arguments"))}}
+            for c in choice["message"]["tool_calls"]
+        ]
+    return {
+        "model": body["model"],
+        "message": message,
+        "done": True,
+        "done_reason": choice.get("finish_reason"),
+        "total_duration": time.perf_counter_ns() - started,
+        "prompt_eval_count": usage.get("prompt_tokens"),
+        "eval_count": usage.get("completion_tokens"),
+    }
+
+
+def _json_or_text(raw: Any) -> Any:
+    try:
+        return json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return raw
