@@ -40,6 +40,7 @@ def test_the_report_compares_option_values(tmp_path: Path) -> None:
     assert (series, axis) == ("grid", "temperature")
     cold, hot = result.rows
     assert cold[:4] == ("0.0", 4, 0, 1.0)
-    assert cold[4] >= 20 and cold[5] >= cold[4]
+    assert cold[4] >= 20
+    assert cold[5] >= cold[4]
     assert hot[:3] == ("1.0", 4, 4)
     assert "latency p90 ms" in path.read_text()

@@ -19,11 +19,12 @@ SKIPPED_AXES = {"task_index"}  # items of a task set are replicates, not an opti
 def per_option_sql(axis: str, score: str) -> str:
     """One row per value of `axis` in a series (bound as the query's parameter)."""
     v, s, lat, tps = param_expr(axis), metric_expr(score), metric_expr("latency_ms"), metric_expr("tokens_per_s")
-    return (
-        f"SELECT {v} AS v, count(*) AS points, count_if(status = 'error') AS errors, avg({s}) AS score, "
-        f"quantile_cont({lat}, 0.5) AS p50, quantile_cont({lat}, 0.9) AS p90, avg({tps}) AS tokens_per_s "
-        "FROM points WHERE series = ? GROUP BY v ORDER BY min(point_index)"
+    # The names enter as quoted literals (param_expr/metric_expr); the series is a bound parameter.
+    select = (
+        f"{v} AS v, count(*) AS points, count_if(status = 'error') AS errors, avg({s}) AS score, "
+        f"quantile_cont({lat}, 0.5) AS p50, quantile_cont({lat}, 0.9) AS p90, avg({tps}) AS tokens_per_s"
     )
+    return f"SELECT {select} FROM points WHERE series = ? GROUP BY v ORDER BY min(point_index)"  # noqa: S608
 
 
 def per_option(db: ResultsDB, manifest: RunManifest, score: str) -> list[tuple[str, str, QueryResult]]:
