@@ -75,9 +75,12 @@ start() {
   model="$(gguf)"
   mkdir -p "$STATE"
   # n_ctx 2048: the maze agent's transcript grows with its turns; seed fixed for reproducible
-  # sampling; chat_format left to the GGUF's own template (SmolLM2 ships chatml).
+  # sampling; chat_format left to the GGUF's own template (SmolLM2 ships chatml). One thread for
+  # generation AND prompt batches by default: llama.cpp's threads spin while they wait, and on a
+  # shared 2-core machine more threads made prompt evaluation ~100x slower, not faster.
+  local threads="${SWEEP_LLM_THREADS:-1}"
   nohup "$VENV/bin/python" -m llama_cpp.server --model "$model" --host 127.0.0.1 --port "$port" \
-    --n_ctx 2048 --seed 1234 --n_threads "${SWEEP_LLM_THREADS:-2}" --model_alias smollm2 \
+    --n_ctx 2048 --seed 1234 --n_threads "$threads" --n_threads_batch "$threads" --model_alias smollm2 \
     >"$STATE/server.log" 2>&1 &
   echo $! >"$STATE/pid"
   echo "$port" >"$STATE/port"

@@ -49,9 +49,9 @@ def rows(store: ObjectStore) -> list[dict[str, Any]]:
 
 
 def study(endpoint: str, model: str) -> dict[str, Any]:
-    """examples/llm-options-study.yaml, made small enough for a 135M model on 2 cores (3x3 maze, 2 turns)."""
+    """examples/llm-options-study.yaml, made small enough for a 135M model on 2 shared cores (3x3 maze, 1 turn)."""
     payload: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "llm-options-study.yaml").read_text())
-    payload["config"] |= {"endpoint": endpoint, "model": model, "size": 3, "num_predict": 24, "max_turns": 2}
+    payload["config"] |= {"endpoint": endpoint, "model": model, "size": 3, "num_predict": 16, "max_turns": 1}
     payload.pop("run_id")
     return payload
 
