@@ -30,7 +30,7 @@ from sweep_contracts.storage import MemoryStore
 from sweep_orchestrator import deps, handler
 from sweep_orchestrator.deps import OrchestratorDeps
 from sweep_orchestrator.lambda_dispatch import DispatchPolicy, LambdaDispatcher
-from sweep_orchestrator.submit import Runtime
+from sweep_orchestrator.runtime import Runtime
 
 WORKER, ORCHESTRATOR = "bench-worker", "bench-orchestrator"
 INVOKE_DELAY_S = 0.020
@@ -182,5 +182,5 @@ def sequential(lam: FakeLambda, shards: int) -> float:
     payload = json.dumps({"kind": "sweep.shard", "x": "y" * 300})
     started = time.perf_counter()
     for _ in range(shards):
-        assert dispatcher._invoke(WORKER, payload, policy) is None
+        assert dispatcher.invoke(WORKER, payload, policy) is None
     return shards / (time.perf_counter() - started)

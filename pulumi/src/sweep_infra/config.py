@@ -10,13 +10,10 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sweep_contracts.errors import SettingsError
-from sweep_contracts.settings import SystemSettings
+from sweep_contracts.settings import SystemSettings, parameter_prefix
+from sweep_infra.errors import StackConfigError
 
 NAMESPACE = "sweep"
-
-
-class StackConfigError(Exception):
-    """The stack config is incomplete or wrong; the message says how to fix it."""
 
 
 class _Model(BaseModel):
@@ -51,8 +48,8 @@ class StackConfig(_Model):
     results_expire_days: int | None = Field(default=None, alias="resultsExpireDays", ge=1)
     athena_bytes_scanned_cutoff: int = Field(alias="athenaBytesScannedCutoff", ge=10_485_760)
     api_throttle: ApiThrottle = Field(alias="apiThrottle")
-    secrets: list[str] = Field(default_factory=list)
     force_destroy: bool = Field(default=False, alias="forceDestroy")
+    ssm_high_throughput: bool = Field(default=False, alias="ssmHighThroughput")
     artifacts_dir: str | None = Field(default=None, alias="artifactsDir")
 
     @model_validator(mode="after")
@@ -71,7 +68,7 @@ class StackConfig(_Model):
 
     @property
     def parameter_prefix(self) -> str:
-        return f"/sweep/{self.stage}/"
+        return parameter_prefix(self.stage)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -156,7 +153,15 @@ def load_config() -> StackConfig:
     """The current stack's config, from Pulumi."""
     sweep = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {"region": pulumi.Config("aws").get("region")}
-    for key in ("settings", "orchestrator", "worker", "apiThrottle", "secrets"):
+    if sweep.get("secrets") is not None:
+        # an older stack config named its secrets for the program to create: `sweep params set-secret` owns them now
+        raise StackConfigError(
+            f"stack config `secrets` of stack `{pulumi.get_stack()}` is no longer read: secrets are not Pulumi "
+            "resources (their values would be read into the state). Remove it with: pulumi config rm "
+            f"--stack {pulumi.get_stack()} {NAMESPACE}:secrets, and create each secret with: "
+            f"uv run sweep params set-secret NAME --stage {pulumi.get_stack()} < FILE"
+        )
+    for key in ("settings", "orchestrator", "worker", "apiThrottle"):
         value = sweep.get_object(key)
         if value is not None:
             raw[key] = value
@@ -164,8 +169,9 @@ def load_config() -> StackConfig:
         value = sweep.get_int(key)
         if value is not None:
             raw[key] = value
-    if sweep.get_bool("forceDestroy") is not None:
-        raw["forceDestroy"] = sweep.get_bool("forceDestroy")
+    for key in ("forceDestroy", "ssmHighThroughput"):
+        if sweep.get_bool(key) is not None:
+            raw[key] = sweep.get_bool(key)
     if sweep.get("artifactsDir"):
         raw["artifactsDir"] = sweep.get("artifactsDir")
     return parse_config({k: v for k, v in raw.items() if v is not None}, pulumi.get_stack())

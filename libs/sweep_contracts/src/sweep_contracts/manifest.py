@@ -9,9 +9,11 @@ from typing import Any
 from pydantic import AwareDatetime, Field
 
 from sweep_contracts._json import content_hash
+from sweep_contracts.base import Frozen
+from sweep_contracts.names import RUN_ID_PATTERN
 from sweep_contracts.planning import ShardPlan
 from sweep_contracts.points import PointSpace
-from sweep_contracts.request import RUN_ID_PATTERN, Frozen, SweepRequest
+from sweep_contracts.request import SweepRequest
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.tasks import TaskFactory
 
@@ -70,9 +72,7 @@ class RunManifest(Frozen):
             config=self.request.config,
             spec=self.request.spec(),
             settings=self.settings_values(),
-            points_total=self.plan.points_total,
-            shard_size=self.plan.shard_size,
-            shard_count=self.plan.shard_count,
+            plan=self.plan,
         )
 
     def to_json(self) -> bytes:

@@ -7,42 +7,24 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
 from sweep_contracts import layout
 from sweep_contracts._json import canonical_json
-from sweep_contracts.errors import LimitExceededError, RunConflictError, RunNotFoundError, StoreError
-from sweep_contracts.experiments import Registry
+from sweep_contracts.base import Frozen
+from sweep_contracts.decoding import check_size
+from sweep_contracts.errors import RunConflictError
 from sweep_contracts.manifest import RunManifest, RunPlan
-from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
-from sweep_contracts.request import Frozen, parse_request
-from sweep_contracts.settings import SystemSettings
-from sweep_contracts.storage import ObjectStore
-from sweep_contracts.version import code_version
-from sweep_orchestrator.dispatch import Dispatcher, DispatchReport, all_shards, record_failures
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """The adapters the orchestrator works through: they differ locally and on Lambda."""
-
-    store: ObjectStore
-    dispatcher: Dispatcher
-    settings: Callable[[], SystemSettings]
-    registry: Registry = field(default_factory=Registry.default)
-    clock: Callable[[], datetime] = _utcnow
-    code_version: Callable[[], dict[str, str]] = code_version
+from sweep_contracts.request import parse_request
+from sweep_orchestrator.dispatch import DispatchReport, all_shards
+from sweep_orchestrator.failures import dispatch_failures, record_failures
+from sweep_orchestrator.runs import load_manifest
+from sweep_orchestrator.runtime import Runtime
 
 
 class SubmitResult(Frozen):
@@ -58,10 +40,15 @@ class SubmitResult(Frozen):
     dispatch_failed: int = 0
 
 
+RUN_ID_SLUG = 30
+"""Characters of the experiment name kept in a generated run id: 30 + 1 + 15 + 1 + 16 = 63, the run id maximum."""
+
+
 def new_run_id(experiment: str, now: datetime) -> str:
-    """`<experiment>-<yyyymmdd>-<hhmmss>-<4 hex>`: sortable by time, unique enough for a person."""
-    slug = re.sub(r"[^a-z0-9-]+", "-", experiment.lower()).strip("-")[:36] or "run"
-    return f"{slug}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    """`<experiment>-<yyyymmdd>-<hhmmss>-<16 hex>`: sortable by time, and 64 random bits, so two runs
+    submitted in the same second collide with odds of about n²/2**65 (one in 10**8 for a million)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", experiment.lower()).strip("-")[:RUN_ID_SLUG] or "run"
+    return f"{slug}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(8)}"
 
 
 def request_size(payload: Any) -> int:
@@ -72,10 +59,10 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
     """Validate and plan a request into the manifest it would get; writes nothing."""
     settings = rt.settings()
     if request_bytes is not None:
-        _check_size(request_bytes, settings)
+        check_size(request_bytes, settings.max_request_bytes)
     request = parse_request(payload)
     if request_bytes is None:
-        _check_size(request_size(request.model_dump(mode="json", exclude_none=True)), settings)
+        check_size(request_size(request.model_dump(mode="json", exclude_none=True)), settings.max_request_bytes)
     experiment = rt.registry.get(request.experiment)
     space = PointSpace(request, request.config)
     plan = plan_shards(space.size, settings, request.shard_size)
@@ -91,38 +78,6 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         settings=settings.records(),
         code_version=rt.code_version(),
     )
-
-
-def _check_size(size: int, settings: SystemSettings) -> None:
-    if size > settings.max_request_bytes:
-        raise LimitExceededError(
-            f"the request is {size:,} bytes, over the limit of {settings.max_request_bytes:,}.",
-            field="request",
-            value=size,
-            limit=settings.max_request_bytes,
-            hint="every shard task carries the request: describe points with `grids` or `sample` "
-            "rather than long `points` lists, or split the sweep into several runs.",
-        )
-
-
-def load_manifest(store: ObjectStore, run_id: str) -> RunManifest:
-    data = store.get(layout.manifest_key(run_id))
-    if data is None:
-        raise RunNotFoundError(
-            f"there is no run `{run_id}` in {store.uri}.",
-            field="run_id",
-            value=run_id,
-            hint="list the runs with `sweep runs`, and check the results location (`--out` or `--stage`).",
-        )
-    manifest = RunManifest.from_json(data)
-    if RunManifest.hash_request(manifest.request) != manifest.request_hash:
-        raise StoreError(
-            f"the manifest of run `{run_id}` does not match its own content hash: it was changed after it was written.",
-            field="run_id",
-            value=run_id,
-            hint="manifests are written once; restore it from the bucket's object versions, or resubmit the run.",
-        )
-    return manifest
 
 
 def submit_run(
@@ -147,18 +102,8 @@ def submit_run(
             )
         return _result(existing, existing=True), existing
     report = rt.dispatcher.dispatch(manifest, all_shards(manifest))
-    record_dispatch_failures(rt, manifest, report)
+    record_failures(rt.store, manifest.run_id, dispatch_failures(manifest.plan, report), rt.clock())
     return _result(manifest, existing=False, report=report), manifest
-
-
-def record_dispatch_failures(
-    rt: Runtime, manifest: RunManifest, report: DispatchReport, attempts: Mapping[int, int] | None = None
-) -> None:
-    """Give every shard that could not be dispatched its `DISPATCH_FAILED` outcome."""
-    failures = (
-        (k, (attempts or {}).get(k, 1), ErrorCode.DISPATCH_FAILED, msg) for k, msg in sorted(report.failed.items())
-    )
-    record_failures(rt.store, manifest.run_id, manifest.plan, failures, rt.clock())
 
 
 def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None) -> SubmitResult:
