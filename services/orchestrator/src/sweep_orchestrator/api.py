@@ -25,7 +25,7 @@ from pydantic import AwareDatetime, Field
 
 from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size, loads_json
-from sweep_contracts.errors import RequestError, RunNotFoundError, SweepError
+from sweep_contracts.errors import ApiCode, RequestError, RunNotFoundError, SweepError
 from sweep_contracts.manifest import RunPlan
 from sweep_contracts.names import RUN_ID_PATTERN
 from sweep_contracts.validation import field_path
@@ -33,7 +33,7 @@ from sweep_contracts.version import code_version
 from sweep_orchestrator import deps
 from sweep_orchestrator.retry import RetryResult, retry_run
 from sweep_orchestrator.runs import list_runs, load_manifest
-from sweep_orchestrator.status import RunStatus, run_status
+from sweep_orchestrator.status import RunStatus
 from sweep_orchestrator.submit import SubmitResult, submit_run
 
 log = logging.getLogger("sweep.api")
@@ -185,9 +185,9 @@ def get_runs(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> Response[str]:
     tags=["runs"],
 )
 def get_run(run_id: str) -> Response[str]:
-    store = deps.current().runtime.store
-    manifest = load_manifest(store, _checked_run_id(run_id))
-    status = run_status(store, run_id, manifest)
+    current = deps.current()
+    manifest = load_manifest(current.runtime.store, _checked_run_id(run_id))
+    status = current.outcomes.status(run_id, manifest)
     answer = StatusAnswer(
         **status.model_dump(),
         description=manifest.request.description,
@@ -266,7 +266,7 @@ def not_found(exc: Exception) -> Response[str]:
     return _json(
         404,
         {
-            "code": "NOT_FOUND",
+            "code": ApiCode.NOT_FOUND,
             "message": f"there is no route {event.http_method} {event.path}.",
             "hint": f"the routes are {ROUTES}.",
         },
@@ -280,7 +280,7 @@ def unexpected(exc: Exception) -> Response[str]:
     return _json(
         500,
         {
-            "code": "INTERNAL_ERROR",
+            "code": ApiCode.INTERNAL_ERROR,
             "message": "the orchestrator failed unexpectedly.",
             "hint": f"look for request {request_id} in the orchestrator's logs.",
         },
