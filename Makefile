@@ -10,7 +10,7 @@ STACK ?= dev
 # Pulumi (`toolchain: uv`) finds uv on PATH only: put this uv first; the program takes the prebuilt artifacts.
 WITH_UV := PATH="$(dir $(UV)):$$PATH" SWEEP_ARTIFACTS_DIR="$(CURDIR)/build/lambda"
 
-.PHONY: help install run test test-long lint format bench mutation package openapi preflight preview deploy e2e clean
+.PHONY: help install run test test-long test-llm lint format bench mutation package openapi preflight preview deploy e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ test: install ## Run the unit and functional tests
 
 test-long: install ## The long tier: 10,000 bad API bodies, 500 bad sweep files in subprocesses, schemathesis
 	$(UV) run --frozen pytest -m long
+
+test-llm: install ## Real-model tier: build/start llama.cpp + SmolLM2 (cached), run tests/llm
+	scripts/llm-server.sh build
+	$(UV) run --frozen pytest tests/llm -m llm
 
 lint: install ## ruff (lint + format check) and mypy --strict
 	$(UV) run --frozen ruff check .

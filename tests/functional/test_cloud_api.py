@@ -147,7 +147,7 @@ def test_resubmitting_answers_with_the_existing_run_and_other_content_conflicts(
                 "field": "experiment",
                 "value": "maize",
                 "message": "experiment `maize` is not registered; did you mean `maze`?",
-                "hint": "registered experiments: maze, synthetic. Install a package that registers it under the "
+                "hint": "registered experiments: llm-maze, maze, ollama, openai-chat, synthetic. Install a package that registers it under the "
                 "`sweep.experiments` entry point group.",
             },
         ),

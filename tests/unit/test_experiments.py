@@ -25,7 +25,7 @@ def test_unknown_experiment_suggests_and_lists() -> None:
     with pytest.raises(UnknownExperimentError) as info:
         REGISTRY.get("maez")
     assert info.value.to_dict()["message"] == "experiment `maez` is not registered; did you mean `maze`?"
-    assert "registered experiments: maze, synthetic" in str(info.value.hint)
+    assert "registered experiments: llm-maze, maze, ollama, openai-chat, synthetic" in str(info.value.hint)
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,25 @@ Metrics = Mapping[str, float | int | bool]
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """What a point returns when it has more to say than metrics: the response text (`output`
+    column) and the call's facts (`call_json` column: options as sent, finish reason, ids)."""
+
+    metrics: Metrics
+    output: str | None = None
+    call: Mapping[str, Any] | None = None
+
+
+class EvaluationError(Exception):
+    """A point that failed but still measured something (e.g. `attempts`): an `error` row that
+    keeps these metrics."""
+
+    def __init__(self, message: str, metrics: Metrics | None = None) -> None:
+        super().__init__(message)
+        self.metrics: Metrics = dict(metrics or {})
+
+
+@dataclass(frozen=True)
 class Objective:
     """The metric that ranks points, and whether more or less is better."""
 
@@ -48,11 +67,14 @@ class Experiment(Generic[C]):
 
     name: str
     config_model: type[C]
-    run: Callable[..., Metrics]
+    run: Callable[..., Metrics | Evaluation]
     description: str = ""
     objective: Objective | None = None
     metrics: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    io_bound: bool = False
+    """Its points mostly wait on the network: the worker runs up to the config's `concurrency`
+    of them at once inside a shard."""
     _takes_seed: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
@@ -68,7 +90,18 @@ class Experiment(Generic[C]):
 
     def evaluate(self, config: C, secrets: Mapping[str, str] | None = None) -> dict[str, float]:
         """Run the experiment on a validated config; metrics come back as floats."""
+        return self.evaluate_point(config, secrets)[0]
+
+    def evaluate_point(
+        self, config: C, secrets: Mapping[str, str] | None = None
+    ) -> tuple[dict[str, float], str | None, Mapping[str, Any] | None]:
+        """Run the experiment on a validated config: float metrics, output text, call facts."""
         raw = self.run(config, secrets or {}) if self.secrets else self.run(config)
+        output: str | None = None
+        call: Mapping[str, Any] | None = None
+        if isinstance(raw, Evaluation):
+            output, call = raw.output, raw.call
+            raw = raw.metrics
         if not isinstance(raw, Mapping):
             raise TypeError(
                 f"experiment `{self.name}` returned {type(raw).__name__}; it must return a mapping of metrics"
@@ -78,7 +111,7 @@ class Experiment(Generic[C]):
             if not isinstance(value, int | float):
                 raise TypeError(f"metric `{name}` is {value!r} ({type(value).__name__}); metrics must be numbers")
             metrics[str(name)] = float(value)
-        return metrics
+        return metrics, output, call
 
     def check_request(self, request: SweepRequest, space: PointSpace | None = None) -> None:
         """Validate the request's config against this experiment's schema at submit time, so a

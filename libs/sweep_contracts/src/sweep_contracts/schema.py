@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+OUTPUT_LIMIT = 16_384
+"""Characters of a response kept in `output`; a longer one is cut there and the row's metric
+`output_truncated` is 1 (its full length is the metric `output_chars`)."""
+
 ColumnType = Literal["int32", "int64", "double", "string", "timestamp", "map<string,string>", "map<string,double>"]
 
 _GLUE_TYPES: dict[ColumnType, str] = {
@@ -78,6 +82,8 @@ POINTS_TABLE = Table(
         Column("duration_ms", "double", False, "wall time of the point"),
         Column("config_json", "string", False, "effective config, canonical JSON"),
         Column("finished_at", "timestamp", False, "when the point finished (UTC)"),
+        Column("output", "string", True, "response text of LLM experiments, cut at OUTPUT_LIMIT characters"),
+        Column("call_json", "string", True, "LLM experiments: options as sent and response facts, canonical JSON"),
     ),
     partition_keys=("run_id",),
 )
@@ -100,3 +106,8 @@ OUTCOMES_TABLE = Table(
     ),
     partition_keys=("run_id", "status"),
 )
+
+
+def clip_output(text: str) -> tuple[str, bool]:
+    """`text` cut at OUTPUT_LIMIT characters, and whether it was cut."""
+    return (text[:OUTPUT_LIMIT], True) if len(text) > OUTPUT_LIMIT else (text, False)

@@ -12,12 +12,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from sweep_contracts._json import canonical_json, param_text
-from sweep_contracts.experiments import Experiment
+from sweep_contracts.experiments import EvaluationError, Experiment
 from sweep_contracts.outcomes import ErrorCode, truncate
 from sweep_contracts.points import PointSpace
 from sweep_contracts.tasks import ShardTask
 from sweep_contracts.validation import problems_from
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
+from sweep_worker.concurrent import run_concurrently
 from sweep_worker.isolate import Row, run_isolated
 from sweep_worker.sink import PointRows
 
@@ -46,9 +47,15 @@ def evaluate_point(
     effective = space.effective_config(point)
     error: tuple[str, str] | None = None
     metrics: Mapping[str, float] = {}
+    output: str | None = None
+    call: Mapping[str, Any] | None = None
     started = budget.timer()
     try:
-        metrics = experiment.evaluate(experiment.parse_config(effective), secrets)
+        metrics, output, call = experiment.evaluate_point(experiment.parse_config(effective), secrets)
+    except EvaluationError as exc:
+        # a failed point that still measured something (an LLM call's `attempts`) keeps it
+        metrics = {k: float(v) for k, v in exc.metrics.items()}
+        error = _point_error(exc, experiment)
     except Exception as exc:
         error = _point_error(exc, experiment)
     duration_ms = (budget.timer() - started) * 1000
@@ -63,6 +70,8 @@ def evaluate_point(
         "duration_ms": duration_ms,
         "config_json": canonical_json(effective),
         "finished_at_ms": time.time_ns() // 1_000_000,
+        "output": output,
+        "call_json": canonical_json(call) if call is not None else None,
     }
 
 
@@ -116,8 +125,11 @@ def run_points(
     secrets: Mapping[str, str],
 ) -> ShardResult:
     """Evaluate the shard's points in index order. A raising point becomes an `error` row and the
-    shard goes on; when the budget runs short the shard stops and says how many points were not run."""
+    shard goes on; when the budget runs short the shard stops and says how many points were not run.
+    An I/O-bound experiment's points run concurrently (`sweep_worker.concurrent`)."""
     rows = PointRows(task.shard_id)
+    if experiment.io_bound:
+        return shard_result(task, rows, run_concurrently(task, experiment, budget, secrets, rows), budget)
     stopped = evaluate_points(task, experiment, budget, secrets, task.start, lambda row: rows.add(**row))
     return shard_result(task, rows, stopped, budget)
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sweep_contracts.schema import POINTS_TABLE, Column
+from sweep_contracts.schema import POINTS_TABLE, Column, clip_output
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "int32": pa.int32(),
@@ -61,6 +61,8 @@ class PointRows:
         self.duration_ms: list[float] = []
         self.config_json: list[str] = []
         self.finished_at_ms: list[int] = []
+        self.output: list[str | None] = []
+        self.call_json: list[str | None] = []
         self.ok = 0
         self.failed = 0
 
@@ -79,6 +81,8 @@ class PointRows:
         duration_ms: float,
         config_json: str,
         finished_at_ms: int,
+        output: str | None = None,
+        call_json: str | None = None,
     ) -> None:
         self.point_index.append(point_index)
         self.series.append(series)
@@ -98,6 +102,9 @@ class PointRows:
         self.duration_ms.append(duration_ms)
         self.config_json.append(config_json)
         self.finished_at_ms.append(finished_at_ms)
+        # The experiment cuts and flags its own output; this keeps the column bounded regardless.
+        self.output.append(None if output is None else clip_output(output)[0])
+        self.call_json.append(call_json)
 
     def to_table(self) -> pa.Table:
         n = len(self)
@@ -114,6 +121,8 @@ class PointRows:
             "duration_ms": pa.array(self.duration_ms, pa.float64()),
             "config_json": pa.array(self.config_json, pa.string()),
             "finished_at": pa.array(self.finished_at_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "output": pa.array(self.output, pa.string()),
+            "call_json": pa.array(self.call_json, pa.string()),
         }
         return pa.Table.from_arrays([columns[name] for name in POINTS_SCHEMA.names], schema=POINTS_SCHEMA)
 

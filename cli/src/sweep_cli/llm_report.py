@@ -1,0 +1,47 @@
+"""The LLM comparison at a glance: for each option value a series varies, quality (the
+experiment's objective), latency p50/p90, tokens/s and errors. Shown by `sweep report` for runs
+whose points record `latency_ms` (the LLM experiments)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sweep_cli.query import QueryResult, ResultsDB, metric_expr, param_expr
+from sweep_contracts.manifest import RunManifest
+from sweep_contracts.points import PointSpace
+
+COLUMNS = ("value", "points", "errors", "score", "latency p50 ms", "latency p90 ms", "tokens/s")
+SKIPPED_AXES = {"task_index"}  # items of a task set are replicates, not an option
+
+
+def per_option_sql(axis: str, score: str) -> str:
+    """One row per value of `axis` in a series (bound as the query's parameter)."""
+    v, s, lat, tps = param_expr(axis), metric_expr(score), metric_expr("latency_ms"), metric_expr("tokens_per_s")
+    # The names enter as quoted literals (param_expr/metric_expr); the series is a bound parameter.
+    select = (
+        f"{v} AS v, count(*) AS points, count_if(status = 'error') AS errors, avg({s}) AS score, "
+        f"quantile_cont({lat}, 0.5) AS p50, quantile_cont({lat}, 0.9) AS p90, avg({tps}) AS tokens_per_s"
+    )
+    return f"SELECT {select} FROM points WHERE series = ? GROUP BY v ORDER BY min(point_index)"  # noqa: S608
+
+
+def per_option(db: ResultsDB, manifest: RunManifest, score: str) -> list[tuple[str, str, QueryResult]]:
+    """(series, axis, rows) for every option axis of every series."""
+    found = []
+    for series in PointSpace(manifest.request, manifest.request.config).series:
+        for axis in series.axes:
+            if axis not in SKIPPED_AXES:
+                found.append((series.name, axis, db.query(per_option_sql(axis, score), [series.name])))
+    return found
+
+
+def llm_section(
+    db: ResultsDB, manifest: RunManifest, score: str, table: Callable[[Sequence[str], Sequence[Sequence[Any]]], str]
+) -> str:
+    parts = [f"<h2>Per option value — score is <code>{html.escape(score)}</code></h2>"]
+    for series, axis, result in per_option(db, manifest, score):
+        parts.append(f"<h3>{html.escape(series)}: <code>{html.escape(axis)}</code></h3>")
+        parts.append(table(COLUMNS, result.rows))
+    return "\n".join(parts)

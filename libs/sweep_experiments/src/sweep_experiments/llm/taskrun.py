@@ -1,0 +1,91 @@
+"""The task-set experiments (`ollama`, `openai-chat`): one point sends one task item, once, and
+scores the answer. Metrics: `score`, `latency_ms`, `attempts`, `tokens_per_s` (completion tokens
+over the call's wall time, as sweep measures it), `output_chars`, `output_truncated`, plus the
+protocol's own counters (absent when the server omits them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, JsonValue, ValidationInfo, field_validator
+
+from sweep_contracts.experiments import Evaluation, EvaluationError
+from sweep_contracts.schema import clip_output
+from sweep_experiments.llm import scorers, tasks
+from sweep_experiments.llm.chat import chat
+from sweep_experiments.llm.options import GenerationOptions
+
+METRICS = ("score", "latency_ms", "attempts", "tokens_per_s", "output_chars", "output_truncated")
+
+
+class TaskConfig(GenerationOptions):
+    """Generation options plus which task item to send and how to score the answer."""
+
+    task_items: list[dict[str, JsonValue]] | None = Field(default=None, description="Items of `tasks: inline`.")
+    tasks_sha256: str | None = Field(default=None, description="SHA-256 of the task set file.")
+    # Validated after the two fields above (pydantic validates in declaration order), so its
+    # error names `tasks`; `task_index` after it, so its error names `task_index`.
+    tasks: str = Field(
+        default="arithmetic",
+        description="`arithmetic`, `counting`, `multiple-choice` (built in), `inline` (items in `task_items`), "
+        "or a JSONL file path with `tasks_sha256`.",
+    )
+    task_index: int = Field(default=0, ge=0, description="The item this point sends; make it an axis to cover a set.")
+    template: str | None = Field(default=None, description="User message for items with `inputs` (str.format).")
+    system: str | None = Field(default=None, description="System message put before every item.")
+    scorer: str = Field(default="", description="Scorer name (entry point group `sweep.scorers`); default per set.")
+    scorer_args: dict[str, JsonValue] = Field(default_factory=dict, description="e.g. {tolerance: 0.01}.")
+
+    @field_validator("tasks")
+    @classmethod
+    def _reachable(cls, value: str, info: ValidationInfo) -> str:
+        tasks.load(value, info.data.get("task_items"), info.data.get("tasks_sha256"))
+        return value
+
+    @field_validator("task_index")
+    @classmethod
+    def _in_set(cls, value: int, info: ValidationInfo) -> int:
+        if "tasks" in info.data:
+            items = tasks.load(info.data["tasks"], info.data.get("task_items"), info.data.get("tasks_sha256"))
+            if value >= len(items):
+                last = len(items) - 1
+                raise ValueError(
+                    f"`task_index` {value} is past the end of `{info.data['tasks']}` ({len(items)} items: 0..{last})"
+                )
+        return value
+
+    @field_validator("scorer")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value:
+            scorers.get(value)
+        return value
+
+    def scorer_name(self) -> str:
+        return self.scorer or tasks.DEFAULT_SCORER.get(self.tasks, "exact")
+
+
+def run_task(cfg: TaskConfig, secrets: Mapping[str, str]) -> Evaluation:
+    item = tasks.load(cfg.tasks, cfg.task_items, cfg.tasks_sha256)[cfg.task_index]
+    messages = item.chat_messages(cfg.template, cfg.system)
+    result = chat(cfg, messages, secrets.get("api_key"))
+    output, truncated = clip_output(result.content)
+    try:
+        score = scorers.get(cfg.scorer_name())(result.content, item.expected, cfg.scorer_args)
+    except Exception as exc:
+        raise EvaluationError(
+            f"scorer `{cfg.scorer_name()}` failed: {type(exc).__name__}: {exc}", {"attempts": result.attempts}
+        ) from exc
+    metrics: dict[str, float] = {
+        "score": float(score),
+        "latency_ms": result.latency_ms,
+        "attempts": float(result.attempts),
+        "output_chars": float(len(result.content)),
+        "output_truncated": float(truncated),
+        **result.metrics,
+    }
+    if result.completion_tokens is not None and result.latency_ms > 0:
+        metrics["tokens_per_s"] = result.completion_tokens / (result.latency_ms / 1000)
+    call: dict[str, Any] = {**result.call, "expected": item.expected}
+    return Evaluation(metrics=metrics, output=output, call=call)

@@ -1,0 +1,82 @@
+"""Run an I/O-bound experiment's points concurrently inside one shard.
+
+The contract is the sequential runner's: one row per point run (written in index order), per-point
+error capture, and no point started once the time budget cannot fit it. Concurrency is bounded by
+the experiment config's `concurrency` (read from the shard's first point; a sweep that varies it
+runs each shard at its first point's value), capped at MAX_CONCURRENCY. A thread cannot be
+interrupted, so a point still running when the budget runs out is abandoned (not recorded); the
+experiment's own request timeouts keep that rare and bounded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from sweep_contracts.experiments import Experiment
+from sweep_contracts.points import PointSpace
+from sweep_contracts.tasks import ShardTask
+from sweep_worker.budget import TimeBudget
+from sweep_worker.sink import PointRows
+
+if TYPE_CHECKING:
+    from sweep_worker.isolate import Row
+
+MAX_CONCURRENCY = 64
+
+
+def shard_concurrency(space: PointSpace, start: int, experiment: Experiment[Any]) -> int:
+    """The `concurrency` of the shard's first point's config (1 when the config has none or is invalid)."""
+    try:
+        config = experiment.parse_config(space.effective_config(space.point(start)))
+    except Exception:
+        return 1  # the point itself will report its invalid config
+    return max(1, min(MAX_CONCURRENCY, int(getattr(config, "concurrency", 1))))
+
+
+def run_concurrently(
+    task: ShardTask,
+    experiment: Experiment[Any],
+    budget: TimeBudget,
+    secrets: Mapping[str, str],
+    rows: PointRows,
+) -> str | None:
+    """Evaluate the shard's points, up to `concurrency` at once, into `rows`; returns a note for
+    the outcome when points were abandoned at the end of the budget."""
+    from sweep_worker.evaluate import evaluate_point
+
+    space = task.point_space()
+    limit = shard_concurrency(space, task.start, experiment)
+    todo = iter(range(task.start, task.stop))
+    running: set[Future[Row]] = set()
+    finished: list[Row] = []
+    abandoned = 0
+    pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"shard-{task.shard_id}")
+    try:
+
+        def refill() -> None:
+            # A point started must fit: the budget's estimate is one point's wall time, whatever
+            # the concurrency, since each point waits on its own call.
+            while len(running) < limit and budget.allows_next():
+                index = next(todo, None)
+                if index is None:
+                    return
+                running.add(pool.submit(evaluate_point, space, experiment, index, secrets, budget))
+
+        refill()
+        while running:
+            done, _ = wait(running, timeout=max(budget.left_ms(), 0.0) / 1000, return_when=FIRST_COMPLETED)
+            if not done:
+                abandoned = len(running)
+                break
+            for future in done:
+                running.discard(future)
+                finished.append(future.result())
+            refill()
+    finally:
+        pool.shutdown(wait=not abandoned, cancel_futures=True)
+    for row in sorted(finished, key=lambda r: int(r["point_index"])):
+        rows.add(**row)
+    if abandoned:
+        return f"{abandoned} points were still running when the time budget ran out and were abandoned. "
+    return None
