@@ -35,11 +35,11 @@ def chat_payload(url: str) -> dict[str, Any]:
 
 
 def test_openai_chat_records_protocol_options_and_is_deterministic_at_temperature_0(llm_url: str) -> None:
-    # GIVEN 3 arithmetic items x 2 repeats at temperature 0, run twice
+    # GIVEN 3 arithmetic items x 3 repeats (seeds 0, 1, 2) at temperature 0, one call at a time, run twice
     _, first = run_llm(chat_payload(llm_url), MemoryStore(), key="")
     _, second = run_llm(chat_payload(llm_url), MemoryStore(), key="")
     # THEN every call succeeded once and recorded exactly what it sent
-    assert [r["status"] for r in first] == ["ok"] * 6, [r["error_message"] for r in first]
+    assert [r["status"] for r in first] == ["ok"] * 9, [r["error_message"] for r in first]
     for row in first:
         seed = row["config"]["seed"]
         assert row["call"]["request"] == {"temperature": 0.0, "seed": seed, "max_tokens": 8, "n": 1, "top_k": 1}
@@ -51,10 +51,13 @@ def test_openai_chat_records_protocol_options_and_is_deterministic_at_temperatur
         assert m["prompt_tokens"] > 0
         assert m["tokens_per_s"] > 0
         assert m["score"] in (0.0, 1.0)
-    # AND greedy decoding gives the same text for an item whatever the seed and the run
-    outputs = {(r["config"]["task_index"], r["config"]["seed"]): r["output"] for r in first}
-    assert all(outputs[(i, 0)] == outputs[(i, 1)] for i in range(3))
+    # AND the same calls in the same order give the same text, run after run
     assert [r["output"] for r in second] == [r["output"] for r in first]
+    # AND at temperature 0 the seed does not matter. (The first call of an item may differ from
+    # its replays: llama.cpp reuses the cached prompt prefix of the previous call, and evaluating
+    # the prompt in another split changes the logits by rounding; a 135M model has near ties.)
+    outputs = {(r["config"]["task_index"], r["config"]["seed"]): r["output"] for r in first}
+    assert all(outputs[(i, 1)] == outputs[(i, 2)] for i in range(3))
 
 
 def test_llm_maze_episode_over_openai_is_a_result(llm_url: str) -> None:
