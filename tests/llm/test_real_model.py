@@ -27,10 +27,10 @@ def chat_payload(url: str) -> dict[str, Any]:
             "temperature": 0.0,
             "max_tokens": 8,
             "extra": {"top_k": 1},
-            "concurrency": 2,
+            "concurrency": 1,
         },
         "grid": {"task_index": [0, 1, 2]},
-        "repeats": 2,
+        "repeats": 3,
     }
 
 
