@@ -51,12 +51,16 @@ def test_openai_chat_records_protocol_options_and_is_deterministic_at_temperatur
         assert m["prompt_tokens"] > 0
         assert m["tokens_per_s"] > 0
         assert m["score"] in (0.0, 1.0)
-    # AND the same calls in the same order give the same text, run after run
-    assert [r["output"] for r in second] == [r["output"] for r in first]
-    # AND at temperature 0 the seed does not matter. (The first call of an item may differ from
-    # its replays: llama.cpp reuses the cached prompt prefix of the previous call, and evaluating
-    # the prompt in another split changes the logits by rounding; a 135M model has near ties.)
-    outputs = {(r["config"]["task_index"], r["config"]["seed"]): r["output"] for r in first}
+
+    # AND at temperature 0 an item's replays give the same text whatever the seed, run after run.
+    # (An item's first call is left out: llama.cpp reuses the cached prompt prefix of the call
+    # before, so a first call is evaluated in another split than its replays, which changes the
+    # logits by rounding; a 135M model has near ties.)
+    def replays(got: list[dict[str, Any]]) -> dict[tuple[int, int], str]:
+        return {(r["config"]["task_index"], r["config"]["seed"]): r["output"] for r in got if r["config"]["seed"] > 0}
+
+    outputs = replays(first)
+    assert replays(second) == outputs
     assert all(outputs[(i, 1)] == outputs[(i, 2)] for i in range(3))
 
 
