@@ -10,7 +10,7 @@ STACK ?= dev
 # Pulumi (`toolchain: uv`) finds uv on PATH only: put this uv first; the program takes the prebuilt artifacts.
 WITH_UV := PATH="$(dir $(UV)):$$PATH" SWEEP_ARTIFACTS_DIR="$(CURDIR)/build/lambda"
 
-.PHONY: help install run test test-long test-llm lint format bench package openapi preflight preview deploy e2e clean
+.PHONY: help install run test test-long test-llm lint format bench mutation package openapi preflight preview deploy e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ format: install ## Format and auto-fix
 
 bench: install ## Run the benchmarks and rewrite bench/RESULTS.md
 	$(UV) run --frozen python bench/run.py
+
+mutation: install ## Mutation testing of points, planning, tasks, worker runner (slow; MUTATION_SAMPLE=25 bounds it)
+	$(UV) run --frozen python bench/mutation.py
 
 package: install ## Build the Lambda artifacts (aarch64, CPython 3.12) into build/lambda
 	$(UV) run --frozen python -m sweep_infra.packaging --out build/lambda

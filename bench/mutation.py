@@ -69,8 +69,8 @@ def _forked_pytest(test_command: str, timeout: float) -> tuple[TestOutcome, str]
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "out"
         pid = os.fork()
-        if pid == 0:  # child: fresh bytecode, so a same-size mutant is never read from a stale .pyc
-            sys.pycache_prefix = scratch
+        if pid == 0:  # child: never cache a mutant's bytecode, where a later same-size mutant could read it
+            sys.dont_write_bytecode = True
             fd = os.open(log, os.O_WRONLY | os.O_CREAT)
             os.dup2(fd, 1)
             os.dup2(fd, 2)

@@ -127,7 +127,9 @@ def test_retry_completes_a_run_with_failed_shards(tmp_path: Path) -> None:
 
 def test_a_crashing_worker_process_gives_worker_crashed_outcomes(tmp_path: Path) -> None:
     out = str(tmp_path / "out")
-    crashing = sweep_file(tmp_path, SWEEP.replace("config: {y: -0.2}", "config: {y: -0.2, crash: true}"))
+    crashing = sweep_file(
+        tmp_path, SWEEP.replace("config: {y: -0.2}", "config: {y: -0.2, crash: true}") + "shard_size: 10\n"
+    )
     code, output = invoke("run", crashing, "--out", out, "-w", "2")
     assert code == 1, output
     status = run_status(LocalStore(out), "cli-run")

@@ -13,10 +13,12 @@ from sweep_contracts import layout
 from sweep_contracts.errors import InvalidTaskError
 from sweep_contracts.experiments import Registry
 from sweep_contracts.outcomes import Outcome
+from sweep_contracts.points import PointSpace
+from sweep_contracts.request import parse_request
 from sweep_contracts.storage import LocalStore, MemoryStore, ObjectStore
 from sweep_contracts.tasks import TaskFactory
 from sweep_worker.runner import WorkerDeps, process_event
-from tests.helpers import tasks_for
+from tests.helpers import run_sweep, tasks_for
 
 RUN = "run-1"
 
@@ -92,19 +94,53 @@ def test_an_invalid_point_config_is_an_error_row_naming_the_field(memory_store: 
     )
 
 
-def test_time_budget_stops_the_shard_and_says_what_was_not_run(memory_store: MemoryStore) -> None:
-    # GIVEN 10 points of 40 ms and 150 ms of budget (no margin)
-    f = factory({"sleep_ms": 40}, {"x": list(range(10))}, shard_size=10, settings={"time_budget_margin_ms": 0})
-    deadline = time.monotonic() + 0.15
-    result = process_event(f.event(0), deps(memory_store), remaining_ms=lambda: (deadline - time.monotonic()) * 1000)
-    # THEN the points that ran are written, and the outcome is a TIME_BUDGET failure saying how many did not run
-    written = len(points(memory_store, 0))
-    assert 1 <= written <= 3
+class FakeTime:
+    """A monotonic clock that moves 50 ms each time it is read: a point (read before and after)
+    takes 50 ms, and the next one starts 50 ms after it ended."""
+
+    def __init__(self, budget_ms: float) -> None:
+        self.now_s = 0.0
+        self.budget_ms = budget_ms
+
+    def timer(self) -> float:
+        now = self.now_s
+        self.now_s += 0.05
+        return now
+
+    def remaining_ms(self) -> float:
+        return self.budget_ms - self.now_s * 1000
+
+
+def test_time_budget_stops_before_a_point_that_would_not_fit(memory_store: MemoryStore) -> None:
+    # GIVEN 10 points that each take 50 ms, and 430 ms of budget (no margin)
+    f = factory({"y": 0.5}, {"x": list(range(10))}, shard_size=10, settings={"time_budget_margin_ms": 0})
+    fake = FakeTime(budget_ms=430)
+    worker = WorkerDeps(store=memory_store, registry=Registry.default(), timer=fake.timer)
+    # WHEN the worker runs the shard
+    result = process_event(f.event(0), worker, remaining_ms=fake.remaining_ms)
+    # THEN it runs 4 points (400 ms) and stops: 30 ms are left, less than 1.5 x the 50 ms a point takes
+    assert len(points(memory_store, 0)) == 4
     (outcome,) = outcomes(memory_store).values()
-    assert (outcome.status, outcome.error_code, outcome.points_ok) == ("failure", "TIME_BUDGET", written)
-    assert outcome.points_not_run == 10 - written
-    assert f"after {written} of 10 points; {10 - written} points were not run" in (outcome.error_message or "")
+    assert (outcome.status, outcome.error_code, outcome.points_ok, outcome.points_not_run) == (
+        "failure",
+        "TIME_BUDGET",
+        4,
+        6,
+    )
+    assert "after 4 of 10 points; 6 points were not run" in (outcome.error_message or "")
     assert result["error_code"] == "TIME_BUDGET"
+
+
+def test_a_budget_that_fits_every_point_runs_them_all(memory_store: MemoryStore) -> None:
+    # GIVEN the same points and 1000 ms of budget: the last point starts with 100 ms left, > 75 ms
+    f = factory({"y": 0.5}, {"x": list(range(10))}, shard_size=10, settings={"time_budget_margin_ms": 0})
+    fake = FakeTime(budget_ms=1000)
+    worker = WorkerDeps(store=memory_store, registry=Registry.default(), timer=fake.timer)
+    # WHEN the worker runs the shard
+    process_event(f.event(0), worker, remaining_ms=fake.remaining_ms)
+    # THEN all of them run and the shard succeeds
+    (outcome,) = outcomes(memory_store).values()
+    assert (outcome.status, outcome.points_ok) == ("success", 10)
 
 
 def test_a_point_that_overruns_the_budget_is_interrupted(memory_store: MemoryStore) -> None:
@@ -185,3 +221,79 @@ def test_a_store_that_refuses_the_points_gives_a_store_failure() -> None:
     result = process_event(factory({"y": 1}, {"x": [1, 2]}, shard_size=2).event(0), deps(store))
     assert (result["error_code"], result["points_ok"]) == ("STORE_WRITE_FAILED", 2)
     assert result["error_message"] == "writing the points failed: disk full"
+
+
+def test_a_range_past_the_sweep_records_invalid_task(memory_store: MemoryStore) -> None:
+    # GIVEN a well-formed task whose range ends past its 3-point sweep
+    event = {**factory({"y": 0.5}, {"x": [1, 2, 3]}, shard_size=3).event(0), "stop": 5}
+    # WHEN the worker handles it
+    result = process_event(event, deps(memory_store))
+    # THEN it runs nothing and records INVALID_TASK for that shard
+    (outcome,) = outcomes(memory_store).values()
+    assert (outcome.status, outcome.error_code, outcome.points_total) == ("failure", "INVALID_TASK", 5)
+    assert (outcome.error_message or "").startswith(
+        "shard 0 of run `run-1` asks for points up to 4, but the sweep has 3."
+    )
+    assert result["error_code"] == "INVALID_TASK"
+    assert memory_store.get(layout.points_key(RUN, 0)) is None
+
+
+def test_a_malformed_task_that_names_its_run_records_invalid_task_not_missing_config(
+    memory_store: MemoryStore,
+) -> None:
+    # GIVEN a task with its config but an empty range
+    event = {**factory({"y": 0.5}, {"x": [1, 2, 3]}, shard_size=3).event(0), "start": 2, "stop": 2}
+    # WHEN the worker handles it
+    result = process_event(event, deps(memory_store))
+    # THEN the outcome says the task was invalid (its config was there)
+    (outcome,) = outcomes(memory_store).values()
+    assert (outcome.status, outcome.error_code, outcome.points_total) == ("failure", "INVALID_TASK", 0)
+    assert result["error_code"] == "INVALID_TASK"
+
+
+def test_an_unexpected_error_in_the_runner_records_internal_error(memory_store: MemoryStore) -> None:
+    # GIVEN a runtime whose clock breaks (an error in sweep, not in the experiment)
+    f = factory({"y": 0.5}, {"x": [1, 2]}, shard_size=2)
+
+    def broken_clock() -> float:
+        raise RuntimeError("the runtime's clock is gone")
+
+    # WHEN the worker handles the shard
+    result = process_event(f.event(0), deps(memory_store), remaining_ms=broken_clock)
+    # THEN the shard fails with INTERNAL_ERROR naming the exception, and no point rows are written
+    (outcome,) = outcomes(memory_store).values()
+    assert (outcome.status, outcome.error_code, outcome.error_message) == (
+        "failure",
+        "INTERNAL_ERROR",
+        "RuntimeError: the runtime's clock is gone",
+    )
+    assert result["error_code"] == "INTERNAL_ERROR"
+
+
+def test_a_sample_sweep_runs_end_to_end(memory_store: MemoryStore) -> None:
+    # GIVEN a sample sweep of 6 points over two axes, in shards of 4
+    payload = {
+        "experiment": "synthetic",
+        "run_id": RUN,
+        "config": {"y": 0.0},
+        "sample": {"n": 6, "seed": 7, "space": {"x": {"uniform": [-1, 1]}, "y": {"uniform": [-1, 1]}}},
+        "shard_size": 4,
+    }
+    # WHEN it is submitted and every shard runs in the worker
+    result, answers = run_sweep(payload, memory_store)
+    # THEN both shards succeed and the point rows hold the sampled values, in draw order
+    assert (result.points, result.shards) == (6, 2)
+    assert [a["status"] for a in answers] == ["success", "success"]
+    request = parse_request(payload)
+    space = PointSpace(request, request.config)
+    rows = points(memory_store, 0) + points(memory_store, 1)
+    assert [r["point_index"] for r in rows] == list(range(6))
+    assert [dict(r["params"]) for r in rows] == [
+        {k: repr(v) for k, v in space.point(i).params.items()} for i in range(6)
+    ]
+    xs = [float(dict(r["params"])["x"]) for r in rows]
+    ys = [float(dict(r["params"])["y"]) for r in rows]
+    assert len(set(xs)) == 6  # every point draws its own value
+    assert xs != ys  # and each axis its own
+    assert all(-1 <= v < 1 for v in xs + ys)
+    assert {r["series"] for r in rows} == {"sample"}

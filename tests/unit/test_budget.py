@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 
 import pytest
@@ -46,7 +47,15 @@ def test_alarm_interrupts_a_point_that_overruns() -> None:
 
 
 def test_disarmed_alarm_does_not_fire() -> None:
+    # GIVEN an alarm armed for 20 ms, then disarmed
+    before = signal.getsignal(signal.SIGALRM)
     with PointAlarm() as alarm:
+        assert alarm.usable  # the tests run in the main thread on POSIX
         alarm.arm(20)
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0
         alarm.disarm()
+        # THEN no timer is left running, and waiting past the 20 ms raises nothing
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
         time.sleep(0.05)
+    # AND leaving restores the previous SIGALRM handler
+    assert signal.getsignal(signal.SIGALRM) == before

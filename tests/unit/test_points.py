@@ -101,6 +101,23 @@ def test_samples_are_deterministic_in_range_and_independent_per_axis(n: int, see
         assert 1e-3 <= b["z"] <= 1
 
 
+def test_every_sample_point_draws_its_own_values() -> None:
+    # GIVEN a sample of 20 points from a continuous distribution
+    space = space_of(sample={"n": 20, "seed": 3, "space": {"t": {"uniform": [0, 1]}}})
+    # THEN no two points share a value: each point's draw depends on its index
+    assert len({p.params["t"] for p in space.points(0, 20)}) == 20
+    assert uniform(3, 0, "t") != uniform(3, 1, "t")
+
+
+def test_each_axis_draws_independently_of_the_others() -> None:
+    # GIVEN two axes with the same distribution
+    space = space_of(sample={"n": 20, "seed": 3, "space": {"a": {"uniform": [0, 1]}, "b": {"uniform": [0, 1]}}})
+    pairs = [(p.params["a"], p.params["b"]) for p in space.points(0, 20)]
+    # THEN they are not the same draw (perfectly correlated axes would be a silent bias)
+    assert all(a != b for a, b in pairs)
+    assert uniform(3, 0, "a") != uniform(3, 0, "b")
+
+
 def test_sample_seed_changes_draws_and_uniform_is_stable() -> None:
     a = space_of(sample={"n": 3, "seed": 1, "space": {"t": {"uniform": [0, 1]}}})
     b = space_of(sample={"n": 3, "seed": 2, "space": {"t": {"uniform": [0, 1]}}})

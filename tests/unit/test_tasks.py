@@ -9,7 +9,7 @@ import pytest
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError
 from sweep_contracts.planning import ShardPlan
 from sweep_contracts.request import MISSING_CONFIG_HINT, parse_request
-from sweep_contracts.tasks import ShardTask, TaskFactory, parse_task
+from sweep_contracts.tasks import ShardTask, TaskFactory, TaskIdentity, identify_task, parse_task
 
 
 def factory() -> TaskFactory:
@@ -76,6 +76,9 @@ def test_a_task_without_config_is_refused(config: object) -> None:
         ({"stop": 0}, "stop"),
         ({"start": 5, "stop": 3}, "request"),
         ({"shard_id": 9}, "request"),
+        ({"shard_id": 4}, "request"),  # shard_count is 4: ids are 0..3
+        ({"start": 3, "stop": 3}, "request"),  # an empty range
+        ({"shard_id": -1}, "shard_id"),
         ({"run_id": "BAD"}, "run_id"),
         ({"spec": 5}, "spec"),
     ],
@@ -90,3 +93,45 @@ def test_a_range_past_the_sweep_is_refused() -> None:
     task = ShardTask.model_validate({**factory().event(0), "start": 5, "stop": 11})
     with pytest.raises(InvalidTaskError, match="asks for points up to 10, but the sweep has 10"):
         task.point_space()
+
+
+def test_the_last_shard_and_a_one_point_range_are_accepted() -> None:
+    task = parse_task({**factory().event(3), "start": 9, "stop": 10})
+    assert (task.shard_id, task.shard_count, task.points_total) == (3, 4, 1)
+
+
+def test_task_model_errors_name_the_rule() -> None:
+    with pytest.raises(InvalidTaskError) as same:
+        parse_task({**factory().event(0), "shard_id": 4})
+    assert same.value.message == "the shard task is malformed: `request`: shard_id 4 is not below shard_count 4."
+    with pytest.raises(InvalidTaskError) as empty:
+        parse_task({**factory().event(0), "start": 3, "stop": 3})
+    assert empty.value.message == "the shard task is malformed: `request`: the index range 3..3 is empty."
+
+
+@pytest.mark.parametrize(
+    ("change", "identity"),
+    [
+        ({}, TaskIdentity("run-1", 1, 3, 1)),
+        ({"attempt": 4}, TaskIdentity("run-1", 1, 3, 4)),
+        ({"attempt": 0}, TaskIdentity("run-1", 1, 3, 1)),
+        ({"attempt": "2"}, TaskIdentity("run-1", 1, 3, 1)),
+        ({"start": 5, "stop": 5}, TaskIdentity("run-1", 1, 0, 1)),
+        ({"start": "0"}, TaskIdentity("run-1", 1, 0, 1)),
+        ({"config": None, "spec": None}, TaskIdentity("run-1", 1, 3, 1)),
+        ({"shard_id": 0}, TaskIdentity("run-1", 0, 3, 1)),
+        ({"run_id": "BAD"}, None),
+        ({"run_id": None}, None),
+        ({"shard_id": -1}, None),
+        ({"shard_id": True}, None),
+        ({"shard_id": "1"}, None),
+    ],
+)
+def test_identify_task_names_the_shard_of_a_malformed_task(change: dict[str, object], identity: object) -> None:
+    # GIVEN shard 1 (points 3..5) with one field changed; WHEN identified; THEN its outcome's key and size
+    assert identify_task({**factory().event(1), **change}) == identity
+
+
+@pytest.mark.parametrize("event", [None, [], "run-1", 5])
+def test_identify_task_needs_a_mapping(event: object) -> None:
+    assert identify_task(event) is None

@@ -18,18 +18,28 @@ class TimeBudget:
     """Milliseconds left before the shard must stop, the margin for writing results excluded.
 
     `remaining_ms` is the runtime's clock (Lambda's `context.get_remaining_time_in_millis`);
-    the estimate of the next point's cost is a running average of the points so far."""
+    the estimate of the next point's cost is a running average of the points so far, each timed
+    with `timer` (seconds on a monotonic clock; tests pass a fake one)."""
 
-    def __init__(self, remaining_ms: Callable[[], float], margin_ms: float) -> None:
+    def __init__(
+        self, remaining_ms: Callable[[], float], margin_ms: float, timer: Callable[[], float] = time.perf_counter
+    ) -> None:
         self._remaining_ms = remaining_ms
         self.margin_ms = margin_ms
+        self.timer = timer
         self._average_ms: float | None = None
 
     @classmethod
-    def fixed(cls, seconds: float, margin_ms: float, clock: Callable[[], float] = time.monotonic) -> TimeBudget:
+    def fixed(
+        cls,
+        seconds: float,
+        margin_ms: float,
+        clock: Callable[[], float] = time.monotonic,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> TimeBudget:
         """A budget of `seconds` from now, for runtimes that give none."""
         deadline = clock() + seconds
-        return cls(lambda: (deadline - clock()) * 1000, margin_ms)
+        return cls(lambda: (deadline - clock()) * 1000, margin_ms, timer)
 
     def left_ms(self) -> float:
         return self._remaining_ms() - self.margin_ms

@@ -49,7 +49,7 @@ def evaluate_point(
     metrics: Mapping[str, float] = {}
     output: str | None = None
     call: Mapping[str, Any] | None = None
-    started = time.perf_counter()
+    started = budget.timer()
     try:
         metrics, output, call = experiment.evaluate_point(experiment.parse_config(effective), secrets)
     except EvaluationError as exc:
@@ -58,7 +58,7 @@ def evaluate_point(
         error = _point_error(exc, experiment)
     except Exception as exc:
         error = _point_error(exc, experiment)
-    duration_ms = (time.perf_counter() - started) * 1000
+    duration_ms = (budget.timer() - started) * 1000
     budget.record(duration_ms)
     return {
         "point_index": index,

@@ -30,6 +30,12 @@ RunFrom = Callable[[int, Callable[[Row], None]], str | None]
 """`run_from(index, emit)`: evaluate points from `index`, `emit` each row; returns a stop message or None."""
 
 _PR_SET_PDEATHSIG = 1
+
+
+class IsolationError(RuntimeError):
+    """The child process failed in sweep's own code, not in the experiment."""
+
+
 GRACE_S = 1.0
 """How long past the time budget the parent waits before it ends a child stuck in native code."""
 
@@ -60,12 +66,18 @@ def _child(conn: Connection, start: int, run_from: RunFrom, parent: int) -> None
         _die_with_parent(parent)
         stopped = run_from(start, lambda row: conn.send(("row", row)))
         conn.send(("end", stopped))
-    except BaseException:
-        # not the experiment's error (evaluate_points captures those): sweep's own, which the
-        # parent sees as this point ending its process; the traceback goes to the log
+    except BaseException as exc:
+        # not the experiment's error (evaluate_points captures those): sweep's own; the parent
+        # fails the shard with it rather than blame the point, and the traceback goes to the log
         traceback.print_exc()
+        with contextlib.suppress(Exception):
+            conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         code = 1
     finally:
+        # os._exit skips the interpreter's shutdown: flush what the experiment printed (the log)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
         os._exit(code)
 
 
@@ -102,7 +114,7 @@ def run_isolated(
             index, ended, stopped, last_at = _follow(receive, index, on_row, time_left_s, pid)
         finally:
             receive.close()
-        _, status = os.waitpid(pid, 0)
+            _, status = os.waitpid(pid, 0)
         if ended or stopped is not None or index >= stop:  # done, or stuck past the budget and ended
             return stopped
         on_crash(index, describe_exit(status), (time.perf_counter() - last_at) * 1000)
@@ -126,5 +138,7 @@ def _follow(
             return index, False, None, last_at
         if kind == "end":
             return index, True, value, last_at
+        if kind == "failed":
+            raise IsolationError(f"the child process evaluating point {index} failed: {value}")
         on_row(value)
         index, last_at = int(value["point_index"]) + 1, time.perf_counter()

@@ -4,6 +4,7 @@ write its points and exactly one outcome. Pure of AWS: the store and the clock a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ log = logging.getLogger("sweep.worker")
 
 Secrets = Callable[[Sequence[str]], Mapping[str, str]]
 Clock = Callable[[], datetime]
+Timer = Callable[[], float]
+"""Seconds on a monotonic clock, for how long a point took (`time.perf_counter`)."""
 
 
 def _utcnow() -> datetime:
@@ -55,6 +58,7 @@ class WorkerDeps:
     registry: Registry
     secrets: Secrets = _no_secrets
     clock: Clock = _utcnow
+    timer: Timer = time.perf_counter
 
 
 def previous_attempt_crashed(task: ShardTask, store: ObjectStore) -> bool:
@@ -82,11 +86,11 @@ class _ShardFailed(Exception):  # noqa: N818 - internal control flow, never leav
         self.rows = rows
 
 
-def _budget(task: ShardTask, remaining_ms: Callable[[], float] | None) -> TimeBudget:
+def _budget(task: ShardTask, remaining_ms: Callable[[], float] | None, timer: Timer) -> TimeBudget:
     settings = SystemSettings.resolve(task.settings, source="default")
     if remaining_ms is not None:
-        return TimeBudget(remaining_ms, settings.time_budget_margin_ms)
-    return TimeBudget.fixed(settings.shard_time_budget_s, settings.time_budget_margin_ms)
+        return TimeBudget(remaining_ms, settings.time_budget_margin_ms, timer)
+    return TimeBudget.fixed(settings.shard_time_budget_s, settings.time_budget_margin_ms, timer=timer)
 
 
 def _run_shard(task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], float] | None) -> PointRows:
@@ -102,7 +106,7 @@ def _run_shard(task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], flo
         raise _ShardFailed(ErrorCode.SECRET_UNAVAILABLE, message) from exc
     run = run_points_isolated if previous_attempt_crashed(task, deps.store) else run_points
     try:
-        result = run(task, experiment, _budget(task, remaining_ms), secrets)
+        result = run(task, experiment, _budget(task, remaining_ms, deps.timer), secrets)
     except SweepError as exc:
         raise _ShardFailed(ErrorCode.INVALID_TASK, str(exc)) from exc
     except Exception as exc:
