@@ -49,6 +49,16 @@ MetricOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 WatchOption = Annotated[bool, typer.Option("--watch", help="Follow the run with a progress bar until it is done.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="PATH=VALUE",
+        help="Override the file (repeatable), typed as YAML: `config.temperature=0.3`, `grid.size=[11,21]`, "
+        "`repeats=5`; dotted names reach nested config keys and axes.",
+    ),
+]
+RunIdOption = Annotated[str | None, typer.Option("--run-id", help="Name the run (instead of the file's `run_id`).")]
 SweepFileArgument = Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")]
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from sweep_cli import render
-from sweep_cli.app import SettingsOption, SweepFileArgument, app, handles_errors
+from sweep_cli.app import SetOption, SettingsOption, SweepFileArgument, app, handles_errors
 from sweep_cli.engine import local_runtime
-from sweep_cli.files import load_settings, load_sweep
+from sweep_cli.files import load_settings
+from sweep_cli.overrides import sweep_request
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_orchestrator.submit import prepare, request_size
@@ -22,11 +23,12 @@ from sweep_orchestrator.submit import prepare, request_size
 def plan(
     file: SweepFileArgument,
     settings: SettingsOption = None,
+    overrides: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Check a sweep file and show its points, shards and caps, without running anything."""
     effective = load_settings(settings)
-    payload = load_sweep(file, effective.max_request_bytes)
+    payload = sweep_request(file, overrides, None, effective.max_request_bytes)
     runtime, _ = local_runtime(Path("."), 1, effective)
     manifest = prepare(payload, runtime)
     size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))

@@ -1,0 +1,136 @@
+"""The researcher's loop on the command line: override, rerun, replace, remove (issue 12)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sweep_cli.main import app
+from sweep_contracts.storage import LocalStore
+from sweep_orchestrator.runs import list_runs, load_manifest
+
+runner = CliRunner()
+
+SWEEP = """
+experiment: synthetic
+run_id: loop-run
+config: {y: -0.2}
+grid:
+  x: [0.0, 0.3]
+"""
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> str:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(SWEEP)
+    return str(path)
+
+
+def test_overrides_and_run_id_are_what_the_run_records(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # WHEN the user overrides a config value and an axis, and names the run
+    code, stdout, _ = invoke(
+        "run",
+        sweep,
+        "--out",
+        out,
+        "-w",
+        "1",
+        "-q",
+        "--set",
+        "config.y=0.5",
+        "--set",
+        "grid.x=[0.1, 0.2, 0.3]",
+        "--run-id",
+        "loop-two",
+    )
+    # THEN the run has that name (printed alone under -q) and records the effective request
+    assert (code, stdout) == (0, "loop-two\n")
+    request = load_manifest(LocalStore(out), "loop-two").request
+    assert (request.config, request.grid) == ({"y": 0.5}, {"x": [0.1, 0.2, 0.3]})
+    code, stdout, _ = invoke(
+        "results", "loop-two", "--out", out, "-f", "json", "--sql", "SELECT count(*) AS n FROM points"
+    )
+    assert json.loads(stdout) == [{"n": 3}]
+
+
+def test_an_override_is_validated_like_the_file(tmp_path: Path, sweep: str) -> None:
+    code, _, stderr = invoke("run", sweep, "--out", str(tmp_path / "out"), "--set", "config.noise=-1")
+    assert code == 2
+    assert stderr.startswith("error: `config.noise`: input should be greater than or equal to 0")
+    assert not (tmp_path / "out").exists()
+
+
+def test_conflict_names_the_changed_fields_and_force_replaces_the_run(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q")[0] == 0
+    # WHEN the same run_id is run with another value
+    code, _, stderr = invoke("run", sweep, "--out", out, "-w", "1", "--set", "config.y=0.1")
+    # THEN the conflict shows what differs and how to go on
+    assert code == 2
+    assert "run `loop-run` already exists with other content: `config.y`: -0.2 → 0.1." in stderr
+    assert "--force" in stderr
+    assert "--run-id" in stderr
+    # WHEN it is forced
+    code, _, stderr = invoke("run", sweep, "--out", out, "-w", "1", "-q", "--set", "config.y=0.1", "--force")
+    # THEN the old results are gone and the run holds the new ones only
+    assert code == 0, stderr
+    assert "--force: removed run loop-run" in stderr
+    assert load_manifest(LocalStore(out), "loop-run").request.config == {"y": 0.1}
+    _, stdout, _ = invoke(
+        "results", "loop-run", "--out", out, "-f", "json", "--sql", "SELECT DISTINCT config_json FROM points"
+    )
+    assert all('"y":0.1' in row["config_json"].replace(" ", "") for row in json.loads(stdout))
+
+
+def test_rerun_after_the_code_changed_says_so(tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = str(tmp_path / "out")
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q")[0] == 0
+    # GIVEN the code is now at another version than the one the run recorded
+    monkeypatch.setattr("sweep_cli.local.code_version", lambda: {"sweep": "0.0.0", "build": "git:other"})
+    # WHEN the same file is run again
+    code, _, stderr = invoke("run", sweep, "--out", out, "-w", "1")
+    # THEN sweep shows the old run but says the code changed and how to rerun
+    assert code == 0
+    assert "already exists with this content" in stderr
+    assert "the code changed since it ran" in stderr
+    assert "`build`:" in stderr
+    assert '"git:other"' in stderr
+    assert "--force" in stderr
+
+
+def test_rm_removes_a_run_and_an_unknown_one_is_an_error(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q")[0] == 0
+    code, stdout, _ = invoke("rm", "loop-run", "--out", out)
+    assert code == 0
+    assert stdout.startswith("removed run loop-run (")
+    assert list_runs(LocalStore(out)) == []
+    assert not any(p.is_file() for p in Path(out).rglob("*") if "loop-run" in str(p))
+    code, _, stderr = invoke("rm", "loop-run", "--out", out)
+    assert code == 2
+    assert stderr.startswith("error: there is no run `loop-run`")
+
+
+def test_plan_shows_nested_overrides_merged(tmp_path: Path) -> None:
+    # GIVEN a nested config mapping and a dotted axis inside it
+    path = tmp_path / "nested.yaml"
+    path.write_text(
+        "experiment: openai-chat\nconfig:\n  endpoint: http://127.0.0.1:9\n  model: m\n  tasks: arithmetic\n"
+        "  extra: {top_k: 40, min_p: 0.1}\ngrid:\n  extra.top_k: [10, 20]\n"
+    )
+    # WHEN a nested key is overridden and the plan is shown
+    code, stdout, _ = invoke("plan", str(path), "--set", "config.extra.min_p=0.2")
+    # THEN each point's `extra` holds the axis value and the other keys
+    assert code == 0
+    assert '"extra": {"top_k": 10, "min_p": 0.2}' in stdout
+    assert '"extra": {"top_k": 20, "min_p": 0.2}' in stdout
