@@ -134,3 +134,46 @@ def test_plan_shows_nested_overrides_merged(tmp_path: Path) -> None:
     assert code == 0
     assert '"extra": {"top_k": 10, "min_p": 0.2}' in stdout
     assert '"extra": {"top_k": 20, "min_p": 0.2}' in stdout
+
+
+def test_retry_after_time_budget_takes_the_setting_the_failure_names(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # GIVEN a run whose shards cannot meet their time budget
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("shard_time_budget_s: 1\ntime_budget_margin_ms: 2000\n")
+    code, _, _ = invoke("run", sweep, "--out", out, "-w", "1", "-q", "--settings", str(settings))
+    assert code == 1
+    # THEN the failure says which setting to raise, and how
+    _, stdout, _ = invoke("status", "loop-run", "--out", out, "--json")
+    message = json.loads(stdout)["failed_shards"][0]["error_message"]
+    assert "Raise the setting `shard_time_budget_s` (this run: 1 s)" in message
+    assert "`sweep retry loop-run --set shard_time_budget_s=2`" in message
+    # WHEN a plan-shaping setting is given to retry, it is refused; the named one is accepted
+    code, _, stderr = invoke("retry", "loop-run", "--out", out, "--set", "shard_size=5")
+    assert code == 2
+    assert stderr.startswith("error: setting `shard_size` cannot change on a retry")
+    code, _, stderr = invoke("retry", "loop-run", "--out", out, "-w", "1", "-q", "--set", "shard_time_budget_s=60")
+    # THEN the retried shards get the larger budget and the run completes
+    assert code == 0, stderr
+    assert load_manifest(LocalStore(out), "loop-run").settings["shard_time_budget_s"]["value"] == 1  # as planned
+
+
+def test_try_runs_one_point_here_and_writes_nothing(
+    tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # WHEN one point is tried
+    code, stdout, stderr = invoke("try", sweep, "--point", "1")
+    # THEN its metrics are printed, its effective config is shown, and nothing is written
+    assert code == 0, stderr
+    assert json.loads(stdout)["value"] == 0.0  # x=0.3, y=-0.2: the optimum
+    assert 'point 1 (grid, repeat 0): {"y": -0.2, "x": 0.3, "seed": 0}' in stderr
+    assert list(tmp_path.iterdir()) == [tmp_path / "sweep.yaml"]
+    # WHEN the point raises: the traceback reaches the terminal, exit 3
+    code, _, stderr = invoke("try", sweep, "--set", "config.fail_rate=1.0")
+    assert code == 3
+    assert "Traceback (most recent call last)" in stderr
+    assert "InjectedError" in stderr
+    code, _, stderr = invoke("try", sweep, "--point", "2")
+    assert code == 2
+    assert stderr.startswith("error: --point 2 is outside this sweep's points 0..1.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,7 +18,7 @@ from sweep_contracts import layout
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_contracts.version import code_version
-from sweep_orchestrator.retry import RetryResult, retry_run
+from sweep_orchestrator.retry import RetryResult, retry_run, with_settings
 from sweep_orchestrator.runs import delete_run, differences, list_runs, load_manifest
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import RunStatus, run_status
@@ -77,10 +78,10 @@ class LocalBackend:
         result, _ = submit_run(payload, self._runtime(settings))
         return result
 
-    def retry(self, run_id: str) -> RetryResult:
-        # a retry runs with the settings the run was planned with, not today's
-        manifest = load_manifest(self.store, run_id)
-        return retry_run(self._runtime(manifest.effective_settings()), run_id)
+    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
+        # a retry runs with the settings the run was planned with, not today's, unless told otherwise
+        manifest = with_settings(load_manifest(self.store, run_id), settings or {})
+        return retry_run(self._runtime(manifest.effective_settings()), run_id, settings)
 
     def has_run(self, run_id: str) -> bool:
         return self.store.exists(layout.manifest_key(run_id))

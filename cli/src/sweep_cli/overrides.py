@@ -122,3 +122,9 @@ def sweep_request(
     if run_id is not None:
         payload["run_id"] = run_id
     return payload
+
+
+def parse_setting(item: str) -> tuple[str, Any]:
+    """`NAME=VALUE` of one stage setting (a retry's `--set`)."""
+    parts, value = parse_override(item)
+    return ".".join(parts), value

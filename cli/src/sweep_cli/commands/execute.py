@@ -26,7 +26,7 @@ from sweep_cli.app import (
 from sweep_cli.backend import Backend, with_backend
 from sweep_cli.files import load_settings
 from sweep_cli.local import LocalBackend
-from sweep_cli.overrides import sweep_request
+from sweep_cli.overrides import parse_setting, sweep_request
 from sweep_orchestrator.retry import RetryResult
 from sweep_orchestrator.status import RunStatus
 
@@ -129,9 +129,18 @@ def retry(
     metric: MetricOption = None,
     quiet: QuietOption = False,
     watch: WatchOption = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="SETTING=VALUE",
+            help="Run the retried shards with this setting instead of the run's, e.g. `shard_time_budget_s=600`.",
+        ),
+    ] = None,
 ) -> None:
     """Rerun only the failed and missing shards of a run (each with its next attempt number)."""
-    render.err.print(retry_text(backend.retry(run_id)))
+    settings = dict(parse_setting(item) for item in overrides or [])
+    render.err.print(retry_text(backend.retry(run_id, settings)))
     if watch or backend.shards_run_here:
         status = backend.follow(run_id, quiet=quiet)
         raise typer.Exit(finish(backend, run_id, status, metric, quiet))
