@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,14 @@ def test_try_runs_one_point_here_and_writes_nothing(
     code, _, stderr = invoke("try", sweep, "--point", "2")
     assert code == 2
     assert stderr.startswith("error: --point 2 is outside this sweep's points 0..1.")
+
+
+def test_version_and_literal_config_types_are_shown() -> None:
+    code, stdout, _ = invoke("--version")
+    assert code == 0
+    assert re.fullmatch(r"sweep \d+\.\d+\.\d+.*\n", stdout)
+    # `strategy` lists its allowed values, not the word "Literal"
+    code, stdout, _ = invoke("experiments", "maze")
+    assert code == 0
+    assert '"wall-follower" | "random-walk" | "dfs-recall"' in stdout
+    assert "Literal" not in stdout

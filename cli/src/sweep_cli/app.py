@@ -33,6 +33,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from sweep_contracts.version import code_version
+
+        version = code_version()
+        build = f" ({version['build']})" if "build" in version else ""
+        print(f"sweep {version['sweep']}{build}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print sweep's version and exit."),
+    ] = False,
+) -> None:
+    """Run parameter sweeps on this machine's cores (and on AWS Lambda), query the results with SQL."""
+
+
 OutOption = Annotated[
     Path, typer.Option("--out", "-o", envvar=environment.OUT, help="Results directory.", show_default=True)
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 
@@ -55,6 +56,19 @@ def space_preview(manifest: RunManifest, count: int = 5) -> None:
         render.out.print(f"  {index:>4}  {point.series:<12} {json.dumps(space.effective_config(point))}")
 
 
+def type_text(annotation: Any) -> str:
+    """A config field's type as a user writes its values: `Literal` lists the allowed ones."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Literal:
+        return " | ".join(json.dumps(a) if isinstance(a, str) else str(a) for a in args)
+    if origin in (Union, UnionType):
+        return " | ".join(type_text(a) for a in args)
+    if annotation is type(None):
+        return "null"
+    name = getattr(annotation, "__name__", None)
+    return name if name and not args else str(annotation).replace("typing.", "")
+
+
 @app.command()
 @handles_errors
 def experiments(
@@ -78,6 +92,5 @@ def experiments(
     for column in ("field", "type", "default", "description"):
         table.add_column(column)
     for field_name, info in experiment.config_model.model_fields.items():
-        annotation = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
-        table.add_row(field_name, annotation, render.cell(info.default), info.description or "")
+        table.add_row(field_name, type_text(info.annotation), render.cell(info.default), info.description or "")
     render.out.print(table)
