@@ -81,7 +81,7 @@ def via_fanout(store: LocalStore) -> None:
 
 def via_local_pool(store: LocalStore) -> None:
     manifest = _manifest_only(store)
-    PoolDispatcher._lost(store, manifest, 1, 1, "a local worker process died")
+    PoolDispatcher._record(store, manifest, [(1, 1)], ErrorCode.WORKER_CRASHED, "a local worker process died")
 
 
 def via_reconcile(store: LocalStore) -> None:
