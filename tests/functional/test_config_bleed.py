@@ -1,4 +1,4 @@
-"""The Parameter Store race of shared/seeds/atomic-config-in-event.md, replayed: twelve experiments
+"""The Parameter Store race of docs/seeds/atomic-config-in-event.md, replayed: twelve experiments
 triggered at once, each with its own config. In the original system they read config from SSM
 after later triggers had overwritten it, and all twelve recorded the same config. Here the config
 travels in every event, so each run — manifest and every point row — carries exactly its own."""

@@ -33,6 +33,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from sweep_contracts.version import code_version
+
+        version = code_version()
+        build = f" ({version['build']})" if "build" in version else ""
+        print(f"sweep {version['sweep']}{build}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print sweep's version and exit."),
+    ] = False,
+) -> None:
+    """Run parameter sweeps on this machine's cores (and on AWS Lambda), query the results with SQL."""
+
+
 OutOption = Annotated[
     Path, typer.Option("--out", "-o", envvar=environment.OUT, help="Results directory.", show_default=True)
 ]
@@ -49,6 +70,16 @@ MetricOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 WatchOption = Annotated[bool, typer.Option("--watch", help="Follow the run with a progress bar until it is done.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="PATH=VALUE",
+        help="Override the file (repeatable), typed as YAML: `config.temperature=0.3`, `grid.size=[11,21]`, "
+        "`repeats=5`; dotted names reach nested config keys and axes.",
+    ),
+]
+RunIdOption = Annotated[str | None, typer.Option("--run-id", help="Name the run (instead of the file's `run_id`).")]
 SweepFileArgument = Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")]
 
 F = TypeVar("F", bound=Callable[..., Any])

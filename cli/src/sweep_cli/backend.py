@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -84,8 +84,9 @@ class Backend(Protocol):
     def describe(self, result: SubmitResult) -> str:
         """Where a submitted run went and how to follow it, for stderr."""
 
-    def retry(self, run_id: str) -> RetryResult:
-        """Hand the failed and missing shards to the workers again, each with its next attempt."""
+    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
+        """Hand the failed and missing shards to the workers again, each with its next attempt
+        (and with `settings` over the run's, where the backend allows it)."""
 
     def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
         """Wait, with a progress bar unless `quiet`, until no shard handed over is pending."""

@@ -139,8 +139,8 @@ class PoolDispatcher:
         if isinstance(result, Died):
             message = (
                 f"the local worker process running this shard died ({result.how}): out of memory, os._exit, or "
-                "a crash in native code. `sweep retry` runs its points in child processes and records the point "
-                "that ends its process as an error."
+                f"a crash in native code. `sweep retry {manifest.run_id}` runs its points in child processes and "
+                "records the point that ends its process as an error."
             )
         else:
             message = f"the worker raised {result.message}"
@@ -153,14 +153,15 @@ class PoolDispatcher:
         succeed after its `INTERRUPTED` outcome is written."""
         unfinished = [*ended, *(self._pool.stop() if self._pool is not None else [])]
         store = LocalStore(self.store_root)
-        message = (
-            f"the run was interrupted ({_signal_name(signum)}) before this shard finished; `sweep retry` runs it again."
-        )
         by_run: dict[str, tuple[RunManifest, list[ShardRef]]] = {}
         for key in unfinished:
             manifest, attempt = self._tasks.pop(key)
             by_run.setdefault(manifest.run_id, (manifest, []))[1].append((key[1], attempt))
-        for manifest, refs in by_run.values():
+        for run_id, (manifest, refs) in by_run.items():
+            message = (
+                f"the run was interrupted ({_signal_name(signum)}) before this shard finished; "
+                f"`sweep retry {run_id} --out {self.store_root}` runs it again."
+            )
             self._record(store, manifest, refs, ErrorCode.INTERRUPTED, message)
         raise RunInterrupted(signum, sorted(by_run), len(unfinished))
 

@@ -162,6 +162,13 @@ def load_yaml(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     return data
 
 
+def yaml_value(text: str) -> Any:
+    """One value typed as a sweep file types it (`1e-5` a float, `[11, 21]` a list)."""
+    value = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    check_values(value)
+    return value
+
+
 def load_sweep(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
     data = load_yaml(path, max_bytes)
     if not isinstance(data, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -13,10 +14,12 @@ from sweep_cli.engine import PoolDispatcher, RunInterrupted, ShardDone, default_
 from sweep_cli.errors import UsageError
 from sweep_cli.query import QueryResult, ResultsDB, objective, summary_sql
 from sweep_cli.session import StopSignals, explain
+from sweep_contracts import layout
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
-from sweep_orchestrator.retry import RetryResult, retry_run
-from sweep_orchestrator.runs import list_runs, load_manifest
+from sweep_contracts.version import code_version
+from sweep_orchestrator.retry import RetryResult, retry_run, with_settings
+from sweep_orchestrator.runs import delete_run, differences, list_runs, load_manifest
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import RunStatus, run_status
 from sweep_orchestrator.submit import SubmitResult, submit_run
@@ -75,10 +78,17 @@ class LocalBackend:
         result, _ = submit_run(payload, self._runtime(settings))
         return result
 
-    def retry(self, run_id: str) -> RetryResult:
-        # a retry runs with the settings the run was planned with, not today's
-        manifest = load_manifest(self.store, run_id)
-        return retry_run(self._runtime(manifest.effective_settings()), run_id)
+    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
+        # a retry runs with the settings the run was planned with, not today's, unless told otherwise
+        manifest = with_settings(load_manifest(self.store, run_id), settings or {})
+        return retry_run(self._runtime(manifest.effective_settings()), run_id, settings)
+
+    def has_run(self, run_id: str) -> bool:
+        return self.store.exists(layout.manifest_key(run_id))
+
+    def remove(self, run_id: str) -> int:
+        """Delete the run's objects; answers how many."""
+        return delete_run(self.store, run_id)
 
     def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
         dispatcher = self._dispatcher
@@ -132,7 +142,16 @@ class LocalBackend:
 
     def describe(self, result: SubmitResult) -> str:
         if result.existing:
-            return f"run {result.run_id} already exists with this content; showing it."
+            text = f"run {result.run_id} already exists with this content; showing it."
+            recorded = load_manifest(self.store, result.run_id).code_version
+            changed = differences(recorded, code_version())
+            if recorded and changed:
+                text += (
+                    f"\n[yellow]the code changed since it ran[/yellow] ({'; '.join(changed)}): these are the old "
+                    "code's results. Run it again with `--force` (replaces them) or under a new name with "
+                    "`--run-id NAME`."
+                )
+            return text
         return (
             f"run {result.run_id}: {result.points:,} points in {result.shards:,} shards of {result.shard_size:,} "
             f"on {self.workers} workers → {self.out}"

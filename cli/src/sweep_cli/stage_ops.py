@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -79,7 +79,16 @@ class StageBackend:
             f"  follow: sweep status {result.run_id} {self.stage.flags} --watch"
         )
 
-    def retry(self, run_id: str) -> RetryResult:
+    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
+        if settings:
+            raise UsageError(
+                f"--set on a stage's retry: the stage's API retries with the settings the run was planned with "
+                f"({', '.join(settings)} cannot change there).",
+                field="--set",
+                value=dict(settings),
+                hint="change the stage's settings (`sweep params set …`) and submit the sweep again, "
+                "or retry without --set.",
+            )
         return RetryResult.model_validate(self.client.retry(run_id))
 
     def follow(self, run_id: str, *, quiet: bool) -> RunStatus:

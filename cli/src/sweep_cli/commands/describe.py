@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 
 from sweep_cli import render
-from sweep_cli.app import SettingsOption, SweepFileArgument, app, handles_errors
+from sweep_cli.app import SetOption, SettingsOption, SweepFileArgument, app, handles_errors
 from sweep_cli.engine import local_runtime
-from sweep_cli.files import load_settings, load_sweep
+from sweep_cli.files import load_settings
+from sweep_cli.overrides import sweep_request
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_orchestrator.submit import prepare, request_size
@@ -22,11 +24,12 @@ from sweep_orchestrator.submit import prepare, request_size
 def plan(
     file: SweepFileArgument,
     settings: SettingsOption = None,
+    overrides: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Check a sweep file and show its points, shards and caps, without running anything."""
     effective = load_settings(settings)
-    payload = load_sweep(file, effective.max_request_bytes)
+    payload = sweep_request(file, overrides, None, effective.max_request_bytes)
     runtime, _ = local_runtime(Path("."), 1, effective)
     manifest = prepare(payload, runtime)
     size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
@@ -53,6 +56,19 @@ def space_preview(manifest: RunManifest, count: int = 5) -> None:
         render.out.print(f"  {index:>4}  {point.series:<12} {json.dumps(space.effective_config(point))}")
 
 
+def type_text(annotation: Any) -> str:
+    """A config field's type as a user writes its values: `Literal` lists the allowed ones."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Literal:
+        return " | ".join(json.dumps(a) if isinstance(a, str) else str(a) for a in args)
+    if origin in (Union, UnionType):
+        return " | ".join(type_text(a) for a in args)
+    if annotation is type(None):
+        return "null"
+    name = getattr(annotation, "__name__", None)
+    return name if name and not args else str(annotation).replace("typing.", "")
+
+
 @app.command()
 @handles_errors
 def experiments(
@@ -76,6 +92,5 @@ def experiments(
     for column in ("field", "type", "default", "description"):
         table.add_column(column)
     for field_name, info in experiment.config_model.model_fields.items():
-        annotation = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
-        table.add_row(field_name, annotation, render.cell(info.default), info.description or "")
+        table.add_row(field_name, type_text(info.annotation), render.cell(info.default), info.description or "")
     render.out.print(table)

@@ -13,6 +13,8 @@ from sweep_cli.app import (
     MetricOption,
     OutOption,
     QuietOption,
+    RunIdOption,
+    SetOption,
     SettingsOption,
     SweepFileArgument,
     WatchOption,
@@ -22,8 +24,9 @@ from sweep_cli.app import (
     handles_errors,
 )
 from sweep_cli.backend import Backend, with_backend
-from sweep_cli.files import load_settings, load_sweep
+from sweep_cli.files import load_settings
 from sweep_cli.local import LocalBackend
+from sweep_cli.overrides import parse_setting, sweep_request
 from sweep_orchestrator.retry import RetryResult
 from sweep_orchestrator.status import RunStatus
 
@@ -45,6 +48,8 @@ def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None,
 
 def start(backend: Backend, payload: Any, *, follow: bool, metric: str | None = None, quiet: bool = False) -> None:
     result = backend.submit(payload)
+    if quiet:  # the one line a script needs: the run's id, generated or not
+        print(result.run_id)
     if result.existing or not quiet:
         render.err.print(backend.describe(result))
     if follow:
@@ -71,20 +76,48 @@ def run(
     settings: SettingsOption = None,
     metric: MetricOption = None,
     quiet: QuietOption = False,
+    overrides: SetOption = None,
+    run_id: RunIdOption = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing run of this run_id: its results are removed first."),
+    ] = False,
 ) -> None:
     """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
     effective = load_settings(settings)
-    payload = load_sweep(file, effective.max_request_bytes)
+    payload = sweep_request(file, overrides, run_id, effective.max_request_bytes)
     with LocalBackend(out, workers, effective) as backend:
+        if force and isinstance(payload.get("run_id"), str) and backend.has_run(payload["run_id"]):
+            removed = backend.remove(payload["run_id"])
+            render.err.print(f"--force: removed run {payload['run_id']} ({removed} objects) to run it again")
         start(backend, payload, follow=True, metric=metric, quiet=quiet)
 
 
 @app.command()
 @handles_errors
+def rm(
+    run_ids: Annotated[list[str], typer.Argument(help="The runs to remove.", metavar="RUN_ID...")],
+    out: OutOption = DEFAULT_OUT,
+) -> None:
+    """Remove runs from a results directory: manifest, points and outcomes."""
+    with LocalBackend(out) as backend:
+        for run_id in run_ids:
+            removed = backend.remove(run_id)
+            render.out.print(f"removed run {run_id} ({removed} objects) from {out}")
+
+
+@app.command()
+@handles_errors
 @with_backend(local=False, stage_only="`sweep submit` sends a sweep to a deployed stage.")
-def submit(file: SweepFileArgument, backend: Backend, watch: WatchOption = False) -> None:
+def submit(
+    file: SweepFileArgument,
+    backend: Backend,
+    watch: WatchOption = False,
+    overrides: SetOption = None,
+    run_id: RunIdOption = None,
+) -> None:
     """Submit a sweep to a deployed stage (AWS Lambda); it runs there, not on this machine."""
-    start(backend, load_sweep(file), follow=watch)
+    start(backend, sweep_request(file, overrides, run_id), follow=watch)
 
 
 @app.command()
@@ -96,9 +129,18 @@ def retry(
     metric: MetricOption = None,
     quiet: QuietOption = False,
     watch: WatchOption = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="SETTING=VALUE",
+            help="Run the retried shards with this setting instead of the run's, e.g. `shard_time_budget_s=600`.",
+        ),
+    ] = None,
 ) -> None:
     """Rerun only the failed and missing shards of a run (each with its next attempt number)."""
-    render.err.print(retry_text(backend.retry(run_id)))
+    settings = dict(parse_setting(item) for item in overrides or [])
+    render.err.print(retry_text(backend.retry(run_id, settings)))
     if watch or backend.shards_run_here:
         status = backend.follow(run_id, quiet=quiet)
         raise typer.Exit(finish(backend, run_id, status, metric, quiet))

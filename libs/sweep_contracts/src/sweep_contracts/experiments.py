@@ -119,13 +119,12 @@ class Experiment(Generic[C]):
         (in O(total axis values)); cross-field rules on combinations surface as point errors."""
         space = space or PointSpace(request, request.config)
         problems: list[FieldProblem] = []
-        for series, index, axis, effective in space.probes():
+        for series, index, _axis, effective in space.probes():
             try:
                 self.parse_config(effective)
             except ValidationError as exc:
                 for problem in problems_from(exc, self.config_fields()):
-                    key = problem.field.split(".")[0].split("[")[0]
-                    source = _source_field(request, series, index, axis, key)
+                    source = _source_field(request, series, index, problem.field)
                     problems.append(FieldProblem(field=source, message=problem.message, value=problem.value))
                 if len(problems) >= 10:
                     break
@@ -147,18 +146,28 @@ def _unique(problems: Iterable[FieldProblem]) -> list[FieldProblem]:
     return list(seen.values())
 
 
-def _source_field(request: SweepRequest, series: str, index: int, axis: str, key: str) -> str:
-    """Where in the request the offending value came from: an axis, a point, or `config`."""
-    if request.grid is not None and key in request.grid:
-        return field_path(["grid", key])
-    for g, grid in enumerate(request.grids or ()):
-        if grid.name == series and key in grid.axes:
-            return field_path(["grids", g, "axes", key])
-    if request.points is not None and key in request.points[index]:
-        return field_path(["points", index, key])
-    if request.sample is not None and key in request.sample.space:
-        return field_path(["sample", "space", key])
-    return field_path(["config", key]) if key else "config"
+def _axis_for(names: Iterable[str], path: str) -> str | None:
+    """The longest parameter name that `path` (a dotted config path) is at or inside."""
+    inside = [n for n in names if path == n or path.startswith((f"{n}.", f"{n}["))]
+    return max(inside, key=len, default=None)
+
+
+def _source_field(request: SweepRequest, series: str, index: int, path: str) -> str:
+    """Where in the request the offending value came from (an axis, a point, or `config`), as a
+    full dotted path: `grid.optim.lr`, `config.optim.momentum`."""
+    sources: list[tuple[Iterable[str], list[str | int]]] = []
+    if request.grid is not None:
+        sources.append((request.grid, ["grid"]))
+    sources += [(g.axes, ["grids", i, "axes"]) for i, g in enumerate(request.grids or ()) if g.name == series]
+    if request.points is not None:
+        sources.append((request.points[index], ["points", index]))
+    if request.sample is not None:
+        sources.append((request.sample.space, ["sample", "space"]))
+    for names, prefix in sources:
+        axis = _axis_for(names, path)
+        if axis is not None:
+            return field_path([*prefix, axis]) + path[len(axis) :]
+    return field_path(["config", path]) if path else "config"
 
 
 class Registry:

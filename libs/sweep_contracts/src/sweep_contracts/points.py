@@ -11,7 +11,9 @@ Order (stable, part of the contract):
    neighbouring points.
 
 A point's effective config is `config` overlaid with its parameters, plus `seed`: the value of a
-`seed` axis if there is one, else `config.seed` (default 0) + repeat.
+`seed` axis if there is one, else `config.seed` (default 0) + repeat. The overlay is deep: a dotted
+parameter name (`optim.lr`) sets a key inside the nested mapping `optim`, and a mapping value merges
+into the mapping it lands on, so the config's other nested keys (`optim.momentum`) stay.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import hashlib
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from pydantic import JsonValue
 
 from sweep_contracts.distributions import Distribution
+from sweep_contracts.errors import RequestError
 from sweep_contracts.request import SEED, SampleSpec, SweepSpec
 
 
@@ -129,6 +132,44 @@ class BaseSeries:
         return {}
 
 
+def merge(base: Any, value: JsonValue) -> JsonValue:
+    """`value` over `base`: mappings merge key by key (copied, never mutated), anything else replaces."""
+    if not isinstance(base, Mapping) or not isinstance(value, Mapping):
+        return value
+    merged = dict(base)
+    for key, item in value.items():
+        merged[key] = merge(merged.get(key), item)
+    return merged
+
+
+def overlay(config: Mapping[str, JsonValue], params: Mapping[str, JsonValue]) -> dict[str, Any]:
+    """`config` with each parameter merged in at its dotted path (copies only along that path)."""
+    out = dict(config)
+    for name, value in params.items():
+        *parents, leaf = name.split(".")
+        node = out
+        for depth, key in enumerate(parents):
+            child = node.get(key)
+            if child is None:
+                child = {}
+            elif not isinstance(child, Mapping):
+                _not_a_mapping(name, ".".join(parents[: depth + 1]), child)
+            node[key] = child = dict(child)
+            node = child
+        node[leaf] = merge(node.get(leaf), value)
+    return out
+
+
+def _not_a_mapping(name: str, prefix: str, value: Any) -> NoReturn:
+    raise RequestError(
+        f"parameter `{name}` sets a key inside `{prefix}`, but `{prefix}` is {value!r}, not a mapping.",
+        field=name,
+        value=value,
+        hint=f"make `config.{prefix}` a mapping (e.g. `{prefix}: {{{name.rsplit('.', maxsplit=1)[-1]}: …}}`), "
+        f"or name the parameter `{prefix}` to replace the value whole.",
+    )
+
+
 def build_series(spec: SweepSpec) -> list[Series]:
     if spec.grid is not None:
         return [GridSeries("grid", spec.grid)]
@@ -153,6 +194,8 @@ class PointSpace:
         self.size = self.base_size * self.repeats
         base_seed = config.get(SEED, 0)
         self._base_seed = base_seed if isinstance(base_seed, int) else 0
+        for series in self.series:  # a dotted axis through a config scalar fails at submit, not per point
+            overlay(config, dict.fromkeys((axis for axis in series.axes if "." in axis), None))
 
     def series_offsets(self) -> list[tuple[str, int, int]]:
         """(name, first index, number of indices) per series, repeats included."""
@@ -179,7 +222,9 @@ class PointSpace:
 
     def effective_config(self, point: SweepPoint) -> dict[str, Any]:
         """config ⊕ point parameters ⊕ seed."""
-        return {**self.config, **point.params, SEED: point.seed}
+        effective = overlay(self.config, point.params)
+        effective[SEED] = point.seed
+        return effective
 
     def probes(self, sample_limit: int = 32) -> Iterator[tuple[str, int, str, dict[str, Any]]]:
         """Effective configs that cover every distinct axis value at least once (explicit points:
@@ -198,4 +243,6 @@ class PointSpace:
             for i, (axis, params) in enumerate(probes):
                 swept_seed = params.get(SEED)
                 seed = swept_seed if isinstance(swept_seed, int) else self._base_seed
-                yield series.name, i, axis, {**self.config, **params, SEED: seed}
+                effective = overlay(self.config, params)
+                effective[SEED] = seed
+                yield series.name, i, axis, effective

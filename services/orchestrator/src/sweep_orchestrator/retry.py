@@ -3,13 +3,20 @@ number. Deterministic keys make this safe: a rerun overwrites, and a success rem
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sweep_contracts.base import Frozen
+from sweep_contracts.errors import SettingsError
 from sweep_contracts.manifest import RunManifest
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
 from sweep_orchestrator.failures import dispatch_failures, record_failures
 from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import read_outcomes
+
+RETRY_SETTINGS = ("shard_time_budget_s", "time_budget_margin_ms", "dispatch_concurrency", "dispatch_max_attempts")
+"""Settings a retry may change: how a shard runs, not how the run is split into shards."""
 
 
 class RetryResult(Frozen):
@@ -37,8 +44,28 @@ def shards_to_retry(rt: Runtime, manifest: RunManifest) -> tuple[list[ShardRef],
     return refs, failed, missing
 
 
-def retry_run(rt: Runtime, run_id: str) -> RetryResult:
-    manifest = load_manifest(rt.store, run_id)
+def with_settings(manifest: RunManifest, overrides: Mapping[str, Any]) -> RunManifest:
+    """The manifest whose retried shard tasks carry `overrides` over the settings it was planned
+    with (the stored manifest is not changed: it records how the run was first planned)."""
+    from sweep_contracts.settings import SystemSettings
+
+    records = dict(manifest.settings)
+    for name, value in overrides.items():
+        checked = SystemSettings.check_value(name, value)
+        if name not in RETRY_SETTINGS:
+            raise SettingsError(
+                f"setting `{name}` cannot change on a retry: it decides how the run is split into shards.",
+                field=name,
+                value=value,
+                hint=f"a retry may set {', '.join(f'`{n}`' for n in RETRY_SETTINGS)}; "
+                "to change anything else, run the sweep again (`sweep run FILE --force`).",
+            )
+        records[name] = {"value": checked, "source": "retry", "version": None}
+    return manifest.model_copy(update={"settings": records})
+
+
+def retry_run(rt: Runtime, run_id: str, overrides: Mapping[str, Any] | None = None) -> RetryResult:
+    manifest = with_settings(load_manifest(rt.store, run_id), overrides or {})
     refs, failed, missing = shards_to_retry(rt, manifest)
     report = DispatchReport()
     if refs:

@@ -5,6 +5,8 @@ reads only the newest `limit` manifests."""
 
 from __future__ import annotations
 
+import json
+
 from sweep_contracts import layout
 from sweep_contracts.errors import RunNotFoundError, StoreError
 from sweep_contracts.manifest import RunManifest
@@ -42,3 +44,33 @@ def list_runs(store: ObjectStore, limit: int | None = None) -> list[RunManifest]
             manifests.append(RunManifest.from_json(data))
     manifests.sort(key=lambda m: m.created_at, reverse=True)
     return manifests
+
+
+def delete_run(store: ObjectStore, run_id: str) -> int:
+    """Remove every object of `run_id` (points and outcomes first, the manifest last, so an
+    interrupted removal still lists the run and can be repeated); answers how many were removed."""
+    load_manifest(store, run_id)  # an unknown run is an error, not a silent no-op
+    keys = [*store.list(layout.points_prefix(run_id)), *store.list(layout.outcomes_prefix(run_id))]
+    keys += [k for k in store.list(f"{layout.RUNS}/run_id={run_id}/") if k != layout.manifest_key(run_id)]
+    for key in keys:
+        store.delete(key)
+    store.delete(layout.manifest_key(run_id))
+    return len(keys) + 1
+
+
+def differences(old: object, new: object, path: str = "", limit: int = 8) -> list[str]:
+    """Dotted paths at which two JSON documents differ, each with both values (at most `limit`)."""
+    found: list[str] = []
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            found += differences(old.get(key), new.get(key), f"{path}.{key}" if path else str(key), limit)
+            if len(found) >= limit:
+                break
+    elif old != new:
+        found.append(f"`{path}`: {_short(old)} → {_short(new)}")
+    return found[:limit]
+
+
+def _short(value: object, width: int = 60) -> str:
+    text = "absent" if value is None else json.dumps(value, sort_keys=True)
+    return text if len(text) <= width else text[: width - 1] + "…"

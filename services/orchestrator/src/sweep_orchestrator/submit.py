@@ -23,7 +23,7 @@ from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_orchestrator.dispatch import DispatchReport, all_shards
 from sweep_orchestrator.failures import dispatch_failures, record_failures
-from sweep_orchestrator.runs import load_manifest
+from sweep_orchestrator.runs import differences, load_manifest
 from sweep_orchestrator.runtime import Runtime
 
 
@@ -93,12 +93,14 @@ def submit_run(
     if not rt.store.put_if_absent(layout.manifest_key(manifest.run_id), manifest.to_json()):
         existing = load_manifest(rt.store, manifest.run_id)
         if existing.request_hash != manifest.request_hash:
+            changed = differences(existing.request.content(), manifest.request.content())
             raise RunConflictError(
-                f"run `{manifest.run_id}` already exists with other content.",
+                f"run `{manifest.run_id}` already exists with other content: " + "; ".join(changed) + ".",
                 field="run_id",
                 value=manifest.run_id,
-                hint="choose a new `run_id`, or leave it out to have one generated; "
-                "to rerun failed shards of the existing run, use `sweep retry`.",
+                hint="choose a new `run_id` (`sweep run FILE --run-id NEW`), or leave it out to have one "
+                "generated; to replace the existing run, `sweep run FILE --force`; to rerun failed shards of "
+                "the existing run, `sweep retry`.",
             )
         return _result(existing, existing=True), existing
     report = rt.dispatcher.dispatch(manifest, all_shards(manifest))

@@ -28,6 +28,8 @@ class TimeBudget:
         self.margin_ms = margin_ms
         self.timer = timer
         self._average_ms: float | None = None
+        self.fixed_s: float | None = None
+        """The setting `shard_time_budget_s` when it set this budget; None when the runtime's clock did."""
 
     @classmethod
     def fixed(
@@ -39,7 +41,9 @@ class TimeBudget:
     ) -> TimeBudget:
         """A budget of `seconds` from now, for runtimes that give none."""
         deadline = clock() + seconds
-        return cls(lambda: (deadline - clock()) * 1000, margin_ms, timer)
+        budget = cls(lambda: (deadline - clock()) * 1000, margin_ms, timer)
+        budget.fixed_s = seconds
+        return budget
 
     def left_ms(self) -> float:
         return self._remaining_ms() - self.margin_ms

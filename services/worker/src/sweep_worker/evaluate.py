@@ -113,9 +113,22 @@ def shard_result(task: ShardTask, rows: PointRows, stop_message: str | None, bud
         result.stop_message = (
             f"{stop_message or ''}The time budget ran short after {len(rows)} of {task.points_total} "
             f"points; {not_run} points were not run (margin {budget.margin_ms:.0f} ms kept for writing results). "
-            "Use a smaller shard_size, or `sweep retry` to run them again."
+            + _more_time(task.run_id, budget)
         )
     return result
+
+
+def _more_time(run_id: str, budget: TimeBudget) -> str:
+    if budget.fixed_s is None:  # Lambda's clock: the function's timeout is the limit
+        return (
+            "Raise the worker function's timeout (at most 900 s) or use a smaller shard_size, "
+            f"then `sweep retry {run_id}`."
+        )
+    more = max(int(budget.fixed_s * 2), int(budget.fixed_s) + 1)
+    return (
+        f"Raise the setting `shard_time_budget_s` (this run: {budget.fixed_s:g} s): "
+        f"`sweep retry {run_id} --set shard_time_budget_s={more}`; or use a smaller shard_size."
+    )
 
 
 def run_points(

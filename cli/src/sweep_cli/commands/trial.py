@@ -1,0 +1,68 @@
+"""`sweep try`: one point of a sweep, in the foreground, in this process.
+
+Nothing is planned onto a pool and nothing is written: the point's effective config is validated and
+the experiment runs right here, so its output, its traceback and a debugger (`breakpoint()`, or
+`python -m pdb -m sweep_cli.main try …`) reach the terminal unchanged."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sweep_cli import render
+from sweep_cli.app import EXIT_POINT_ERRORS, SetOption, SettingsOption, SweepFileArgument, app, handles_errors
+from sweep_cli.engine import local_runtime
+from sweep_cli.errors import UsageError
+from sweep_cli.files import load_settings
+from sweep_cli.overrides import sweep_request
+from sweep_contracts.experiments import Registry
+from sweep_contracts.points import PointSpace
+from sweep_orchestrator.submit import prepare
+from sweep_worker.handler import environment_secrets
+
+
+@app.command(name="try")
+@handles_errors
+def try_point(
+    file: SweepFileArgument,
+    point: Annotated[int, typer.Option("--point", "-p", help="Index of the point to run (see `sweep plan`).")] = 0,
+    overrides: SetOption = None,
+    settings: SettingsOption = None,
+    debug: Annotated[
+        bool, typer.Option("--raise", help="Let the experiment's exception propagate (for a post-mortem debugger).")
+    ] = False,
+) -> None:
+    """Run one point of a sweep here, in the foreground: its output and traceback on the terminal, nothing written."""
+    effective = load_settings(settings)
+    payload = sweep_request(file, overrides, None, effective.max_request_bytes)
+    runtime, _ = local_runtime(Path("."), 1, effective)  # no pool starts and nothing is written
+    manifest = prepare(payload, runtime)
+    space = PointSpace(manifest.request, manifest.request.config)
+    if not 0 <= point < space.size:
+        raise UsageError(
+            f"--point {point} is outside this sweep's points 0..{space.size - 1}.",
+            field="--point",
+            value=point,
+            limit=space.size - 1,
+            hint="`sweep plan FILE` shows the points; give an index from 0 to the last.",
+        )
+    experiment = Registry.default().get(manifest.request.experiment)
+    sweep_point = space.point(point)
+    config = space.effective_config(sweep_point)
+    render.err.print(f"point {point} ({sweep_point.series}, repeat {sweep_point.repeat}): {json.dumps(config)}")
+    secrets = environment_secrets(experiment.secrets) if experiment.secrets else None
+    try:
+        metrics, output, _ = experiment.evaluate_point(experiment.parse_config(config), secrets)
+    except Exception:
+        if debug:
+            raise
+        traceback.print_exc()
+        render.err.print(f"point {point} raised: this is what an `error` row of the run would record.")
+        raise typer.Exit(EXIT_POINT_ERRORS) from None
+    if output is not None:
+        render.err.print(f"output: {output}")
+    print(json.dumps(metrics, sort_keys=True))

@@ -1,0 +1,191 @@
+"""The researcher's loop on the command line: override, rerun, replace, remove (issue 12)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sweep_cli.main import app
+from sweep_contracts.storage import LocalStore
+from sweep_orchestrator.runs import list_runs, load_manifest
+
+runner = CliRunner()
+
+SWEEP = """
+experiment: synthetic
+run_id: loop-run
+config: {y: -0.2}
+grid:
+  x: [0.0, 0.3]
+"""
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> str:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(SWEEP)
+    return str(path)
+
+
+def test_overrides_and_run_id_are_what_the_run_records(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # WHEN the user overrides a config value and an axis, and names the run
+    code, stdout, _ = invoke(
+        "run",
+        sweep,
+        "--out",
+        out,
+        "-w",
+        "1",
+        "-q",
+        "--set",
+        "config.y=0.5",
+        "--set",
+        "grid.x=[0.1, 0.2, 0.3]",
+        "--run-id",
+        "loop-two",
+    )
+    # THEN the run has that name (printed alone under -q) and records the effective request
+    assert (code, stdout) == (0, "loop-two\n")
+    request = load_manifest(LocalStore(out), "loop-two").request
+    assert (request.config, request.grid) == ({"y": 0.5}, {"x": [0.1, 0.2, 0.3]})
+    code, stdout, _ = invoke(
+        "results", "loop-two", "--out", out, "-f", "json", "--sql", "SELECT count(*) AS n FROM points"
+    )
+    assert json.loads(stdout) == [{"n": 3}]
+
+
+def test_an_override_is_validated_like_the_file(tmp_path: Path, sweep: str) -> None:
+    code, _, stderr = invoke("run", sweep, "--out", str(tmp_path / "out"), "--set", "config.noise=-1")
+    assert code == 2
+    assert stderr.startswith("error: `config.noise`: input should be greater than or equal to 0")
+    assert not (tmp_path / "out").exists()
+
+
+def test_conflict_names_the_changed_fields_and_force_replaces_the_run(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q")[0] == 0
+    # WHEN the same run_id is run with another value
+    code, _, stderr = invoke("run", sweep, "--out", out, "-w", "1", "--set", "config.y=0.1")
+    # THEN the conflict shows what differs and how to go on
+    assert code == 2
+    assert "run `loop-run` already exists with other content: `config.y`: -0.2 → 0.1." in stderr
+    assert "--force" in stderr
+    assert "--run-id" in stderr
+    # WHEN it is forced
+    code, _, stderr = invoke("run", sweep, "--out", out, "-w", "1", "-q", "--set", "config.y=0.1", "--force")
+    # THEN the old results are gone and the run holds the new ones only
+    assert code == 0, stderr
+    assert "--force: removed run loop-run" in stderr
+    assert load_manifest(LocalStore(out), "loop-run").request.config == {"y": 0.1}
+    _, stdout, _ = invoke(
+        "results", "loop-run", "--out", out, "-f", "json", "--sql", "SELECT DISTINCT config_json FROM points"
+    )
+    assert all('"y":0.1' in row["config_json"].replace(" ", "") for row in json.loads(stdout))
+
+
+def test_rerun_after_the_code_changed_says_so(tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = str(tmp_path / "out")
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q")[0] == 0
+    # GIVEN the code is now at another version than the one the run recorded
+    monkeypatch.setattr("sweep_cli.local.code_version", lambda: {"sweep": "0.0.0", "build": "git:other"})
+    # WHEN the same file is run again
+    code, _, stderr = invoke("run", sweep, "--out", out, "-w", "1")
+    # THEN sweep shows the old run but says the code changed and how to rerun
+    assert code == 0
+    assert "already exists with this content" in stderr
+    assert "the code changed since it ran" in stderr
+    assert "`build`:" in stderr
+    assert '"git:other"' in stderr
+    assert "--force" in stderr
+
+
+def test_rm_removes_a_run_and_an_unknown_one_is_an_error(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q")[0] == 0
+    code, stdout, _ = invoke("rm", "loop-run", "--out", out)
+    assert code == 0
+    assert stdout.startswith("removed run loop-run (")
+    assert list_runs(LocalStore(out)) == []
+    assert not any(p.is_file() for p in Path(out).rglob("*") if "loop-run" in str(p))
+    code, _, stderr = invoke("rm", "loop-run", "--out", out)
+    assert code == 2
+    assert stderr.startswith("error: there is no run `loop-run`")
+
+
+def test_plan_shows_nested_overrides_merged(tmp_path: Path) -> None:
+    # GIVEN a nested config mapping and a dotted axis inside it
+    path = tmp_path / "nested.yaml"
+    path.write_text(
+        "experiment: openai-chat\nconfig:\n  endpoint: http://127.0.0.1:9\n  model: m\n  tasks: arithmetic\n"
+        "  extra: {top_k: 40, min_p: 0.1}\ngrid:\n  extra.top_k: [10, 20]\n"
+    )
+    # WHEN a nested key is overridden and the plan is shown
+    code, stdout, _ = invoke("plan", str(path), "--set", "config.extra.min_p=0.2")
+    # THEN each point's `extra` holds the axis value and the other keys
+    assert code == 0
+    assert '"extra": {"top_k": 10, "min_p": 0.2}' in stdout
+    assert '"extra": {"top_k": 20, "min_p": 0.2}' in stdout
+
+
+def test_retry_after_time_budget_takes_the_setting_the_failure_names(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # GIVEN a run whose shards cannot meet their time budget
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("shard_time_budget_s: 1\ntime_budget_margin_ms: 2000\n")
+    code, _, _ = invoke("run", sweep, "--out", out, "-w", "1", "-q", "--settings", str(settings))
+    assert code == 1
+    # THEN the failure says which setting to raise, and how
+    _, stdout, _ = invoke("status", "loop-run", "--out", out, "--json")
+    message = json.loads(stdout)["failed_shards"][0]["error_message"]
+    assert "Raise the setting `shard_time_budget_s` (this run: 1 s)" in message
+    assert "`sweep retry loop-run --set shard_time_budget_s=2`" in message
+    # WHEN a plan-shaping setting is given to retry, it is refused; the named one is accepted
+    code, _, stderr = invoke("retry", "loop-run", "--out", out, "--set", "shard_size=5")
+    assert code == 2
+    assert stderr.startswith("error: setting `shard_size` cannot change on a retry")
+    code, _, stderr = invoke("retry", "loop-run", "--out", out, "-w", "1", "-q", "--set", "shard_time_budget_s=60")
+    # THEN the retried shards get the larger budget and the run completes
+    assert code == 0, stderr
+    assert load_manifest(LocalStore(out), "loop-run").settings["shard_time_budget_s"]["value"] == 1  # as planned
+
+
+def test_try_runs_one_point_here_and_writes_nothing(
+    tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # WHEN one point is tried
+    code, stdout, stderr = invoke("try", sweep, "--point", "1")
+    # THEN its metrics are printed, its effective config is shown, and nothing is written
+    assert code == 0, stderr
+    assert json.loads(stdout)["value"] == 0.0  # x=0.3, y=-0.2: the optimum
+    assert 'point 1 (grid, repeat 0): {"y": -0.2, "x": 0.3, "seed": 0}' in stderr
+    assert list(tmp_path.iterdir()) == [tmp_path / "sweep.yaml"]
+    # WHEN the point raises: the traceback reaches the terminal, exit 3
+    code, _, stderr = invoke("try", sweep, "--set", "config.fail_rate=1.0")
+    assert code == 3
+    assert "Traceback (most recent call last)" in stderr
+    assert "InjectedError" in stderr
+    code, _, stderr = invoke("try", sweep, "--point", "2")
+    assert code == 2
+    assert stderr.startswith("error: --point 2 is outside this sweep's points 0..1.")
+
+
+def test_version_and_literal_config_types_are_shown() -> None:
+    code, stdout, _ = invoke("--version")
+    assert code == 0
+    assert re.fullmatch(r"sweep \d+\.\d+\.\d+.*\n", stdout)
+    # `strategy` lists its allowed values, not the word "Literal"
+    code, stdout, _ = invoke("experiments", "maze")
+    assert code == 0
+    assert '"wall-follower" | "random-walk" | "dfs-recall"' in stdout
+    assert "Literal" not in stdout
