@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
+from sweep_contracts.outcomes import Outcome
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
@@ -52,3 +54,12 @@ def tasks_for(
         shard_size=size,
         shard_count=-(-total // size),
     )
+
+
+def vouched_points_key(store: ObjectStore, run_id: str, shard_id: int) -> str | None:
+    """The points object the shard's standing outcome names (a success wins over a failure)."""
+    for status in ("success", "failure"):
+        data = store.get(layout.outcome_key(run_id, status, shard_id))
+        if data is not None:
+            return Outcome.from_parquet(data, run_id).points_key
+    return None

@@ -16,7 +16,7 @@ from sweep_contracts import layout
 from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError, SweepError, UnknownExperimentError
 from sweep_contracts.experiments import Experiment, Registry
-from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome, truncate
+from sweep_contracts.outcomes import ErrorCode, Outcome, finish_cleanup, read_outcome, record_outcome, truncate
 from sweep_contracts.request import problems_from
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
@@ -71,11 +71,12 @@ def run_points(
     experiment: Experiment[Any],
     budget: TimeBudget,
     secrets: Mapping[str, str],
+    execution: str | None = None,
 ) -> ShardResult:
     """Evaluate the shard's points in index order. A raising point becomes an `error` row and the
     shard goes on; when the budget runs short the shard stops and says how many points were not run."""
     space = task.point_space()
-    rows = PointRows(task.shard_id)
+    rows = PointRows(task.shard_id, execution)
     result = ShardResult(rows)
     index = task.start
     with PointAlarm() as alarm:
@@ -138,7 +139,9 @@ def _budget(task: ShardTask, remaining_ms: Callable[[], float] | None) -> TimeBu
     return TimeBudget.fixed(settings.shard_time_budget_s, settings.time_budget_margin_ms)
 
 
-def _run_shard(task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], float] | None) -> PointRows:
+def _run_shard(
+    task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], float] | None, execution: str
+) -> PointRows:
     """Evaluate and write the shard's points; raise `_ShardFailed` for every way it can fail."""
     try:
         experiment = deps.registry.get(task.experiment)
@@ -150,20 +153,31 @@ def _run_shard(task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], flo
         message = f"a secret of experiment `{task.experiment}` is unavailable: {exc}"
         raise _ShardFailed(ErrorCode.SECRET_UNAVAILABLE, message) from exc
     try:
-        result = run_points(task, experiment, _budget(task, remaining_ms), secrets)
+        result = run_points(task, experiment, _budget(task, remaining_ms), secrets, execution)
     except SweepError as exc:
         raise _ShardFailed(ErrorCode.INVALID_TASK, str(exc)) from exc
     except Exception as exc:
         log.exception("shard %s/%s: unexpected error", task.run_id, task.shard_id)
         raise _ShardFailed(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}") from exc
+    key = layout.points_key(task.run_id, task.shard_id, execution)
     try:
-        deps.store.put(layout.points_key(task.run_id, task.shard_id), result.rows.to_parquet())
+        deps.store.put(key, result.rows.to_parquet())
     except Exception as exc:
-        message = f"writing the points failed: {exc}"
-        raise _ShardFailed(ErrorCode.STORE_WRITE_FAILED, message, result.rows) from exc
+        # the write may have committed before the error: the failure vouches for no rows, so
+        # whatever landed is an orphan that readers ignore; remove it if we can
+        _discard(deps.store, key)
+        message = f"writing the points failed ({len(result.rows)} points evaluated, not kept): {exc}"
+        raise _ShardFailed(ErrorCode.STORE_WRITE_FAILED, message) from exc
     if result.stop_code is not None:
         raise _ShardFailed(result.stop_code, result.stop_message or "", result.rows)
     return result.rows
+
+
+def _discard(store: ObjectStore, key: str) -> None:
+    try:
+        store.delete(key)
+    except Exception as exc:  # noqa: BLE001 - an orphan left behind is ignored by readers
+        log.warning("could not remove %s: %s", key, exc)
 
 
 def _duplicate(run_id: str, shard_id: int) -> dict[str, Any]:
@@ -183,6 +197,7 @@ def process_event(
     or when the store cannot take even the failure outcome — then the runtime's retries and
     on-failure destination take over."""
     started = deps.clock()
+    execution = layout.new_execution()
     try:
         task = parse_task(event)
     except (MissingConfigError, InvalidTaskError) as exc:
@@ -194,11 +209,13 @@ def process_event(
         failure = _ShardFailed(code, str(exc))
     else:
         run_id, shard_id, total, attempt = task.run_id, task.shard_id, task.points_total, task.attempt
-        if deps.store.exists(layout.outcome_key(run_id, "success", shard_id)):
+        standing = read_outcome(deps.store, run_id, "success", shard_id)
+        if standing is not None:
             log.info("shard %s/%s already succeeded; duplicate delivery ignored", run_id, shard_id)
+            finish_cleanup(deps.store, standing)  # a stale failure or orphan left by an earlier touch
             return _duplicate(run_id, shard_id)
         try:
-            rows = _run_shard(task, deps, remaining_ms)
+            rows = _run_shard(task, deps, remaining_ms, execution)
         except _ShardFailed as exc:
             failure = exc
         else:
@@ -215,8 +232,11 @@ def process_event(
                 finished_at=finished,
                 duration_ms=(finished - started).total_seconds() * 1000,
                 request_id=request_id,
+                execution=execution,
             )
-            record_outcome(deps.store, outcome)
+            if not record_outcome(deps.store, outcome):
+                log.info("shard %s/%s: another copy's success stands; this copy's rows discarded", run_id, shard_id)
+                return _duplicate(run_id, shard_id)
             return summary(outcome)
     outcome = Outcome.failure(
         run_id=run_id,
@@ -230,6 +250,7 @@ def process_event(
         started_at=started,
         finished_at=deps.clock(),
         request_id=request_id,
+        execution=execution if failure.rows is not None else None,
     )
     if not record_outcome(deps.store, outcome):
         log.info("shard %s/%s already succeeded; late %s not recorded", run_id, shard_id, failure.code.value)

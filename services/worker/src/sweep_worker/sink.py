@@ -48,8 +48,9 @@ class _MapColumn:
 class PointRows:
     """The rows of one shard, column by column."""
 
-    def __init__(self, shard_id: int) -> None:
+    def __init__(self, shard_id: int, execution: str | None = None) -> None:
         self.shard_id = shard_id
+        self.execution = execution
         self.point_index: list[int] = []
         self.series: list[str] = []
         self.repeat: list[int] = []
@@ -114,6 +115,7 @@ class PointRows:
             "duration_ms": pa.array(self.duration_ms, pa.float64()),
             "config_json": pa.array(self.config_json, pa.string()),
             "finished_at": pa.array(self.finished_at_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "execution": pa.array([self.execution] * n, pa.string()),
         }
         return pa.Table.from_arrays([columns[name] for name in POINTS_SCHEMA.names], schema=POINTS_SCHEMA)
 
