@@ -81,12 +81,12 @@ def resolved_views(raw_points: str, raw_outcomes: str) -> dict[str, str]:
     outcome_columns = ", ".join(["run_id", *OUTCOMES_TABLE.column_names])
     point_columns = ", ".join(f"p.{c}" for c in ["run_id", *POINTS_TABLE.column_names])
     outcomes = (
-        f"SELECT {outcome_columns} FROM (SELECT *, row_number() OVER (PARTITION BY run_id, shard_id "  # noqa: S608
+        f"SELECT {outcome_columns} FROM (SELECT *, row_number() OVER (PARTITION BY run_id, shard_id "
         f"ORDER BY CASE WHEN status = 'success' THEN 0 ELSE 1 END) AS sweep_rank FROM {raw_outcomes}) ranked "
         "WHERE sweep_rank = 1"
     )
     points = (
-        f"SELECT {point_columns} FROM {raw_points} p WHERE EXISTS (SELECT 1 FROM outcomes o "  # noqa: S608
+        f"SELECT {point_columns} FROM {raw_points} p WHERE EXISTS (SELECT 1 FROM outcomes o "
         "WHERE o.run_id = p.run_id AND o.shard_id = p.shard_id "
         "AND (o.execution = p.execution OR (o.execution IS NULL AND p.execution IS NULL)))"
     )

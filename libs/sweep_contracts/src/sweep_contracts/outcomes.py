@@ -145,13 +145,13 @@ def read_outcome(store: ObjectStore, run_id: str, status: OutcomeStatus, shard_i
     return Outcome.from_parquet(data, run_id) if data is not None else None
 
 
-def _delete_quietly(store: ObjectStore, key: str | None) -> bool:
+def delete_quietly(store: ObjectStore, key: str | None) -> bool:
     """Best effort: a delete that fails leaves garbage that readers ignore and the next touch removes."""
     if key is None:
         return True
     try:
         store.delete(key)
-    except Exception as exc:  # noqa: BLE001 - cleanup must never turn a recorded outcome into an error
+    except Exception as exc:  # cleanup must never turn a recorded outcome into an error
         log.warning("could not delete %s (left for the next touch): %s", key, exc)
         return False
     return True
@@ -160,12 +160,12 @@ def _delete_quietly(store: ObjectStore, key: str | None) -> bool:
 def finish_cleanup(store: ObjectStore, success: Outcome) -> bool:
     """With the shard's success standing: remove its stale failure and every points file of the
     shard the success does not name. True if nothing was left behind."""
-    clean = _delete_quietly(store, layout.outcome_key(success.run_id, "failure", success.shard_id))
+    clean = delete_quietly(store, layout.outcome_key(success.run_id, "failure", success.shard_id))
     keep = success.points_key
     for key in list(store.list(layout.shard_points_prefix(success.run_id, success.shard_id))):
         parsed = layout.parse_points_key(key)
         if parsed is not None and parsed[1] == success.shard_id and key != keep:
-            clean = _delete_quietly(store, key) and clean
+            clean = delete_quietly(store, key) and clean
     return clean
 
 
@@ -177,16 +177,16 @@ def record_outcome(store: ObjectStore, outcome: Outcome) -> bool:
         return _record_success(store, outcome)
     success_key = layout.outcome_key(outcome.run_id, "success", outcome.shard_id)
     if store.exists(success_key):
-        _delete_quietly(store, outcome.points_key if outcome.execution else None)
+        delete_quietly(store, outcome.points_key if outcome.execution else None)
         return False
     previous = read_outcome(store, outcome.run_id, "failure", outcome.shard_id)
     store.put(outcome.key, outcome.to_parquet())
     if store.exists(success_key):  # a success landed meanwhile: it wins, and ours is stale
-        _delete_quietly(store, outcome.key)
-        _delete_quietly(store, outcome.points_key if outcome.execution else None)
+        delete_quietly(store, outcome.key)
+        delete_quietly(store, outcome.points_key if outcome.execution else None)
         return False
     if previous is not None and previous.execution and previous.execution != outcome.execution:
-        _delete_quietly(store, previous.points_key)  # superseded: no standing outcome names it
+        delete_quietly(store, previous.points_key)  # superseded: no standing outcome names it
     return True
 
 
@@ -197,7 +197,7 @@ def _record_success(store: ObjectStore, outcome: Outcome) -> bool:
         # an S3 PUT that committed but answered an error is retried and then finds our own object
         mine = standing is not None and standing.execution == outcome.execution and outcome.execution is not None
         if not mine:
-            _delete_quietly(store, outcome.points_key if outcome.execution else None)
+            delete_quietly(store, outcome.points_key if outcome.execution else None)
             if standing is not None:
                 finish_cleanup(store, standing)
             return False

@@ -16,7 +16,15 @@ from sweep_contracts import layout
 from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError, SweepError, UnknownExperimentError
 from sweep_contracts.experiments import Experiment, Registry
-from sweep_contracts.outcomes import ErrorCode, Outcome, finish_cleanup, read_outcome, record_outcome, truncate
+from sweep_contracts.outcomes import (
+    ErrorCode,
+    Outcome,
+    delete_quietly,
+    finish_cleanup,
+    read_outcome,
+    record_outcome,
+    truncate,
+)
 from sweep_contracts.request import problems_from
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
@@ -165,19 +173,12 @@ def _run_shard(
     except Exception as exc:
         # the write may have committed before the error: the failure vouches for no rows, so
         # whatever landed is an orphan that readers ignore; remove it if we can
-        _discard(deps.store, key)
+        delete_quietly(deps.store, key)
         message = f"writing the points failed ({len(result.rows)} points evaluated, not kept): {exc}"
         raise _ShardFailed(ErrorCode.STORE_WRITE_FAILED, message) from exc
     if result.stop_code is not None:
         raise _ShardFailed(result.stop_code, result.stop_message or "", result.rows)
     return result.rows
-
-
-def _discard(store: ObjectStore, key: str) -> None:
-    try:
-        store.delete(key)
-    except Exception as exc:  # noqa: BLE001 - an orphan left behind is ignored by readers
-        log.warning("could not remove %s: %s", key, exc)
 
 
 def _duplicate(run_id: str, shard_id: int) -> dict[str, Any]:
