@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sweep_cli.check import CheckReport, check_run
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
 from sweep_contracts.outcomes import Outcome
@@ -14,7 +15,7 @@ from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator.dispatch import RecordingDispatcher
-from sweep_orchestrator.submit import Runtime, SubmitResult, submit_run
+from sweep_orchestrator.submit import Runtime, SubmitResult, load_manifest, submit_run
 from sweep_worker.runner import WorkerDeps, process_event
 
 FIXED_NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
@@ -63,3 +64,10 @@ def vouched_points_key(store: ObjectStore, run_id: str, shard_id: int) -> str | 
         if data is not None:
             return Outcome.from_parquet(data, run_id).points_key
     return None
+
+
+def assert_invariants(store: ObjectStore, run_id: str) -> CheckReport:
+    """The invariant checker's verdict on a run, asserted clean (the violations are the message)."""
+    report = check_run(store, load_manifest(store, run_id))
+    assert report.ok, "\n".join(report.lines())
+    return report

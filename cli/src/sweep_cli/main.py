@@ -260,9 +260,16 @@ def status(
     endpoint: EndpointOption = None,
     region: RegionOption = None,
     watch: WatchOption = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Check the run's invariants in its store; exit 1 on a violation.")
+    ] = False,
 ) -> None:
     """Show a run's progress: shards by outcome, points by status, failures and what is missing."""
     client = stage_client(stage, endpoint, region)
+    if check:
+        from sweep_cli.check import check_command, stage_store
+
+        raise typer.Exit(check_command(run_id, stage_store(client.stage) if client else LocalStore(out), as_json))
     if client is not None:
         from sweep_cli import stage_ops
 
