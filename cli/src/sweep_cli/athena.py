@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sweep_cli.errors import UsageError
 from sweep_cli.query import QueryResult, resolved_views
-from sweep_contracts.request import RUN_ID_PATTERN
+from sweep_contracts.names import RUN_ID_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_athena import AthenaClient

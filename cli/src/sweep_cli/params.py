@@ -26,7 +26,7 @@ from sweep_cli.app import RegionOption, handles_errors
 from sweep_cli.errors import UsageError
 from sweep_cli.stage import pulumi_dir, stage_region
 from sweep_contracts.errors import SettingsError
-from sweep_contracts.request import AXIS_PATTERN
+from sweep_contracts.names import AXIS_PATTERN
 from sweep_contracts.settings import SECRET_PLACEHOLDER, SECRETS_PATH, SystemSettings
 
 if TYPE_CHECKING:

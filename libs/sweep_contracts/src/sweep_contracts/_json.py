@@ -42,3 +42,11 @@ def param_text(value: Any) -> str:
     if isinstance(value, int | float) and math.isfinite(value):
         return repr(value)  # what the JSON encoder writes for numbers
     return canonical_json(value)
+
+
+def check_json(value: Any, what: str) -> None:
+    """Raise ValueError (for pydantic to report) if `value` holds NaN or infinity."""
+    try:
+        canonical_json(value)
+    except ValueError as exc:
+        raise ValueError(f"{what} holds NaN or infinity, which JSON cannot carry; use a finite number") from exc

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from sweep_contracts.errors import ExperimentConfigError, FieldProblem, UnknownExperimentError
 from sweep_contracts.points import PointSpace
-from sweep_contracts.request import SEED, SweepRequest, field_path, problems_from
+from sweep_contracts.request import SEED, SweepRequest
+from sweep_contracts.validation import field_path, problems_from
 
 ENTRY_POINT_GROUP = "sweep.experiments"
 

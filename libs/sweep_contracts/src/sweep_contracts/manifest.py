@@ -9,9 +9,11 @@ from typing import Any
 from pydantic import AwareDatetime, Field
 
 from sweep_contracts._json import content_hash
+from sweep_contracts.base import Frozen
+from sweep_contracts.names import RUN_ID_PATTERN
 from sweep_contracts.planning import ShardPlan
 from sweep_contracts.points import PointSpace
-from sweep_contracts.request import RUN_ID_PATTERN, Frozen, SweepRequest
+from sweep_contracts.request import SweepRequest
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.tasks import TaskFactory
 

@@ -18,8 +18,9 @@ from enum import StrEnum
 from pydantic import AwareDatetime, Field
 
 from sweep_contracts import layout, parquet
+from sweep_contracts.base import Frozen
 from sweep_contracts.layout import OutcomeStatus
-from sweep_contracts.request import RUN_ID_PATTERN, Frozen
+from sweep_contracts.names import RUN_ID_PATTERN
 from sweep_contracts.schema import OUTCOMES_TABLE
 from sweep_contracts.storage import ObjectStore
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from sweep_contracts.base import Frozen
 from sweep_contracts.errors import LimitExceededError
-from sweep_contracts.request import Frozen
 from sweep_contracts.settings import SystemSettings
 
 

@@ -25,7 +25,8 @@ from typing import Any, Protocol
 
 from pydantic import JsonValue
 
-from sweep_contracts.request import SEED, Distribution, SampleSpec, SweepSpec
+from sweep_contracts.distributions import Distribution
+from sweep_contracts.request import SEED, SampleSpec, SweepSpec
 
 
 @dataclass(frozen=True, slots=True)

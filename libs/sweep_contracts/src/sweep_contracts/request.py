@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Hashable, Mapping, Sequence
-from statistics import NormalDist
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    GetJsonSchemaHandler,
-    JsonValue,
-    ValidationError,
-    field_validator,
-    model_serializer,
-    model_validator,
-)
-from pydantic.json_schema import JsonSchemaValue
+from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
 
-from sweep_contracts._json import canonical_json, identity
-from sweep_contracts.errors import FieldProblem, MissingConfigError, RequestError
+from sweep_contracts._json import canonical_json, check_json, identity
+from sweep_contracts.base import Frozen
+from sweep_contracts.distributions import Distribution
+from sweep_contracts.errors import MissingConfigError, RequestError
+from sweep_contracts.names import EXPERIMENT_PATTERN, RUN_ID_PATTERN, SERIES_PATTERN, check_axis_name
+from sweep_contracts.validation import problems_from
 
-RUN_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
-EXPERIMENT_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
-AXIS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
-SERIES_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 SEED = "seed"
 """Reserved key: every effective config carries the point's integer `seed`."""
 
@@ -53,32 +40,11 @@ Form = Literal["grid", "grids", "points", "sample"]
 FORMS: tuple[Form, ...] = ("grid", "grids", "points", "sample")
 
 
-class Frozen(BaseModel):
-    """Base for contract models: immutable, and unknown fields are an error, not ignored."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _check_json(value: Any, what: str) -> None:
-    try:
-        canonical_json(value)
-    except ValueError as exc:
-        raise ValueError(f"{what} holds NaN or infinity, which JSON cannot carry; use a finite number") from exc
-
-
-def _check_axis_name(name: str, where: str) -> None:
-    if not re.match(AXIS_PATTERN, name):
-        raise ValueError(
-            f"{where} name {name!r} is not valid: use letters, digits, `_`, `.` or `-`, "
-            "starting with a letter or `_` (at most 64 characters)"
-        )
-
-
 def _check_axes(axes: Mapping[str, Sequence[JsonValue]]) -> None:
     if not axes:
         raise ValueError("a grid needs at least one axis, e.g. `{size: [11, 21]}`")
     for name, values in axes.items():
-        _check_axis_name(name, "axis")
+        check_axis_name(name, "axis")
         if len(values) == 0:
             raise ValueError(f"axis `{name}` has no values; give it at least one")
         seen: set[Hashable] = set()
@@ -116,102 +82,6 @@ class GridSpec(Frozen):
         return math.prod(len(v) for v in self.axes.values())
 
 
-DistributionKind = Literal["uniform", "loguniform", "randint", "normal", "choice"]
-_DIST_KINDS: tuple[DistributionKind, ...] = ("uniform", "loguniform", "randint", "normal", "choice")
-_STANDARD_NORMAL = NormalDist()
-
-
-class Distribution(Frozen):
-    """A sampling distribution, written `{uniform: [0, 1]}`, `{choice: [a, b]}`, …"""
-
-    kind: DistributionKind
-    args: tuple[JsonValue, ...]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "kind" not in data:
-            if len(data) != 1:
-                raise ValueError(
-                    f"a distribution is one of {', '.join(_DIST_KINDS)} with its arguments, "
-                    f"e.g. `{{uniform: [0, 1]}}`; got keys {sorted(data)}"
-                )
-            ((kind, args),) = data.items()
-            if kind not in _DIST_KINDS:
-                close = difflib.get_close_matches(str(kind), _DIST_KINDS, n=1)
-                guess = f" (did you mean `{close[0]}`?)" if close else ""
-                raise ValueError(f"unknown distribution `{kind}`{guess}; use one of {', '.join(_DIST_KINDS)}")
-            if not isinstance(args, list | tuple):
-                raise ValueError(f"`{kind}` takes a list of arguments, e.g. `{{{kind}: [0, 1]}}`; got {args!r}")
-            return {"kind": kind, "args": tuple(args)}
-        return data
-
-    @model_validator(mode="after")
-    def _valid_args(self) -> Distribution:
-        kind, args = self.kind, self.args
-        if kind == "choice":
-            if not args:
-                raise ValueError("`choice` needs at least one value")
-            _check_json(list(args), "`choice`")
-            return self
-        numbers = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
-        if len(args) != 2 or len(numbers) != 2 or not all(math.isfinite(float(n)) for n in numbers):
-            raise ValueError(f"`{kind}` takes two finite numbers, e.g. `{{{kind}: [1, 10]}}`; got {list(args)}")
-        lo, hi = float(numbers[0]), float(numbers[1])
-        if kind == "normal":
-            if hi <= 0:
-                raise ValueError(f"`normal: [mean, stddev]` needs stddev > 0; got {numbers[1]}")
-        elif kind == "randint":
-            if not all(isinstance(n, int) for n in numbers) or lo > hi:
-                raise ValueError(
-                    f"`randint: [low, high]` takes integers with low <= high (both included); got {list(args)}"
-                )
-        elif lo >= hi:
-            raise ValueError(f"`{kind}: [low, high]` needs low < high; got {list(args)}")
-        elif kind == "loguniform" and lo <= 0:
-            raise ValueError(f"`loguniform: [low, high]` needs low > 0; got {numbers[0]}")
-        return self
-
-    @model_serializer
-    def _to_shorthand(self) -> dict[str, list[JsonValue]]:
-        return {self.kind: list(self.args)}
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        """The shorthand users write, e.g. `{"uniform": [0, 1]}`, not the internal kind/args form."""
-        pair = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
-        args = {
-            "uniform": pair,
-            "loguniform": pair,
-            "normal": pair,
-            "choice": {"type": "array", "minItems": 1},
-            "randint": {**pair, "items": {"type": "integer"}},
-        }
-        return {
-            "title": "Distribution",
-            "description": "One of uniform: [low, high], loguniform: [low, high], randint: [low, high] "
-            "(both included), normal: [mean, sd], choice: [values…].",
-            "oneOf": [
-                {"type": "object", "properties": {k: v}, "required": [k], "additionalProperties": False}
-                for k, v in args.items()
-            ],
-        }
-
-    def draw(self, u: float) -> JsonValue:
-        """The value at quantile `u` in [0, 1)."""
-        args = self.args
-        if self.kind == "choice":
-            return args[min(int(u * len(args)), len(args) - 1)]
-        lo, hi = float(args[0]), float(args[1])  # type: ignore[arg-type]
-        if self.kind == "uniform":
-            return lo + u * (hi - lo)
-        if self.kind == "loguniform":
-            return math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
-        if self.kind == "randint":
-            return int(lo) + min(int(u * (hi - lo + 1)), int(hi - lo))
-        return lo + hi * _STANDARD_NORMAL.inv_cdf(min(max(u, 1e-300), 1 - 1e-16))
-
-
 class SampleSpec(Frozen):
     """Seeded random search: `n` points drawn from `space`, reproducible from `seed`."""
 
@@ -225,7 +95,7 @@ class SampleSpec(Frozen):
         if not space:
             raise ValueError("`space` needs at least one axis, e.g. `{temperature: {uniform: [0, 1]}}`")
         for name in space:
-            _check_axis_name(name, "axis")
+            check_axis_name(name, "axis")
             if name == SEED:
                 raise ValueError("`seed` cannot be sampled: it is the repeat seed; use `repeats` instead")
         return space
@@ -270,8 +140,8 @@ class SweepSpec(Frozen):
             raise ValueError("`points` is empty; give at least one point or leave `points` out")
         for point in points:
             for name in point:
-                _check_axis_name(name, "parameter")
-            _check_json(point, "a point")
+                check_axis_name(name, "parameter")
+            check_json(point, "a point")
         return points
 
     @model_validator(mode="after")
@@ -360,51 +230,11 @@ def check_config(config: dict[str, JsonValue]) -> dict[str, JsonValue]:
             value={},
             hint=MISSING_CONFIG_HINT,
         )
-    _check_json(config, "`config`")
+    check_json(config, "`config`")
     seed = config.get(SEED)
     if SEED in config and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ValueError(f"`config.seed` must be an integer (the base of the repeat seeds); got {seed!r}")
     return config
-
-
-def field_path(loc: Sequence[int | str]) -> str:
-    """`('grids', 1, 'axes', 'size')` -> `grids[1].axes.size`."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "request"
-
-
-def _problem(error: Mapping[str, Any], known: Sequence[str]) -> FieldProblem:
-    loc = list(error["loc"])
-    path = field_path(loc)
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        name = str(loc[-1]) if loc else path
-        top_level = known if len(loc) == 1 else []
-        close = difflib.get_close_matches(name, top_level, n=1)
-        message = f"`{name}` is not a known field" + (f"; did you mean `{close[0]}`?" if close else "")
-        if top_level:
-            message += f" (known fields: {', '.join(top_level)})"
-    elif error["type"] == "missing":
-        message = f"`{path}` is required"
-    elif (
-        "input" in error
-        and not isinstance(error["input"], Mapping | list)
-        and "got " not in message
-        and repr(error["input"]) not in message
-    ):
-        message = f"{message[:1].lower()}{message[1:]}; got {error['input']!r}"
-    return FieldProblem(field=path, message=message, value=error.get("input"))
-
-
-def problems_from(exc: ValidationError, known: Sequence[str] = ()) -> list[FieldProblem]:
-    """Turn pydantic's errors into field problems with sweep's wording; `known` are the model's
-    top-level fields, suggested when an unknown one is given."""
-    return [_problem(e, known) for e in exc.errors(include_url=False)]
 
 
 def parse_request(data: Any) -> SweepRequest:

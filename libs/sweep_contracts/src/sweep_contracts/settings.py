@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from sweep_contracts.base import Frozen
 from sweep_contracts.errors import SettingsError
-from sweep_contracts.request import Frozen
 
 Source = Literal["default", "ssm", "file"]
 SettingValue = int

@@ -11,18 +11,13 @@ from typing import Any, Literal
 from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
 
 from sweep_contracts._json import canonical_json
+from sweep_contracts.base import Frozen
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError
+from sweep_contracts.names import EXPERIMENT_PATTERN, RUN_ID_PATTERN
 from sweep_contracts.planning import ShardPlan
 from sweep_contracts.points import PointSpace
-from sweep_contracts.request import (
-    EXPERIMENT_PATTERN,
-    MISSING_CONFIG_HINT,
-    RUN_ID_PATTERN,
-    Frozen,
-    SweepSpec,
-    check_config,
-    problems_from,
-)
+from sweep_contracts.request import MISSING_CONFIG_HINT, SweepSpec, check_config
+from sweep_contracts.validation import problems_from
 
 TASK_KIND: Literal["sweep.shard"] = "sweep.shard"
 

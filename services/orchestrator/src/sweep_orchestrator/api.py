@@ -21,9 +21,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime, Field
 
+from sweep_contracts.base import Frozen
 from sweep_contracts.errors import RequestError, RunNotFoundError, SweepError
 from sweep_contracts.manifest import RunPlan
-from sweep_contracts.request import RUN_ID_PATTERN, Frozen, field_path
+from sweep_contracts.names import RUN_ID_PATTERN
+from sweep_contracts.validation import field_path
 from sweep_contracts.version import code_version
 from sweep_orchestrator import deps
 from sweep_orchestrator.retry import RetryResult, retry_run

@@ -3,8 +3,8 @@ number. Deterministic keys make this safe: a rerun overwrites, and a success rem
 
 from __future__ import annotations
 
+from sweep_contracts.base import Frozen
 from sweep_contracts.manifest import RunManifest
-from sweep_contracts.request import Frozen
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
 from sweep_orchestrator.status import read_outcomes
 from sweep_orchestrator.submit import Runtime, load_manifest, record_dispatch_failures

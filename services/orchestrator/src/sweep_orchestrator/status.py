@@ -12,9 +12,9 @@ from typing import Literal
 from pydantic import AwareDatetime
 
 from sweep_contracts import layout
+from sweep_contracts.base import Frozen
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
-from sweep_contracts.request import Frozen
 from sweep_contracts.storage import ObjectInfo, ObjectStore
 from sweep_orchestrator.submit import load_manifest
 

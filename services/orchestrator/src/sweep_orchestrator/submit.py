@@ -16,13 +16,14 @@ from pydantic import Field
 
 from sweep_contracts import layout
 from sweep_contracts._json import canonical_json
+from sweep_contracts.base import Frozen
 from sweep_contracts.errors import LimitExceededError, RunConflictError, RunNotFoundError, StoreError
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
-from sweep_contracts.request import Frozen, parse_request
+from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.version import code_version

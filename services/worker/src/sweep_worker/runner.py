@@ -25,10 +25,10 @@ from sweep_contracts.outcomes import (
     record_outcome,
     truncate,
 )
-from sweep_contracts.request import problems_from
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import ShardTask, identify_task, parse_task
+from sweep_contracts.validation import problems_from
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
 from sweep_worker.sink import PointRows
 
