@@ -170,6 +170,22 @@ def finish_cleanup(store: ObjectStore, success: Outcome) -> bool:
     return clean
 
 
+def finish_run_cleanup(store: ObjectStore, run_id: str) -> int:
+    """Finish, for every shard of a run that has both outcomes, what its success's writer could
+    not: remove the stale failure (and unvouched points). Returns how many shards it touched."""
+    statuses: dict[int, set[str]] = {}
+    for key in store.list(layout.outcomes_prefix(run_id)):
+        parsed = layout.parse_outcome_key(key)
+        if parsed is not None:
+            statuses.setdefault(parsed[2], set()).add(parsed[1])
+    touched = 0
+    for shard_id, found in sorted(statuses.items()):
+        if len(found) == 2 and (success := read_outcome(store, run_id, "success", shard_id)) is not None:
+            finish_cleanup(store, success)
+            touched += 1
+    return touched
+
+
 def record_outcome(store: ObjectStore, outcome: Outcome) -> bool:
     """Record a shard's one outcome (see the module's protocol). A success stands once written; a
     failure never contradicts a success (a late duplicate, say). True if `outcome` is the one that

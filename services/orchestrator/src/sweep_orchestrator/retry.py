@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sweep_contracts.base import Frozen
 from sweep_contracts.manifest import RunManifest
+from sweep_contracts.outcomes import finish_run_cleanup
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
 from sweep_orchestrator.status import read_outcomes
 from sweep_orchestrator.submit import Runtime, load_manifest, record_dispatch_failures
@@ -45,6 +46,7 @@ def retry_run(
     include_missing: bool = True,
 ) -> RetryResult:
     manifest = load_manifest(rt.store, run_id)
+    finish_run_cleanup(rt.store, run_id)  # a stale failure beside a success: this touch removes it
     refs, failed, missing = shards_to_retry(rt, manifest, include_missing)
     report = DispatchReport()
     if refs:
