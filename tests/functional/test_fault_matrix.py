@@ -162,7 +162,7 @@ def test_after_recovery_every_invariant_holds(stage: Stage, cell: Cell) -> None:
     except Killed:
         armed.disarm()
         submit(stage, SWEEP)
-    stage.run_all(deliver=lambda task: Delivery(stage, stage.worker, cell.budget_ms)(task))
+    stage.run_all(deliver=Delivery(stage, stage.worker, cell.budget_ms))
     if cell.lasting:
         recover(stage, RUN)  # the fault still strikes: readers must already resolve what it leaves
         assert stage.call("GET", f"/runs/{RUN}")[1]["state"] == "succeeded"
