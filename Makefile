@@ -6,11 +6,14 @@ OUT ?= sweep-results
 
 # uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+STACK ?= dev
+# Pulumi (`toolchain: uv`) finds uv on PATH only: put this uv first; the program takes the prebuilt artifacts.
+WITH_UV := PATH="$(dir $(UV)):$$PATH" SWEEP_ARTIFACTS_DIR="$(CURDIR)/build/lambda"
 
-.PHONY: help install run test lint format bench package openapi e2e clean
+.PHONY: help install run test lint format bench package openapi preflight preview deploy e2e clean
 
 help: ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
 	@echo "uv not found: installing it into .tools/"
@@ -43,6 +46,15 @@ package: install ## Build the Lambda artifacts (aarch64, CPython 3.12) into buil
 
 openapi: install ## Regenerate docs/openapi.json from the API's routes
 	$(UV) run --frozen python -m sweep_orchestrator.openapi > docs/openapi.json
+
+preflight: install ## Check the Pulumi CLI, uv, AWS credentials and Lambda concurrency for STACK (default dev)
+	$(WITH_UV) $(UV) run --frozen python -m sweep_infra.preflight --stack $(STACK)
+
+preview: preflight package ## Preflight, build the artifacts, then pulumi preview (STACK=dev by default)
+	$(WITH_UV) pulumi preview --stack $(STACK)
+
+deploy: preflight package ## Preflight, build the artifacts, then pulumi up (STACK=dev by default)
+	$(WITH_UV) pulumi up --stack $(STACK)
 
 e2e: install ## Test a deployed stage (opt-in): SWEEP_E2E_STAGE=dev make e2e
 	$(UV) run --frozen pytest tests/e2e -m e2e -v

@@ -30,7 +30,7 @@ from sweep_contracts.storage import MemoryStore
 from sweep_orchestrator import deps, handler
 from sweep_orchestrator.deps import OrchestratorDeps
 from sweep_orchestrator.lambda_dispatch import DispatchPolicy, LambdaDispatcher
-from sweep_orchestrator.submit import Runtime
+from sweep_orchestrator.runtime import Runtime
 
 WORKER, ORCHESTRATOR = "bench-worker", "bench-orchestrator"
 INVOKE_DELAY_S = 0.020

@@ -22,11 +22,11 @@ from sweep_aws.invoke import BotoInvoker
 from sweep_aws.s3 import S3Store
 from sweep_aws.ssm import SsmSettings
 from sweep_contracts.experiments import Registry
-from sweep_contracts.tasks import DISPATCH_KIND
 from sweep_orchestrator import deps, handler
 from sweep_orchestrator.deps import OrchestratorDeps
+from sweep_orchestrator.dispatch_task import DISPATCH_KIND
 from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
-from sweep_orchestrator.submit import Runtime
+from sweep_orchestrator.runtime import Runtime
 from sweep_worker.runner import WorkerDeps, process_event
 
 EVENTS = Path(__file__).parent / "events"
@@ -49,8 +49,9 @@ def response(status: int, body: bytes = b"", headers: dict[str, str] | None = No
     return AWSResponse("https://mocked", status, headers or {}, _Raw(body))  # type: ignore[arg-type]
 
 
-def lambda_error(status: int, code: str, message: str) -> AWSResponse:
-    return response(status, json.dumps({"message": message, "Type": "User"}).encode(), {"x-amzn-ErrorType": code})
+def lambda_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> AWSResponse:
+    body = json.dumps({"message": message, "Type": "User"}).encode()
+    return response(status, body, {"x-amzn-ErrorType": code, **(headers or {})})
 
 
 def s3_error(status: int, code: str) -> AWSResponse:
@@ -101,7 +102,8 @@ class Invokes:
         with self.lock:
             taken = [p for f, p in self.calls if function in (None, f)]
             self.calls = [(f, p) for f, p in self.calls if function not in (None, f)]
-        return taken
+        # invokes are sent from a thread pool: order them by shard, not by which thread ran first
+        return sorted(taken, key=lambda p: (p.get("shard_id", -1), p.get("attempt", 0)))
 
 
 @dataclass

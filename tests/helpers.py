@@ -9,13 +9,16 @@ from sweep_cli.check import CheckReport, check_run
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
 from sweep_contracts.outcomes import Outcome
+from sweep_contracts.planning import ShardPlan
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator.dispatch import RecordingDispatcher
-from sweep_orchestrator.submit import Runtime, SubmitResult, load_manifest, submit_run
+from sweep_orchestrator.runs import load_manifest
+from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.submit import SubmitResult, submit_run
 from sweep_worker.runner import WorkerDeps, process_event
 
 FIXED_NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
@@ -51,9 +54,7 @@ def tasks_for(
         config=request.config,
         spec=request.spec(),
         settings=settings or {},
-        points_total=total,
-        shard_size=size,
-        shard_count=-(-total // size),
+        plan=ShardPlan(points_total=total, shard_size=size, shard_count=-(-total // size)),
     )
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from sweep_cli import stage_ops
+from sweep_cli.errors import RemoteError
 from sweep_cli.files import load_sweep
-from sweep_cli.remote import RemoteError, StageClient
+from sweep_cli.remote import StageClient
 from sweep_cli.stage import resolve_stage
 
 STAGE = os.environ.get("SWEEP_E2E_STAGE")
@@ -39,9 +40,9 @@ def test_the_example_runs_on_lambda_and_queries_in_athena(client: StageClient) -
     assert (answer["points"], answer["existing"]) == (320, False)
     status = stage_ops.watch(client, payload["run_id"], quiet=True)
     assert (status.state, status.points_ok) == ("succeeded", 320)
-    result, metric, _ = stage_ops.athena_summary(client, client.stage, payload["run_id"], None)
-    assert metric == "efficiency"
-    assert {row[0]: row[1] for row in result.rows} == {"A-recall": 140, "B-strategy": 180}
+    summary = stage_ops.StageBackend(client, Path("unused")).summary(payload["run_id"], None)
+    assert summary.metric == "efficiency"
+    assert {row[0]: row[1] for row in summary.result.rows} == {"A-recall": 140, "B-strategy": 180}
 
 
 def test_a_request_without_config_is_refused_by_the_stage(client: StageClient) -> None:

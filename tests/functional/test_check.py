@@ -17,7 +17,7 @@ from sweep_cli.main import app
 from sweep_contracts import layout
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.storage import LocalStore, ObjectStore
-from sweep_orchestrator.submit import load_manifest
+from sweep_orchestrator.runs import load_manifest
 from tests.cloud import Stage
 from tests.helpers import assert_invariants, run_sweep, vouched_points_key
 

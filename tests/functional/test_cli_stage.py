@@ -259,3 +259,27 @@ def test_without_pulumi_or_endpoint_the_error_says_how_to_point_at_a_stage(
     assert code == 2
     assert "error: no endpoint for stage `dev`." in output
     assert "--endpoint" in output
+
+
+def test_a_missing_passphrase_says_which_variable_to_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a stack on a self-managed backend and no PULUMI_CONFIG_PASSPHRASE (pulumi/pulumi#21141)
+    (tmp_path / "Pulumi.yaml").write_text("name: sweep\n")
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(
+        '#!/bin/sh\necho \'error: constructing secrets manager of type "passphrase": unable to find either '
+        "`PULUMI_CONFIG_PASSPHRASE` or `PULUMI_CONFIG_PASSPHRASE_FILE`' >&2\nexit 255\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SWEEP_API_URL", raising=False)
+    # WHEN the CLI looks up the stage's endpoint
+    with pytest.raises(UsageError) as info:
+        resolve_stage("dev", None, None)
+    # THEN the hint names the variable, not just "are you logged in"
+    assert info.value.hint == (
+        "the stack's backend is self-managed (`pulumi login --local` or s3://…), and Pulumi needs its passphrase "
+        "even to read the outputs: export PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE), "
+        "or pass --endpoint."
+    )

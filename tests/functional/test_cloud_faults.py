@@ -258,6 +258,57 @@ def test_errors_that_retrying_cannot_fix_fail_at_once(stage: Stage) -> None:
     assert stage.sleeps == []
 
 
+def test_a_permanent_5xx_is_not_retried(stage: Stage) -> None:
+    # GIVEN the worker's KMS key is disabled: Invoke answers 502 every time (botocore would retry it)
+    stage.invokes.fault = lambda f, p: lambda_error(502, "KMSDisabledException", "key disabled")
+    body = stage.call("POST", "/runs", SWEEP)[1]
+    # THEN each shard fails on its first attempt, without a pause
+    assert body["dispatch_failed"] == 3
+    assert stage.invokes.attempts[WORKER] == 3
+    assert stage.sleeps == []
+    assert outcome(stage, "faults-1", 0).error_message == "KMSDisabledException: key disabled"
+
+
+def test_a_function_still_updating_is_tried_again(stage: Stage) -> None:
+    # GIVEN the worker is being updated (409 ResourceConflictException, which botocore does not retry)
+    tries = Counter[int]()
+    lock = threading.Lock()
+
+    def updating(function: str, payload: dict[str, Any]) -> AWSResponse | None:
+        with lock:
+            tries[payload["shard_id"]] += 1
+            first = tries[payload["shard_id"]] == 1
+        return lambda_error(409, "ResourceConflictException", "The operation cannot be performed") if first else None
+
+    stage.invokes.fault = updating
+    body = stage.call("POST", "/runs", SWEEP)[1]
+    # THEN every shard is dispatched on its second attempt
+    assert (body["dispatched"], body["dispatch_failed"]) == (3, 0)
+    assert dict(tries) == {0: 2, 1: 2, 2: 2}
+
+
+@pytest.mark.parametrize(("retry_after", "pause"), [("3", 3.0), ("120", 5.0)])
+def test_throttling_waits_as_long_as_retry_after_asks_up_to_a_bound(
+    stage: Stage, retry_after: str, pause: float
+) -> None:
+    # GIVEN Lambda throttles each shard once and asks to wait `retry_after` seconds
+    tries = Counter[int]()
+    lock = threading.Lock()
+
+    def throttle(function: str, payload: dict[str, Any]) -> AWSResponse | None:
+        with lock:
+            tries[payload["shard_id"]] += 1
+            first = tries[payload["shard_id"]] == 1
+        headers = {"Retry-After": retry_after}
+        return lambda_error(429, "TooManyRequestsException", "Rate Exceeded.", headers) if first else None
+
+    stage.invokes.fault = throttle
+    body = stage.call("POST", "/runs", SWEEP)[1]
+    # THEN the pause before the second attempt is the Retry-After (not the 0.1 s backoff), at most 5 s
+    assert body["dispatched"] == 3
+    assert stage.sleeps == [pause] * 3
+
+
 def test_duplicate_delivery_of_a_shard_task_gives_one_outcome(stage: Stage) -> None:
     stage.call("POST", "/runs", SWEEP)
     task = stage.invokes.take(WORKER)[0]

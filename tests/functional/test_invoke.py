@@ -115,6 +115,26 @@ def test_an_accepted_invoke_is_a_signed_event_invocation(endpoint: LambdaEndpoin
             b'{"Message":"internal","Type":"Service"}',
             InvokeResult(False, 500, "ServiceException", "internal"),
         ),
+        (
+            429,
+            {"x-amzn-ErrorType": "TooManyRequestsException", "Retry-After": "2"},
+            b'{"message":"Rate Exceeded.","Reason":"ConcurrentInvocationLimitExceeded","Type":"User"}',
+            InvokeResult(False, 429, "TooManyRequestsException", "Rate Exceeded.", retry_after_s=2.0),
+        ),
+        (
+            502,
+            {"x-amzn-ErrorType": "KMSAccessDeniedException"},
+            b'{"Message":"Lambda was unable to decrypt the environment variables","Type":"User"}',
+            InvokeResult(
+                False, 502, "KMSAccessDeniedException", "Lambda was unable to decrypt the environment variables"
+            ),
+        ),
+        (
+            409,
+            {"x-amzn-ErrorType": "ResourceConflictException"},
+            b'{"message":"The operation cannot be performed at this time.","Type":"User"}',
+            InvokeResult(False, 409, "ResourceConflictException", "The operation cannot be performed at this time."),
+        ),
     ],
 )
 def test_errors_read_the_same_as_through_boto3(
@@ -123,7 +143,7 @@ def test_errors_read_the_same_as_through_boto3(
     endpoint.reply = (status, {"Content-Type": "application/json", **headers}, body)
     results = {name: invoker.invoke_async("w", b"{}") for name, invoker in invokers(endpoint.url).items()}
     assert results == {"lean": expected, "boto3": expected}
-    assert expected.retryable is (status != 404)
+    assert expected.retryable is (expected.code not in ("ResourceNotFoundException", "KMSAccessDeniedException"))
 
 
 def test_an_unreachable_endpoint_is_retryable() -> None:

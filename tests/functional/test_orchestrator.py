@@ -15,8 +15,9 @@ from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore, MemoryStore
 from sweep_orchestrator.dispatch import DispatchReport, RecordingDispatcher
 from sweep_orchestrator.retry import retry_run
+from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import run_status
-from sweep_orchestrator.submit import Runtime, submit_run
+from sweep_orchestrator.submit import submit_run
 from sweep_worker.runner import WorkerDeps, process_event
 from tests.helpers import FIXED_NOW, run_sweep, runtime_for
 

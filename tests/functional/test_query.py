@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sweep_cli.errors import UsageError
+from sweep_cli.errors import QueryError
 from sweep_cli.query import ResultsDB, summary_sql
 from sweep_contracts.storage import LocalStore
 from tests.helpers import run_sweep
@@ -76,8 +76,8 @@ def test_a_run_with_nothing_written_has_empty_typed_views(tmp_path: Path) -> Non
     assert empty.metric_names() == []
 
 
-def test_a_bad_query_is_a_usage_error_naming_the_views(db: ResultsDB) -> None:
-    with pytest.raises(UsageError) as info:
+def test_a_bad_query_is_a_query_error_naming_the_views(db: ResultsDB) -> None:
+    with pytest.raises(QueryError) as info:
         db.query("SELECT nope FROM points")
     assert info.value.message.startswith('the query failed: Binder Error: Referenced column "nope" not found')
     assert "the views are `points` and `outcomes`" in (info.value.hint or "")

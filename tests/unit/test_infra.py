@@ -19,7 +19,7 @@ import yaml
 from sweep_contracts import outputs
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE
-from sweep_contracts.settings import SECRET_PLACEHOLDER, SystemSettings
+from sweep_contracts.settings import SECRETS_PATH, SystemSettings
 from sweep_infra import policies
 from sweep_infra.api import ROUTES
 from sweep_worker.sink import POINTS_SCHEMA
@@ -100,9 +100,8 @@ def test_both_buckets_are_encrypted_private_owner_enforced_and_tls_only(stack: s
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
             lambda r, n=name: r["name"] == f"{n}-encryption",
         )
-        assert sse["inputs"]["rules"] == [
-            {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}, "bucketKeyEnabled": True}
-        ]
+        # no S3 Bucket Key: it only reduces KMS requests under SSE-KMS and does nothing for SSE-S3
+        assert sse["inputs"]["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
         block = one(stack, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-public")
         assert {
             k: block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -224,7 +223,7 @@ def test_functions_run_the_fixed_handlers_on_arm64_python312(stack: str, role: s
         f"sweep_{role}.handler.handler",
     )
     assert (fn["memorySize"], fn["timeout"]) == (sized["memoryMb"], sized["timeoutS"])
-    assert fn.get("reservedConcurrentExecutions") == sized.get("reservedConcurrency")
+    assert "reservedConcurrentExecutions" not in fn  # opt-in: see the reservation tests below
     assert fn["s3Bucket"] == f"sweep-{stack}-artifacts-a1b2c3"
     assert fn["s3Key"].startswith(f"lambda/{role}-")
     env = fn["environment"]["variables"]
@@ -417,13 +416,54 @@ def test_every_stage_setting_is_an_ssm_parameter_with_the_stack_value(stack: str
     }
 
 
-def test_secret_placeholders_are_never_given_a_value_in_code() -> None:
+def test_settings_parameters_take_over_one_seeded_before_the_first_deploy(stack: str) -> None:
+    # GIVEN `sweep params seed` ran before the first `pulumi up` (the provider creates with Overwrite off)
+    # WHEN the program declares the stage's settings
+    params = resources(stack, "aws:ssm/parameter:Parameter")
+    # THEN every one is created with Overwrite on, so PutParameter does not fail with ParameterAlreadyExists
+    assert params
+    assert all(p["inputs"].get("overwrite") is True for p in params)
+
+
+def test_no_secret_parameter_is_a_pulumi_resource(stack: str) -> None:
+    # GIVEN `refresh: always` would read any managed SecureString's value into the state
+    params = resources(stack, "aws:ssm/parameter:Parameter")
+    # THEN the program manages no SecureString and nothing under secrets/ (`sweep params set-secret` owns them) …
+    assert [p["name"] for p in params if p["inputs"]["type"] != "String"] == []
+    assert [p["name"] for p in params if f"/{SECRETS_PATH}" in p["inputs"]["name"]] == []
+    # … and no parameter carries a write-only value either: a value the program holds is a setting's
+    assert all("valueWo" not in p["inputs"] for p in params)
+
+
+def test_a_stack_config_that_still_names_secrets_says_how_to_move_on() -> None:
     result = program("dev", 'sweep:secrets=["ollama_api_key"]')
-    (secret,) = [r for r in result["resources"] if r["inputs"].get("type") == "SecureString"]
-    assert secret["inputs"]["name"] == "/sweep/dev/secrets/ollama_api_key"
-    assert secret["inputs"]["value"] == SECRET_PLACEHOLDER
-    assert secret["secret_inputs"] == ["value"]  # and Pulumi keeps even the placeholder encrypted
-    assert result["ignore_changes"] == {secret["name"]: ["value"]}  # `pulumi up` never resets it
+    assert result["error"] == (
+        "RunError: stack config `secrets` of stack `dev` is no longer read: secrets are not Pulumi resources "
+        "(their values would be read into the state). Remove it with: pulumi config rm --stack dev sweep:secrets, "
+        "and create each secret with: uv run sweep params set-secret NAME --stage dev < FILE"
+    )
+
+
+# --- reserved concurrency ------------------------------------------------------------------------
+
+
+def test_no_stage_reserves_concurrency_unless_its_config_says_so(stack: str) -> None:
+    # GIVEN the stack files as shipped (a new account may have a quota of 10 or 50, not 1,000)
+    assert "reservedConcurrency" not in config(stack)["sweep:worker"]
+    assert "reservedConcurrency" not in config(stack)["sweep:orchestrator"]
+    # THEN neither function asks Lambda for a reservation
+    functions = resources(stack, "aws:lambda/function:Function")
+    assert [f["inputs"].get("reservedConcurrentExecutions") for f in functions] == [None, None]
+
+
+def test_a_stage_can_opt_in_to_a_reservation() -> None:
+    result = program("dev", 'sweep:worker={"memoryMb": 1769, "timeoutS": 300, "reservedConcurrency": 20}')
+    reserved = {
+        r["inputs"]["name"]: r["inputs"].get("reservedConcurrentExecutions")
+        for r in result["resources"]
+        if r["type"] == "aws:lambda/function:Function"
+    }
+    assert reserved == {"sweep-dev-orchestrator": None, "sweep-dev-worker": 20}
 
 
 # --- config errors -------------------------------------------------------------------------------

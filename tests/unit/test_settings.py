@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sweep_contracts.errors import SettingsError
-from sweep_contracts.settings import SystemSettings
+from sweep_contracts.settings import SystemSettings, normalise_prefix, parameter_prefix, secrets_prefix
 
 
 def test_defaults_have_default_provenance() -> None:
@@ -53,5 +53,15 @@ def test_strict_resolution_refuses_out_of_range_values_with_the_range() -> None:
 def test_describe_lists_every_setting_with_bounds() -> None:
     described = SystemSettings.describe()
     assert list(described) == SystemSettings.names()
-    assert described["max_request_bytes"]["max"] == 200_000
+    assert described["max_request_bytes"]["max"] == 524_288  # half the 1 MB async event limit
     assert all(d["description"] for d in described.values())
+
+
+@pytest.mark.parametrize(("given", "expected"), [("dev", "/sweep/dev/"), ("prod", "/sweep/prod/")])
+def test_a_stage_has_one_parameter_prefix_and_its_secrets_sit_under_it(given: str, expected: str) -> None:
+    # GIVEN a stage name WHEN its prefixes are asked for THEN both are spelled in one place
+    assert parameter_prefix(given) == expected
+    assert secrets_prefix(parameter_prefix(given)) == expected + "secrets/"
+    # a prefix given with or without its slashes (an environment variable, say) means the same path
+    assert secrets_prefix(expected.strip("/")) == expected + "secrets/"
+    assert normalise_prefix(expected.rstrip("/")) == expected

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError
+from sweep_contracts.planning import ShardPlan
 from sweep_contracts.request import MISSING_CONFIG_HINT, parse_request
 from sweep_contracts.tasks import ShardTask, TaskFactory, parse_task
 
@@ -21,9 +22,7 @@ def factory() -> TaskFactory:
         config=request.config,
         spec=request.spec(),
         settings={"shard_size": 3},
-        points_total=10,
-        shard_size=3,
-        shard_count=4,
+        plan=ShardPlan(points_total=10, shard_size=3, shard_count=4),
     )
 
 

@@ -1,4 +1,4 @@
-"""The `sweep` application: its options, exit codes, and how errors reach the user."""
+"""The `sweep` application: its shared options, exit codes, and how errors reach the user."""
 
 from __future__ import annotations
 
@@ -6,16 +6,14 @@ import functools
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from sweep_cli import render
+from sweep_contracts import environment
 from sweep_contracts.errors import SweepError
 from sweep_orchestrator.status import RunStatus
-
-if TYPE_CHECKING:
-    from sweep_cli.remote import StageClient
 
 
 class Format(StrEnum):
@@ -24,7 +22,8 @@ class Format(StrEnum):
     json = "json"
 
 
-EXIT_OK, EXIT_FAILED_SHARDS, EXIT_BAD_INPUT, EXIT_POINT_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# 1: shards failed or did not finish, or a service the command needed failed; 2: bad input only
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_POINT_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 app = typer.Typer(
     name="sweep",
@@ -35,7 +34,7 @@ app = typer.Typer(
 )
 
 OutOption = Annotated[
-    Path, typer.Option("--out", "-o", envvar="SWEEP_OUT", help="Results directory.", show_default=True)
+    Path, typer.Option("--out", "-o", envvar=environment.OUT, help="Results directory.", show_default=True)
 ]
 DEFAULT_OUT = Path("sweep-results")
 WorkersOption = Annotated[
@@ -48,31 +47,16 @@ SettingsOption = Annotated[
 MetricOption = Annotated[
     str | None, typer.Option("--metric", "-m", help="Metric to summarise [default: the experiment's objective].")
 ]
-
-StageOption = Annotated[
-    str | None, typer.Option("--stage", "-s", envvar="SWEEP_STAGE", help="A deployed stage (dev, prod): work there.")
-]
-EndpointOption = Annotated[
-    str | None, typer.Option("--endpoint", help="The stage's API URL (its `api_url` output), instead of --stage.")
-]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stage [default: from the URL].")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 WatchOption = Annotated[bool, typer.Option("--watch", help="Follow the run with a progress bar until it is done.")]
+SweepFileArgument = Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def stage_client(stage: str | None, endpoint: str | None, region: str | None) -> StageClient | None:
-    """A client for the stage the options name, or None to work on the local results directory."""
-    if stage is None and endpoint is None:
-        return None
-    from sweep_cli.remote import StageClient
-    from sweep_cli.stage import resolve_stage
-
-    return StageClient(resolve_stage(stage, endpoint, region))
-
-
 def handles_errors(fn: F) -> F:
-    """Turn a `SweepError` into one clear paragraph on stderr and an exit code, never a traceback."""
+    """Turn a `SweepError` into one clear paragraph on stderr and an exit code, never a traceback:
+    2 when the caller can fix the input (HTTP 4xx), 1 when something the command needed failed."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -80,15 +64,12 @@ def handles_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except SweepError as exc:
             render.print_error(exc)
-            raise typer.Exit(EXIT_BAD_INPUT if exc.http_status < 500 else EXIT_FAILED_SHARDS) from None
+            raise typer.Exit(EXIT_BAD_INPUT if 400 <= exc.http_status < 500 else EXIT_FAILED) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 def exit_code(status: RunStatus) -> int:
     if status.state != "succeeded":
-        return EXIT_FAILED_SHARDS
+        return EXIT_FAILED
     return EXIT_POINT_ERRORS if status.points_error else EXIT_OK
-
-
-SweepFileArgument = Annotated[str, typer.Argument(help="Sweep file (YAML or JSON; `-` reads stdin).")]

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sweep_cli.errors import UsageError
+from sweep_cli.errors import QueryError, UsageError
 from sweep_cli.query import QueryResult, resolved_views
+from sweep_contracts import environment
 from sweep_contracts.names import RUN_ID_PATTERN
 
 if TYPE_CHECKING:
@@ -27,9 +28,20 @@ _FLOATS = {"double", "float", "real", "decimal"}
 def scope_to_run(sql: str, database: str, run_id: str) -> str:
     """`sql` with `points` and `outcomes` bound to the run's partitions."""
     if not re.match(RUN_ID_PATTERN, run_id):
-        raise UsageError(f"`{run_id}` is not a run id.", field="RUN_ID", value=run_id)
+        raise UsageError(
+            f"`{run_id}` is not a run id.",
+            field="RUN_ID",
+            value=run_id,
+            hint="a run id is 3 to 63 lowercase letters, digits and `-`; list them with `sweep runs`.",
+        )
     if not re.match(r"^[a-z0-9_]+$", database):
-        raise UsageError(f"`{database}` is not a Glue database name.", field="glue_database", value=database)
+        raise UsageError(
+            f"`{database}` is not a Glue database name.",
+            field="glue_database",
+            value=database,
+            hint=f"set {environment.GLUE_DATABASE} to the stack output `glue_database` "
+            "(lowercase letters, digits and `_`).",
+        )
     # both names were checked against strict patterns above: nothing here comes unchecked from a user
     stored = [
         f'stored_{table} AS (SELECT * FROM "{database}"."{table}" WHERE run_id = \'{run_id}\')'  # noqa: S608
@@ -95,10 +107,11 @@ class AthenaQueries:
             self._wait(execution_id)
             return self._fetch(execution_id)
         except (ClientError, BotoCoreError) as exc:
-            raise UsageError(
+            raise QueryError(
                 f"Athena refused the query: {exc}",
                 field="sql",
-                hint=f"check the workgroup `{self.workgroup}` exists and you may use it and read the results bucket.",
+                hint=f"check that the workgroup `{self.workgroup}` exists, that your identity may use it and read "
+                "the results bucket, then run the command again.",
             ) from exc
 
     def _wait(self, execution_id: str) -> None:
@@ -109,7 +122,7 @@ class AthenaQueries:
             if state == "SUCCEEDED":
                 return
             if state in ("FAILED", "CANCELLED"):
-                raise UsageError(
+                raise QueryError(
                     f"the Athena query {state.lower()}: {status.get('StateChangeReason', 'no reason given')}",
                     field="sql",
                     value=execution_id,
@@ -118,10 +131,12 @@ class AthenaQueries:
                 )
             if waited > self.timeout_s:
                 self.client.stop_query_execution(QueryExecutionId=execution_id)
-                raise UsageError(
+                raise QueryError(
                     f"the Athena query ran over {self.timeout_s:.0f} s and was stopped.",
                     field="sql",
                     value=execution_id,
+                    hint="narrow the query (fewer columns, a filter, a LIMIT), or download the run with --local "
+                    "and query it with DuckDB.",
                 )
             self._sleep(delay)
             waited += delay

@@ -31,7 +31,7 @@ from sweep_contracts.points import PointSpace
 from sweep_contracts.storage import ObjectStore
 
 if TYPE_CHECKING:
-    from sweep_cli.stage import StageInfo
+    from sweep_cli.backend import Backend
 
 ViolationKind = Literal[
     "missing_outcome",
@@ -207,7 +207,7 @@ def check_run(store: ObjectStore, manifest: RunManifest) -> CheckReport:
 def check_command(run_id: str, store: ObjectStore, as_json: bool) -> int:
     """`sweep status RUN_ID --check`: print the verdict, one line per violation; the exit code."""
     from sweep_cli import render
-    from sweep_orchestrator.submit import load_manifest
+    from sweep_orchestrator.runs import load_manifest
 
     report = check_run(store, load_manifest(store, run_id))
     if as_json:
@@ -225,10 +225,18 @@ def check_command(run_id: str, store: ObjectStore, as_json: bool) -> int:
     return 0 if report.ok else 1
 
 
-def stage_store(stage: StageInfo) -> ObjectStore:
-    """The stage's results bucket, read with the caller's own credentials."""
+def store_of(backend: Backend) -> ObjectStore:
+    """Where the backend's runs live: the results directory, or the stage's results bucket read
+    with the caller's own credentials."""
+    from sweep_cli.local import LocalBackend
+
+    if isinstance(backend, LocalBackend):
+        return backend.store
     import boto3
 
     from sweep_aws.s3 import S3Store
+    from sweep_cli.stage_ops import StageBackend
 
+    assert isinstance(backend, StageBackend)
+    stage = backend.stage
     return S3Store(stage.need("results_bucket"), client=boto3.client("s3", region_name=stage.region))

@@ -17,8 +17,9 @@ from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
-from sweep_orchestrator.dispatch import DispatchReport, ShardRef, record_failures
-from sweep_orchestrator.submit import Runtime
+from sweep_orchestrator.dispatch import DispatchReport, ShardRef
+from sweep_orchestrator.failures import ShardFailure, record_failures
+from sweep_orchestrator.runtime import Runtime
 
 
 def default_workers() -> int:
@@ -75,10 +76,6 @@ class PoolDispatcher:
             self.points_dispatched += manifest.plan.shard(shard_id).size
         return DispatchReport(dispatched=len(shards))
 
-    @property
-    def pending(self) -> int:
-        return len(self._futures)
-
     def wait(self, on_done: Callable[[ShardDone], None]) -> None:
         """Block until every dispatched shard is done, calling `on_done` for each."""
         store = LocalStore(self.store_root)
@@ -106,8 +103,9 @@ class PoolDispatcher:
 
     @staticmethod
     def _lost(store: LocalStore, manifest: RunManifest, shard_id: int, attempt: int, message: str) -> None:
-        failure = (shard_id, attempt, ErrorCode.WORKER_CRASHED, message)
-        record_failures(store, manifest.run_id, manifest.plan, [failure], datetime.now(UTC))
+        size = manifest.plan.shard(shard_id).size
+        failure = ShardFailure(shard_id, attempt, size, ErrorCode.WORKER_CRASHED, message)
+        record_failures(store, manifest.run_id, [failure], datetime.now(UTC))
 
     def shutdown(self, cancel: bool = False) -> None:
         if self._pool is not None:

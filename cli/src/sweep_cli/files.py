@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from sweep_cli.errors import SweepFileError
+from sweep_contracts.settings import SystemSettings
 
 # YAML 1.1 (PyYAML) reads `1e-5` as a string; sweep files are full of such numbers.
 _FLOAT = re.compile(
@@ -99,3 +100,18 @@ def load_sweep(path: str) -> dict[str, Any]:
             hint="a sweep file is a mapping with `experiment`, `config` and a `grid` (see examples/maze.yaml).",
         )
     return data
+
+
+def load_settings(path: Path | None) -> SystemSettings:
+    """The settings file's values over the built-in defaults, or the defaults alone."""
+    if path is None:
+        return SystemSettings.resolve({}, source="default")
+    raw = load_yaml(str(path)) or {}
+    if not isinstance(raw, dict):
+        raise SweepFileError(
+            f"{path} holds {type(raw).__name__}, not a mapping of settings.",
+            field="--settings",
+            value=str(path),
+            hint=f"write `name: value` lines; settings: {', '.join(SystemSettings.names())}.",
+        )
+    return SystemSettings.resolve(raw, source="file", strict=True)

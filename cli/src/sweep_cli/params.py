@@ -22,9 +22,11 @@ from rich.table import Table
 from rich.text import Text
 
 from sweep_cli import render
-from sweep_cli.app import RegionOption, handles_errors
-from sweep_cli.errors import UsageError
+from sweep_cli.app import handles_errors
+from sweep_cli.backend import RegionOption
+from sweep_cli.errors import ServiceError, UsageError
 from sweep_cli.stage import pulumi_dir, stage_region
+from sweep_contracts import environment
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.names import AXIS_PATTERN
 from sweep_contracts.settings import SECRET_PLACEHOLDER, SECRETS_PATH, SystemSettings
@@ -59,7 +61,11 @@ def stack_settings(stage: str, directory: Path | None) -> dict[str, Any]:
     config = yaml.safe_load((directory / f"Pulumi.{stage}.yaml").read_text()) or {}
     settings = (config.get("config") or {}).get("sweep:settings") or {}
     if not isinstance(settings, dict):
-        raise UsageError(f"`sweep:settings` in Pulumi.{stage}.yaml is not a mapping.", field="sweep:settings")
+        raise UsageError(
+            f"`sweep:settings` in Pulumi.{stage}.yaml is {type(settings).__name__}, not a mapping.",
+            field="sweep:settings",
+            hint=f"set each setting with `pulumi config set --path sweep:settings.NAME VALUE --stack {stage}`.",
+        )
     return settings
 
 
@@ -100,12 +106,13 @@ class StageParameters:
         self.client = client
         self.prefix = "/" + prefix.strip("/") + "/"
 
-    def _fail(self, exc: Exception) -> UsageError:
-        return UsageError(
-            f"SSM refused: {exc}",
+    def _fail(self, exc: Exception) -> ServiceError:
+        return ServiceError(
+            f"SSM refused the call: {exc}",
             field="--stage",
+            value=self.prefix,
             hint="check your AWS credentials and region, and that you may use SSM under "
-            f"{self.prefix} (ssm:GetParametersByPath, ssm:PutParameter).",
+            f"{self.prefix} (ssm:GetParametersByPath, ssm:PutParameter), then run the command again.",
         )
 
     def current(self, recursive: bool = False) -> dict[str, Parameter]:
@@ -164,7 +171,9 @@ class StageParameters:
             )
         if not value or value == SECRET_PLACEHOLDER:
             raise UsageError(
-                "the secret's value is empty.", field="value", hint="pipe it in: … | sweep params set-secret NAME"
+                "the secret's value is empty.",
+                field="value",
+                hint="pipe the value in: … | sweep params set-secret NAME",
             )
         try:
             answer = self.client.put_parameter(
@@ -181,12 +190,11 @@ app = typer.Typer(
     help="A stage's SSM parameters: seed one-off overrides, show what is set, set experiment secrets.",
     no_args_is_help=True,
 )
-StageRequired = Annotated[str, typer.Option("--stage", "-s", envvar="SWEEP_STAGE", help="The stage (dev, prod).")]
+StageRequired = Annotated[str, typer.Option("--stage", "-s", envvar=environment.STAGE, help="The stage (dev, prod).")]
 
 
-def _parameters(stage: str, region: str | None) -> Any:
+def _parameters(stage: str, region: str | None) -> StageParameters:
     from sweep_aws.clients import ssm_client
-    from sweep_cli.params import StageParameters
 
     return StageParameters(ssm_client(region_name=stage_region(stage, region)), f"/sweep/{stage}/")
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from sweep_cli.errors import UsageError
+from sweep_cli.errors import QueryError
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
 from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE, Table
@@ -134,7 +134,7 @@ class ResultsDB:
             cursor = self.con.execute(sql, params) if params else self.con.execute(sql)
             rows = cursor.fetchall()
         except duckdb.Error as exc:
-            raise UsageError(
+            raise QueryError(
                 f"the query failed: {str(exc).splitlines()[0]}",
                 field="sql",
                 value=sql if len(sql) < 500 else sql[:500] + "…",

@@ -11,39 +11,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError
 from botocore.httpsession import URLLib3Session
 
+from sweep_cli.errors import CredentialsError, RemoteError, StageUnreachableError
 from sweep_cli.stage import StageInfo
-from sweep_contracts.errors import FieldProblem, SweepError
-
-
-class RemoteError(SweepError):
-    """The stage's API answered with an error; the code and status are the API's own."""
-
-    def __init__(self, status: int, body: Any, url: str) -> None:
-        if isinstance(body, dict) and "code" in body and "message" in body:
-            super().__init__(
-                body["message"],
-                field=body.get("field"),
-                value=body.get("value"),
-                limit=body.get("limit"),
-                hint=body.get("hint"),
-                problems=[FieldProblem(**p) for p in body.get("problems") or []],
-            )
-            self.code = body["code"]
-        elif status == 403:
-            detail = body.get("message") if isinstance(body, dict) else str(body)
-            super().__init__(
-                f"the API refused the request ({detail}).",
-                hint="your AWS identity needs execute-api:Invoke on this stage's API (see docs/deploy.md, "
-                "'Granting access'), and the request must be signed for its region.",
-            )
-            self.code = "FORBIDDEN"
-        else:
-            super().__init__(
-                f"{url} answered HTTP {status}: {str(body)[:300]}",
-                hint="try again; if it persists, look in the orchestrator's logs.",
-            )
-            self.code = "HTTP_ERROR"
-        self.http_status = status
 
 
 class StageClient:
@@ -57,8 +26,8 @@ class StageClient:
     def request(self, method: str, path: str, body: Any = None) -> Any:
         credentials = self.session.get_credentials()
         if credentials is None:
-            raise SweepError(
-                "no AWS credentials were found to sign the request.",
+            raise CredentialsError(
+                "No AWS credentials were found to sign the request to the stage's API.",
                 hint="configure credentials (`aws configure`, AWS_PROFILE, or environment variables) "
                 "for an identity allowed to invoke the stage's API.",
             )
@@ -70,8 +39,11 @@ class StageClient:
         try:
             response = self.http.send(request.prepare())
         except BotoCoreError as exc:
-            raise SweepError(
-                f"cannot reach {self.stage.api_url}: {exc}", hint="check the endpoint and your network."
+            raise StageUnreachableError(
+                f"The stage's API at {self.stage.api_url} cannot be reached: {exc}",
+                field="--endpoint",
+                value=self.stage.api_url,
+                hint="check the URL (the stack output `api_url`) and your network, then run the command again.",
             ) from exc
         try:
             answer = json.loads(response.content or b"null")
@@ -95,8 +67,4 @@ class StageClient:
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         answer: list[dict[str, Any]] = self.request("GET", f"/runs?limit={limit}")
-        return answer
-
-    def settings(self) -> dict[str, Any]:
-        answer: dict[str, Any] = self.request("GET", "/settings")
         return answer

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +19,9 @@ from sweep_contracts.errors import SweepError
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
 from sweep_orchestrator.status import RunStatus
+
+if TYPE_CHECKING:
+    from sweep_cli.backend import RunRow
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -166,20 +169,29 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     return [head, series, caps]
 
 
-def runs_table(rows: Sequence[tuple[RunManifest, RunStatus]]) -> Table:
+def runs_table(rows: Sequence[RunRow]) -> Table:
+    """The runs, with their state where the backend knows it and a description where one was given."""
+    with_state = all(row.status is not None for row in rows)
+    with_description = any(row.description for row in rows)
     table = Table(title="Runs", title_justify="left", header_style="bold")
-    for name in ("run_id", "experiment", "created", "points", "shards", "state", "ok", "errors"):
+    names = ["run_id", "experiment", "created", "points", "shards"]
+    names += ["state", "ok", "errors"] if with_state else []
+    names += ["description"] if with_description else []
+    for name in names:
         table.add_column(name, justify="right" if name in ("points", "shards", "ok", "errors") else "left")
-    for manifest, status in rows:
-        style = _STATE_STYLE.get(status.state, "")
-        table.add_row(
-            manifest.run_id,
-            manifest.request.experiment,
-            cell(manifest.created_at.replace(microsecond=0)),
-            f"{status.points_total:,}",
-            f"{status.shards_total:,}",
-            Text(status.state, style=style),
-            f"{status.points_ok:,}",
-            f"{status.points_error:,}",
-        )
+    for row in rows:
+        cells: list[str | Text] = [
+            row.run_id,
+            row.experiment,
+            cell(row.created_at.replace(microsecond=0)),
+            f"{row.points:,}",
+            f"{row.shards:,}",
+        ]
+        if row.status is not None and with_state:
+            status = row.status
+            cells += [Text(status.state, style=_STATE_STYLE.get(status.state, "")), f"{status.points_ok:,}"]
+            cells.append(f"{status.points_error:,}")
+        if with_description:
+            cells.append(row.description or "")
+        table.add_row(*cells)
     return table

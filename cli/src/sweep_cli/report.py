@@ -19,8 +19,8 @@ from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
 from sweep_contracts.storage import LocalStore
+from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.status import RunStatus, run_status
-from sweep_orchestrator.submit import load_manifest
 
 SCATTER_ABOVE = 30
 """A numeric parameter with more distinct values than this is scattered, not aggregated."""

@@ -1,25 +1,30 @@
-"""What the commands do against a deployed stage: submit, follow, retry, list, query."""
+"""The stage backend: runs on a deployed stage, reached through its signed API; SQL on Athena;
+`--local` downloads a run into the results directory for DuckDB."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import boto3
 
-from sweep_aws.s3 import S3Store
-from sweep_cli import render
 from sweep_cli.athena import AthenaQueries
+from sweep_cli.backend import RunRow, Summary
 from sweep_cli.errors import UsageError
+from sweep_cli.local import LocalBackend
 from sweep_cli.query import QueryResult, objective, summary_sql
 from sweep_cli.remote import StageClient
 from sweep_cli.stage import StageInfo
 from sweep_contracts import layout
 from sweep_contracts.storage import LocalStore
+from sweep_orchestrator.retry import RetryResult
 from sweep_orchestrator.status import RunStatus
+from sweep_orchestrator.submit import SubmitResult
 
 POLL_S = 3.0
 
@@ -44,31 +49,103 @@ def watch(
             status = as_status(client.status(run_id))
 
 
-def athena_summary(
-    client: StageClient, stage: StageInfo, run_id: str, metric: str | None
-) -> tuple[QueryResult, str, str]:
-    answer = client.status(run_id)
-    found = objective(answer["experiment"], metric)
-    if found is None:
-        raise UsageError(
-            f"experiment `{answer['experiment']}` is not installed here, so its objective metric is unknown.",
-            field="--metric",
-            hint="name the metric to summarise with --metric.",
+class StageBackend:
+    """A deployed stage. Its workers run on Lambda: following a run polls its status."""
+
+    shards_run_here = False
+    summary_on_finish = False
+
+    def __init__(self, client: StageClient, out: Path) -> None:
+        self.client = client
+        self.stage: StageInfo = client.stage
+        self.out = out
+
+    def __enter__(self) -> StageBackend:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        return None
+
+    def submit(self, payload: Any) -> SubmitResult:
+        answer = self.client.submit(payload)
+        return SubmitResult.model_validate({k: v for k, v in answer.items() if k in SubmitResult.model_fields})
+
+    def describe(self, result: SubmitResult) -> str:
+        verb = "exists already" if result.existing else "accepted"
+        return (
+            f"run {result.run_id} {verb}: {result.points:,} points in {result.shards:,} shards "
+            f"of {result.shard_size:,} on stage {self.stage.name}\n"
+            f"  status: {self.stage.api_url}/runs/{result.run_id}\n"
+            f"  follow: sweep status {result.run_id} {self.stage.flags} --watch"
         )
-    name, goal = found
-    result = athena(stage).run(summary_sql(name, goal, answer["plan"]["repeats"]), run_id)
-    return result, name, goal
 
+    def retry(self, run_id: str) -> RetryResult:
+        return RetryResult.model_validate(self.client.retry(run_id))
 
-def athena(stage: StageInfo) -> AthenaQueries:
-    return AthenaQueries(
-        boto3.client("athena", region_name=stage.region), stage.need("athena_workgroup"), stage.need("glue_database")
-    )
+    def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
+        return watch(self.client, run_id, quiet=quiet)
+
+    def status(self, run_id: str) -> RunStatus:
+        return as_status(self.client.status(run_id))
+
+    def runs(self, limit: int) -> list[RunRow]:
+        return [
+            RunRow(
+                run_id=r["run_id"],
+                experiment=r["experiment"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+                points=r["points"],
+                shards=r["shards"],
+                description=r.get("description"),
+            )
+            for r in self.client.runs(limit)
+        ]
+
+    def athena(self) -> AthenaQueries:
+        return AthenaQueries(
+            boto3.client("athena", region_name=self.stage.region),
+            self.stage.need("athena_workgroup"),
+            self.stage.need("glue_database"),
+        )
+
+    def query(self, run_id: str, sql: str) -> QueryResult:
+        return self.athena().run(sql, run_id)
+
+    def summary(self, run_id: str, metric: str | None) -> Summary:
+        answer = self.client.status(run_id)
+        found = objective(answer["experiment"], metric)
+        if found is None:
+            raise UsageError(
+                f"experiment `{answer['experiment']}` is not installed here, so its objective metric is unknown.",
+                field="--metric",
+                hint="name the metric to summarise with --metric.",
+            )
+        name, goal = found
+        return Summary(self.query(run_id, summary_sql(name, goal, answer["plan"]["repeats"])), name, goal)
+
+    def local_copy(self, run_id: str) -> LocalBackend:
+        from sweep_cli import render
+
+        fetched = download(self.stage, run_id, self.out)
+        render.err.print(f"downloaded {fetched} changed objects of run {run_id} into {self.out}")
+        return LocalBackend(self.out)
+
+    def next_steps(self, run_id: str, status: RunStatus) -> list[str]:
+        steps = []
+        if status.state != "succeeded":
+            steps.append(f"  rerun failed and missing shards with: sweep retry {run_id} {self.stage.flags}")
+        steps.append(f'  query the results with: sweep results {run_id} {self.stage.flags} [--sql "…"]')
+        return steps
+
+    def no_runs_hint(self) -> str:
+        return f"no runs on stage {self.stage.name}; submit one with `sweep submit FILE {self.stage.flags}`"
 
 
 def download(stage: StageInfo, run_id: str, out: Path, threads: int = 16) -> int:
     """Copy the run's manifest, points and outcomes from the stage's bucket into `out` (the same
     layout), fetching only objects whose content changed since the last download."""
+    from sweep_aws.s3 import S3Store
+
     remote = S3Store(stage.need("results_bucket"), client=boto3.client("s3", region_name=stage.region))
     local = LocalStore(out)
     index_key = f"{layout.RUNS}/run_id={run_id}/.download-index"
@@ -83,7 +160,7 @@ def download(stage: StageInfo, run_id: str, out: Path, threads: int = 16) -> int
             f"the stage's bucket has no run `{run_id}`.",
             field="RUN_ID",
             value=run_id,
-            hint="list the stage's runs with `sweep runs --stage …`.",
+            hint=f"list the stage's runs with `sweep runs {stage.flags}`.",
         )
     changed = [info for info in infos if known.get(info.key) != info.tag or not local.exists(info.key)]
     wanted = {info.key for info in infos}
@@ -100,12 +177,3 @@ def download(stage: StageInfo, run_id: str, out: Path, threads: int = 16) -> int
         list(pool.map(fetch, [info.key for info in changed]))
     local.put(index_key, "\n".join(f"{i.key}\t{i.tag}" for i in infos).encode())
     return len(changed)
-
-
-def print_submitted(answer: dict[str, Any], stage: StageInfo) -> None:
-    verb = "exists already" if answer["existing"] else "accepted"
-    render.err.print(
-        f"run {answer['run_id']} {verb}: {answer['points']:,} points in {answer['shards']:,} shards "
-        f"of {answer['shard_size']:,} on stage {stage.name}\n  status: {answer['status_url']}\n"
-        f"  follow: sweep status {answer['run_id']} --stage {stage.name} --watch"
-    )

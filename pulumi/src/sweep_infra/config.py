@@ -10,7 +10,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sweep_contracts.errors import SettingsError
-from sweep_contracts.settings import SystemSettings
+from sweep_contracts.settings import SystemSettings, parameter_prefix
 
 NAMESPACE = "sweep"
 
@@ -51,7 +51,6 @@ class StackConfig(_Model):
     results_expire_days: int | None = Field(default=None, alias="resultsExpireDays", ge=1)
     athena_bytes_scanned_cutoff: int = Field(alias="athenaBytesScannedCutoff", ge=10_485_760)
     api_throttle: ApiThrottle = Field(alias="apiThrottle")
-    secrets: list[str] = Field(default_factory=list)
     force_destroy: bool = Field(default=False, alias="forceDestroy")
     artifacts_dir: str | None = Field(default=None, alias="artifactsDir")
 
@@ -71,7 +70,7 @@ class StackConfig(_Model):
 
     @property
     def parameter_prefix(self) -> str:
-        return f"/sweep/{self.stage}/"
+        return parameter_prefix(self.stage)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -156,7 +155,15 @@ def load_config() -> StackConfig:
     """The current stack's config, from Pulumi."""
     sweep = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {"region": pulumi.Config("aws").get("region")}
-    for key in ("settings", "orchestrator", "worker", "apiThrottle", "secrets"):
+    if sweep.get("secrets") is not None:
+        # an older stack config named its secrets for the program to create: `sweep params set-secret` owns them now
+        raise StackConfigError(
+            f"stack config `secrets` of stack `{pulumi.get_stack()}` is no longer read: secrets are not Pulumi "
+            "resources (their values would be read into the state). Remove it with: pulumi config rm "
+            f"--stack {pulumi.get_stack()} {NAMESPACE}:secrets, and create each secret with: "
+            f"uv run sweep params set-secret NAME --stage {pulumi.get_stack()} < FILE"
+        )
+    for key in ("settings", "orchestrator", "worker", "apiThrottle"):
         value = sweep.get_object(key)
         if value is not None:
             raw[key] = value

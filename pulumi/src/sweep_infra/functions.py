@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from sweep_contracts import environment
 from sweep_infra import packaging, policies
 from sweep_infra.packaging import Artifact
 
@@ -21,8 +23,10 @@ ARCHITECTURE = "arm64"
 
 
 def artifacts(artifacts_dir: str | None) -> dict[str, Artifact]:
-    """Prebuilt artifacts (`make package`, config `sweep:artifactsDir`), or build them now."""
+    """Prebuilt artifacts (`make package`; config `sweep:artifactsDir`, else $SWEEP_ARTIFACTS_DIR as
+    `make deploy` sets it), or build them now."""
     root = packaging.repo_root()
+    artifacts_dir = artifacts_dir or os.environ.get(environment.ARTIFACTS_DIR) or None
     if artifacts_dir is None:
         return {name: packaging.build(name, root, root / "build" / "lambda") for name in packaging.FUNCTIONS}
     directory = Path(artifacts_dir) if Path(artifacts_dir).is_absolute() else root / artifacts_dir

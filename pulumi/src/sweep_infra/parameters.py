@@ -1,14 +1,16 @@
-"""The stage's SSM parameters: one String per stage setting, and SecureString placeholders for the
-experiments' secrets.
+"""The stage's SSM parameters: one String per stage setting.
 
 Settings: the stack config is their source of truth. `Pulumi.yaml` sets `refresh: always`, so every
 `pulumi up` reads the live values first and puts back any value changed with `sweep params seed`:
 a seed is a one-off override that lasts until the next deployment; to keep a value, put it in the
-stack config (`pulumi config set --path sweep:settings.<name> <value>`).
+stack config (`pulumi config set --path sweep:settings.<name> <value>`). `overwrite=True`, because
+the provider otherwise creates a parameter with Overwrite off, and one that `sweep params seed`
+created before the first `pulumi up` would stop the deploy with `ParameterAlreadyExists`.
 
-Secrets: created once with a placeholder and never given a value by this program (their value is
-not in code, config or Pulumi state); `ignore_changes` keeps `pulumi up` from ever resetting the
-value an operator sets (`sweep params set-secret`).
+Secrets (`<prefix>secrets/<name>`): deliberately not resources of this program. A SecureString
+managed here would have its decrypted value read into the Pulumi state by every refresh
+(`refresh: always`), placeholder or not; `sweep params set-secret` creates and updates them, and
+the program only grants the worker read access to that path (`policies.worker_policy`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from sweep_contracts.settings import SECRET_PLACEHOLDER, SECRETS_PATH, SystemSettings
+from sweep_contracts.settings import SystemSettings
 
 
 @dataclass(frozen=True)
 class StageParametersArgs:
     prefix: str
     settings: SystemSettings
-    secrets: list[str]
     tags: dict[str, str]
 
 
@@ -39,22 +40,11 @@ class StageParameters(pulumi.ComponentResource):
                 name=f"{args.prefix}{setting}",
                 type="String",
                 value=str(value),
+                overwrite=True,
                 description=str(described[setting]["description"]),
                 tags=args.tags,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for setting, value in args.settings.values().items()
-        }
-        self.secrets = {
-            secret: aws.ssm.Parameter(
-                f"{name}-secret-{secret}",
-                name=f"{args.prefix}{SECRETS_PATH}{secret}",
-                type="SecureString",
-                value=SECRET_PLACEHOLDER,
-                description=f"experiment secret `{secret}`; set its value with `sweep params set-secret`",
-                tags=args.tags,
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
-            )
-            for secret in args.secrets
         }
         self.register_outputs({"prefix": args.prefix})

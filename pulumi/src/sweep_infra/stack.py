@@ -53,7 +53,7 @@ class SweepStack(pulumi.ComponentResource):
         )
         StageParameters(
             f"{prefix}-parameters",
-            StageParametersArgs(config.parameter_prefix, config.effective_settings(), config.secrets, tags),
+            StageParametersArgs(config.parameter_prefix, config.effective_settings(), tags),
             child,
         )
 
@@ -64,7 +64,7 @@ class SweepStack(pulumi.ComponentResource):
 
         orchestrator_arn = arn("lambda", f"function:{orchestrator_name}")
         worker_arn = arn("lambda", f"function:{worker_name}")
-        parameters_arn = arn("ssm", f"parameter/sweep/{stage}")
+        parameters_arn = arn("ssm", "parameter" + config.parameter_prefix.rstrip("/"))
         store = pulumi.Output.concat("s3://", results.bucket.bucket)
         common: dict[str, pulumi.Input[str]] = {
             environment.STAGE: stage,

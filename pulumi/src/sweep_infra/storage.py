@@ -38,12 +38,12 @@ class SecureBucket(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=self.bucket.id,
+            # SSE-S3: no key to manage or pay for. No S3 Bucket Key: it only cuts KMS requests under SSE-KMS.
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                         sse_algorithm="AES256"
                     ),
-                    bucket_key_enabled=True,
                 )
             ],
             opts=child,

@@ -20,31 +20,26 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sweep_aws.invoke_errors import is_retryable, retry_after_s
+
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
-
-RETRYABLE = {
-    "TooManyRequestsException",
-    "ThrottlingException",
-    "ServiceException",
-    "ResourceNotReadyException",
-    "EC2ThrottledException",
-    "ENILimitReachedException",
-}
 
 
 @dataclass(frozen=True)
 class InvokeResult:
-    """Whether Lambda accepted the event; if not, why, and whether trying again may help."""
+    """Whether Lambda accepted the event; if not, why, whether trying again may help, and how long
+    Lambda asked to wait first (`Retry-After`, bounded)."""
 
     accepted: bool
     status: int = 202
     code: str = ""
     message: str = ""
+    retry_after_s: float | None = None
 
     @property
     def retryable(self) -> bool:
-        return self.code in RETRYABLE or self.status == 429 or self.status >= 500 or self.status == 0
+        return not self.accepted and is_retryable(self.code, self.status)
 
     def describe(self) -> str:
         return f"{self.code or f'HTTP {self.status}'}: {self.message}".rstrip(": ")
@@ -65,8 +60,10 @@ class BotoInvoker:
             response = self.client.invoke(FunctionName=function, InvocationType="Event", Payload=payload)
         except ClientError as exc:
             error: Any = exc.response.get("Error", {})
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-            return InvokeResult(False, status, str(error.get("Code", "")), str(error.get("Message", "")))
+            metadata: Any = exc.response.get("ResponseMetadata", {})
+            status = int(metadata.get("HTTPStatusCode", 0))
+            wait = retry_after_s(metadata.get("HTTPHeaders", {}).get("retry-after"))
+            return InvokeResult(False, status, str(error.get("Code", "")), str(error.get("Message", "")), wait)
         except BotoCoreError as exc:  # connection reset, timeout
             return InvokeResult(False, 0, type(exc).__name__, str(exc))
         status = int(response.get("StatusCode", 0))
@@ -122,4 +119,5 @@ class SignedHttpInvoker:
         except json.JSONDecodeError:
             body = {}
         message = str(body.get("message") or body.get("Message") or response.data[:200].decode(errors="replace"))
-        return InvokeResult(False, response.status, code or str(body.get("Type", "")), message)
+        wait = retry_after_s(response.headers.get("Retry-After"))
+        return InvokeResult(False, response.status, code or str(body.get("Type", "")), message, wait)

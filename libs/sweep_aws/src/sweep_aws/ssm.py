@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from sweep_aws.clients import ssm_client
-from sweep_contracts.settings import SECRET_PLACEHOLDER, SECRETS_PATH, SystemSettings
+from sweep_contracts.settings import SECRET_PLACEHOLDER, SystemSettings, normalise_prefix, secrets_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -24,11 +24,6 @@ log = logging.getLogger("sweep.settings")
 
 DEFAULT_TTL_S = 300
 RETRY_AFTER_FAILURE_S = 30
-
-
-def normalise_prefix(prefix: str) -> str:
-    """`/sweep/dev` and `/sweep/dev/` both mean `/sweep/dev/`."""
-    return "/" + prefix.strip("/") + "/"
 
 
 class _VersionedSSMProvider(SSMProvider):
@@ -95,7 +90,7 @@ class SsmSecrets:
     """Experiment secrets: SecureString parameters `<prefix>secrets/<name>`, decrypted, cached."""
 
     def __init__(self, prefix: str, client: SSMClient | None = None, ttl_s: int = DEFAULT_TTL_S) -> None:
-        self.path = normalise_prefix(prefix) + SECRETS_PATH
+        self.path = secrets_prefix(prefix)
         self.ttl_s = ttl_s
         self._provider = SSMProvider(boto3_client=client or ssm_client())
 

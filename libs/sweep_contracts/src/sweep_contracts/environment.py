@@ -18,3 +18,28 @@ SETTINGS_TTL = "SWEEP_SETTINGS_TTL_S"
 """Seconds the stage settings are cached (default 300)."""
 SECRET_PREFIX = "SWEEP_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
 """Local runs: an experiment's secret `api_key` is read from `SWEEP_SECRET_API_KEY`."""
+
+# --- the `sweep` command line ------------------------------------------------------------------
+# Read by the CLI only, each where its option is parsed; flags beat them, they beat stack outputs.
+
+OUT = "SWEEP_OUT"
+"""The local results directory (`--out`)."""
+API_URL = "SWEEP_API_URL"
+"""A stage's API URL (its `api_url` stack output), instead of asking Pulumi."""
+REGION = "SWEEP_REGION"
+"""A stage's AWS region (before `AWS_REGION` / `AWS_DEFAULT_REGION`)."""
+RESULTS_BUCKET = "SWEEP_RESULTS_BUCKET"
+"""A stage's results bucket, for `sweep results --local` downloads."""
+GLUE_DATABASE = "SWEEP_GLUE_DATABASE"
+"""A stage's Glue database, for Athena queries."""
+ATHENA_WORKGROUP = "SWEEP_ATHENA_WORKGROUP"
+"""A stage's Athena workgroup, for Athena queries."""
+PULUMI_DIR = "SWEEP_PULUMI_DIR"
+"""Where `Pulumi.yaml` is, when the CLI runs outside the sweep repository."""
+AWS_REGIONS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+"""The AWS SDK's own region variables, the last places a region is looked for."""
+
+# --- deploys -----------------------------------------------------------------------------------
+
+ARTIFACTS_DIR = "SWEEP_ARTIFACTS_DIR"
+"""Deploys: prebuilt Lambda artifacts (`make package`) when the stack config names none (`make deploy` sets it)."""

@@ -72,9 +72,7 @@ class RunManifest(Frozen):
             config=self.request.config,
             spec=self.request.spec(),
             settings=self.settings_values(),
-            points_total=self.plan.points_total,
-            shard_size=self.plan.shard_size,
-            shard_count=self.plan.shard_count,
+            plan=self.plan,
         )
 
     def to_json(self) -> bytes:

@@ -35,9 +35,9 @@ class SystemSettings(Frozen):
     max_request_bytes: int = Field(
         default=131_072,
         ge=1_024,
-        le=200_000,
-        description="Largest request body in bytes; shard tasks carry the request, and an async "
-        "Lambda event may be at most 256 KiB.",
+        le=524_288,
+        description="Largest request body in bytes; every shard task carries the request, and an async "
+        "Lambda event may be at most 1 MB (1,048,576 bytes), so at most half of that goes to the request.",
     )
     shard_size: int = Field(
         default=100, ge=1, le=10_000_000, description="Most points per shard when a request gives no `shard_size`."
@@ -150,5 +150,23 @@ class SystemSettings(Frozen):
 
 SECRETS_PATH = "secrets/"
 """Experiment secrets are SecureString parameters under `<prefix>secrets/<name>`."""
+
+
+def parameter_prefix(stage: str) -> str:
+    """The SSM path of a stage's parameters, `/sweep/<stage>/`: the one place it is spelled, for
+    the infrastructure that creates them, the functions that read them and the CLI that edits them."""
+    return normalise_prefix(f"/sweep/{stage}")
+
+
+def normalise_prefix(prefix: str) -> str:
+    """`/sweep/dev` and `/sweep/dev/` both mean `/sweep/dev/`."""
+    return "/" + prefix.strip("/") + "/"
+
+
+def secrets_prefix(prefix: str) -> str:
+    """Where the experiment secrets of the stage with parameter prefix `prefix` live."""
+    return normalise_prefix(prefix) + SECRETS_PATH
+
+
 SECRET_PLACEHOLDER = "UNSET: give this secret its value with `sweep params set-secret`"  # noqa: S105 - a marker
 """What a secret parameter holds until someone gives it a value (the infrastructure never does)."""

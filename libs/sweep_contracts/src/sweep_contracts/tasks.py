@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -118,8 +118,9 @@ def parse_task(event: Any) -> ShardTask:
 
 
 class TaskFactory:
-    """Builds shard task events for one run. The part every task shares (config, spec, settings)
-    is serialised once, so a 10,000-shard dispatch does not re-encode the spec 10,000 times."""
+    """Builds shard task events for one run from its shard plan (the one place a shard's index
+    range is computed: `ShardPlan.shard`). The part every task shares (config, spec, settings) is
+    serialised once, so a 10,000-shard dispatch does not re-encode the spec 10,000 times."""
 
     def __init__(
         self,
@@ -129,104 +130,35 @@ class TaskFactory:
         config: Mapping[str, JsonValue],
         spec: SweepSpec,
         settings: Mapping[str, int],
-        points_total: int,
-        shard_size: int,
-        shard_count: int,
+        plan: ShardPlan,
     ) -> None:
         self.run_id = run_id
-        self.points_total = points_total
-        self.shard_size = shard_size
-        self.shard_count = shard_count
-        self._template = {
+        self.experiment = experiment
+        self.config = config
+        self.spec = spec
+        self.settings = dict(settings)
+        self.plan = plan
+        shared = {
+            "kind": TASK_KIND,
             "run_id": run_id,
-            "shard_count": shard_count,
+            "shard_count": plan.shard_count,
             "experiment": experiment,
             "config": config,
             "spec": spec.model_dump(mode="json", exclude_defaults=True),
-            "settings": dict(settings),
+            "settings": self.settings,
         }
-        self._shared = canonical_json({"kind": TASK_KIND, **self._template})[1:]  # without its opening brace
-
-    def shared(self) -> dict[str, Any]:
-        """What every task of the run carries, and the sizes that place a shard's index range."""
-        return {**self._template, "points_total": self.points_total, "shard_size": self.shard_size}
+        self._shared = canonical_json(shared)[1:]  # without its opening brace
 
     def event_json(self, shard_id: int, attempt: int = 1) -> str:
         """The task for `shard_id` as JSON text, ready to send."""
-        if not 0 <= shard_id < self.shard_count:
-            raise IndexError(f"shard {shard_id} is outside 0..{self.shard_count - 1}")
-        start = shard_id * self.shard_size
-        stop = min(start + self.shard_size, self.points_total)
-        return f'{{"shard_id":{shard_id},"start":{start},"stop":{stop},"attempt":{attempt},{self._shared}'
+        shard = self.plan.shard(shard_id)
+        return f'{{"shard_id":{shard_id},"start":{shard.start},"stop":{shard.stop},"attempt":{attempt},{self._shared}'
 
     def event(self, shard_id: int, attempt: int = 1) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(self.event_json(shard_id, attempt))
         return loaded
 
-    def events(self, shard_ids: Iterable[int] | None = None, attempt: int = 1) -> Iterator[str]:
-        for shard_id in range(self.shard_count) if shard_ids is None else shard_ids:
-            yield self.event_json(shard_id, attempt)
-
-
-DISPATCH_KIND: Literal["sweep.dispatch"] = "sweep.dispatch"
-
-ShardRun = tuple[int, int, int]
-"""Shards `first..stop-1`, all at dispatch attempt `attempt`: (first, stop, attempt)."""
-
-
-def to_runs(refs: Iterable[tuple[int, int]]) -> list[ShardRun]:
-    """Compress (shard_id, attempt) pairs into runs of consecutive shards with the same attempt."""
-    runs: list[list[int]] = []
-    for shard_id, attempt in sorted(refs):
-        if runs and runs[-1][1] == shard_id and runs[-1][2] == attempt:
-            runs[-1][1] += 1
-        else:
-            runs.append([shard_id, shard_id + 1, attempt])
-    return [(a, b, c) for a, b, c in runs]
-
-
-def from_runs(runs: Iterable[ShardRun]) -> list[tuple[int, int]]:
-    return [(shard_id, attempt) for first, stop, attempt in runs for shard_id in range(first, stop)]
-
-
-class DispatchTask(Frozen):
-    """An orchestrator's instruction to itself: dispatch these shards of a run (a node of the
-    fan-out tree). Like a shard task it carries the config, so no step reads it from storage."""
-
-    kind: Literal["sweep.dispatch"] = DISPATCH_KIND
-    run_id: str = Field(pattern=RUN_ID_PATTERN)
-    experiment: str = Field(pattern=EXPERIMENT_PATTERN)
-    config: dict[str, JsonValue]
-    spec: SweepSpec
-    settings: dict[str, int] = Field(default_factory=dict)
-    points_total: int = Field(ge=1)
-    shard_size: int = Field(ge=1)
-    shard_count: int = Field(ge=1)
-    shards: list[ShardRun]
-
-    @field_validator("config")
-    @classmethod
-    def _valid_config(cls, config: dict[str, JsonValue]) -> dict[str, JsonValue]:
-        return check_config(config)
-
-    @classmethod
-    def for_shards(cls, factory: TaskFactory, refs: Iterable[tuple[int, int]]) -> DispatchTask:
-        return cls.model_validate({**factory.shared(), "shards": to_runs(refs)})
-
-    def plan(self) -> ShardPlan:
-        return ShardPlan(points_total=self.points_total, shard_size=self.shard_size, shard_count=self.shard_count)
-
-    def factory(self) -> TaskFactory:
-        return TaskFactory(
-            run_id=self.run_id,
-            experiment=self.experiment,
-            config=self.config,
-            spec=self.spec,
-            settings=self.settings,
-            points_total=self.points_total,
-            shard_size=self.shard_size,
-            shard_count=self.shard_count,
-        )
-
-    def refs(self) -> list[tuple[int, int]]:
-        return from_runs(self.shards)
+    def events(self, attempt: int = 1) -> Iterator[str]:
+        """The task of every shard of the run, in order."""
+        for shard in self.plan.shards():
+            yield self.event_json(shard.shard_id, attempt)

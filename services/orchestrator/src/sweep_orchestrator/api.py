@@ -29,9 +29,9 @@ from sweep_contracts.validation import field_path
 from sweep_contracts.version import code_version
 from sweep_orchestrator import deps
 from sweep_orchestrator.retry import RetryResult, retry_run
-from sweep_orchestrator.runs import list_runs
+from sweep_orchestrator.runs import list_runs, load_manifest
 from sweep_orchestrator.status import RunStatus, run_status
-from sweep_orchestrator.submit import SubmitResult, load_manifest, submit_run
+from sweep_orchestrator.submit import SubmitResult, submit_run
 
 log = logging.getLogger("sweep.api")
 app = APIGatewayHttpResolver(enable_validation=True)

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from sweep_aws.clients import lambda_client
 from sweep_aws.environ import required, settings_ttl
 from sweep_aws.invoke import SignedHttpInvoker
-from sweep_aws.ssm import SsmSettings, normalise_prefix
+from sweep_aws.ssm import SsmSettings
 from sweep_aws.stores import open_store
 from sweep_contracts import environment
+from sweep_contracts.settings import normalise_prefix, parameter_prefix
 from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
-from sweep_orchestrator.submit import Runtime
+from sweep_orchestrator.runtime import Runtime
 
 MAX_CONNECTIONS = 256  # the highest dispatch_concurrency a stage may set
 
@@ -31,7 +32,7 @@ class OrchestratorDeps:
 @functools.cache
 def from_environment() -> OrchestratorDeps:
     stage = os.environ.get(environment.STAGE, "dev")
-    prefix = normalise_prefix(os.environ.get(environment.PARAMETER_PREFIX) or f"/sweep/{stage}/")
+    prefix = normalise_prefix(os.environ.get(environment.PARAMETER_PREFIX) or parameter_prefix(stage))
     ttl = settings_ttl()
     dispatcher = LambdaDispatcher(
         SignedHttpInvoker.like(lambda_client(MAX_CONNECTIONS), MAX_CONNECTIONS),

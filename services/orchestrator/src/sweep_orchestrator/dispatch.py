@@ -3,15 +3,11 @@ locally, async Lambda invokes in the cloud, a list in tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 from sweep_contracts.manifest import RunManifest
-from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
-from sweep_contracts.planning import ShardPlan
-from sweep_contracts.storage import ObjectStore
 
 ShardRef = tuple[int, int]
 """(shard_id, attempt)."""
@@ -47,29 +43,3 @@ class RecordingDispatcher:
         factory = manifest.task_factory()
         self.events.extend(factory.event(shard_id, attempt) for shard_id, attempt in shards)
         return DispatchReport(dispatched=len(shards))
-
-
-def record_failures(
-    store: ObjectStore,
-    run_id: str,
-    plan: ShardPlan,
-    failures: Iterable[tuple[int, int, ErrorCode, str]],
-    now: datetime,
-) -> int:
-    """Write a `failure` outcome for each (shard_id, attempt, code, message), unless the shard has
-    already succeeded. Returns how many were written."""
-    written = 0
-    for shard_id, attempt, code, message in failures:
-        shard = plan.shard(shard_id)
-        outcome = Outcome.failure(
-            run_id=run_id,
-            shard_id=shard_id,
-            attempt=attempt,
-            code=code,
-            message=message,
-            points_total=shard.size,
-            started_at=now,
-            finished_at=now,
-        )
-        written += record_outcome(store, outcome)
-    return written

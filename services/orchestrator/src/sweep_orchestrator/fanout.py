@@ -7,10 +7,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sweep_contracts.outcomes import ErrorCode
-from sweep_contracts.tasks import DispatchTask
 from sweep_orchestrator.deps import OrchestratorDeps
-from sweep_orchestrator.dispatch import record_failures
+from sweep_orchestrator.dispatch_task import DispatchTask
+from sweep_orchestrator.failures import dispatch_failures, record_failures
 from sweep_orchestrator.lambda_dispatch import DispatchPolicy
 
 log = logging.getLogger("sweep.fanout")
@@ -20,9 +19,8 @@ def handle_dispatch(event: Mapping[str, Any], d: OrchestratorDeps) -> dict[str, 
     task = DispatchTask.model_validate(event)
     refs = task.refs()
     report = d.dispatcher.dispatch_shards(task.factory(), refs, DispatchPolicy.from_settings(task.settings))
-    attempts = dict(refs)
-    failures = [(k, attempts[k], ErrorCode.DISPATCH_FAILED, msg) for k, msg in sorted(report.failed.items())]
-    record_failures(d.runtime.store, task.run_id, task.plan(), failures, d.runtime.clock())
+    failures = dispatch_failures(task.plan, report, dict(refs))
+    record_failures(d.runtime.store, task.run_id, failures, d.runtime.clock())
     log.info(
         "run %s: dispatched %d, delegated %d, failed %d",
         task.run_id,

@@ -13,9 +13,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from sweep_contracts.tasks import DISPATCH_KIND
 from sweep_orchestrator import deps
 from sweep_orchestrator.api import app
+from sweep_orchestrator.dispatch_task import DISPATCH_KIND
 from sweep_orchestrator.fanout import handle_dispatch
 from sweep_orchestrator.reconcile import is_destination_record, reconcile
 

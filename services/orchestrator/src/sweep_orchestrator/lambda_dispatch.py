@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from sweep_aws.invoke import Invoker
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
-from sweep_contracts.tasks import DispatchTask, TaskFactory
+from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
+from sweep_orchestrator.dispatch_task import DispatchTask
 
 log = logging.getLogger("sweep.dispatch")
 
@@ -107,5 +108,6 @@ class LambdaDispatcher:
             if not result.retryable:
                 return result.describe()
             if attempt < policy.max_attempts:
-                self._sleep(self._rng() * min(policy.backoff_cap_s, policy.backoff_base_s * 2**attempt))
+                backoff = self._rng() * min(policy.backoff_cap_s, policy.backoff_base_s * 2**attempt)
+                self._sleep(max(backoff, result.retry_after_s or 0.0))  # Lambda's Retry-After, bounded
         return f"{result.describe()} (gave up after {policy.max_attempts} attempts)"

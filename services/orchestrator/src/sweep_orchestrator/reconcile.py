@@ -19,9 +19,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
+from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import identify_task
+from sweep_orchestrator.failures import ShardFailure, record_failures
 
 log = logging.getLogger("sweep.reconcile")
 
@@ -55,18 +56,14 @@ def reconcile(record: Mapping[str, Any], store: ObjectStore, clock: Callable[[],
         f"the worker invocation failed ({context.get('condition')}, {context.get('approximateInvokeCount')} "
         f"attempts): {response.get('errorType', 'error')}: {response.get('errorMessage', 'no message')}"
     )
-    now = clock()
-    outcome = Outcome.failure(
-        run_id=task.run_id,
+    failure = ShardFailure(
         shard_id=task.shard_id,
         attempt=task.attempt,
+        points_total=task.points_total,
         code=code,
         message=message,
-        points_total=task.points_total,
-        started_at=now,
-        finished_at=now,
         request_id=context.get("requestId"),
     )
-    written = record_outcome(store, outcome)
+    written = record_failures(store, task.run_id, [failure], clock()) == 1
     log.warning("shard %s/%s: %s (recorded: %s)", task.run_id, task.shard_id, code.value, written)
     return {"reconciled": written, "run_id": task.run_id, "shard_id": task.shard_id, "error_code": code.value}

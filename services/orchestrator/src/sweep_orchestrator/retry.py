@@ -7,8 +7,10 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import finish_run_cleanup
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
+from sweep_orchestrator.failures import dispatch_failures, record_failures
+from sweep_orchestrator.runs import load_manifest
+from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import read_outcomes
-from sweep_orchestrator.submit import Runtime, load_manifest, record_dispatch_failures
 
 
 class RetryResult(Frozen):
@@ -20,9 +22,7 @@ class RetryResult(Frozen):
     dispatch_failed: int = 0
 
 
-def shards_to_retry(
-    rt: Runtime, manifest: RunManifest, include_missing: bool = True
-) -> tuple[list[ShardRef], int, int]:
+def shards_to_retry(rt: Runtime, manifest: RunManifest) -> tuple[list[ShardRef], int, int]:
     """(shard refs with their next attempt, how many failed, how many missing)."""
     outcomes = read_outcomes(rt.store, manifest.run_id)
     refs: list[ShardRef] = []
@@ -30,28 +30,22 @@ def shards_to_retry(
     for shard_id in range(manifest.plan.shard_count):
         outcome = outcomes.get(shard_id)
         if outcome is None:
-            if include_missing:
-                refs.append((shard_id, 2))
-                missing += 1
+            refs.append((shard_id, 2))
+            missing += 1
         elif outcome.status == "failure":
             refs.append((shard_id, outcome.attempt + 1))
             failed += 1
     return refs, failed, missing
 
 
-def retry_run(
-    rt: Runtime,
-    run_id: str,
-    *,
-    include_missing: bool = True,
-) -> RetryResult:
+def retry_run(rt: Runtime, run_id: str) -> RetryResult:
     manifest = load_manifest(rt.store, run_id)
     finish_run_cleanup(rt.store, run_id)  # a stale failure beside a success: this touch removes it
-    refs, failed, missing = shards_to_retry(rt, manifest, include_missing)
+    refs, failed, missing = shards_to_retry(rt, manifest)
     report = DispatchReport()
     if refs:
         report = rt.dispatcher.dispatch(manifest, refs)
-        record_dispatch_failures(rt, manifest, report, attempts=dict(refs))
+        record_failures(rt.store, run_id, dispatch_failures(manifest.plan, report, dict(refs)), rt.clock())
     return RetryResult(
         run_id=run_id,
         failed=failed,

@@ -16,7 +16,7 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.storage import ObjectInfo, ObjectStore
-from sweep_orchestrator.submit import load_manifest
+from sweep_orchestrator.runs import load_manifest
 
 State = Literal["running", "succeeded", "failed", "partial"]
 LISTED = 50

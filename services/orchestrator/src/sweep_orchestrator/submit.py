@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -17,33 +15,16 @@ from pydantic import Field
 from sweep_contracts import layout
 from sweep_contracts._json import canonical_json
 from sweep_contracts.base import Frozen
-from sweep_contracts.errors import LimitExceededError, RunConflictError, RunNotFoundError, StoreError
-from sweep_contracts.experiments import Registry
+from sweep_contracts.errors import LimitExceededError, RunConflictError
 from sweep_contracts.manifest import RunManifest, RunPlan
-from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
-from sweep_contracts.storage import ObjectStore
-from sweep_contracts.version import code_version
-from sweep_orchestrator.dispatch import Dispatcher, DispatchReport, all_shards, record_failures
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """The adapters the orchestrator works through: they differ locally and on Lambda."""
-
-    store: ObjectStore
-    dispatcher: Dispatcher
-    settings: Callable[[], SystemSettings]
-    registry: Registry = field(default_factory=Registry.default)
-    clock: Callable[[], datetime] = _utcnow
-    code_version: Callable[[], dict[str, str]] = code_version
+from sweep_orchestrator.dispatch import DispatchReport, all_shards
+from sweep_orchestrator.failures import dispatch_failures, record_failures
+from sweep_orchestrator.runs import load_manifest
+from sweep_orchestrator.runtime import Runtime
 
 
 class SubmitResult(Frozen):
@@ -106,26 +87,6 @@ def _check_size(size: int, settings: SystemSettings) -> None:
         )
 
 
-def load_manifest(store: ObjectStore, run_id: str) -> RunManifest:
-    data = store.get(layout.manifest_key(run_id))
-    if data is None:
-        raise RunNotFoundError(
-            f"there is no run `{run_id}` in {store.uri}.",
-            field="run_id",
-            value=run_id,
-            hint="list the runs with `sweep runs`, and check the results location (`--out` or `--stage`).",
-        )
-    manifest = RunManifest.from_json(data)
-    if RunManifest.hash_request(manifest.request) != manifest.request_hash:
-        raise StoreError(
-            f"the manifest of run `{run_id}` does not match its own content hash: it was changed after it was written.",
-            field="run_id",
-            value=run_id,
-            hint="manifests are written once; restore it from the bucket's object versions, or resubmit the run.",
-        )
-    return manifest
-
-
 def submit_run(
     payload: Any,
     rt: Runtime,
@@ -148,18 +109,8 @@ def submit_run(
             )
         return _result(existing, existing=True), existing
     report = rt.dispatcher.dispatch(manifest, all_shards(manifest))
-    record_dispatch_failures(rt, manifest, report)
+    record_failures(rt.store, manifest.run_id, dispatch_failures(manifest.plan, report), rt.clock())
     return _result(manifest, existing=False, report=report), manifest
-
-
-def record_dispatch_failures(
-    rt: Runtime, manifest: RunManifest, report: DispatchReport, attempts: Mapping[int, int] | None = None
-) -> None:
-    """Give every shard that could not be dispatched its `DISPATCH_FAILED` outcome."""
-    failures = (
-        (k, (attempts or {}).get(k, 1), ErrorCode.DISPATCH_FAILED, msg) for k, msg in sorted(report.failed.items())
-    )
-    record_failures(rt.store, manifest.run_id, manifest.plan, failures, rt.clock())
 
 
 def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None) -> SubmitResult:

@@ -1,0 +1,110 @@
+"""Commands that start work: `run` (here), `submit` (on a stage), `retry` (on either)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from sweep_cli import render
+from sweep_cli.app import (
+    DEFAULT_OUT,
+    Format,
+    MetricOption,
+    OutOption,
+    QuietOption,
+    SettingsOption,
+    SweepFileArgument,
+    WatchOption,
+    WorkersOption,
+    app,
+    exit_code,
+    handles_errors,
+)
+from sweep_cli.backend import Backend, Summary, with_backend
+from sweep_cli.files import load_settings, load_sweep
+from sweep_cli.local import LocalBackend
+from sweep_orchestrator.retry import RetryResult
+from sweep_orchestrator.status import RunStatus
+
+
+def print_summary(summary: Summary, fmt: Format = Format.table) -> None:
+    if fmt is Format.table:
+        render.out.print(render.summary_table(summary.result, summary.metric, summary.goal))
+    else:
+        render.print_result(summary.result, fmt.value)
+
+
+def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None, quiet: bool) -> int:
+    """Show how a followed run ended (unless `quiet`) and answer its exit code."""
+    if not quiet:
+        if backend.summary_on_finish:
+            summary = backend.summary(run_id, metric)
+            if summary is None:
+                render.out.print("no metrics were recorded")
+            else:
+                print_summary(summary)
+        render.out.print(render.status_text(status))
+        for line in backend.next_steps(run_id, status):
+            render.out.print(line)
+    return exit_code(status)
+
+
+def start(backend: Backend, payload: Any, *, follow: bool, metric: str | None = None, quiet: bool = False) -> None:
+    result = backend.submit(payload)
+    if result.existing or not quiet:
+        render.err.print(backend.describe(result))
+    if follow:
+        status = backend.follow(result.run_id, quiet=quiet or result.existing)
+        raise typer.Exit(finish(backend, result.run_id, status, metric, quiet))
+
+
+def retry_text(result: RetryResult) -> str:
+    if not result.failed + result.missing:
+        return f"run {result.run_id} has no failed or missing shards."
+    handed = result.dispatched + result.delegated
+    return (
+        f"retrying {result.failed} failed and {result.missing} missing shards of {result.run_id} "
+        f"({handed} handed over, {result.dispatch_failed} not)"
+    )
+
+
+@app.command()
+@handles_errors
+def run(
+    file: SweepFileArgument,
+    out: OutOption = DEFAULT_OUT,
+    workers: WorkersOption = None,
+    settings: SettingsOption = None,
+    metric: MetricOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
+    payload = load_sweep(file)
+    with LocalBackend(out, workers, load_settings(settings)) as backend:
+        start(backend, payload, follow=True, metric=metric, quiet=quiet)
+
+
+@app.command()
+@handles_errors
+@with_backend(local=False, stage_only="`sweep submit` sends a sweep to a deployed stage.")
+def submit(file: SweepFileArgument, backend: Backend, watch: WatchOption = False) -> None:
+    """Submit a sweep to a deployed stage (AWS Lambda); it runs there, not on this machine."""
+    start(backend, load_sweep(file), follow=watch)
+
+
+@app.command()
+@handles_errors
+@with_backend(workers=True)
+def retry(
+    run_id: Annotated[str, typer.Argument(help="The run to complete.")],
+    backend: Backend,
+    metric: MetricOption = None,
+    quiet: QuietOption = False,
+    watch: WatchOption = False,
+) -> None:
+    """Rerun only the failed and missing shards of a run (each with its next attempt number)."""
+    render.err.print(retry_text(backend.retry(run_id)))
+    if watch or backend.shards_run_here:
+        status = backend.follow(run_id, quiet=quiet)
+        raise typer.Exit(finish(backend, run_id, status, metric, quiet))

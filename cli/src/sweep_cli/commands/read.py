@@ -1,0 +1,108 @@
+"""Commands that read runs: `status`, `results`, `runs`, `report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sweep_cli import render
+from sweep_cli.app import (
+    DEFAULT_OUT,
+    EXIT_OK,
+    Format,
+    MetricOption,
+    OutOption,
+    WatchOption,
+    app,
+    exit_code,
+    handles_errors,
+)
+from sweep_cli.backend import Backend, with_backend
+from sweep_cli.commands.execute import print_summary
+
+RunIdArgument = Annotated[str, typer.Argument(help="The run.")]
+
+
+@app.command()
+@handles_errors
+@with_backend()
+def status(
+    run_id: RunIdArgument,
+    backend: Backend,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    watch: WatchOption = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Check the run's invariants in its store; exit 1 on a violation.")
+    ] = False,
+) -> None:
+    """Show a run's progress: shards by outcome, points by status, failures and what is missing."""
+    if check:
+        from sweep_cli.check import check_command, store_of
+
+        raise typer.Exit(check_command(run_id, store_of(backend), as_json))
+    result = backend.follow(run_id, quiet=False) if watch else backend.status(run_id)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        render.out.print(render.status_text(result))
+    raise typer.Exit(exit_code(result) if result.done else EXIT_OK)
+
+
+@app.command()
+@handles_errors
+@with_backend()
+def results(
+    run_id: RunIdArgument,
+    backend: Backend,
+    sql: Annotated[str | None, typer.Option("--sql", help="SQL over the views `points` and `outcomes`.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    metric: MetricOption = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="With --stage: download the run's Parquet into --out and use DuckDB.")
+    ] = False,
+) -> None:
+    """Query a run's results with SQL (DuckDB here, Athena on a stage); without --sql, the summary."""
+    if local:
+        backend = backend.local_copy(run_id)
+    if sql:
+        render.print_result(backend.query(run_id, sql), fmt.value)
+        return
+    summary = backend.summary(run_id, metric)
+    if summary is None:
+        render.err.print("no metrics were recorded for this run")
+        return
+    print_summary(summary, fmt)
+
+
+@app.command()
+@handles_errors
+@with_backend()
+def runs(
+    backend: Backend,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show the newest N runs.")] = 20,
+) -> None:
+    """List the runs in a results directory (or on a stage), newest first."""
+    found = backend.runs(limit)
+    if not found:
+        render.err.print(backend.no_runs_hint())
+        return
+    render.out.print(render.runs_table(found))
+
+
+@app.command()
+@handles_errors
+def report(
+    run_id: RunIdArgument,
+    out: OutOption = DEFAULT_OUT,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="HTML file [default: <out>/report-<run_id>.html].")
+    ] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metrics to plot [default: all].")] = None,
+) -> None:
+    """Write a self-contained HTML report: each metric against each swept parameter, per series."""
+    from sweep_cli.report import write_report
+
+    path = write_report(out, run_id, output or out / f"report-{run_id}.html", metric or [])
+    render.out.print(f"report written to {path}")

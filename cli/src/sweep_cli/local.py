@@ -1,0 +1,139 @@
+"""The local backend: runs in a results directory, shards on this machine's process pool, SQL on DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import typer
+
+from sweep_cli import render
+from sweep_cli.app import EXIT_INTERRUPTED
+from sweep_cli.backend import RunRow, Summary
+from sweep_cli.engine import PoolDispatcher, ShardDone, default_workers, local_runtime
+from sweep_cli.query import QueryResult, ResultsDB, objective, summary_sql
+from sweep_contracts.settings import SystemSettings
+from sweep_contracts.storage import LocalStore
+from sweep_orchestrator.retry import RetryResult, retry_run
+from sweep_orchestrator.runs import list_runs, load_manifest
+from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.status import RunStatus, run_status
+from sweep_orchestrator.submit import SubmitResult, submit_run
+
+
+class LocalBackend:
+    """Runs under `out`. The pool starts on the first dispatch and lives until the backend is left;
+    Ctrl-C then keeps the finished shards and says how to resume."""
+
+    shards_run_here = True
+    summary_on_finish = True
+
+    def __init__(self, out: Path, workers: int | None = None, settings: SystemSettings | None = None) -> None:
+        self.out = out
+        self.store = LocalStore(out)
+        self.workers = workers or default_workers()
+        self.settings = settings
+        self._dispatcher: PoolDispatcher | None = None
+
+    def __enter__(self) -> LocalBackend:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._dispatcher is None:
+            return
+        if kind is KeyboardInterrupt:
+            self._dispatcher.shutdown(cancel=True)
+            render.err.print("\ninterrupted; finished shards are kept. Resume with `sweep retry RUN_ID`.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        self._dispatcher.shutdown()
+
+    def _runtime(self, settings: SystemSettings) -> Runtime:
+        runtime, self._dispatcher = local_runtime(self.out, self.workers, settings)
+        return runtime
+
+    def submit(self, payload: Any) -> SubmitResult:
+        settings = self.settings or SystemSettings.resolve({}, source="default")
+        result, _ = submit_run(payload, self._runtime(settings))
+        return result
+
+    def retry(self, run_id: str) -> RetryResult:
+        # a retry runs with the settings the run was planned with, not today's
+        manifest = load_manifest(self.store, run_id)
+        return retry_run(self._runtime(manifest.effective_settings()), run_id)
+
+    def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
+        dispatcher = self._dispatcher
+        if dispatcher is not None and dispatcher.points_dispatched:
+            from sweep_cli.progress import progress_bar
+
+            with progress_bar(run_id, dispatcher.points_dispatched, quiet) as bar:
+
+                def on_done(done: ShardDone) -> None:
+                    bar.advance(done.points, done.points_failed, done.failed)
+
+                dispatcher.wait(on_done)
+        return self.status(run_id)
+
+    def status(self, run_id: str) -> RunStatus:
+        return run_status(self.store, run_id)
+
+    def runs(self, limit: int) -> list[RunRow]:
+        return [
+            RunRow(
+                run_id=m.run_id,
+                experiment=m.request.experiment,
+                created_at=m.created_at,
+                points=m.plan.points_total,
+                shards=m.plan.shard_count,
+                description=m.request.description,
+                status=run_status(self.store, m.run_id, m),
+            )
+            for m in list_runs(self.store, limit)
+        ]
+
+    def query(self, run_id: str, sql: str) -> QueryResult:
+        load_manifest(self.store, run_id)  # an unknown run is an error, not an empty answer
+        db = ResultsDB(self.out, run_id)
+        try:
+            return db.query(sql)
+        finally:
+            db.close()
+
+    def summary(self, run_id: str, metric: str | None) -> Summary | None:
+        manifest = load_manifest(self.store, run_id)
+        db = ResultsDB(self.out, run_id)
+        try:
+            found = objective(manifest.request.experiment, metric, db.metric_names)
+            if found is None:
+                return None
+            name, goal = found
+            return Summary(db.query(summary_sql(name, goal, manifest.plan.repeats)), name, goal)
+        finally:
+            db.close()
+
+    def describe(self, result: SubmitResult) -> str:
+        if result.existing:
+            return f"run {result.run_id} already exists with this content; showing it."
+        return (
+            f"run {result.run_id}: {result.points:,} points in {result.shards:,} shards of {result.shard_size:,} "
+            f"on {self.workers} workers → {self.out}"
+        )
+
+    def local_copy(self, run_id: str) -> LocalBackend:
+        return self
+
+    def next_steps(self, run_id: str, status: RunStatus) -> list[str]:
+        steps = []
+        if status.state != "succeeded":
+            steps.append(f"  rerun failed and missing shards with: sweep retry {run_id} --out {self.out}")
+        example = '"SELECT * FROM points LIMIT 5"'  # a command line to show, not a query to run
+        steps.append(
+            f"\nresults in {self.out}/points/run_id={run_id}/\n"
+            f"  sweep results {run_id} --out {self.out} --sql {example}\n"
+            f"  sweep report {run_id} --out {self.out}"
+        )
+        return steps
+
+    def no_runs_hint(self) -> str:
+        return f"no runs in {self.out}; start one with `sweep run examples/maze.yaml --out {self.out}`"

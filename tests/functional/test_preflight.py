@@ -1,0 +1,230 @@
+"""`make preview` / `make deploy`'s checks: the Pulumi CLI and uv on a given PATH (fake executables
+in a temporary directory), AWS credentials, and Lambda's account concurrency (moto, with
+`GetAccountSettings` answered by a botocore hook: moto does not implement it)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from moto import mock_aws
+
+from sweep_infra.preflight import (
+    PreflightError,
+    Reservation,
+    check_concurrency,
+    check_credentials,
+    check_tools,
+    stage_reservations,
+)
+from tests.cloud import response
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def executables(directory: Path, **scripts: str) -> str:
+    """A PATH of one directory holding `name` scripts with the given shell bodies."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, body in scripts.items():
+        path = directory / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    return str(directory)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+# --- tools ---------------------------------------------------------------------------------------
+
+
+def test_no_pulumi_cli_says_how_to_install_it(tmp_path: Path, home: Path) -> None:
+    # GIVEN a PATH with uv but no pulumi (this machine's situation)
+    path = executables(tmp_path / "bin", uv="exit 0")
+    # WHEN the tools are checked
+    with pytest.raises(PreflightError) as info:
+        check_tools(path, {"PATH": path})
+    # THEN the message says what is missing and how to get it
+    assert str(info.value) == (
+        "the Pulumi CLI is not on PATH: install it with `curl -fsSL https://get.pulumi.com | sh` (or see "
+        "https://www.pulumi.com/docs/install/), open a new shell, then log in to a backend: `pulumi login`, "
+        "`pulumi login s3://<bucket>` or `pulumi login --local`."
+    )
+
+
+def test_a_pulumi_cli_installed_but_not_on_path_is_pointed_at(tmp_path: Path, home: Path) -> None:
+    executables(home / ".pulumi" / "bin", pulumi="exit 0")
+    path = executables(tmp_path / "bin", uv="exit 0")
+    with pytest.raises(PreflightError, match=rf"\({home}/.pulumi/bin/pulumi exists: add {home}/.pulumi/bin to PATH\)"):
+        check_tools(path, {"PATH": path})
+
+
+def test_pulumi_needs_uv_on_the_same_path(tmp_path: Path, home: Path) -> None:
+    path = executables(tmp_path / "bin", pulumi="exit 0")
+    with pytest.raises(PreflightError, match=r"^`uv` is not on PATH, and Pulumi runs the program with the uv"):
+        check_tools(path, {"PATH": path})
+
+
+def test_pulumi_not_logged_in(tmp_path: Path, home: Path) -> None:
+    path = executables(
+        tmp_path / "bin", uv="exit 0", pulumi="echo 'error: PULUMI_ACCESS_TOKEN must be set' >&2; exit 255"
+    )
+    with pytest.raises(PreflightError) as info:
+        check_tools(path, {"PATH": path})
+    assert str(info.value).startswith("`pulumi whoami` failed (error: PULUMI_ACCESS_TOKEN must be set): log in")
+
+
+def test_a_self_managed_backend_needs_the_passphrase(tmp_path: Path, home: Path) -> None:
+    # GIVEN `pulumi login --local` (pulumi/pulumi#21141: `stack output` asks for the passphrase)
+    path = executables(tmp_path / "bin", uv="exit 0", pulumi='echo \'{"user":"me","url":"file://~"}\'')
+    # WHEN no passphrase is in the environment THEN the check says which variable to set
+    with pytest.raises(PreflightError, match=r"export PULUMI_CONFIG_PASSPHRASE=<passphrase>"):
+        check_tools(path, {"PATH": path})
+    # WHEN it is (even empty, which Pulumi accepts) THEN the tools pass
+    found = check_tools(path, {"PATH": path, "PULUMI_CONFIG_PASSPHRASE": ""})
+    assert found == [f"Pulumi CLI {path}/pulumi, backend file://~", f"uv {path}/uv"]
+
+
+def test_the_module_fails_with_a_message_and_no_traceback(tmp_path: Path, home: Path) -> None:
+    # GIVEN no Pulumi CLI on PATH WHEN `make preview` runs the preflight module
+    path = executables(tmp_path / "bin", uv="exit 0")
+    env = {**os.environ, "PATH": path, "HOME": str(home)}
+    result = subprocess.run(
+        [sys.executable, "-m", "sweep_infra.preflight", "--stack", "dev"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # THEN it exits 1 with the one-line fix on stderr
+    assert result.returncode == 1
+    assert result.stderr.startswith("preflight: the Pulumi CLI is not on PATH: install it with")
+    assert "Traceback" not in result.stderr
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+
+def test_no_aws_credentials_say_how_to_get_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(PreflightError, match=r"^no AWS credentials found: run `aws configure`"):
+        check_credentials(boto3.Session(region_name="us-east-1"))
+
+
+def test_working_credentials_name_the_account(aws_env: None) -> None:
+    with mock_aws():
+        assert check_credentials(boto3.Session(region_name="us-east-1")) == "123456789012"
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lambda_api(aws_env: None) -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("lambda", region_name="us-east-1")
+        client.limits = {"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 1000}
+
+        def account_settings(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+            if request.url.rstrip("/").endswith("/2016-08-19/account-settings"):
+                body = {"AccountLimit": {**client.limits, "CodeSizeZipped": 52428800}, "AccountUsage": {}}
+                return response(200, json.dumps(body).encode(), {"content-type": "application/json"})
+            return None
+
+        client.meta.events.register("before-send.lambda.GetAccountSettings", account_settings)
+        yield client
+
+
+def zipped() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("h.py", "def h(event, context):\n    return None\n")
+    return buffer.getvalue()
+
+
+def test_the_shipped_stacks_reserve_nothing() -> None:
+    assert stage_reservations(ROOT, "dev") == ("us-east-1", [])
+    assert stage_reservations(ROOT, "prod") == ("us-east-1", [])
+
+
+def test_a_reservation_that_would_leave_under_100_unreserved_is_refused_with_the_numbers(lambda_api: Any) -> None:
+    # GIVEN a new account: a quota of 50, all unreserved; the stage wants 20 for its worker
+    lambda_api.limits = {"ConcurrentExecutions": 50, "UnreservedConcurrentExecutions": 50}
+    with pytest.raises(PreflightError) as info:
+        check_concurrency(lambda_api, "dev", "us-east-1", [Reservation("sweep-dev-worker", 20)])
+    # THEN the message gives the quota, what is unreserved, the floor, and both fixes
+    assert str(info.value) == (
+        "stage `dev` reserves 20 executions (20 for sweep-dev-worker), but the account's Lambda concurrency quota "
+        "in us-east-1 is 50 (50 unreserved now): Lambda keeps at least 100 unreserved, so at most 0 can be reserved. "
+        "Fix: remove the reservation (`pulumi config rm --path --stack dev sweep:worker.reservedConcurrency`) or "
+        "lower it, or ask for a higher quota: `aws service-quotas request-service-quota-increase --service-code "
+        "lambda --quota-code L-B99A9384 --desired-value 1000 --region us-east-1`."
+    )
+
+
+def test_a_redeploy_counts_the_reservation_the_stage_already_holds(lambda_api: Any) -> None:
+    # GIVEN the worker already reserves 20 and 110 are unreserved (quota 130)
+    lambda_api.limits = {"ConcurrentExecutions": 130, "UnreservedConcurrentExecutions": 110}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = boto3.client("iam").create_role(RoleName="worker", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    lambda_api.create_function(
+        FunctionName="sweep-dev-worker", Runtime="python3.12", Role=role, Handler="h.h", Code={"ZipFile": zipped()}
+    )
+    lambda_api.put_function_concurrency(FunctionName="sweep-dev-worker", ReservedConcurrentExecutions=20)
+    # WHEN the stage deploys the same reservation THEN it fits: 110 + 20 - 20 = 110 stay unreserved
+    report = check_concurrency(lambda_api, "dev", "us-east-1", [Reservation("sweep-dev-worker", 20)])
+    assert report.startswith(
+        "the account's Lambda concurrency quota in us-east-1 is 130 (110 unreserved now); "
+        "stage `dev` reserves 20, leaving 110 unreserved. At most 110 shards run at once"
+    )
+
+
+def test_without_reservations_a_small_quota_is_explained(lambda_api: Any) -> None:
+    lambda_api.limits = {"ConcurrentExecutions": 10, "UnreservedConcurrentExecutions": 10}
+    report = check_concurrency(lambda_api, "dev", "us-east-1", [])
+    assert report == (
+        "the account's Lambda concurrency quota in us-east-1 is 10 (10 unreserved now); stage `dev` reserves none, "
+        "leaving 10 unreserved. At most 10 shards run at once on an unreserved worker; for more, ask for a higher "
+        "quota: `aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 "
+        "--desired-value 1000 --region us-east-1`"
+    )
+
+
+def test_a_full_quota_needs_no_advice(lambda_api: Any) -> None:
+    report = check_concurrency(lambda_api, "prod", "us-east-1", [Reservation("sweep-prod-worker", 500)])
+    assert report == (
+        "the account's Lambda concurrency quota in us-east-1 is 1000 (1000 unreserved now); "
+        "stage `prod` reserves 500, leaving 500 unreserved"
+    )
