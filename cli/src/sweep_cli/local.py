@@ -60,7 +60,7 @@ class LocalBackend:
     def retry(self, run_id: str) -> RetryResult:
         # a retry runs with the settings the run was planned with, not today's
         manifest = load_manifest(self.store, run_id)
-        return retry_run(self._runtime(manifest.effective_settings()), run_id)
+        return retry_run(self._runtime(manifest.effective_settings()), run_id, all_overdue=True)
 
     def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
         dispatcher = self._dispatcher

@@ -2,6 +2,7 @@
 
 ```
 runs/run_id=<id>/manifest.json
+runs/run_id=<id>/dispatched.json
 points/run_id=<id>/shard=<00000>-<execution>.parquet
 outcomes/run_id=<id>/status=<success|failure>/shard=<00000>.parquet
 ```
@@ -27,6 +28,7 @@ RUNS = "runs"
 POINTS = "points"
 OUTCOMES = "outcomes"
 MANIFEST = "manifest.json"
+DISPATCHED = "dispatched.json"
 EXECUTION_PATTERN = r"^[0-9a-f]{16}$"
 
 _OUTCOME_KEY = re.compile(
@@ -44,6 +46,11 @@ def shard_name(shard_id: int) -> str:
 
 def manifest_key(run_id: str) -> str:
     return f"{RUNS}/run_id={run_id}/{MANIFEST}"
+
+
+def dispatch_key(run_id: str) -> str:
+    """The run's dispatch record: written once a dispatch (submit or retry) has handed over every shard."""
+    return f"{RUNS}/run_id={run_id}/{DISPATCHED}"
 
 
 def points_prefix(run_id: str) -> str:

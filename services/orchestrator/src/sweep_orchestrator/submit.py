@@ -21,10 +21,12 @@ from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
-from sweep_orchestrator.dispatch import DispatchReport, all_shards
+from sweep_orchestrator.dispatch import DispatchReport, ShardRef, all_shards
+from sweep_orchestrator.dispatched import read_record, write_record
 from sweep_orchestrator.failures import dispatch_failures, record_failures
 from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.status import read_outcomes
 
 
 class SubmitResult(Frozen):
@@ -97,20 +99,33 @@ def submit_run(
     with other content it is a conflict. The dispatcher decides how the shards are handed over
     (on Lambda, large runs go through its fan-out tree)."""
     manifest = prepare(payload, rt, request_bytes=request_bytes)
-    if not rt.store.put_if_absent(layout.manifest_key(manifest.run_id), manifest.to_json()):
-        existing = load_manifest(rt.store, manifest.run_id)
-        if existing.request_hash != manifest.request_hash:
-            raise RunConflictError(
-                f"run `{manifest.run_id}` already exists with other content.",
-                field="run_id",
-                value=manifest.run_id,
-                hint="choose a new `run_id`, or leave it out to have one generated; "
-                "to rerun failed shards of the existing run, use `sweep retry`.",
-            )
-        return _result(existing, existing=True), existing
-    report = rt.dispatcher.dispatch(manifest, all_shards(manifest))
+    if rt.store.put_if_absent(layout.manifest_key(manifest.run_id), manifest.to_json()):
+        return _result(manifest, existing=False, report=_dispatch(rt, manifest, all_shards(manifest))), manifest
+    existing = load_manifest(rt.store, manifest.run_id)
+    if existing.request_hash != manifest.request_hash:
+        raise RunConflictError(
+            f"run `{manifest.run_id}` already exists with other content.",
+            field="run_id",
+            value=manifest.run_id,
+            hint="choose a new `run_id`, or leave it out to have one generated; "
+            "to rerun failed shards of the existing run, use `sweep retry`.",
+        )
+    if read_record(rt.store, existing.run_id) is None:
+        # its dispatch never finished (the orchestrator died midway, or this very call's manifest
+        # write committed but answered an error, and botocore's retry found the object): hand over
+        # every shard without an outcome (one handed over already may run twice: harmless)
+        outcomes = read_outcomes(rt.store, existing.run_id, cache=None)
+        unfinished = [(k, a) for k, a in all_shards(existing) if k not in outcomes]
+        return _result(existing, existing=True, report=_dispatch(rt, existing, unfinished)), existing
+    return _result(existing, existing=True), existing
+
+
+def _dispatch(rt: Runtime, manifest: RunManifest, shards: list[ShardRef]) -> DispatchReport:
+    """Hand `shards` over, record those that could not be, then the dispatch record."""
+    report = rt.dispatcher.dispatch(manifest, shards) if shards else DispatchReport()
     record_failures(rt.store, manifest.run_id, dispatch_failures(manifest.plan, report), rt.clock())
-    return _result(manifest, existing=False, report=report), manifest
+    write_record(rt.store, manifest.run_id, rt.clock(), len(shards))
+    return report
 
 
 def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None) -> SubmitResult:
