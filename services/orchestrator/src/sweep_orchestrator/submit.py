@@ -66,7 +66,7 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
     experiment.check_request(request, space)
     now = rt.clock()
     run_id = request.run_id or new_run_id(request.experiment, now)
-    return RunManifest(
+    manifest = RunManifest(
         run_id=run_id,
         created_at=now,
         request=request if request.run_id else request.model_copy(update={"run_id": run_id}),
@@ -75,6 +75,34 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         settings=settings.records(),
         code_version=rt.code_version(),
     )
+    _check_task_size(manifest, settings)
+    return manifest
+
+
+RETRY_ATTEMPT_DIGITS = 3
+"""Room in the size check for the attempt number a retry puts into a task."""
+
+
+def largest_task_bytes(manifest: RunManifest) -> int:
+    """The encoded size of the run's largest shard task: the last shard has the longest index range
+    numbers, and a retry's attempt number adds a few digits."""
+    task = manifest.task_factory().event_json(manifest.plan.shard_count - 1, attempt=10 ** (RETRY_ATTEMPT_DIGITS - 1))
+    return len(task.encode())
+
+
+def _check_task_size(manifest: RunManifest, settings: SystemSettings) -> None:
+    size = largest_task_bytes(manifest)
+    if size > settings.max_task_bytes:
+        raise LimitExceededError(
+            f"the request is accepted in size, but its shard tasks encode to {size:,} bytes, over the "
+            f"limit of {settings.max_task_bytes:,} an async Lambda invoke may carry (`max_task_bytes`).",
+            field="request",
+            value=size,
+            limit=settings.max_task_bytes,
+            hint="every shard task carries the config and sweep spec re-encoded, and numbers are written in "
+            "full (1e15 becomes 1000000000000000.0): shorten the config and point lists, or give long "
+            "numeric values as strings.",
+        )
 
 
 def _check_size(size: int, settings: SystemSettings) -> None:
