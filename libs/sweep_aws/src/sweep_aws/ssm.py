@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 
 from sweep_aws.clients import ssm_client
 from sweep_contracts.settings import SECRET_PLACEHOLDER, SystemSettings, normalise_prefix, secrets_prefix
@@ -86,6 +87,14 @@ class SsmSettings:
         self._fallback = None
 
 
+def _reason(exc: GetParameterError) -> str:
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ClientError):
+        error = cause.response.get("Error", {})
+        return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".rstrip(": ")
+    return f"{type(cause).__name__}: {cause}" if cause is not None else (str(exc) or "unknown error")
+
+
 class SsmSecrets:
     """Experiment secrets: SecureString parameters `<prefix>secrets/<name>`, decrypted, cached."""
 
@@ -100,8 +109,9 @@ class SsmSecrets:
             try:
                 value = str(self._provider.get(self.path + name, max_age=self.ttl_s, decrypt=True))
             except GetParameterError as exc:
-                # the message names the parameter, never its value
-                raise LookupError(f"`{self.path}{name}` could not be read ({type(exc.__cause__).__name__})") from None
+                # Powertools raises its error inside `except` without `from`: the SSM error is the
+                # context. The message names the parameter and SSM's reason, never a value.
+                raise LookupError(f"`{self.path}{name}` could not be read: {_reason(exc)}") from None
             if value == SECRET_PLACEHOLDER:
                 raise LookupError(f"`{self.path}{name}` still holds its placeholder; give it a value first")
             values[name] = value

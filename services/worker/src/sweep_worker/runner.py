@@ -67,11 +67,20 @@ class ShardResult:
     stop_message: str | None = None
 
 
-def _point_error(exc: BaseException, experiment: Experiment[Any]) -> tuple[str, str]:
+def redact(text: str, secrets: Mapping[str, str]) -> str:
+    """`text` with the value of every secret replaced by its name: an experiment that raises with
+    its API key in the message must not get the key stored in a row, an outcome or a log line."""
+    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
+        if value:
+            text = text.replace(value, f"[secret `{name}`]")
+    return text
+
+
+def _point_error(exc: BaseException, experiment: Experiment[Any], secrets: Mapping[str, str]) -> tuple[str, str]:
     if isinstance(exc, ValidationError):
         problems = "; ".join(f"`{p.field}`: {p.message}" for p in problems_from(exc, experiment.config_fields()))
         return "ConfigError", truncate(f"the point's effective config is invalid: {problems}")
-    return type(exc).__name__, truncate(str(exc) or type(exc).__name__)
+    return type(exc).__name__, truncate(redact(str(exc), secrets) or type(exc).__name__)
 
 
 def run_points(
@@ -101,7 +110,7 @@ def run_points(
                 try:
                     metrics = experiment.evaluate(experiment.parse_config(effective), secrets)
                 except Exception as exc:
-                    error = _point_error(exc, experiment)
+                    error = _point_error(exc, experiment, secrets)
                 finally:
                     alarm.disarm()
                 duration_ms = (time.perf_counter() - started) * 1000
@@ -165,8 +174,11 @@ def _run_shard(
     except SweepError as exc:
         raise _ShardFailed(ErrorCode.INVALID_TASK, str(exc)) from exc
     except Exception as exc:
-        log.exception("shard %s/%s: unexpected error", task.run_id, task.shard_id)
-        raise _ShardFailed(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}") from exc
+        message = redact(f"{type(exc).__name__}: {exc}", secrets)
+        log.error(
+            "shard %s/%s: unexpected error: %s", task.run_id, task.shard_id, message
+        )  # no traceback: it may quote a secret
+        raise _ShardFailed(ErrorCode.INTERNAL_ERROR, message) from exc
     key = layout.points_key(task.run_id, task.shard_id, execution)
     try:
         deps.store.put(key, result.rows.to_parquet())
