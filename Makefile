@@ -29,10 +29,11 @@ run: install ## Run the example sweep locally (examples/maze.yaml) and print its
 test: install ## Run the unit and functional tests
 	$(UV) run --frozen pytest
 
-lint: install ## ruff (lint + format check) and mypy --strict
+lint: install ## ruff (lint + format check), mypy --strict, dependency audit and secret scan
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy libs services cli pulumi/src
+	UV=$(UV) $(UV) run --frozen python tools/security.py
 
 format: install ## Format and auto-fix
 	$(UV) run --frozen ruff format .
