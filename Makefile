@@ -10,7 +10,7 @@ STACK ?= dev
 # Pulumi (`toolchain: uv`) finds uv on PATH only: put this uv first; the program takes the prebuilt artifacts.
 WITH_UV := PATH="$(dir $(UV)):$$PATH" SWEEP_ARTIFACTS_DIR="$(CURDIR)/build/lambda"
 
-.PHONY: help install run test lint format bench package openapi preflight preview deploy e2e clean
+.PHONY: help install run test test-long lint format bench package openapi preflight preview deploy e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ run: install ## Run the example sweep locally (examples/maze.yaml) and print its
 
 test: install ## Run the unit and functional tests
 	$(UV) run --frozen pytest
+
+test-long: install ## The long tier: 10,000 bad API bodies, 500 bad sweep files in subprocesses, schemathesis
+	$(UV) run --frozen pytest -m long
 
 lint: install ## ruff (lint + format check), mypy --strict, dependency audit and secret scan
 	$(UV) run --frozen ruff check .

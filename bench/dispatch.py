@@ -182,5 +182,5 @@ def sequential(lam: FakeLambda, shards: int) -> float:
     payload = json.dumps({"kind": "sweep.shard", "x": "y" * 300})
     started = time.perf_counter()
     for _ in range(shards):
-        assert dispatcher._invoke(WORKER, payload, policy) is None
+        assert dispatcher.invoke(WORKER, payload, policy) is None
     return shards / (time.perf_counter() - started)

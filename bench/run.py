@@ -433,27 +433,35 @@ def bench_dispatch(tmp: Path, repeats: int) -> Result:
     )
 
 
-BENCHES: dict[str, Callable[[Path, int], Result]] = {
-    "throughput": bench_throughput,
-    "scaling": bench_scaling,
-    "planning": bench_planning,
-    "results": bench_results,
-    "dispatch": bench_dispatch,
-}
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark: how to run it, and the one line of its figures the summary table shows."""
+
+    run: Callable[[Path, int], Result]
+    headline: Callable[[dict[str, Any]], str]
 
 
-def headline(r: Result) -> str:
-    f = r.figures
-    return {
-        "(a)": lambda: f"{f['ratio']}x ({f['engine_points_per_s']:,} vs {f['baseline_points_per_s']:,} points/s)",
-        "(b)": lambda: f"{f['speedup']}x",
-        "(c)": lambda: f"{f['plan_10m_ms']} ms (peak {f['big_peak_kib']} KiB vs {f['small_peak_kib']} KiB at 10,000)",
-        "(d)": lambda: f"{f['summary_ms']} ms ({f['whole_command_ms']} ms as a whole command)",
-        "(e)": lambda: (
+BENCHES: dict[str, Benchmark] = {
+    "throughput": Benchmark(
+        bench_throughput,
+        lambda f: f"{f['ratio']}x ({f['engine_points_per_s']:,} vs {f['baseline_points_per_s']:,} points/s)",
+    ),
+    "scaling": Benchmark(bench_scaling, lambda f: f"{f['speedup']}x"),
+    "planning": Benchmark(
+        bench_planning,
+        lambda f: f"{f['plan_10m_ms']} ms (peak {f['big_peak_kib']} KiB vs {f['small_peak_kib']} KiB at 10,000)",
+    ),
+    "results": Benchmark(
+        bench_results, lambda f: f"{f['summary_ms']} ms ({f['whole_command_ms']} ms as a whole command)"
+    ),
+    "dispatch": Benchmark(
+        bench_dispatch,
+        lambda f: (
             f"{f['1000_shards']['shards_per_s']:,} and {f['10000_shards']['shards_per_s']:,} shards/s; "
             f"answers in {f['10000_shards']['answer_s']} s at 10,000"
         ),
-    }[r.name[:3]]()
+    ),
+}
 
 
 def render(recorded: list[dict[str, Any]]) -> str:
@@ -469,10 +477,8 @@ def render(recorded: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|",
     ]
     for r in recorded:
-        result = Result(r["name"], r["command"], r["target"], r["figures"], r["met"])
-        lines.append(
-            f"| {r['name']} | {r['target']} | {headline(result)} | {'yes' if r['met'] else 'NO'} | {r['recorded']} |"
-        )
+        headline = BENCHES[r["key"]].headline(r["figures"])
+        lines.append(f"| {r['name']} | {r['target']} | {headline} | {'yes' if r['met'] else 'NO'} | {r['recorded']} |")
     for r in recorded:
         lines += [
             "",
@@ -501,7 +507,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
         for name in names:
             print(f"running {name} …", file=sys.stderr, flush=True)
-            result = BENCHES[name](Path(tmp), args.repeats)
+            result = BENCHES[name].run(Path(tmp), args.repeats)
             print(json.dumps({"name": result.name, **result.figures, "met": result.met}), flush=True)
             results.append(result)
     store = HERE / "results.json"

@@ -3,15 +3,15 @@ pulumi/src/sweep_infra (no `__init__.py` here: a `pulumi` package would hide the
 
 import pulumi
 
-from sweep_infra.config import StackConfigError, load_config
+from sweep_infra.config import load_config
+from sweep_infra.errors import InfraError
 from sweep_infra.functions import artifacts
-from sweep_infra.packaging import PackagingError
 from sweep_infra.stack import SweepStack
 
 try:
     config = load_config()
     built = artifacts(config.artifacts_dir)
-except (StackConfigError, PackagingError, FileNotFoundError) as exc:
+except (InfraError, FileNotFoundError) as exc:
     raise pulumi.RunError(str(exc)) from None
 
 stack = SweepStack("sweep", config, built)

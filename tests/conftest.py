@@ -11,7 +11,6 @@ from moto import mock_aws
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore, MemoryStore
 from sweep_orchestrator import deps
-from sweep_orchestrator.status import OUTCOMES
 from tests.cloud import Stage, make_stage
 
 
@@ -49,4 +48,3 @@ def stage(aws_env: None) -> Iterator[Stage]:
     with mock_aws():
         yield make_stage()
     deps.use(None)
-    OUTCOMES.clear()

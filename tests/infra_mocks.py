@@ -91,9 +91,13 @@ def run(stack: str, overrides: dict[str, str]) -> dict[str, Any]:
     exported: dict[str, Any] = {}
     ignored: dict[str, list[str]] = {}
 
+    retained: list[str] = []
+
     def record_options(args: pulumi.ResourceTransformationArgs) -> None:
         if args.opts and args.opts.ignore_changes:
             ignored[args.name] = list(args.opts.ignore_changes)
+        if args.opts and args.opts.retain_on_delete:
+            retained.append(args.name)
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
@@ -103,7 +107,7 @@ def run(stack: str, overrides: dict[str, str]) -> dict[str, Any]:
         return pulumi.Output.all(**outputs).apply(exported.update)
 
     program()
-    return {"resources": recorder.resources, "outputs": exported, "ignore_changes": ignored}
+    return {"resources": recorder.resources, "outputs": exported, "ignore_changes": ignored, "retained": retained}
 
 
 def main() -> None:

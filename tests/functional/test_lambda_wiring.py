@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from sweep_aws.environ import ConfigurationError
 from sweep_aws.invoke import SignedHttpInvoker
 from sweep_aws.s3 import S3Store
 from sweep_aws.ssm import SsmSecrets
 from sweep_contracts import layout
+from sweep_contracts.errors import ConfigurationError
 from sweep_orchestrator import deps
 from sweep_worker import handler as worker
 from tests.cloud import BUCKET, ORCHESTRATOR, PREFIX, REGION, WORKER, LambdaContext

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from sweep_aws.ssm import SsmSecrets
 from sweep_cli.main import app
+from sweep_contracts.errors import SecretUnavailableError
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -113,7 +114,7 @@ def test_a_placeholder_secret_reads_as_unavailable(ssm: Any) -> None:
     from sweep_contracts.settings import SECRET_PLACEHOLDER
 
     ssm.put_parameter(Name="/sweep/dev/secrets/key", Value=SECRET_PLACEHOLDER, Type="SecureString")
-    with pytest.raises(LookupError, match="still holds its placeholder"):
+    with pytest.raises(SecretUnavailableError, match="still holds its placeholder"):
         SsmSecrets("/sweep/dev/", client=ssm)(["key"])
 
 

@@ -444,6 +444,22 @@ def test_a_stack_config_that_still_names_secrets_says_how_to_move_on() -> None:
     )
 
 
+def test_ssm_high_throughput_is_off_unless_a_stage_turns_it_on(stack: str) -> None:
+    # GIVEN the shipped stacks: standard throughput (40 TPS, no charge per call)
+    assert resources(stack, "aws:ssm/serviceSetting:ServiceSetting") == []
+
+
+def test_a_stage_can_turn_on_ssm_high_throughput_and_destroying_it_keeps_it_on() -> None:
+    result = program("dev", "sweep:ssmHighThroughput=true")
+    (setting,) = [r for r in result["resources"] if r["type"] == "aws:ssm/serviceSetting:ServiceSetting"]
+    assert (setting["inputs"]["settingId"], setting["inputs"]["settingValue"]) == (
+        "/ssm/parameter-store/high-throughput-enabled",
+        "true",
+    )
+    # account-wide: `pulumi destroy` of one stage must not reset it under another
+    assert setting["name"] in result["retained"]
+
+
 # --- reserved concurrency ------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""The pure-Python Parquet writer: pyarrow and DuckDB read its files exactly; its footer reads back."""
+"""Outcome files: pyarrow, DuckDB and sweep's own reader read the same columns from what sweep
+writes; sweep reads plain files other writers make, and refuses the rest by name."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sweep_contracts._parquet import write_flat
+from sweep_contracts._parquet_read import read_flat
 from sweep_contracts._thrift import decode_struct, encode_struct
 from sweep_contracts.errors import ParquetFormatError
 from sweep_contracts.outcomes import ErrorCode, Outcome
-from sweep_contracts.parquet import read_metadata, read_rows, write_flat
 from sweep_contracts.schema import OUTCOMES_TABLE
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=UTC)
@@ -50,7 +52,7 @@ def test_pyarrow_reads_back_exactly_what_was_written(rows: list[dict[str, object
     table = pq.read_table(io.BytesIO(data))
     assert table.column_names == OUTCOMES_TABLE.column_names
     assert table.to_pylist() == rows
-    assert len(read_rows(data)) == len(rows)
+    assert read_flat(data) == rows
 
 
 def test_duckdb_reads_it_with_the_declared_types(tmp_path: Path) -> None:
@@ -109,16 +111,20 @@ def test_non_nullable_column_without_value_is_refused() -> None:
 )
 def test_damaged_files_are_reported(data: bytes, message: str) -> None:
     with pytest.raises(ParquetFormatError, match=message):
-        read_metadata(data)
+        read_flat(data)
 
 
-def test_files_from_other_writers_are_recognised_as_such() -> None:
-    import pyarrow as pa
-
-    buffer = io.BytesIO()
-    pq.write_table(pa.table({"x": [1]}), buffer)
-    with pytest.raises(ParquetFormatError, match="not written by sweep's flat writer"):
-        read_rows(buffer.getvalue())
+def test_timestamps_before_the_epoch_round_down_to_the_millisecond() -> None:
+    # GIVEN a start half a millisecond before the last millisecond of 1969
+    row = {c.name: 0 for c in OUTCOMES_TABLE.columns} | {"status": "success", "error_code": None}
+    row |= {"error_message": None, "request_id": None, "duration_ms": 0.0}
+    row |= {"started_at": datetime(1969, 12, 31, 23, 59, 59, 999500, tzinfo=UTC), "finished_at": T0}
+    # WHEN it is written
+    data = write_flat(OUTCOMES_TABLE, [row])
+    # THEN every reader sees 23:59:59.999 (floor), not 1970-01-01T00:00:00 (toward zero)
+    expected = datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+    assert pq.read_table(io.BytesIO(data)).column("started_at").to_pylist() == [expected]
+    assert read_flat(data)[0]["started_at"] == expected
 
 
 def test_thrift_compact_round_trip() -> None:

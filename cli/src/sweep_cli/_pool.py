@@ -9,6 +9,8 @@ import itertools
 import json
 import logging
 import os
+import signal
+from multiprocessing.connection import Connection
 from typing import Any
 
 from sweep_contracts import environment
@@ -51,3 +53,29 @@ def run_task(event_json: str) -> dict[str, Any]:
     from sweep_worker import handler as worker
 
     return worker.handler(json.loads(event_json), LocalContext())
+
+
+def serve(conn: Connection, store_root: str) -> None:
+    """A pool process: run each shard task it is sent and answer with its result, until told to stop.
+
+    Ctrl-C and a hangup reach every process of the terminal's group; only the parent acts on them
+    (it ends the processes and records their shards), so here they are ignored rather than ending
+    the shard on their own or printing a traceback. A parent that is gone closes the pipe."""
+    for number in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
+    init_process(store_root)
+    while True:
+        try:
+            event_json = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if event_json is None:
+            return
+        try:
+            answer: tuple[str, Any] = ("ok", run_task(event_json))
+        except Exception as exc:
+            answer = ("raised", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(answer)
+        except OSError:  # the parent is gone; the shard's own outcome is in the store
+            return

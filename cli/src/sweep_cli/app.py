@@ -38,14 +38,14 @@ OutOption = Annotated[
 ]
 DEFAULT_OUT = Path("sweep-results")
 WorkersOption = Annotated[
-    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes [default: all cores].")
+    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes (default: all cores).")
 ]
 SettingsOption = Annotated[
     Path | None,
     typer.Option("--settings", help="YAML file of stage settings (max_points, shard_size, …) over the defaults."),
 ]
 MetricOption = Annotated[
-    str | None, typer.Option("--metric", "-m", help="Metric to summarise [default: the experiment's objective].")
+    str | None, typer.Option("--metric", "-m", help="Metric to summarise (default: the experiment's objective).")
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 WatchOption = Annotated[bool, typer.Option("--watch", help="Follow the run with a progress bar until it is done.")]

@@ -27,14 +27,14 @@ _FLOATS = {"double", "float", "real", "decimal"}
 
 def scope_to_run(sql: str, database: str, run_id: str) -> str:
     """`sql` with `points` and `outcomes` bound to the run's partitions."""
-    if not re.match(RUN_ID_PATTERN, run_id):
+    if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise UsageError(
             f"`{run_id}` is not a run id.",
             field="RUN_ID",
             value=run_id,
             hint="a run id is 3 to 63 lowercase letters, digits and `-`; list them with `sweep runs`.",
         )
-    if not re.match(r"^[a-z0-9_]+$", database):
+    if not re.fullmatch(r"^[a-z0-9_]+$", database):
         raise UsageError(
             f"`{database}` is not a Glue database name.",
             field="glue_database",

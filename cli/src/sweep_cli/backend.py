@@ -33,7 +33,12 @@ StageOption = Annotated[
 EndpointOption = Annotated[
     str | None, typer.Option("--endpoint", help="The stage's API URL (its `api_url` output), instead of --stage.")
 ]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stage [default: from the URL].")]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region", help="AWS region of the stage (default: SWEEP_REGION, else the stage's own, else AWS_REGION)."
+    ),
+]
 
 
 @dataclass(frozen=True)

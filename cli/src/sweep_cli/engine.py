@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.context import ForkServerContext, SpawnContext
 from pathlib import Path
 from typing import Any
 
 from sweep_cli import _pool
+from sweep_cli.procpool import Died, Finished, ProcessPool, Result
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.settings import SystemSettings
@@ -20,6 +21,9 @@ from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
 from sweep_orchestrator.failures import ShardFailure, record_failures
 from sweep_orchestrator.runtime import Runtime
+
+POLL_S = 0.2
+"""How often `wait` looks for a stop request while no shard finishes."""
 
 
 def default_workers() -> int:
@@ -39,77 +43,136 @@ class ShardDone:
     failed: bool
 
 
+Key = tuple[str, int]
+"""(run_id, shard_id) of a task in the pool."""
+
+
+def _never() -> int | None:
+    return None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class RunInterrupted(Exception):  # noqa: N818 - a stop the user asked for, not an error
+    """A signal stopped the run; its unfinished shards were recorded as `INTERRUPTED`."""
+
+    def __init__(self, signum: int, run_ids: list[str], unfinished: int) -> None:
+        super().__init__(f"interrupted by {_signal_name(signum)}")
+        self.signum = signum
+        self.run_ids = run_ids
+        self.unfinished = unfinished
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process that a signal ended."""
+        return 128 + self.signum
+
+
 class PoolDispatcher:
     """Dispatches shard tasks to a process pool; `wait()` then reports each shard as it finishes.
 
     The pool starts on the first dispatch, so a request that fails validation starts nothing.
-    A worker process that dies (out of memory, a crash in C code) breaks the pool: its shard and
-    every shard still queued get a `WORKER_CRASHED` outcome, so nothing is silently lost."""
+    A worker process that dies (out of memory, a crash in native code) fails only the shard it
+    was running, with `WORKER_CRASHED`; the pool replaces the process and the other shards run.
+    When `stop_requested` names a signal, `wait` ends the processes, records every unfinished
+    shard as `INTERRUPTED` and raises `RunInterrupted`."""
 
     def __init__(self, store_root: Path, workers: int) -> None:
         self.store_root = Path(store_root)
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: dict[Future[dict[str, Any]], tuple[RunManifest, ShardRef]] = {}
+        self._pool: ProcessPool[Key] | None = None
+        self._tasks: dict[Key, tuple[RunManifest, int]] = {}
         self.points_dispatched = 0
+        self.stop_requested: Callable[[], int | None] = _never
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _processes(self) -> ProcessPool[Key]:
         if self._pool is None:
-            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            context = multiprocessing.get_context(method)
-            if method == "forkserver":
+            context: ForkServerContext | SpawnContext
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload([_pool.__name__, *_pool.PRELOAD])
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=context,
-                initializer=_pool.init_process,
-                initargs=(str(self.store_root),),
-            )
+            else:
+                context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPool(self.workers, context, _pool.serve, (str(self.store_root),))
         return self._pool
 
     def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
-        pool = self._executor()
+        pool = self._processes()
         factory = manifest.task_factory()
         for shard_id, attempt in shards:
-            future = pool.submit(_pool.run_task, factory.event_json(shard_id, attempt))
-            self._futures[future] = (manifest, (shard_id, attempt))
+            key = (manifest.run_id, shard_id)
+            pool.submit(key, factory.event_json(shard_id, attempt))
+            self._tasks[key] = (manifest, attempt)
             self.points_dispatched += manifest.plan.shard(shard_id).size
         return DispatchReport(dispatched=len(shards))
 
     def wait(self, on_done: Callable[[ShardDone], None]) -> None:
         """Block until every dispatched shard is done, calling `on_done` for each."""
         store = LocalStore(self.store_root)
-        for future in as_completed(list(self._futures)):
-            manifest, (shard_id, attempt) = self._futures.pop(future)
-            size = manifest.plan.shard(shard_id).size
-            try:
-                result = future.result()
-            except BrokenProcessPool:
-                message = (
-                    "a local worker process died (out of memory, or a crash in native code) before the shard finished"
-                )
-                self._lost(store, manifest, shard_id, attempt, message)
-                on_done(ShardDone(shard_id, size, 0, failed=True))
-                continue
-            except Exception as exc:
-                message = f"the worker raised {type(exc).__name__}: {exc}"
-                self._lost(store, manifest, shard_id, attempt, message)
-                on_done(ShardDone(shard_id, size, 0, failed=True))
-                continue
-            done = result.get("points_ok", size) + result.get("points_failed", 0)
-            if result.get("duplicate"):
-                done = size
-            on_done(ShardDone(shard_id, done, result.get("points_failed", 0), failed=result["status"] != "success"))
+        pool = self._processes()
+        while self._tasks:
+            results = pool.results(timeout=POLL_S) if self.stop_requested() is None else []
+            signum = self.stop_requested()
+            ended: list[Key] = []  # by the signal that stops the run (a Ctrl-C reaches the whole group)
+            for result in results:
+                if signum is not None and not isinstance(result, Finished):
+                    ended.append(result.key)
+                    continue
+                manifest, attempt = self._tasks.pop(result.key)
+                on_done(self._settle(store, manifest, result.key[1], attempt, result))
+            if signum is not None:
+                self.interrupt(signum, ended)
+
+    def _settle(
+        self, store: LocalStore, manifest: RunManifest, shard_id: int, attempt: int, result: Result[Key]
+    ) -> ShardDone:
+        size = manifest.plan.shard(shard_id).size
+        if isinstance(result, Finished):
+            answer: dict[str, Any] = result.value
+            done = size if answer.get("duplicate") else answer.get("points_ok", size) + answer.get("points_failed", 0)
+            return ShardDone(shard_id, done, answer.get("points_failed", 0), failed=answer["status"] != "success")
+        if isinstance(result, Died):
+            message = (
+                f"the local worker process running this shard died ({result.how}): out of memory, os._exit, or "
+                "a crash in native code. `sweep retry` runs its points in child processes and records the point "
+                "that ends its process as an error."
+            )
+        else:
+            message = f"the worker raised {result.message}"
+        self._record(store, manifest, [(shard_id, attempt)], ErrorCode.WORKER_CRASHED, message)
+        return ShardDone(shard_id, size, 0, failed=True)
+
+    def interrupt(self, signum: int, ended: Sequence[Key] = ()) -> None:
+        """End the pool's processes, record the shards they did not finish as `INTERRUPTED`, and
+        raise `RunInterrupted`. The processes end before anything is recorded, so no shard can
+        succeed after its `INTERRUPTED` outcome is written."""
+        unfinished = [*ended, *(self._pool.stop() if self._pool is not None else [])]
+        store = LocalStore(self.store_root)
+        message = (
+            f"the run was interrupted ({_signal_name(signum)}) before this shard finished; `sweep retry` runs it again."
+        )
+        by_run: dict[str, tuple[RunManifest, list[ShardRef]]] = {}
+        for key in unfinished:
+            manifest, attempt = self._tasks.pop(key)
+            by_run.setdefault(manifest.run_id, (manifest, []))[1].append((key[1], attempt))
+        for manifest, refs in by_run.values():
+            self._record(store, manifest, refs, ErrorCode.INTERRUPTED, message)
+        raise RunInterrupted(signum, sorted(by_run), len(unfinished))
 
     @staticmethod
-    def _lost(store: LocalStore, manifest: RunManifest, shard_id: int, attempt: int, message: str) -> None:
-        size = manifest.plan.shard(shard_id).size
-        failure = ShardFailure(shard_id, attempt, size, ErrorCode.WORKER_CRASHED, message)
-        record_failures(store, manifest.run_id, [failure], datetime.now(UTC))
+    def _record(store: LocalStore, manifest: RunManifest, refs: list[ShardRef], code: ErrorCode, message: str) -> None:
+        size = manifest.plan.shard
+        failures = [ShardFailure(shard_id, attempt, size(shard_id).size, code, message) for shard_id, attempt in refs]
+        record_failures(store, manifest.run_id, failures, datetime.now(UTC))
 
-    def shutdown(self, cancel: bool = False) -> None:
+    def shutdown(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+            self._pool.close()
             self._pool = None
 
 

@@ -22,51 +22,53 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweep_contracts.errors import FieldProblem, RequestError, SweepError
+from sweep_contracts.errors import ApiCode, FieldProblem, RequestError, SweepError
 
 
 class SweepFileError(RequestError):
     """A sweep or settings file cannot be read or parsed."""
 
-    code = "INVALID_FILE"
+    code = ApiCode.INVALID_FILE
 
 
 class UsageError(SweepError):
     """The command line's arguments do not fit together, or name a stage that cannot be found."""
 
-    code = "USAGE"
+    code = ApiCode.USAGE
     http_status = 400
 
 
 class CredentialsError(UsageError):
     """No AWS credentials were found to sign a request to the stage."""
 
-    code = "NO_CREDENTIALS"
+    code = ApiCode.NO_CREDENTIALS
     http_status = 401
 
 
 class ServiceError(SweepError):
     """A service the command needed (SSM, S3, the stage's API) failed or refused the call."""
 
-    code = "SERVICE_FAILED"
+    code = ApiCode.SERVICE_FAILED
     http_status = 502
 
 
 class StageUnreachableError(ServiceError):
     """The stage's API could not be reached at all."""
 
-    code = "STAGE_UNREACHABLE"
+    code = ApiCode.STAGE_UNREACHABLE
     http_status = 503
 
 
 class QueryError(ServiceError):
     """DuckDB or Athena could not run the SQL (a mistake in it, a timeout, the bytes-scanned cutoff)."""
 
-    code = "QUERY_FAILED"
+    code = ApiCode.QUERY_FAILED
 
 
 class RemoteError(SweepError):
     """The stage's API answered with an error; the code and status are the API's own."""
+
+    code: str = ApiCode.REMOTE_ERROR
 
     def __init__(self, status: int, body: Any, url: str) -> None:
         if isinstance(body, dict) and "code" in body and "message" in body:
@@ -86,11 +88,11 @@ class RemoteError(SweepError):
                 hint="your AWS identity needs execute-api:Invoke on this stage's API (see docs/deploy.md, "
                 "'Granting access'), and the request must be signed for its region.",
             )
-            self.code = "FORBIDDEN"
+            self.code = ApiCode.FORBIDDEN
         else:
             super().__init__(
                 f"{url} answered HTTP {status}: {str(body)[:300]}",
                 hint="try again; if it persists, look in the orchestrator's logs.",
             )
-            self.code = "HTTP_ERROR"
+            self.code = ApiCode.HTTP_ERROR
         self.http_status = status

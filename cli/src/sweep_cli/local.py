@@ -8,11 +8,11 @@ from typing import Any
 
 import typer
 
-from sweep_cli import render
-from sweep_cli.app import EXIT_INTERRUPTED
 from sweep_cli.backend import RunRow, Summary
-from sweep_cli.engine import PoolDispatcher, ShardDone, default_workers, local_runtime
+from sweep_cli.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
+from sweep_cli.errors import UsageError
 from sweep_cli.query import QueryResult, ResultsDB, objective, summary_sql
+from sweep_cli.session import StopSignals, explain
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import RetryResult, retry_run
@@ -23,18 +23,27 @@ from sweep_orchestrator.submit import SubmitResult, submit_run
 
 
 class LocalBackend:
-    """Runs under `out`. The pool starts on the first dispatch and lives until the backend is left;
-    Ctrl-C then keeps the finished shards and says how to resume."""
+    """Runs under `out`. The pool starts on the first dispatch and lives until the backend is left.
+    From then on a stop signal (Ctrl-C, SIGTERM, SIGHUP) ends the pool, records the unfinished
+    shards as `INTERRUPTED`, says how to resume and exits 128 + the signal's number (see `session`)."""
 
     shards_run_here = True
     summary_on_finish = True
 
     def __init__(self, out: Path, workers: int | None = None, settings: SystemSettings | None = None) -> None:
+        if out.exists() and not out.is_dir():  # refuse before anything is planned or written
+            raise UsageError(
+                f"--out {out} is a file, not a results directory.",
+                field="--out",
+                value=str(out),
+                hint="give a directory (it is created if missing), e.g. `--out sweep-results`.",
+            )
         self.out = out
         self.store = LocalStore(out)
         self.workers = workers or default_workers()
         self.settings = settings
         self._dispatcher: PoolDispatcher | None = None
+        self._signals = StopSignals()
 
     def __enter__(self) -> LocalBackend:
         return self
@@ -42,14 +51,23 @@ class LocalBackend:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._dispatcher is None:
             return
-        if kind is KeyboardInterrupt:
-            self._dispatcher.shutdown(cancel=True)
-            render.err.print("\ninterrupted; finished shards are kept. Resume with `sweep retry RUN_ID`.")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        self._dispatcher.shutdown()
+        try:
+            stop = exc if isinstance(exc, RunInterrupted) else None
+            if stop is None and self._signals.received is not None:  # after the last shard finished
+                try:
+                    self._dispatcher.interrupt(self._signals.received)
+                except RunInterrupted as late:
+                    stop = late
+            if stop is not None:
+                explain(stop, self.out)
+                raise typer.Exit(stop.exit_code) from None
+        finally:
+            self._dispatcher.shutdown()
+            self._signals.__exit__()
 
     def _runtime(self, settings: SystemSettings) -> Runtime:
         runtime, self._dispatcher = local_runtime(self.out, self.workers, settings)
+        self._dispatcher.stop_requested = self._signals.__enter__().first
         return runtime
 
     def submit(self, payload: Any) -> SubmitResult:

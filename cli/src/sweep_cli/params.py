@@ -29,7 +29,13 @@ from sweep_cli.stage import pulumi_dir, stage_region
 from sweep_contracts import environment
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.names import AXIS_PATTERN
-from sweep_contracts.settings import SECRET_PLACEHOLDER, SECRETS_PATH, SystemSettings
+from sweep_contracts.settings import (
+    SECRET_PLACEHOLDER,
+    SystemSettings,
+    normalise_prefix,
+    parameter_prefix,
+    secrets_prefix,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -104,7 +110,7 @@ class StageParameters:
 
     def __init__(self, client: SSMClient, prefix: str) -> None:
         self.client = client
-        self.prefix = "/" + prefix.strip("/") + "/"
+        self.prefix = normalise_prefix(prefix)
 
     def _fail(self, exc: Exception) -> ServiceError:
         return ServiceError(
@@ -162,7 +168,7 @@ class StageParameters:
                 raise self._fail(exc) from exc
 
     def set_secret(self, name: str, value: str) -> int:
-        if not re.match(AXIS_PATTERN, name):
+        if not re.fullmatch(AXIS_PATTERN, name):
             raise UsageError(
                 f"`{name}` is not a secret name.",
                 field="NAME",
@@ -177,7 +183,7 @@ class StageParameters:
             )
         try:
             answer = self.client.put_parameter(
-                Name=f"{self.prefix}{SECRETS_PATH}{name}", Value=value, Type="SecureString", Overwrite=True
+                Name=secrets_prefix(self.prefix) + name, Value=value, Type="SecureString", Overwrite=True
             )
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc) from exc
@@ -196,7 +202,7 @@ StageRequired = Annotated[str, typer.Option("--stage", "-s", envvar=environment.
 def _parameters(stage: str, region: str | None) -> StageParameters:
     from sweep_aws.clients import ssm_client
 
-    return StageParameters(ssm_client(region_name=stage_region(stage, region)), f"/sweep/{stage}/")
+    return StageParameters(ssm_client(region_name=stage_region(stage, region)), parameter_prefix(stage))
 
 
 @app.command("seed")
@@ -204,7 +210,7 @@ def _parameters(stage: str, region: str | None) -> StageParameters:
 def params_seed(
     stage: StageRequired,
     assignments: Annotated[
-        list[str] | None, typer.Option("--set", help="NAME=VALUE, repeatable [default: the stack config's values].")
+        list[str] | None, typer.Option("--set", help="NAME=VALUE, repeatable (default: the stack config's values).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite values that differ (without: keep them).")] = False,
     region: RegionOption = None,

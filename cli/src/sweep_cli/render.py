@@ -21,7 +21,7 @@ from sweep_contracts.points import PointSpace
 from sweep_orchestrator.status import RunStatus
 
 if TYPE_CHECKING:
-    from sweep_cli.backend import RunRow
+    from sweep_cli.backend import RunRow, Summary
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -173,6 +173,13 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     for name, record in settings.items():
         caps.add_row(name, f"{record['value']:,}", record.get("source", "default"))
     return [head, series, caps]
+
+
+def print_summary(summary: Summary, fmt: str) -> None:
+    if fmt == "table":
+        out.print(summary_table(summary.result, summary.metric, summary.goal))
+    else:
+        print_result(summary.result, fmt)
 
 
 def runs_table(rows: Sequence[RunRow]) -> Table:

@@ -11,12 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.settings import SystemSettings, parameter_prefix
+from sweep_infra.errors import StackConfigError
 
 NAMESPACE = "sweep"
-
-
-class StackConfigError(Exception):
-    """The stack config is incomplete or wrong; the message says how to fix it."""
 
 
 class _Model(BaseModel):
@@ -52,6 +49,7 @@ class StackConfig(_Model):
     athena_bytes_scanned_cutoff: int = Field(alias="athenaBytesScannedCutoff", ge=10_485_760)
     api_throttle: ApiThrottle = Field(alias="apiThrottle")
     force_destroy: bool = Field(default=False, alias="forceDestroy")
+    ssm_high_throughput: bool = Field(default=False, alias="ssmHighThroughput")
     artifacts_dir: str | None = Field(default=None, alias="artifactsDir")
 
     @model_validator(mode="after")
@@ -171,8 +169,9 @@ def load_config() -> StackConfig:
         value = sweep.get_int(key)
         if value is not None:
             raw[key] = value
-    if sweep.get_bool("forceDestroy") is not None:
-        raw["forceDestroy"] = sweep.get_bool("forceDestroy")
+    for key in ("forceDestroy", "ssmHighThroughput"):
+        if sweep.get_bool(key) is not None:
+            raw[key] = sweep.get_bool(key)
     if sweep.get("artifactsDir"):
         raw["artifactsDir"] = sweep.get("artifactsDir")
     return parse_config({k: v for k, v in raw.items() if v is not None}, pulumi.get_stack())

@@ -21,6 +21,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sweep_infra.errors import PackagingError
+
 LAMBDA_PLATFORM = "aarch64-manylinux_2_28"
 LAMBDA_PYTHON = "3.12"
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's limit for a function and its layers, unzipped
@@ -69,10 +71,6 @@ class Artifact:
     def key(self) -> str:
         """Content-addressed object key: a new key exactly when the content changes."""
         return f"lambda/{self.name}-{self.sha256[:32]}.zip"
-
-
-class PackagingError(RuntimeError):
-    """A build step failed; the message carries the command and its output."""
 
 
 def _run(args: list[str], cwd: Path) -> str:

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from sweep_infra.errors import PreflightError
+
 if TYPE_CHECKING:
     import boto3
     from mypy_boto3_lambda import LambdaClient
@@ -39,10 +41,6 @@ INSTALL_PULUMI = (
     "open a new shell, then log in to a backend: `pulumi login`, `pulumi login s3://<bucket>` or "
     "`pulumi login --local`."
 )
-
-
-class PreflightError(Exception):
-    """Something a deployment needs is missing; the message says what and how to fix it."""
 
 
 @dataclass(frozen=True)

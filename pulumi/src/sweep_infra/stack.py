@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sweep_contracts import environment, outputs
+from sweep_contracts.settings import SECRETS_PATH
 from sweep_infra import policies
 from sweep_infra.api import HttpApi, HttpApiArgs
 from sweep_infra.catalog import ResultsCatalog, ResultsCatalogArgs
@@ -21,6 +22,7 @@ from sweep_infra.storage import Expiry, SecureBucket, SecureBucketArgs
 ORCHESTRATOR_HANDLER = "sweep_orchestrator.handler.handler"
 WORKER_HANDLER = "sweep_worker.handler.handler"
 ATHENA_RESULTS_DAYS = 7
+SSM_HIGH_THROUGHPUT = "/ssm/parameter-store/high-throughput-enabled"
 ORCHESTRATOR_ASYNC_RETRIES = 2  # its own fan-out invocations: Lambda retries a failed dispatcher twice
 
 
@@ -57,6 +59,16 @@ class SweepStack(pulumi.ComponentResource):
             child,
         )
 
+        if config.ssm_high_throughput:
+            # Account- and region-wide, shared by every stage there: kept when this stack is destroyed,
+            # so destroying one stage does not throttle another (turn off: docs/deploy.md).
+            aws.ssm.ServiceSetting(
+                f"{prefix}-ssm-high-throughput",
+                setting_id=SSM_HIGH_THROUGHPUT,
+                setting_value="true",
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
+
         orchestrator_name, worker_name = f"{prefix}-orchestrator", f"{prefix}-worker"
 
         def arn(service: str, resource: str) -> pulumi.Output[str]:
@@ -92,7 +104,7 @@ class SweepStack(pulumi.ComponentResource):
                     policies.worker_policy(
                         log_group_arn=log_group_arn,
                         bucket_arn=a[0],
-                        secrets_path_arn=f"{a[1]}/secrets",
+                        secrets_path_arn=a[1] + "/" + SECRETS_PATH.rstrip("/"),
                         orchestrator_arn=a[2],
                     )
                 )

@@ -25,8 +25,9 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Check a sweep file and show its points, shards and caps, without running anything."""
-    payload = load_sweep(file)
-    runtime, _ = local_runtime(Path("."), 1, load_settings(settings))
+    effective = load_settings(settings)
+    payload = load_sweep(file, effective.max_request_bytes)
+    runtime, _ = local_runtime(Path("."), 1, effective)
     manifest = prepare(payload, runtime)
     size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
     if as_json:

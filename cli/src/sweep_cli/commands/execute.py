@@ -21,18 +21,11 @@ from sweep_cli.app import (
     exit_code,
     handles_errors,
 )
-from sweep_cli.backend import Backend, Summary, with_backend
+from sweep_cli.backend import Backend, with_backend
 from sweep_cli.files import load_settings, load_sweep
 from sweep_cli.local import LocalBackend
 from sweep_orchestrator.retry import RetryResult
 from sweep_orchestrator.status import RunStatus
-
-
-def print_summary(summary: Summary, fmt: Format = Format.table) -> None:
-    if fmt is Format.table:
-        render.out.print(render.summary_table(summary.result, summary.metric, summary.goal))
-    else:
-        render.print_result(summary.result, fmt.value)
 
 
 def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None, quiet: bool) -> int:
@@ -43,7 +36,7 @@ def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None,
             if summary is None:
                 render.out.print("no metrics were recorded")
             else:
-                print_summary(summary)
+                render.print_summary(summary, Format.table)
         render.out.print(render.status_text(status))
         for line in backend.next_steps(run_id, status):
             render.out.print(line)
@@ -80,8 +73,9 @@ def run(
     quiet: QuietOption = False,
 ) -> None:
     """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
-    payload = load_sweep(file)
-    with LocalBackend(out, workers, load_settings(settings)) as backend:
+    effective = load_settings(settings)
+    payload = load_sweep(file, effective.max_request_bytes)
+    with LocalBackend(out, workers, effective) as backend:
         start(backend, payload, follow=True, metric=metric, quiet=quiet)
 
 

@@ -20,7 +20,6 @@ from sweep_cli.app import (
     handles_errors,
 )
 from sweep_cli.backend import Backend, with_backend
-from sweep_cli.commands.execute import print_summary
 
 RunIdArgument = Annotated[str, typer.Argument(help="The run.")]
 
@@ -73,7 +72,7 @@ def results(
     if summary is None:
         render.err.print("no metrics were recorded for this run")
         return
-    print_summary(summary, fmt)
+    render.print_summary(summary, fmt)
 
 
 @app.command()
@@ -97,9 +96,9 @@ def report(
     run_id: RunIdArgument,
     out: OutOption = DEFAULT_OUT,
     output: Annotated[
-        Path | None, typer.Option("--output", help="HTML file [default: <out>/report-<run_id>.html].")
+        Path | None, typer.Option("--output", help="HTML file (default: <out>/report-<run_id>.html).")
     ] = None,
-    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metrics to plot [default: all].")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metrics to plot (default: all).")] = None,
 ) -> None:
     """Write a self-contained HTML report: each metric against each swept parameter, per series."""
     from sweep_cli.report import write_report

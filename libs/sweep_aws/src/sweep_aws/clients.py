@@ -26,6 +26,17 @@ SSM_CONFIG = Config(
     read_timeout=3,
 )
 
+# The worker's experiment secrets, read once per cold start. Parameter Store's standard throughput is
+# 40 GetParameter/s per account and region, and a fan-out starts up to ~100 cold workers a second:
+# a throttled read waits and tries again (jittered, 1 s base for throttling, doubling, at most 20 s)
+# instead of failing the shard with SECRET_UNAVAILABLE. Eight attempts ride out a 300-worker burst
+# at 40/s (tests/functional/test_ssm_fanout.py); higher throughput is the fix beyond that.
+SSM_SECRETS_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 8},
+    connect_timeout=2,
+    read_timeout=3,
+)
+
 
 def lambda_config(concurrency: int) -> Config:
     """One connection per dispatch thread; botocore does not retry, sweep's dispatcher does
@@ -44,6 +55,10 @@ def s3_client(**kwargs: Any) -> S3Client:
 
 def ssm_client(**kwargs: Any) -> SSMClient:
     return boto3.client("ssm", config=SSM_CONFIG, **kwargs)
+
+
+def ssm_secrets_client(**kwargs: Any) -> SSMClient:
+    return boto3.client("ssm", config=SSM_SECRETS_CONFIG, **kwargs)
 
 
 def lambda_client(concurrency: int, **kwargs: Any) -> LambdaClient:

@@ -5,13 +5,7 @@ from __future__ import annotations
 import os
 
 from sweep_contracts import environment
-from sweep_contracts.errors import SweepError
-
-
-class ConfigurationError(SweepError):
-    """A function's environment lacks a variable it needs (the deployment is incomplete)."""
-
-    code = "MISCONFIGURED"
+from sweep_contracts.errors import ConfigurationError
 
 
 def required(name: str, purpose: str) -> str:

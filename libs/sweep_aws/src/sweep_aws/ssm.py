@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sweep_aws.clients import ssm_client
+from sweep_contracts.errors import SecretUnavailableError
 from sweep_contracts.settings import SECRET_PLACEHOLDER, SystemSettings, normalise_prefix, secrets_prefix
 
 if TYPE_CHECKING:
@@ -25,21 +27,28 @@ log = logging.getLogger("sweep.settings")
 
 DEFAULT_TTL_S = 300
 RETRY_AFTER_FAILURE_S = 30
+SET_SECRET_HINT = "give it a value with `sweep params set-secret --stage <stage> <name>`."  # noqa: S105
 
 
-class _VersionedSSMProvider(SSMProvider):
-    """Powertools' SSM provider (and its TTL cache), keeping each parameter's version."""
+@dataclass(frozen=True)
+class Parameter:
+    """One SSM parameter as the manifest records it: its value and its version."""
 
-    def _get_multiple(  # type: ignore[override]
-        self, path: str, decrypt: bool | None = None, recursive: bool = False, **sdk_options: Any
-    ) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        paginator = self.client.get_paginator("get_parameters_by_path")
-        for page in paginator.paginate(Path=path, Recursive=recursive, WithDecryption=bool(decrypt)):
-            for parameter in page.get("Parameters", []):
-                name = parameter["Name"][len(path) :].lstrip("/")
-                found[name] = {"value": parameter["Value"], "version": parameter.get("Version")}
-        return found
+    value: str
+    version: int | None
+
+
+def read_path(client: SSMClient, path: str) -> dict[str, Parameter]:
+    """The String parameters directly under `path`, by name relative to it, with their versions.
+
+    One paginated `GetParametersByPath` call, owned here rather than borrowed from a library's
+    private method, because the versions it returns are what a run's manifest records."""
+    found: dict[str, Parameter] = {}
+    for page in client.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
+        for item in page.get("Parameters", []):
+            version = item.get("Version")
+            found[item["Name"][len(path) :].lstrip("/")] = Parameter(item["Value"], int(version) if version else None)
+    return found
 
 
 class SsmSettings:
@@ -57,33 +66,37 @@ class SsmSettings:
     ) -> None:
         self.prefix = normalise_prefix(prefix)
         self.ttl_s = ttl_s
-        self._provider = _VersionedSSMProvider(boto3_client=client or ssm_client())
+        self._client = client or ssm_client()
         self._clock = clock
+        self._cached: tuple[float, SystemSettings] | None = None
         self._fallback: tuple[float, SystemSettings] | None = None
 
     def __call__(self) -> SystemSettings:
-        if self._fallback and self._clock() - self._fallback[0] < RETRY_AFTER_FAILURE_S:
+        now = self._clock()
+        if self._cached and now - self._cached[0] < self.ttl_s:
+            return self._cached[1]
+        if self._fallback and now - self._fallback[0] < RETRY_AFTER_FAILURE_S:
             return self._fallback[1]
         try:
-            found: Mapping[str, Mapping[str, Any]] = self._provider.get_multiple(  # type: ignore[assignment]
-                self.prefix, max_age=self.ttl_s
-            )
-        except GetParameterError as exc:
+            found = read_path(self._client, self.prefix)
+        except (ClientError, BotoCoreError) as exc:
             reason = f"ssm unavailable, built-in default used: {str(exc)[:200]}"
             log.warning("stage settings from %s unavailable; using defaults: %s", self.prefix, exc)
             settings = SystemSettings.resolve({}, source="default", notes=dict.fromkeys(SystemSettings.names(), reason))
-            self._fallback = (self._clock(), settings)
+            self._fallback = (now, settings)
             return settings
         self._fallback = None
         known = {name: item for name, item in found.items() if name in SystemSettings.names()}
-        return SystemSettings.resolve(
-            {name: item["value"] for name, item in known.items()},
+        settings = SystemSettings.resolve(
+            {name: item.value for name, item in known.items()},
             source="ssm",
-            versions={name: int(item["version"]) for name, item in known.items() if item.get("version")},
+            versions={name: item.version for name, item in known.items() if item.version},
         )
+        self._cached = (now, settings)
+        return settings
 
     def clear(self) -> None:
-        self._provider.clear_cache()  # type: ignore[no-untyped-call]
+        self._cached = None
         self._fallback = None
 
 
@@ -111,8 +124,14 @@ class SsmSecrets:
             except GetParameterError as exc:
                 # Powertools raises its error inside `except` without `from`: the SSM error is the
                 # context. The message names the parameter and SSM's reason, never a value.
-                raise LookupError(f"`{self.path}{name}` could not be read: {_reason(exc)}") from None
+                raise SecretUnavailableError(
+                    f"`{self.path}{name}` could not be read: {_reason(exc)}.",
+                    field=name,
+                    hint=f"check that the parameter exists and the worker's role may read it: {SET_SECRET_HINT}",
+                ) from None
             if value == SECRET_PLACEHOLDER:
-                raise LookupError(f"`{self.path}{name}` still holds its placeholder; give it a value first")
+                raise SecretUnavailableError(
+                    f"`{self.path}{name}` still holds its placeholder.", field=name, hint=SET_SECRET_HINT
+                )
             values[name] = value
         return values

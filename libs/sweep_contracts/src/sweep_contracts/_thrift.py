@@ -151,3 +151,10 @@ class _Reader:
 def decode_struct(data: bytes) -> dict[int, Any]:
     """Decode one compact-protocol struct; raises ValueError or IndexError on damaged input."""
     return _Reader(data).struct()
+
+
+def decode_struct_at(data: bytes, pos: int) -> tuple[dict[int, Any], int]:
+    """Decode the struct that starts at byte `pos`; also give the position just after it."""
+    reader = _Reader(data)
+    reader.pos = pos
+    return reader.struct(), reader.pos

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 from collections.abc import Mapping
 from statistics import NormalDist
 from typing import Any, Literal
@@ -17,6 +18,43 @@ from sweep_contracts.base import Frozen
 DistributionKind = Literal["uniform", "loguniform", "randint", "normal", "choice"]
 _DIST_KINDS: tuple[DistributionKind, ...] = ("uniform", "loguniform", "randint", "normal", "choice")
 _STANDARD_NORMAL = NormalDist()
+
+
+RANDINT_LIMIT = 2**53
+"""`randint` bounds stay within ±2**53: draws are computed in 64-bit floats, exact for integers up to there."""
+_EDGES = (0.0, 0.5, 1 - 2**-53)
+"""Quantiles at the ends of the range (and its middle): a draw that is finite there is finite everywhere."""
+
+
+def _finite(n: Any) -> bool:
+    try:
+        return math.isfinite(float(n))
+    except (OverflowError, TypeError, ValueError):  # an int beyond float range, or not a number
+        return False
+
+
+def _shown(args: tuple[JsonValue, ...] | list[JsonValue]) -> str:
+    text = str(list(args))
+    return text if len(text) <= 80 else f"{text[:60]}… ({len(text):,} characters)"
+
+
+def _check_bounds(kind: str, low: float, high: float) -> None:
+    if kind == "normal":
+        if high <= 0:
+            raise ValueError(f"`normal: [mean, stddev]` needs stddev > 0; got {high}")
+    elif kind == "randint":
+        if not (isinstance(low, int) and isinstance(high, int)) or low > high:
+            raise ValueError(
+                f"`randint: [low, high]` takes integers with low <= high (both included); got {[low, high]}"
+            )
+        if max(abs(low), abs(high)) > RANDINT_LIMIT:
+            raise ValueError(
+                f"`randint: [low, high]` bounds must lie within ±2**53 ({RANDINT_LIMIT:,}); got {_shown([low, high])}"
+            )
+    elif low >= high:
+        raise ValueError(f"`{kind}: [low, high]` needs low < high; got {[low, high]}")
+    elif kind == "loguniform" and low <= 0:
+        raise ValueError(f"`loguniform: [low, high]` needs low > 0; got {low}")
 
 
 class Distribution(Frozen):
@@ -53,21 +91,18 @@ class Distribution(Frozen):
             check_json(list(args), "`choice`")
             return self
         numbers = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
-        if len(args) != 2 or len(numbers) != 2 or not all(math.isfinite(float(n)) for n in numbers):
-            raise ValueError(f"`{kind}` takes two finite numbers, e.g. `{{{kind}: [1, 10]}}`; got {list(args)}")
-        lo, hi = float(numbers[0]), float(numbers[1])
-        if kind == "normal":
-            if hi <= 0:
-                raise ValueError(f"`normal: [mean, stddev]` needs stddev > 0; got {numbers[1]}")
-        elif kind == "randint":
-            if not all(isinstance(n, int) for n in numbers) or lo > hi:
+        # a randint bound beyond float range is reported against RANDINT_LIMIT below
+        finite = all(_finite(n) or (kind == "randint" and isinstance(n, int)) for n in numbers)
+        if len(args) != 2 or len(numbers) != 2 or not finite:
+            raise ValueError(f"`{kind}` takes two finite numbers, e.g. `{{{kind}: [1, 10]}}`; got {_shown(args)}")
+        _check_bounds(kind, numbers[0], numbers[1])
+        for u in _EDGES:
+            value = self.draw(u)
+            if not _finite(value):
                 raise ValueError(
-                    f"`randint: [low, high]` takes integers with low <= high (both included); got {list(args)}"
+                    f"`{kind}: {_shown(args)}` draws {value} near quantile {u:.3g}: its values overflow a 64-bit "
+                    f"float (at most ±{sys.float_info.max:.4g}); narrow the range"
                 )
-        elif lo >= hi:
-            raise ValueError(f"`{kind}: [low, high]` needs low < high; got {list(args)}")
-        elif kind == "loguniform" and lo <= 0:
-            raise ValueError(f"`loguniform: [low, high]` needs low > 0; got {numbers[0]}")
         return self
 
     @model_serializer

@@ -13,7 +13,7 @@ SERIES_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 def check_axis_name(name: str, where: str) -> None:
     """Raise ValueError (for pydantic to report) unless `name` is a valid parameter name."""
-    if not re.match(AXIS_PATTERN, name):
+    if not re.fullmatch(AXIS_PATTERN, name):
         raise ValueError(
             f"{where} name {name!r} is not valid: use letters, digits, `_`, `.` or `-`, "
             "starting with a letter or `_` (at most 64 characters)"

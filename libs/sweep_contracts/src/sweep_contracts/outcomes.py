@@ -15,10 +15,13 @@ import logging
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, ValidationError
 
-from sweep_contracts import layout, parquet
+from sweep_contracts import layout
+from sweep_contracts._parquet import write_flat
+from sweep_contracts._parquet_read import read_flat
 from sweep_contracts.base import Frozen
+from sweep_contracts.errors import ParquetFormatError
 from sweep_contracts.layout import OutcomeStatus
 from sweep_contracts.names import RUN_ID_PATTERN
 from sweep_contracts.schema import OUTCOMES_TABLE
@@ -37,6 +40,8 @@ class ErrorCode(StrEnum):
     """The shard could not be handed to a worker after retries."""
     WORKER_CRASHED = "WORKER_CRASHED"
     """The worker process died (out of memory, a runtime error) before writing an outcome."""
+    INTERRUPTED = "INTERRUPTED"
+    """A signal (Ctrl-C, SIGTERM, SIGHUP) stopped a local run before the shard finished."""
     WORKER_TIMEOUT = "WORKER_TIMEOUT"
     """The runtime killed the worker at its timeout before it wrote an outcome."""
     STORE_WRITE_FAILED = "STORE_WRITE_FAILED"
@@ -99,12 +104,18 @@ class Outcome(Frozen):
         row = self.model_dump(exclude={"run_id"})
         row["error_code"] = self.error_code.value if self.error_code else None
         row["error_message"] = truncate(self.error_message) if self.error_message else None
-        return parquet.write_flat(OUTCOMES_TABLE, [row])
+        return write_flat(OUTCOMES_TABLE, [row])
 
     @classmethod
     def from_parquet(cls, data: bytes, run_id: str) -> Outcome:
-        (row,) = parquet.read_rows(data)
-        return cls.model_validate({**row, "run_id": run_id})
+        """Read from the Parquet columns, so a file any plain Parquet writer made reads the same."""
+        rows = read_flat(data)
+        if len(rows) != 1:
+            raise ParquetFormatError(f"an outcome file holds one row; this one holds {len(rows)}.")
+        try:
+            return cls.model_validate({**rows[0], "run_id": run_id})
+        except ValidationError as exc:
+            raise ParquetFormatError(f"this Parquet file does not hold an outcome: {exc}") from exc
 
     @classmethod
     def failure(

@@ -31,9 +31,9 @@ from sweep_contracts.request import SEED, SampleSpec, SweepSpec
 
 @dataclass(frozen=True, slots=True)
 class SweepPoint:
-    """One point of a sweep: where it sits, and the parameters it sets."""
+    """One point of a sweep: its series and repeat, and the parameters it sets (its index is the
+    one it was asked for: `PointSpace.point(index)`)."""
 
-    index: int
     series: str
     repeat: int
     params: Mapping[str, JsonValue]
@@ -170,7 +170,7 @@ class PointSpace:
         params = series.params(base - self._offsets[k])
         swept_seed = params.get(SEED)
         seed = swept_seed if isinstance(swept_seed, int) else self._base_seed + repeat
-        return SweepPoint(index=index, series=series.name, repeat=repeat, params=params, seed=seed)
+        return SweepPoint(series=series.name, repeat=repeat, params=params, seed=seed)
 
     def points(self, start: int, stop: int) -> Iterator[SweepPoint]:
         """Points start..stop-1, in index order."""

@@ -68,7 +68,7 @@ def _check_axes(axes: Mapping[str, Sequence[JsonValue]]) -> None:
 class GridSpec(Frozen):
     """One named cartesian product; the last axis varies fastest."""
 
-    name: str = Field(pattern=SERIES_PATTERN)
+    name: str = Field(pattern=SERIES_PATTERN, strict=True)
     axes: dict[str, list[JsonValue]]
 
     @field_validator("axes")
@@ -85,8 +85,8 @@ class GridSpec(Frozen):
 class SampleSpec(Frozen):
     """Seeded random search: `n` points drawn from `space`, reproducible from `seed`."""
 
-    n: int = Field(ge=1)
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    n: int = Field(ge=1, strict=True)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, strict=True)
     space: dict[str, Distribution]
 
     @field_validator("space")
@@ -109,7 +109,7 @@ class SweepSpec(Frozen):
     grids: list[GridSpec] | None = None
     points: list[dict[str, JsonValue]] | None = None
     sample: SampleSpec | None = None
-    repeats: int = Field(default=1, ge=1)
+    repeats: int = Field(default=1, ge=1, strict=True)
 
     @field_validator("grid")
     @classmethod
@@ -181,16 +181,16 @@ class SweepSpec(Frozen):
 class SweepRequest(SweepSpec):
     """A sweep: one experiment, its `config`, and the points to evaluate it at."""
 
-    experiment: str
-    run_id: str | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    experiment: str = Field(strict=True)
+    run_id: str | None = Field(default=None, strict=True)
+    description: str | None = Field(default=None, max_length=2000, strict=True)
     config: dict[str, JsonValue]
-    shard_size: int | None = Field(default=None, ge=1)
+    shard_size: int | None = Field(default=None, ge=1, strict=True)
 
     @field_validator("experiment")
     @classmethod
     def _valid_experiment(cls, name: str) -> str:
-        if not re.match(EXPERIMENT_PATTERN, name):
+        if not re.fullmatch(EXPERIMENT_PATTERN, name):
             raise ValueError(
                 f"experiment name {name!r} is not valid: use lowercase letters, digits, `-` and `_`, "
                 "starting with a letter (at most 63 characters)"
@@ -200,7 +200,7 @@ class SweepRequest(SweepSpec):
     @field_validator("run_id")
     @classmethod
     def _valid_run_id(cls, run_id: str | None) -> str | None:
-        if run_id is not None and not re.match(RUN_ID_PATTERN, run_id):
+        if run_id is not None and not re.fullmatch(RUN_ID_PATTERN, run_id):
             raise ValueError(
                 f"run_id {run_id!r} is not valid: it becomes part of storage keys, so use 3 to 63 "
                 "lowercase letters, digits and `-`, starting with a letter or digit (e.g. `recall-study-1`)"

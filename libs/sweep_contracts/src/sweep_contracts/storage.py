@@ -99,10 +99,18 @@ class LocalStore:
             temp.unlink(missing_ok=True)
 
     def get(self, key: str) -> bytes | None:
+        path = self._path(key)
         try:
-            return self._path(key).read_bytes()
+            return path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read {path}: {exc.strerror or exc}.",
+                field="store",
+                value=str(path),
+                hint="check that the results directory is readable by you, and that its disk is mounted.",
+            ) from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -83,7 +83,7 @@ def identify_task(event: Any) -> TaskIdentity | None:
     if not isinstance(event, Mapping):
         return None
     run_id, shard_id = event.get("run_id"), event.get("shard_id")
-    if not isinstance(run_id, str) or not re.match(RUN_ID_PATTERN, run_id):
+    if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
         return None
     if not isinstance(shard_id, int) or isinstance(shard_id, bool) or shard_id < 0:
         return None

@@ -11,6 +11,8 @@ Errors are JSON with a stable `code`, the `field`, the `value`, the `limit` and 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import re
@@ -22,7 +24,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime, Field
 
 from sweep_contracts.base import Frozen
-from sweep_contracts.errors import RequestError, RunNotFoundError, SweepError
+from sweep_contracts.decoding import check_size, loads_json
+from sweep_contracts.errors import ApiCode, RequestError, RunNotFoundError, SweepError
 from sweep_contracts.manifest import RunPlan
 from sweep_contracts.names import RUN_ID_PATTERN
 from sweep_contracts.validation import field_path
@@ -30,7 +33,7 @@ from sweep_contracts.version import code_version
 from sweep_orchestrator import deps
 from sweep_orchestrator.retry import RetryResult, retry_run
 from sweep_orchestrator.runs import list_runs, load_manifest
-from sweep_orchestrator.status import RunStatus, run_status
+from sweep_orchestrator.status import RunStatus
 from sweep_orchestrator.submit import SubmitResult, submit_run
 
 log = logging.getLogger("sweep.api")
@@ -100,8 +103,20 @@ def _json(status: int, body: Any) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=text)
 
 
+def _body_bytes(body: str | None, base64_encoded: bool) -> bytes:
+    """The body as sent: API Gateway base64-encodes bodies it does not take for text."""
+    try:
+        return base64.b64decode(body or "", validate=True) if base64_encoded else (body or "").encode()
+    except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
+        raise RequestError(
+            f"the request body cannot be decoded: {exc}.",
+            field="body",
+            hint="send the sweep as UTF-8 JSON; a base64-encoded body (isBase64Encoded) must be valid base64.",
+        ) from None
+
+
 def _checked_run_id(run_id: str) -> str:
-    if not re.match(RUN_ID_PATTERN, run_id):
+    if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise RunNotFoundError(
             f"`{run_id}` is not a run id.",
             field="run_id",
@@ -126,17 +141,11 @@ def _checked_run_id(run_id: str) -> str:
 )
 def post_run() -> Response[str]:
     event = app.current_event
-    body = event.decoded_body or ""
-    try:
-        payload = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise RequestError(
-            f"the request body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
-            field="body",
-            hint="send the sweep as a JSON object with Content-Type: application/json.",
-        ) from None
     d = deps.current()
-    result, _ = submit_run(payload, d.runtime, request_bytes=len(body.encode()))
+    body = _body_bytes(event.body, bool(event.is_base64_encoded))
+    check_size(len(body), d.runtime.settings().max_request_bytes)
+    payload = loads_json(body)
+    result, _ = submit_run(payload, d.runtime, request_bytes=len(body))
     log.info(
         "run %s: %d points, %d shards (existing: %s)", result.run_id, result.points, result.shards, result.existing
     )
@@ -176,9 +185,9 @@ def get_runs(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> Response[str]:
     tags=["runs"],
 )
 def get_run(run_id: str) -> Response[str]:
-    store = deps.current().runtime.store
-    manifest = load_manifest(store, _checked_run_id(run_id))
-    status = run_status(store, run_id, manifest)
+    current = deps.current()
+    manifest = load_manifest(current.runtime.store, _checked_run_id(run_id))
+    status = current.outcomes.status(run_id, manifest)
     answer = StatusAnswer(
         **status.model_dump(),
         description=manifest.request.description,
@@ -263,7 +272,7 @@ def not_found(exc: Exception) -> Response[str]:
     return _json(
         404,
         {
-            "code": "NOT_FOUND",
+            "code": ApiCode.NOT_FOUND,
             "message": f"there is no route {event.http_method} {event.path}.",
             "hint": f"the routes are {ROUTES}.",
         },
@@ -277,7 +286,7 @@ def unexpected(exc: Exception) -> Response[str]:
     return _json(
         500,
         {
-            "code": "INTERNAL_ERROR",
+            "code": ApiCode.INTERNAL_ERROR,
             "message": "the orchestrator failed unexpectedly.",
             "hint": f"look for request {request_id} in the orchestrator's logs.",
         },

@@ -16,6 +16,7 @@ from sweep_contracts import environment
 from sweep_contracts.settings import normalise_prefix, parameter_prefix
 from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
 from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.status import OutcomeReader
 
 MAX_CONNECTIONS = 256  # the highest dispatch_concurrency a stage may set
 
@@ -27,6 +28,11 @@ class OrchestratorDeps:
     stage: str
     parameter_prefix: str
     settings_ttl_s: int
+
+    @functools.cached_property
+    def outcomes(self) -> OutcomeReader:
+        """Reads outcomes from this runtime's store, remembering them between polls in a warm Lambda."""
+        return OutcomeReader(self.runtime.store)
 
 
 @functools.cache

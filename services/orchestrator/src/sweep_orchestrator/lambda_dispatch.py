@@ -94,12 +94,13 @@ class LambdaDispatcher:
 
     def _invoke_all(self, function: str, payloads: list[str], policy: DispatchPolicy) -> list[str | None]:
         if len(payloads) == 1:
-            return [self._invoke(function, payloads[0], policy)]
+            return [self.invoke(function, payloads[0], policy)]
         with ThreadPoolExecutor(max_workers=min(policy.concurrency, len(payloads) or 1)) as pool:
-            return list(pool.map(lambda payload: self._invoke(function, payload, policy), payloads))
+            return list(pool.map(lambda payload: self.invoke(function, payload, policy), payloads))
 
-    def _invoke(self, function: str, payload: str, policy: DispatchPolicy) -> str | None:
-        """None once Lambda accepted the event, else why it did not after `max_attempts`."""
+    def invoke(self, function: str, payload: str, policy: DispatchPolicy) -> str | None:
+        """Send one event, retrying with backoff as `policy` says: None once Lambda accepted it,
+        else why it did not after `max_attempts` (benchmarks time this one call)."""
         body = payload.encode()
         for attempt in range(1, policy.max_attempts + 1):
             result = self.invoker.invoke_async(function, body)

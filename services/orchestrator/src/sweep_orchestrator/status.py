@@ -13,6 +13,7 @@ from pydantic import AwareDatetime
 
 from sweep_contracts import layout
 from sweep_contracts.base import Frozen
+from sweep_contracts.errors import ParquetFormatError, StoreError
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.storage import ObjectInfo, ObjectStore
@@ -65,67 +66,82 @@ class RunStatus(Frozen):
         return self.points_ok + self.points_error
 
 
-class OutcomeCache:
-    """Outcomes already read, by store, key and version tag: polling a large run in a warm
-    orchestrator rereads only the outcomes that changed since the last poll."""
+class OutcomeReader:
+    """Reads a run's outcomes from one store. It remembers each outcome by key and version tag,
+    so a warm orchestrator polling a large run rereads only the outcomes that changed. The memory
+    belongs to this reader and so to its one store: two stores never share what was read."""
 
-    def __init__(self, limit: int = 100_000) -> None:
+    def __init__(self, store: ObjectStore, *, limit: int = 100_000, threads: int = 16) -> None:
+        self.store = store
         self.limit = limit
-        self._items: OrderedDict[tuple[str, str], tuple[str, Outcome]] = OrderedDict()
+        self.threads = threads
+        self._items: OrderedDict[str, tuple[str, Outcome]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, store: ObjectStore, info: ObjectInfo) -> Outcome | None:
+    def _cached(self, info: ObjectInfo) -> Outcome | None:
         with self._lock:
-            hit = self._items.get((store.uri, info.key))
+            hit = self._items.get(info.key)
             return hit[1] if hit and hit[0] == info.tag else None
 
-    def clear(self) -> None:
+    def _remember(self, info: ObjectInfo, outcome: Outcome) -> None:
         with self._lock:
-            self._items.clear()
-
-    def put(self, store: ObjectStore, info: ObjectInfo, outcome: Outcome) -> None:
-        with self._lock:
-            self._items[(store.uri, info.key)] = (info.tag, outcome)
-            self._items.move_to_end((store.uri, info.key))
+            self._items[info.key] = (info.tag, outcome)
+            self._items.move_to_end(info.key)
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)
 
-
-OUTCOMES = OutcomeCache()
-
-
-def read_outcomes(
-    store: ObjectStore, run_id: str, threads: int = 16, cache: OutcomeCache | None = OUTCOMES
-) -> dict[int, Outcome]:
-    """The outcome of every shard that has one. A success wins over a stale failure."""
-    winners: dict[int, tuple[layout.OutcomeStatus, ObjectInfo]] = {}
-    for info in store.list_info(layout.outcomes_prefix(run_id)):
-        parsed = layout.parse_outcome_key(info.key)
-        if parsed is None:
-            continue
-        _, status, shard_id = parsed
-        if status == "success" or shard_id not in winners:
-            winners[shard_id] = (status, info)
-
-    def load(item: tuple[int, ObjectInfo]) -> tuple[int, Outcome | None]:
-        shard_id, info = item
-        if cache is not None and (hit := cache.get(store, info)) is not None:
-            return shard_id, hit
-        data = store.get(info.key)
+    def _load(self, run_id: str, info: ObjectInfo) -> Outcome | None:
+        if (hit := self._cached(info)) is not None:
+            return hit
+        data = self.store.get(info.key)
         if data is None:  # replaced between the listing and the read: a retry is writing it
-            return shard_id, None
-        outcome = Outcome.from_parquet(data, run_id)
-        if cache is not None:
-            cache.put(store, info, outcome)
-        return shard_id, outcome
+            return None
+        try:
+            outcome = Outcome.from_parquet(data, run_id)
+        except ParquetFormatError as exc:
+            raise StoreError(
+                f"the outcome `{info.key}` in {self.store.uri} cannot be read: {exc.message}",
+                field="key",
+                value=info.key,
+                hint=exc.hint or "rewrite the shard's outcome: `sweep retry` runs the shard again.",
+            ) from exc
+        self._remember(info, outcome)
+        return outcome
 
-    items = sorted((shard_id, info) for shard_id, (_, info) in winners.items())
-    if len(items) > 8 and threads > 1:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            loaded: Iterable[tuple[int, Outcome | None]] = list(pool.map(load, items))
-    else:
-        loaded = [load(item) for item in items]
-    return {shard_id: outcome for shard_id, outcome in loaded if outcome is not None}
+    def outcomes(self, run_id: str) -> dict[int, Outcome]:
+        """The outcome of every shard that has one. A success wins over a stale failure."""
+        winners: dict[int, tuple[layout.OutcomeStatus, ObjectInfo]] = {}
+        for info in self.store.list_info(layout.outcomes_prefix(run_id)):
+            parsed = layout.parse_outcome_key(info.key)
+            if parsed is None:
+                continue
+            _, status, shard_id = parsed
+            if status == "success" or shard_id not in winners:
+                winners[shard_id] = (status, info)
+        items = sorted((shard_id, info) for shard_id, (_, info) in winners.items())
+
+        def load(item: tuple[int, ObjectInfo]) -> tuple[int, Outcome | None]:
+            return item[0], self._load(run_id, item[1])
+
+        loaded: Iterable[tuple[int, Outcome | None]]
+        if len(items) > 8 and self.threads > 1:
+            with ThreadPoolExecutor(max_workers=self.threads) as pool:
+                loaded = list(pool.map(load, items))
+        else:
+            loaded = [load(item) for item in items]
+        return {shard_id: outcome for shard_id, outcome in loaded if outcome is not None}
+
+    def status(self, run_id: str, manifest: RunManifest | None = None, now: datetime | None = None) -> RunStatus:
+        """The run's progress at `now`; pass its manifest if you have it, to spare reading it again."""
+        manifest = manifest or load_manifest(self.store, run_id)
+        outcomes = self.outcomes(run_id)
+        record = read_record(self.store, run_id) if len(outcomes) < manifest.plan.shard_count else None
+        return summarize(manifest, outcomes, now or datetime.now(UTC), record)
+
+
+def read_outcomes(store: ObjectStore, run_id: str) -> dict[int, Outcome]:
+    """The outcome of every shard that has one, read afresh."""
+    return OutcomeReader(store, limit=0).outcomes(run_id)
 
 
 def summarize(
@@ -183,8 +199,5 @@ def summarize(
 def run_status(
     store: ObjectStore, run_id: str, manifest: RunManifest | None = None, now: datetime | None = None
 ) -> RunStatus:
-    """The run's progress; pass its manifest if you have it, to spare reading it again."""
-    manifest = manifest or load_manifest(store, run_id)
-    outcomes = read_outcomes(store, run_id)
-    record = read_record(store, run_id) if len(outcomes) < manifest.plan.shard_count else None
-    return summarize(manifest, outcomes, now or datetime.now(UTC), record)
+    """The run's progress, read afresh; pass its manifest if you have it, to spare reading it again."""
+    return OutcomeReader(store, limit=0).status(run_id, manifest, now)

@@ -15,6 +15,7 @@ from pydantic import Field
 from sweep_contracts import layout
 from sweep_contracts._json import canonical_json
 from sweep_contracts.base import Frozen
+from sweep_contracts.decoding import check_size
 from sweep_contracts.errors import LimitExceededError, RunConflictError
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
@@ -42,10 +43,15 @@ class SubmitResult(Frozen):
     dispatch_failed: int = 0
 
 
+RUN_ID_SLUG = 30
+"""Characters of the experiment name kept in a generated run id: 30 + 1 + 15 + 1 + 16 = 63, the run id maximum."""
+
+
 def new_run_id(experiment: str, now: datetime) -> str:
-    """`<experiment>-<yyyymmdd>-<hhmmss>-<4 hex>`: sortable by time, unique enough for a person."""
-    slug = re.sub(r"[^a-z0-9-]+", "-", experiment.lower()).strip("-")[:36] or "run"
-    return f"{slug}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    """`<experiment>-<yyyymmdd>-<hhmmss>-<16 hex>`: sortable by time, and 64 random bits, so two runs
+    submitted in the same second collide with odds of about n²/2**65 (one in 10**8 for a million)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", experiment.lower()).strip("-")[:RUN_ID_SLUG] or "run"
+    return f"{slug}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(8)}"
 
 
 def request_size(payload: Any) -> int:
@@ -56,10 +62,10 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
     """Validate and plan a request into the manifest it would get; writes nothing."""
     settings = rt.settings()
     if request_bytes is not None:
-        _check_size(request_bytes, settings)
+        check_size(request_bytes, settings.max_request_bytes)
     request = parse_request(payload)
     if request_bytes is None:
-        _check_size(request_size(request.model_dump(mode="json", exclude_none=True)), settings)
+        check_size(request_size(request.model_dump(mode="json", exclude_none=True)), settings.max_request_bytes)
     experiment = rt.registry.get(request.experiment)
     space = PointSpace(request, request.config)
     plan = plan_shards(space.size, settings, request.shard_size)
@@ -105,18 +111,6 @@ def _check_task_size(manifest: RunManifest, settings: SystemSettings) -> None:
         )
 
 
-def _check_size(size: int, settings: SystemSettings) -> None:
-    if size > settings.max_request_bytes:
-        raise LimitExceededError(
-            f"the request is {size:,} bytes, over the limit of {settings.max_request_bytes:,}.",
-            field="request",
-            value=size,
-            limit=settings.max_request_bytes,
-            hint="every shard task carries the request: describe points with `grids` or `sample` "
-            "rather than long `points` lists, or split the sweep into several runs.",
-        )
-
-
 def submit_run(
     payload: Any,
     rt: Runtime,
@@ -142,7 +136,7 @@ def submit_run(
         # its dispatch never finished (the orchestrator died midway, or this very call's manifest
         # write committed but answered an error, and botocore's retry found the object): hand over
         # every shard without an outcome (one handed over already may run twice: harmless)
-        outcomes = read_outcomes(rt.store, existing.run_id, cache=None)
+        outcomes = read_outcomes(rt.store, existing.run_id)
         unfinished = [(k, a) for k, a in all_shards(existing) if k not in outcomes]
         return _result(existing, existing=True, report=_dispatch(rt, existing, unfinished)), existing
     return _result(existing, existing=True), existing

@@ -8,17 +8,22 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
+from sweep_aws.clients import ssm_secrets_client
 from sweep_aws.environ import required, settings_ttl
 from sweep_aws.ssm import SsmSecrets
 from sweep_aws.stores import open_store
 from sweep_contracts import environment
+from sweep_contracts.errors import SecretUnavailableError
 from sweep_contracts.experiments import Registry
 from sweep_worker.runner import Secrets, WorkerDeps, process_event
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 logger = Logger(service="sweep-worker")
 copy_config_to_registered_loggers(source_logger=logger, include={"sweep"})
@@ -28,7 +33,13 @@ def environment_secrets(names: Sequence[str]) -> Mapping[str, str]:
     """Local runs: secret `api_key` is the environment variable `SWEEP_SECRET_API_KEY`."""
     missing = [n for n in names if environment.SECRET_PREFIX + n.upper() not in os.environ]
     if missing:
-        raise LookupError(f"set {', '.join(environment.SECRET_PREFIX + n.upper() for n in missing)}")
+        variables = ", ".join(environment.SECRET_PREFIX + n.upper() for n in missing)
+        raise SecretUnavailableError(
+            f"the experiment needs {', '.join(missing)}, and {variables} is not set.",
+            field="secrets",
+            value=missing,
+            hint=f"set {variables} in the environment of `sweep run`.",
+        )
     return {n: os.environ[environment.SECRET_PREFIX + n.upper()] for n in names}
 
 
@@ -38,8 +49,14 @@ def deps_from_environment() -> WorkerDeps:
     secrets come from SSM SecureString parameters, else from `SWEEP_SECRET_*` variables."""
     store = open_store(required(environment.STORE, "the worker does not know where to write results"))
     prefix = os.environ.get(environment.PARAMETER_PREFIX)
-    secrets: Secrets = SsmSecrets(prefix, ttl_s=settings_ttl()) if prefix else environment_secrets
+    secrets: Secrets = ssm_secrets(prefix) if prefix else environment_secrets
     return WorkerDeps(store=store, registry=Registry.default(), secrets=secrets)
+
+
+def ssm_secrets(prefix: str, client: SSMClient | None = None) -> SsmSecrets:
+    """The secrets of one cold start: its own client, patient with throttling at a fan-out, and a
+    cache that the warm invocations of this environment share."""
+    return SsmSecrets(prefix, client=client or ssm_secrets_client(), ttl_s=settings_ttl())
 
 
 @logger.inject_lambda_context(clear_state=True)

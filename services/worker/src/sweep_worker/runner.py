@@ -4,32 +4,26 @@ write its points and exactly one outcome. Pure of AWS: the store and the clock a
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from sweep_contracts import layout
-from sweep_contracts._json import canonical_json, param_text
-from sweep_contracts.errors import InvalidTaskError, MissingConfigError, SweepError, UnknownExperimentError
-from sweep_contracts.experiments import Experiment, Registry
-from sweep_contracts.outcomes import (
-    ErrorCode,
-    Outcome,
-    delete_quietly,
-    finish_cleanup,
-    read_outcome,
-    record_outcome,
-    truncate,
+from sweep_contracts.errors import (
+    InvalidTaskError,
+    MissingConfigError,
+    SecretUnavailableError,
+    SweepError,
+    UnknownExperimentError,
 )
+from sweep_contracts.experiments import Registry
+from sweep_contracts.outcomes import ErrorCode, Outcome, delete_quietly, finish_cleanup, read_outcome, record_outcome
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import ShardTask, identify_task, parse_task
-from sweep_contracts.validation import problems_from
-from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
+from sweep_worker.budget import TimeBudget
+from sweep_worker.evaluate import redact, run_points, run_points_isolated
 from sweep_worker.sink import PointRows
 
 log = logging.getLogger("sweep.worker")
@@ -44,7 +38,12 @@ def _utcnow() -> datetime:
 
 def _no_secrets(names: Sequence[str]) -> Mapping[str, str]:
     if names:
-        raise LookupError(f"no secret store is configured, and the experiment needs {', '.join(names)}")
+        raise SecretUnavailableError(
+            f"no secret store is configured, and the experiment needs {', '.join(names)}.",
+            field="secrets",
+            value=list(names),
+            hint="give the worker a secret store (`WorkerDeps(secrets=...)`).",
+        )
     return {}
 
 
@@ -58,85 +57,19 @@ class WorkerDeps:
     clock: Clock = _utcnow
 
 
-@dataclass
-class ShardResult:
-    """What happened to the points of a shard."""
-
-    rows: PointRows
-    stop_code: ErrorCode | None = None
-    stop_message: str | None = None
-
-
-def redact(text: str, secrets: Mapping[str, str]) -> str:
-    """`text` with the value of every secret replaced by its name: an experiment that raises with
-    its API key in the message must not get the key stored in a row, an outcome or a log line."""
-    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
-        if value:
-            text = text.replace(value, f"[secret `{name}`]")
-    return text
-
-
-def _point_error(exc: BaseException, experiment: Experiment[Any], secrets: Mapping[str, str]) -> tuple[str, str]:
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(f"`{p.field}`: {p.message}" for p in problems_from(exc, experiment.config_fields()))
-        return "ConfigError", truncate(f"the point's effective config is invalid: {problems}")
-    return type(exc).__name__, truncate(redact(str(exc), secrets) or type(exc).__name__)
-
-
-def run_points(
-    task: ShardTask,
-    experiment: Experiment[Any],
-    budget: TimeBudget,
-    secrets: Mapping[str, str],
-    execution: str | None = None,
-) -> ShardResult:
-    """Evaluate the shard's points in index order. A raising point becomes an `error` row and the
-    shard goes on; when the budget runs short the shard stops and says how many points were not run."""
-    space = task.point_space()
-    rows = PointRows(task.shard_id, execution)
-    result = ShardResult(rows)
-    index = task.start
-    with PointAlarm() as alarm:
-        try:
-            for index in range(task.start, task.stop):
-                if not budget.allows_next():
-                    break
-                point = space.point(index)
-                effective = space.effective_config(point)
-                error: tuple[str, str] | None = None
-                metrics: Mapping[str, float] = {}
-                started = time.perf_counter()
-                alarm.arm(budget.left_ms())
-                try:
-                    metrics = experiment.evaluate(experiment.parse_config(effective), secrets)
-                except Exception as exc:
-                    error = _point_error(exc, experiment, secrets)
-                finally:
-                    alarm.disarm()
-                duration_ms = (time.perf_counter() - started) * 1000
-                budget.record(duration_ms)
-                rows.add(
-                    point_index=index,
-                    series=point.series,
-                    repeat=point.repeat,
-                    params={k: param_text(v) for k, v in point.params.items()},
-                    metrics=metrics,
-                    error=error,
-                    duration_ms=duration_ms,
-                    config_json=canonical_json(effective),
-                    finished_at_ms=time.time_ns() // 1_000_000,
-                )
-        except PointInterrupted:
-            result.stop_message = f"point {index} ran past the time budget and was interrupted. "
-    not_run = task.points_total - len(rows)
-    if not_run:
-        result.stop_code = ErrorCode.TIME_BUDGET
-        result.stop_message = (
-            f"{result.stop_message or ''}The time budget ran short after {len(rows)} of {task.points_total} "
-            f"points; {not_run} points were not run (margin {budget.margin_ms:.0f} ms kept for writing results). "
-            "Use a smaller shard_size, or `sweep retry` to run them again."
-        )
-    return result
+def previous_attempt_crashed(task: ShardTask, store: ObjectStore) -> bool:
+    """Whether the shard's last recorded attempt died with its process: then this attempt isolates
+    its points, or it would die at the same point again. When the store cannot say, isolate: it is
+    only slower."""
+    if task.attempt <= 1:
+        return False
+    try:
+        data = store.get(layout.outcome_key(task.run_id, "failure", task.shard_id))
+        previous = Outcome.from_parquet(data, task.run_id) if data is not None else None
+    except Exception:
+        log.warning("shard %s/%s: cannot read its previous outcome; isolating its points", task.run_id, task.shard_id)
+        return True
+    return previous is not None and previous.error_code is ErrorCode.WORKER_CRASHED
 
 
 class _ShardFailed(Exception):  # noqa: N818 - internal control flow, never leaves this module
@@ -166,19 +99,20 @@ def _run_shard(
         raise _ShardFailed(ErrorCode.EXPERIMENT_UNAVAILABLE, str(exc)) from exc
     try:
         secrets = deps.secrets(experiment.secrets)
-    except LookupError as exc:
+    except SecretUnavailableError as exc:
         message = f"a secret of experiment `{task.experiment}` is unavailable: {exc}"
         raise _ShardFailed(ErrorCode.SECRET_UNAVAILABLE, message) from exc
+    run = run_points_isolated if previous_attempt_crashed(task, deps.store) else run_points
     try:
-        result = run_points(task, experiment, _budget(task, remaining_ms), secrets, execution)
+        result = run(task, experiment, _budget(task, remaining_ms), secrets)
     except SweepError as exc:
         raise _ShardFailed(ErrorCode.INVALID_TASK, str(exc)) from exc
     except Exception as exc:
         message = redact(f"{type(exc).__name__}: {exc}", secrets)
-        log.error(
-            "shard %s/%s: unexpected error: %s", task.run_id, task.shard_id, message
-        )  # no traceback: it may quote a secret
+        # no traceback in the log: it would quote the exception's message, secrets and all
+        log.error("shard %s/%s: unexpected error: %s", task.run_id, task.shard_id, message)
         raise _ShardFailed(ErrorCode.INTERNAL_ERROR, message) from exc
+    result.rows.execution = execution  # the outcome names this execution: it vouches for these rows only
     key = layout.points_key(task.run_id, task.shard_id, execution)
     try:
         deps.store.put(key, result.rows.to_parquet())

@@ -1,0 +1,171 @@
+"""Evaluating a shard's points: per-point error capture inside the time budget, in this process
+or, after the shard's previous attempt died with its process, in child processes that isolate
+the point which kills them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from sweep_contracts._json import canonical_json, param_text
+from sweep_contracts.experiments import Experiment
+from sweep_contracts.outcomes import ErrorCode, truncate
+from sweep_contracts.points import PointSpace
+from sweep_contracts.tasks import ShardTask
+from sweep_contracts.validation import problems_from
+from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
+from sweep_worker.isolate import Row, run_isolated
+from sweep_worker.sink import PointRows
+
+
+@dataclass
+class ShardResult:
+    """What happened to the points of a shard."""
+
+    rows: PointRows
+    stop_code: ErrorCode | None = None
+    stop_message: str | None = None
+
+
+def redact(text: str, secrets: Mapping[str, str]) -> str:
+    """`text` with the value of every secret replaced by its name: an experiment that raises with
+    its API key in the message must not get the key stored in a row, an outcome or a log line."""
+    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
+        if value:
+            text = text.replace(value, f"[secret `{name}`]")
+    return text
+
+
+def _point_error(exc: BaseException, experiment: Experiment[Any], secrets: Mapping[str, str]) -> tuple[str, str]:
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"`{p.field}`: {p.message}" for p in problems_from(exc, experiment.config_fields()))
+        return "ConfigError", truncate(f"the point's effective config is invalid: {problems}")
+    return type(exc).__name__, truncate(redact(str(exc), secrets) or type(exc).__name__)
+
+
+def evaluate_point(
+    space: PointSpace, experiment: Experiment[Any], index: int, secrets: Mapping[str, str], budget: TimeBudget
+) -> Row:
+    """Evaluate one point; an exception it raises becomes its error. `PointInterrupted` passes through."""
+    point = space.point(index)
+    effective = space.effective_config(point)
+    error: tuple[str, str] | None = None
+    metrics: Mapping[str, float] = {}
+    started = time.perf_counter()
+    try:
+        metrics = experiment.evaluate(experiment.parse_config(effective), secrets)
+    except Exception as exc:
+        error = _point_error(exc, experiment, secrets)
+    duration_ms = (time.perf_counter() - started) * 1000
+    budget.record(duration_ms)
+    return {
+        "point_index": index,
+        "series": point.series,
+        "repeat": point.repeat,
+        "params": {k: param_text(v) for k, v in point.params.items()},
+        "metrics": metrics,
+        "error": error,
+        "duration_ms": duration_ms,
+        "config_json": canonical_json(effective),
+        "finished_at_ms": time.time_ns() // 1_000_000,
+    }
+
+
+def evaluate_points(
+    task: ShardTask,
+    experiment: Experiment[Any],
+    budget: TimeBudget,
+    secrets: Mapping[str, str],
+    start: int,
+    emit: Callable[[Row], None],
+) -> str | None:
+    """Evaluate the points from `start` in index order, handing each row to `emit`, while the budget
+    allows. Returns why it stopped early when a point overran the budget, else None."""
+    space = task.point_space()
+    index = start
+    with PointAlarm() as alarm:
+        try:
+            for index in range(start, task.stop):
+                if not budget.allows_next():
+                    break
+                alarm.arm(budget.left_ms())
+                try:
+                    row = evaluate_point(space, experiment, index, secrets, budget)
+                finally:
+                    alarm.disarm()
+                emit(row)
+        except PointInterrupted:
+            return f"point {index} ran past the time budget and was interrupted. "
+    return None
+
+
+def shard_result(task: ShardTask, rows: PointRows, stop_message: str | None, budget: TimeBudget) -> ShardResult:
+    """The result of the points run so far: a shard that did not run all its points stops with
+    `TIME_BUDGET` and says how many were not run."""
+    result = ShardResult(rows, stop_message=stop_message)
+    not_run = task.points_total - len(rows)
+    if not_run:
+        result.stop_code = ErrorCode.TIME_BUDGET
+        result.stop_message = (
+            f"{stop_message or ''}The time budget ran short after {len(rows)} of {task.points_total} "
+            f"points; {not_run} points were not run (margin {budget.margin_ms:.0f} ms kept for writing results). "
+            "Use a smaller shard_size, or `sweep retry` to run them again."
+        )
+    return result
+
+
+def run_points(
+    task: ShardTask,
+    experiment: Experiment[Any],
+    budget: TimeBudget,
+    secrets: Mapping[str, str],
+) -> ShardResult:
+    """Evaluate the shard's points in index order. A raising point becomes an `error` row and the
+    shard goes on; when the budget runs short the shard stops and says how many points were not run."""
+    rows = PointRows(task.shard_id)
+    stopped = evaluate_points(task, experiment, budget, secrets, task.start, lambda row: rows.add(**row))
+    return shard_result(task, rows, stopped, budget)
+
+
+def run_points_isolated(
+    task: ShardTask,
+    experiment: Experiment[Any],
+    budget: TimeBudget,
+    secrets: Mapping[str, str],
+) -> ShardResult:
+    """`run_points` in child processes (see `sweep_worker.isolate`): a point that kills its process
+    becomes an `error` row with error_type `WORKER_CRASHED`, and the shard's other points run."""
+    space = task.point_space()
+    rows = PointRows(task.shard_id)
+
+    def run_from(start: int, emit: Callable[[Row], None]) -> str | None:
+        return evaluate_points(task, experiment, budget, secrets, start, emit)
+
+    def on_row(row: Row) -> None:
+        budget.record(row["duration_ms"])
+        rows.add(**row)
+
+    def on_crash(index: int, how: str, duration_ms: float) -> None:
+        point = space.point(index)
+        message = (
+            f"the point ended its process ({how}): os._exit, a crash in native code, or running out of "
+            "memory. It cannot report an error itself; the shard's other points ran in fresh processes."
+        )
+        rows.add(
+            point_index=index,
+            series=point.series,
+            repeat=point.repeat,
+            params={k: param_text(v) for k, v in point.params.items()},
+            metrics={},
+            error=(ErrorCode.WORKER_CRASHED.value, message),
+            duration_ms=duration_ms,
+            config_json=canonical_json(space.effective_config(point)),
+            finished_at_ms=time.time_ns() // 1_000_000,
+        )
+
+    stopped = run_isolated(task.start, task.stop, run_from, on_row, on_crash, lambda: budget.left_ms() / 1000)
+    return shard_result(task, rows, stopped, budget)
