@@ -117,7 +117,7 @@ def test_damaged_files_are_reported(data: bytes, message: str) -> None:
 def test_timestamps_before_the_epoch_round_down_to_the_millisecond() -> None:
     # GIVEN a start half a millisecond before the last millisecond of 1969
     row = {c.name: 0 for c in OUTCOMES_TABLE.columns} | {"status": "success", "error_code": None}
-    row |= {"error_message": None, "request_id": None, "duration_ms": 0.0}
+    row |= {"error_message": None, "request_id": None, "execution": None, "duration_ms": 0.0}
     row |= {"started_at": datetime(1969, 12, 31, 23, 59, 59, 999500, tzinfo=UTC), "finished_at": T0}
     # WHEN it is written
     data = write_flat(OUTCOMES_TABLE, [row])
