@@ -125,7 +125,7 @@ class SsmSecrets:
                 # Powertools raises its error inside `except` without `from`: the SSM error is the
                 # context. The message names the parameter and SSM's reason, never a value.
                 raise SecretUnavailableError(
-                    f"`{self.path}{name}` could not be read: {_reason(exc)}.",
+                    f"`{self.path}{name}` could not be read: {_reason(exc).rstrip('.')}.",
                     field=name,
                     hint=f"check that the parameter exists and the worker's role may read it: {SET_SECRET_HINT}",
                 ) from None
