@@ -254,6 +254,13 @@ def test_worker_async_invocations_retry_then_go_to_the_reconciler(stack: str) ->
     }
 
 
+def test_the_event_age_the_orchestrator_checks_is_the_one_the_worker_has(stack: str) -> None:
+    # GIVEN the submit-time check reads `max_event_age_s`, Lambda drops queued shards at `maxEventAgeS`
+    settings, worker = config(stack)["sweep:settings"], config(stack)["sweep:worker"]
+    # THEN both stages use Lambda's maximum (dev had one hour: ~240 of 2,000 shards started, issue 11)
+    assert settings["max_event_age_s"] == worker["maxEventAgeS"] == 21_600
+
+
 # --- API -----------------------------------------------------------------------------------------
 
 

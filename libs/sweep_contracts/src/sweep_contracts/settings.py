@@ -74,6 +74,27 @@ class SystemSettings(Frozen):
         le=10_000,
         description="Most shards one orchestrator invocation dispatches; larger runs fan out.",
     )
+    worker_concurrency: int = Field(
+        default=1_000,
+        ge=1,
+        le=100_000,
+        description="Shards that run at once on the stage: the worker's reserved concurrency, or the account's "
+        "unreserved pool. Sizes the submit-time check against `max_event_age_s`.",
+    )
+    max_event_age_s: int = Field(
+        default=21_600,
+        ge=60,
+        le=21_600,
+        description="The worker's maximum event age (stack config `maxEventAgeS`): a queued shard not started by "
+        "then is dropped as EVENT_EXPIRED.",
+    )
+    refuse_expiring_runs: int = Field(
+        default=1,
+        ge=0,
+        le=1,
+        description="1: refuse a run whose shards cannot all start within `max_event_age_s`; 0: submit it "
+        "with a warning.",
+    )
     provenance: dict[str, Provenance] = Field(default_factory=dict, exclude=True)
 
     @classmethod

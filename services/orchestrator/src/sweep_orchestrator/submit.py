@@ -22,6 +22,7 @@ from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
+from sweep_contracts.timing import check_queue, queue_estimate
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef, all_shards
 from sweep_orchestrator.dispatched import read_record, write_record
 from sweep_orchestrator.failures import dispatch_failures, record_failures
@@ -41,6 +42,7 @@ class SubmitResult(Frozen):
     dispatched: int = 0
     delegated: int = 0
     dispatch_failed: int = 0
+    warnings: list[str] = Field(default_factory=list)
 
 
 RUN_ID_SLUG = 30
@@ -82,7 +84,18 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         code_version=rt.code_version(),
     )
     _check_task_size(manifest, settings)
+    queue_warnings(manifest, settings)
     return manifest
+
+
+def queue_warnings(manifest: RunManifest, settings: SystemSettings | None = None) -> list[str]:
+    """Raises when the stage refuses a run whose shards cannot all start before their queued
+    invokes expire; otherwise the warning, if any."""
+    settings = settings or manifest.effective_settings()
+    plan = manifest.plan
+    estimate = queue_estimate(plan.shard_count, plan.shard_size, settings, manifest.request.expected_point_s)
+    warning = check_queue(estimate, settings)
+    return [warning] if warning else []
 
 
 RETRY_ATTEMPT_DIGITS = 3
@@ -163,4 +176,5 @@ def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | N
         dispatched=report.dispatched,
         delegated=report.delegated,
         dispatch_failed=len(report.failed),
+        warnings=[] if existing else queue_warnings(manifest),
     )

@@ -1,0 +1,84 @@
+"""Issue 11 item 4: at submit, a run whose shards cannot all start before Lambda drops their queued
+invokes (`EventAgeExceeded`) is refused, or submitted with a warning, with the numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sweep_contracts import layout
+from sweep_contracts.errors import LimitExceededError
+from sweep_contracts.settings import SystemSettings
+from sweep_contracts.storage import MemoryStore
+from sweep_contracts.timing import queue_estimate
+from sweep_orchestrator.submit import submit_run
+from tests.helpers import runtime_for
+
+# dev as issue 11 describes it: 20 workers, a 300 s shard, one hour of event age
+DEV = {"worker_concurrency": 20, "max_event_age_s": 3600, "shard_time_budget_s": 300, "max_shards": 2000}
+
+
+def sweep(shards: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "experiment": "synthetic",
+        "run_id": "expiry-1",
+        "config": {"y": 0.5},
+        "grid": {"x": list(range(shards))},
+        "shard_size": 1,
+        **extra,
+    }
+
+
+def settings(**overrides: int) -> SystemSettings:
+    return SystemSettings.resolve({**DEV, **overrides}, source="file", strict=True)
+
+
+def test_issue_11_arithmetic_only_240_full_length_shards_of_2000_start_in_time() -> None:
+    estimate = queue_estimate(2000, 1, settings(), None)
+    assert (estimate.drain_s, estimate.fits, estimate.startable) == (30_000.0, False, 240)
+
+
+def test_a_run_that_would_expire_in_the_queue_is_refused_with_the_numbers_and_the_fix() -> None:
+    # GIVEN dev's concurrency and event age, and no measured time per point
+    store = MemoryStore()
+    rt, dispatcher = runtime_for(store, settings())
+    # WHEN 2,000 shards are submitted
+    with pytest.raises(LimitExceededError) as caught:
+        submit_run(sweep(2000), rt)
+    # THEN it is refused before anything is written or dispatched
+    body = caught.value.to_dict()
+    assert {k: body[k] for k in ("code", "field", "value", "limit")} == {
+        "code": "LIMIT_EXCEEDED",
+        "field": "shards",
+        "value": 30_000,
+        "limit": 3600,
+    }
+    assert body["message"] == (
+        "2,000 shards × 300 s per shard (`shard_time_budget_s`, no `expected_point_s` given) ÷ 20 concurrent "
+        "workers (`worker_concurrency`) = 30,000 s in Lambda's queue, over the worker's maximum event age of "
+        "3,600 s (`max_event_age_s`): about 1,760 shards would expire unstarted (EVENT_EXPIRED)."
+    )
+    assert "expected_point_s" in body["hint"] and "refuse_expiring_runs: 0" in body["hint"]
+    assert (store.get(layout.manifest_key("expiry-1")), dispatcher.events) == (None, [])
+
+
+def test_a_measured_time_per_point_lets_the_same_run_through() -> None:
+    rt, dispatcher = runtime_for(MemoryStore(), settings())
+    # 2,000 shards × 30 s ÷ 20 = 3,000 s < 3,600 s
+    result, manifest = submit_run(sweep(2000, expected_point_s=30), rt)
+    assert (result.dispatched, result.warnings, manifest.request.expected_point_s) == (2000, [], 30)
+
+
+def test_with_refusal_off_the_run_is_submitted_with_the_warning() -> None:
+    rt, dispatcher = runtime_for(MemoryStore(), settings(refuse_expiring_runs=0))
+    result, _ = submit_run(sweep(2000), rt)
+    assert result.dispatched == 2000
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("2,000 shards × 300 s per shard")
+
+
+def test_the_time_estimate_does_not_change_the_run_identity() -> None:
+    rt, _ = runtime_for(MemoryStore(), settings())
+    submit_run(sweep(10, expected_point_s=1), rt)
+    again, _ = submit_run(sweep(10, expected_point_s=2), rt)
+    assert again.existing is True
