@@ -206,7 +206,12 @@ def test_a_queued_invoke_that_expired_is_recorded_as_event_expired_not_a_crash(s
     # WHEN the on-failure destination hands the record to the orchestrator
     result = handler.handler(record, LambdaContext())
     # THEN the shard fails EVENT_EXPIRED, with a message that names the cause and the fixes
-    assert result == {"reconciled": True, "run_id": "faults-1", "shard_id": task["shard_id"], "error_code": "EVENT_EXPIRED"}
+    assert result == {
+        "reconciled": True,
+        "run_id": "faults-1",
+        "shard_id": task["shard_id"],
+        "error_code": "EVENT_EXPIRED",
+    }
     failed = outcome(stage, "faults-1", task["shard_id"])
     assert (failed.error_code, failed.error_message) == (
         "EVENT_EXPIRED",

@@ -59,22 +59,24 @@ def test_a_run_that_would_expire_in_the_queue_is_refused_with_the_numbers_and_th
         "workers (`worker_concurrency`) = 30,000 s in Lambda's queue, over the worker's maximum event age of "
         "3,600 s (`max_event_age_s`): about 1,760 shards would expire unstarted (EVENT_EXPIRED)."
     )
-    assert "expected_point_s" in body["hint"] and "refuse_expiring_runs: 0" in body["hint"]
+    assert "expected_point_s" in body["hint"]
+    assert "refuse_expiring_runs: 0" in body["hint"]
     assert (store.get(layout.manifest_key("expiry-1")), dispatcher.events) == (None, [])
 
 
 def test_a_measured_time_per_point_lets_the_same_run_through() -> None:
-    rt, dispatcher = runtime_for(MemoryStore(), settings())
+    rt, _dispatcher = runtime_for(MemoryStore(), settings())
     # 2,000 shards × 30 s ÷ 20 = 3,000 s < 3,600 s
     result, manifest = submit_run(sweep(2000, expected_point_s=30), rt)
     assert (result.dispatched, result.warnings, manifest.request.expected_point_s) == (2000, [], 30)
 
 
 def test_with_refusal_off_the_run_is_submitted_with_the_warning() -> None:
-    rt, dispatcher = runtime_for(MemoryStore(), settings(refuse_expiring_runs=0))
+    rt, _dispatcher = runtime_for(MemoryStore(), settings(refuse_expiring_runs=0))
     result, _ = submit_run(sweep(2000), rt)
     assert result.dispatched == 2000
-    assert len(result.warnings) == 1 and result.warnings[0].startswith("2,000 shards × 300 s per shard")
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("2,000 shards × 300 s per shard")
 
 
 def test_the_time_estimate_does_not_change_the_run_identity() -> None:

@@ -36,10 +36,14 @@ class QueueEstimate:
     @property
     def startable(self) -> int:
         """Shards that start before the event age at this shard time."""
-        return min(self.shards, int(self.event_age_s * self.concurrency // self.shard_s) if self.shard_s else self.shards)
+        return min(
+            self.shards, int(self.event_age_s * self.concurrency // self.shard_s) if self.shard_s else self.shards
+        )
 
     def message(self) -> str:
-        source = "expected_point_s × shard_size" if self.measured else "`shard_time_budget_s`, no `expected_point_s` given"
+        source = (
+            "expected_point_s × shard_size" if self.measured else "`shard_time_budget_s`, no `expected_point_s` given"
+        )
         return (
             f"{self.shards:,} shards × {self.shard_s:g} s per shard ({source}) ÷ {self.concurrency:,} concurrent "
             f"workers (`worker_concurrency`) = {self.drain_s:,.0f} s in Lambda's queue, over the worker's maximum "

@@ -73,7 +73,9 @@ def reconcile(record: Mapping[str, Any], store: ObjectStore, clock: Callable[[],
 def _classify(context: Mapping[str, Any], response: Mapping[str, Any]) -> tuple[ErrorCode, str]:
     if context.get("condition") == EXPIRED:
         # an attempt that failed and was requeued can expire too: keep its error in the message
-        last = f" (last attempt: {response.get('errorType', 'error')}: {response.get('errorMessage')})" if response else ""
+        last = (
+            f" (last attempt: {response.get('errorType', 'error')}: {response.get('errorMessage')})" if response else ""
+        )
         return ErrorCode.EVENT_EXPIRED, (
             f"the shard's invoke waited in Lambda's queue past the worker's maximum event age and was dropped "
             f"({EXPIRED}, {context.get('approximateInvokeCount')} attempts): the worker's concurrency was full. "
