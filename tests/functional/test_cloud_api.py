@@ -254,7 +254,6 @@ def test_retry_route_redispatches_only_failed_and_overdue_shards(stage: Stage) -
             "dispatched": 0,
             "delegated": 0,
             "dispatch_failed": 0,
-            "warnings": [],
         },
     )
     assert stage.invokes.take(WORKER) == []
