@@ -36,14 +36,15 @@ def as_status(answer: dict[str, Any]) -> RunStatus:
 def watch(
     client: StageClient, run_id: str, *, quiet: bool = False, sleep: Callable[[float], None] = time.sleep
 ) -> RunStatus:
-    """Poll GET /runs/{run_id} with a progress bar until no shard is pending."""
+    """Poll GET /runs/{run_id} with a progress bar until no shard is pending, or the run is stalled
+    (its pending shards are overdue: nothing will run them until `sweep retry`)."""
     from sweep_cli.progress import progress_bar
 
     status = as_status(client.status(run_id))
     with progress_bar(run_id, status.points_total, quiet) as bar:
         while True:
             bar.set(status.points_done, status.points_error, status.shards_failure)
-            if status.done:
+            if status.done or status.state == "stalled":
                 return status
             sleep(POLL_S)
             status = as_status(client.status(run_id))

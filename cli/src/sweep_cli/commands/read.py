@@ -46,7 +46,8 @@ def status(
         print(result.model_dump_json(indent=2))
     else:
         render.out.print(render.status_text(result))
-    raise typer.Exit(exit_code(result) if result.done else EXIT_OK)
+    # a running run is no failure yet; a stalled one will not finish by itself (README: exit 1)
+    raise typer.Exit(exit_code(result) if result.done or result.state == "stalled" else EXIT_OK)
 
 
 @app.command()
