@@ -189,3 +189,25 @@ def test_version_and_literal_config_types_are_shown() -> None:
     assert code == 0
     assert '"wall-follower" | "random-walk" | "dfs-recall"' in stdout
     assert "Literal" not in stdout
+
+
+def test_point_errors_keep_their_traceback_are_grouped_and_not_green(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # GIVEN a run whose every point raises
+    code, stdout, _ = invoke("run", sweep, "--out", out, "-w", "1", "--set", "config.fail_rate=1.0")
+    # THEN the summary groups the errors with a count and an example, and the state is not a plain success
+    assert code == 3
+    assert "point errors\n       1 x InjectedError: injected failure at x=0.0, y=-0.2" in stdout
+    assert "       1 x InjectedError: injected failure at x=0.3, y=-0.2" in stdout
+    assert "(e.g. point 1: sweep logs loop-run --point 1)" in stdout
+    assert "succeeded with 2 point errors" in stdout
+    # WHEN the user asks why
+    code, stdout, _ = invoke("logs", "loop-run", "--out", out, "--point", "1")
+    # THEN the error row's traceback is there, down to the raising line
+    assert code == 0
+    assert "point 1 (shard 1) error" in stdout
+    assert "Traceback (most recent call last)" in stdout
+    assert 'synthetic.py", line' in stdout
+    assert "raise InjectedError" in stdout
+    code, stdout, _ = invoke("logs", "loop-run", "--out", out, "--shard", "0")
+    assert stdout.count("Traceback (most recent call last)") == 1

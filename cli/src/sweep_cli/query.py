@@ -85,6 +85,14 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
+ERROR_GROUPS_SQL = """
+SELECT error_type, error_message, count(*) AS points, min(point_index) AS example
+FROM points WHERE status = 'error'
+GROUP BY error_type, error_message ORDER BY points DESC, example LIMIT 10
+"""
+"""Point errors grouped by type and message, most frequent first, each with its first point."""
+
+
 class ResultsDB:
     """A DuckDB connection with views `points` and `outcomes` over one run of a results directory."""
 
@@ -99,7 +107,7 @@ class ResultsDB:
             if files:
                 source = (
                     f"read_parquet({_literal(str(self.root / pattern))}, hive_partitioning = true, "
-                    "hive_types = {'run_id': 'VARCHAR'})"
+                    "hive_types = {'run_id': 'VARCHAR'}, union_by_name = true)"
                 )
                 select = f"SELECT * FROM {source}"
             else:

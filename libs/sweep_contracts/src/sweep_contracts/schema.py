@@ -10,6 +10,10 @@ OUTPUT_LIMIT = 16_384
 """Characters of a response kept in `output`; a longer one is cut there and the row's metric
 `output_truncated` is 1 (its full length is the metric `output_chars`)."""
 
+TRACEBACK_LIMIT = 8_192
+"""Characters of an error row's traceback kept in `traceback`: its last ones (the raising frame
+and the exception), behind a line that says how much was cut."""
+
 ColumnType = Literal["int32", "int64", "double", "string", "timestamp", "map<string,string>", "map<string,double>"]
 
 _GLUE_TYPES: dict[ColumnType, str] = {
@@ -84,6 +88,9 @@ POINTS_TABLE = Table(
         Column("finished_at", "timestamp", False, "when the point finished (UTC)"),
         Column("output", "string", True, "response text of LLM experiments, cut at OUTPUT_LIMIT characters"),
         Column("call_json", "string", True, "LLM experiments: options as sent and response facts, canonical JSON"),
+        Column(
+            "traceback", "string", True, "error rows: the exception's traceback, its last TRACEBACK_LIMIT characters"
+        ),
     ),
     partition_keys=("run_id",),
 )
@@ -111,3 +118,10 @@ OUTCOMES_TABLE = Table(
 def clip_output(text: str) -> tuple[str, bool]:
     """`text` cut at OUTPUT_LIMIT characters, and whether it was cut."""
     return (text[:OUTPUT_LIMIT], True) if len(text) > OUTPUT_LIMIT else (text, False)
+
+
+def clip_traceback(text: str) -> str:
+    """The last TRACEBACK_LIMIT characters of a traceback, behind a line saying what was cut."""
+    if len(text) <= TRACEBACK_LIMIT:
+        return text
+    return f"[{len(text) - TRACEBACK_LIMIT:,} earlier characters cut]\n" + text[-TRACEBACK_LIMIT:]

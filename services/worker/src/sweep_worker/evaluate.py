@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from traceback import format_exc
 from typing import Any
 
 from pydantic import ValidationError
@@ -46,6 +47,7 @@ def evaluate_point(
     point = space.point(index)
     effective = space.effective_config(point)
     error: tuple[str, str] | None = None
+    trace: str | None = None
     metrics: Mapping[str, float] = {}
     output: str | None = None
     call: Mapping[str, Any] | None = None
@@ -55,9 +57,9 @@ def evaluate_point(
     except EvaluationError as exc:
         # a failed point that still measured something (an LLM call's `attempts`) keeps it
         metrics = {k: float(v) for k, v in exc.metrics.items()}
-        error = _point_error(exc, experiment)
+        error, trace = _point_error(exc, experiment), format_exc()
     except Exception as exc:
-        error = _point_error(exc, experiment)
+        error, trace = _point_error(exc, experiment), format_exc()
     duration_ms = (budget.timer() - started) * 1000
     budget.record(duration_ms)
     return {
@@ -72,6 +74,7 @@ def evaluate_point(
         "finished_at_ms": time.time_ns() // 1_000_000,
         "output": output,
         "call_json": canonical_json(call) if call is not None else None,
+        "traceback": trace,
     }
 
 
