@@ -15,6 +15,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers import tasks_for  # noqa: E402
-from tests.llm_fake import FakeModelServer  # noqa: E402
 from tests.llm_helpers import rows, run_llm  # noqa: E402
 
 from sweep_contracts.experiments import Registry  # noqa: E402
@@ -54,10 +54,18 @@ def shard_seconds(url: str, concurrency: int) -> float:
 
 def shard() -> dict[str, Any]:
     times: dict[int, list[float]] = {1: [], 16: []}
-    with FakeModelServer(delay_s=0.05).running() as server:
+    # The server runs in its own process, so its threads do not compete with the shard's for the GIL.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.llm_fake", "0.05"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = (server.stdout.readline() if server.stdout else "").strip()
         for _ in range(2):
             for c in (1, 16):
-                times[c].append(round(shard_seconds(server.url, c), 3))
+                times[c].append(round(shard_seconds(url, c), 3))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
     c1, c16 = statistics.median(times[1]), statistics.median(times[16])
     return {
         "points": 200,

@@ -9,6 +9,7 @@ Do not edit the tree meanwhile.
 
     uv run --frozen python bench/mutation.py [points planning tasks runner]
     MUTATION_SAMPLE=25 uv run --frozen python bench/mutation.py   # a bounded sample per module
+    uv run --frozen python bench/mutation.py --report                # scores of the last sessions
 
 Writes build/mutation/<module>.sqlite (the cosmic-ray session: `cr-report` reads it) and
 build/mutation/<module>-survivors.txt (every mutant no test caught), and prints one score per module.
@@ -164,6 +165,8 @@ def run(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    report_only = "--report" in argv  # scores of the sessions already in build/mutation, run nothing
+    argv = [a for a in argv if a != "--report"]
     names = argv or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
@@ -173,7 +176,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.chdir(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
-    lines = [run(name) for name in names]
+    if report_only:
+        lines = [_score(name, OUT / f"{name}.sqlite") for name in names if (OUT / f"{name}.sqlite").exists()]
+    else:
+        lines = [run(name) for name in names]
     print("\n".join(lines))
     return 0
 

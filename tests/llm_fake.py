@@ -244,3 +244,11 @@ def _json_or_text(raw: Any) -> Any:
         return json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         return raw
+
+
+if __name__ == "__main__":  # `python -m tests.llm_fake DELAY_S`: serve in its own process (benchmarks)
+    import sys
+
+    server = FakeModelServer(delay_s=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)
+    print(server.url, flush=True)
+    server._httpd.serve_forever()

@@ -198,6 +198,9 @@ def test_experiments_lists_and_describes(tmp_path: Path) -> None:
     code, output = invoke("experiments")
     assert code == 0
     assert "maze" in output
+    assert all(name in output for name in ("ollama", "openai-chat", "llm-maze"))
+    code, output = invoke("experiments", "ollama")
+    assert "num_ctx" in output
     code, output = invoke("experiments", "maze")
     assert "recall_interval" in output
     assert "objective: max efficiency" in output

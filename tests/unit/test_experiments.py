@@ -18,7 +18,7 @@ MAZE = REGISTRY.get("maze")
 
 
 def test_builtins_are_registered_through_entry_points() -> None:
-    assert {"maze", "synthetic"} <= set(REGISTRY.names())
+    assert {"maze", "synthetic", "ollama", "openai-chat", "llm-maze"} <= set(REGISTRY.names())
 
 
 def test_unknown_experiment_suggests_and_lists() -> None:

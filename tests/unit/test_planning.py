@@ -89,6 +89,9 @@ def test_planning_ten_million_points_takes_constant_memory() -> None:
     assert peak < 64 * 1024  # the plan is three integers, whatever the size
 
 
-def test_shard_outside_the_plan_is_an_error() -> None:
-    with pytest.raises(IndexError):
-        plan_shards(10, DEFAULTS, 5).shard(2)
+@pytest.mark.parametrize("shard_id", [-1, 2, 3])
+def test_shard_outside_the_plan_is_an_error(shard_id: int) -> None:
+    # GIVEN a plan of 2 shards; WHEN asked for one outside 0..1; THEN an error that names the range
+    with pytest.raises(IndexError) as caught:
+        plan_shards(10, DEFAULTS, 5).shard(shard_id)
+    assert str(caught.value) == f"shard {shard_id} is outside 0..1"
