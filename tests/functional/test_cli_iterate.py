@@ -211,3 +211,19 @@ def test_point_errors_keep_their_traceback_are_grouped_and_not_green(tmp_path: P
     assert "raise InjectedError" in stdout
     code, stdout, _ = invoke("logs", "loop-run", "--out", out, "--shard", "0")
     assert stdout.count("Traceback (most recent call last)") == 1
+
+
+def test_axis_columns_sort_as_numbers_in_the_points_view(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # GIVEN an integer axis whose text sorts differently from its numbers
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q", "--set", "grid.seed=[16384, 2048, 300]")[0] == 0
+    # WHEN the typed column is used
+    sql = "SELECT seed, params['seed'] AS text FROM points ORDER BY seed LIMIT 3"
+    code, stdout, _ = invoke("results", "loop-run", "--out", out, "-f", "json", "--sql", sql)
+    # THEN it sorts as a number; the map keeps the text
+    assert code == 0
+    assert json.loads(stdout) == [
+        {"seed": 300, "text": "300"},
+        {"seed": 300, "text": "300"},
+        {"seed": 2048, "text": "2048"},
+    ]

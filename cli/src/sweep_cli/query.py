@@ -14,8 +14,11 @@ import duckdb
 
 from sweep_cli.errors import QueryError
 from sweep_contracts import layout
+from sweep_contracts.axes import axis_select
 from sweep_contracts.experiments import Registry
+from sweep_contracts.manifest import RunManifest
 from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE, Table
+from sweep_contracts.storage import LocalStore
 
 
 def _literal(text: str) -> str:
@@ -109,10 +112,16 @@ class ResultsDB:
                     f"read_parquet({_literal(str(self.root / pattern))}, hive_partitioning = true, "
                     "hive_types = {'run_id': 'VARCHAR'}, union_by_name = true)"
                 )
-                select = f"SELECT * FROM {source}"
+                typed = self._axis_columns(run_id) if table is POINTS_TABLE else ""
+                select = f"SELECT *{typed} FROM {source}"
             else:
                 select = _empty_view(table)
             self.con.execute(f"CREATE VIEW {table.name} AS {select}")
+
+    def _axis_columns(self, run_id: str) -> str:
+        """One typed column per axis of the run (see `sweep_contracts.axes`); none without a manifest."""
+        data = LocalStore(self.root).get(layout.manifest_key(run_id))
+        return axis_select(RunManifest.from_json(data).request, "duckdb") if data is not None else ""
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
         try:

@@ -1,0 +1,41 @@
+"""Numbers as numbers: each run's `points` view gets one typed column per axis (issue 12)."""
+
+from __future__ import annotations
+
+from sweep_cli.athena import scope_to_run
+from sweep_contracts.axes import axis_select, axis_types
+from sweep_contracts.request import parse_request
+
+
+def test_axis_types_follow_the_values_they_share() -> None:
+    request = parse_request(
+        {
+            "experiment": "maze",
+            "config": {"size": 21},
+            "grids": [
+                {"name": "A", "axes": {"num_ctx": [2048, 16384], "strategy": ["dfs", "random"], "flag": [True]}},
+                {"name": "B", "axes": {"temperature": [0, 0.5], "mixed": [1, "two"], "status": [1]}},
+            ],
+        }
+    )
+    assert axis_types(request) == {
+        "num_ctx": "bigint",
+        "strategy": "varchar",
+        "flag": "boolean",
+        "temperature": "double",
+        "mixed": "varchar",
+        "status": "bigint",
+    }
+    # an axis named like a column of `points` is renamed, never shadows it
+    assert 'AS "param_status"' in axis_select(request, "duckdb")
+
+
+def test_athena_sql_scopes_the_run_and_adds_typed_axis_columns() -> None:
+    request = parse_request({"experiment": "maze", "config": {"size": 21}, "grid": {"optim.lr": [0.1, 0.01]}})
+    sql = scope_to_run('SELECT * FROM points ORDER BY "optim.lr"', "sweep_dev", "run-1", axis_select(request, "athena"))
+    assert sql == (
+        "WITH points AS (SELECT *, TRY_CAST(element_at(params, 'optim.lr') AS DOUBLE) AS \"optim.lr\" "
+        'FROM "sweep_dev"."points" WHERE run_id = \'run-1\'), '
+        'outcomes AS (SELECT * FROM "sweep_dev"."outcomes" WHERE run_id = \'run-1\')\n'
+        'SELECT * FROM points ORDER BY "optim.lr"'
+    )
