@@ -227,3 +227,22 @@ def test_axis_columns_sort_as_numbers_in_the_points_view(tmp_path: Path, sweep: 
         {"seed": 300, "text": "300"},
         {"seed": 2048, "text": "2048"},
     ]
+
+
+def test_load_gives_a_dataframe_with_typed_axes_metrics_and_config(tmp_path: Path, sweep: str) -> None:
+    import sweep as sweep_api
+
+    out = tmp_path / "out"
+    assert invoke("run", sweep, "--out", str(out), "-w", "1", "-q", "--set", "grid.seed=[3, 5]")[0] == 0
+    # WHEN the run is loaded by id, and by the path of its points
+    frame = sweep_api.load("loop-run", out=out)
+    same = sweep_api.load(out / "points" / "run_id=loop-run")
+    # THEN axes are typed columns, metrics are columns, the config is a dict
+    assert len(frame) == 4
+    assert list(frame["x"]) == [0.0, 0.3, 0.0, 0.3]
+    assert str(frame["seed"].dtype) == "int64"
+    assert list(frame["seed"]) == [3, 3, 5, 5]
+    assert frame.loc[1, "value"] == pytest.approx(0.0)
+    assert frame.loc[1, "config"] == {"y": -0.2, "x": 0.3, "seed": 3}
+    assert list(same.columns) == list(frame.columns)
+    assert list(same["value"]) == list(frame["value"])

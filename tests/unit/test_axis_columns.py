@@ -39,3 +39,25 @@ def test_athena_sql_scopes_the_run_and_adds_typed_axis_columns() -> None:
         'outcomes AS (SELECT * FROM "sweep_dev"."outcomes" WHERE run_id = \'run-1\')\n'
         'SELECT * FROM points ORDER BY "optim.lr"'
     )
+
+
+def test_ties_for_best_go_to_the_lowest_point_index() -> None:
+    import duckdb
+
+    from sweep_cli.query import summary_sql
+
+    # GIVEN three points (2 repeats each) whose means tie, inserted in reverse order
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE points (series VARCHAR, point_index BIGINT, status VARCHAR, params MAP(VARCHAR, VARCHAR), metrics MAP(VARCHAR, DOUBLE))"
+    )
+    for index in reversed(range(6)):
+        con.execute(
+            "INSERT INTO points VALUES ('grid', ?, 'ok', MAP(['x'], [?]), MAP(['m'], [?]))",
+            [index, str(index // 2), 1.0 if index // 2 else 0.5 + index],  # point 0: mean 1.0 too
+        )
+    # WHEN the best point is asked for, either goal
+    for goal in ("max", "min"):
+        ((best,),) = con.execute(f"SELECT best_params FROM ({summary_sql('m', goal, 2)})").fetchall()
+        # THEN of the tied points the first one wins, every time
+        assert best == {"x": "0"}

@@ -54,18 +54,21 @@ def objective(
 
 def summary_sql(metric: str, goal: Goal, repeats: int) -> str:
     """Per series: points, errors, the metric's mean/min/max, and the best point — the point
-    (averaged over its repeats) with the best mean of the metric."""
-    by = "max_by" if goal == "max" else "min_by"
-    best = "max" if goal == "max" else "min"
+    (averaged over its repeats) with the best mean of the metric; of tied points, the one with the
+    lowest index, so the answer is the same on every run of the query (DuckDB and Athena alike).
+    NaN and infinite metrics cannot occur: the worker records such a point as an error."""
+    order = "DESC" if goal == "max" else "ASC"
     return f"""
 WITH scored AS (
     SELECT series, point_index, status, params, {metric_expr(metric)} AS m FROM points
 ), per_point AS (
-    SELECT series, arbitrary(params) AS params, avg(m) AS m
+    SELECT series, CAST(floor(point_index / {int(repeats)}) AS BIGINT) AS base, arbitrary(params) AS params, avg(m) AS m
     FROM scored WHERE status = 'ok' AND m IS NOT NULL
     GROUP BY series, CAST(floor(point_index / {int(repeats)}) AS BIGINT)
+), ranked AS (
+    SELECT series, params, m, row_number() OVER (PARTITION BY series ORDER BY m {order}, base) AS rank FROM per_point
 ), best AS (
-    SELECT series, {by}(params, m) AS best_params, {best}(m) AS best_value FROM per_point GROUP BY series
+    SELECT series, params AS best_params, m AS best_value FROM ranked WHERE rank = 1
 )
 SELECT s.series, count(*) AS points, count_if(s.status = 'error') AS errors,
        avg(s.m) AS mean, min(s.m) AS min, max(s.m) AS max,

@@ -10,6 +10,8 @@ my-experiment = "my_package.module:EXPERIMENT"
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -108,9 +110,14 @@ class Experiment(Generic[C]):
             )
         metrics: dict[str, float] = {}
         for name, value in raw.items():
-            if not isinstance(value, int | float):
+            # numbers.Real: Python's int/float/bool and numpy's scalars (np.int64, np.float32, …)
+            if not isinstance(value, numbers.Real):
                 raise TypeError(f"metric `{name}` is {value!r} ({type(value).__name__}); metrics must be numbers")
-            metrics[str(name)] = float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                # stored, it would poison every mean and "best" that includes it: the point is an error
+                raise ValueError(f"metric `{name}` is {number}; metrics must be finite numbers")
+            metrics[str(name)] = number
         return metrics, output, call
 
     def check_request(self, request: SweepRequest, space: PointSpace | None = None) -> None:
