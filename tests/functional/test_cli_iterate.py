@@ -194,7 +194,18 @@ def test_version_and_literal_config_types_are_shown() -> None:
 def test_point_errors_keep_their_traceback_are_grouped_and_not_green(tmp_path: Path, sweep: str) -> None:
     out = str(tmp_path / "out")
     # GIVEN a run whose every point raises
-    code, stdout, _ = invoke("run", sweep, "--out", out, "-w", "1", "--set", "config.fail_rate=1.0")
+    code, stdout, _ = invoke(
+        "run",
+        sweep,
+        "--out",
+        out,
+        "-w",
+        "1",
+        "--set",
+        "config.fail_rate=1.0",
+        "--set",
+        "config.echo=hello from a point",
+    )
     # THEN the summary groups the errors with a count and an example, and the state is not a plain success
     assert code == 3
     assert "point errors\n       1 x InjectedError: injected failure at x=0.0, y=-0.2" in stdout
@@ -209,6 +220,8 @@ def test_point_errors_keep_their_traceback_are_grouped_and_not_green(tmp_path: P
     assert "Traceback (most recent call last)" in stdout
     assert 'synthetic.py", line' in stdout
     assert "raise InjectedError" in stdout
+    # and what the point printed is in its row, not on the terminal
+    assert "log:\nhello from a point" in stdout
     code, stdout, _ = invoke("logs", "loop-run", "--out", out, "--shard", "0")
     assert stdout.count("Traceback (most recent call last)") == 1
 

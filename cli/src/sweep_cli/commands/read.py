@@ -110,11 +110,11 @@ def logs(
     shard: Annotated[int | None, typer.Option("--shard", min=0, help="The error rows of one shard.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N points.")] = 10,
 ) -> None:
-    """Show why points failed: each error row's type, message and traceback (and any output)."""
+    """Show why points failed: each error row's type, message and traceback, and what it printed."""
     where = [f"point_index = {point}"] if point is not None else ["status = 'error'"]
     if shard is not None:
         where.append(f"shard_id = {shard}")
-    columns = "point_index, shard_id, status, error_type, error_message, traceback, output, config_json"
+    columns = "point_index, shard_id, status, error_type, error_message, traceback, output, log, config_json"
     condition = " AND ".join(where)  # integers from typed options only
     sql = f"SELECT {columns} FROM points WHERE {condition} ORDER BY point_index LIMIT {limit}"  # noqa: S608
     result = backend.query(run_id, sql)
@@ -122,7 +122,7 @@ def logs(
         what = f"point {point}" if point is not None else "error rows"
         render.err.print(f"no {what} in run {run_id}" + (f" shard {shard}" if shard is not None else "") + ".")
         return
-    for index, shard_id, state, error_type, message, trace, output, config in result.rows:
+    for index, shard_id, state, error_type, message, trace, output, log, config in result.rows:
         render.out.print(f"[bold]point {index}[/bold] (shard {shard_id}) {state}: {config}", highlight=False)
         if error_type:
             render.out.print(f"{error_type}: {message}", style="red", highlight=False)
@@ -130,3 +130,5 @@ def logs(
             render.out.print(trace.rstrip(), highlight=False, markup=False)
         if output:
             render.out.print(f"output: {output}", highlight=False, markup=False)
+        if log:
+            render.out.print(f"log:\n{log.rstrip()}", highlight=False, markup=False)

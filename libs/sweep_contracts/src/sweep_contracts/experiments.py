@@ -109,7 +109,8 @@ class Experiment(Generic[C]):
                 f"experiment `{self.name}` returned {type(raw).__name__}; it must return a mapping of metrics"
             )
         metrics: dict[str, float] = {}
-        for name, value in raw.items():
+        items: list[tuple[object, object]] = list(raw.items())  # declared numbers; checked as any value
+        for name, value in items:
             # numbers.Real: Python's int/float/bool and numpy's scalars (np.int64, np.float32, …)
             if not isinstance(value, numbers.Real):
                 raise TypeError(f"metric `{name}` is {value!r} ({type(value).__name__}); metrics must be numbers")

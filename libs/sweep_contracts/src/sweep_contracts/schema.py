@@ -14,6 +14,9 @@ TRACEBACK_LIMIT = 8_192
 """Characters of an error row's traceback kept in `traceback`: its last ones (the raising frame
 and the exception), behind a line that says how much was cut."""
 
+LOG_LIMIT = 4_096
+"""Characters of a point's captured stdout, stderr and log lines kept in `log`: its last ones."""
+
 ColumnType = Literal["int32", "int64", "double", "string", "timestamp", "map<string,string>", "map<string,double>"]
 
 _GLUE_TYPES: dict[ColumnType, str] = {
@@ -91,6 +94,9 @@ POINTS_TABLE = Table(
         Column(
             "traceback", "string", True, "error rows: the exception's traceback, its last TRACEBACK_LIMIT characters"
         ),
+        Column(
+            "log", "string", True, "what the point printed (stdout, stderr, log records), its last LOG_LIMIT characters"
+        ),
     ),
     partition_keys=("run_id",),
 )
@@ -120,8 +126,17 @@ def clip_output(text: str) -> tuple[str, bool]:
     return (text[:OUTPUT_LIMIT], True) if len(text) > OUTPUT_LIMIT else (text, False)
 
 
+def _clip_tail(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"[{len(text) - limit:,} earlier characters cut]\n" + text[-limit:]
+
+
 def clip_traceback(text: str) -> str:
     """The last TRACEBACK_LIMIT characters of a traceback, behind a line saying what was cut."""
-    if len(text) <= TRACEBACK_LIMIT:
-        return text
-    return f"[{len(text) - TRACEBACK_LIMIT:,} earlier characters cut]\n" + text[-TRACEBACK_LIMIT:]
+    return _clip_tail(text, TRACEBACK_LIMIT)
+
+
+def clip_log(text: str) -> str:
+    """The last LOG_LIMIT characters of a point's captured output, behind a line saying what was cut."""
+    return _clip_tail(text, LOG_LIMIT)

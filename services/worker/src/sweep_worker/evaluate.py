@@ -19,6 +19,7 @@ from sweep_contracts.points import PointSpace
 from sweep_contracts.tasks import ShardTask
 from sweep_contracts.validation import problems_from
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
+from sweep_worker.capture import capture
 from sweep_worker.concurrent import run_concurrently
 from sweep_worker.isolate import Row, run_isolated
 from sweep_worker.sink import PointRows
@@ -52,14 +53,15 @@ def evaluate_point(
     output: str | None = None
     call: Mapping[str, Any] | None = None
     started = budget.timer()
-    try:
-        metrics, output, call = experiment.evaluate_point(experiment.parse_config(effective), secrets)
-    except EvaluationError as exc:
-        # a failed point that still measured something (an LLM call's `attempts`) keeps it
-        metrics = {k: float(v) for k, v in exc.metrics.items()}
-        error, trace = _point_error(exc, experiment), format_exc()
-    except Exception as exc:
-        error, trace = _point_error(exc, experiment), format_exc()
+    with capture() as captured:
+        try:
+            metrics, output, call = experiment.evaluate_point(experiment.parse_config(effective), secrets)
+        except EvaluationError as exc:
+            # a failed point that still measured something (an LLM call's `attempts`) keeps it
+            metrics = {k: float(v) for k, v in exc.metrics.items()}
+            error, trace = _point_error(exc, experiment), format_exc()
+        except Exception as exc:
+            error, trace = _point_error(exc, experiment), format_exc()
     duration_ms = (budget.timer() - started) * 1000
     budget.record(duration_ms)
     return {
@@ -75,6 +77,7 @@ def evaluate_point(
         "output": output,
         "call_json": canonical_json(call) if call is not None else None,
         "traceback": trace,
+        "log": captured.text,
     }
 
 
