@@ -259,3 +259,22 @@ def test_load_gives_a_dataframe_with_typed_axes_metrics_and_config(tmp_path: Pat
     assert frame.loc[1, "config"] == {"y": -0.2, "x": 0.3, "seed": 3}
     assert list(same.columns) == list(frame.columns)
     assert list(same["value"]) == list(frame["value"])
+
+
+def test_missing_aws_credentials_exit_2_from_params_as_from_submit(
+    tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no AWS credentials anywhere
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # WHEN a stage command needs them THEN both say so the same way, exit 2 (the caller fixes it)
+    code, _, stderr = invoke("params", "show", "--stage", "dev", "--region", "us-east-1")
+    assert (code, stderr.splitlines()[0]) == (2, "error: No AWS credentials were found to call SSM.")
+    code, _, stderr = invoke("submit", sweep, "--endpoint", "https://127.0.0.1:9/", "--region", "us-east-1")
+    assert (code, stderr.splitlines()[0]) == (
+        2,
+        "error: No AWS credentials were found to sign the request to the stage's API.",
+    )
