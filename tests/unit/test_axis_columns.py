@@ -61,3 +61,37 @@ def test_ties_for_best_go_to_the_lowest_point_index() -> None:
         ((best,),) = con.execute(f"SELECT best_params FROM ({summary_sql('m', goal, 2)})").fetchall()
         # THEN of the tied points the first one wins, every time
         assert best == {"x": "0"}
+
+
+def test_an_unreachable_stage_fails_within_the_connect_timeout() -> None:
+    import socket
+    import time
+
+    import boto3
+    import pytest
+
+    from sweep_cli.errors import StageUnreachableError
+    from sweep_cli.remote import StageClient
+    from sweep_cli.stage import StageInfo
+
+    # GIVEN a listener whose backlog is full, so a new connection is never answered
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    stage = StageInfo(name="dev", api_url=f"http://127.0.0.1:{port}", region="us-east-1")
+    session = boto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
+    client = StageClient(stage, session=session, connect_timeout_s=1, timeout_s=30)
+    # WHEN it is called THEN it gives up after the connect timeout, not the 30 s an answer may take
+    started = time.monotonic()
+    with pytest.raises(StageUnreachableError, match=r"cannot be reached \(connect timeout 1 s\)"):
+        client.status("run-1")
+    assert time.monotonic() - started < 10
+    for s in (server, *fillers):
+        s.close()
