@@ -278,3 +278,25 @@ def test_missing_aws_credentials_exit_2_from_params_as_from_submit(
         2,
         "error: No AWS credentials were found to sign the request to the stage's API.",
     )
+
+
+def test_compare_shows_the_metric_side_by_side_with_the_difference(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # GIVEN two runs of the same points, the second with another config value, 3 noisy repeats each
+    noisy = ["--set", "config.noise=0.01", "--set", "repeats=3"]
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q", *noisy)[0] == 0
+    assert (
+        invoke("run", sweep, "--out", out, "-w", "1", "-q", *noisy, "--set", "config.y=0.0", "--run-id", "loop-b")[0]
+        == 0
+    )
+    # WHEN they are compared
+    code, stdout, _ = invoke("compare", "loop-run", "loop-b", "--out", out, "-f", "json")
+    # THEN each shared point has both means, their difference and its standard error
+    assert code == 0
+    rows = json.loads(stdout)
+    assert [row["params"] for row in rows] == ['{"x":"0.0"}', '{"x":"0.3"}']
+    for row in rows:
+        assert row["n_a"] == row["n_b"] == 3
+        assert row["difference"] == pytest.approx(row["mean_b"] - row["mean_a"])
+        assert row["difference"] == pytest.approx(-0.04, abs=0.05)  # y: -0.2 → 0.0 costs 0.2² = 0.04
+        assert 0 < row["difference_se"] < 0.05
