@@ -191,7 +191,9 @@ def test_version_and_literal_config_types_are_shown() -> None:
     assert "Literal" not in stdout
 
 
-def test_point_errors_keep_their_traceback_are_grouped_and_not_green(tmp_path: Path, sweep: str) -> None:
+def test_point_errors_keep_their_traceback_are_grouped_and_not_green(
+    tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = str(tmp_path / "out")
     # GIVEN a run whose every point raises
     code, stdout, _ = invoke(
@@ -224,6 +226,16 @@ def test_point_errors_keep_their_traceback_are_grouped_and_not_green(tmp_path: P
     assert "log:\nhello from a point" in stdout
     code, stdout, _ = invoke("logs", "loop-run", "--out", out, "--shard", "0")
     assert stdout.count("Traceback (most recent call last)") == 1
+    # the report groups them too, and opens in a browser where there is a display
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("CI", raising=False)
+    code, _, _ = invoke("report", "loop-run", "--out", out)
+    page = (Path(out) / "report-loop-run.html").read_text()
+    assert "<h2>Point errors (2)</h2>" in page
+    assert "injected failure at x=0.3, y=-0.2" in page
+    assert opened == [(Path(out) / "report-loop-run.html").resolve().as_uri()]
 
 
 def test_axis_columns_sort_as_numbers_in_the_points_view(tmp_path: Path, sweep: str) -> None:

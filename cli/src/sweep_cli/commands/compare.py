@@ -74,4 +74,6 @@ def compare(
     """Compare a metric of two runs at every parameter point they share: means, difference and its standard error."""
     with LocalBackend(out) as backend:
         name, result = compare_runs(backend, run_a, run_b, metric)
-    render.print_result(result, fmt.value, title=f"{name}: a = {run_a}, b = {run_b}; difference = b − a per shared point")
+    render.print_result(
+        result, fmt.value, title=f"{name}: a = {run_a}, b = {run_b}; difference = b − a per shared point"
+    )

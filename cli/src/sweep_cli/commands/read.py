@@ -92,12 +92,29 @@ def report(
         Path | None, typer.Option("--output", help="HTML file (default: <out>/report-<run_id>.html).")
     ] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metrics to plot (default: all).")] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the report in a browser, where one is available.")
+    ] = True,
 ) -> None:
     """Write a self-contained HTML report: each metric against each swept parameter, per series."""
     from sweep_cli.report import write_report
 
     path = write_report(out, run_id, output or out / f"report-{run_id}.html", metric or [])
     render.out.print(f"report written to {path}")
+    if open_browser and _has_display():
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+def _has_display() -> bool:
+    """A browser can show the report: a desktop session (X, Wayland), macOS or Windows; not over SSH or CI."""
+    import os
+    import sys
+
+    if os.environ.get("CI") or (os.environ.get("SSH_CONNECTION") and not os.environ.get("DISPLAY")):
+        return False
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 @app.command()
