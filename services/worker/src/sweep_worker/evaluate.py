@@ -34,11 +34,20 @@ class ShardResult:
     stop_message: str | None = None
 
 
-def _point_error(exc: BaseException, experiment: Experiment[Any]) -> tuple[str, str]:
+def redact(text: str, secrets: Mapping[str, str]) -> str:
+    """`text` with the value of every secret replaced by its name: an experiment that raises with
+    its API key in the message must not get the key stored in a row, an outcome or a log line."""
+    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
+        if value:
+            text = text.replace(value, f"[secret `{name}`]")
+    return text
+
+
+def _point_error(exc: BaseException, experiment: Experiment[Any], secrets: Mapping[str, str]) -> tuple[str, str]:
     if isinstance(exc, ValidationError):
         problems = "; ".join(f"`{p.field}`: {p.message}" for p in problems_from(exc, experiment.config_fields()))
         return "ConfigError", truncate(f"the point's effective config is invalid: {problems}")
-    return type(exc).__name__, truncate(str(exc) or type(exc).__name__)
+    return type(exc).__name__, truncate(redact(str(exc), secrets) or type(exc).__name__)
 
 
 def evaluate_point(
@@ -59,9 +68,9 @@ def evaluate_point(
         except EvaluationError as exc:
             # a failed point that still measured something (an LLM call's `attempts`) keeps it
             metrics = {k: float(v) for k, v in exc.metrics.items()}
-            error, trace = _point_error(exc, experiment), format_exc()
+            error, trace = _point_error(exc, experiment, secrets), format_exc()
         except Exception as exc:
-            error, trace = _point_error(exc, experiment), format_exc()
+            error, trace = _point_error(exc, experiment, secrets), format_exc()
     duration_ms = (budget.timer() - started) * 1000
     budget.record(duration_ms)
     return {
@@ -74,10 +83,11 @@ def evaluate_point(
         "duration_ms": duration_ms,
         "config_json": canonical_json(effective),
         "finished_at_ms": time.time_ns() // 1_000_000,
-        "output": output,
-        "call_json": canonical_json(call) if call is not None else None,
-        "traceback": trace,
-        "log": captured.text,
+        # an experiment's own text is written too: a secret it echoes is redacted like an error's
+        "output": redact(output, secrets) if output is not None else None,
+        "call_json": redact(canonical_json(call), secrets) if call is not None else None,
+        "traceback": redact(trace, secrets) if trace is not None else None,
+        "log": redact(captured.text, secrets) if captured.text is not None else None,
     }
 
 
