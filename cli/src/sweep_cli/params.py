@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 import yaml
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.table import Table
 from rich.text import Text
 
 from sweep_cli import render
 from sweep_cli.app import handles_errors
 from sweep_cli.backend import RegionOption
-from sweep_cli.errors import ServiceError, UsageError
+from sweep_cli.errors import CredentialsError, ServiceError, UsageError
 from sweep_cli.stage import pulumi_dir, stage_region
 from sweep_contracts import environment
 from sweep_contracts.errors import SettingsError
@@ -112,7 +112,14 @@ class StageParameters:
         self.client = client
         self.prefix = normalise_prefix(prefix)
 
-    def _fail(self, exc: Exception) -> ServiceError:
+    def _fail(self, exc: Exception) -> ServiceError | CredentialsError:
+        if isinstance(exc, NoCredentialsError):  # the caller's to fix, as for `submit`: exit 2
+            return CredentialsError(
+                "No AWS credentials were found to call SSM.",
+                field="credentials",
+                hint="configure credentials (`aws configure`, AWS_PROFILE, or environment variables) for an "
+                f"identity allowed to read and write SSM parameters under {self.prefix}.",
+            )
         return ServiceError(
             f"SSM refused the call: {exc}",
             field="--stage",

@@ -117,10 +117,13 @@ def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
 
 def status_text(status: RunStatus) -> Text:
     style = _STATE_STYLE.get(status.state, "")
+    state: str = status.state
+    if state == "succeeded" and status.points_error:  # every shard ran, but not every point: not green
+        state, style = f"succeeded with {status.points_error:,} point errors", "yellow"
     text = Text()
     text.append(f"run {status.run_id}", style="bold")
     text.append(f" ({status.experiment})  ")
-    text.append(status.state, style=f"bold {style}")
+    text.append(state, style=f"bold {style}")
     if status.stalled_for_s is not None:
         text.append(
             f" for {status.stalled_for_s / 60:.0f} min: {status.shards_pending} shards are overdue "
@@ -208,3 +211,13 @@ def runs_table(rows: Sequence[RunRow]) -> Table:
             cells.append(row.description or "")
         table.add_row(*cells)
     return table
+
+
+def error_groups_text(result: QueryResult, run_id: str) -> Text:
+    """Point errors grouped by type and message (rows of `ERROR_GROUPS_SQL`), each with an example."""
+    text = Text("point errors", style="bold")
+    for error_type, message, count, example in result.rows:
+        text.append(f"\n  {count:>6,} x ", style="red")
+        text.append(f"{error_type}: {(message or '')[:200]}")
+        text.append(f"  (e.g. point {example}: sweep logs {run_id} --point {example})", style="dim")
+    return text

@@ -14,7 +14,7 @@ from typing import Any
 
 from sweep_cli.errors import UsageError
 from sweep_cli.llm_report import llm_section
-from sweep_cli.query import ResultsDB, metric_expr, objective, param_expr, summary_sql
+from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, metric_expr, objective, param_expr, summary_sql
 from sweep_cli.render import cell
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
@@ -179,6 +179,11 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
             sections.append(_table(summary.columns, summary.rows))
             if "latency_ms" in recorded:
                 sections.append(llm_section(db, manifest, name, _table))
+        if status.points_error:
+            errors = db.query(ERROR_GROUPS_SQL)
+            sections.append(f"<h2>Point errors ({status.points_error:,})</h2>")
+            sections.append(_table(["error_type", "message", "points", "example point"], errors.rows))
+            sections.append(f"<p>Tracebacks: <code>sweep logs {html.escape(run_id)} --point N</code></p>")
         if chosen:
             for info in manifest.plan.series:
                 sections.append(_series_section(db, manifest, info.name, chosen))

@@ -10,6 +10,8 @@ my-experiment = "my_package.module:EXPERIMENT"
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -107,10 +109,16 @@ class Experiment(Generic[C]):
                 f"experiment `{self.name}` returned {type(raw).__name__}; it must return a mapping of metrics"
             )
         metrics: dict[str, float] = {}
-        for name, value in raw.items():
-            if not isinstance(value, int | float):
+        items: list[tuple[object, object]] = list(raw.items())  # declared numbers; checked as any value
+        for name, value in items:
+            # numbers.Real: Python's int/float/bool and numpy's scalars (np.int64, np.float32, …)
+            if not isinstance(value, numbers.Real):
                 raise TypeError(f"metric `{name}` is {value!r} ({type(value).__name__}); metrics must be numbers")
-            metrics[str(name)] = float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                # stored, it would poison every mean and "best" that includes it: the point is an error
+                raise ValueError(f"metric `{name}` is {number}; metrics must be finite numbers")
+            metrics[str(name)] = number
         return metrics, output, call
 
     def check_request(self, request: SweepRequest, space: PointSpace | None = None) -> None:

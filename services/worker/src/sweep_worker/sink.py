@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sweep_contracts.schema import POINTS_TABLE, Column, clip_output
+from sweep_contracts.schema import POINTS_TABLE, Column, clip_log, clip_output, clip_traceback
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "int32": pa.int32(),
@@ -64,6 +64,8 @@ class PointRows:
         self.finished_at_ms: list[int] = []
         self.output: list[str | None] = []
         self.call_json: list[str | None] = []
+        self.traceback: list[str | None] = []
+        self.log: list[str | None] = []
         self.ok = 0
         self.failed = 0
 
@@ -84,6 +86,8 @@ class PointRows:
         finished_at_ms: int,
         output: str | None = None,
         call_json: str | None = None,
+        traceback: str | None = None,
+        log: str | None = None,
     ) -> None:
         self.point_index.append(point_index)
         self.series.append(series)
@@ -106,6 +110,8 @@ class PointRows:
         # The experiment cuts and flags its own output; this keeps the column bounded regardless.
         self.output.append(None if output is None else clip_output(output)[0])
         self.call_json.append(call_json)
+        self.traceback.append(None if traceback is None else clip_traceback(traceback))
+        self.log.append(None if log is None else clip_log(log))
 
     def to_table(self) -> pa.Table:
         n = len(self)
@@ -124,6 +130,8 @@ class PointRows:
             "finished_at": pa.array(self.finished_at_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
             "output": pa.array(self.output, pa.string()),
             "call_json": pa.array(self.call_json, pa.string()),
+            "traceback": pa.array(self.traceback, pa.string()),
+            "log": pa.array(self.log, pa.string()),
             "execution": pa.array([self.execution] * n, pa.string()),
         }
         return pa.Table.from_arrays([columns[name] for name in POINTS_SCHEMA.names], schema=POINTS_SCHEMA)
