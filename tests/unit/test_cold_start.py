@@ -52,3 +52,11 @@ def test_an_s3_store_imports_boto3_when_it_is_opened() -> None:
     heavy = modules_after_import("from sweep_aws.stores import open_store\nopen_store('s3://bucket/prefix')")
     # THEN boto3 is there: laziness only moved the import, it did not lose it
     assert "boto3" in heavy
+
+
+def test_the_sweep_command_starts_without_duckdb_boto3_or_pyarrow() -> None:
+    # GIVEN a fresh interpreter
+    # WHEN it imports the `sweep` command with every command group (what `sweep --help` pays)
+    heavy = modules_after_import("import sweep_cli.main")
+    # THEN the query engine, the AWS SDK and pyarrow wait for the commands that use them
+    assert heavy == set()
