@@ -433,6 +433,23 @@ def bench_dispatch(tmp: Path, repeats: int) -> Result:
     )
 
 
+# --- (f) cold start: importing the worker handler, `sweep --help`, a first and a warm shard -------
+
+
+def bench_coldstart(tmp: Path, repeats: int) -> Result:
+    import coldstart  # bench/ is on sys.path (see the top of this file)
+
+    figures = coldstart.run(tmp, repeats)
+    return Result(
+        "(f) cold start: `import sweep_worker.handler`, `sweep --help`",
+        "uv run python bench/run.py coldstart",
+        "< 300 ms and < 250 ms (unloaded); here: after/before above the `python -c pass` floor, same run",
+        figures,
+        met=figures["worker_import_after_ms"] - figures["python_floor_ms"] < 300
+        and figures["sweep_help_after_ms"] - figures["python_floor_ms"] < 250,
+    )
+
+
 @dataclass(frozen=True)
 class Benchmark:
     """A benchmark: how to run it, and the one line of its figures the summary table shows."""
@@ -459,6 +476,14 @@ BENCHES: dict[str, Benchmark] = {
         lambda f: (
             f"{f['1000_shards']['shards_per_s']:,} and {f['10000_shards']['shards_per_s']:,} shards/s; "
             f"answers in {f['10000_shards']['answer_s']} s at 10,000"
+        ),
+    ),
+    "coldstart": Benchmark(
+        bench_coldstart,
+        lambda f: (
+            f"import {f['worker_import_after_ms']:.0f} ms (was {f['worker_import_before_ms']:.0f}), "
+            f"--help {f['sweep_help_after_ms']:.0f} ms (was {f['sweep_help_before_ms']:.0f}); "
+            f"after/before above floor {f['worker_import_after_over_before']}x and {f['sweep_help_after_over_before']}x"
         ),
     ),
 }
