@@ -542,6 +542,19 @@ def render(recorded: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def hand_written_sections(text: str, recorded: list[dict[str, Any]]) -> str:
+    """The `## …` sections of RESULTS.md that this script did not write (other benchmarks' notes),
+    so that rewriting the figures keeps them."""
+    generated = {f"## {r['name']}" for r in recorded}
+    kept, keep = [], False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            keep = line not in generated
+        if keep:
+            kept.append(line)
+    return "\n" + "\n".join(kept) + "\n" if kept else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="*", help=f"benchmarks to run: {', '.join(BENCHES)} (default: all)")
@@ -573,7 +586,9 @@ def main() -> None:
         }
     ordered = [recorded[k] for k in BENCHES if k in recorded]
     store.write_text(json.dumps(ordered, indent=2) + "\n")
-    (HERE / "RESULTS.md").write_text(render(ordered))
+    results_md = HERE / "RESULTS.md"
+    previous = results_md.read_text() if results_md.exists() else ""
+    results_md.write_text(render(ordered) + hand_written_sections(previous, ordered))
     print(f"updated {', '.join(names)} in {HERE / 'RESULTS.md'}", file=sys.stderr)
 
 
