@@ -22,7 +22,7 @@ from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE
 from sweep_contracts.settings import SECRETS_PATH, SystemSettings
 from sweep_infra import policies
 from sweep_infra.api import ROUTES
-from sweep_worker.sink import POINTS_SCHEMA
+from sweep_worker.arrow_schema import POINTS_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
-
 from sweep_cli.errors import QueryError
 from sweep_contracts import layout
 from sweep_contracts.axes import axis_select
@@ -124,6 +122,8 @@ class ResultsDB:
     """A DuckDB connection with views `points` and `outcomes` over one run of a results directory."""
 
     def __init__(self, root: Path, run_id: str, threads: int | None = None) -> None:
+        import duckdb  # here, not at the top: `sweep --help` and `sweep run` never query
+
         self.con = duckdb.connect(config={"threads": threads} if threads else {})
         self.root = Path(root)
         for table, pattern in (
@@ -150,6 +150,8 @@ class ResultsDB:
         return axis_select(RunManifest.from_json(data).request, "duckdb") if data is not None else ""
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
+        import duckdb
+
         try:
             cursor = self.con.execute(sql, params) if params else self.con.execute(sql)
             rows = cursor.fetchall()

@@ -14,14 +14,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sweep_cli.query import QueryResult
 from sweep_contracts.errors import SweepError
-from sweep_contracts.manifest import RunManifest
-from sweep_contracts.points import PointSpace
-from sweep_orchestrator.status import RunStatus
 
 if TYPE_CHECKING:
     from sweep_cli.backend import RunRow, Summary
+    from sweep_cli.query import QueryResult
+    from sweep_contracts.manifest import RunManifest
+    from sweep_orchestrator.status import RunStatus
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -166,6 +165,8 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     series = Table(title="Series", title_justify="left", header_style="bold")
     for name in ("series", "first index", "points", "axes"):
         series.add_column(name)
+    from sweep_contracts.points import PointSpace
+
     space = PointSpace(manifest.request, manifest.request.config)
     axes_by_series = {s.name: ", ".join(f"{axis} ({how})" for axis, how in s.axes.items()) for s in space.series}
     for info in plan.series:

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from sweep_contracts.schema import clip_log, clip_output, clip_traceback
 
-from sweep_contracts.schema import POINTS_TABLE, Column, clip_log, clip_output, clip_traceback
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "int32": pa.int32(),
-    "int64": pa.int64(),
-    "double": pa.float64(),
-    "string": pa.string(),
-    "timestamp": pa.timestamp("ms", tz="UTC"),
-    "map<string,string>": pa.map_(pa.string(), pa.string()),
-    "map<string,double>": pa.map_(pa.string(), pa.float64()),
-}
-
-
-def arrow_field(column: Column) -> pa.Field:
-    return pa.field(column.name, _ARROW_TYPES[column.type], nullable=column.nullable)
-
-
-POINTS_SCHEMA = pa.schema([arrow_field(c) for c in POINTS_TABLE.columns])
+# pyarrow is imported when a shard writes its rows, not with this module: importing the worker
+# handler stays cheap at a cold start (tests/unit/test_cold_start.py).
 
 
 class _MapColumn:
@@ -40,6 +27,8 @@ class _MapColumn:
         self.offsets.append(len(self.keys))
 
     def to_arrow(self, value_type: pa.DataType) -> pa.Array:
+        import pyarrow as pa
+
         return pa.MapArray.from_arrays(
             pa.array(self.offsets, pa.int32()), pa.array(self.keys, pa.string()), pa.array(self.values, value_type)
         )
@@ -114,6 +103,10 @@ class PointRows:
         self.log.append(None if log is None else clip_log(log))
 
     def to_table(self) -> pa.Table:
+        import pyarrow as pa
+
+        from sweep_worker.arrow_schema import POINTS_SCHEMA
+
         n = len(self)
         columns = {
             "shard_id": pa.array([self.shard_id] * n, pa.int32()),
@@ -137,6 +130,8 @@ class PointRows:
         return pa.Table.from_arrays([columns[name] for name in POINTS_SCHEMA.names], schema=POINTS_SCHEMA)
 
     def to_parquet(self) -> bytes:
+        import pyarrow.parquet as pq
+
         buffer = io.BytesIO()
         pq.write_table(self.to_table(), buffer, compression="zstd")
         return buffer.getvalue()
