@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from rich.text import Text
 
 from sweep_cli.query import QueryResult
 from sweep_contracts.errors import SweepError
+from sweep_contracts.experiments import PluginWarning
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
 from sweep_orchestrator.status import RunStatus
@@ -58,6 +60,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def route_plugin_warnings() -> None:
+    """Show a broken plugin as one `warning:` line on stderr, not Python's two-line warning format."""
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, PluginWarning):
+            err.print(Text.assemble(("warning: ", "bold yellow"), str(message)))
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
 
 
 def print_error(error: SweepError) -> None:
