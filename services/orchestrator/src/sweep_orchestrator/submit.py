@@ -21,6 +21,7 @@ from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
+from sweep_contracts.version import experiment_version
 from sweep_orchestrator.dispatch import DispatchReport, all_shards
 from sweep_orchestrator.failures import dispatch_failures, record_failures
 from sweep_orchestrator.runs import differences, load_manifest
@@ -76,7 +77,7 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         request_hash=RunManifest.hash_request(request),
         plan=RunPlan.build(plan, space),
         settings=settings.records(),
-        code_version=rt.code_version(),
+        code_version={**rt.code_version(), **experiment_version(experiment)},
     )
 
 
