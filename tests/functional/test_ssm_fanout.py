@@ -20,6 +20,7 @@ from moto import mock_aws
 
 from sweep_aws.clients import ssm_client, ssm_secrets_client
 from sweep_aws.ssm import SsmSecrets
+from sweep_contracts.errors import SecretUnavailableError
 from sweep_worker.handler import ssm_secrets
 from tests.cloud import json_error
 
@@ -132,6 +133,6 @@ def test_the_settings_client_would_have_failed_the_shard(ssm: TokenBucket, pause
     client = ssm_client()
     client.meta.events.register("before-send.ssm.GetParameter", throttle_first(5))
     # THEN a secret read that way is unavailable: why the worker's secrets have their own client
-    with pytest.raises(LookupError, match="could not be read"):
+    with pytest.raises(SecretUnavailableError, match="could not be read"):
         ssm_secrets(PREFIX, client)(["api_key"])
     assert len(pauses) == 2
