@@ -165,14 +165,21 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     head.add_column()
     head.add_row("experiment", request.experiment)
     head.add_row("run_id", request.run_id or "(generated at submit)")
-    head.add_row("config", json.dumps(request.config))
+    head.add_row("config", json.dumps(manifest.effective_config()))
+    staged = [
+        f"{key} ({record['source']}{' v' + str(record['version']) if 'version' in record else ''})"
+        for key, record in manifest.config_provenance.items()
+        if record["source"] in ("ssm", "file")
+    ]
+    if staged:
+        head.add_row("stage defaults", ", ".join(staged))
     head.add_row("points", f"{plan.points_total:,}  (repeats {plan.repeats})")
     head.add_row("shards", f"{plan.shard_count:,} of {plan.shard_size:,} points ({plan.shard_size_source})")
     head.add_row("request", f"{request_bytes:,} bytes")
     series = Table(title="Series", title_justify="left", header_style="bold")
     for name in ("series", "first index", "points", "axes"):
         series.add_column(name)
-    space = PointSpace(manifest.request, manifest.request.config)
+    space = PointSpace(manifest.request, manifest.effective_config())
     axes_by_series = {s.name: ", ".join(f"{axis} ({how})" for axis, how in s.axes.items()) for s in space.series}
     for info in plan.series:
         series.add_row(info.name, str(info.first_index), f"{info.size:,}", axes_by_series.get(info.name, ""))

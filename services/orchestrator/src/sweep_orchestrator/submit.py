@@ -16,6 +16,7 @@ from sweep_contracts import layout
 from sweep_contracts._json import canonical_json
 from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size
+from sweep_contracts.defaults import merge_config
 from sweep_contracts.errors import RunConflictError
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
@@ -65,7 +66,9 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
     if request_bytes is None:
         check_size(request_size(request.model_dump(mode="json", exclude_none=True)), settings.max_request_bytes)
     experiment = rt.registry.get(request.experiment)
-    space = PointSpace(request, request.config)
+    # the stage defaults are read once, here; the merged config then travels in every task
+    config, provenance = merge_config(experiment, request.config, settings.experiment_defaults)
+    space = PointSpace(request, config)
     plan = plan_shards(space.size, settings, request.shard_size)
     experiment.check_request(request, space)
     now = rt.clock()
@@ -78,6 +81,8 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         plan=RunPlan.build(plan, space),
         settings=settings.records(),
         code_version={**rt.code_version(), **experiment_version(experiment)},
+        config=config if config != request.config else None,
+        config_provenance=provenance,
     )
 
 
