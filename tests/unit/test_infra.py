@@ -267,6 +267,22 @@ def test_every_route_needs_sigv4(stack: str) -> None:
     assert (integration["integrationType"], integration["payloadFormatVersion"]) == ("AWS_PROXY", "2.0")
 
 
+def test_changing_settings_is_its_own_route_with_its_own_operator_policy(stack: str) -> None:
+    # the admin route exists apart from GET /settings, and a managed policy grants only it
+    assert "PUT /settings/{name}" in ROUTES
+    policy = one(stack, "aws:iam/policy:Policy", "settings-admin")
+    assert policy["name"] == f"sweep-{stack}-settings-admin"
+    assert json.loads(policy["policy"])["Statement"] == [
+        {
+            "Sid": "ChangeStageSettings",
+            "Effect": "Allow",
+            "Action": ["execute-api:Invoke"],
+            "Resource": [f"arn:aws:execute-api:{REGION}:{ACCOUNT}:abc123/*/PUT/settings/*"],
+        }
+    ]
+    assert outputs.SETTINGS_ADMIN_POLICY in program(stack)["outputs"]
+
+
 def test_the_stage_logs_access_and_throttles(stack: str) -> None:
     stage = one(stack, "aws:apigatewayv2/stage:Stage", "http-stage")
     throttle = config(stack)["sweep:apiThrottle"]
@@ -327,6 +343,15 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Resource": [
                 f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}",
                 f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/*",
+            ],
+        },
+        "WriteStageSettings": {  # the settings by name and the experiment defaults, never secrets/
+            "Sid": "WriteStageSettings",
+            "Effect": "Allow",
+            "Action": ["ssm:PutParameter"],
+            "Resource": [
+                *(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/{name}" for name in SystemSettings.names()),
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments/*",
             ],
         },
         "DispatchShards": {

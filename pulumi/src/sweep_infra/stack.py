@@ -197,5 +197,6 @@ class SweepStack(pulumi.ComponentResource):
             outputs.ORCHESTRATOR_FUNCTION: orchestrator.function.name,
             outputs.WORKER_FUNCTION: worker.function.name,
             outputs.ARTIFACT_BUCKET: code.bucket.bucket,
+            outputs.SETTINGS_ADMIN_POLICY: api.admin_policy.arn,
         }
         self.register_outputs(self.outputs)

@@ -124,6 +124,13 @@ class SsmSettings:
         self._cached = None
         self._fallback = None
 
+    def write(self, name: str, text: str) -> int:
+        """Set the String parameter `<prefix><name>` (created if missing) and forget this instance's
+        cache, so its next read shows the value; other warm instances see it within `ttl_s`."""
+        answer = self._client.put_parameter(Name=self.prefix + name, Value=text, Type="String", Overwrite=True)
+        self.clear()
+        return int(answer["Version"])
+
 
 class SsmSecrets:
     """Experiment secrets: SecureString parameters `<prefix>secrets/<name>`, decrypted, cached."""

@@ -10,6 +10,7 @@ config travels in the event like every other value: nothing downstream reads the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,9 +18,9 @@ from pydantic import JsonValue, ValidationError
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from sweep_contracts.errors import SettingsError
-from sweep_contracts.experiments import Experiment
+from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.request import SEED
-from sweep_contracts.settings import ExperimentDefaults
+from sweep_contracts.settings import EXPERIMENTS_PATH, ExperimentDefaults, SystemSettings, parse_value
 
 
 def check_default(experiment: Experiment[Any], key: str, value: Any) -> JsonValue:
@@ -87,3 +88,22 @@ def _jsonable(value: Any) -> JsonValue:
         return to_jsonable_python(value)  # type: ignore[no-any-return]
     except ValueError:  # a default pydantic cannot serialise: record what it is
         return repr(value)
+
+
+def setting_parameter(name: str, value: Any, registry: Registry) -> tuple[str, str]:
+    """Validate an admin write of `name` (a stage setting such as `max_points`, or an experiment
+    default `experiments.<experiment>.<key>`) and answer its parameter name under the stage prefix
+    and the text to store. Errors name the setting, the value and the fix."""
+    if name.startswith("experiments."):
+        experiment_name, _, key = name.removeprefix("experiments.").partition(".")
+        if not key or "." in key:
+            raise SettingsError(
+                f"`{name}` does not name an experiment default.",
+                field="name",
+                value=name,
+                hint="write `experiments.<experiment>.<config key>`, e.g. `experiments.maze.max_moves`.",
+            )
+        checked = check_default(registry.get(experiment_name), key, value)
+        text = checked if isinstance(checked, str) and parse_value(checked) == checked else json.dumps(checked)
+        return f"{EXPERIMENTS_PATH}{experiment_name}/{key}", text
+    return name, str(SystemSettings.check_value(name, value))
