@@ -37,10 +37,11 @@ test-llm: install ## Real-model tier: build/start llama.cpp + SmolLM2 (cached), 
 	scripts/llm-server.sh build
 	$(UV) run --frozen pytest tests/llm -m llm
 
-lint: install ## ruff (lint + format check) and mypy --strict
+lint: install ## ruff (lint + format check), mypy --strict, dependency audit and secret scan
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy libs services cli pulumi/src
+	UV=$(UV) $(UV) run --frozen python tools/security.py
 
 format: install ## Format and auto-fix
 	$(UV) run --frozen ruff format .

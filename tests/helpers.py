@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sweep_cli.check import CheckReport, check_run
+from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
+from sweep_contracts.outcomes import Outcome
 from sweep_contracts.planning import ShardPlan
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
@@ -13,6 +16,7 @@ from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator.dispatch import RecordingDispatcher
+from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.submit import SubmitResult, submit_run
 from sweep_worker.runner import WorkerDeps, process_event
@@ -52,3 +56,19 @@ def tasks_for(
         settings=settings or {},
         plan=ShardPlan(points_total=total, shard_size=size, shard_count=-(-total // size)),
     )
+
+
+def vouched_points_key(store: ObjectStore, run_id: str, shard_id: int) -> str | None:
+    """The points object the shard's standing outcome names (a success wins over a failure)."""
+    for status in ("success", "failure"):
+        data = store.get(layout.outcome_key(run_id, status, shard_id))
+        if data is not None:
+            return Outcome.from_parquet(data, run_id).points_key
+    return None
+
+
+def assert_invariants(store: ObjectStore, run_id: str) -> CheckReport:
+    """The invariant checker's verdict on a run, asserted clean (the violations are the message)."""
+    report = check_run(store, load_manifest(store, run_id))
+    assert report.ok, "\n".join(report.lines())
+    return report

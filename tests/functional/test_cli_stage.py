@@ -212,7 +212,9 @@ def test_results_local_downloads_the_run_and_uses_duckdb(
 
 def test_scoping_keeps_the_users_own_with_clause() -> None:
     scoped = scope_to_run("WITH best AS (SELECT 1) SELECT * FROM best", "db", "run-1")
-    assert scoped.startswith('WITH points AS (SELECT * FROM "db"."points" WHERE run_id = \'run-1\'), outcomes AS')
+    assert scoped.startswith(
+        'WITH stored_points AS (SELECT * FROM "db"."points" WHERE run_id = \'run-1\'), stored_outcomes AS'
+    )
     assert scoped.endswith(", best AS (SELECT 1) SELECT * FROM best")
     with pytest.raises(UsageError):
         scope_to_run("SELECT 1", "db", "x'; DROP TABLE points; --")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -13,6 +14,7 @@ from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import MISSING_CONFIG_HINT, parse_request
+from sweep_orchestrator.dispatched import DispatchRecord
 from sweep_orchestrator.openapi import openapi_document
 from tests.cloud import BUCKET, ORCHESTRATOR, PREFIX, WORKER, Stage
 
@@ -234,15 +236,32 @@ def test_get_runs_lists_newest_first(stage: Stage) -> None:
     assert body["message"] == "`limit`: input should be greater than or equal to 1."
 
 
-def test_retry_route_redispatches_only_failed_and_missing_shards(stage: Stage) -> None:
+def test_retry_route_redispatches_only_failed_and_overdue_shards(stage: Stage) -> None:
+    # GIVEN a run whose first shard ran; the other three are in flight, not overdue
     stage.call("POST", "/runs", SWEEP)
     tasks = stage.invokes.take(WORKER)
     stage.deliver(tasks[0])
+    # WHEN it is retried THEN nothing is sent: a second copy would only race the running ones
     status, body = stage.call("POST", "/runs/cloud-1/retry")
     assert (status, body) == (
         202,
-        {"run_id": "cloud-1", "failed": 0, "missing": 3, "dispatched": 3, "delegated": 0, "dispatch_failed": 0},
+        {
+            "run_id": "cloud-1",
+            "failed": 0,
+            "missing": 0,
+            "running": 3,
+            "dispatched": 0,
+            "delegated": 0,
+            "dispatch_failed": 0,
+        },
     )
+    assert stage.invokes.take(WORKER) == []
+    # AND once the shards are overdue (dispatched long ago), the retry sends them again
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    stage.store.put(
+        layout.dispatch_key("cloud-1"), DispatchRecord(dispatched_at=old, shards=4).model_dump_json().encode()
+    )
+    assert stage.call("POST", "/runs/cloud-1/retry")[1]["missing"] == 3
     assert sorted((p["shard_id"], p["attempt"]) for p in stage.invokes.take(WORKER)) == [(1, 2), (2, 2), (3, 2)]
 
 

@@ -30,6 +30,7 @@ from tests.cloud import (
     s3_error,
     s3_key,
 )
+from tests.helpers import vouched_points_key
 
 SWEEP: dict[str, Any] = {
     "experiment": "synthetic",
@@ -142,7 +143,7 @@ def test_persistent_s3_500s_on_points_give_a_store_failure_outcome(stage: Stage)
     results = stage.run_all()
     assert {r["error_code"] for r in results} == {"STORE_WRITE_FAILED"}
     failed = outcome(stage, "faults-1", 0)
-    assert (failed.status, failed.points_ok) == ("failure", 2)
+    assert (failed.status, failed.points_ok, failed.points_key) == ("failure", 0, None)
     assert "writing the points failed" in (failed.error_message or "")
     assert "InternalError" in (failed.error_message or "")
 
@@ -317,8 +318,9 @@ def test_duplicate_delivery_of_a_shard_task_gives_one_outcome(stage: Stage) -> N
     for t in threads:
         t.join()
     stage.deliver(task)
-    assert stage.object_keys(layout.outcomes_prefix("faults-1")) == [layout.outcome_key("faults-1", "success", 0)]
-    assert stage.object_keys(layout.points_prefix("faults-1")) == [layout.points_key("faults-1", 0)]
+    shard = task["shard_id"]
+    assert stage.object_keys(layout.outcomes_prefix("faults-1")) == [layout.outcome_key("faults-1", "success", shard)]
+    assert stage.object_keys(layout.points_prefix("faults-1")) == [vouched_points_key(stage.store, "faults-1", shard)]
 
 
 # --- fan-out ------------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def test_changing_ssm_after_submit_changes_nothing_for_the_run(ssm: Any) -> None
     put(ssm, "max_moves", "5")
     settings.clear()
     dispatcher.events.clear()
-    retry_run(rt, "defaults-1")
+    retry_run(rt, "defaults-1", all_overdue=True)
     # THEN the retried tasks carry the config of the submit, and the worker evaluates exactly that
     assert [event["config"] for event in dispatcher.events] == [event["config"] for event in first]
     outcome = process_event(dispatcher.events[0], WorkerDeps(store=store, registry=Registry.default()))

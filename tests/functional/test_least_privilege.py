@@ -70,6 +70,8 @@ def test_the_worker_writes_points_and_outcomes_and_nothing_else(aws_env: None) -
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="elsewhere.txt", Body=b"x"))
     assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet"))
     assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="runs/run_id=r/manifest.json"))
+    # a success, once created, is not the worker's to delete
+    assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=success/shard=00000.parquet"))
 
 
 @set_initial_no_auth_action_count(4)
@@ -82,4 +84,6 @@ def test_the_orchestrator_writes_manifests_and_failures_and_reads_no_points(aws_
     assert store.get("runs/run_id=r/manifest.json") == b"{}"
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet", Body=b"p"))
     assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet"))
-    assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=failure/shard=00000.parquet"))
+    # it clears a stale failure (retry finishing a cleanup), never a success
+    s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=failure/shard=00000.parquet")
+    assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=success/shard=00000.parquet"))

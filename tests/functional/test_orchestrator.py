@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore, MemoryStore
 from sweep_orchestrator.dispatch import DispatchReport, RecordingDispatcher
+from sweep_orchestrator.dispatched import OVERDUE_MARGIN_S
 from sweep_orchestrator.retry import retry_run
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import run_status
@@ -166,15 +168,27 @@ def test_missing_shards_show_as_pending_and_are_retried(memory_store: MemoryStor
     rt, dispatcher = runtime_for(memory_store)
     submit_run(MAZE, rt)
     process_event(dispatcher.events[0], WorkerDeps(store=memory_store, registry=Registry.default()))
-    status = run_status(memory_store, "maze-1")
+    status = run_status(memory_store, "maze-1", now=FIXED_NOW)
     assert (status.state, status.shards_pending, status.missing_shards, status.points_not_run) == (
         "running",
         2,
         [1, 2],
         7,
     )
+    # a retry while they may still be running leaves them be
     again = RecordingDispatcher()
-    retry_run(Runtime(store=memory_store, dispatcher=again, settings=rt.settings), "maze-1")
+    early = retry_run(
+        Runtime(store=memory_store, dispatcher=again, settings=rt.settings, clock=lambda: FIXED_NOW), "maze-1"
+    )
+    assert (early.running, early.dispatched, again.events) == (2, 0, [])
+    # once overdue (the shard time budget + margin after dispatch), the run is stalled, and retried
+    late = FIXED_NOW + timedelta(seconds=900 + OVERDUE_MARGIN_S + 60)
+    stalled = run_status(memory_store, "maze-1", now=late)
+    assert (stalled.state, stalled.stalled_for_s) == ("stalled", 60.0)
+    retried = retry_run(
+        Runtime(store=memory_store, dispatcher=again, settings=rt.settings, clock=lambda: late), "maze-1"
+    )
+    assert (retried.missing, retried.running) == (2, 0)
     assert [(e["shard_id"], e["attempt"]) for e in again.events] == [(1, 2), (2, 2)]
 
 

@@ -103,4 +103,4 @@ print(json.dumps(handler(json.loads(sys.argv[2]), Context())))
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert (outcome["status"], outcome["points_ok"]) == ("success", 4)
-    assert (tmp_path / "results" / "points" / "run_id=artifact-1" / "shard=00000.parquet").is_file()
+    assert len(list((tmp_path / "results" / "points" / "run_id=artifact-1").glob("shard=00000-*.parquet"))) == 1

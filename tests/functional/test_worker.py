@@ -18,7 +18,7 @@ from sweep_contracts.request import parse_request
 from sweep_contracts.storage import LocalStore, MemoryStore, ObjectStore
 from sweep_contracts.tasks import TaskFactory
 from sweep_worker.runner import WorkerDeps, process_event
-from tests.helpers import run_sweep, tasks_for
+from tests.helpers import run_sweep, tasks_for, vouched_points_key
 
 RUN = "run-1"
 
@@ -43,7 +43,9 @@ def outcomes(store: ObjectStore) -> dict[str, Outcome]:
 
 
 def points(store: ObjectStore, shard: int) -> list[dict[str, Any]]:
-    data = store.get(layout.points_key(RUN, shard))
+    key = vouched_points_key(store, RUN, shard)
+    assert key is not None
+    data = store.get(key)
     assert data is not None
     return pq.read_table(io.BytesIO(data)).to_pylist()
 
@@ -181,7 +183,7 @@ def test_a_task_without_config_is_refused_with_an_outcome(memory_store: MemorySt
     del event["config"]
     result = process_event(event, deps(memory_store))
     assert result["error_code"] == "MISSING_CONFIG"
-    assert not memory_store.exists(layout.points_key(RUN, 0))  # nothing ran
+    assert not list(memory_store.list(layout.points_prefix(RUN)))  # nothing ran
     (outcome,) = outcomes(memory_store).values()
     assert (outcome.status, outcome.error_code, outcome.points_total) == ("failure", "MISSING_CONFIG", 2)
 
@@ -219,8 +221,9 @@ class FailingPuts(MemoryStore):
 def test_a_store_that_refuses_the_points_gives_a_store_failure() -> None:
     store = FailingPuts()
     result = process_event(factory({"y": 1}, {"x": [1, 2]}, shard_size=2).event(0), deps(store))
-    assert (result["error_code"], result["points_ok"]) == ("STORE_WRITE_FAILED", 2)
-    assert result["error_message"] == "writing the points failed: disk full"
+    # the failure vouches for no rows: the points were evaluated but none were kept
+    assert (result["error_code"], result["points_ok"], result["execution"]) == ("STORE_WRITE_FAILED", 0, None)
+    assert result["error_message"] == "writing the points failed (2 points evaluated, not kept): disk full"
 
 
 def test_a_range_past_the_sweep_records_invalid_task(memory_store: MemoryStore) -> None:
@@ -235,7 +238,7 @@ def test_a_range_past_the_sweep_records_invalid_task(memory_store: MemoryStore) 
         "shard 0 of run `run-1` asks for points up to 4, but the sweep has 3."
     )
     assert result["error_code"] == "INVALID_TASK"
-    assert memory_store.get(layout.points_key(RUN, 0)) is None
+    assert list(memory_store.list(layout.shard_points_prefix(RUN, 0))) == []
 
 
 def test_a_malformed_task_that_names_its_run_records_invalid_task_not_missing_config(

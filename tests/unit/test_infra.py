@@ -379,6 +379,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:PutObject"],
             "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
         },
+        "ClearStaleFailures": {
+            "Sid": "ClearStaleFailures",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject"],
+            "Resource": [f"{bucket}/outcomes/run_id=*/status=failure/*"],
+        },
     }
 
 
@@ -393,18 +399,36 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-{stack}-worker:*"],
         },
-        "WritePointsAndOutcomes": {
-            "Sid": "WritePointsAndOutcomes",
+        "WritePoints": {
+            "Sid": "WritePoints",
             "Effect": "Allow",
             "Action": ["s3:PutObject", "s3:DeleteObject"],
-            "Resource": [f"{bucket}/points/*", f"{bucket}/outcomes/*"],
+            "Resource": [f"{bucket}/points/*"],
         },
-        "CheckExistingOutcomes": {
-            "Sid": "CheckExistingOutcomes",
+        "CreateSuccessOutcomes": {
+            "Sid": "CreateSuccessOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/outcomes/run_id=*/status=success/*"],
+        },
+        "WriteAndClearFailureOutcomes": {
+            "Sid": "WriteAndClearFailureOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": [f"{bucket}/outcomes/run_id=*/status=failure/*"],
+        },
+        "ReadOutcomes": {
+            "Sid": "ReadOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket}/outcomes/*"],
+        },
+        "ListOutcomesAndPoints": {
+            "Sid": "ListOutcomesAndPoints",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket],
-            "Condition": {"StringLike": {"s3:prefix": ["outcomes/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": ["outcomes/*", "points/*"]}},
         },
         "ReadExperimentSecrets": {
             "Sid": "ReadExperimentSecrets",

@@ -34,6 +34,7 @@ OUTCOME = Outcome(
     started_at=datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=UTC),
     finished_at=datetime(2026, 1, 2, 3, 5, 6, 789000, tzinfo=UTC),
     duration_ms=61666.0,
+    execution="0123456789abcdef",  # added on purpose with the execution-keyed points (issue 8)
 )
 ROW: dict[str, Any] = OUTCOME.model_dump(exclude={"run_id"}) | {"error_code": "TIME_BUDGET"}
 

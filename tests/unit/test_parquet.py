@@ -37,6 +37,7 @@ rows_strategy = st.lists(
             "finished_at": st.just(T0),
             "duration_ms": st.floats(0, 1e9, allow_nan=False),
             "request_id": st.one_of(st.none(), st.text(min_size=1, max_size=40)),
+            "execution": st.one_of(st.none(), st.text(alphabet="0123456789abcdef", min_size=16, max_size=16)),
         }
     ),
     min_size=1,
@@ -68,11 +69,12 @@ def test_duckdb_reads_it_with_the_declared_types(tmp_path: Path) -> None:
         "finished_at": T0,
         "duration_ms": 1.5,
         "request_id": None,
+        "execution": "0123456789abcdef",
     }
     path = tmp_path / "o.parquet"
     path.write_bytes(write_flat(OUTCOMES_TABLE, [row]))
     con = duckdb.connect()
-    types = dict(con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()[i][:2] for i in range(12))
+    types = dict(con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()[i][:2] for i in range(13))
     assert types == {c.name: c.duckdb_type for c in OUTCOMES_TABLE.columns}
     got = con.execute(f"SELECT shard_id, error_message, request_id, started_at::VARCHAR FROM '{path}'").fetchall()
     assert got == [(3, "ünïcode — fine", None, "2026-01-02 03:04:05.123+00")]
@@ -115,7 +117,7 @@ def test_damaged_files_are_reported(data: bytes, message: str) -> None:
 def test_timestamps_before_the_epoch_round_down_to_the_millisecond() -> None:
     # GIVEN a start half a millisecond before the last millisecond of 1969
     row = {c.name: 0 for c in OUTCOMES_TABLE.columns} | {"status": "success", "error_code": None}
-    row |= {"error_message": None, "request_id": None, "duration_ms": 0.0}
+    row |= {"error_message": None, "request_id": None, "execution": None, "duration_ms": 0.0}
     row |= {"started_at": datetime(1969, 12, 31, 23, 59, 59, 999500, tzinfo=UTC), "finished_at": T0}
     # WHEN it is written
     data = write_flat(OUTCOMES_TABLE, [row])

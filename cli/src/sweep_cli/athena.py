@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sweep_cli.errors import QueryError, UsageError
-from sweep_cli.query import QueryResult
+from sweep_cli.query import QueryResult, resolved_views
 from sweep_contracts import environment
 from sweep_contracts.names import RUN_ID_PATTERN
 
@@ -43,10 +43,12 @@ def scope_to_run(sql: str, database: str, run_id: str) -> str:
             "(lowercase letters, digits and `_`).",
         )
     # both names were checked against strict patterns above: nothing here comes unchecked from a user
-    ctes = ", ".join(
-        f'{table} AS (SELECT * FROM "{database}"."{table}" WHERE run_id = \'{run_id}\')'  # noqa: S608
+    stored = [
+        f'stored_{table} AS (SELECT * FROM "{database}"."{table}" WHERE run_id = \'{run_id}\')'  # noqa: S608
         for table in ("points", "outcomes")
-    )
+    ]
+    views = resolved_views("stored_points", "stored_outcomes")
+    ctes = ", ".join([*stored, *(f"{name} AS ({views[name]})" for name in ("outcomes", "points"))])
     body = sql.strip().rstrip(";")
     if re.match(r"(?is)^with\s", body):
         return f"WITH {ctes}, {body[4:].lstrip()}"

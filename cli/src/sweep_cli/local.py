@@ -82,7 +82,7 @@ class LocalBackend:
     def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
         # a retry runs with the settings the run was planned with, not today's, unless told otherwise
         manifest = with_settings(load_manifest(self.store, run_id), settings or {})
-        return retry_run(self._runtime(manifest.effective_settings()), run_id, settings)
+        return retry_run(self._runtime(manifest.effective_settings()), run_id, settings, all_overdue=True)
 
     def has_run(self, run_id: str) -> bool:
         return self.store.exists(layout.manifest_key(run_id))

@@ -73,6 +73,26 @@ ORDER BY min(s.point_index)
 """.strip()
 
 
+def resolved_views(raw_points: str, raw_outcomes: str) -> dict[str, str]:
+    """The `outcomes` and `points` users query, over the objects as stored (the same SQL on DuckDB
+    and Athena): one outcome per shard, a success winning over a stale failure, and only the rows
+    that outcome vouches for — its execution's — so an orphan file from a losing duplicate of a
+    shard is never counted. Rows written before executions existed have none, like their outcome."""
+    outcome_columns = ", ".join(["run_id", *OUTCOMES_TABLE.column_names])
+    point_columns = ", ".join(f"p.{c}" for c in ["run_id", *POINTS_TABLE.column_names])
+    outcomes = (
+        f"SELECT {outcome_columns} FROM (SELECT *, row_number() OVER (PARTITION BY run_id, shard_id "
+        f"ORDER BY CASE WHEN status = 'success' THEN 0 ELSE 1 END) AS sweep_rank FROM {raw_outcomes}) ranked "
+        "WHERE sweep_rank = 1"
+    )
+    points = (
+        f"SELECT {point_columns} FROM {raw_points} p WHERE EXISTS (SELECT 1 FROM outcomes o "
+        "WHERE o.run_id = p.run_id AND o.shard_id = p.shard_id "
+        "AND (o.execution = p.execution OR (o.execution IS NULL AND p.execution IS NULL)))"
+    )
+    return {"outcomes": outcomes, "points": points}
+
+
 def _empty_view(table: Table) -> str:
     columns = [f"CAST(NULL AS {c.duckdb_type}) AS {c.name}" for c in table.columns]
     columns += [f"CAST(NULL AS VARCHAR) AS {k}" for k in table.partition_keys if k not in table.column_names]
@@ -99,12 +119,15 @@ class ResultsDB:
             if files:
                 source = (
                     f"read_parquet({_literal(str(self.root / pattern))}, hive_partitioning = true, "
-                    "hive_types = {'run_id': 'VARCHAR'})"
+                    "union_by_name = true, hive_types = {'run_id': 'VARCHAR'})"
                 )
                 select = f"SELECT * FROM {source}"
             else:
                 select = _empty_view(table)
-            self.con.execute(f"CREATE VIEW {table.name} AS {select}")
+            self.con.execute(f"CREATE VIEW stored_{table.name} AS {select}")
+        views = resolved_views("stored_points", "stored_outcomes")
+        for name in ("outcomes", "points"):
+            self.con.execute(f"CREATE VIEW {name} AS {views[name]}")
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
         try:

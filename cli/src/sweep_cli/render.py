@@ -32,7 +32,7 @@ if not out.is_terminal:  # piped or in CI: don't squeeze tables into 80 columns
 if not err.is_terminal:  # logs wrap lines themselves; a hard wrap would split messages mid-sentence
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-_STATE_STYLE = {"succeeded": "green", "running": "yellow", "partial": "dark_orange", "failed": "red"}
+_STATE_STYLE = {"succeeded": "green", "running": "yellow", "stalled": "red", "partial": "dark_orange", "failed": "red"}
 
 
 def cell(value: Any) -> str:
@@ -136,6 +136,12 @@ def status_text(status: RunStatus) -> Text:
     text.append(f"run {status.run_id}", style="bold")
     text.append(f" ({status.experiment})  ")
     text.append(status.state, style=f"bold {style}")
+    if status.stalled_for_s is not None:
+        text.append(
+            f" for {status.stalled_for_s / 60:.0f} min: {status.shards_pending} shards are overdue "
+            "(`sweep retry` dispatches them again)",
+            style=style,
+        )
     text.append(
         f"\n  shards  {status.shards_success} succeeded, {status.shards_failure} failed, "
         f"{status.shards_pending} pending of {status.shards_total}"

@@ -59,6 +59,10 @@ def _list_prefixes(sid: str, bucket_arn: str, *prefixes: str) -> Statement:
     }
 
 
+SUCCESS_OUTCOMES = "outcomes/run_id=*/status=success/*"
+FAILURE_OUTCOMES = "outcomes/run_id=*/status=failure/*"
+
+
 def orchestrator_policy(
     *, log_group_arn: str, bucket_arn: str, parameter_path_arn: str, worker_arn: str, orchestrator_arn: str
 ) -> Document:
@@ -98,6 +102,13 @@ def orchestrator_policy(
                 "Action": ["s3:PutObject"],
                 "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
             },
+            {
+                # `sweep retry` finishes the cleanup a success's writer could not: the stale failure
+                "Sid": "ClearStaleFailures",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject"],
+                "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
+            },
         ],
     }
 
@@ -110,12 +121,33 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
         "Statement": [
             _logs(log_group_arn),
             {
-                "Sid": "WritePointsAndOutcomes",
+                # points keys are unique per execution; a worker deletes only its own orphan file
+                # or one no standing outcome names
+                "Sid": "WritePoints",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject", "s3:DeleteObject"],
-                "Resource": [f"{bucket_arn}/points/*", f"{bucket_arn}/outcomes/*"],
+                "Resource": [f"{bucket_arn}/points/*"],
             },
-            _list_prefixes("CheckExistingOutcomes", bucket_arn, "outcomes"),
+            {
+                # a success is created (If-None-Match) and never deleted: no DeleteObject on it
+                "Sid": "CreateSuccessOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{SUCCESS_OUTCOMES}"],
+            },
+            {
+                "Sid": "WriteAndClearFailureOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
+            },
+            {
+                "Sid": "ReadOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/outcomes/*"],
+            },
+            _list_prefixes("ListOutcomesAndPoints", bucket_arn, "outcomes", "points"),
             {
                 "Sid": "ReadExperimentSecrets",
                 "Effect": "Allow",

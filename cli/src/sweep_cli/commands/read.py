@@ -32,8 +32,15 @@ def status(
     backend: Backend,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
     watch: WatchOption = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Check the run's invariants in its store; exit 1 on a violation.")
+    ] = False,
 ) -> None:
     """Show a run's progress: shards by outcome, points by status, failures and what is missing."""
+    if check:
+        from sweep_cli.check import check_command, store_of
+
+        raise typer.Exit(check_command(run_id, store_of(backend), as_json))
     result = backend.follow(run_id, quiet=False) if watch else backend.status(run_id)
     if as_json:
         print(result.model_dump_json(indent=2))

@@ -132,6 +132,14 @@ class SsmSettings:
         return int(answer["Version"])
 
 
+def _reason(exc: GetParameterError) -> str:
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ClientError):
+        error = cause.response.get("Error", {})
+        return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".rstrip(": ")
+    return f"{type(cause).__name__}: {cause}" if cause is not None else (str(exc) or "unknown error")
+
+
 class SsmSecrets:
     """Experiment secrets: SecureString parameters `<prefix>secrets/<name>`, decrypted, cached."""
 
@@ -146,9 +154,10 @@ class SsmSecrets:
             try:
                 value = str(self._provider.get(self.path + name, max_age=self.ttl_s, decrypt=True))
             except GetParameterError as exc:
-                # the message names the parameter, never its value
+                # Powertools raises its error inside `except` without `from`: the SSM error is the
+                # context. The message names the parameter and SSM's reason, never a value.
                 raise SecretUnavailableError(
-                    f"`{self.path}{name}` could not be read ({type(exc.__cause__).__name__}).",
+                    f"`{self.path}{name}` could not be read: {_reason(exc).rstrip('.')}.",
                     field=name,
                     hint=f"check that the parameter exists and the worker's role may read it: {SET_SECRET_HINT}",
                 ) from None

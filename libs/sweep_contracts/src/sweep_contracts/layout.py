@@ -2,14 +2,23 @@
 
 ```
 runs/run_id=<id>/manifest.json
-points/run_id=<id>/shard=<00000>.parquet
+runs/run_id=<id>/dispatched.json
+points/run_id=<id>/shard=<00000>-<execution>.parquet
 outcomes/run_id=<id>/status=<success|failure>/shard=<00000>.parquet
 ```
+
+Points are written under a key unique to the worker execution that evaluated them, and the shard's
+outcome names that execution: an outcome only ever vouches for the rows its own execution wrote.
+A second copy of a shard (at-least-once delivery, a retry racing a slow worker) writes its own
+file, which no outcome names unless that copy's outcome is the one recorded; readers follow the
+outcome and ignore such orphans. `shard=<00000>.parquet` (no execution) is the key runs written
+before this protocol used; readers still follow it for an outcome that names no execution.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Literal
 
 OutcomeStatus = Literal["success", "failure"]
@@ -19,9 +28,14 @@ RUNS = "runs"
 POINTS = "points"
 OUTCOMES = "outcomes"
 MANIFEST = "manifest.json"
+DISPATCHED = "dispatched.json"
+EXECUTION_PATTERN = r"^[0-9a-f]{16}$"
 
 _OUTCOME_KEY = re.compile(
     rf"^{OUTCOMES}/run_id=(?P<run_id>[a-z0-9-]+)/status=(?P<status>success|failure)/shard=(?P<shard>\d+)\.parquet$"
+)
+_POINTS_KEY = re.compile(
+    rf"^{POINTS}/run_id=(?P<run_id>[a-z0-9-]+)/shard=(?P<shard>\d{{{SHARD_DIGITS}}})(?:-(?P<execution>[0-9a-f]{{16}}))?\.parquet$"
 )
 _RUN_PREFIX = re.compile(rf"^{RUNS}/run_id=(?P<run_id>[a-z0-9-]+)/{re.escape(MANIFEST)}$")
 
@@ -34,12 +48,36 @@ def manifest_key(run_id: str) -> str:
     return f"{RUNS}/run_id={run_id}/{MANIFEST}"
 
 
+def dispatch_key(run_id: str) -> str:
+    """The run's dispatch record: written once a dispatch (submit or retry) has handed over every shard."""
+    return f"{RUNS}/run_id={run_id}/{DISPATCHED}"
+
+
 def points_prefix(run_id: str) -> str:
     return f"{POINTS}/run_id={run_id}/"
 
 
-def points_key(run_id: str, shard_id: int) -> str:
-    return points_prefix(run_id) + shard_name(shard_id)
+def new_execution() -> str:
+    """A fresh execution id: 64 random bits, so two copies of a shard never share a points key."""
+    return secrets.token_hex(8)
+
+
+def shard_points_prefix(run_id: str, shard_id: int) -> str:
+    """The prefix of every points object of one shard (each execution's, and the legacy key)."""
+    return f"{points_prefix(run_id)}shard={shard_id:0{SHARD_DIGITS}d}"
+
+
+def points_key(run_id: str, shard_id: int, execution: str | None = None) -> str:
+    """Where `execution` writes the points of a shard; without one, the pre-protocol key."""
+    if execution is None:
+        return points_prefix(run_id) + shard_name(shard_id)
+    return f"{shard_points_prefix(run_id, shard_id)}-{execution}.parquet"
+
+
+def parse_points_key(key: str) -> tuple[str, int, str | None] | None:
+    """(run_id, shard_id, execution or None) of a points key, or None for any other key."""
+    match = _POINTS_KEY.match(key)
+    return (match["run_id"], int(match["shard"]), match["execution"]) if match else None
 
 
 def outcomes_prefix(run_id: str) -> str:

@@ -1,7 +1,17 @@
-"""Shard outcomes: exactly one per shard, `success` or `failure` with an error code."""
+"""Shard outcomes: exactly one per shard, `success` or `failure` with an error code.
+
+The write protocol (`record_outcome`) keeps that true under at-least-once delivery:
+- a success is created only if absent, so the first success of a shard stands and never changes;
+- an outcome names the execution whose points file it vouches for, and nothing ever deletes the
+  file a recorded outcome names: a losing copy deletes only its own file, a cleanup only files
+  that no standing outcome names;
+- if a success and a stale failure both remain (a delete that failed), readers take the success
+  and the next touch of the shard (`finish_cleanup`) removes the failure.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from enum import StrEnum
 
@@ -18,6 +28,7 @@ from sweep_contracts.schema import OUTCOMES_TABLE
 from sweep_contracts.storage import ObjectStore
 
 MAX_ERROR_MESSAGE = 2000
+log = logging.getLogger("sweep.outcomes")
 
 
 class ErrorCode(StrEnum):
@@ -67,10 +78,23 @@ class Outcome(Frozen):
     finished_at: AwareDatetime
     duration_ms: float = Field(ge=0)
     request_id: str | None = None
+    execution: str | None = Field(default=None, pattern=layout.EXECUTION_PATTERN)
 
     @property
     def key(self) -> str:
         return layout.outcome_key(self.run_id, self.status, self.shard_id)
+
+    @property
+    def rows_vouched(self) -> int:
+        """How many point rows this outcome says its points file holds."""
+        return self.points_ok + self.points_failed
+
+    @property
+    def points_key(self) -> str | None:
+        """The points object this outcome vouches for, or None when it vouches for no rows."""
+        if self.execution is not None:
+            return layout.points_key(self.run_id, self.shard_id, self.execution)
+        return layout.points_key(self.run_id, self.shard_id) if self.rows_vouched else None
 
     @property
     def points_not_run(self) -> int:
@@ -108,6 +132,7 @@ class Outcome(Frozen):
         points_ok: int = 0,
         points_failed: int = 0,
         request_id: str | None = None,
+        execution: str | None = None,
     ) -> Outcome:
         return cls(
             run_id=run_id,
@@ -123,18 +148,86 @@ class Outcome(Frozen):
             finished_at=finished_at,
             duration_ms=max(0.0, (finished_at - started_at).total_seconds() * 1000),
             request_id=request_id,
+            execution=execution,
         )
 
 
-def record_outcome(store: ObjectStore, outcome: Outcome) -> bool:
-    """Record a shard's one outcome. A success replaces a stale failure; a failure never
-    contradicts a success already recorded (a late duplicate delivery, say). True if written."""
-    success_key = layout.outcome_key(outcome.run_id, "success", outcome.shard_id)
-    if outcome.status == "failure":
-        if store.exists(success_key):
-            return False
-        store.put(outcome.key, outcome.to_parquet())
+def read_outcome(store: ObjectStore, run_id: str, status: OutcomeStatus, shard_id: int) -> Outcome | None:
+    data = store.get(layout.outcome_key(run_id, status, shard_id))
+    return Outcome.from_parquet(data, run_id) if data is not None else None
+
+
+def delete_quietly(store: ObjectStore, key: str | None) -> bool:
+    """Best effort: a delete that fails leaves garbage that readers ignore and the next touch removes."""
+    if key is None:
         return True
-    store.put(success_key, outcome.to_parquet())
-    store.delete(layout.outcome_key(outcome.run_id, "failure", outcome.shard_id))
+    try:
+        store.delete(key)
+    except Exception as exc:  # cleanup must never turn a recorded outcome into an error
+        log.warning("could not delete %s (left for the next touch): %s", key, exc)
+        return False
+    return True
+
+
+def finish_cleanup(store: ObjectStore, success: Outcome) -> bool:
+    """With the shard's success standing: remove its stale failure and every points file of the
+    shard the success does not name. True if nothing was left behind."""
+    clean = delete_quietly(store, layout.outcome_key(success.run_id, "failure", success.shard_id))
+    keep = success.points_key
+    for key in list(store.list(layout.shard_points_prefix(success.run_id, success.shard_id))):
+        parsed = layout.parse_points_key(key)
+        if parsed is not None and parsed[1] == success.shard_id and key != keep:
+            clean = delete_quietly(store, key) and clean
+    return clean
+
+
+def finish_run_cleanup(store: ObjectStore, run_id: str) -> int:
+    """Finish, for every shard of a run that has both outcomes, what its success's writer could
+    not: remove the stale failure (and unvouched points). Returns how many shards it touched."""
+    statuses: dict[int, set[str]] = {}
+    for key in store.list(layout.outcomes_prefix(run_id)):
+        parsed = layout.parse_outcome_key(key)
+        if parsed is not None:
+            statuses.setdefault(parsed[2], set()).add(parsed[1])
+    touched = 0
+    for shard_id, found in sorted(statuses.items()):
+        if len(found) == 2 and (success := read_outcome(store, run_id, "success", shard_id)) is not None:
+            finish_cleanup(store, success)
+            touched += 1
+    return touched
+
+
+def record_outcome(store: ObjectStore, outcome: Outcome) -> bool:
+    """Record a shard's one outcome (see the module's protocol). A success stands once written; a
+    failure never contradicts a success (a late duplicate, say). True if `outcome` is the one that
+    stands; when it is not, its own points file is removed, since no outcome will ever name it."""
+    if outcome.status == "success":
+        return _record_success(store, outcome)
+    success_key = layout.outcome_key(outcome.run_id, "success", outcome.shard_id)
+    if store.exists(success_key):
+        delete_quietly(store, outcome.points_key if outcome.execution else None)
+        return False
+    previous = read_outcome(store, outcome.run_id, "failure", outcome.shard_id)
+    store.put(outcome.key, outcome.to_parquet())
+    if store.exists(success_key):  # a success landed meanwhile: it wins, and ours is stale
+        delete_quietly(store, outcome.key)
+        delete_quietly(store, outcome.points_key if outcome.execution else None)
+        return False
+    if previous is not None and previous.execution and previous.execution != outcome.execution:
+        delete_quietly(store, previous.points_key)  # superseded: no standing outcome names it
+    return True
+
+
+def _record_success(store: ObjectStore, outcome: Outcome) -> bool:
+    key = layout.outcome_key(outcome.run_id, "success", outcome.shard_id)
+    if not store.put_if_absent(key, outcome.to_parquet()):
+        standing = read_outcome(store, outcome.run_id, "success", outcome.shard_id)
+        # an S3 PUT that committed but answered an error is retried and then finds our own object
+        mine = standing is not None and standing.execution == outcome.execution and outcome.execution is not None
+        if not mine:
+            delete_quietly(store, outcome.points_key if outcome.execution else None)
+            if standing is not None:
+                finish_cleanup(store, standing)
+            return False
+    finish_cleanup(store, outcome)
     return True

@@ -84,6 +84,7 @@ POINTS_TABLE = Table(
         Column("finished_at", "timestamp", False, "when the point finished (UTC)"),
         Column("output", "string", True, "response text of LLM experiments, cut at OUTPUT_LIMIT characters"),
         Column("call_json", "string", True, "LLM experiments: options as sent and response facts, canonical JSON"),
+        Column("execution", "string", True, "the worker execution that wrote the row (an outcome vouches for one)"),
     ),
     partition_keys=("run_id",),
 )
@@ -103,6 +104,7 @@ OUTCOMES_TABLE = Table(
         Column("finished_at", "timestamp", False, "when the attempt ended (UTC)"),
         Column("duration_ms", "double", False, "wall time of the attempt"),
         Column("request_id", "string", True, "Lambda request id (or local id) of the attempt"),
+        Column("execution", "string", True, "the execution whose points file this outcome vouches for"),
     ),
     partition_keys=("run_id", "status"),
 )

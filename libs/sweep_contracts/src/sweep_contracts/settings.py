@@ -60,6 +60,10 @@ def parse_value(text: str) -> JsonValue:
     return value
 
 
+ASYNC_INVOKE_LIMIT_BYTES = 1_048_576
+"""An async (`Event`) Lambda invoke's payload limit."""
+
+
 class SystemSettings(Frozen):
     """Effective stage settings. Built-in defaults apply wherever no other source gives a value."""
 
@@ -71,6 +75,13 @@ class SystemSettings(Frozen):
         le=524_288,
         description="Largest request body in bytes; every shard task carries the request, and an async "
         "Lambda event may be at most 1 MB (1,048,576 bytes), so at most half of that goes to the request.",
+    )
+    max_task_bytes: int = Field(
+        default=ASYNC_INVOKE_LIMIT_BYTES,
+        ge=4_096,
+        le=ASYNC_INVOKE_LIMIT_BYTES,
+        description="Largest encoded shard task in bytes: what an async Lambda invoke carries (at most 1 MB). "
+        "Checked at submit on the largest task of the plan, since re-encoding can grow a request.",
     )
     shard_size: int = Field(
         default=100, ge=1, le=10_000_000, description="Most points per shard when a request gives no `shard_size`."

@@ -215,7 +215,13 @@ def get_run(run_id: str) -> Response[str]:
 )
 def post_retry(run_id: str) -> Response[str]:
     result = retry_run(deps.current().runtime, _checked_run_id(run_id))
-    log.info("run %s: retrying %d failed and %d missing shards", run_id, result.failed, result.missing)
+    log.info(
+        "run %s: retrying %d failed and %d overdue shards; %d still running",
+        run_id,
+        result.failed,
+        result.missing,
+        result.running,
+    )
     return _json(202, result)
 
 

@@ -7,16 +7,25 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from sweep_orchestrator.deps import OrchestratorDeps
 from sweep_orchestrator.dispatch_task import DispatchTask
 from sweep_orchestrator.failures import dispatch_failures, record_failures
 from sweep_orchestrator.lambda_dispatch import DispatchPolicy
+from sweep_orchestrator.trust import Untrusted, refused, verify_dispatch
 
 log = logging.getLogger("sweep.fanout")
 
 
 def handle_dispatch(event: Mapping[str, Any], d: OrchestratorDeps) -> dict[str, Any]:
-    task = DispatchTask.model_validate(event)
+    try:
+        task = DispatchTask.model_validate(event)
+        verify_dispatch(task, d.runtime.store)
+    except ValidationError as exc:
+        return refused("sweep.dispatch", Untrusted(f"not a dispatch task: {exc.error_count()} problems"))
+    except Untrusted as exc:
+        return refused("sweep.dispatch", exc)
     refs = task.refs()
     report = d.dispatcher.dispatch_shards(task.factory(), refs, DispatchPolicy.from_settings(task.settings))
     failures = dispatch_failures(task.plan, report, dict(refs))

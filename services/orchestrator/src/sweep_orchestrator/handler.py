@@ -18,6 +18,7 @@ from sweep_orchestrator.api import app
 from sweep_orchestrator.dispatch_task import DISPATCH_KIND
 from sweep_orchestrator.fanout import handle_dispatch
 from sweep_orchestrator.reconcile import is_destination_record, reconcile
+from sweep_orchestrator.trust import Untrusted, refused, verify_destination
 
 logger = Logger(service="sweep-orchestrator")
 copy_config_to_registered_loggers(source_logger=logger, include={"sweep"})
@@ -27,6 +28,10 @@ copy_config_to_registered_loggers(source_logger=logger, include={"sweep"})
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if is_destination_record(event):
         d = deps.current()
+        try:
+            verify_destination(event, d.runtime.store, d.dispatcher.worker_function)
+        except Untrusted as exc:
+            return refused("destination record", exc)
         return reconcile(event, d.runtime.store, d.runtime.clock)
     if isinstance(event, dict) and event.get("kind") == DISPATCH_KIND:
         return handle_dispatch(event, deps.current())

@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
 from sweep_contracts.base import Frozen
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.manifest import RunManifest
+from sweep_contracts.outcomes import finish_run_cleanup
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
+from sweep_orchestrator.dispatched import overdue_at, read_record, write_record
 from sweep_orchestrator.failures import dispatch_failures, record_failures
 from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.runtime import Runtime
@@ -23,25 +27,34 @@ class RetryResult(Frozen):
     run_id: str
     failed: int
     missing: int
+    running: int = Field(default=0, description="Shards without outcome that are not overdue yet: left to run.")
     dispatched: int
     delegated: int = 0
     dispatch_failed: int = 0
 
 
-def shards_to_retry(rt: Runtime, manifest: RunManifest) -> tuple[list[ShardRef], int, int]:
-    """(shard refs with their next attempt, how many failed, how many missing)."""
+def shards_to_retry(
+    rt: Runtime, manifest: RunManifest, all_overdue: bool = False
+) -> tuple[list[ShardRef], int, int, int]:
+    """(shard refs with their next attempt, how many failed, how many missing, how many running).
+
+    A shard without outcome is re-dispatched only once it is overdue: before that it may well be
+    running, and a second copy would only race it."""
     outcomes = read_outcomes(rt.store, manifest.run_id)
+    overdue = all_overdue or rt.clock() >= overdue_at(manifest, read_record(rt.store, manifest.run_id))
     refs: list[ShardRef] = []
-    failed = missing = 0
+    failed = missing = running = 0
     for shard_id in range(manifest.plan.shard_count):
         outcome = outcomes.get(shard_id)
-        if outcome is None:
+        if outcome is None and not overdue:
+            running += 1
+        elif outcome is None:
             refs.append((shard_id, 2))
             missing += 1
         elif outcome.status == "failure":
             refs.append((shard_id, outcome.attempt + 1))
             failed += 1
-    return refs, failed, missing
+    return refs, failed, missing, running
 
 
 def with_settings(manifest: RunManifest, overrides: Mapping[str, Any]) -> RunManifest:
@@ -64,17 +77,25 @@ def with_settings(manifest: RunManifest, overrides: Mapping[str, Any]) -> RunMan
     return manifest.model_copy(update={"settings": records})
 
 
-def retry_run(rt: Runtime, run_id: str, overrides: Mapping[str, Any] | None = None) -> RetryResult:
+def retry_run(
+    rt: Runtime, run_id: str, overrides: Mapping[str, Any] | None = None, *, all_overdue: bool = False
+) -> RetryResult:
+    """Re-dispatch the failed shards and the overdue ones without outcome, with `overrides` over the
+    settings the run was planned with. `all_overdue` says no shard can be running (the local engine:
+    its workers end with the command that started them)."""
     manifest = with_settings(load_manifest(rt.store, run_id), overrides or {})
-    refs, failed, missing = shards_to_retry(rt, manifest)
+    finish_run_cleanup(rt.store, run_id)  # a stale failure beside a success: this touch removes it
+    refs, failed, missing, running = shards_to_retry(rt, manifest, all_overdue)
     report = DispatchReport()
     if refs:
         report = rt.dispatcher.dispatch(manifest, refs)
         record_failures(rt.store, run_id, dispatch_failures(manifest.plan, report, dict(refs)), rt.clock())
+        write_record(rt.store, run_id, rt.clock(), len(refs))
     return RetryResult(
         run_id=run_id,
         failed=failed,
         missing=missing,
+        running=running,
         dispatched=report.dispatched,
         delegated=report.delegated,
         dispatch_failed=len(report.failed),

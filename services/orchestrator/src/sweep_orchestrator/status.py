@@ -6,7 +6,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime
@@ -17,9 +17,10 @@ from sweep_contracts.errors import ParquetFormatError, StoreError
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.storage import ObjectInfo, ObjectStore
+from sweep_orchestrator.dispatched import DispatchRecord, overdue_at, read_record
 from sweep_orchestrator.runs import load_manifest
 
-State = Literal["running", "succeeded", "failed", "partial"]
+State = Literal["running", "stalled", "succeeded", "failed", "partial"]
 LISTED = 50
 """Most shard ids a status lists by name (missing, failed); the counts are always complete."""
 
@@ -51,6 +52,10 @@ class RunStatus(Frozen):
     failed_shards: list[ShardFailure]
     first_started_at: AwareDatetime | None = None
     last_finished_at: AwareDatetime | None = None
+    overdue_at: AwareDatetime | None = None
+    """When a shard still without outcome is overdue (the last dispatch + shard time budget + margin)."""
+    stalled_for_s: float | None = None
+    """How long the run's pending shards have been overdue; set only when the state is `stalled`."""
 
     @property
     def done(self) -> bool:
@@ -126,10 +131,12 @@ class OutcomeReader:
             loaded = [load(item) for item in items]
         return {shard_id: outcome for shard_id, outcome in loaded if outcome is not None}
 
-    def status(self, run_id: str, manifest: RunManifest | None = None) -> RunStatus:
-        """The run's progress; pass its manifest if you have it, to spare reading it again."""
+    def status(self, run_id: str, manifest: RunManifest | None = None, now: datetime | None = None) -> RunStatus:
+        """The run's progress at `now`; pass its manifest if you have it, to spare reading it again."""
         manifest = manifest or load_manifest(self.store, run_id)
-        return summarize(manifest, self.outcomes(run_id))
+        outcomes = self.outcomes(run_id)
+        record = read_record(self.store, run_id) if len(outcomes) < manifest.plan.shard_count else None
+        return summarize(manifest, outcomes, now or datetime.now(UTC), record)
 
 
 def read_outcomes(store: ObjectStore, run_id: str) -> dict[int, Outcome]:
@@ -137,7 +144,13 @@ def read_outcomes(store: ObjectStore, run_id: str) -> dict[int, Outcome]:
     return OutcomeReader(store, limit=0).outcomes(run_id)
 
 
-def summarize(manifest: RunManifest, outcomes: dict[int, Outcome]) -> RunStatus:
+def summarize(
+    manifest: RunManifest,
+    outcomes: dict[int, Outcome],
+    now: datetime | None = None,
+    record: DispatchRecord | None = None,
+) -> RunStatus:
+    """The run's status at `now`: pending shards past their deadline make it `stalled`."""
     plan = manifest.plan
     success = [o for o in outcomes.values() if o.status == "success"]
     failure = [o for o in outcomes.values() if o.status == "failure"]
@@ -145,8 +158,10 @@ def summarize(manifest: RunManifest, outcomes: dict[int, Outcome]) -> RunStatus:
     points_ok = sum(o.points_ok for o in outcomes.values())
     points_error = sum(o.points_failed for o in outcomes.values())
     state: State
+    deadline = overdue_at(manifest, record)
+    stalled_for = (now - deadline).total_seconds() if now is not None and pending and now > deadline else None
     if pending:
-        state = "running"
+        state = "stalled" if stalled_for is not None else "running"
     elif not failure:
         state = "succeeded"
     elif not success:
@@ -176,9 +191,13 @@ def summarize(manifest: RunManifest, outcomes: dict[int, Outcome]) -> RunStatus:
         ],
         first_started_at=min(started, default=None),
         last_finished_at=max(finished, default=None),
+        overdue_at=deadline if pending else None,
+        stalled_for_s=stalled_for,
     )
 
 
-def run_status(store: ObjectStore, run_id: str, manifest: RunManifest | None = None) -> RunStatus:
+def run_status(
+    store: ObjectStore, run_id: str, manifest: RunManifest | None = None, now: datetime | None = None
+) -> RunStatus:
     """The run's progress, read afresh; pass its manifest if you have it, to spare reading it again."""
-    return OutcomeReader(store, limit=0).status(run_id, manifest)
+    return OutcomeReader(store, limit=0).status(run_id, manifest, now)

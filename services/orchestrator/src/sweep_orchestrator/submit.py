@@ -17,16 +17,19 @@ from sweep_contracts._json import canonical_json
 from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size
 from sweep_contracts.defaults import merge_config
-from sweep_contracts.errors import RunConflictError
+from sweep_contracts.errors import LimitExceededError, RunConflictError
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
+from sweep_contracts.settings import SystemSettings
 from sweep_contracts.version import experiment_version
-from sweep_orchestrator.dispatch import DispatchReport, all_shards
+from sweep_orchestrator.dispatch import DispatchReport, ShardRef, all_shards
+from sweep_orchestrator.dispatched import read_record, write_record
 from sweep_orchestrator.failures import dispatch_failures, record_failures
 from sweep_orchestrator.runs import differences, load_manifest
 from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.status import read_outcomes
 
 
 class SubmitResult(Frozen):
@@ -73,7 +76,7 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
     experiment.check_request(request, space)
     now = rt.clock()
     run_id = request.run_id or new_run_id(request.experiment, now)
-    return RunManifest(
+    manifest = RunManifest(
         run_id=run_id,
         created_at=now,
         request=request if request.run_id else request.model_copy(update={"run_id": run_id}),
@@ -84,6 +87,34 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         config=config if config != request.config else None,
         config_provenance=provenance,
     )
+    _check_task_size(manifest, settings)
+    return manifest
+
+
+RETRY_ATTEMPT_DIGITS = 3
+"""Room in the size check for the attempt number a retry puts into a task."""
+
+
+def largest_task_bytes(manifest: RunManifest) -> int:
+    """The encoded size of the run's largest shard task: the last shard has the longest index range
+    numbers, and a retry's attempt number adds a few digits."""
+    task = manifest.task_factory().event_json(manifest.plan.shard_count - 1, attempt=10 ** (RETRY_ATTEMPT_DIGITS - 1))
+    return len(task.encode())
+
+
+def _check_task_size(manifest: RunManifest, settings: SystemSettings) -> None:
+    size = largest_task_bytes(manifest)
+    if size > settings.max_task_bytes:
+        raise LimitExceededError(
+            f"the request is accepted in size, but its shard tasks encode to {size:,} bytes, over the "
+            f"limit of {settings.max_task_bytes:,} an async Lambda invoke may carry (`max_task_bytes`).",
+            field="request",
+            value=size,
+            limit=settings.max_task_bytes,
+            hint="every shard task carries the config and sweep spec re-encoded, and numbers are written in "
+            "full (1e15 becomes 1000000000000000.0): shorten the config and point lists, or give long "
+            "numeric values as strings.",
+        )
 
 
 def submit_run(
@@ -96,22 +127,35 @@ def submit_run(
     with other content it is a conflict. The dispatcher decides how the shards are handed over
     (on Lambda, large runs go through its fan-out tree)."""
     manifest = prepare(payload, rt, request_bytes=request_bytes)
-    if not rt.store.put_if_absent(layout.manifest_key(manifest.run_id), manifest.to_json()):
-        existing = load_manifest(rt.store, manifest.run_id)
-        if existing.request_hash != manifest.request_hash:
-            changed = differences(existing.request.content(), manifest.request.content())
-            raise RunConflictError(
-                f"run `{manifest.run_id}` already exists with other content: " + "; ".join(changed) + ".",
-                field="run_id",
-                value=manifest.run_id,
-                hint="choose a new `run_id` (`sweep run FILE --run-id NEW`), or leave it out to have one "
-                "generated; to replace the existing run, `sweep run FILE --force`; to rerun failed shards of "
-                "the existing run, `sweep retry`.",
-            )
-        return _result(existing, existing=True), existing
-    report = rt.dispatcher.dispatch(manifest, all_shards(manifest))
+    if rt.store.put_if_absent(layout.manifest_key(manifest.run_id), manifest.to_json()):
+        return _result(manifest, existing=False, report=_dispatch(rt, manifest, all_shards(manifest))), manifest
+    existing = load_manifest(rt.store, manifest.run_id)
+    if existing.request_hash != manifest.request_hash:
+        changed = differences(existing.request.content(), manifest.request.content())
+        raise RunConflictError(
+            f"run `{manifest.run_id}` already exists with other content: " + "; ".join(changed) + ".",
+            field="run_id",
+            value=manifest.run_id,
+            hint="choose a new `run_id` (`sweep run FILE --run-id NEW`), or leave it out to have one "
+            "generated; to replace the existing run, `sweep run FILE --force`; to rerun failed shards of "
+            "the existing run, `sweep retry`.",
+        )
+    if read_record(rt.store, existing.run_id) is None:
+        # its dispatch never finished (the orchestrator died midway, or this very call's manifest
+        # write committed but answered an error, and botocore's retry found the object): hand over
+        # every shard without an outcome (one handed over already may run twice: harmless)
+        outcomes = read_outcomes(rt.store, existing.run_id)
+        unfinished = [(k, a) for k, a in all_shards(existing) if k not in outcomes]
+        return _result(existing, existing=True, report=_dispatch(rt, existing, unfinished)), existing
+    return _result(existing, existing=True), existing
+
+
+def _dispatch(rt: Runtime, manifest: RunManifest, shards: list[ShardRef]) -> DispatchReport:
+    """Hand `shards` over, record those that could not be, then the dispatch record."""
+    report = rt.dispatcher.dispatch(manifest, shards) if shards else DispatchReport()
     record_failures(rt.store, manifest.run_id, dispatch_failures(manifest.plan, report), rt.clock())
-    return _result(manifest, existing=False, report=report), manifest
+    write_record(rt.store, manifest.run_id, rt.clock(), len(shards))
+    return report
 
 
 def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None) -> SubmitResult:

@@ -32,11 +32,20 @@ class ShardResult:
     stop_message: str | None = None
 
 
-def _point_error(exc: BaseException, experiment: Experiment[Any]) -> tuple[str, str]:
+def redact(text: str, secrets: Mapping[str, str]) -> str:
+    """`text` with the value of every secret replaced by its name: an experiment that raises with
+    its API key in the message must not get the key stored in a row, an outcome or a log line."""
+    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
+        if value:
+            text = text.replace(value, f"[secret `{name}`]")
+    return text
+
+
+def _point_error(exc: BaseException, experiment: Experiment[Any], secrets: Mapping[str, str]) -> tuple[str, str]:
     if isinstance(exc, ValidationError):
         problems = "; ".join(f"`{p.field}`: {p.message}" for p in problems_from(exc, experiment.config_fields()))
         return "ConfigError", truncate(f"the point's effective config is invalid: {problems}")
-    return type(exc).__name__, truncate(str(exc) or type(exc).__name__)
+    return type(exc).__name__, truncate(redact(str(exc), secrets) or type(exc).__name__)
 
 
 def evaluate_point(
@@ -55,9 +64,9 @@ def evaluate_point(
     except EvaluationError as exc:
         # a failed point that still measured something (an LLM call's `attempts`) keeps it
         metrics = {k: float(v) for k, v in exc.metrics.items()}
-        error = _point_error(exc, experiment)
+        error = _point_error(exc, experiment, secrets)
     except Exception as exc:
-        error = _point_error(exc, experiment)
+        error = _point_error(exc, experiment, secrets)
     duration_ms = (budget.timer() - started) * 1000
     budget.record(duration_ms)
     return {
@@ -70,8 +79,9 @@ def evaluate_point(
         "duration_ms": duration_ms,
         "config_json": canonical_json(effective),
         "finished_at_ms": time.time_ns() // 1_000_000,
-        "output": output,
-        "call_json": canonical_json(call) if call is not None else None,
+        # an experiment's own text is written too: a secret it echoes is redacted like an error's
+        "output": redact(output, secrets) if output is not None else None,
+        "call_json": redact(canonical_json(call), secrets) if call is not None else None,
     }
 
 

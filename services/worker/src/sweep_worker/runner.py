@@ -19,12 +19,12 @@ from sweep_contracts.errors import (
     UnknownExperimentError,
 )
 from sweep_contracts.experiments import Registry
-from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
+from sweep_contracts.outcomes import ErrorCode, Outcome, delete_quietly, finish_cleanup, read_outcome, record_outcome
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import ShardTask, identify_task, parse_task
 from sweep_worker.budget import TimeBudget
-from sweep_worker.evaluate import run_points, run_points_isolated
+from sweep_worker.evaluate import redact, run_points, run_points_isolated
 from sweep_worker.sink import PointRows
 
 log = logging.getLogger("sweep.worker")
@@ -93,7 +93,9 @@ def _budget(task: ShardTask, remaining_ms: Callable[[], float] | None, timer: Ti
     return TimeBudget.fixed(settings.shard_time_budget_s, settings.time_budget_margin_ms, timer=timer)
 
 
-def _run_shard(task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], float] | None) -> PointRows:
+def _run_shard(
+    task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], float] | None, execution: str
+) -> PointRows:
     """Evaluate and write the shard's points; raise `_ShardFailed` for every way it can fail."""
     try:
         experiment = deps.registry.get(task.experiment)
@@ -110,13 +112,20 @@ def _run_shard(task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], flo
     except SweepError as exc:
         raise _ShardFailed(ErrorCode.INVALID_TASK, str(exc)) from exc
     except Exception as exc:
-        log.exception("shard %s/%s: unexpected error", task.run_id, task.shard_id)
-        raise _ShardFailed(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}") from exc
+        message = redact(f"{type(exc).__name__}: {exc}", secrets)
+        # no traceback in the log: it would quote the exception's message, secrets and all
+        log.error("shard %s/%s: unexpected error: %s", task.run_id, task.shard_id, message)
+        raise _ShardFailed(ErrorCode.INTERNAL_ERROR, message) from exc
+    result.rows.execution = execution  # the outcome names this execution: it vouches for these rows only
+    key = layout.points_key(task.run_id, task.shard_id, execution)
     try:
-        deps.store.put(layout.points_key(task.run_id, task.shard_id), result.rows.to_parquet())
+        deps.store.put(key, result.rows.to_parquet())
     except Exception as exc:
-        message = f"writing the points failed: {exc}"
-        raise _ShardFailed(ErrorCode.STORE_WRITE_FAILED, message, result.rows) from exc
+        # the write may have committed before the error: the failure vouches for no rows, so
+        # whatever landed is an orphan that readers ignore; remove it if we can
+        delete_quietly(deps.store, key)
+        message = f"writing the points failed ({len(result.rows)} points evaluated, not kept): {exc}"
+        raise _ShardFailed(ErrorCode.STORE_WRITE_FAILED, message) from exc
     if result.stop_code is not None:
         raise _ShardFailed(result.stop_code, result.stop_message or "", result.rows)
     return result.rows
@@ -139,6 +148,7 @@ def process_event(
     or when the store cannot take even the failure outcome — then the runtime's retries and
     on-failure destination take over."""
     started = deps.clock()
+    execution = layout.new_execution()
     try:
         task = parse_task(event)
     except (MissingConfigError, InvalidTaskError) as exc:
@@ -150,11 +160,13 @@ def process_event(
         failure = _ShardFailed(code, str(exc))
     else:
         run_id, shard_id, total, attempt = task.run_id, task.shard_id, task.points_total, task.attempt
-        if deps.store.exists(layout.outcome_key(run_id, "success", shard_id)):
+        standing = read_outcome(deps.store, run_id, "success", shard_id)
+        if standing is not None:
             log.info("shard %s/%s already succeeded; duplicate delivery ignored", run_id, shard_id)
+            finish_cleanup(deps.store, standing)  # a stale failure or orphan left by an earlier touch
             return _duplicate(run_id, shard_id)
         try:
-            rows = _run_shard(task, deps, remaining_ms)
+            rows = _run_shard(task, deps, remaining_ms, execution)
         except _ShardFailed as exc:
             failure = exc
         else:
@@ -171,8 +183,11 @@ def process_event(
                 finished_at=finished,
                 duration_ms=(finished - started).total_seconds() * 1000,
                 request_id=request_id,
+                execution=execution,
             )
-            record_outcome(deps.store, outcome)
+            if not record_outcome(deps.store, outcome):
+                log.info("shard %s/%s: another copy's success stands; this copy's rows discarded", run_id, shard_id)
+                return _duplicate(run_id, shard_id)
             return summary(outcome)
     outcome = Outcome.failure(
         run_id=run_id,
@@ -186,6 +201,7 @@ def process_event(
         started_at=started,
         finished_at=deps.clock(),
         request_id=request_id,
+        execution=execution if failure.rows is not None else None,
     )
     if not record_outcome(deps.store, outcome):
         log.info("shard %s/%s already succeeded; late %s not recorded", run_id, shard_id, failure.code.value)

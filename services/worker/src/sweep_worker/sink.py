@@ -48,8 +48,9 @@ class _MapColumn:
 class PointRows:
     """The rows of one shard, column by column."""
 
-    def __init__(self, shard_id: int) -> None:
+    def __init__(self, shard_id: int, execution: str | None = None) -> None:
         self.shard_id = shard_id
+        self.execution = execution
         self.point_index: list[int] = []
         self.series: list[str] = []
         self.repeat: list[int] = []
@@ -123,6 +124,7 @@ class PointRows:
             "finished_at": pa.array(self.finished_at_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
             "output": pa.array(self.output, pa.string()),
             "call_json": pa.array(self.call_json, pa.string()),
+            "execution": pa.array([self.execution] * n, pa.string()),
         }
         return pa.Table.from_arrays([columns[name] for name in POINTS_SCHEMA.names], schema=POINTS_SCHEMA)
 

@@ -1,0 +1,113 @@
+"""`make lint`'s security checks: a dependency audit and a secret scan of the repository.
+
+- audit: pip-audit over the locked requirements (`uv export --frozen`), against PyPI's advisory
+  data (`--vulnerability-service pypi`). A known vulnerability fails. Where the advisory service
+  cannot be reached, every dependency is reported as not audited and the check says so and passes:
+  lint must work offline, and saying "0 vulnerabilities" for an audit that did not run would lie.
+- secrets: detect-secrets over every tracked file; a finding not in `.secrets.baseline` (where each
+  accepted finding is marked `is_secret: false` after review) fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOT_SCANNED = ("uv.lock", "tests/events/", ".secrets.baseline")
+
+
+def _uv() -> str:
+    return os.environ.get("UV", "uv")
+
+
+def audit() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        requirements = Path(tmp) / "requirements.txt"
+        subprocess.run(  # noqa: S603 - fixed command
+            [
+                _uv(),
+                "export",
+                "--frozen",
+                "--format",
+                "requirements-txt",
+                "--no-emit-workspace",
+                "--no-hashes",
+                "--quiet",
+                "-o",
+                str(requirements),
+            ],
+            cwd=ROOT,
+            check=True,
+        )
+        result = subprocess.run(  # noqa: S603 - fixed command
+            [
+                sys.executable,
+                "-m",
+                "pip_audit",
+                "--vulnerability-service",
+                "pypi",
+                "--no-deps",
+                "--disable-pip",
+                "--progress-spinner",
+                "off",
+                "-f",
+                "json",
+                "-r",
+                str(requirements),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        print(f"audit: pip-audit failed: {result.stderr.strip().splitlines()[-1:]}")
+        return 1
+    deps = report.get("dependencies", [])
+    vulnerable = [d for d in deps if d.get("vulns")]
+    skipped = [d for d in deps if d.get("skip_reason")]
+    for dep in vulnerable:
+        ids = ", ".join(v["id"] for v in dep["vulns"])
+        print(f"audit: {dep['name']} {dep['version']}: {ids}")
+    audited = len(deps) - len(skipped)
+    if audited == 0 and deps:
+        print(f"audit: the advisory service could not be reached; {len(deps)} locked dependencies NOT audited")
+        return 0
+    print(f"audit: {audited} of {len(deps)} locked dependencies audited, {len(vulnerable)} with known vulnerabilities")
+    return 1 if vulnerable else 0
+
+
+def secrets() -> int:
+    files = subprocess.run(
+        ["git", "ls-files"],  # noqa: S607 - git from PATH, like make itself
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    files = [f for f in files if not f.startswith(NOT_SCANNED) and (ROOT / f).is_file()]
+    result = subprocess.run(  # noqa: S603 - fixed command
+        [sys.executable, "-m", "detect_secrets.pre_commit_hook", "--baseline", ".secrets.baseline", *files],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        print(result.stdout + result.stderr)
+        print("secrets: a possible secret is not in .secrets.baseline: remove it, or review it and add it there")
+        return 1
+    print(f"secrets: {len(files)} tracked files scanned, no finding outside the reviewed baseline")
+    return 0
+
+
+if __name__ == "__main__":
+    checks = {"audit": audit, "secrets": secrets}
+    sys.exit(max(checks[name]() for name in (sys.argv[1:] or list(checks))))
