@@ -568,3 +568,26 @@ def test_missing_prebuilt_artifacts_say_how_to_build_them() -> None:
     assert result["error"].startswith(
         "RunError: /nonexistent/lambda/orchestrator.zip does not exist: build it with `make package`"
     )
+
+
+def test_experiment_defaults_from_the_stack_config_become_parameters() -> None:
+    # GIVEN maze defaults in the stack config
+    result = program("dev", 'sweep:experiments={"maze": {"max_moves": 800, "strategy": "wall-follower"}}')
+    # THEN each is a String parameter under experiments/, checked by maze's config model
+    found = {
+        r["inputs"]["name"]: r["inputs"]["value"]
+        for r in result["resources"]
+        if r["type"] == "aws:ssm/parameter:Parameter" and "/experiments/" in r["inputs"]["name"]
+    }
+    assert found == {
+        "/sweep/dev/experiments/maze/max_moves": "800",
+        "/sweep/dev/experiments/maze/strategy": "wall-follower",
+    }
+
+
+def test_a_bad_experiment_default_in_the_stack_config_stops_the_deploy_naming_it() -> None:
+    result = program("dev", 'sweep:experiments={"maze": {"max_moves": -1}}')
+    assert (
+        "stack config `experiments.maze.max_moves` of stack `dev`: `max_moves` of experiment `maze` cannot be -1"
+        in (result["error"])
+    )

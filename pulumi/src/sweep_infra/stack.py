@@ -55,7 +55,9 @@ class SweepStack(pulumi.ComponentResource):
         )
         StageParameters(
             f"{prefix}-parameters",
-            StageParametersArgs(config.parameter_prefix, config.effective_settings(), tags),
+            StageParametersArgs(
+                config.parameter_prefix, config.effective_settings(), tags, config.experiment_parameters()
+            ),
             child,
         )
 
