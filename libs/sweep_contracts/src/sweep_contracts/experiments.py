@@ -10,6 +10,7 @@ my-experiment = "my_package.module:EXPERIMENT"
 from __future__ import annotations
 
 import difflib
+import importlib
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -73,7 +74,9 @@ class Experiment(Generic[C]):
 
     name: str
     config_model: type[C]
-    run: Callable[..., Metrics | Evaluation]
+    run: Callable[..., Metrics | Evaluation] | str
+    """The function, or `"package.module:function"`: imported only when a point runs, so the
+    orchestrator validates configs without the experiment's heavy runtime dependencies."""
     description: str = ""
     objective: Objective | None = None
     metrics: tuple[str, ...] = ()
@@ -85,6 +88,17 @@ class Experiment(Generic[C]):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_takes_seed", SEED in self.config_model.model_fields)
+
+    def resolved_run(self) -> Callable[..., Metrics | Evaluation]:
+        """The run function, importing its module the first time when `run` names it."""
+        if not isinstance(self.run, str):
+            return self.run
+        module, _, attribute = self.run.partition(":")
+        function = getattr(importlib.import_module(module), attribute)
+        if not callable(function):
+            raise TypeError(f"`{self.run}` of experiment `{self.name}` is not a function")
+        object.__setattr__(self, "run", function)
+        return function  # type: ignore[no-any-return]
 
     def config_fields(self) -> list[str]:
         return list(self.config_model.model_fields)
@@ -102,7 +116,8 @@ class Experiment(Generic[C]):
         self, config: C, secrets: Mapping[str, str] | None = None
     ) -> tuple[dict[str, float], str | None, Mapping[str, Any] | None]:
         """Run the experiment on a validated config: float metrics, output text, call facts."""
-        raw = self.run(config, secrets or {}) if self.secrets else self.run(config)
+        run = self.resolved_run()
+        raw = run(config, secrets or {}) if self.secrets else run(config)
         output: str | None = None
         call: Mapping[str, Any] | None = None
         if isinstance(raw, Evaluation):
