@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import warnings
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -20,8 +21,10 @@ PRELOAD = ["sweep_worker.handler", "sweep_worker.sink", "sweep_worker.arrow_sche
 
 
 def warm_up() -> None:
-    from sweep_contracts.experiments import Registry
+    from sweep_contracts.experiments import PluginWarning, Registry
 
+    # the parent already warned about broken plugins once; the fork server and pool stay quiet
+    warnings.simplefilter("ignore", PluginWarning)
     Registry.default()
 
 

@@ -15,6 +15,7 @@ app.add_typer(params_app, name="params")
 
 
 def main() -> None:
+    render.route_plugin_warnings()
     try:
         app()
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -57,6 +58,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def route_plugin_warnings() -> None:
+    """Show a broken plugin as one `warning:` line on stderr, not Python's two-line warning format."""
+    from sweep_contracts.experiments import PluginWarning  # when called: `sweep --help` stays cheap
+
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, PluginWarning):
+            err.print(Text.assemble(("warning: ", "bold yellow"), str(message)))
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
 
 
 def print_error(error: SweepError) -> None:
@@ -158,7 +174,14 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     head.add_column()
     head.add_row("experiment", request.experiment)
     head.add_row("run_id", request.run_id or "(generated at submit)")
-    head.add_row("config", json.dumps(request.config))
+    head.add_row("config", json.dumps(manifest.effective_config()))
+    staged = [
+        f"{key} ({record['source']}{' v' + str(record['version']) if 'version' in record else ''})"
+        for key, record in manifest.config_provenance.items()
+        if record["source"] in ("ssm", "file")
+    ]
+    if staged:
+        head.add_row("stage defaults", ", ".join(staged))
     head.add_row("points", f"{plan.points_total:,}  (repeats {plan.repeats})")
     head.add_row("shards", f"{plan.shard_count:,} of {plan.shard_size:,} points ({plan.shard_size_source})")
     head.add_row("request", f"{request_bytes:,} bytes")
@@ -167,7 +190,7 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
         series.add_column(name)
     from sweep_contracts.points import PointSpace
 
-    space = PointSpace(manifest.request, manifest.request.config)
+    space = PointSpace(manifest.request, manifest.effective_config())
     axes_by_series = {s.name: ", ".join(f"{axis} ({how})" for axis, how in s.axes.items()) for s in space.series}
     for info in plan.series:
         series.add_row(info.name, str(info.first_index), f"{info.size:,}", axes_by_series.get(info.name, ""))

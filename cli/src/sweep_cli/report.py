@@ -95,7 +95,7 @@ def _figure(axis: str, metrics: list[str], groups: list[tuple[Any, ...]], scatte
 
 def _series_section(db: ResultsDB, manifest: RunManifest, series: str, metrics: list[str]) -> str:
     parts = [f"<h2>Series {html.escape(series)}</h2>"]
-    (found,) = (s for s in PointSpace(manifest.request, manifest.request.config).series if s.name == series)
+    (found,) = (s for s in PointSpace(manifest.request, manifest.effective_config()).series if s.name == series)
     for axis in found.axes:
         v = param_expr(axis)
         distinct = db.query(f"SELECT count(DISTINCT {v}) FROM points WHERE series = ?", [series]).rows[0][0]
@@ -147,7 +147,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
     description = f"<p>{html.escape(request.description)}</p>" if request.description else ""
     return (
         f"<h1>Run {html.escape(manifest.run_id)}</h1>{description}<table>{rows}</table>"
-        f"<h2>Config</h2><pre>{html.escape(json.dumps(request.config, indent=2))}</pre>"
+        f"<h2>Config</h2><pre>{html.escape(json.dumps(manifest.effective_config(), indent=2))}</pre>"
     )
 
 

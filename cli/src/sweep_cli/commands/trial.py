@@ -40,7 +40,7 @@ def try_point(
     payload = sweep_request(file, overrides, None, effective.max_request_bytes)
     runtime, _ = local_runtime(Path("."), 1, effective)  # no pool starts and nothing is written
     manifest = prepare(payload, runtime)
-    space = PointSpace(manifest.request, manifest.request.config)
+    space = PointSpace(manifest.request, manifest.effective_config())
     if not 0 <= point < space.size:
         raise UsageError(
             f"--point {point} is outside this sweep's points 0..{space.size - 1}.",
