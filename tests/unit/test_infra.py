@@ -338,8 +338,9 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["ssm:GetParametersByPath"],
             "Resource": [
                 f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}",
-                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/*",
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/",
             ],
+            "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
         },
         "DispatchShards": {
             "Sid": "DispatchShards",
@@ -484,6 +485,24 @@ def test_reconciler_policy_statement_by_statement(stack: str) -> None:
             "Resource": [f"{bucket}/outcomes/run_id=*/status=failure/*"],
         },
     }
+
+
+def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
+    # GIVEN every SSM statement of every role
+    secrets = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/{SECRETS_PATH}"
+    for role in ("orchestrator", "worker", "reconciler"):
+        for statement in role_policy(stack, role)["Statement"]:
+            if not any(action.startswith("ssm:") for action in statement["Action"]):
+                continue
+            # THEN only the worker's GetParameter names the secrets path; a path read (authorized
+            # against the path asked for) names no path under which secrets lie, and is not recursive
+            if role == "worker":
+                assert statement["Action"] == ["ssm:GetParameter"]
+                assert statement["Resource"] == [secrets + "*"]
+            else:
+                assert statement["Action"] == ["ssm:GetParametersByPath"], role
+                assert not [r for r in statement["Resource"] if "*" in r or r.startswith(secrets.rstrip("/"))]
+                assert statement["Condition"] == {"BoolIfExists": {"ssm:Recursive": "false"}}
 
 
 def test_no_wildcard_action_and_no_star_resource_in_any_role(stack: str) -> None:

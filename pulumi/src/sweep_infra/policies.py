@@ -71,10 +71,14 @@ def orchestrator_policy(
         "Statement": [
             _logs(log_group_arn),
             {
+                # GetParametersByPath is authorized against the path asked for, not the parameters
+                # returned: allow exactly the stage path (no `/*`, so no `.../secrets` path) and only
+                # non-recursive reads, which return the settings but nothing under `secrets/`
                 "Sid": "ReadStageSettings",
                 "Effect": "Allow",
                 "Action": ["ssm:GetParametersByPath"],
-                "Resource": [parameter_path_arn, f"{parameter_path_arn}/*"],
+                "Resource": [parameter_path_arn, f"{parameter_path_arn}/"],
+                "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
             },
             _invoke("DispatchShards", worker_arn, orchestrator_arn),
             _list_prefixes("ListRunsAndOutcomes", bucket_arn, "runs", "outcomes"),
