@@ -22,7 +22,7 @@ from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE
 from sweep_contracts.settings import SECRETS_PATH, SystemSettings
 from sweep_infra import policies
 from sweep_infra.api import ROUTES
-from sweep_worker.sink import POINTS_SCHEMA
+from sweep_worker.arrow_schema import POINTS_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")
@@ -279,6 +279,22 @@ def test_every_route_needs_sigv4(stack: str) -> None:
     assert (integration["integrationType"], integration["payloadFormatVersion"]) == ("AWS_PROXY", "2.0")
 
 
+def test_changing_settings_is_its_own_route_with_its_own_operator_policy(stack: str) -> None:
+    # the admin route exists apart from GET /settings, and a managed policy grants only it
+    assert "PUT /settings/{name}" in ROUTES
+    policy = one(stack, "aws:iam/policy:Policy", "settings-admin")
+    assert policy["name"] == f"sweep-{stack}-settings-admin"
+    assert json.loads(policy["policy"])["Statement"] == [
+        {
+            "Sid": "ChangeStageSettings",
+            "Effect": "Allow",
+            "Action": ["execute-api:Invoke"],
+            "Resource": [f"arn:aws:execute-api:{REGION}:{ACCOUNT}:abc123/*/PUT/settings/*"],
+        }
+    ]
+    assert outputs.SETTINGS_ADMIN_POLICY in program(stack)["outputs"]
+
+
 def test_the_stage_logs_access_and_throttles(stack: str) -> None:
     stage = one(stack, "aws:apigatewayv2/stage:Stage", "http-stage")
     throttle = config(stack)["sweep:apiThrottle"]
@@ -341,6 +357,15 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
                 f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/",
             ],
             "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
+        },
+        "WriteStageSettings": {  # the settings by name and the experiment defaults, never secrets/
+            "Sid": "WriteStageSettings",
+            "Effect": "Allow",
+            "Action": ["ssm:PutParameter"],
+            "Resource": [
+                *(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/{name}" for name in SystemSettings.names()),
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments/*",
+            ],
         },
         "DispatchShards": {
             "Sid": "DispatchShards",
@@ -627,4 +652,27 @@ def test_missing_prebuilt_artifacts_say_how_to_build_them() -> None:
     result = program("dev", "sweep:artifactsDir=/nonexistent/lambda")
     assert result["error"].startswith(
         "RunError: /nonexistent/lambda/orchestrator.zip does not exist: build it with `make package`"
+    )
+
+
+def test_experiment_defaults_from_the_stack_config_become_parameters() -> None:
+    # GIVEN maze defaults in the stack config
+    result = program("dev", 'sweep:experiments={"maze": {"max_moves": 800, "strategy": "wall-follower"}}')
+    # THEN each is a String parameter under experiments/, checked by maze's config model
+    found = {
+        r["inputs"]["name"]: r["inputs"]["value"]
+        for r in result["resources"]
+        if r["type"] == "aws:ssm/parameter:Parameter" and "/experiments/" in r["inputs"]["name"]
+    }
+    assert found == {
+        "/sweep/dev/experiments/maze/max_moves": "800",
+        "/sweep/dev/experiments/maze/strategy": "wall-follower",
+    }
+
+
+def test_a_bad_experiment_default_in_the_stack_config_stops_the_deploy_naming_it() -> None:
+    result = program("dev", 'sweep:experiments={"maze": {"max_moves": -1}}')
+    assert (
+        "stack config `experiments.maze.max_moves` of stack `dev`: `max_moves` of experiment `maze` cannot be -1"
+        in (result["error"])
     )

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sweep_contracts.settings import EXPERIMENTS_PATH, SystemSettings
+
 Statement = dict[str, Any]
 Document = dict[str, Any]
 VERSION = "2012-10-17"
@@ -65,7 +67,8 @@ def orchestrator_policy(
     *, log_group_arn: str, bucket_arn: str, parameter_path_arn: str, worker_arn: str, orchestrator_arn: str
 ) -> Document:
     """Read its stage settings, write manifests and failure outcomes, read runs and outcomes,
-    invoke the worker (and itself, for the fan-out tree)."""
+    invoke the worker (and itself, for the fan-out tree), and set stage settings and experiment
+    defaults for `PUT /settings/{name}` (never the secrets under `secrets/`)."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -79,6 +82,15 @@ def orchestrator_policy(
                 "Action": ["ssm:GetParametersByPath"],
                 "Resource": [parameter_path_arn, f"{parameter_path_arn}/"],
                 "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
+            },
+            {
+                "Sid": "WriteStageSettings",
+                "Effect": "Allow",
+                "Action": ["ssm:PutParameter"],
+                "Resource": [
+                    *(f"{parameter_path_arn}/{name}" for name in SystemSettings.names()),
+                    f"{parameter_path_arn}/{EXPERIMENTS_PATH}*",
+                ],
             },
             _invoke("DispatchShards", worker_arn, orchestrator_arn),
             _list_prefixes("ListRunsAndOutcomes", bucket_arn, "runs", "outcomes"),

@@ -56,7 +56,9 @@ class SweepStack(pulumi.ComponentResource):
         )
         StageParameters(
             f"{prefix}-parameters",
-            StageParametersArgs(config.parameter_prefix, config.effective_settings(), tags),
+            StageParametersArgs(
+                config.parameter_prefix, config.effective_settings(), tags, config.experiment_parameters()
+            ),
             child,
         )
 
@@ -228,5 +230,6 @@ class SweepStack(pulumi.ComponentResource):
             outputs.ORCHESTRATOR_FUNCTION: orchestrator.function.name,
             outputs.WORKER_FUNCTION: worker.function.name,
             outputs.ARTIFACT_BUCKET: code.bucket.bucket,
+            outputs.SETTINGS_ADMIN_POLICY: api.admin_policy.arn,
         }
         self.register_outputs(self.outputs)
