@@ -173,10 +173,12 @@ def api_event(method: str, path: str, body: Any = None, raw_body: str | None = N
     return event
 
 
-def make_stage(ssm_values: dict[str, str] | None = None) -> Stage:
-    """Call inside `mock_aws()`: the clients must be created after the mock starts."""
+def make_stage(ssm_values: dict[str, str] | None = None, *, create_bucket: bool = True) -> Stage:
+    """Call inside `mock_aws()` (the clients must be created after the mock starts), or with
+    `AWS_ENDPOINT_URL` naming a moto server whose bucket exists (`create_bucket=False`)."""
     s3 = s3_client(region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET)
+    if create_bucket:
+        s3.create_bucket(Bucket=BUCKET)
     ssm = ssm_client(region_name=REGION)
     for name, value in (ssm_values or {}).items():
         ssm.put_parameter(Name=PREFIX + name, Value=value, Type="String")

@@ -250,8 +250,20 @@ def test_worker_async_invocations_retry_then_go_to_the_reconciler(stack: str) ->
         worker["maxEventAgeS"],
     )
     assert invoke["destinationConfig"] == {
-        "onFailure": {"destination": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator"}
+        "onFailure": {"destination": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-reconciler"}
     }
+
+
+def test_the_reconciler_runs_the_orchestrator_package_through_its_reconcile_only_entry(stack: str) -> None:
+    fn = one(stack, "aws:lambda/function:Function", "reconciler-function")
+    assert (fn["name"], fn["handler"], fn["runtime"], fn["architectures"]) == (
+        f"sweep-{stack}-reconciler",
+        "sweep_orchestrator.handler.reconcile_handler",
+        "python3.12",
+        ["arm64"],
+    )
+    assert fn["s3Key"].startswith("lambda/orchestrator-")
+    assert fn["environment"]["variables"]["SWEEP_WORKER_FUNCTION"] == f"sweep-{stack}-worker"
 
 
 # --- API -----------------------------------------------------------------------------------------
@@ -317,7 +329,7 @@ def role_policy(stack: str, role: str) -> dict[str, Any]:
 
 def test_each_function_has_its_own_role_assumable_only_by_lambda(stack: str) -> None:
     roles = resources(stack, "aws:iam/role:Role")
-    assert len(roles) == 2
+    assert len(roles) == 3  # orchestrator, worker, reconciler
     for role in roles:
         assert json.loads(role["inputs"]["assumeRolePolicy"]) == policies.lambda_trust()
     assert resources(stack, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []  # no managed policies
@@ -342,8 +354,9 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["ssm:GetParametersByPath"],
             "Resource": [
                 f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}",
-                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/*",
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/",
             ],
+            "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
         },
         "WriteStageSettings": {  # the settings by name and the experiment defaults, never secrets/
             "Sid": "WriteStageSettings",
@@ -390,7 +403,7 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
 
 def test_worker_policy_statement_by_statement(stack: str) -> None:
     bucket = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3"
-    orchestrator = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator"
+    reconciler = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-reconciler"
     statements = {s["Sid"]: s for s in role_policy(stack, "worker")["Statement"]}
     assert statements == {
         "WriteOwnLogs": {
@@ -436,17 +449,90 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Action": ["ssm:GetParameter"],
             "Resource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secrets/*"],
         },
-        "ReportFailuresToOrchestrator": {
-            "Sid": "ReportFailuresToOrchestrator",
+        "ReportFailuresToReconciler": {
+            "Sid": "ReportFailuresToReconciler",
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
-            "Resource": [orchestrator, f"{orchestrator}:*"],
+            "Resource": [reconciler, f"{reconciler}:*"],
         },
     }
 
 
+def test_the_worker_role_cannot_invoke_the_orchestrator_nor_the_reconciler_anything(stack: str) -> None:
+    # GIVEN the roles of a stage
+    orchestrator = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator"
+
+    def invokable(role: str) -> list[str]:
+        return [
+            resource
+            for statement in role_policy(stack, role)["Statement"]
+            if "lambda:InvokeFunction" in statement["Action"]
+            for resource in statement["Resource"]
+        ]
+
+    # THEN experiment code in a worker can reach no function that dispatches: the worker may invoke
+    # only the reconciler, and the reconciler may invoke nothing
+    assert not [r for r in invokable("worker") if r.startswith(orchestrator)]
+    assert invokable("worker") == [
+        f"{orchestrator.replace('orchestrator', 'reconciler')}",
+        f"{orchestrator.replace('orchestrator', 'reconciler')}:*",
+    ]
+    assert invokable("reconciler") == []
+
+
+def test_reconciler_policy_statement_by_statement(stack: str) -> None:
+    bucket = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3"
+    statements = {s["Sid"]: s for s in role_policy(stack, "reconciler")["Statement"]}
+    assert statements == {
+        "WriteOwnLogs": {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-{stack}-reconciler:*"],
+        },
+        "ListRunsAndOutcomes": {
+            "Sid": "ListRunsAndOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket],
+            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*"]}},
+        },
+        "ReadRunsAndOutcomes": {
+            "Sid": "ReadRunsAndOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
+        },
+        "WriteFailureOutcomes": {
+            "Sid": "WriteFailureOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/outcomes/run_id=*/status=failure/*"],
+        },
+    }
+
+
+def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
+    # GIVEN every SSM statement of every role
+    secrets = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/{SECRETS_PATH}"
+    for role in ("orchestrator", "worker", "reconciler"):
+        for statement in role_policy(stack, role)["Statement"]:
+            if not any(action.startswith("ssm:") for action in statement["Action"]):
+                continue
+            # THEN only the worker's GetParameter names the secrets path; a path read (authorized
+            # against the path asked for) names no path under which secrets lie, and is not recursive
+            if role == "worker":
+                assert statement["Action"] == ["ssm:GetParameter"]
+                assert statement["Resource"] == [secrets + "*"]
+            else:
+                assert not [r for r in statement["Resource"] if r.startswith(secrets.rstrip("/"))], role
+                if "ssm:GetParametersByPath" in statement["Action"]:
+                    assert not [r for r in statement["Resource"] if "*" in r], role
+                    assert statement["Condition"] == {"BoolIfExists": {"ssm:Recursive": "false"}}
+
+
 def test_no_wildcard_action_and_no_star_resource_in_any_role(stack: str) -> None:
-    for role in ("orchestrator", "worker"):
+    for role in ("orchestrator", "worker", "reconciler"):
         for statement in role_policy(stack, role)["Statement"]:
             assert statement["Effect"] == "Allow"
             assert all("*" not in action for action in statement["Action"]), statement
@@ -516,9 +602,9 @@ def test_no_stage_reserves_concurrency_unless_its_config_says_so(stack: str) -> 
     # GIVEN the stack files as shipped (a new account may have a quota of 10 or 50, not 1,000)
     assert "reservedConcurrency" not in config(stack)["sweep:worker"]
     assert "reservedConcurrency" not in config(stack)["sweep:orchestrator"]
-    # THEN neither function asks Lambda for a reservation
+    # THEN no function asks Lambda for a reservation
     functions = resources(stack, "aws:lambda/function:Function")
-    assert [f["inputs"].get("reservedConcurrentExecutions") for f in functions] == [None, None]
+    assert [f["inputs"].get("reservedConcurrentExecutions") for f in functions] == [None, None, None]
 
 
 def test_a_stage_can_opt_in_to_a_reservation() -> None:
@@ -528,7 +614,7 @@ def test_a_stage_can_opt_in_to_a_reservation() -> None:
         for r in result["resources"]
         if r["type"] == "aws:lambda/function:Function"
     }
-    assert reserved == {"sweep-dev-orchestrator": None, "sweep-dev-worker": 20}
+    assert reserved == {"sweep-dev-orchestrator": None, "sweep-dev-worker": 20, "sweep-dev-reconciler": None}
 
 
 # --- config errors -------------------------------------------------------------------------------
