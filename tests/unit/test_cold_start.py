@@ -42,8 +42,10 @@ def test_a_local_store_shard_never_imports_boto3(tmp_path: Path) -> None:
     )
     # WHEN they are built and a shard writes its rows
     heavy = modules_after_import(statement)
-    # THEN pyarrow is loaded for the rows, and boto3 still is not
-    assert heavy == {"pyarrow"}
+    # THEN pyarrow is loaded for the rows, and boto3 still is not (pyarrow itself may pull in pandas
+    # where it is installed, as in this workspace; the worker artifact does not ship pandas)
+    assert "pyarrow" in heavy
+    assert "boto3" not in heavy
 
 
 def test_an_s3_store_imports_boto3_when_it_is_opened() -> None:

@@ -358,6 +358,15 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             ],
             "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
         },
+        "ReadExperimentDefaults": {  # recursive, but only under experiments/, a sibling of secrets/
+            "Sid": "ReadExperimentDefaults",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParametersByPath"],
+            "Resource": [
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments",
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments/*",
+            ],
+        },
         "WriteStageSettings": {  # the settings by name and the experiment defaults, never secrets/
             "Sid": "WriteStageSettings",
             "Effect": "Allow",
@@ -526,7 +535,13 @@ def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
                 assert statement["Resource"] == [secrets + "*"]
             else:
                 assert not [r for r in statement["Resource"] if r.startswith(secrets.rstrip("/"))], role
-                if "ssm:GetParametersByPath" in statement["Action"]:
+                experiments = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments"
+                if (
+                    "ssm:GetParametersByPath" in statement["Action"]
+                    and statement.get("Sid") == "ReadExperimentDefaults"
+                ):
+                    assert all(r in (experiments, experiments + "/*") for r in statement["Resource"]), role
+                elif "ssm:GetParametersByPath" in statement["Action"]:
                     assert not [r for r in statement["Resource"] if "*" in r], role
                     assert statement["Condition"] == {"BoolIfExists": {"ssm:Recursive": "false"}}
 

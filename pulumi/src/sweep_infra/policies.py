@@ -84,6 +84,17 @@ def orchestrator_policy(
                 "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
             },
             {
+                # experiment defaults are read recursively, but only under their own path: a sibling
+                # of `secrets/`, which this never reaches
+                "Sid": "ReadExperimentDefaults",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParametersByPath"],
+                "Resource": [
+                    f"{parameter_path_arn}/{EXPERIMENTS_PATH.rstrip('/')}",
+                    f"{parameter_path_arn}/{EXPERIMENTS_PATH}*",
+                ],
+            },
+            {
                 "Sid": "WriteStageSettings",
                 "Effect": "Allow",
                 "Action": ["ssm:PutParameter"],
