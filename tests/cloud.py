@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
@@ -164,7 +164,8 @@ def api_event(method: str, path: str, body: Any = None, raw_body: str | None = N
     event["requestContext"]["http"]["path"] = path_only
     event["requestContext"]["http"]["method"] = method
     event["rawQueryString"] = query
-    event["queryStringParameters"] = dict(p.split("=", 1) for p in query.split("&")) if query else None
+    # a query item may have no `=` (schemathesis sends `?0`): parse it as API Gateway does
+    event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True)) if query else None
     event["pathParameters"] = None
     text = raw_body if raw_body is not None else ("" if body is None else json.dumps(body))
     event["body"] = base64.b64encode(text.encode()).decode()
