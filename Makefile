@@ -20,8 +20,9 @@ $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 
-install: $(UV) ## Create .venv with every package and dev tool, exactly as uv.lock pins them
-	$(UV) sync --frozen
+# --inexact: packages the user installed next to sweep (their experiments) stay; `uv run` never removes any
+install: $(UV) ## Create .venv with every package and dev tool as uv.lock pins them; keeps packages you added
+	$(UV) sync --frozen --inexact
 
 run: install ## Run the example sweep locally (examples/maze.yaml) and print its summary
 	$(UV) run --frozen sweep run examples/maze.yaml --out $(OUT)

@@ -7,7 +7,7 @@ tests (moto, pydantic, hypothesis imports on a busy machine), so one warm proces
 libraries once and forks a child per mutant, which imports our code from the mutated file.
 Do not edit the tree meanwhile.
 
-    uv run --frozen python bench/mutation.py [points planning tasks runner]
+    uv run --frozen python bench/mutation.py [points planning tasks runner evaluate]
     MUTATION_SAMPLE=25 uv run --frozen python bench/mutation.py   # a bounded sample per module
     uv run --frozen python bench/mutation.py --report                # scores of the last sessions
 
@@ -47,6 +47,11 @@ TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tasks": (f"{CONTRACTS}/tasks.py", ("tests/unit/test_tasks.py",)),
     "runner": (
         "services/worker/src/sweep_worker/runner.py",
+        ("tests/unit/test_budget.py", "tests/functional/test_worker.py"),
+    ),
+    # Point evaluation moved out of runner.py; the same tests cover both halves.
+    "evaluate": (
+        "services/worker/src/sweep_worker/evaluate.py",
         ("tests/unit/test_budget.py", "tests/functional/test_worker.py"),
     ),
 }

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
@@ -164,7 +164,8 @@ def api_event(method: str, path: str, body: Any = None, raw_body: str | None = N
     event["requestContext"]["http"]["path"] = path_only
     event["requestContext"]["http"]["method"] = method
     event["rawQueryString"] = query
-    event["queryStringParameters"] = dict(p.split("=", 1) for p in query.split("&")) if query else None
+    # a query item may have no `=` (schemathesis sends `?0`): parse it as API Gateway does
+    event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True)) if query else None
     event["pathParameters"] = None
     text = raw_body if raw_body is not None else ("" if body is None else json.dumps(body))
     event["body"] = base64.b64encode(text.encode()).decode()
@@ -173,10 +174,12 @@ def api_event(method: str, path: str, body: Any = None, raw_body: str | None = N
     return event
 
 
-def make_stage(ssm_values: dict[str, str] | None = None) -> Stage:
-    """Call inside `mock_aws()`: the clients must be created after the mock starts."""
+def make_stage(ssm_values: dict[str, str] | None = None, *, create_bucket: bool = True) -> Stage:
+    """Call inside `mock_aws()` (the clients must be created after the mock starts), or with
+    `AWS_ENDPOINT_URL` naming a moto server whose bucket exists (`create_bucket=False`)."""
     s3 = s3_client(region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET)
+    if create_bucket:
+        s3.create_bucket(Bucket=BUCKET)
     ssm = ssm_client(region_name=REGION)
     for name, value in (ssm_values or {}).items():
         ssm.put_parameter(Name=PREFIX + name, Value=value, Type="String")

@@ -139,7 +139,7 @@ def test_a_failed_query_is_exit_1_not_bad_input(tmp_path: Path) -> None:
 def test_an_unreachable_stage_is_exit_1_with_the_fix(aws_env: None) -> None:
     code, output = invoke("status", "run-1", "--endpoint", "http://127.0.0.1:9", "--region", REGION)
     assert code == 1
-    assert output.startswith("error: The stage's API at http://127.0.0.1:9 cannot be reached:")
+    assert output.startswith("error: The stage's API at http://127.0.0.1:9 cannot be reached (connect timeout 5 s):")
     assert "hint: check the URL (the stack output `api_url`) and your network" in output
 
 

@@ -189,3 +189,126 @@ def test_version_and_literal_config_types_are_shown() -> None:
     assert code == 0
     assert '"wall-follower" | "random-walk" | "dfs-recall"' in stdout
     assert "Literal" not in stdout
+
+
+def test_point_errors_keep_their_traceback_are_grouped_and_not_green(
+    tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = str(tmp_path / "out")
+    # GIVEN a run whose every point raises
+    code, stdout, _ = invoke(
+        "run",
+        sweep,
+        "--out",
+        out,
+        "-w",
+        "1",
+        "--set",
+        "config.fail_rate=1.0",
+        "--set",
+        "config.echo=hello from a point",
+    )
+    # THEN the summary groups the errors with a count and an example, and the state is not a plain success
+    assert code == 3
+    assert "point errors\n       1 x InjectedError: injected failure at x=0.0, y=-0.2" in stdout
+    assert "       1 x InjectedError: injected failure at x=0.3, y=-0.2" in stdout
+    assert "(e.g. point 1: sweep logs loop-run --point 1)" in stdout
+    assert "succeeded with 2 point errors" in stdout
+    # WHEN the user asks why
+    code, stdout, _ = invoke("logs", "loop-run", "--out", out, "--point", "1")
+    # THEN the error row's traceback is there, down to the raising line
+    assert code == 0
+    assert "point 1 (shard 1) error" in stdout
+    assert "Traceback (most recent call last)" in stdout
+    assert 'synthetic.py", line' in stdout
+    assert "raise InjectedError" in stdout
+    # and what the point printed is in its row, not on the terminal
+    assert "log:\nhello from a point" in stdout
+    code, stdout, _ = invoke("logs", "loop-run", "--out", out, "--shard", "0")
+    assert stdout.count("Traceback (most recent call last)") == 1
+    # the report groups them too, and opens in a browser where there is a display
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("CI", raising=False)
+    code, _, _ = invoke("report", "loop-run", "--out", out)
+    page = (Path(out) / "report-loop-run.html").read_text()
+    assert "<h2>Point errors (2)</h2>" in page
+    assert "injected failure at x=0.3, y=-0.2" in page
+    assert opened == [(Path(out) / "report-loop-run.html").resolve().as_uri()]
+
+
+def test_axis_columns_sort_as_numbers_in_the_points_view(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # GIVEN an integer axis whose text sorts differently from its numbers
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q", "--set", "grid.seed=[16384, 2048, 300]")[0] == 0
+    # WHEN the typed column is used
+    sql = "SELECT seed, params['seed'] AS text FROM points ORDER BY seed LIMIT 3"
+    code, stdout, _ = invoke("results", "loop-run", "--out", out, "-f", "json", "--sql", sql)
+    # THEN it sorts as a number; the map keeps the text
+    assert code == 0
+    assert json.loads(stdout) == [
+        {"seed": 300, "text": "300"},
+        {"seed": 300, "text": "300"},
+        {"seed": 2048, "text": "2048"},
+    ]
+
+
+def test_load_gives_a_dataframe_with_typed_axes_metrics_and_config(tmp_path: Path, sweep: str) -> None:
+    import sweep as sweep_api
+
+    out = tmp_path / "out"
+    assert invoke("run", sweep, "--out", str(out), "-w", "1", "-q", "--set", "grid.seed=[3, 5]")[0] == 0
+    # WHEN the run is loaded by id, and by the path of its points
+    frame = sweep_api.load("loop-run", out=out)
+    same = sweep_api.load(out / "points" / "run_id=loop-run")
+    # THEN axes are typed columns, metrics are columns, the config is a dict
+    assert len(frame) == 4
+    assert list(frame["x"]) == [0.0, 0.3, 0.0, 0.3]
+    assert str(frame["seed"].dtype) == "int64"
+    assert list(frame["seed"]) == [3, 3, 5, 5]
+    assert frame.loc[1, "value"] == pytest.approx(0.0)
+    assert frame.loc[1, "config"] == {"y": -0.2, "x": 0.3, "seed": 3}
+    assert list(same.columns) == list(frame.columns)
+    assert list(same["value"]) == list(frame["value"])
+
+
+def test_missing_aws_credentials_exit_2_from_params_as_from_submit(
+    tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no AWS credentials anywhere
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # WHEN a stage command needs them THEN both say so the same way, exit 2 (the caller fixes it)
+    code, _, stderr = invoke("params", "show", "--stage", "dev", "--region", "us-east-1")
+    assert (code, stderr.splitlines()[0]) == (2, "error: No AWS credentials were found to call SSM.")
+    code, _, stderr = invoke("submit", sweep, "--endpoint", "https://127.0.0.1:9/", "--region", "us-east-1")
+    assert (code, stderr.splitlines()[0]) == (
+        2,
+        "error: No AWS credentials were found to sign the request to the stage's API.",
+    )
+
+
+def test_compare_shows_the_metric_side_by_side_with_the_difference(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # GIVEN two runs of the same points, the second with another config value, 3 noisy repeats each
+    noisy = ["--set", "config.noise=0.01", "--set", "repeats=3"]
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q", *noisy)[0] == 0
+    assert (
+        invoke("run", sweep, "--out", out, "-w", "1", "-q", *noisy, "--set", "config.y=0.0", "--run-id", "loop-b")[0]
+        == 0
+    )
+    # WHEN they are compared
+    code, stdout, _ = invoke("compare", "loop-run", "loop-b", "--out", out, "-f", "json")
+    # THEN each shared point has both means, their difference and its standard error
+    assert code == 0
+    rows = json.loads(stdout)
+    assert [row["params"] for row in rows] == ['{"x":"0.0"}', '{"x":"0.3"}']
+    for row in rows:
+        assert row["n_a"] == row["n_b"] == 3
+        assert row["difference"] == pytest.approx(row["mean_b"] - row["mean_a"])
+        assert row["difference"] == pytest.approx(-0.04, abs=0.05)  # y: -0.2 → 0.0 costs 0.2² = 0.04
+        assert 0 < row["difference_se"] < 0.05

@@ -11,6 +11,7 @@ import os
 import stat
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from sweep_cli.errors import UsageError
 from sweep_cli.main import app
 from sweep_cli.stage import resolve_stage
 from sweep_orchestrator import handler
+from sweep_orchestrator.dispatched import write_record
 from tests.cloud import REGION, WORKER, LambdaContext, Stage, api_event
 from tests.sigv4 import signature_ok
 
@@ -142,13 +144,26 @@ def test_api_errors_come_back_as_the_same_clear_paragraph(api: FakeApi, tmp_path
 def test_status_retry_and_runs_on_the_stage(api: FakeApi, tmp_path: Path) -> None:
     invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION)
     api.stage.invokes.take()  # the shards were "lost": nothing runs them
+    # ... and their dispatch is long past its deadline (shard budget + margin): they are overdue
+    write_record(api.stage.store, "remote-1", datetime.now(UTC) - timedelta(hours=2), 3)
     code, output = invoke("status", "remote-1", "--endpoint", api.url, "--region", REGION, "--json")
-    assert (code, json.loads(output)["missing_shards"]) == (0, [0, 1, 2])
+    assert (code, json.loads(output)["missing_shards"], json.loads(output)["state"]) == (1, [0, 1, 2], "stalled")
     code, output = invoke("retry", "remote-1", "--endpoint", api.url, "--region", REGION, "--watch")
     assert code == 0, output
     assert "retrying 0 failed and 3 missing shards of remote-1 (3 handed over, 0 not)" in output
     code, output = invoke("runs", "--endpoint", api.url, "--region", REGION)
     assert "remote-1" in output
+
+
+def test_watch_ends_when_the_run_stalls(api: FakeApi, tmp_path: Path) -> None:
+    # GIVEN a run whose shards were lost and are now past their deadline
+    invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION)
+    api.stage.invokes.take()
+    write_record(api.stage.store, "remote-1", datetime.now(UTC) - timedelta(hours=2), 3)
+    # WHEN the user watches it THEN the watch ends (nothing will run those shards) and says they did not finish
+    code, output = invoke("status", "remote-1", "--endpoint", api.url, "--region", REGION, "--watch")
+    assert code == 1, output
+    assert "stalled" in output
 
 
 def test_results_run_in_athena_scoped_to_the_run(api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

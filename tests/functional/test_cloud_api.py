@@ -272,7 +272,13 @@ def test_openapi_document_in_the_repo_is_up_to_date() -> None:
     committed = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
     regenerate = "regenerate: uv run python -m sweep_orchestrator.openapi > docs/openapi.json"
     assert committed == openapi_document(), regenerate
-    assert set(committed["paths"]) == {"/runs", "/runs/{run_id}", "/runs/{run_id}/retry", "/settings"}
+    assert set(committed["paths"]) == {
+        "/runs",
+        "/runs/{run_id}",
+        "/runs/{run_id}/retry",
+        "/settings",
+        "/settings/{name}",
+    }
     assert committed["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
 
 

@@ -90,7 +90,7 @@ def test_settings_are_cached_for_the_ttl(stage: Stage) -> None:
     stage.ssm.meta.events.register("before-send.ssm.GetParametersByPath", lambda **_: reads.update(["read"]))
     for _ in range(3):
         assert stage.call("GET", "/settings")[1]["settings"]["shard_size"]["value"] == 7
-    assert reads["read"] == 1
+    assert reads["read"] == 2  # one refresh: the settings path and the experiments' defaults path
     # an operator's change shows after the cache expires (here: cleared), never within a request
     stage.ssm.put_parameter(Name=PREFIX + "shard_size", Value="9", Type="String", Overwrite=True)
     assert stage.call("GET", "/settings")[1]["settings"]["shard_size"]["value"] == 7

@@ -21,7 +21,7 @@ from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
 from sweep_contracts.storage import LocalStore
 from sweep_contracts.tasks import TaskFactory
 from sweep_worker.runner import WorkerDeps, process_event
-from tests.helpers import tasks_for
+from tests.helpers import tasks_for, vouched_points_key
 
 RUN = "crash-run"
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -60,7 +60,9 @@ def previous_attempt(store: LocalStore, code: ErrorCode, size: int = 6) -> None:
 
 
 def rows(store: LocalStore) -> list[dict[str, Any]]:
-    data = store.get(layout.points_key(RUN, 0)) or b""
+    key = vouched_points_key(store, RUN, 0)  # the rows the shard's outcome vouches for
+    assert key is not None
+    data = store.get(key) or b""
     return list(pq.read_table(io.BytesIO(data)).to_pylist())
 
 

@@ -25,7 +25,7 @@ WORKER = policies.worker_policy(
     log_group_arn=LOGS,
     bucket_arn=BUCKET_ARN,
     secrets_path_arn=f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/test/secrets",
-    orchestrator_arn=f"{FUNCTION}-orchestrator",
+    reconciler_arn=f"{FUNCTION}-reconciler",
 )
 ORCHESTRATOR = policies.orchestrator_policy(
     log_group_arn=LOGS,

@@ -40,7 +40,8 @@ def invoke(*args: str, stdin: str | None = None) -> tuple[int, str]:
 
 
 def values(ssm: Any, prefix: str = "/sweep/dev/") -> dict[str, tuple[str, int]]:
-    found = ssm.get_parameters_by_path(Path=prefix)["Parameters"]
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=prefix)  # 10 a page
+    found = [p for page in pages for p in page["Parameters"]]
     return {p["Name"][len(prefix) :]: (p["Value"], p["Version"]) for p in found}
 
 

@@ -69,3 +69,17 @@ def test_destination_records_are_accepted_only_in_their_aws_shape_for_real_tasks
         assert handler.handler(record, LambdaContext())["refused"] is True
     assert stage.object_keys("outcomes/") == []
     assert handler.handler(genuine, LambdaContext())["reconciled"] is True
+
+
+def test_the_reconciler_entry_refuses_a_genuine_dispatch_task_and_reconciles_records(stage: Stage) -> None:
+    # GIVEN a dispatch task that the orchestrator itself would act on (the worker may invoke only
+    # the reconciler, so this is all experiment code in a worker could send)
+    task = real_dispatch(stage)
+    # WHEN it reaches the reconciler's entry THEN it is refused and nothing is dispatched
+    answer = handler.reconcile_handler(task, LambdaContext())
+    assert answer == {"refused": True, "reason": "the reconciler takes the worker's destination records only"}
+    assert stage.invokes.take() == []
+    # AND a genuine destination record is still reconciled there
+    stage.call("POST", "/runs", {**SWEEP, "run_id": "trust-2"})
+    record = destination_record(stage.invokes.take(WORKER)[0], RuntimeError("out of memory"))
+    assert handler.reconcile_handler(record, LambdaContext())["reconciled"] is True

@@ -141,3 +141,20 @@ def test_synthetic_optimum_and_injected_failures() -> None:
     assert synthetic.evaluate(SyntheticConfig(x=0.3, y=-0.2))["value"] == 0.0
     with pytest.raises(InjectedError):
         synthetic.evaluate(SyntheticConfig(fail_rate=1.0))
+
+
+def test_numpy_metrics_are_numbers_and_nan_or_inf_make_the_point_an_error_issue12() -> None:
+    import numpy as np
+    from pydantic import BaseModel
+
+    from sweep_contracts.experiments import Experiment
+
+    class Cfg(BaseModel):
+        v: float = 0.0
+
+    # GIVEN an experiment returning numpy scalars, or a non-finite value
+    exp = Experiment("np", Cfg, lambda c: {"a": np.int64(3), "b": np.float32(0.5), "c": True, "d": c.v})
+    assert exp.evaluate(Cfg()) == {"a": 3.0, "b": 0.5, "c": 1.0, "d": 0.0}
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"metric `d` is (nan|inf); metrics must be finite numbers"):
+            exp.evaluate(Cfg(v=bad))

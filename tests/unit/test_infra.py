@@ -22,7 +22,7 @@ from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE
 from sweep_contracts.settings import SECRETS_PATH, SystemSettings
 from sweep_infra import policies
 from sweep_infra.api import ROUTES
-from sweep_worker.sink import POINTS_SCHEMA
+from sweep_worker.arrow_schema import POINTS_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")
@@ -250,7 +250,7 @@ def test_worker_async_invocations_retry_then_go_to_the_reconciler(stack: str) ->
         worker["maxEventAgeS"],
     )
     assert invoke["destinationConfig"] == {
-        "onFailure": {"destination": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator"}
+        "onFailure": {"destination": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-reconciler"}
     }
 
 
@@ -259,6 +259,18 @@ def test_the_event_age_the_orchestrator_checks_is_the_one_the_worker_has(stack: 
     settings, worker = config(stack)["sweep:settings"], config(stack)["sweep:worker"]
     # THEN both stages use Lambda's maximum (dev had one hour: ~240 of 2,000 shards started, issue 11)
     assert settings["max_event_age_s"] == worker["maxEventAgeS"] == 21_600
+
+
+def test_the_reconciler_runs_the_orchestrator_package_through_its_reconcile_only_entry(stack: str) -> None:
+    fn = one(stack, "aws:lambda/function:Function", "reconciler-function")
+    assert (fn["name"], fn["handler"], fn["runtime"], fn["architectures"]) == (
+        f"sweep-{stack}-reconciler",
+        "sweep_orchestrator.handler.reconcile_handler",
+        "python3.12",
+        ["arm64"],
+    )
+    assert fn["s3Key"].startswith("lambda/orchestrator-")
+    assert fn["environment"]["variables"]["SWEEP_WORKER_FUNCTION"] == f"sweep-{stack}-worker"
 
 
 # --- API -----------------------------------------------------------------------------------------
@@ -272,6 +284,22 @@ def test_every_route_needs_sigv4(stack: str) -> None:
     assert api["protocolType"] == "HTTP"
     integration = one(stack, "aws:apigatewayv2/integration:Integration", "integration")
     assert (integration["integrationType"], integration["payloadFormatVersion"]) == ("AWS_PROXY", "2.0")
+
+
+def test_changing_settings_is_its_own_route_with_its_own_operator_policy(stack: str) -> None:
+    # the admin route exists apart from GET /settings, and a managed policy grants only it
+    assert "PUT /settings/{name}" in ROUTES
+    policy = one(stack, "aws:iam/policy:Policy", "settings-admin")
+    assert policy["name"] == f"sweep-{stack}-settings-admin"
+    assert json.loads(policy["policy"])["Statement"] == [
+        {
+            "Sid": "ChangeStageSettings",
+            "Effect": "Allow",
+            "Action": ["execute-api:Invoke"],
+            "Resource": [f"arn:aws:execute-api:{REGION}:{ACCOUNT}:abc123/*/PUT/settings/*"],
+        }
+    ]
+    assert outputs.SETTINGS_ADMIN_POLICY in program(stack)["outputs"]
 
 
 def test_the_stage_logs_access_and_throttles(stack: str) -> None:
@@ -308,7 +336,7 @@ def role_policy(stack: str, role: str) -> dict[str, Any]:
 
 def test_each_function_has_its_own_role_assumable_only_by_lambda(stack: str) -> None:
     roles = resources(stack, "aws:iam/role:Role")
-    assert len(roles) == 2
+    assert len(roles) == 3  # orchestrator, worker, reconciler
     for role in roles:
         assert json.loads(role["inputs"]["assumeRolePolicy"]) == policies.lambda_trust()
     assert resources(stack, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []  # no managed policies
@@ -333,7 +361,26 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["ssm:GetParametersByPath"],
             "Resource": [
                 f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}",
-                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/*",
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/",
+            ],
+            "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
+        },
+        "ReadExperimentDefaults": {  # recursive, but only under experiments/, a sibling of secrets/
+            "Sid": "ReadExperimentDefaults",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParametersByPath"],
+            "Resource": [
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments",
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments/*",
+            ],
+        },
+        "WriteStageSettings": {  # the settings by name and the experiment defaults, never secrets/
+            "Sid": "WriteStageSettings",
+            "Effect": "Allow",
+            "Action": ["ssm:PutParameter"],
+            "Resource": [
+                *(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/{name}" for name in SystemSettings.names()),
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments/*",
             ],
         },
         "DispatchShards": {
@@ -372,7 +419,7 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
 
 def test_worker_policy_statement_by_statement(stack: str) -> None:
     bucket = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3"
-    orchestrator = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator"
+    reconciler = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-reconciler"
     statements = {s["Sid"]: s for s in role_policy(stack, "worker")["Statement"]}
     assert statements == {
         "WriteOwnLogs": {
@@ -418,17 +465,96 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Action": ["ssm:GetParameter"],
             "Resource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secrets/*"],
         },
-        "ReportFailuresToOrchestrator": {
-            "Sid": "ReportFailuresToOrchestrator",
+        "ReportFailuresToReconciler": {
+            "Sid": "ReportFailuresToReconciler",
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
-            "Resource": [orchestrator, f"{orchestrator}:*"],
+            "Resource": [reconciler, f"{reconciler}:*"],
         },
     }
 
 
+def test_the_worker_role_cannot_invoke_the_orchestrator_nor_the_reconciler_anything(stack: str) -> None:
+    # GIVEN the roles of a stage
+    orchestrator = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator"
+
+    def invokable(role: str) -> list[str]:
+        return [
+            resource
+            for statement in role_policy(stack, role)["Statement"]
+            if "lambda:InvokeFunction" in statement["Action"]
+            for resource in statement["Resource"]
+        ]
+
+    # THEN experiment code in a worker can reach no function that dispatches: the worker may invoke
+    # only the reconciler, and the reconciler may invoke nothing
+    assert not [r for r in invokable("worker") if r.startswith(orchestrator)]
+    assert invokable("worker") == [
+        f"{orchestrator.replace('orchestrator', 'reconciler')}",
+        f"{orchestrator.replace('orchestrator', 'reconciler')}:*",
+    ]
+    assert invokable("reconciler") == []
+
+
+def test_reconciler_policy_statement_by_statement(stack: str) -> None:
+    bucket = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3"
+    statements = {s["Sid"]: s for s in role_policy(stack, "reconciler")["Statement"]}
+    assert statements == {
+        "WriteOwnLogs": {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-{stack}-reconciler:*"],
+        },
+        "ListRunsAndOutcomes": {
+            "Sid": "ListRunsAndOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket],
+            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*"]}},
+        },
+        "ReadRunsAndOutcomes": {
+            "Sid": "ReadRunsAndOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
+        },
+        "WriteFailureOutcomes": {
+            "Sid": "WriteFailureOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/outcomes/run_id=*/status=failure/*"],
+        },
+    }
+
+
+def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
+    # GIVEN every SSM statement of every role
+    secrets = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/{SECRETS_PATH}"
+    for role in ("orchestrator", "worker", "reconciler"):
+        for statement in role_policy(stack, role)["Statement"]:
+            if not any(action.startswith("ssm:") for action in statement["Action"]):
+                continue
+            # THEN only the worker's GetParameter names the secrets path; a path read (authorized
+            # against the path asked for) names no path under which secrets lie, and is not recursive
+            if role == "worker":
+                assert statement["Action"] == ["ssm:GetParameter"]
+                assert statement["Resource"] == [secrets + "*"]
+            else:
+                assert not [r for r in statement["Resource"] if r.startswith(secrets.rstrip("/"))], role
+                experiments = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments"
+                if (
+                    "ssm:GetParametersByPath" in statement["Action"]
+                    and statement.get("Sid") == "ReadExperimentDefaults"
+                ):
+                    assert all(r in (experiments, experiments + "/*") for r in statement["Resource"]), role
+                elif "ssm:GetParametersByPath" in statement["Action"]:
+                    assert not [r for r in statement["Resource"] if "*" in r], role
+                    assert statement["Condition"] == {"BoolIfExists": {"ssm:Recursive": "false"}}
+
+
 def test_no_wildcard_action_and_no_star_resource_in_any_role(stack: str) -> None:
-    for role in ("orchestrator", "worker"):
+    for role in ("orchestrator", "worker", "reconciler"):
         for statement in role_policy(stack, role)["Statement"]:
             assert statement["Effect"] == "Allow"
             assert all("*" not in action for action in statement["Action"]), statement
@@ -498,9 +624,9 @@ def test_no_stage_reserves_concurrency_unless_its_config_says_so(stack: str) -> 
     # GIVEN the stack files as shipped (a new account may have a quota of 10 or 50, not 1,000)
     assert "reservedConcurrency" not in config(stack)["sweep:worker"]
     assert "reservedConcurrency" not in config(stack)["sweep:orchestrator"]
-    # THEN neither function asks Lambda for a reservation
+    # THEN no function asks Lambda for a reservation
     functions = resources(stack, "aws:lambda/function:Function")
-    assert [f["inputs"].get("reservedConcurrentExecutions") for f in functions] == [None, None]
+    assert [f["inputs"].get("reservedConcurrentExecutions") for f in functions] == [None, None, None]
 
 
 def test_a_stage_can_opt_in_to_a_reservation() -> None:
@@ -510,7 +636,7 @@ def test_a_stage_can_opt_in_to_a_reservation() -> None:
         for r in result["resources"]
         if r["type"] == "aws:lambda/function:Function"
     }
-    assert reserved == {"sweep-dev-orchestrator": None, "sweep-dev-worker": 20}
+    assert reserved == {"sweep-dev-orchestrator": None, "sweep-dev-worker": 20, "sweep-dev-reconciler": None}
 
 
 # --- config errors -------------------------------------------------------------------------------
@@ -549,4 +675,27 @@ def test_missing_prebuilt_artifacts_say_how_to_build_them() -> None:
     result = program("dev", "sweep:artifactsDir=/nonexistent/lambda")
     assert result["error"].startswith(
         "RunError: /nonexistent/lambda/orchestrator.zip does not exist: build it with `make package`"
+    )
+
+
+def test_experiment_defaults_from_the_stack_config_become_parameters() -> None:
+    # GIVEN maze defaults in the stack config
+    result = program("dev", 'sweep:experiments={"maze": {"max_moves": 800, "strategy": "wall-follower"}}')
+    # THEN each is a String parameter under experiments/, checked by maze's config model
+    found = {
+        r["inputs"]["name"]: r["inputs"]["value"]
+        for r in result["resources"]
+        if r["type"] == "aws:ssm/parameter:Parameter" and "/experiments/" in r["inputs"]["name"]
+    }
+    assert found == {
+        "/sweep/dev/experiments/maze/max_moves": "800",
+        "/sweep/dev/experiments/maze/strategy": "wall-follower",
+    }
+
+
+def test_a_bad_experiment_default_in_the_stack_config_stops_the_deploy_naming_it() -> None:
+    result = program("dev", 'sweep:experiments={"maze": {"max_moves": -1}}')
+    assert (
+        "stack config `experiments.maze.max_moves` of stack `dev`: `max_moves` of experiment `maze` cannot be -1"
+        in (result["error"])
     )

@@ -10,18 +10,21 @@ import json
 import logging
 import os
 import signal
+import warnings
 from multiprocessing.connection import Connection
 from typing import Any
 
 from sweep_contracts import environment
 
 _calls = itertools.count(1)
-PRELOAD = ["sweep_worker.handler", "sweep_worker.sink", "sweep_cli._prewarm"]
+PRELOAD = ["sweep_worker.handler", "sweep_worker.sink", "sweep_worker.arrow_schema", "sweep_cli._prewarm"]
 
 
 def warm_up() -> None:
-    from sweep_contracts.experiments import Registry
+    from sweep_contracts.experiments import PluginWarning, Registry
 
+    # the parent already warned about broken plugins once; the fork server and pool stay quiet
+    warnings.simplefilter("ignore", PluginWarning)
     Registry.default()
 
 

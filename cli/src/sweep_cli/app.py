@@ -6,14 +6,16 @@ import functools
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from sweep_cli import render
 from sweep_contracts import environment
 from sweep_contracts.errors import SweepError
-from sweep_orchestrator.status import RunStatus
+
+if TYPE_CHECKING:
+    from sweep_orchestrator.status import RunStatus
 
 
 class Format(StrEnum):

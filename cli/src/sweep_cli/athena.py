@@ -25,8 +25,9 @@ _INTEGERS = {"tinyint", "smallint", "integer", "int", "bigint"}
 _FLOATS = {"double", "float", "real", "decimal"}
 
 
-def scope_to_run(sql: str, database: str, run_id: str) -> str:
-    """`sql` with `points` and `outcomes` bound to the run's partitions."""
+def scope_to_run(sql: str, database: str, run_id: str, axes: str = "") -> str:
+    """`sql` with `points` and `outcomes` bound to the run's partitions; `axes` adds the run's typed
+    axis columns to `points` (`sweep_contracts.axes.axis_select(request, "athena")`)."""
     if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise UsageError(
             f"`{run_id}` is not a run id.",
@@ -47,7 +48,7 @@ def scope_to_run(sql: str, database: str, run_id: str) -> str:
         f'stored_{table} AS (SELECT * FROM "{database}"."{table}" WHERE run_id = \'{run_id}\')'  # noqa: S608
         for table in ("points", "outcomes")
     ]
-    views = resolved_views("stored_points", "stored_outcomes")
+    views = resolved_views("stored_points", "stored_outcomes", axes)
     ctes = ", ".join([*stored, *(f"{name} AS ({views[name]})" for name in ("outcomes", "points"))])
     body = sql.strip().rstrip(";")
     if re.match(r"(?is)^with\s", body):
@@ -98,8 +99,8 @@ class AthenaQueries:
         self._sleep = sleep
         self.timeout_s = timeout_s
 
-    def run(self, sql: str, run_id: str) -> QueryResult:
-        query = scope_to_run(sql, self.database, run_id)
+    def run(self, sql: str, run_id: str, axes: str = "") -> QueryResult:
+        query = scope_to_run(sql, self.database, run_id, axes)
         try:
             execution_id = self.client.start_query_execution(
                 QueryString=query, WorkGroup=self.workgroup, QueryExecutionContext={"Database": self.database}

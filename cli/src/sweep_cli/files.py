@@ -15,7 +15,7 @@ import yaml
 
 from sweep_cli.errors import SweepFileError
 from sweep_contracts.decoding import MAX_DEPTH, check_values, decode_utf8, nesting_error, parse_int
-from sweep_contracts.settings import SystemSettings
+from sweep_contracts.settings import EXPERIMENTS_PATH, DefaultValue, ExperimentDefaults, SystemSettings
 
 # YAML 1.1 (PyYAML) reads `1e-5` as a string; sweep files are full of such numbers.
 _FLOAT = re.compile(
@@ -193,4 +193,31 @@ def load_settings(path: Path | None) -> SystemSettings:
             value=str(path),
             hint=f"write `name: value` lines; settings: {', '.join(SystemSettings.names())}.",
         )
-    return SystemSettings.resolve(raw, source="file", strict=True)
+    experiments = raw.pop(EXPERIMENTS_PATH.rstrip("/"), None) or {}
+    settings = SystemSettings.resolve(raw, source="file", strict=True)
+    return settings.model_copy(update={"experiment_defaults": file_defaults(path, experiments)})
+
+
+def file_defaults(path: Path, experiments: Any) -> ExperimentDefaults:
+    """The settings file's `experiments: {<name>: {<key>: value}}`, each value checked by the
+    experiment's config model: the local counterpart of `/sweep/<stage>/experiments/<name>/<key>`."""
+    from sweep_contracts.defaults import check_default
+    from sweep_contracts.experiments import Registry
+
+    if not isinstance(experiments, dict) or not all(isinstance(v, dict) for v in experiments.values()):
+        raise SweepFileError(
+            f"`experiments` in {path} must map experiment names to mappings of config defaults.",
+            field="experiments",
+            value=experiments,
+            hint="write e.g. `experiments: {maze: {max_moves: 800}}`.",
+        )
+    registry = Registry.default()
+    return ExperimentDefaults(
+        experiments={
+            str(name): {
+                str(key): DefaultValue(value=check_default(registry.get(str(name)), str(key), value), source="file")
+                for key, value in values.items()
+            }
+            for name, values in experiments.items()
+        }
+    )

@@ -30,7 +30,7 @@ def per_option_sql(axis: str, score: str) -> str:
 def per_option(db: ResultsDB, manifest: RunManifest, score: str) -> list[tuple[str, str, QueryResult]]:
     """(series, axis, rows) for every option axis of every series."""
     found = []
-    for series in PointSpace(manifest.request, manifest.request.config).series:
+    for series in PointSpace(manifest.request, manifest.effective_config()).series:
         for axis in series.axes:
             if axis not in SKIPPED_AXES:
                 found.append((series.name, axis, db.query(per_option_sql(axis, score), [series.name])))

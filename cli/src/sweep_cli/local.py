@@ -15,9 +15,10 @@ from sweep_cli.errors import UsageError
 from sweep_cli.query import QueryResult, ResultsDB, objective, summary_sql
 from sweep_cli.session import StopSignals, explain
 from sweep_contracts import layout
+from sweep_contracts.experiments import Registry
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
-from sweep_contracts.version import code_version
+from sweep_contracts.version import code_version, experiment_version
 from sweep_orchestrator.retry import RetryResult, retry_run, with_settings
 from sweep_orchestrator.runs import delete_run, differences, list_runs, load_manifest
 from sweep_orchestrator.runtime import Runtime
@@ -143,8 +144,9 @@ class LocalBackend:
     def describe(self, result: SubmitResult) -> str:
         if result.existing:
             text = f"run {result.run_id} already exists with this content; showing it."
-            recorded = load_manifest(self.store, result.run_id).code_version
-            changed = differences(recorded, code_version())
+            manifest = load_manifest(self.store, result.run_id)
+            recorded = manifest.code_version
+            changed = differences(recorded, {**code_version(), **_experiment_version(manifest.request.experiment)})
             if recorded and changed:
                 text += (
                     f"\n[yellow]the code changed since it ran[/yellow] ({'; '.join(changed)}): these are the old "
@@ -174,3 +176,8 @@ class LocalBackend:
 
     def no_runs_hint(self) -> str:
         return f"no runs in {self.out}; start one with `sweep run examples/maze.yaml --out {self.out}`"
+
+
+def _experiment_version(name: str) -> dict[str, str]:
+    """The experiment's code version now, for comparing with a run's; none if it cannot load."""
+    return experiment_version(Registry.default().get(name)) if name in Registry.default() else {}

@@ -6,15 +6,16 @@ import sys
 
 from sweep_cli import render
 from sweep_cli.app import EXIT_INTERRUPTED, app
-from sweep_cli.commands import describe, execute, read, trial
+from sweep_cli.commands import compare, describe, execute, read, trial
 from sweep_cli.params import app as params_app
 
 __all__ = ["app", "main"]
-COMMAND_GROUPS = (execute, read, describe, trial)  # imported for their commands, which register on `app`
+COMMAND_GROUPS = (execute, read, describe, trial, compare)  # imported for their commands, which register on `app`
 app.add_typer(params_app, name="params")
 
 
 def main() -> None:
+    render.route_plugin_warnings()
     try:
         app()
     except KeyboardInterrupt:

@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 import yaml
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.table import Table
 from rich.text import Text
 
 from sweep_cli import render
 from sweep_cli.app import handles_errors
 from sweep_cli.backend import RegionOption
-from sweep_cli.errors import ServiceError, UsageError
+from sweep_cli.errors import CredentialsError, ServiceError, UsageError
 from sweep_cli.stage import pulumi_dir, stage_region
 from sweep_contracts import environment
 from sweep_contracts.errors import SettingsError
@@ -41,6 +40,13 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 Action = Literal["create", "unchanged", "overwrite", "kept"]
+
+
+def aws_errors() -> tuple[type[Exception], ...]:
+    """The errors of an SSM call; botocore is imported when a call fails, so `sweep --help` does not pay for it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,16 @@ class StageParameters:
         self.client = client
         self.prefix = normalise_prefix(prefix)
 
-    def _fail(self, exc: Exception) -> ServiceError:
+    def _fail(self, exc: Exception) -> ServiceError | CredentialsError:
+        from botocore.exceptions import NoCredentialsError
+
+        if isinstance(exc, NoCredentialsError):  # the caller's to fix, as for `submit`: exit 2
+            return CredentialsError(
+                "No AWS credentials were found to call SSM.",
+                field="credentials",
+                hint="configure credentials (`aws configure`, AWS_PROFILE, or environment variables) for an "
+                f"identity allowed to read and write SSM parameters under {self.prefix}.",
+            )
         return ServiceError(
             f"SSM refused the call: {exc}",
             field="--stage",
@@ -132,7 +147,7 @@ class StageParameters:
                     found[name] = Parameter(
                         name, p["Value"], p["Version"], p["LastModifiedDate"], p["Type"] == "SecureString"
                     )
-        except (ClientError, BotoCoreError) as exc:
+        except aws_errors() as exc:
             raise self._fail(exc) from exc
         return found
 
@@ -164,7 +179,7 @@ class StageParameters:
                     Overwrite=change.action == "overwrite",
                     Description=str(described[change.name]["description"]),
                 )
-            except (ClientError, BotoCoreError) as exc:
+            except aws_errors() as exc:
                 raise self._fail(exc) from exc
 
     def set_secret(self, name: str, value: str) -> int:
@@ -185,7 +200,7 @@ class StageParameters:
             answer = self.client.put_parameter(
                 Name=secrets_prefix(self.prefix) + name, Value=value, Type="SecureString", Overwrite=True
             )
-        except (ClientError, BotoCoreError) as exc:
+        except aws_errors() as exc:
             raise self._fail(exc) from exc
         return int(answer["Version"])
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
-
 from sweep_cli.errors import QueryError
 from sweep_contracts import layout
+from sweep_contracts.axes import axis_select
 from sweep_contracts.experiments import Registry
+from sweep_contracts.manifest import RunManifest
 from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE, Table
+from sweep_contracts.storage import LocalStore
 
 
 def _literal(text: str) -> str:
@@ -51,18 +52,21 @@ def objective(
 
 def summary_sql(metric: str, goal: Goal, repeats: int) -> str:
     """Per series: points, errors, the metric's mean/min/max, and the best point — the point
-    (averaged over its repeats) with the best mean of the metric."""
-    by = "max_by" if goal == "max" else "min_by"
-    best = "max" if goal == "max" else "min"
+    (averaged over its repeats) with the best mean of the metric; of tied points, the one with the
+    lowest index, so the answer is the same on every run of the query (DuckDB and Athena alike).
+    NaN and infinite metrics cannot occur: the worker records such a point as an error."""
+    order = "DESC" if goal == "max" else "ASC"
     return f"""
 WITH scored AS (
     SELECT series, point_index, status, params, {metric_expr(metric)} AS m FROM points
 ), per_point AS (
-    SELECT series, arbitrary(params) AS params, avg(m) AS m
+    SELECT series, CAST(floor(point_index / {int(repeats)}) AS BIGINT) AS base, arbitrary(params) AS params, avg(m) AS m
     FROM scored WHERE status = 'ok' AND m IS NOT NULL
     GROUP BY series, CAST(floor(point_index / {int(repeats)}) AS BIGINT)
+), ranked AS (
+    SELECT series, params, m, row_number() OVER (PARTITION BY series ORDER BY m {order}, base) AS rank FROM per_point
 ), best AS (
-    SELECT series, {by}(params, m) AS best_params, {best}(m) AS best_value FROM per_point GROUP BY series
+    SELECT series, params AS best_params, m AS best_value FROM ranked WHERE rank = 1
 )
 SELECT s.series, count(*) AS points, count_if(s.status = 'error') AS errors,
        avg(s.m) AS mean, min(s.m) AS min, max(s.m) AS max,
@@ -73,11 +77,12 @@ ORDER BY min(s.point_index)
 """.strip()
 
 
-def resolved_views(raw_points: str, raw_outcomes: str) -> dict[str, str]:
+def resolved_views(raw_points: str, raw_outcomes: str, axes: str = "") -> dict[str, str]:
     """The `outcomes` and `points` users query, over the objects as stored (the same SQL on DuckDB
     and Athena): one outcome per shard, a success winning over a stale failure, and only the rows
     that outcome vouches for — its execution's — so an orphan file from a losing duplicate of a
-    shard is never counted. Rows written before executions existed have none, like their outcome."""
+    shard is never counted. Rows written before executions existed have none, like their outcome.
+    `axes` adds the run's typed axis columns to `points` (`sweep_contracts.axes.axis_select`)."""
     outcome_columns = ", ".join(["run_id", *OUTCOMES_TABLE.column_names])
     point_columns = ", ".join(f"p.{c}" for c in ["run_id", *POINTS_TABLE.column_names])
     outcomes = (
@@ -86,7 +91,7 @@ def resolved_views(raw_points: str, raw_outcomes: str) -> dict[str, str]:
         "WHERE sweep_rank = 1"
     )
     points = (
-        f"SELECT {point_columns} FROM {raw_points} p WHERE EXISTS (SELECT 1 FROM outcomes o "
+        f"SELECT {point_columns}{axes} FROM {raw_points} p WHERE EXISTS (SELECT 1 FROM outcomes o "
         "WHERE o.run_id = p.run_id AND o.shard_id = p.shard_id "
         "AND (o.execution = p.execution OR (o.execution IS NULL AND p.execution IS NULL)))"
     )
@@ -105,10 +110,20 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
+ERROR_GROUPS_SQL = """
+SELECT error_type, error_message, count(*) AS points, min(point_index) AS example
+FROM points WHERE status = 'error'
+GROUP BY error_type, error_message ORDER BY points DESC, example LIMIT 10
+"""
+"""Point errors grouped by type and message, most frequent first, each with its first point."""
+
+
 class ResultsDB:
     """A DuckDB connection with views `points` and `outcomes` over one run of a results directory."""
 
     def __init__(self, root: Path, run_id: str, threads: int | None = None) -> None:
+        import duckdb  # here, not at the top: `sweep --help` and `sweep run` never query
+
         self.con = duckdb.connect(config={"threads": threads} if threads else {})
         self.root = Path(root)
         for table, pattern in (
@@ -125,11 +140,18 @@ class ResultsDB:
             else:
                 select = _empty_view(table)
             self.con.execute(f"CREATE VIEW stored_{table.name} AS {select}")
-        views = resolved_views("stored_points", "stored_outcomes")
+        views = resolved_views("stored_points", "stored_outcomes", self._axis_columns(run_id))
         for name in ("outcomes", "points"):
             self.con.execute(f"CREATE VIEW {name} AS {views[name]}")
 
+    def _axis_columns(self, run_id: str) -> str:
+        """One typed column per axis of the run (see `sweep_contracts.axes`); none without a manifest."""
+        data = LocalStore(self.root).get(layout.manifest_key(run_id))
+        return axis_select(RunManifest.from_json(data).request, "duckdb") if data is not None else ""
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
+        import duckdb
+
         try:
             cursor = self.con.execute(sql, params) if params else self.con.execute(sql)
             rows = cursor.fetchall()

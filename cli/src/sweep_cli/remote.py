@@ -18,10 +18,14 @@ from sweep_cli.stage import StageInfo
 class StageClient:
     """GET/POST against the stage's API, signed with the caller's AWS credentials."""
 
-    def __init__(self, stage: StageInfo, session: boto3.Session | None = None, timeout_s: int = 35) -> None:
+    def __init__(
+        self, stage: StageInfo, session: boto3.Session | None = None, timeout_s: int = 35, connect_timeout_s: float = 5
+    ) -> None:
         self.stage = stage
         self.session = session or boto3.Session()
-        self.http = URLLib3Session(timeout=timeout_s)
+        # an unreachable host fails within `connect_timeout_s`; an answer may take up to API Gateway's 30 s
+        self.connect_timeout_s = connect_timeout_s
+        self.http = URLLib3Session(timeout=(connect_timeout_s, timeout_s))  # type: ignore[arg-type]
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         credentials = self.session.get_credentials()
@@ -40,7 +44,8 @@ class StageClient:
             response = self.http.send(request.prepare())
         except BotoCoreError as exc:
             raise StageUnreachableError(
-                f"The stage's API at {self.stage.api_url} cannot be reached: {exc}",
+                f"The stage's API at {self.stage.api_url} cannot be reached (connect timeout "
+                f"{self.connect_timeout_s:g} s): {exc}",
                 field="--endpoint",
                 value=self.stage.api_url,
                 hint="check the URL (the stack output `api_url`) and your network, then run the command again.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -14,14 +15,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sweep_cli.query import QueryResult
 from sweep_contracts.errors import SweepError
-from sweep_contracts.manifest import RunManifest
-from sweep_contracts.points import PointSpace
-from sweep_orchestrator.status import RunStatus
 
 if TYPE_CHECKING:
     from sweep_cli.backend import RunRow, Summary
+    from sweep_cli.query import QueryResult
+    from sweep_contracts.manifest import RunManifest
+    from sweep_orchestrator.status import RunStatus
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -58,6 +58,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def route_plugin_warnings() -> None:
+    """Show a broken plugin as one `warning:` line on stderr, not Python's two-line warning format."""
+    from sweep_contracts.experiments import PluginWarning  # when called: `sweep --help` stays cheap
+
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, PluginWarning):
+            err.print(Text.assemble(("warning: ", "bold yellow"), str(message)))
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
 
 
 def print_error(error: SweepError) -> None:
@@ -117,10 +132,13 @@ def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
 
 def status_text(status: RunStatus) -> Text:
     style = _STATE_STYLE.get(status.state, "")
+    state: str = status.state
+    if state == "succeeded" and status.points_error:  # every shard ran, but not every point: not green
+        state, style = f"succeeded with {status.points_error:,} point errors", "yellow"
     text = Text()
     text.append(f"run {status.run_id}", style="bold")
     text.append(f" ({status.experiment})  ")
-    text.append(status.state, style=f"bold {style}")
+    text.append(state, style=f"bold {style}")
     if status.stalled_for_s is not None:
         text.append(
             f" for {status.stalled_for_s / 60:.0f} min: {status.shards_pending} shards are overdue "
@@ -156,14 +174,23 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     head.add_column()
     head.add_row("experiment", request.experiment)
     head.add_row("run_id", request.run_id or "(generated at submit)")
-    head.add_row("config", json.dumps(request.config))
+    head.add_row("config", json.dumps(manifest.effective_config()))
+    staged = [
+        f"{key} ({record['source']}{' v' + str(record['version']) if 'version' in record else ''})"
+        for key, record in manifest.config_provenance.items()
+        if record["source"] in ("ssm", "file")
+    ]
+    if staged:
+        head.add_row("stage defaults", ", ".join(staged))
     head.add_row("points", f"{plan.points_total:,}  (repeats {plan.repeats})")
     head.add_row("shards", f"{plan.shard_count:,} of {plan.shard_size:,} points ({plan.shard_size_source})")
     head.add_row("request", f"{request_bytes:,} bytes")
     series = Table(title="Series", title_justify="left", header_style="bold")
     for name in ("series", "first index", "points", "axes"):
         series.add_column(name)
-    space = PointSpace(manifest.request, manifest.request.config)
+    from sweep_contracts.points import PointSpace
+
+    space = PointSpace(manifest.request, manifest.effective_config())
     axes_by_series = {s.name: ", ".join(f"{axis} ({how})" for axis, how in s.axes.items()) for s in space.series}
     for info in plan.series:
         series.add_row(info.name, str(info.first_index), f"{info.size:,}", axes_by_series.get(info.name, ""))
@@ -208,3 +235,13 @@ def runs_table(rows: Sequence[RunRow]) -> Table:
             cells.append(row.description or "")
         table.add_row(*cells)
     return table
+
+
+def error_groups_text(result: QueryResult, run_id: str) -> Text:
+    """Point errors grouped by type and message (rows of `ERROR_GROUPS_SQL`), each with an example."""
+    text = Text("point errors", style="bold")
+    for error_type, message, count, example in result.rows:
+        text.append(f"\n  {count:>6,} x ", style="red")
+        text.append(f"{error_type}: {(message or '')[:200]}")
+        text.append(f"  (e.g. point {example}: sweep logs {run_id} --point {example})", style="dim")
+    return text

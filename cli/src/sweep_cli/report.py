@@ -14,7 +14,7 @@ from typing import Any
 
 from sweep_cli.errors import UsageError
 from sweep_cli.llm_report import llm_section
-from sweep_cli.query import ResultsDB, metric_expr, objective, param_expr, summary_sql
+from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, metric_expr, objective, param_expr, summary_sql
 from sweep_cli.render import cell
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
@@ -95,7 +95,7 @@ def _figure(axis: str, metrics: list[str], groups: list[tuple[Any, ...]], scatte
 
 def _series_section(db: ResultsDB, manifest: RunManifest, series: str, metrics: list[str]) -> str:
     parts = [f"<h2>Series {html.escape(series)}</h2>"]
-    (found,) = (s for s in PointSpace(manifest.request, manifest.request.config).series if s.name == series)
+    (found,) = (s for s in PointSpace(manifest.request, manifest.effective_config()).series if s.name == series)
     for axis in found.axes:
         v = param_expr(axis)
         distinct = db.query(f"SELECT count(DISTINCT {v}) FROM points WHERE series = ?", [series]).rows[0][0]
@@ -147,7 +147,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
     description = f"<p>{html.escape(request.description)}</p>" if request.description else ""
     return (
         f"<h1>Run {html.escape(manifest.run_id)}</h1>{description}<table>{rows}</table>"
-        f"<h2>Config</h2><pre>{html.escape(json.dumps(request.config, indent=2))}</pre>"
+        f"<h2>Config</h2><pre>{html.escape(json.dumps(manifest.effective_config(), indent=2))}</pre>"
     )
 
 
@@ -179,6 +179,11 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
             sections.append(_table(summary.columns, summary.rows))
             if "latency_ms" in recorded:
                 sections.append(llm_section(db, manifest, name, _table))
+        if status.points_error:
+            errors = db.query(ERROR_GROUPS_SQL)
+            sections.append(f"<h2>Point errors ({status.points_error:,})</h2>")
+            sections.append(_table(["error_type", "message", "points", "example point"], errors.rows))
+            sections.append(f"<p>Tracebacks: <code>sweep logs {html.escape(run_id)} --point N</code></p>")
         if chosen:
             for info in manifest.plan.series:
                 sections.append(_series_section(db, manifest, info.name, chosen))

@@ -21,6 +21,8 @@ from sweep_cli.query import QueryResult, objective, summary_sql
 from sweep_cli.remote import StageClient
 from sweep_cli.stage import StageInfo
 from sweep_contracts import layout
+from sweep_contracts.axes import axis_select
+from sweep_contracts.manifest import RunManifest
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import RetryResult
 from sweep_orchestrator.status import RunStatus
@@ -36,14 +38,15 @@ def as_status(answer: dict[str, Any]) -> RunStatus:
 def watch(
     client: StageClient, run_id: str, *, quiet: bool = False, sleep: Callable[[float], None] = time.sleep
 ) -> RunStatus:
-    """Poll GET /runs/{run_id} with a progress bar until no shard is pending."""
+    """Poll GET /runs/{run_id} with a progress bar until no shard is pending, or the run is stalled
+    (its pending shards are overdue: nothing will run them until `sweep retry`)."""
     from sweep_cli.progress import progress_bar
 
     status = as_status(client.status(run_id))
     with progress_bar(run_id, status.points_total, quiet) as bar:
         while True:
             bar.set(status.points_done, status.points_error, status.shards_failure)
-            if status.done:
+            if status.done or status.state == "stalled":
                 return status
             sleep(POLL_S)
             status = as_status(client.status(run_id))
@@ -118,7 +121,17 @@ class StageBackend:
         )
 
     def query(self, run_id: str, sql: str) -> QueryResult:
-        return self.athena().run(sql, run_id)
+        return self.athena().run(sql, run_id, axes=self._axis_columns(run_id))
+
+    def _axis_columns(self, run_id: str) -> str:
+        """The run's typed axis columns, from its manifest in the bucket (none if it cannot be read)."""
+        if not self.stage.results_bucket:
+            return ""
+        from sweep_aws.s3 import S3Store
+
+        store = S3Store(self.stage.results_bucket, client=boto3.client("s3", region_name=self.stage.region))
+        data = store.get(layout.manifest_key(run_id))
+        return axis_select(RunManifest.from_json(data).request, "athena") if data is not None else ""
 
     def summary(self, run_id: str, metric: str | None) -> Summary:
         answer = self.client.status(run_id)

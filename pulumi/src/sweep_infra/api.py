@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-ROUTES = ("POST /runs", "GET /runs", "GET /runs/{run_id}", "POST /runs/{run_id}/retry", "GET /settings")
+ADMIN_ROUTE = "PUT /settings/{name}"
+"""A route of its own, so that changing stage settings can be granted apart from using the API."""
+ROUTES = ("POST /runs", "GET /runs", "GET /runs/{run_id}", "POST /runs/{run_id}/retry", "GET /settings", ADMIN_ROUTE)
 INTEGRATION_TIMEOUT_MS = 30_000  # API Gateway's ceiling: POST /runs answers well within it
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -101,5 +103,26 @@ class HttpApi(pulumi.ComponentResource):
             source_arn=self.api.execution_arn.apply(lambda arn: f"{arn}/*/*"),
             opts=child,
         )
+        method, path = ADMIN_ROUTE.split(" ")
+        self.admin_policy = aws.iam.Policy(
+            f"{name}-settings-admin",
+            name=f"{args.name}-settings-admin",
+            description="Attach to operators who may change this stage's settings (PUT /settings/{name}).",
+            policy=self.api.execution_arn.apply(
+                lambda arn: json.dumps(settings_admin_policy(f"{arn}/*/{method}{path.replace('{name}', '*')}"))
+            ),
+            tags=args.tags,
+            opts=child,
+        )
         self.url = self.api.api_endpoint
-        self.register_outputs({"url": self.url})
+        self.register_outputs({"url": self.url, "admin_policy": self.admin_policy.arn})
+
+
+def settings_admin_policy(route_arn: str) -> dict[str, object]:
+    """Invoke only the admin route: callers who may submit runs are not thereby allowed this."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ChangeStageSettings", "Effect": "Allow", "Action": ["execute-api:Invoke"], "Resource": [route_arn]}
+        ],
+    }

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sweep_contracts.errors import SettingsError
+from sweep_contracts.errors import SettingsError, SweepError
 from sweep_contracts.settings import SystemSettings, parameter_prefix
 from sweep_infra.errors import StackConfigError
 
@@ -42,6 +42,8 @@ class StackConfig(_Model):
     stage: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
     region: str
     settings: dict[str, int]
+    experiments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Stage defaults per experiment: `/sweep/<stage>/experiments/<name>/<key>`, merged at submit."""
     orchestrator: FunctionConfig
     worker: WorkerConfig
     log_retention_days: int = Field(alias="logRetentionDays")
@@ -77,6 +79,26 @@ class StackConfig(_Model):
     def effective_settings(self) -> SystemSettings:
         """The stack's settings over the built-in defaults: the value of every SSM parameter."""
         return SystemSettings.resolve(self.settings, source="default", strict=True)
+
+    def experiment_parameters(self) -> dict[str, str]:
+        """Each experiment default as (parameter name under the prefix → text), checked by the
+        experiment's config model, so a bad default stops `pulumi up` rather than every submit."""
+        from sweep_contracts.defaults import setting_parameter
+        from sweep_contracts.experiments import Registry
+
+        found: dict[str, str] = {}
+        for experiment, values in sorted(self.experiments.items()):
+            for key, value in sorted(values.items()):
+                name = f"experiments.{experiment}.{key}"
+                try:
+                    parameter, text = setting_parameter(name, value, Registry.default())
+                except SweepError as exc:
+                    raise StackConfigError(
+                        f"stack config `{name}` of stack `{self.stage}`: {exc.message} {exc.hint or ''} Fix it "
+                        f"with: pulumi config set --path --stack {self.stage} {NAMESPACE}:{name} <value>"
+                    ) from None
+                found[parameter] = text
+        return found
 
 
 # (config key, example value) for the hints; nested keys are set with --path
@@ -161,7 +183,7 @@ def load_config() -> StackConfig:
             f"--stack {pulumi.get_stack()} {NAMESPACE}:secrets, and create each secret with: "
             f"uv run sweep params set-secret NAME --stage {pulumi.get_stack()} < FILE"
         )
-    for key in ("settings", "orchestrator", "worker", "apiThrottle"):
+    for key in ("settings", "experiments", "orchestrator", "worker", "apiThrottle"):
         value = sweep.get_object(key)
         if value is not None:
             raw[key] = value

@@ -1,4 +1,5 @@
-"""The stage's SSM parameters: one String per stage setting.
+"""The stage's SSM parameters: one String per stage setting, and one per experiment default
+(`experiments/<name>/<key>`, from the stack config's `sweep:experiments`).
 
 Settings: the stack config is their source of truth. `Pulumi.yaml` sets `refresh: always`, so every
 `pulumi up` reads the live values first and puts back any value changed with `sweep params seed`:
@@ -15,7 +16,7 @@ the program only grants the worker read access to that path (`policies.worker_po
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -28,6 +29,8 @@ class StageParametersArgs:
     prefix: str
     settings: SystemSettings
     tags: dict[str, str]
+    experiments: dict[str, str] = field(default_factory=dict)
+    """Experiment defaults: parameter name under the prefix (`experiments/<name>/<key>`) → text."""
 
 
 class StageParameters(pulumi.ComponentResource):
@@ -46,5 +49,18 @@ class StageParameters(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for setting, value in args.settings.values().items()
+        }
+        self.experiments = {
+            parameter: aws.ssm.Parameter(
+                f"{name}-{parameter.replace('/', '-')}",
+                name=f"{args.prefix}{parameter}",
+                type="String",
+                value=text,
+                overwrite=True,
+                description="A stage default of an experiment, merged under each request's config at submit.",
+                tags=args.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for parameter, text in args.experiments.items()
         }
         self.register_outputs({"prefix": args.prefix})

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sweep_contracts.settings import EXPERIMENTS_PATH, SystemSettings
+
 Statement = dict[str, Any]
 Document = dict[str, Any]
 VERSION = "2012-10-17"
@@ -65,16 +67,41 @@ def orchestrator_policy(
     *, log_group_arn: str, bucket_arn: str, parameter_path_arn: str, worker_arn: str, orchestrator_arn: str
 ) -> Document:
     """Read its stage settings, write manifests and failure outcomes, read runs and outcomes,
-    invoke the worker (and itself, for the fan-out tree)."""
+    invoke the worker (and itself, for the fan-out tree), and set stage settings and experiment
+    defaults for `PUT /settings/{name}` (never the secrets under `secrets/`)."""
     return {
         "Version": VERSION,
         "Statement": [
             _logs(log_group_arn),
             {
+                # GetParametersByPath is authorized against the path asked for, not the parameters
+                # returned: allow exactly the stage path (no `/*`, so no `.../secrets` path) and only
+                # non-recursive reads, which return the settings but nothing under `secrets/`
                 "Sid": "ReadStageSettings",
                 "Effect": "Allow",
                 "Action": ["ssm:GetParametersByPath"],
-                "Resource": [parameter_path_arn, f"{parameter_path_arn}/*"],
+                "Resource": [parameter_path_arn, f"{parameter_path_arn}/"],
+                "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
+            },
+            {
+                # experiment defaults are read recursively, but only under their own path: a sibling
+                # of `secrets/`, which this never reaches
+                "Sid": "ReadExperimentDefaults",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParametersByPath"],
+                "Resource": [
+                    f"{parameter_path_arn}/{EXPERIMENTS_PATH.rstrip('/')}",
+                    f"{parameter_path_arn}/{EXPERIMENTS_PATH}*",
+                ],
+            },
+            {
+                "Sid": "WriteStageSettings",
+                "Effect": "Allow",
+                "Action": ["ssm:PutParameter"],
+                "Resource": [
+                    *(f"{parameter_path_arn}/{name}" for name in SystemSettings.names()),
+                    f"{parameter_path_arn}/{EXPERIMENTS_PATH}*",
+                ],
             },
             _invoke("DispatchShards", worker_arn, orchestrator_arn),
             _list_prefixes("ListRunsAndOutcomes", bucket_arn, "runs", "outcomes"),
@@ -101,9 +128,34 @@ def orchestrator_policy(
     }
 
 
-def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str, orchestrator_arn: str) -> Document:
+def reconciler_policy(*, log_group_arn: str, bucket_arn: str) -> Document:
+    """Check a destination record against its run (manifest, outcomes) and write the failure
+    outcome. No invoke and no SSM: the reconciler cannot dispatch, so neither can what invokes it."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _logs(log_group_arn),
+            _list_prefixes("ListRunsAndOutcomes", bucket_arn, "runs", "outcomes"),
+            {
+                "Sid": "ReadRunsAndOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
+            },
+            {
+                "Sid": "WriteFailureOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
+            },
+        ],
+    }
+
+
+def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str, reconciler_arn: str) -> Document:
     """Write and replace points and outcomes, check for an existing outcome, read its experiment
-    secrets, and report a crash to the orchestrator (the on-failure destination)."""
+    secrets, and report a crash to the reconciler (the on-failure destination; never the
+    orchestrator, which dispatches)."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -142,7 +194,7 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Action": ["ssm:GetParameter"],
                 "Resource": [f"{secrets_path_arn}/*"],
             },
-            _invoke("ReportFailuresToOrchestrator", orchestrator_arn),
+            _invoke("ReportFailuresToReconciler", reconciler_arn),
         ],
     }
 

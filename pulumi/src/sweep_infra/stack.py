@@ -20,6 +20,7 @@ from sweep_infra.parameters import StageParameters, StageParametersArgs
 from sweep_infra.storage import Expiry, SecureBucket, SecureBucketArgs
 
 ORCHESTRATOR_HANDLER = "sweep_orchestrator.handler.handler"
+RECONCILER_HANDLER = "sweep_orchestrator.handler.reconcile_handler"
 WORKER_HANDLER = "sweep_worker.handler.handler"
 ATHENA_RESULTS_DAYS = 7
 SSM_HIGH_THROUGHPUT = "/ssm/parameter-store/high-throughput-enabled"
@@ -55,7 +56,9 @@ class SweepStack(pulumi.ComponentResource):
         )
         StageParameters(
             f"{prefix}-parameters",
-            StageParametersArgs(config.parameter_prefix, config.effective_settings(), tags),
+            StageParametersArgs(
+                config.parameter_prefix, config.effective_settings(), tags, config.experiment_parameters()
+            ),
             child,
         )
 
@@ -70,12 +73,14 @@ class SweepStack(pulumi.ComponentResource):
             )
 
         orchestrator_name, worker_name = f"{prefix}-orchestrator", f"{prefix}-worker"
+        reconciler_name = f"{prefix}-reconciler"
 
         def arn(service: str, resource: str) -> pulumi.Output[str]:
             return pulumi.Output.concat("arn:", partition, f":{service}:{config.region}:", account, f":{resource}")
 
         orchestrator_arn = arn("lambda", f"function:{orchestrator_name}")
         worker_arn = arn("lambda", f"function:{worker_name}")
+        reconciler_arn = arn("lambda", f"function:{reconciler_name}")
         parameters_arn = arn("ssm", "parameter" + config.parameter_prefix.rstrip("/"))
         store = pulumi.Output.concat("s3://", results.bucket.bucket)
         common: dict[str, pulumi.Input[str]] = {
@@ -99,15 +104,20 @@ class SweepStack(pulumi.ComponentResource):
             )
 
         def worker_policy(log_group_arn: str) -> pulumi.Output[str]:
-            return pulumi.Output.all(results.bucket.arn, parameters_arn, orchestrator_arn).apply(
+            return pulumi.Output.all(results.bucket.arn, parameters_arn, reconciler_arn).apply(
                 lambda a: json.dumps(
                     policies.worker_policy(
                         log_group_arn=log_group_arn,
                         bucket_arn=a[0],
                         secrets_path_arn=a[1] + "/" + SECRETS_PATH.rstrip("/"),
-                        orchestrator_arn=a[2],
+                        reconciler_arn=a[2],
                     )
                 )
+            )
+
+        def reconciler_policy(log_group_arn: str) -> pulumi.Output[str]:
+            return results.bucket.arn.apply(
+                lambda bucket: json.dumps(policies.reconciler_policy(log_group_arn=log_group_arn, bucket_arn=bucket))
             )
 
         orchestrator = SweepFunction(
@@ -155,6 +165,29 @@ class SweepStack(pulumi.ComponentResource):
             ),
             child,
         )
+        # the worker's on-failure destination: same package as the orchestrator, an entry that only
+        # reconciles, and a role that may invoke nothing, so a worker cannot cause a dispatch
+        reconciler = SweepFunction(
+            reconciler_name,
+            FunctionArgs(
+                name=reconciler_name,
+                handler=RECONCILER_HANDLER,
+                artifact=artifacts["orchestrator"],
+                artifact_bucket=code.bucket.bucket,
+                memory_mb=config.orchestrator.memory_mb,
+                timeout_s=config.orchestrator.timeout_s,
+                environment={
+                    **common,
+                    environment.WORKER_FUNCTION: worker_name,
+                    environment.CODE_VERSION: artifacts["orchestrator"].sha256[:12],
+                    "POWERTOOLS_SERVICE_NAME": "sweep-reconciler",
+                },
+                policy=reconciler_policy,
+                log_retention_days=config.log_retention_days,
+                tags=tags,
+            ),
+            child,
+        )
         aws.lambda_.FunctionEventInvokeConfig(
             f"{prefix}-worker-async",
             function_name=worker.function.name,
@@ -162,7 +195,7 @@ class SweepStack(pulumi.ComponentResource):
             maximum_event_age_in_seconds=config.worker.max_event_age_s,
             destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
                 on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
-                    destination=orchestrator.function.arn
+                    destination=reconciler.function.arn
                 )
             ),
             opts=child,
@@ -197,5 +230,6 @@ class SweepStack(pulumi.ComponentResource):
             outputs.ORCHESTRATOR_FUNCTION: orchestrator.function.name,
             outputs.WORKER_FUNCTION: worker.function.name,
             outputs.ARTIFACT_BUCKET: code.bucket.bucket,
+            outputs.SETTINGS_ADMIN_POLICY: api.admin_policy.arn,
         }
         self.register_outputs(self.outputs)

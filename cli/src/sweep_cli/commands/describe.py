@@ -49,7 +49,7 @@ def plan(
 def space_preview(manifest: RunManifest, count: int = 5) -> None:
     from sweep_contracts.points import PointSpace
 
-    space = PointSpace(manifest.request, manifest.request.config)
+    space = PointSpace(manifest.request, manifest.effective_config())
     render.out.print("[bold]First points[/bold] (effective config)")
     for index in range(min(count, space.size)):
         point = space.point(index)

@@ -27,6 +27,7 @@ from sweep_cli.backend import Backend, with_backend
 from sweep_cli.files import load_settings
 from sweep_cli.local import LocalBackend
 from sweep_cli.overrides import parse_setting, sweep_request
+from sweep_cli.query import ERROR_GROUPS_SQL
 from sweep_orchestrator.retry import RetryResult
 from sweep_orchestrator.status import RunStatus
 
@@ -40,6 +41,9 @@ def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None,
                 render.out.print("no metrics were recorded")
             else:
                 render.print_summary(summary, Format.table)
+            if status.points_error:
+                groups = backend.query(run_id, ERROR_GROUPS_SQL)
+                render.out.print(render.error_groups_text(groups, run_id))
         render.out.print(render.status_text(status))
         for line in backend.next_steps(run_id, status):
             render.out.print(line)

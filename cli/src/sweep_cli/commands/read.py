@@ -46,7 +46,8 @@ def status(
         print(result.model_dump_json(indent=2))
     else:
         render.out.print(render.status_text(result))
-    raise typer.Exit(exit_code(result) if result.done else EXIT_OK)
+    # a running run is no failure yet; a stalled one will not finish by itself (README: exit 1)
+    raise typer.Exit(exit_code(result) if result.done or result.state == "stalled" else EXIT_OK)
 
 
 @app.command()
@@ -99,9 +100,60 @@ def report(
         Path | None, typer.Option("--output", help="HTML file (default: <out>/report-<run_id>.html).")
     ] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metrics to plot (default: all).")] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the report in a browser, where one is available.")
+    ] = True,
 ) -> None:
     """Write a self-contained HTML report: each metric against each swept parameter, per series."""
     from sweep_cli.report import write_report
 
     path = write_report(out, run_id, output or out / f"report-{run_id}.html", metric or [])
     render.out.print(f"report written to {path}")
+    if open_browser and _has_display():
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+def _has_display() -> bool:
+    """A browser can show the report: a desktop session (X, Wayland), macOS or Windows; not over SSH or CI."""
+    import os
+    import sys
+
+    if os.environ.get("CI") or (os.environ.get("SSH_CONNECTION") and not os.environ.get("DISPLAY")):
+        return False
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@app.command()
+@handles_errors
+@with_backend()
+def logs(
+    run_id: RunIdArgument,
+    backend: Backend,
+    point: Annotated[int | None, typer.Option("--point", "-p", min=0, help="One point, ok or not.")] = None,
+    shard: Annotated[int | None, typer.Option("--shard", min=0, help="The error rows of one shard.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N points.")] = 10,
+) -> None:
+    """Show why points failed: each error row's type, message and traceback, and what it printed."""
+    where = [f"point_index = {point}"] if point is not None else ["status = 'error'"]
+    if shard is not None:
+        where.append(f"shard_id = {shard}")
+    columns = "point_index, shard_id, status, error_type, error_message, traceback, output, log, config_json"
+    condition = " AND ".join(where)  # integers from typed options only
+    sql = f"SELECT {columns} FROM points WHERE {condition} ORDER BY point_index LIMIT {limit}"  # noqa: S608
+    result = backend.query(run_id, sql)
+    if not result.rows:
+        what = f"point {point}" if point is not None else "error rows"
+        render.err.print(f"no {what} in run {run_id}" + (f" shard {shard}" if shard is not None else "") + ".")
+        return
+    for index, shard_id, state, error_type, message, trace, output, log, config in result.rows:
+        render.out.print(f"[bold]point {index}[/bold] (shard {shard_id}) {state}: {config}", highlight=False)
+        if error_type:
+            render.out.print(f"{error_type}: {message}", style="red", highlight=False)
+        if trace:
+            render.out.print(trace.rstrip(), highlight=False, markup=False)
+        if output:
+            render.out.print(f"output: {output}", highlight=False, markup=False)
+        if log:
+            render.out.print(f"log:\n{log.rstrip()}", highlight=False, markup=False)

@@ -22,7 +22,6 @@ from sweep_cli.overrides import sweep_request
 from sweep_contracts.experiments import Registry
 from sweep_contracts.points import PointSpace
 from sweep_orchestrator.submit import prepare
-from sweep_worker.handler import environment_secrets
 
 
 @app.command(name="try")
@@ -41,7 +40,7 @@ def try_point(
     payload = sweep_request(file, overrides, None, effective.max_request_bytes)
     runtime, _ = local_runtime(Path("."), 1, effective)  # no pool starts and nothing is written
     manifest = prepare(payload, runtime)
-    space = PointSpace(manifest.request, manifest.request.config)
+    space = PointSpace(manifest.request, manifest.effective_config())
     if not 0 <= point < space.size:
         raise UsageError(
             f"--point {point} is outside this sweep's points 0..{space.size - 1}.",
@@ -54,6 +53,8 @@ def try_point(
     sweep_point = space.point(point)
     config = space.effective_config(sweep_point)
     render.err.print(f"point {point} ({sweep_point.series}, repeat {sweep_point.repeat}): {json.dumps(config)}")
+    from sweep_worker.handler import environment_secrets  # the worker's imports only when a trial runs
+
     secrets = environment_secrets(experiment.secrets) if experiment.secrets else None
     try:
         metrics, output, _ = experiment.evaluate_point(experiment.parse_config(config), secrets)

@@ -1,6 +1,7 @@
-"""Stage settings and experiment secrets from SSM Parameter Store, cached.
+"""Stage settings, experiment defaults and experiment secrets from SSM Parameter Store, cached.
 
 Settings are the String parameters directly under the stage prefix (`/sweep/<stage>/<name>`);
+experiment defaults are under `<prefix>experiments/<name>/<key>` (JSON text), read with them;
 secrets are SecureString parameters under `<prefix>secrets/`, read only by the worker, only when
 an experiment declares them, and never logged, returned or put in an event."""
 
@@ -18,7 +19,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sweep_aws.clients import ssm_client
 from sweep_contracts.errors import SecretUnavailableError
-from sweep_contracts.settings import SECRET_PLACEHOLDER, SystemSettings, normalise_prefix, secrets_prefix
+from sweep_contracts.settings import (
+    EXPERIMENTS_PATH,
+    SECRET_PLACEHOLDER,
+    DefaultValue,
+    ExperimentDefaults,
+    SystemSettings,
+    normalise_prefix,
+    parse_value,
+    secrets_prefix,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -38,13 +48,26 @@ class Parameter:
     version: int | None
 
 
-def read_path(client: SSMClient, path: str) -> dict[str, Parameter]:
-    """The String parameters directly under `path`, by name relative to it, with their versions.
+def read_experiment_defaults(client: SSMClient, prefix: str) -> ExperimentDefaults:
+    """Every experiment's stage defaults, `<prefix>experiments/<name>/<key>`, with their versions."""
+    experiments: dict[str, dict[str, DefaultValue]] = {}
+    for name, item in read_path(client, prefix + EXPERIMENTS_PATH, recursive=True).items():
+        experiment, _, key = name.partition("/")
+        if key and "/" not in key:
+            experiments.setdefault(experiment, {})[key] = DefaultValue(
+                value=parse_value(item.value), source="ssm", version=item.version
+            )
+    return ExperimentDefaults(experiments=experiments)
+
+
+def read_path(client: SSMClient, path: str, *, recursive: bool = False) -> dict[str, Parameter]:
+    """The String parameters directly under `path` (or anywhere below it, `recursive`), by name
+    relative to it, with their versions.
 
     One paginated `GetParametersByPath` call, owned here rather than borrowed from a library's
     private method, because the versions it returns are what a run's manifest records."""
     found: dict[str, Parameter] = {}
-    for page in client.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
+    for page in client.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=recursive):
         for item in page.get("Parameters", []):
             version = item.get("Version")
             found[item["Name"][len(path) :].lstrip("/")] = Parameter(item["Value"], int(version) if version else None)
@@ -79,10 +102,12 @@ class SsmSettings:
             return self._fallback[1]
         try:
             found = read_path(self._client, self.prefix)
+            defaults = read_experiment_defaults(self._client, self.prefix)
         except (ClientError, BotoCoreError) as exc:
             reason = f"ssm unavailable, built-in default used: {str(exc)[:200]}"
             log.warning("stage settings from %s unavailable; using defaults: %s", self.prefix, exc)
             settings = SystemSettings.resolve({}, source="default", notes=dict.fromkeys(SystemSettings.names(), reason))
+            settings = settings.model_copy(update={"experiment_defaults": ExperimentDefaults(note=reason)})
             self._fallback = (now, settings)
             return settings
         self._fallback = None
@@ -91,13 +116,20 @@ class SsmSettings:
             {name: item.value for name, item in known.items()},
             source="ssm",
             versions={name: item.version for name, item in known.items() if item.version},
-        )
+        ).model_copy(update={"experiment_defaults": defaults})
         self._cached = (now, settings)
         return settings
 
     def clear(self) -> None:
         self._cached = None
         self._fallback = None
+
+    def write(self, name: str, text: str) -> int:
+        """Set the String parameter `<prefix><name>` (created if missing) and forget this instance's
+        cache, so its next read shows the value; other warm instances see it within `ttl_s`."""
+        answer = self._client.put_parameter(Name=self.prefix + name, Value=text, Type="String", Overwrite=True)
+        self.clear()
+        return int(answer["Version"])
 
 
 def _reason(exc: GetParameterError) -> str:

@@ -3,8 +3,29 @@ storage layout, row schemas, settings and errors. No boto3, no pyarrow."""
 
 from __future__ import annotations
 
-from sweep_contracts.errors import SweepError
-from sweep_contracts.experiments import Experiment, Objective, Registry
-from sweep_contracts.request import SweepRequest, parse_request
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sweep_contracts.errors import SweepError
+    from sweep_contracts.experiments import Experiment, Objective, Registry
+    from sweep_contracts.request import SweepRequest, parse_request
 
 __all__ = ["Experiment", "Objective", "Registry", "SweepError", "SweepRequest", "parse_request"]
+
+# The names above resolve on first use: importing any submodule runs this file first, and
+# `sweep_contracts.errors` or `.layout` alone should not cost pydantic's import (a cold start).
+_HOMES = {
+    "SweepError": "errors",
+    "Experiment": "experiments",
+    "Objective": "experiments",
+    "Registry": "experiments",
+    "SweepRequest": "request",
+    "parse_request": "request",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'sweep_contracts' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"sweep_contracts.{_HOMES[name]}"), name)

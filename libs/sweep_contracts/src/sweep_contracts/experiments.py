@@ -10,10 +10,14 @@ my-experiment = "my_package.module:EXPERIMENT"
 from __future__ import annotations
 
 import difflib
+import importlib
+import math
+import numbers
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -24,6 +28,11 @@ from sweep_contracts.request import SEED, SweepRequest
 from sweep_contracts.validation import field_path, problems_from
 
 ENTRY_POINT_GROUP = "sweep.experiments"
+
+
+class PluginWarning(UserWarning):
+    """An installed experiment plugin could not be loaded; only sweeps asking for it fail."""
+
 
 C = TypeVar("C", bound=BaseModel)
 Metrics = Mapping[str, float | int | bool]
@@ -67,7 +76,9 @@ class Experiment(Generic[C]):
 
     name: str
     config_model: type[C]
-    run: Callable[..., Metrics | Evaluation]
+    run: Callable[..., Metrics | Evaluation] | str
+    """The function, or `"package.module:function"`: imported only when a point runs, so the
+    orchestrator validates configs without the experiment's heavy runtime dependencies."""
     description: str = ""
     objective: Objective | None = None
     metrics: tuple[str, ...] = ()
@@ -79,6 +90,17 @@ class Experiment(Generic[C]):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_takes_seed", SEED in self.config_model.model_fields)
+
+    def resolved_run(self) -> Callable[..., Metrics | Evaluation]:
+        """The run function, importing its module the first time when `run` names it."""
+        if not isinstance(self.run, str):
+            return self.run
+        module, _, attribute = self.run.partition(":")
+        function = getattr(importlib.import_module(module), attribute)
+        if not callable(function):
+            raise TypeError(f"`{self.run}` of experiment `{self.name}` is not a function")
+        object.__setattr__(self, "run", function)
+        return function  # type: ignore[no-any-return]
 
     def config_fields(self) -> list[str]:
         return list(self.config_model.model_fields)
@@ -96,7 +118,8 @@ class Experiment(Generic[C]):
         self, config: C, secrets: Mapping[str, str] | None = None
     ) -> tuple[dict[str, float], str | None, Mapping[str, Any] | None]:
         """Run the experiment on a validated config: float metrics, output text, call facts."""
-        raw = self.run(config, secrets or {}) if self.secrets else self.run(config)
+        run = self.resolved_run()
+        raw = run(config, secrets or {}) if self.secrets else run(config)
         output: str | None = None
         call: Mapping[str, Any] | None = None
         if isinstance(raw, Evaluation):
@@ -107,10 +130,16 @@ class Experiment(Generic[C]):
                 f"experiment `{self.name}` returned {type(raw).__name__}; it must return a mapping of metrics"
             )
         metrics: dict[str, float] = {}
-        for name, value in raw.items():
-            if not isinstance(value, int | float):
+        items: list[tuple[object, object]] = list(raw.items())  # declared numbers; checked as any value
+        for name, value in items:
+            # numbers.Real: Python's int/float/bool and numpy's scalars (np.int64, np.float32, …)
+            if not isinstance(value, numbers.Real):
                 raise TypeError(f"metric `{name}` is {value!r} ({type(value).__name__}); metrics must be numbers")
-            metrics[str(name)] = float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                # stored, it would poison every mean and "best" that includes it: the point is an error
+                raise ValueError(f"metric `{name}` is {number}; metrics must be finite numbers")
+            metrics[str(name)] = number
         return metrics, output, call
 
     def check_request(self, request: SweepRequest, space: PointSpace | None = None) -> None:
@@ -178,6 +207,7 @@ class Registry:
 
     def __init__(self, experiments: Iterable[Experiment[Any]] = ()) -> None:
         self._experiments: dict[str, Experiment[Any]] = {}
+        self._broken: dict[str, BrokenPlugin] = {}
         for experiment in experiments:
             self.register(experiment)
 
@@ -196,24 +226,45 @@ class Registry:
         try:
             return self._experiments[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self.names(), n=1)
-            guess = f"; did you mean `{close[0]}`?" if close else ""
+            pass
+        broken = self._broken.get(name)
+        if broken is not None:
             raise UnknownExperimentError(
-                f"experiment `{name}` is not registered{guess}",
+                f"experiment `{name}` is installed but could not be loaded: {broken.describe()}",
                 field="experiment",
                 value=name,
-                hint=f"registered experiments: {', '.join(self.names()) or 'none'}. Install a package that "
-                f"registers it under the `{ENTRY_POINT_GROUP}` entry point group.",
-            ) from None
+                hint=f"fix or reinstall the package `{broken.package}` (install what it imports, correct its "
+                f"`{ENTRY_POINT_GROUP}` entry point `{broken.target}`), or uninstall it.",
+            )
+        close = difflib.get_close_matches(name, self.names(), n=1)
+        guess = f"; did you mean `{close[0]}`?" if close else ""
+        raise UnknownExperimentError(
+            f"experiment `{name}` is not registered{guess}",
+            field="experiment",
+            value=name,
+            hint=f"registered experiments: {', '.join(self.names()) or 'none'}. Install a package that "
+            f"registers it under the `{ENTRY_POINT_GROUP}` entry point group.",
+        )
+
+    @property
+    def broken(self) -> Mapping[str, BrokenPlugin]:
+        """Entry points that failed to load, by experiment name: each is an error only for a sweep
+        that asks for it, so one broken package never takes down every command."""
+        return dict(self._broken)
 
     @classmethod
     def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
+        """Every installed experiment; one that fails to load is logged once as a warning (naming
+        its package and the error) and kept aside, so only a sweep asking for it fails."""
         registry = cls()
         for ep in sorted(entry_points(group=group), key=lambda e: e.name):
-            experiment = ep.load()
-            if experiment.name != ep.name:
-                raise TypeError(f"entry point `{ep.name}` loads experiment `{experiment.name}`; the names must match")
-            registry.register(experiment)
+            try:
+                registry.register(_load(ep))
+            # any error while importing a third-party plugin is that plugin's, not every command's
+            except Exception as exc:
+                broken = BrokenPlugin(ep.name, _package_of(ep), ep.value, f"{type(exc).__name__}: {exc}")
+                registry._broken[ep.name] = broken
+                warnings.warn(f"skipping experiment plugin {broken.describe()}", PluginWarning, stacklevel=2)
         return registry
 
     @classmethod
@@ -222,3 +273,30 @@ class Registry:
             if cls._default is None:
                 cls._default = cls.from_entry_points()
             return cls._default
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """An installed `sweep.experiments` entry point that failed to load."""
+
+    name: str
+    package: str
+    target: str
+    error: str
+
+    def describe(self) -> str:
+        return f"`{self.name}` from package `{self.package}` (`{self.target}`) failed with {self.error}"
+
+
+def _load(ep: EntryPoint) -> Experiment[Any]:
+    experiment = ep.load()
+    if not isinstance(experiment, Experiment):
+        raise TypeError(f"`{ep.value}` is a {type(experiment).__name__}, not a sweep Experiment")
+    if experiment.name != ep.name:
+        raise TypeError(f"entry point `{ep.name}` loads experiment `{experiment.name}`; the names must match")
+    return experiment
+
+
+def _package_of(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else ep.value.split(":")[0].split(".")[0]

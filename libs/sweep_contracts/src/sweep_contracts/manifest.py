@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, JsonValue
 
 from sweep_contracts._json import content_hash
 from sweep_contracts.base import Frozen
@@ -54,6 +54,19 @@ class RunManifest(Frozen):
     plan: RunPlan
     settings: dict[str, dict[str, Any]]
     code_version: dict[str, str] = Field(default_factory=dict)
+    config: dict[str, JsonValue] | None = Field(
+        default=None,
+        description="The request's config merged over the stage's experiment defaults at submit: what every "
+        "shard task carries. Absent when no default applied (then it is the request's config).",
+    )
+    config_provenance: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per config key: its value and `source` (`request`, `ssm` with `version`, `file`, `default`).",
+    )
+
+    def effective_config(self) -> dict[str, JsonValue]:
+        """The config every point starts from: the request's over the stage defaults."""
+        return self.request.config if self.config is None else self.config
 
     @staticmethod
     def hash_request(request: SweepRequest) -> str:
@@ -69,7 +82,7 @@ class RunManifest(Frozen):
         return TaskFactory(
             run_id=self.run_id,
             experiment=self.request.experiment,
-            config=self.request.config,
+            config=self.effective_config(),
             spec=self.request.spec(),
             settings=self.settings_values(),
             plan=self.plan,

@@ -11,6 +11,8 @@ PARAMETER_PREFIX = "parameter_prefix"
 ORCHESTRATOR_FUNCTION = "orchestrator_function"
 WORKER_FUNCTION = "worker_function"
 ARTIFACT_BUCKET = "artifact_bucket"
+SETTINGS_ADMIN_POLICY = "settings_admin_policy"
+"""The managed policy to attach to operators who may change stage settings (`PUT /settings/{name}`)."""
 
 ALL = (
     API_URL,
@@ -22,4 +24,5 @@ ALL = (
     ORCHESTRATOR_FUNCTION,
     WORKER_FUNCTION,
     ARTIFACT_BUCKET,
+    SETTINGS_ADMIN_POLICY,
 )

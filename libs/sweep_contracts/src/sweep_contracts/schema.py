@@ -10,6 +10,13 @@ OUTPUT_LIMIT = 16_384
 """Characters of a response kept in `output`; a longer one is cut there and the row's metric
 `output_truncated` is 1 (its full length is the metric `output_chars`)."""
 
+TRACEBACK_LIMIT = 8_192
+"""Characters of an error row's traceback kept in `traceback`: its last ones (the raising frame
+and the exception), behind a line that says how much was cut."""
+
+LOG_LIMIT = 4_096
+"""Characters of a point's captured stdout, stderr and log lines kept in `log`: its last ones."""
+
 ColumnType = Literal["int32", "int64", "double", "string", "timestamp", "map<string,string>", "map<string,double>"]
 
 _GLUE_TYPES: dict[ColumnType, str] = {
@@ -84,6 +91,12 @@ POINTS_TABLE = Table(
         Column("finished_at", "timestamp", False, "when the point finished (UTC)"),
         Column("output", "string", True, "response text of LLM experiments, cut at OUTPUT_LIMIT characters"),
         Column("call_json", "string", True, "LLM experiments: options as sent and response facts, canonical JSON"),
+        Column(
+            "traceback", "string", True, "error rows: the exception's traceback, its last TRACEBACK_LIMIT characters"
+        ),
+        Column(
+            "log", "string", True, "what the point printed (stdout, stderr, log records), its last LOG_LIMIT characters"
+        ),
         Column("execution", "string", True, "the worker execution that wrote the row (an outcome vouches for one)"),
     ),
     partition_keys=("run_id",),
@@ -113,3 +126,19 @@ OUTCOMES_TABLE = Table(
 def clip_output(text: str) -> tuple[str, bool]:
     """`text` cut at OUTPUT_LIMIT characters, and whether it was cut."""
     return (text[:OUTPUT_LIMIT], True) if len(text) > OUTPUT_LIMIT else (text, False)
+
+
+def _clip_tail(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"[{len(text) - limit:,} earlier characters cut]\n" + text[-limit:]
+
+
+def clip_traceback(text: str) -> str:
+    """The last TRACEBACK_LIMIT characters of a traceback, behind a line saying what was cut."""
+    return _clip_tail(text, TRACEBACK_LIMIT)
+
+
+def clip_log(text: str) -> str:
+    """The last LOG_LIMIT characters of a point's captured output, behind a line saying what was cut."""
+    return _clip_tail(text, LOG_LIMIT)

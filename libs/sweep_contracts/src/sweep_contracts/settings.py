@@ -7,10 +7,11 @@ command, the stack config and `GET /settings` all derive from its fields.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, JsonValue, ValidationError
 
 from sweep_contracts.base import Frozen
 from sweep_contracts.errors import SettingsError
@@ -25,6 +26,38 @@ class Provenance(Frozen):
     source: Source = "default"
     version: int | None = None
     note: str | None = None
+
+
+class DefaultValue(Frozen):
+    """One stage default of one experiment config key, and where it was read (`sweep_contracts.defaults`)."""
+
+    value: JsonValue
+    source: Literal["ssm", "file"]
+    version: int | None = None
+
+
+class ExperimentDefaults(Frozen):
+    """The stage defaults of every experiment, by experiment name then config key. `note` says why
+    there are none when their source could not be read (the config models' own defaults apply then)."""
+
+    experiments: dict[str, dict[str, DefaultValue]] = Field(default_factory=dict)
+    note: str | None = None
+
+    def of(self, experiment: str) -> dict[str, DefaultValue]:
+        return self.experiments.get(experiment, {})
+
+
+EXPERIMENTS_PATH = "experiments/"
+"""Experiment defaults are String parameters under `<prefix>experiments/<name>/<key>`."""
+
+
+def parse_value(text: str) -> JsonValue:
+    """A parameter's text as a JSON value (`800` → 800, `[1, 2]` → a list); anything else is a string."""
+    try:
+        value: JsonValue = json.loads(text)
+    except ValueError:
+        return text
+    return value
 
 
 ASYNC_INVOKE_LIMIT_BYTES = 1_048_576
@@ -96,10 +129,12 @@ class SystemSettings(Frozen):
         "with a warning.",
     )
     provenance: dict[str, Provenance] = Field(default_factory=dict, exclude=True)
+    experiment_defaults: ExperimentDefaults = Field(default_factory=ExperimentDefaults, exclude=True)
+    """Read with the settings (same source, cache and fallback), merged into a request's config at submit."""
 
     @classmethod
     def names(cls) -> list[str]:
-        return [name for name in cls.model_fields if name != "provenance"]
+        return [name for name in cls.model_fields if name not in _NOT_SETTINGS]
 
     @classmethod
     def describe(cls) -> dict[str, dict[str, Any]]:
@@ -179,6 +214,8 @@ class SystemSettings(Frozen):
             for name, value in self.values().items()
         }
 
+
+_NOT_SETTINGS = frozenset({"provenance", "experiment_defaults"})
 
 SECRETS_PATH = "secrets/"
 """Experiment secrets are SecureString parameters under `<prefix>secrets/<name>`."""

@@ -1,15 +1,21 @@
-"""The code version a manifest records: the package version, and the build (artifact hash on
-Lambda, git commit in a checkout)."""
+"""The code version a manifest records: the package version, the build (artifact hash on Lambda,
+git commit in a checkout), and the experiment's own package, version and content hash."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.util
 import os
 import subprocess
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distribution, packages_distributions, version
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sweep_contracts import environment
+
+if TYPE_CHECKING:
+    from sweep_contracts.experiments import Experiment
 
 
 def _git(*args: str) -> str:
@@ -46,3 +52,51 @@ def code_version() -> dict[str, str]:
     if build:
         out["build"] = build
     return out
+
+
+def experiment_version(experiment: Experiment[Any]) -> dict[str, str]:
+    """The experiment's own code version: `experiment_package` (distribution name and version) and
+    `experiment_hash` (a content hash of the files of the package that defines it), so editing an
+    experiment makes a rerun visibly a different computation even when its version did not move."""
+    module = experiment.config_model.__module__
+    top = module.split(".")[0]
+    return _package_version(top)
+
+
+@functools.cache
+def _package_version(top: str) -> dict[str, str]:
+    dists = packages_distributions().get(top, [])
+    name = dists[0] if dists else top
+    try:
+        dist = distribution(name)
+        package = f"{dist.metadata['Name']} {dist.version}"
+    except PackageNotFoundError:
+        package = f"{name} unknown"
+    out = {"experiment_package": package}
+    digest = _tree_hash(top)
+    if digest:
+        out["experiment_hash"] = digest
+    return out
+
+
+def _tree_hash(top: str) -> str | None:
+    """sha256 over the relative paths and bytes of the package's source files, in sorted order;
+    bytecode caches are left out, so only an edit changes it."""
+    spec = importlib.util.find_spec(top)
+    roots = [Path(root) for root in (spec.submodule_search_locations or [])] if spec else []
+    if roots:
+        files = sorted(p for root in roots for p in root.rglob("*") if p.is_file() and _is_source(p))
+        base = roots[0]
+    elif spec is not None and spec.origin is not None and Path(spec.origin).is_file():
+        files, base = [Path(spec.origin)], Path(spec.origin).parent
+    else:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return f"sha256:{digest.hexdigest()[:16]}"
+
+
+def _is_source(path: Path) -> bool:
+    return "__pycache__" not in path.parts and path.suffix not in {".pyc", ".pyo"}

@@ -29,6 +29,7 @@ class SyntheticConfig(BaseModel):
     sleep_ms: float = Field(default=0.0, ge=0.0, le=600_000.0, description="Sleep per point.")
     work: int = Field(default=0, ge=0, le=100_000_000, description="Busy-loop iterations per point (CPU load).")
     crash: bool = Field(default=False, description="Exit the worker process abruptly (to exercise crash handling).")
+    echo: str = Field(default="", max_length=10_000, description="Printed by every point (to exercise output capture).")
     seed: int = 0
 
 
@@ -37,6 +38,8 @@ class InjectedError(RuntimeError):
 
 
 def run(cfg: SyntheticConfig) -> dict[str, float]:
+    if cfg.echo:
+        print(cfg.echo)
     if cfg.crash:
         os._exit(70)
     if cfg.sleep_ms:

@@ -5,6 +5,7 @@
     GET  /runs/{run_id}          manifest summary and progress   200, 404
     POST /runs/{run_id}/retry    re-dispatch failed and missing  202, 404
     GET  /settings               effective stage settings        200
+    PUT  /settings/{name}        set one (admin.py; own route)   200, 400
 
 Errors are JSON with a stable `code`, the `field`, the `value`, the `limit` and a `hint`.
 """
@@ -31,6 +32,7 @@ from sweep_contracts.names import RUN_ID_PATTERN
 from sweep_contracts.validation import field_path
 from sweep_contracts.version import code_version
 from sweep_orchestrator import deps
+from sweep_orchestrator.admin import router as admin_router
 from sweep_orchestrator.retry import RetryResult, retry_run
 from sweep_orchestrator.runs import list_runs, load_manifest
 from sweep_orchestrator.status import RunStatus
@@ -38,8 +40,9 @@ from sweep_orchestrator.submit import SubmitResult, submit_run
 
 log = logging.getLogger("sweep.api")
 app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(admin_router)
 
-ROUTES = "POST /runs, GET /runs, GET /runs/{run_id}, POST /runs/{run_id}/retry, GET /settings"
+ROUTES = "POST /runs, GET /runs, GET /runs/{run_id}, POST /runs/{run_id}/retry, GET /settings, PUT /settings/{name}"
 
 
 class ErrorBody(Frozen):
@@ -84,6 +87,9 @@ class SettingsAnswer(Frozen):
     parameter_prefix: str
     cache_ttl_s: int
     settings: dict[str, dict[str, Any]]
+    experiments: dict[str, dict[str, dict[str, Any]]] = Field(
+        default_factory=dict, description="Stage defaults per experiment and config key: value, source, version."
+    )
     code_version: dict[str, str]
 
 
@@ -227,11 +233,16 @@ def post_retry(run_id: str) -> Response[str]:
 )
 def get_settings() -> Response[str]:
     d = deps.current()
+    settings = d.runtime.settings()
     answer = SettingsAnswer(
         stage=d.stage,
         parameter_prefix=d.parameter_prefix,
         cache_ttl_s=d.settings_ttl_s,
-        settings=d.runtime.settings().records(),
+        settings=settings.records(),
+        experiments={
+            name: {key: default.model_dump(exclude_none=True) for key, default in keys.items()}
+            for name, keys in settings.experiment_defaults.experiments.items()
+        },
         code_version=code_version(),
     )
     return _json(200, answer)

@@ -16,6 +16,7 @@ from sweep_contracts import layout
 from sweep_contracts._json import canonical_json
 from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size
+from sweep_contracts.defaults import merge_config
 from sweep_contracts.errors import LimitExceededError, RunConflictError
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
@@ -23,6 +24,7 @@ from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.timing import check_queue, queue_estimate
+from sweep_contracts.version import experiment_version
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef, all_shards
 from sweep_orchestrator.dispatched import read_record, write_record
 from sweep_orchestrator.failures import dispatch_failures, record_failures
@@ -69,7 +71,9 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
     if request_bytes is None:
         check_size(request_size(request.model_dump(mode="json", exclude_none=True)), settings.max_request_bytes)
     experiment = rt.registry.get(request.experiment)
-    space = PointSpace(request, request.config)
+    # the stage defaults are read once, here; the merged config then travels in every task
+    config, provenance = merge_config(experiment, request.config, settings.experiment_defaults)
+    space = PointSpace(request, config)
     plan = plan_shards(space.size, settings, request.shard_size)
     experiment.check_request(request, space)
     now = rt.clock()
@@ -81,7 +85,9 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         request_hash=RunManifest.hash_request(request),
         plan=RunPlan.build(plan, space),
         settings=settings.records(),
-        code_version=rt.code_version(),
+        code_version={**rt.code_version(), **experiment_version(experiment)},
+        config=config if config != request.config else None,
+        config_provenance=provenance,
     )
     _check_task_size(manifest, settings)
     queue_warnings(manifest, settings)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from traceback import format_exc
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from sweep_contracts.points import PointSpace
 from sweep_contracts.tasks import ShardTask
 from sweep_contracts.validation import problems_from
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
+from sweep_worker.capture import capture
 from sweep_worker.concurrent import run_concurrently
 from sweep_worker.isolate import Row, run_isolated
 from sweep_worker.sink import PointRows
@@ -55,18 +57,20 @@ def evaluate_point(
     point = space.point(index)
     effective = space.effective_config(point)
     error: tuple[str, str] | None = None
+    trace: str | None = None
     metrics: Mapping[str, float] = {}
     output: str | None = None
     call: Mapping[str, Any] | None = None
     started = budget.timer()
-    try:
-        metrics, output, call = experiment.evaluate_point(experiment.parse_config(effective), secrets)
-    except EvaluationError as exc:
-        # a failed point that still measured something (an LLM call's `attempts`) keeps it
-        metrics = {k: float(v) for k, v in exc.metrics.items()}
-        error = _point_error(exc, experiment, secrets)
-    except Exception as exc:
-        error = _point_error(exc, experiment, secrets)
+    with capture() as captured:
+        try:
+            metrics, output, call = experiment.evaluate_point(experiment.parse_config(effective), secrets)
+        except EvaluationError as exc:
+            # a failed point that still measured something (an LLM call's `attempts`) keeps it
+            metrics = {k: float(v) for k, v in exc.metrics.items()}
+            error, trace = _point_error(exc, experiment, secrets), format_exc()
+        except Exception as exc:
+            error, trace = _point_error(exc, experiment, secrets), format_exc()
     duration_ms = (budget.timer() - started) * 1000
     budget.record(duration_ms)
     return {
@@ -82,6 +86,8 @@ def evaluate_point(
         # an experiment's own text is written too: a secret it echoes is redacted like an error's
         "output": redact(output, secrets) if output is not None else None,
         "call_json": redact(canonical_json(call), secrets) if call is not None else None,
+        "traceback": redact(trace, secrets) if trace is not None else None,
+        "log": redact(captured.text, secrets) if captured.text is not None else None,
     }
 
 

@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from sweep_aws.clients import ssm_secrets_client
 from sweep_aws.environ import required, settings_ttl
-from sweep_aws.ssm import SsmSecrets
 from sweep_aws.stores import open_store
 from sweep_contracts import environment
 from sweep_contracts.errors import SecretUnavailableError
@@ -24,6 +22,11 @@ from sweep_worker.runner import Secrets, WorkerDeps, process_event
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
+
+    from sweep_aws.ssm import SsmSecrets
+
+# boto3 and the SSM provider are imported when a cold start needs them (an S3 store, SSM secrets),
+# not with this module: a local pool process never does (tests/unit/test_cold_start.py).
 
 logger = Logger(service="sweep-worker")
 copy_config_to_registered_loggers(source_logger=logger, include={"sweep"})
@@ -56,6 +59,9 @@ def deps_from_environment() -> WorkerDeps:
 def ssm_secrets(prefix: str, client: SSMClient | None = None) -> SsmSecrets:
     """The secrets of one cold start: its own client, patient with throttling at a fan-out, and a
     cache that the warm invocations of this environment share."""
+    from sweep_aws.clients import ssm_secrets_client
+    from sweep_aws.ssm import SsmSecrets
+
     return SsmSecrets(prefix, client=client or ssm_secrets_client(), ttl_s=settings_ttl())
 
 

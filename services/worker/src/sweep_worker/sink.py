@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from sweep_contracts.schema import clip_log, clip_output, clip_traceback
 
-from sweep_contracts.schema import POINTS_TABLE, Column, clip_output
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "int32": pa.int32(),
-    "int64": pa.int64(),
-    "double": pa.float64(),
-    "string": pa.string(),
-    "timestamp": pa.timestamp("ms", tz="UTC"),
-    "map<string,string>": pa.map_(pa.string(), pa.string()),
-    "map<string,double>": pa.map_(pa.string(), pa.float64()),
-}
-
-
-def arrow_field(column: Column) -> pa.Field:
-    return pa.field(column.name, _ARROW_TYPES[column.type], nullable=column.nullable)
-
-
-POINTS_SCHEMA = pa.schema([arrow_field(c) for c in POINTS_TABLE.columns])
+# pyarrow is imported when a shard writes its rows, not with this module: importing the worker
+# handler stays cheap at a cold start (tests/unit/test_cold_start.py).
 
 
 class _MapColumn:
@@ -40,6 +27,8 @@ class _MapColumn:
         self.offsets.append(len(self.keys))
 
     def to_arrow(self, value_type: pa.DataType) -> pa.Array:
+        import pyarrow as pa
+
         return pa.MapArray.from_arrays(
             pa.array(self.offsets, pa.int32()), pa.array(self.keys, pa.string()), pa.array(self.values, value_type)
         )
@@ -64,6 +53,8 @@ class PointRows:
         self.finished_at_ms: list[int] = []
         self.output: list[str | None] = []
         self.call_json: list[str | None] = []
+        self.traceback: list[str | None] = []
+        self.log: list[str | None] = []
         self.ok = 0
         self.failed = 0
 
@@ -84,6 +75,8 @@ class PointRows:
         finished_at_ms: int,
         output: str | None = None,
         call_json: str | None = None,
+        traceback: str | None = None,
+        log: str | None = None,
     ) -> None:
         self.point_index.append(point_index)
         self.series.append(series)
@@ -106,8 +99,14 @@ class PointRows:
         # The experiment cuts and flags its own output; this keeps the column bounded regardless.
         self.output.append(None if output is None else clip_output(output)[0])
         self.call_json.append(call_json)
+        self.traceback.append(None if traceback is None else clip_traceback(traceback))
+        self.log.append(None if log is None else clip_log(log))
 
     def to_table(self) -> pa.Table:
+        import pyarrow as pa
+
+        from sweep_worker.arrow_schema import POINTS_SCHEMA
+
         n = len(self)
         columns = {
             "shard_id": pa.array([self.shard_id] * n, pa.int32()),
@@ -124,11 +123,15 @@ class PointRows:
             "finished_at": pa.array(self.finished_at_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
             "output": pa.array(self.output, pa.string()),
             "call_json": pa.array(self.call_json, pa.string()),
+            "traceback": pa.array(self.traceback, pa.string()),
+            "log": pa.array(self.log, pa.string()),
             "execution": pa.array([self.execution] * n, pa.string()),
         }
         return pa.Table.from_arrays([columns[name] for name in POINTS_SCHEMA.names], schema=POINTS_SCHEMA)
 
     def to_parquet(self) -> bytes:
+        import pyarrow.parquet as pq
+
         buffer = io.BytesIO()
         pq.write_table(self.to_table(), buffer, compression="zstd")
         return buffer.getvalue()

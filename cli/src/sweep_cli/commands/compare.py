@@ -1,0 +1,79 @@
+"""`sweep compare RUN_A RUN_B`: one metric side by side at every parameter point both runs share.
+
+Per point (its parameters, repeats pooled): the mean in each run with its standard error, the
+difference B − A, and the difference's standard error sqrt(se_A² + se_B²) — a point evaluated
+once has no spread, so its standard error is empty rather than zero."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import typer
+
+from sweep_cli import render
+from sweep_cli.app import DEFAULT_OUT, Format, MetricOption, OutOption, app, handles_errors
+from sweep_cli.errors import UsageError
+from sweep_cli.local import LocalBackend
+from sweep_cli.query import QueryResult, metric_expr, objective
+from sweep_orchestrator.runs import load_manifest
+
+PointStats = dict[str, tuple[float, float | None, int]]
+
+
+def _stats(backend: LocalBackend, run_id: str, metric: str) -> PointStats:
+    sql = (
+        f"SELECT CAST(to_json(params) AS VARCHAR) AS p, avg({metric_expr(metric)}), "  # noqa: S608
+        f"stddev_samp({metric_expr(metric)}), count({metric_expr(metric)}) "
+        "FROM points WHERE status = 'ok' GROUP BY p"
+    )
+    out: PointStats = {}
+    for params, mean, std, n in backend.query(run_id, sql).rows:
+        if n:
+            out[params] = (mean, std / math.sqrt(n) if std is not None and n > 1 else None, n)
+    return out
+
+
+def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | None) -> tuple[str, QueryResult]:
+    experiment = load_manifest(backend.store, run_a).request.experiment
+    found = objective(experiment, metric, lambda: [])
+    if found is None:
+        raise UsageError(
+            f"run {run_a} has no declared objective to compare.",
+            field="--metric",
+            hint='name the metric with --metric NAME (see `sweep results RUN --sql "DESCRIBE points"`).',
+        )
+    name = found[0]
+    a, b = _stats(backend, run_a, name), _stats(backend, run_b, name)
+    shared = [p for p in a if p in b]
+    if not shared:
+        raise UsageError(
+            f"runs {run_a} and {run_b} share no parameter point with metric `{name}`.",
+            field="RUN_B",
+            value=run_b,
+            hint="compare runs of the same sweep (e.g. before and after a code change, or with other config).",
+        )
+    rows: list[tuple[Any, ...]] = []
+    for params in sorted(shared):
+        (ma, sa, na), (mb, sb, nb) = a[params], b[params]
+        se = math.sqrt(sa**2 + sb**2) if sa is not None and sb is not None else None
+        rows.append((params, ma, sa, na, mb, sb, nb, mb - ma, se))
+    columns = ["params", "mean_a", "se_a", "n_a", "mean_b", "se_b", "n_b", "difference", "difference_se"]
+    return name, QueryResult(columns, rows)
+
+
+@app.command()
+@handles_errors
+def compare(
+    run_a: Annotated[str, typer.Argument(help="The first run (the baseline).")],
+    run_b: Annotated[str, typer.Argument(help="The run to compare with it.")],
+    out: OutOption = DEFAULT_OUT,
+    metric: MetricOption = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Compare a metric of two runs at every parameter point they share: means, difference and its standard error."""
+    with LocalBackend(out) as backend:
+        name, result = compare_runs(backend, run_a, run_b, metric)
+    render.print_result(
+        result, fmt.value, title=f"{name}: a = {run_a}, b = {run_b}; difference = b − a per shared point"
+    )

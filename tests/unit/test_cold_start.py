@@ -1,0 +1,64 @@
+"""Cold start: what importing an entry point pulls in. Every worker of a fan-out pays its imports
+before its first point, so the heavy libraries a shard may not need are imported when it needs them.
+
+The check is on `sys.modules` in a fresh interpreter, never on a time: timings on a shared machine
+are for bench/coldstart.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("boto3", "pyarrow", "pandas", "duckdb")
+
+
+def modules_after_import(statement: str) -> set[str]:
+    """The heavy modules present after `statement` runs in a new interpreter."""
+    probe = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    return {name for name in HEAVY if name in loaded}
+
+
+def test_importing_the_worker_handler_leaves_boto3_and_pyarrow_for_later() -> None:
+    # GIVEN a fresh interpreter
+    # WHEN it imports the worker's Lambda entry point
+    heavy = modules_after_import("import sweep_worker.handler")
+    # THEN neither boto3 (only an S3 store or SSM secrets need it) nor pyarrow (only writing rows) is loaded
+    assert heavy == set()
+
+
+def test_a_local_store_shard_never_imports_boto3(tmp_path: Path) -> None:
+    # GIVEN the worker's dependencies for a local store (as in a local pool process)
+    statement = (
+        "import os\n"
+        f"os.environ['SWEEP_STORE'] = {str(tmp_path)!r}\n"
+        "from sweep_worker import handler\n"
+        "handler.deps_from_environment()\n"
+        "from sweep_worker.sink import PointRows\n"
+        "PointRows(0).to_parquet()"
+    )
+    # WHEN they are built and a shard writes its rows
+    heavy = modules_after_import(statement)
+    # THEN pyarrow is loaded for the rows, and boto3 still is not (pyarrow itself may pull in pandas
+    # where it is installed, as in this workspace; the worker artifact does not ship pandas)
+    assert "pyarrow" in heavy
+    assert "boto3" not in heavy
+
+
+def test_an_s3_store_imports_boto3_when_it_is_opened() -> None:
+    # GIVEN the worker handler imported without boto3
+    # WHEN an S3 store is opened
+    heavy = modules_after_import("from sweep_aws.stores import open_store\nopen_store('s3://bucket/prefix')")
+    # THEN boto3 is there: laziness only moved the import, it did not lose it
+    assert "boto3" in heavy
+
+
+def test_the_sweep_command_starts_without_duckdb_boto3_or_pyarrow() -> None:
+    # GIVEN a fresh interpreter
+    # WHEN it imports the `sweep` command with every command group (what `sweep --help` pays)
+    heavy = modules_after_import("import sweep_cli.main")
+    # THEN the query engine, the AWS SDK and pyarrow wait for the commands that use them
+    assert heavy == set()
