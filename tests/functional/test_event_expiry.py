@@ -9,14 +9,15 @@ import pytest
 
 from sweep_contracts import layout
 from sweep_contracts.errors import LimitExceededError
+from sweep_contracts.estimate import estimate_run
+from sweep_contracts.planning import ShardPlan
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
-from sweep_contracts.timing import queue_estimate
 from sweep_orchestrator.submit import submit_run
 from tests.helpers import runtime_for
 
 # dev as issue 11 describes it: 20 workers, a 300 s shard, one hour of event age
-DEV = {"worker_concurrency": 20, "max_event_age_s": 3600, "shard_time_budget_s": 300, "max_shards": 2000}
+DEV = {"worker_concurrency": 20, "max_event_age_s": 3600, "worker_timeout_s": 300, "max_shards": 2000}
 
 
 def sweep(shards: int, **extra: Any) -> dict[str, Any]:
@@ -35,8 +36,9 @@ def settings(**overrides: int) -> SystemSettings:
 
 
 def test_issue_11_arithmetic_only_240_full_length_shards_of_2000_start_in_time() -> None:
-    estimate = queue_estimate(2000, 1, settings(), None)
-    assert (estimate.drain_s, estimate.fits, estimate.startable) == (30_000.0, False, 240)
+    estimate = estimate_run(ShardPlan(points_total=2000, shard_size=1, shard_count=2000), settings(), None)
+    # 20 workers start 12 waves of 300 s shards before 3,600 s: 240 shards; the last starts at 99 × 300 s
+    assert (estimate.expired_shards, estimate.last_start_s, estimate.makespan_s) == (1760, 29_700, 30_000)
 
 
 def test_a_run_that_would_expire_in_the_queue_is_refused_with_the_numbers_and_the_fix() -> None:
@@ -50,14 +52,15 @@ def test_a_run_that_would_expire_in_the_queue_is_refused_with_the_numbers_and_th
     body = caught.value.to_dict()
     assert {k: body[k] for k in ("code", "field", "value", "limit")} == {
         "code": "LIMIT_EXCEEDED",
-        "field": "shards",
-        "value": 30_000,
+        "field": "max_event_age_s",
+        "value": 29_700,
         "limit": 3600,
     }
     assert body["message"] == (
-        "2,000 shards × 300 s per shard (`shard_time_budget_s`, no `expected_point_s` given) ÷ 20 concurrent "
-        "workers (`worker_concurrency`) = 30,000 s in Lambda's queue, over the worker's maximum event age of "
-        "3,600 s (`max_event_age_s`): about 1,760 shards would expire unstarted (EVENT_EXPIRED)."
+        "2,000 shards × 300 s per shard (the worker's timeout `worker_timeout_s`: no `expected_point_s` given, an "
+        "upper bound) through 20 concurrent workers (`worker_concurrency`): the last shard starts after 29,700 s in "
+        "Lambda's queue, over the worker's maximum event age of 3,600 s (`max_event_age_s`): about 1,760 shards "
+        "would expire unstarted (EVENT_EXPIRED)."
     )
     assert "expected_point_s" in body["hint"]
     assert "refuse_expiring_runs: 0" in body["hint"]
@@ -66,7 +69,7 @@ def test_a_run_that_would_expire_in_the_queue_is_refused_with_the_numbers_and_th
 
 def test_a_measured_time_per_point_lets_the_same_run_through() -> None:
     rt, _dispatcher = runtime_for(MemoryStore(), settings())
-    # 2,000 shards × 30 s ÷ 20 = 3,000 s < 3,600 s
+    # 2,000 shards × 30 s ÷ 20: the last starts at 2,970 s < 3,600 s
     result, manifest = submit_run(sweep(2000, expected_point_s=30), rt)
     assert (result.dispatched, result.warnings, manifest.request.expected_point_s) == (2000, [], 30)
 

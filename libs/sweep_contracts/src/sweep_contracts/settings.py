@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError
 
+from sweep_contracts import prices
 from sweep_contracts.base import Frozen
 from sweep_contracts.errors import SettingsError
 
@@ -127,6 +128,36 @@ class SystemSettings(Frozen):
         le=1,
         description="1: refuse a run whose shards cannot all start within `max_event_age_s`; 0: submit it "
         "with a warning.",
+    )
+    worker_memory_mb: int = Field(
+        default=1_769,
+        ge=128,
+        le=10_240,
+        description="The worker's memory (stack config `sweep:worker.memoryMb`): GB-seconds in the run estimate.",
+    )
+    worker_timeout_s: int = Field(
+        default=900,
+        ge=3,
+        le=900,
+        description="The worker's timeout (stack config `sweep:worker.timeoutS`): the longest a shard can take, "
+        "the shard time of the run estimate when no `expected_point_s` is given.",
+    )
+    max_run_cost_usd: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="Refuse a run whose estimated cost (see `sweep plan --stage`) is over this many US dollars; "
+        "0: no cap.",
+    )
+    price_lambda_gb_s_nusd: int = Field(
+        default=prices.LAMBDA_ARM_GB_S_NUSD, ge=0, le=10**9, description="Lambda duration, nano-USD per GB-second."
+    )
+    price_lambda_request_nusd: int = Field(
+        default=prices.LAMBDA_REQUEST_NUSD, ge=0, le=10**9, description="Lambda requests, nano-USD per invocation."
+    )
+    price_s3_put_nusd: int = Field(default=prices.S3_PUT_NUSD, ge=0, le=10**9, description="S3 PUTs, nano-USD each.")
+    price_athena_gb_nusd: int = Field(
+        default=prices.ATHENA_GB_NUSD, ge=0, le=10**12, description="Athena, nano-USD per GB (10^9 bytes) scanned."
     )
     provenance: dict[str, Provenance] = Field(default_factory=dict, exclude=True)
     experiment_defaults: ExperimentDefaults = Field(default_factory=ExperimentDefaults, exclude=True)

@@ -18,12 +18,12 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size
 from sweep_contracts.defaults import merge_config
 from sweep_contracts.errors import LimitExceededError, RunConflictError
+from sweep_contracts.estimate import RunEstimate, check_run, estimate_run
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
-from sweep_contracts.timing import check_queue, queue_estimate
 from sweep_contracts.version import experiment_version
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef, all_shards
 from sweep_orchestrator.dispatched import read_record, write_record
@@ -45,6 +45,9 @@ class SubmitResult(Frozen):
     delegated: int = 0
     dispatch_failed: int = 0
     warnings: list[str] = Field(default_factory=list)
+    estimate: RunEstimate | None = Field(
+        default=None, description="The run's expected cost and makespan on this stage; none for an existing run."
+    )
 
 
 RUN_ID_SLUG = 30
@@ -90,18 +93,13 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         config_provenance=provenance,
     )
     _check_task_size(manifest, settings)
-    queue_warnings(manifest, settings)
+    check_run(run_estimate(manifest, settings), settings)
     return manifest
 
 
-def queue_warnings(manifest: RunManifest, settings: SystemSettings | None = None) -> list[str]:
-    """Raises when the stage refuses a run whose shards cannot all start before their queued
-    invokes expire; otherwise the warning, if any."""
-    settings = settings or manifest.effective_settings()
-    plan = manifest.plan
-    estimate = queue_estimate(plan.shard_count, plan.shard_size, settings, manifest.request.expected_point_s)
-    warning = check_queue(estimate, settings)
-    return [warning] if warning else []
+def run_estimate(manifest: RunManifest, settings: SystemSettings | None = None) -> RunEstimate:
+    """The run's cost and makespan on the stage whose settings planned it."""
+    return estimate_run(manifest.plan, settings or manifest.effective_settings(), manifest.request.expected_point_s)
 
 
 RETRY_ATTEMPT_DIGITS = 3
@@ -173,6 +171,7 @@ def _dispatch(rt: Runtime, manifest: RunManifest, shards: list[ShardRef]) -> Dis
 
 def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None) -> SubmitResult:
     report = report or DispatchReport()
+    estimate = None if existing else run_estimate(manifest)
     return SubmitResult(
         run_id=manifest.run_id,
         points=manifest.plan.points_total,
@@ -182,5 +181,7 @@ def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | N
         dispatched=report.dispatched,
         delegated=report.delegated,
         dispatch_failed=len(report.failed),
-        warnings=[] if existing else queue_warnings(manifest),
+        # past prepare's check, this only ever answers warnings (refusals were raised there)
+        warnings=check_run(estimate, manifest.effective_settings()) if estimate else [],
+        estimate=estimate,
     )
