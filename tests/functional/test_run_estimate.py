@@ -143,3 +143,16 @@ def test_the_estimated_puts_and_invokes_are_what_a_run_makes() -> None:
     # THEN the estimate counted the same writes and worker invokes (+ the submit's own invocation)
     assert result.estimate.cost["s3_puts"].units == store.puts
     assert result.estimate.cost["lambda_requests"].units == len(outcomes) + 1
+
+
+def test_a_local_plan_has_no_bill_and_no_cap(tmp_path: Path) -> None:
+    # GIVEN a settings file with a $1 cap and the same 1,000 shards of unknown time
+    cap = tmp_path / "cap.yaml"
+    cap.write_text("max_run_cost_usd: 1\n")
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(sweep(1000)))
+    # WHEN it is planned for this machine (no --stage): a process pool has no Lambda bill or invoke queue
+    result = runner.invoke(app, ["plan", str(path), "--settings", str(cap), "--json"])
+    # THEN it is not refused, and no estimate is made up for it
+    assert result.exit_code == 0, result.output
+    assert "estimate" not in json.loads(result.output)

@@ -37,11 +37,6 @@ def stage_settings(stage: str, local: SystemSettings) -> SystemSettings:
     return settings.model_copy(update={"experiment_defaults": local.experiment_defaults})
 
 
-def unchecked(settings: SystemSettings) -> SystemSettings:
-    """The same settings without the refusals, to plan a run before its time per point is known."""
-    return settings.model_copy(update={"max_run_cost_usd": 0, "refuse_expiring_runs": 0})
-
-
 def sample_indices(points: int, count: int) -> list[int]:
     """`count` points spread over the run, first and last included: axis extremes often differ most."""
     if count <= 1 or points == 1:

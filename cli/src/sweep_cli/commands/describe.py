@@ -52,11 +52,11 @@ def plan(
         effective = costing.stage_settings(stage, effective)
     payload = sweep_request(file, overrides, None, effective.max_request_bytes)
     if sample:
-        runtime, _ = local_runtime(Path("."), 1, costing.unchecked(effective))
+        runtime, _ = local_runtime(Path("."), 1, effective)  # plans without the refusals: no time per point yet
         payload["expected_point_s"] = costing.measure_point_s(
             prepare(payload, runtime), sample, effective.worker_memory_mb
         )
-    runtime, _ = local_runtime(Path("."), 1, effective)
+    runtime, _ = local_runtime(Path("."), 1, effective, on_lambda=stage is not None)
     manifest = prepare(payload, runtime)  # raises, naming the setting, where the stage would refuse the run
     size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
     estimate = run_estimate(manifest, effective) if stage is not None else None
