@@ -398,12 +398,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["lambda:InvokeFunction"],
             "Resource": [f"{fn}-worker", f"{fn}-worker:*", f"{fn}-orchestrator", f"{fn}-orchestrator:*"],
         },
-        "ListRunsAndOutcomes": {
-            "Sid": "ListRunsAndOutcomes",
+        "ListRunsOutcomesAndPoints": {  # status counts points from key names, and reads none
+            "Sid": "ListRunsOutcomesAndPoints",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket],
-            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*", "points/*"]}},
         },
         "ReadRunsAndOutcomes": {
             "Sid": "ReadRunsAndOutcomes",
