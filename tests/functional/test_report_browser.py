@@ -57,7 +57,7 @@ def assert_drawn(page: Rendered) -> None:
         for kind, marks in figure["marks"].items():
             assert marks["drawn"] == marks["count"], (kind, figure)
     for table in page.tables:
-        assert table["visible"] and table["rows"] >= 2, table  # a header and at least one row
+        assert (table["visible"], table["rows"] >= 2) == (True, True), table  # a header and at least one row
     assert page.resources == []
     assert page.console_errors == []
 
