@@ -5,7 +5,7 @@ the point which kills them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from traceback import format_exc
 from typing import Any
@@ -103,9 +103,10 @@ def evaluate_points(
     secrets: Mapping[str, str],
     start: int,
     add: AddPoint,
+    indices: Iterable[int] | None = None,
 ) -> str | None:
-    """Evaluate the points from `start` in index order, handing each row's columns to `add`, while
-    the budget allows. Returns why it stopped early when a point overran the budget, else None.
+    """Evaluate the points from `start` in index order (or those of `indices`), handing each row's
+    columns to `add`, while the budget allows. Returns why it stopped early when a point overran the budget, else None.
 
     The per-point path is lean: texts come from `ShardTexts` (shard constants computed once),
     output capture is set up once per shard, and one timer is armed for the shard's whole budget,
@@ -118,7 +119,7 @@ def evaluate_points(
         alarm.inside = False
         alarm.arm(budget.left_ms())
         try:
-            for index in range(start, task.stop):
+            for index in range(start, task.stop) if indices is None else indices:
                 if alarm.expired or not budget.allows_next():
                     break
                 series, repeat, names, params, config_json, effective = texts.texts(index)
