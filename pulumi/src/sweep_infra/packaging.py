@@ -134,6 +134,7 @@ def install(
 
 
 def prune(site: Path) -> None:
+    (site / ".lock").unlink(missing_ok=True)  # uv's lock on the target directory
     for relative in _PRUNED_PATHS:
         shutil.rmtree(site / relative, ignore_errors=True)
     for path in sorted(site.rglob("*"), reverse=True):
