@@ -74,14 +74,14 @@ def orchestrator_policy(
         "Statement": [
             _logs(log_group_arn),
             {
-                # GetParametersByPath is authorized against the path asked for, not the parameters
-                # returned: allow exactly the stage path (no `/*`, so no `.../secrets` path) and only
-                # non-recursive reads, which return the settings but nothing under `secrets/`
+                # by name: GetParametersByPath is authorized against the path asked for, so a path
+                # read of the stage would reach `secrets/` too, and AWS documents no condition key
+                # that keeps it to one level (`ssm:Recursive` is no longer among Parameter Store's
+                # documented keys); GetParameters is authorized per parameter
                 "Sid": "ReadStageSettings",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParametersByPath"],
-                "Resource": [parameter_path_arn, f"{parameter_path_arn}/"],
-                "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
+                "Action": ["ssm:GetParameters"],
+                "Resource": [f"{parameter_path_arn}/{name}" for name in SystemSettings.names()],
             },
             {
                 # experiment defaults are read recursively, but only under their own path: a sibling
