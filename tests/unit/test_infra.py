@@ -8,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
+from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -397,7 +398,7 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Sid": "WriteManifestsAndFailureOutcomes",
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
-            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
+            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/run_id=*/status=failure/*"],
         },
         "ClearStaleFailures": {
             "Sid": "ClearStaleFailures",
@@ -430,6 +431,8 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
             "Resource": [f"{bucket}/outcomes/run_id=*/status=success/*"],
+            # only with If-None-Match: a standing success cannot be replaced, not even by a buggy worker
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
         },
         "WriteAndClearFailureOutcomes": {
             "Sid": "WriteAndClearFailureOutcomes",
@@ -517,6 +520,20 @@ def test_reconciler_policy_statement_by_statement(stack: str) -> None:
             "Resource": [f"{bucket}/outcomes/run_id=*/status=failure/*"],
         },
     }
+
+
+def test_no_role_can_put_a_success_outcome_without_if_none_match(stack: str) -> None:
+    # GIVEN a success outcome's key in the stack's bucket
+    success = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3/outcomes/run_id=r-1/status=success/shard=00000.parquet"
+    granting = []
+    for role in ("orchestrator", "worker", "reconciler"):
+        for statement in role_policy(stack, role)["Statement"]:
+            if "s3:PutObject" in statement["Action"] and any(fnmatch(success, r) for r in statement["Resource"]):
+                granting.append((role, statement))
+    # THEN only the worker may put it, and only as a conditional create (S3 answers 412 to a PUT
+    # with If-None-Match over an existing key): a standing success is never replaced
+    assert [role for role, _ in granting] == ["worker"]
+    assert granting[0][1]["Condition"] == {"Null": {"s3:if-none-match": "false"}}
 
 
 def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:

@@ -112,10 +112,11 @@ def orchestrator_policy(
                 "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
             },
             {
+                # only failures: a success is the worker's to create, and nobody's to replace
                 "Sid": "WriteManifestsAndFailureOutcomes",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
+                "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/{FAILURE_OUTCOMES}"],
             },
             {
                 # `sweep retry` finishes the cleanup a success's writer could not: the stale failure
@@ -169,11 +170,16 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Resource": [f"{bucket_arn}/points/*"],
             },
             {
-                # a success is created (If-None-Match) and never deleted: no DeleteObject on it
+                # a success is created, never replaced nor deleted: a PUT without `If-None-Match`
+                # is not allowed, and with it S3 refuses to overwrite (412), so even a buggy worker
+                # cannot replace a standing success. The documented shape of this condition is
+                # `Null s3:if-none-match false` (S3 User Guide, "Enforce conditional writes");
+                # `*` is the only value S3 accepts in that header on PutObject.
                 "Sid": "CreateSuccessOutcomes",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
                 "Resource": [f"{bucket_arn}/{SUCCESS_OUTCOMES}"],
+                "Condition": {"Null": {"s3:if-none-match": "false"}},
             },
             {
                 "Sid": "WriteAndClearFailureOutcomes",
