@@ -66,7 +66,12 @@ def test_the_worker_writes_points_and_outcomes_and_nothing_else(aws_env: None) -
     s3.put_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet", Body=b"p")
     s3.put_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=success/shard=00000.parquet", Body=b"o", IfNoneMatch="*")
     s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=failure/shard=00000.parquet")
+    marker = "started/run_id=r/shard=00000/0123456789abcdef.json"
+    s3.put_object(Bucket=BUCKET, Key=marker, Body=b"{}")
+    s3.delete_object(Bucket=BUCKET, Key=marker)
     # not its job
+    assert denied(lambda: s3.get_object(Bucket=BUCKET, Key=marker))  # listed, never read
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="started/elsewhere.json", Body=b"{}"))
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="runs/run_id=r/manifest.json", Body=b"m"))
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="elsewhere.txt", Body=b"x"))
     assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet"))

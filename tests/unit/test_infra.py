@@ -122,7 +122,7 @@ def test_results_lifecycle_per_stage(stack: str) -> None:
     assert by_id["abort-incomplete-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
     assert by_id["expire-athena"]["expiration"] == {"days": 7}
     expiry = config(stack).get("sweep:resultsExpireDays")
-    for prefix in ("runs", "points", "outcomes"):
+    for prefix in ("runs", "points", "outcomes", "started"):
         if expiry is None:
             assert f"expire-{prefix}" not in by_id
         else:
@@ -446,12 +446,18 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/outcomes/*"],
         },
-        "ListOutcomesAndPoints": {
-            "Sid": "ListOutcomesAndPoints",
+        "MarkStartedShards": {  # exactly what the started marker needs: list, put, delete; no read
+            "Sid": "MarkStartedShards",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": [f"{bucket}/started/run_id=*/shard=*/*.json"],
+        },
+        "ListOutcomesPointsAndMarkers": {
+            "Sid": "ListOutcomesPointsAndMarkers",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket],
-            "Condition": {"StringLike": {"s3:prefix": ["outcomes/*", "points/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": ["outcomes/*", "points/*", "started/*"]}},
         },
         "ReadExperimentSecrets": {
             "Sid": "ReadExperimentSecrets",

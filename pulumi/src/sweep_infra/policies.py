@@ -61,6 +61,7 @@ def _list_prefixes(sid: str, bucket_arn: str, *prefixes: str) -> Statement:
 
 SUCCESS_OUTCOMES = "outcomes/run_id=*/status=success/*"
 FAILURE_OUTCOMES = "outcomes/run_id=*/status=failure/*"
+STARTED_MARKERS = "started/run_id=*/shard=*/*.json"
 
 
 def orchestrator_policy(
@@ -154,8 +155,8 @@ def reconciler_policy(*, log_group_arn: str, bucket_arn: str) -> Document:
 
 
 def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str, reconciler_arn: str) -> Document:
-    """Write and replace points and outcomes, check for an existing outcome, read its experiment
-    secrets, and report a crash to the reconciler (the on-failure destination; never the
+    """Write and replace points and outcomes, check for an existing outcome, mark the shards it
+    started, read its experiment secrets, and report a crash to the reconciler (the on-failure destination; never the
     orchestrator, which dispatches)."""
     return {
         "Version": VERSION,
@@ -193,7 +194,15 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Action": ["s3:GetObject"],
                 "Resource": [f"{bucket_arn}/outcomes/*"],
             },
-            _list_prefixes("ListOutcomesAndPoints", bucket_arn, "outcomes", "points"),
+            {
+                # a marker per execution (sweep_worker.started): listed to learn that an earlier
+                # execution died, written at start, removed once the outcome is recorded; never read
+                "Sid": "MarkStartedShards",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"{bucket_arn}/{STARTED_MARKERS}"],
+            },
+            _list_prefixes("ListOutcomesPointsAndMarkers", bucket_arn, "outcomes", "points", "started"),
             {
                 "Sid": "ReadExperimentSecrets",
                 "Effect": "Allow",
