@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.utils import parse_timestamp
 
-from sweep_aws.clients import iso_timestamp
+from sweep_aws.s3_parser import iso_timestamp
 
 
 @pytest.mark.parametrize(
