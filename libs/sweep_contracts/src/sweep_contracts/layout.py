@@ -5,6 +5,7 @@ runs/run_id=<id>/manifest.json
 runs/run_id=<id>/dispatched.json
 points/run_id=<id>/shard=<00000>-<execution>-ok<n>-error<m>.parquet
 outcomes/run_id=<id>/status=<success|failure>/shard=<00000>.parquet
+started/run_id=<id>/shard=<00000>/<execution>.json
 ```
 
 Points are written under a key unique to the worker execution that evaluated them, and the shard's
@@ -17,6 +18,11 @@ A second copy of a shard (at-least-once delivery, a retry racing a slow worker) 
 file, which no outcome names unless that copy's outcome is the one recorded; readers follow the
 outcome and ignore such orphans. `shard=<00000>.parquet` (no execution) is the key runs written
 before this protocol used; readers still follow it for an outcome that names no execution.
+
+A worker execution marks that it started a shard (`started/…/<execution>.json`) and removes its
+marker once the shard's outcome is recorded. A marker left by another execution means that one
+died with its process (or is still running): Lambda redelivers a crashed task with the same
+attempt number, so the marker, not the attempt, tells the next execution to isolate its points.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ SHARD_DIGITS = 5
 RUNS = "runs"
 POINTS = "points"
 OUTCOMES = "outcomes"
+STARTED = "started"
 MANIFEST = "manifest.json"
 DISPATCHED = "dispatched.json"
 _TAG = r"[0-9a-f]{16}(?:-ok\d{1,9}-error\d{1,9})?"
@@ -120,3 +127,14 @@ def parse_manifest_key(key: str) -> str | None:
     """The run_id of a manifest key, or None for any other key."""
     match = _RUN_PREFIX.match(key)
     return match["run_id"] if match else None
+
+
+def started_prefix(run_id: str, shard_id: int | None = None) -> str:
+    """The prefix of the started markers of a run, or of one of its shards."""
+    run = f"{STARTED}/run_id={run_id}/"
+    return run if shard_id is None else f"{run}shard={shard_id:0{SHARD_DIGITS}d}/"
+
+
+def started_key(run_id: str, shard_id: int, execution: str) -> str:
+    """The marker an execution writes when it starts a shard."""
+    return f"{started_prefix(run_id, shard_id)}{execution}.json"
