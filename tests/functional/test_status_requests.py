@@ -18,6 +18,7 @@ from moto.s3.models import s3_backends
 
 from sweep_aws.clients import s3_client
 from sweep_aws.s3 import S3Store
+from sweep_cli import render
 from sweep_contracts import layout
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.storage import MemoryStore
@@ -94,6 +95,9 @@ def test_status_with_failures_reads_only_the_failures_it_shows_issue_11(bucket: 
     assert (len(status.failed_shards), status.failures_not_read) == (LISTED, 100 - LISTED)
     assert sum(status.error_codes.values()) == LISTED
     assert status.error_codes == {"TIME_BUDGET": LISTED // 2, "WORKER_CRASHED": LISTED // 2}
+    # AND `sweep status` says whose codes those are, and how to count every one
+    text = render.status_text(status).plain
+    assert f"in the first {LISTED} failed shards; every one: sweep results {RUN} --sql" in text
 
 
 def test_status_agrees_with_reading_every_outcome_issue_11(bucket: Bucket) -> None:
