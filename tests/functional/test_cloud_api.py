@@ -48,6 +48,7 @@ def test_a_sweep_runs_end_to_end_through_the_handlers(stage: Stage) -> None:
             "dispatched": 4,
             "delegated": 0,
             "dispatch_failed": 0,
+            "warnings": [],
             "status_url": "https://id.execute-api.us-east-1.amazonaws.com/runs/cloud-1",
         },
     )

@@ -48,6 +48,7 @@ def test_submit_writes_the_manifest_then_dispatches_every_shard(memory_store: Me
         "dispatched": 3,
         "delegated": 0,
         "dispatch_failed": 0,
+        "warnings": [],
     }
     stored = RunManifest.from_json(memory_store.get(layout.manifest_key("maze-1")) or b"")
     assert stored == manifest
