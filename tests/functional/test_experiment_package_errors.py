@@ -145,3 +145,22 @@ def test_make_package_fails_with_one_paragraph_and_exit_2(tmp_path: Path) -> Non
         "error: there is no stack config Pulumi.nosuch.yaml for stack `nosuch`: create the stack "
         "(`pulumi stack init nosuch`) or pass the stack that exists (STACK=dev).\n"
     )
+
+
+def test_prebuilt_artifacts_with_other_experiment_packages_are_not_deployed(tmp_path: Path) -> None:
+    from sweep_infra import functions
+
+    # GIVEN artifacts built for dev, which ships the sample experiment
+    for name in packaging.FUNCTIONS:
+        (tmp_path / f"{name}.zip").write_bytes(b"PK")
+    experiment_packages.record(tmp_path, ["examples/sample-experiment"])
+    # WHEN a stack that declares no experiment packages deploys them THEN it is refused, saying how to rebuild
+    with pytest.raises(PackagingError) as caught:
+        functions.artifacts(str(tmp_path), ())
+    assert str(caught.value) == (
+        f"the artifacts in {tmp_path} were built with experiment packages ['examples/sample-experiment'], but the "
+        "stack declares none (`sweep:experimentPackages`): rebuild them with `make package STACK=<this stack>`, "
+        "or deploy with `make deploy STACK=<this stack>`, which does."
+    )
+    # AND the stack they were built for takes them
+    assert set(functions.artifacts(str(tmp_path), ("examples/sample-experiment",))) == set(packaging.FUNCTIONS)
