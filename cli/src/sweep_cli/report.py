@@ -38,7 +38,7 @@ MAX_PAIRS = 6
 MAX_LINES = 10
 """An interaction plot draws at most this many lines (values of its second axis)."""
 INTERVAL_NOTE = (
-    "95% interval of the mean: Wilson for metrics that are only 0 or 1, else Student's t "
+    "95% interval of the mean: Wilson for metrics of values 0 and 1 only, else Student's t "
     "clipped to the metric's observed range"
 )
 
