@@ -164,3 +164,16 @@ def test_report_of_two_runs_names_a_metric_one_did_not_record(out: Path) -> None
     assert code == 2
     assert stderr.startswith("error: metric `solved` was not recorded in run `grid-xy`.")
     assert "recorded metrics: checksum, distance, value." in stderr
+
+
+def test_a_metric_that_is_0_everywhere_is_no_proportion(out: Path) -> None:
+    # GIVEN synthetic's `checksum`, 0 at every point without `work`
+    db = ResultsDB(out, "grid-xy")
+    try:
+        bounds = metric_ranges([db], ["checksum"])
+        (estimates,) = list(cells(db, ["x"], ["checksum"], bounds).values())[:1]
+    finally:
+        db.close()
+    # THEN it gets no Wilson interval up to 0.4 (it would, were 0/1 alone enough), but the point 0
+    assert bounds["checksum"].binary is False
+    assert (estimates["checksum"].low, estimates["checksum"].high) == (0.0, 0.0)
