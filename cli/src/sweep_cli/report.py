@@ -121,6 +121,11 @@ def _pair_figures(db: ResultsDB, ctx: _Context, series: str, first: str, second:
         parts.append(
             figure("interaction", caption, lines_figure(ctx.ids.next_id(), x, ctx.metrics, list(lines.items()), hue))
         )
+    else:
+        parts.append(
+            f"<p>No interaction plot of <code>{html.escape(first)}</code> × <code>{html.escape(second)}</code>: "
+            f"both have more than {MAX_LINES} values; see the heatmap.</p>"
+        )
     pairs = {(k[0], k[1]): e for k, e in found.items()}
     caption = (
         f"heatmap: mean of each metric over <code>{html.escape(first)}</code> × <code>{html.escape(second)}</code>"
