@@ -57,8 +57,8 @@ bench: install ## Run the benchmarks and rewrite bench/RESULTS.md
 mutation: install ## Mutation testing of points, planning, tasks, worker runner (slow; MUTATION_SAMPLE=25 bounds it)
 	$(UV) run --frozen python bench/mutation.py
 
-package: install ## Build the Lambda artifacts (aarch64, CPython 3.12) into build/lambda
-	$(UV) run --frozen python -m sweep_infra.packaging --out build/lambda
+package: install ## Build the Lambda artifacts (aarch64, CPython 3.12) into build/lambda, with STACK's experiment packages
+	$(UV) run --frozen python -m sweep_infra.packaging --out build/lambda --stack $(STACK)
 
 openapi: install ## Regenerate docs/openapi.json from the API's routes
 	$(UV) run --frozen python -m sweep_orchestrator.openapi > docs/openapi.json
