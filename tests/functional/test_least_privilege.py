@@ -1,6 +1,7 @@
 """The roles' S3 permissions under moto's IAM enforcement: an identity holding exactly the policy the
 Pulumi program attaches can do its job and nothing outside its key prefixes. (moto enforces S3
-key-prefix resources faithfully; conditions on s3:prefix are asserted in tests/unit/test_infra.py.)"""
+key-prefix resources faithfully but not conditions: those on s3:prefix and s3:if-none-match are
+asserted on the documents in tests/unit/test_infra.py.)"""
 
 from __future__ import annotations
 
@@ -63,9 +64,14 @@ def test_the_worker_writes_points_and_outcomes_and_nothing_else(aws_env: None) -
     s3 = as_role(WORKER)
     # its job
     s3.put_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet", Body=b"p")
-    s3.put_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=success/shard=00000.parquet", Body=b"o")
+    s3.put_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=success/shard=00000.parquet", Body=b"o", IfNoneMatch="*")
     s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=failure/shard=00000.parquet")
+    marker = "started/run_id=r/shard=00000/0123456789abcdef.json"
+    s3.put_object(Bucket=BUCKET, Key=marker, Body=b"{}")
+    s3.delete_object(Bucket=BUCKET, Key=marker)
     # not its job
+    assert denied(lambda: s3.get_object(Bucket=BUCKET, Key=marker))  # listed, never read
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="started/elsewhere.json", Body=b"{}"))
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="runs/run_id=r/manifest.json", Body=b"m"))
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="elsewhere.txt", Body=b"x"))
     assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet"))

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from sweep_aws.ssm import RETRY_AFTER_FAILURE_S, Parameter, SsmSettings, read_path
+from sweep_aws.ssm import RETRY_AFTER_FAILURE_S, Parameter, SsmSettings, read_names
 from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.storage import MemoryStore
@@ -60,18 +60,30 @@ def test_the_manifest_records_the_ssm_version_of_each_setting(ssm: Any) -> None:
     assert manifest.plan.shard_count == 2  # and the plan used them
 
 
-def test_only_the_parameters_directly_under_the_prefix_are_settings(ssm: Any) -> None:
+def test_settings_are_read_by_name_and_never_by_a_path_that_reaches_secrets(ssm: Any) -> None:
+    # GIVEN a setting set twice, a secret and an unknown parameter under the stage prefix
     put(ssm, "shard_size", "4")
     ssm.put_parameter(Name=PREFIX + "secrets/api_key", Value="s3cr3t", Type="SecureString")
     put(ssm, "shard_size", "5")
-    assert read_path(ssm, PREFIX) == {"shard_size": Parameter("5", 2)}
+    put(ssm, "not_a_setting", "1")
+    paths: list[str] = []
+    ssm.meta.events.register(
+        "provide-client-params.ssm.GetParametersByPath", lambda params, **_: paths.append(params["Path"])
+    )
+    # WHEN the settings are read
+    settings = SsmSettings(PREFIX, client=ssm)()
+    # THEN they are read by name; the only path read is the experiment defaults'
+    assert settings.records()["shard_size"] == {"value": 5, "source": "ssm", "version": 2}
+    assert paths == [PREFIX + "experiments/"]
+    assert read_names(ssm, PREFIX, ["shard_size", "max_points"]) == {"shard_size": Parameter("5", 2)}
 
 
 def test_settings_are_read_again_once_the_ttl_has_passed(ssm: Any) -> None:
     # GIVEN settings cached for 300 s
     put(ssm, "shard_size", "7")
     clock, reads = Clock(), Counter[str]()
-    ssm.meta.events.register("before-send.ssm.GetParametersByPath", lambda **_: reads.update(["read"]))
+    for call in ("GetParameters", "GetParametersByPath"):
+        ssm.meta.events.register(f"before-send.ssm.{call}", lambda **_: reads.update(["read"]))
     settings = SsmSettings(PREFIX, client=ssm, ttl_s=300, clock=clock)
     assert settings().shard_size == 7
     # WHEN an operator changes the value
@@ -79,10 +91,10 @@ def test_settings_are_read_again_once_the_ttl_has_passed(ssm: Any) -> None:
     # THEN it shows only once the TTL has passed, with its new version
     clock.now += 299
     assert settings().shard_size == 7
-    assert reads["read"] == 2  # one read of the settings, one of the experiment defaults
+    assert reads["read"] == 3  # the settings by name (11 names, 10 a call), then the experiment defaults
     clock.now += 1
     assert settings().records()["shard_size"] == {"value": 9, "source": "ssm", "version": 2}
-    assert reads["read"] == 4
+    assert reads["read"] == 6
 
 
 def test_unreadable_ssm_gives_defaults_and_is_tried_again_after_the_retry_window(ssm: Any) -> None:
@@ -94,7 +106,7 @@ def test_unreadable_ssm_gives_defaults_and_is_tried_again_after_the_retry_window
         reads.update(["read"])
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetParametersByPath")
 
-    ssm.meta.events.register("before-send.ssm.GetParametersByPath", deny)
+    ssm.meta.events.register("before-send.ssm.GetParameters", deny)
     settings = SsmSettings(PREFIX, client=ssm, clock=clock)
     # WHEN settings are read THEN the defaults apply, and the provenance says why
     record = settings().records()["shard_size"]
@@ -105,6 +117,6 @@ def test_unreadable_ssm_gives_defaults_and_is_tried_again_after_the_retry_window
     settings()
     assert reads["read"] == 1
     # AND once SSM answers again, after the window, its values apply
-    ssm.meta.events.unregister("before-send.ssm.GetParametersByPath", deny)
+    ssm.meta.events.unregister("before-send.ssm.GetParameters", deny)
     clock.now += 1
     assert settings().records()["shard_size"] == {"value": 7, "source": "ssm", "version": 1}

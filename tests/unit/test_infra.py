@@ -8,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
+from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ def test_results_lifecycle_per_stage(stack: str) -> None:
     assert by_id["abort-incomplete-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
     assert by_id["expire-athena"]["expiration"] == {"days": 7}
     expiry = config(stack).get("sweep:resultsExpireDays")
-    for prefix in ("runs", "points", "outcomes"):
+    for prefix in ("runs", "points", "outcomes", "started"):
         if expiry is None:
             assert f"expire-{prefix}" not in by_id
         else:
@@ -254,6 +255,22 @@ def test_worker_async_invocations_retry_then_go_to_the_reconciler(stack: str) ->
     }
 
 
+def test_the_event_age_the_orchestrator_checks_is_the_one_the_worker_has(stack: str) -> None:
+    # GIVEN the submit-time check reads `max_event_age_s`, Lambda drops queued shards at `maxEventAgeS`
+    settings, worker = config(stack)["sweep:settings"], config(stack)["sweep:worker"]
+    # THEN both stages use Lambda's maximum (dev had one hour: ~240 of 2,000 shards started, issue 11)
+    assert settings["max_event_age_s"] == worker["maxEventAgeS"] == 21_600
+
+
+def test_the_run_estimate_uses_the_worker_memory_and_timeout_the_stack_deploys(stack: str) -> None:
+    # GIVEN the run estimate reads the settings, Lambda bills and stops the worker by its stack config
+    settings, worker = config(stack)["sweep:settings"], config(stack)["sweep:worker"]
+    fn = one(stack, "aws:lambda/function:Function", "worker-function")
+    # THEN the settings, the stack config and the deployed function agree (issue 11, cost and time)
+    assert (settings["worker_memory_mb"], settings["worker_timeout_s"]) == (worker["memoryMb"], worker["timeoutS"])
+    assert (fn["memorySize"], fn["timeout"]) == (worker["memoryMb"], worker["timeoutS"])
+
+
 def test_the_reconciler_runs_the_orchestrator_package_through_its_reconcile_only_entry(stack: str) -> None:
     fn = one(stack, "aws:lambda/function:Function", "reconciler-function")
     assert (fn["name"], fn["handler"], fn["runtime"], fn["architectures"]) == (
@@ -348,15 +365,13 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-{stack}-orchestrator:*"],
         },
-        "ReadStageSettings": {
+        "ReadStageSettings": {  # by name: a path read of the stage would reach secrets/
             "Sid": "ReadStageSettings",
             "Effect": "Allow",
-            "Action": ["ssm:GetParametersByPath"],
+            "Action": ["ssm:GetParameters"],
             "Resource": [
-                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}",
-                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/",
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/{name}" for name in SystemSettings.names()
             ],
-            "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
         },
         "ReadExperimentDefaults": {  # recursive, but only under experiments/, a sibling of secrets/
             "Sid": "ReadExperimentDefaults",
@@ -382,12 +397,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["lambda:InvokeFunction"],
             "Resource": [f"{fn}-worker", f"{fn}-worker:*", f"{fn}-orchestrator", f"{fn}-orchestrator:*"],
         },
-        "ListRunsAndOutcomes": {
-            "Sid": "ListRunsAndOutcomes",
+        "ListRunsOutcomesAndPoints": {  # status counts points from key names, and reads none
+            "Sid": "ListRunsOutcomesAndPoints",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket],
-            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*", "points/*"]}},
         },
         "ReadRunsAndOutcomes": {
             "Sid": "ReadRunsAndOutcomes",
@@ -399,7 +414,7 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Sid": "WriteManifestsAndFailureOutcomes",
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
-            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
+            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/run_id=*/status=failure/*"],
         },
         "ClearStaleFailures": {
             "Sid": "ClearStaleFailures",
@@ -432,6 +447,8 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
             "Resource": [f"{bucket}/outcomes/run_id=*/status=success/*"],
+            # only with If-None-Match: a standing success cannot be replaced, not even by a buggy worker
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
         },
         "WriteAndClearFailureOutcomes": {
             "Sid": "WriteAndClearFailureOutcomes",
@@ -445,12 +462,18 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/outcomes/*"],
         },
-        "ListOutcomesAndPoints": {
-            "Sid": "ListOutcomesAndPoints",
+        "MarkStartedShards": {  # exactly what the started marker needs: list, put, delete; no read
+            "Sid": "MarkStartedShards",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": [f"{bucket}/started/run_id=*/shard=*/*.json"],
+        },
+        "ListOutcomesPointsAndMarkers": {
+            "Sid": "ListOutcomesPointsAndMarkers",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket],
-            "Condition": {"StringLike": {"s3:prefix": ["outcomes/*", "points/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": ["outcomes/*", "points/*", "started/*"]}},
         },
         "ReadExperimentSecrets": {
             "Sid": "ReadExperimentSecrets",
@@ -521,6 +544,20 @@ def test_reconciler_policy_statement_by_statement(stack: str) -> None:
     }
 
 
+def test_no_role_can_put_a_success_outcome_without_if_none_match(stack: str) -> None:
+    # GIVEN a success outcome's key in the stack's bucket
+    success = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3/outcomes/run_id=r-1/status=success/shard=00000.parquet"
+    granting = []
+    for role in ("orchestrator", "worker", "reconciler"):
+        for statement in role_policy(stack, role)["Statement"]:
+            if "s3:PutObject" in statement["Action"] and any(fnmatch(success, r) for r in statement["Resource"]):
+                granting.append((role, statement))
+    # THEN only the worker may put it, and only as a conditional create (S3 answers 412 to a PUT
+    # with If-None-Match over an existing key): a standing success is never replaced
+    assert [role for role, _ in granting] == ["worker"]
+    assert granting[0][1]["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+
+
 def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
     # GIVEN every SSM statement of every role
     secrets = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/{SECRETS_PATH}"
@@ -528,8 +565,8 @@ def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
         for statement in role_policy(stack, role)["Statement"]:
             if not any(action.startswith("ssm:") for action in statement["Action"]):
                 continue
-            # THEN only the worker's GetParameter names the secrets path; a path read (authorized
-            # against the path asked for) names no path under which secrets lie, and is not recursive
+            # THEN only the worker's GetParameter names the secrets path; the one path read
+            # (authorized against the path asked for, whatever lies below it) is under experiments/
             if role == "worker":
                 assert statement["Action"] == ["ssm:GetParameter"]
                 assert statement["Resource"] == [secrets + "*"]
@@ -541,9 +578,10 @@ def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
                     and statement.get("Sid") == "ReadExperimentDefaults"
                 ):
                     assert all(r in (experiments, experiments + "/*") for r in statement["Resource"]), role
-                elif "ssm:GetParametersByPath" in statement["Action"]:
-                    assert not [r for r in statement["Resource"] if "*" in r], role
-                    assert statement["Condition"] == {"BoolIfExists": {"ssm:Recursive": "false"}}
+                else:
+                    # no path read of an ancestor of secrets/ (the stage path, `/sweep`, `/`)
+                    assert "ssm:GetParametersByPath" not in statement["Action"], role
+                    assert "Condition" not in statement, role  # no reliance on an undocumented key
 
 
 def test_no_wildcard_action_and_no_star_resource_in_any_role(stack: str) -> None:

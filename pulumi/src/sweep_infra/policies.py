@@ -61,6 +61,7 @@ def _list_prefixes(sid: str, bucket_arn: str, *prefixes: str) -> Statement:
 
 SUCCESS_OUTCOMES = "outcomes/run_id=*/status=success/*"
 FAILURE_OUTCOMES = "outcomes/run_id=*/status=failure/*"
+STARTED_MARKERS = "started/run_id=*/shard=*/*.json"
 
 
 def orchestrator_policy(
@@ -74,14 +75,14 @@ def orchestrator_policy(
         "Statement": [
             _logs(log_group_arn),
             {
-                # GetParametersByPath is authorized against the path asked for, not the parameters
-                # returned: allow exactly the stage path (no `/*`, so no `.../secrets` path) and only
-                # non-recursive reads, which return the settings but nothing under `secrets/`
+                # by name: GetParametersByPath is authorized against the path asked for, so a path
+                # read of the stage would reach `secrets/` too, and AWS documents no condition key
+                # that keeps it to one level (`ssm:Recursive` is no longer among Parameter Store's
+                # documented keys); GetParameters is authorized per parameter
                 "Sid": "ReadStageSettings",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParametersByPath"],
-                "Resource": [parameter_path_arn, f"{parameter_path_arn}/"],
-                "Condition": {"BoolIfExists": {"ssm:Recursive": "false"}},
+                "Action": ["ssm:GetParameters"],
+                "Resource": [f"{parameter_path_arn}/{name}" for name in SystemSettings.names()],
             },
             {
                 # experiment defaults are read recursively, but only under their own path: a sibling
@@ -104,7 +105,9 @@ def orchestrator_policy(
                 ],
             },
             _invoke("DispatchShards", worker_arn, orchestrator_arn),
-            _list_prefixes("ListRunsAndOutcomes", bucket_arn, "runs", "outcomes"),
+            # status adds up a run's points from the names of its points keys: it lists them and
+            # never reads one (docs/storage.md)
+            _list_prefixes("ListRunsOutcomesAndPoints", bucket_arn, "runs", "outcomes", "points"),
             {
                 "Sid": "ReadRunsAndOutcomes",
                 "Effect": "Allow",
@@ -112,10 +115,11 @@ def orchestrator_policy(
                 "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
             },
             {
+                # only failures: a success is the worker's to create, and nobody's to replace
                 "Sid": "WriteManifestsAndFailureOutcomes",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
+                "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/{FAILURE_OUTCOMES}"],
             },
             {
                 # `sweep retry` finishes the cleanup a success's writer could not: the stale failure
@@ -153,8 +157,8 @@ def reconciler_policy(*, log_group_arn: str, bucket_arn: str) -> Document:
 
 
 def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str, reconciler_arn: str) -> Document:
-    """Write and replace points and outcomes, check for an existing outcome, read its experiment
-    secrets, and report a crash to the reconciler (the on-failure destination; never the
+    """Write and replace points and outcomes, check for an existing outcome, mark the shards it
+    started, read its experiment secrets, and report a crash to the reconciler (the on-failure destination; never the
     orchestrator, which dispatches)."""
     return {
         "Version": VERSION,
@@ -169,11 +173,16 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Resource": [f"{bucket_arn}/points/*"],
             },
             {
-                # a success is created (If-None-Match) and never deleted: no DeleteObject on it
+                # a success is created, never replaced nor deleted: a PUT without `If-None-Match`
+                # is not allowed, and with it S3 refuses to overwrite (412), so even a buggy worker
+                # cannot replace a standing success. The documented shape of this condition is
+                # `Null s3:if-none-match false` (S3 User Guide, "Enforce conditional writes");
+                # `*` is the only value S3 accepts in that header on PutObject.
                 "Sid": "CreateSuccessOutcomes",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
                 "Resource": [f"{bucket_arn}/{SUCCESS_OUTCOMES}"],
+                "Condition": {"Null": {"s3:if-none-match": "false"}},
             },
             {
                 "Sid": "WriteAndClearFailureOutcomes",
@@ -187,7 +196,15 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Action": ["s3:GetObject"],
                 "Resource": [f"{bucket_arn}/outcomes/*"],
             },
-            _list_prefixes("ListOutcomesAndPoints", bucket_arn, "outcomes", "points"),
+            {
+                # a marker per execution (sweep_worker.started): listed to learn that an earlier
+                # execution died, written at start, removed once the outcome is recorded; never read
+                "Sid": "MarkStartedShards",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"{bucket_arn}/{STARTED_MARKERS}"],
+            },
+            _list_prefixes("ListOutcomesPointsAndMarkers", bucket_arn, "outcomes", "points", "started"),
             {
                 "Sid": "ReadExperimentSecrets",
                 "Effect": "Allow",

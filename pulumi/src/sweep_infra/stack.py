@@ -39,7 +39,7 @@ class SweepStack(pulumi.ComponentResource):
 
         expiries = [Expiry("athena/", ATHENA_RESULTS_DAYS)]
         if config.results_expire_days:
-            expiries += [Expiry(p, config.results_expire_days) for p in ("runs/", "points/", "outcomes/")]
+            expiries += [Expiry(p, config.results_expire_days) for p in ("runs/", "points/", "outcomes/", "started/")]
         results = SecureBucket(f"{prefix}-results", SecureBucketArgs(tags, expiries, config.force_destroy), child)
         code = SecureBucket(f"{prefix}-artifacts", SecureBucketArgs(tags, [], config.force_destroy), child)
         catalog = ResultsCatalog(

@@ -1,7 +1,7 @@
 """Stage settings, experiment defaults and experiment secrets from SSM Parameter Store, cached.
 
-Settings are the String parameters directly under the stage prefix (`/sweep/<stage>/<name>`);
-experiment defaults are under `<prefix>experiments/<name>/<key>` (JSON text), read with them;
+Settings are String parameters directly under the stage prefix (`/sweep/<stage>/<name>`), read by
+name; experiment defaults are under `<prefix>experiments/<name>/<key>` (JSON text), read with them;
 secrets are SecureString parameters under `<prefix>secrets/`, read only by the worker, only when
 an experiment declares them, and never logged, returned or put in an event."""
 
@@ -74,6 +74,26 @@ def read_path(client: SSMClient, path: str, *, recursive: bool = False) -> dict[
     return found
 
 
+GET_PARAMETERS_MAX_NAMES = 10
+"""`GetParameters` takes at most ten names per call."""
+
+
+def read_names(client: SSMClient, prefix: str, names: Sequence[str]) -> dict[str, Parameter]:
+    """The parameters `<prefix><name>` that exist, by name, with their versions.
+
+    By name rather than by path: `GetParametersByPath` is authorized against the path asked for,
+    so a role allowed to read the stage path could read everything below it, `secrets/` included
+    (AWS documents no condition key that limits it to one level), whereas `GetParameters` is
+    authorized per parameter and the orchestrator's role names exactly the settings."""
+    found: dict[str, Parameter] = {}
+    for start in range(0, len(names), GET_PARAMETERS_MAX_NAMES):
+        chunk = [prefix + name for name in names[start : start + GET_PARAMETERS_MAX_NAMES]]
+        for item in client.get_parameters(Names=chunk).get("Parameters", []):
+            version = item.get("Version")
+            found[item["Name"][len(prefix) :]] = Parameter(item["Value"], int(version) if version else None)
+    return found
+
+
 class SsmSettings:
     """The stage settings: SSM values over the built-in defaults, cached for `ttl_s` seconds.
 
@@ -101,7 +121,7 @@ class SsmSettings:
         if self._fallback and now - self._fallback[0] < RETRY_AFTER_FAILURE_S:
             return self._fallback[1]
         try:
-            found = read_path(self._client, self.prefix)
+            found = read_names(self._client, self.prefix, SystemSettings.names())
             defaults = read_experiment_defaults(self._client, self.prefix)
         except (ClientError, BotoCoreError) as exc:
             reason = f"ssm unavailable, built-in default used: {str(exc)[:200]}"

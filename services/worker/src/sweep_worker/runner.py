@@ -27,6 +27,7 @@ from sweep_worker.budget import TimeBudget
 from sweep_worker.evaluate import run_points, run_points_isolated
 from sweep_worker.loop import redact
 from sweep_worker.sink import PointRows
+from sweep_worker.started import clear_started, mark_started
 
 log = logging.getLogger("sweep.worker")
 
@@ -95,7 +96,7 @@ def _budget(task: ShardTask, remaining_ms: Callable[[], float] | None, timer: Ti
 
 
 def _run_shard(
-    task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], float] | None, execution: str
+    task: ShardTask, deps: WorkerDeps, remaining_ms: Callable[[], float] | None, execution: str, *, isolate: bool
 ) -> PointRows:
     """Evaluate and write the shard's points; raise `_ShardFailed` for every way it can fail."""
     try:
@@ -107,7 +108,10 @@ def _run_shard(
     except SecretUnavailableError as exc:
         message = f"a secret of experiment `{task.experiment}` is unavailable: {exc}"
         raise _ShardFailed(ErrorCode.SECRET_UNAVAILABLE, message) from exc
-    run = run_points_isolated if previous_attempt_crashed(task, deps.store) else run_points
+    # an earlier execution of this attempt that left its started marker died (Lambda redelivers
+    # with the same attempt); an earlier attempt that crashed says so in its failure outcome
+    isolate = isolate or previous_attempt_crashed(task, deps.store)
+    run = run_points_isolated if isolate else run_points
     try:
         result = run(task, experiment, _budget(task, remaining_ms, deps.timer), secrets)
     except SweepError as exc:
@@ -117,8 +121,10 @@ def _run_shard(
         # no traceback in the log: it would quote the exception's message, secrets and all
         log.error("shard %s/%s: unexpected error: %s", task.run_id, task.shard_id, message)
         raise _ShardFailed(ErrorCode.INTERNAL_ERROR, message) from exc
-    result.rows.execution = execution  # the outcome names this execution: it vouches for these rows only
-    key = layout.points_key(task.run_id, task.shard_id, execution)
+    # the outcome names this execution's tag: it vouches for these rows only, and the key carries
+    # their counts so that status can add up a run from a listing (docs/storage.md)
+    result.rows.execution = layout.execution_tag(execution, result.rows.ok, result.rows.failed)
+    key = layout.points_key(task.run_id, task.shard_id, result.rows.execution)
     try:
         deps.store.put(key, result.rows.to_parquet())
     except Exception as exc:
@@ -150,6 +156,7 @@ def process_event(
     on-failure destination take over."""
     started = deps.clock()
     execution = layout.new_execution()
+    marked = False
     try:
         task = parse_task(event)
     except (MissingConfigError, InvalidTaskError) as exc:
@@ -165,9 +172,12 @@ def process_event(
         if standing is not None:
             log.info("shard %s/%s already succeeded; duplicate delivery ignored", run_id, shard_id)
             finish_cleanup(deps.store, standing)  # a stale failure or orphan left by an earlier touch
+            clear_started(deps.store, run_id, shard_id, None)
             return _duplicate(run_id, shard_id)
+        redelivered = mark_started(deps.store, task, execution, request_id=request_id, at=started.isoformat())
+        marked = True
         try:
-            rows = _run_shard(task, deps, remaining_ms, execution)
+            rows = _run_shard(task, deps, remaining_ms, execution, isolate=redelivered)
         except _ShardFailed as exc:
             failure = exc
         else:
@@ -184,9 +194,11 @@ def process_event(
                 finished_at=finished,
                 duration_ms=(finished - started).total_seconds() * 1000,
                 request_id=request_id,
-                execution=execution,
+                execution=rows.execution,
             )
-            if not record_outcome(deps.store, outcome):
+            recorded = record_outcome(deps.store, outcome)
+            clear_started(deps.store, run_id, shard_id, None)  # a success stands: nothing left to isolate
+            if not recorded:
                 log.info("shard %s/%s: another copy's success stands; this copy's rows discarded", run_id, shard_id)
                 return _duplicate(run_id, shard_id)
             return summary(outcome)
@@ -202,9 +214,14 @@ def process_event(
         started_at=started,
         finished_at=deps.clock(),
         request_id=request_id,
-        execution=execution if failure.rows is not None else None,
+        execution=failure.rows.execution if failure.rows is not None else None,
     )
-    if not record_outcome(deps.store, outcome):
+    recorded = record_outcome(deps.store, outcome)
+    if marked:
+        # this execution ended with an outcome: its marker goes; another's (one that died) stays,
+        # so the next attempt isolates too until the shard succeeds
+        clear_started(deps.store, run_id, shard_id, execution if recorded else None)
+    if not recorded:
         log.info("shard %s/%s already succeeded; late %s not recorded", run_id, shard_id, failure.code.value)
         return _duplicate(run_id, shard_id)
     log.warning("shard %s/%s failed: %s %s", run_id, shard_id, failure.code.value, failure.message)
