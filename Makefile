@@ -10,7 +10,7 @@ STACK ?= dev
 # Pulumi (`toolchain: uv`) finds uv on PATH only: put this uv first; the program takes the prebuilt artifacts.
 WITH_UV := PATH="$(dir $(UV)):$$PATH" SWEEP_ARTIFACTS_DIR="$(CURDIR)/build/lambda"
 
-.PHONY: help install run test test-long test-llm lint format bench mutation package openapi preflight preview deploy e2e clean
+.PHONY: help install run test test-browser test-long test-llm lint format bench mutation package openapi preflight preview deploy e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ run: install ## Run the example sweep locally (examples/maze.yaml) and print its
 
 test: install ## Run the unit and functional tests
 	$(UV) run --frozen pytest
+
+test-browser: install ## The report rendered in a real headless Chromium (installs the Debian package if missing)
+	scripts/chromium.sh >/dev/null
+	SWEEP_REQUIRE_BROWSER=1 $(UV) run --frozen pytest -m browser
 
 test-long: install ## The long tier: 10,000 bad API bodies, 500 bad sweep files in subprocesses, schemathesis
 	$(UV) run --frozen pytest -m long
@@ -53,8 +57,8 @@ bench: install ## Run the benchmarks and rewrite bench/RESULTS.md
 mutation: install ## Mutation testing of points, planning, tasks, worker runner (slow; MUTATION_SAMPLE=25 bounds it)
 	$(UV) run --frozen python bench/mutation.py
 
-package: install ## Build the Lambda artifacts (aarch64, CPython 3.12) into build/lambda
-	$(UV) run --frozen python -m sweep_infra.packaging --out build/lambda
+package: install ## Build the Lambda artifacts (aarch64, CPython 3.12) into build/lambda, with STACK's experiment packages
+	$(UV) run --frozen python -m sweep_infra.packaging --out build/lambda --stack $(STACK)
 
 openapi: install ## Regenerate docs/openapi.json from the API's routes
 	$(UV) run --frozen python -m sweep_orchestrator.openapi > docs/openapi.json

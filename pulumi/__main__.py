@@ -10,7 +10,7 @@ from sweep_infra.stack import SweepStack
 
 try:
     config = load_config()
-    built = artifacts(config.artifacts_dir)
+    built = artifacts(config.artifacts_dir, config.experiment_packages)
 except (InfraError, FileNotFoundError) as exc:
     raise pulumi.RunError(str(exc)) from None
 

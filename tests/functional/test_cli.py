@@ -182,8 +182,10 @@ def test_status_runs_and_report(tmp_path: Path) -> None:
     code, output = invoke("report", "cli-run", "--out", out)
     assert code == 0
     html = (Path(out) / "report-cli-run.html").read_text()
-    assert html.count("<svg") == 1  # one figure: the metrics against the one axis
+    # two figures: the metrics against the one axis, and the spread of the 5 repeats of each x
+    assert html.count("<svg") == 2
     assert "metrics against <code>x</code>" in html
+    assert "repeats: each metric's values at each repeated parameter combination" in html
     # self-contained: nothing to fetch (SVG's internal `url(#id)` references aside)
     assert not re.search(r"<script|<link|\ssrc=|url\((?!#)", html)
 

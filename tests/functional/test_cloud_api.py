@@ -36,7 +36,8 @@ def test_a_sweep_runs_end_to_end_through_the_handlers(stage: Stage) -> None:
     stage.put_setting("max_points", "5000")
     # WHEN a sweep is posted through the HTTP API
     status, body = stage.call("POST", "/runs", SWEEP)
-    # THEN it is accepted with its size and where to follow it
+    # THEN it is accepted with its size, its estimate and where to follow it
+    estimate = body.pop("estimate")
     assert (status, body) == (
         202,
         {
@@ -48,9 +49,22 @@ def test_a_sweep_runs_end_to_end_through_the_handlers(stage: Stage) -> None:
             "dispatched": 4,
             "delegated": 0,
             "dispatch_failed": 0,
+            "warnings": [],
             "status_url": "https://id.execute-api.us-east-1.amazonaws.com/runs/cloud-1",
         },
     )
+    # AND the estimate: no time per point given, so 4 shards until the default 900 s timeout at 1,769 MB
+    assert (estimate["shard_s_source"], estimate["makespan_s"], estimate["expired_shards"]) == (
+        "worker_timeout_s",
+        900.0,
+        0,
+    )
+    gb_s = 4 * 900 * 1769 / 1024
+    assert estimate["cost"]["lambda_duration"] == {
+        "units": gb_s,
+        "unit": "GB-s",
+        "usd": pytest.approx(gb_s * 13_333e-9),
+    }
     # AND one async worker invoke per shard, each carrying the config
     tasks = sorted((payload for _, payload in stage.invokes.calls), key=lambda t: t["shard_id"])
     assert {function for function, _ in stage.invokes.calls} == {WORKER}

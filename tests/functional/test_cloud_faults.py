@@ -196,6 +196,42 @@ def test_a_timed_out_worker_is_recorded_as_worker_timeout(stage: Stage) -> None:
     assert outcome(stage, "faults-1", task["shard_id"]).error_code == "WORKER_TIMEOUT"
 
 
+def test_a_queued_invoke_that_expired_is_recorded_as_event_expired_not_a_crash(stage: Stage) -> None:
+    # GIVEN a shard whose Event invoke waited in Lambda's queue past the worker's maximum event age
+    stage.call("POST", "/runs", SWEEP)
+    task = stage.invokes.take(WORKER)[2]
+    record = destination_record(task, "unused", "unused")
+    record["requestContext"].update(condition="EventAgeExceeded", approximateInvokeCount=0)
+    del record["responseContext"], record["responsePayload"]  # it never ran
+    # WHEN the on-failure destination hands the record to the orchestrator
+    result = handler.handler(record, LambdaContext())
+    # THEN the shard fails EVENT_EXPIRED, with a message that names the cause and the fixes
+    assert result == {
+        "reconciled": True,
+        "run_id": "faults-1",
+        "shard_id": task["shard_id"],
+        "error_code": "EVENT_EXPIRED",
+    }
+    failed = outcome(stage, "faults-1", task["shard_id"])
+    assert (failed.error_code, failed.error_message) == (
+        "EVENT_EXPIRED",
+        "the shard's invoke waited in Lambda's queue past the worker's maximum event age and was dropped "
+        "(EventAgeExceeded, 0 attempts): the worker's concurrency was full. Retry it with `sweep retry`; for "
+        "large runs raise the worker's concurrency or `maxEventAgeS`, or make shards shorter",
+    )
+
+
+def test_an_attempt_that_failed_then_expired_in_the_queue_keeps_its_error(stage: Stage) -> None:
+    stage.call("POST", "/runs", SWEEP)
+    task = stage.invokes.take(WORKER)[0]
+    record = destination_record(task, "Runtime.ExitError", "exit status 137")
+    record["requestContext"]["condition"] = "EventAgeExceeded"
+    assert handler.handler(record, LambdaContext())["error_code"] == "EVENT_EXPIRED"
+    assert (outcome(stage, "faults-1", task["shard_id"]).error_message or "").endswith(
+        "(last attempt: Runtime.ExitError: exit status 137)"
+    )
+
+
 def test_a_late_destination_record_never_overrides_a_success(stage: Stage) -> None:
     stage.call("POST", "/runs", SWEEP)
     task = stage.invokes.take(WORKER)[0]

@@ -59,3 +59,23 @@ def test_disarmed_alarm_does_not_fire() -> None:
         time.sleep(0.05)
     # AND leaving restores the previous SIGALRM handler
     assert signal.getsignal(signal.SIGALRM) == before
+
+
+def test_a_shard_alarm_interrupts_a_running_point_only() -> None:
+    # GIVEN one alarm armed for a whole shard, its deadline passing between two points
+    with PointAlarm() as alarm:
+        alarm.inside = False
+        alarm.arm(20)
+        time.sleep(0.1)  # sweep's own code between points
+        # THEN nothing is interrupted; the loop learns that the budget is spent
+        assert alarm.expired
+    # GIVEN the deadline passing while a point runs
+    with PointAlarm() as alarm:
+        alarm.inside = False
+        alarm.arm(30)
+        alarm.inside = True
+        # THEN the point is interrupted
+        with pytest.raises(PointInterrupted):
+            while True:
+                time.sleep(0.01)
+        assert not alarm.expired

@@ -255,6 +255,22 @@ def test_worker_async_invocations_retry_then_go_to_the_reconciler(stack: str) ->
     }
 
 
+def test_the_event_age_the_orchestrator_checks_is_the_one_the_worker_has(stack: str) -> None:
+    # GIVEN the submit-time check reads `max_event_age_s`, Lambda drops queued shards at `maxEventAgeS`
+    settings, worker = config(stack)["sweep:settings"], config(stack)["sweep:worker"]
+    # THEN both stages use Lambda's maximum (dev had one hour: ~240 of 2,000 shards started, issue 11)
+    assert settings["max_event_age_s"] == worker["maxEventAgeS"] == 21_600
+
+
+def test_the_run_estimate_uses_the_worker_memory_and_timeout_the_stack_deploys(stack: str) -> None:
+    # GIVEN the run estimate reads the settings, Lambda bills and stops the worker by its stack config
+    settings, worker = config(stack)["sweep:settings"], config(stack)["sweep:worker"]
+    fn = one(stack, "aws:lambda/function:Function", "worker-function")
+    # THEN the settings, the stack config and the deployed function agree (issue 11, cost and time)
+    assert (settings["worker_memory_mb"], settings["worker_timeout_s"]) == (worker["memoryMb"], worker["timeoutS"])
+    assert (fn["memorySize"], fn["timeout"]) == (worker["memoryMb"], worker["timeoutS"])
+
+
 def test_the_reconciler_runs_the_orchestrator_package_through_its_reconcile_only_entry(stack: str) -> None:
     fn = one(stack, "aws:lambda/function:Function", "reconciler-function")
     assert (fn["name"], fn["handler"], fn["runtime"], fn["architectures"]) == (
@@ -387,12 +403,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/tasksets/*"],
         },
-        "ListRunsAndOutcomes": {
-            "Sid": "ListRunsAndOutcomes",
+        "ListRunsOutcomesAndPoints": {  # status counts points from key names, and reads none
+            "Sid": "ListRunsOutcomesAndPoints",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket],
-            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*", "points/*"]}},
         },
         "ReadRunsAndOutcomes": {
             "Sid": "ReadRunsAndOutcomes",

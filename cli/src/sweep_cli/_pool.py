@@ -58,6 +58,24 @@ def run_task(event_json: str) -> dict[str, Any]:
     return worker.handler(json.loads(event_json), LocalContext())
 
 
+def probe(event_json: str, seconds: float, points: int) -> float | None:
+    """Seconds per point of the task's sweep, timed here without writing anything (`sweep_cli.sizing`)."""
+    from sweep_contracts.tasks import parse_task
+    from sweep_worker import handler as worker
+    from sweep_worker.probe import probe_point_cost
+
+    task = parse_task(json.loads(event_json))
+    experiment = worker.deps_from_environment().registry.get(task.experiment)
+    return probe_point_cost(task, experiment, seconds, points)
+
+
+def answer(payload: Any) -> Any:
+    """A shard task's result, or a probe's (a tuple `("probe", event_json, seconds, points)`)."""
+    if isinstance(payload, tuple):
+        return probe(*payload[1:])
+    return run_task(payload)
+
+
 def serve(conn: Connection, store_root: str) -> None:
     """A pool process: run each shard task it is sent and answer with its result, until told to stop.
 
@@ -75,10 +93,10 @@ def serve(conn: Connection, store_root: str) -> None:
         if event_json is None:
             return
         try:
-            answer: tuple[str, Any] = ("ok", run_task(event_json))
+            reply: tuple[str, Any] = ("ok", answer(event_json))
         except Exception as exc:
-            answer = ("raised", f"{type(exc).__name__}: {exc}")
+            reply = ("raised", f"{type(exc).__name__}: {exc}")
         try:
-            conn.send(answer)
+            conn.send(reply)
         except OSError:  # the parent is gone; the shard's own outcome is in the store
             return

@@ -5,7 +5,8 @@ point from the manifest's request with the same point-space code the worker uses
 Invariants, one violation kind each:
 - every shard of the plan has exactly one outcome (`missing_outcome`, `two_outcomes`);
 - no outcome or points object outside the plan or the layout (`stray_object`);
-- the rows an outcome vouches for exist and their counts equal its counts (`count_mismatch`);
+- the rows an outcome vouches for exist and their counts equal its counts, and the counts in its
+  points key's name (which status adds up) equal them too (`count_mismatch`);
 - each row belongs to its shard's index range (`wrong_shard`), no index twice (`duplicate_point`);
 - every row's config is the request's config overlaid with that point (`config_mismatch`).
 
@@ -152,6 +153,10 @@ def _check_rows(
             f"the outcome says {outcome.points_ok} ok + {outcome.points_failed} error, "
             f"{key} holds {ok} ok + {len(rows) - ok} error"
         )
+        report.violations.append(Violation("count_mismatch", where, detail))
+    named = layout.tag_counts(outcome.execution) if outcome.execution else None
+    if named is not None and named != (ok, len(rows) - ok):  # status adds up the counts in key names
+        detail = f"the key says {named[0]} ok + {named[1]} error, {key} holds {ok} ok + {len(rows) - ok} error"
         report.violations.append(Violation("count_mismatch", where, detail))
     shard = manifest.plan.shard(outcome.shard_id)
     for row in rows:

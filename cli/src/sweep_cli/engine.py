@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +46,11 @@ class ShardDone:
 
 Key = tuple[str, int]
 """(run_id, shard_id) of a task in the pool."""
+
+PROBE: Key = ("", -1)
+"""The key of the probe that times a sweep's points before it is planned."""
+PROBE_GRACE_S = 60.0
+"""How long past its own time a probe may take to answer: the pool's processes start first."""
 
 
 def _never() -> int | None:
@@ -110,6 +116,21 @@ class PoolDispatcher:
             self._tasks[key] = (manifest, attempt)
             self.points_dispatched += manifest.plan.shard(shard_id).size
         return DispatchReport(dispatched=len(shards))
+
+    def probe(self, manifest: RunManifest, seconds: float, points: int) -> float | None:
+        """Seconds per point of the run's sweep, timed in a pool process on up to `points` points
+        within `seconds` (`sweep_cli.sizing`); None when it cannot say: the experiment is not timed
+        (it waits on a service), its process died or raised, it did not answer in time, or a stop
+        was requested (the run then starts and stops as any other)."""
+        pool = self._processes()
+        pool.submit(PROBE, ("probe", manifest.task_factory().event_json(0, 1), seconds, points))
+        deadline = time.monotonic() + seconds + PROBE_GRACE_S
+        while time.monotonic() < deadline and self.stop_requested() is None:
+            for result in pool.results(timeout=POLL_S):
+                if result.key == PROBE:
+                    return result.value if isinstance(result, Finished) else None
+        pool.stop()  # stuck in native code past its alarm, or asked to stop: end it; dispatch starts afresh
+        return None
 
     def wait(self, on_done: Callable[[ShardDone], None]) -> None:
         """Block until every dispatched shard is done, calling `on_done` for each."""

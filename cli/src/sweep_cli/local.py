@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import typer
 
+from sweep_cli import sizing
 from sweep_cli.backend import RunRow, Summary
 from sweep_cli.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.errors import UsageError
@@ -24,7 +26,7 @@ from sweep_orchestrator.retry import RetryResult, retry_run, with_settings
 from sweep_orchestrator.runs import delete_run, differences, list_runs, load_manifest
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import RunStatus, run_status
-from sweep_orchestrator.submit import SubmitResult, submit_run
+from sweep_orchestrator.submit import SubmitResult, prepare, submit_run
 
 
 class LocalBackend:
@@ -77,8 +79,23 @@ class LocalBackend:
 
     def submit(self, payload: Any) -> SubmitResult:
         settings = self.settings or SystemSettings.resolve({}, source="default")
-        result, _ = submit_run(payload, self._runtime(settings))
+        runtime = self._runtime(settings)
+        if sizing.measured(settings):
+            settings = self._sized(payload, runtime, settings)
+            runtime = replace(runtime, settings=lambda: settings)
+        result, _ = submit_run(payload, runtime)
         return result
+
+    def _sized(self, payload: Any, runtime: Runtime, settings: SystemSettings) -> SystemSettings:
+        """The settings with `shard_size` measured on this machine (`sweep_cli.sizing`), unless the
+        request sets it or names a run that exists (which keeps its plan)."""
+        manifest = prepare(payload, runtime)  # a bad request fails here, before any point is timed
+        run_id = payload.get("run_id") if isinstance(payload, Mapping) else None
+        if manifest.request.shard_size is not None or (run_id is not None and self.has_run(manifest.run_id)):
+            return settings
+        assert self._dispatcher is not None  # set by `_runtime`
+        seconds = self._dispatcher.probe(manifest, sizing.PROBE_S, sizing.PROBE_POINTS)
+        return settings if seconds is None else sizing.sized(settings, seconds)
 
     def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
         # a retry runs with the settings the run was planned with, not today's, unless told otherwise

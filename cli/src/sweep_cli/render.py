@@ -130,6 +130,9 @@ def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
     return table
 
 
+_CODES_SQL = "SELECT error_code, count(*) FROM outcomes GROUP BY 1"
+
+
 def status_text(status: RunStatus) -> Text:
     style = _STATE_STYLE.get(status.state, "")
     state: str = status.state
@@ -155,6 +158,9 @@ def status_text(status: RunStatus) -> Text:
     )
     if status.error_codes:
         text.append("\n  errors  " + ", ".join(f"{code} x{n}" for code, n in sorted(status.error_codes.items())))
+        if status.failures_not_read:  # status reads only the failures it shows
+            every = f'sweep results {status.run_id} --sql "{_CODES_SQL}"'
+            text.append(f" in the first {len(status.failed_shards)} failed shards; every one: {every}")
     for failure in status.failed_shards[:5]:
         text.append(f"\n  shard {failure.shard_id} (attempt {failure.attempt}) {failure.error_code}: ", style="red")
         text.append((failure.error_message or "")[:300])

@@ -1,21 +1,28 @@
-"""`sweep report`: one self-contained HTML file (inline SVG, no scripts, no network) with each
-metric plotted against each swept parameter, per series; mean ± standard deviation over repeats
-and the other axes. Continuous parameters with many values (random search) are scattered."""
+"""`sweep report`: one self-contained HTML file (inline SVG, no scripts, no network).
+
+Per series: each metric against each swept parameter (averaged over the other axes); for two or
+more axes, interaction plots (one line per value of a second axis) and heatmaps per pair of
+axes; repeats as spread (box and dots). Means carry 95% intervals that stay within the metric's
+range (`sweep_cli.intervals`). Continuous parameters with many values (random search) are
+scattered. Several runs: `sweep_cli.report_overlay`."""
 
 from __future__ import annotations
 
 import html
-import io
+import itertools
 import json
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sweep_cli.errors import UsageError
+from sweep_cli.intervals import Estimate, MetricRange
 from sweep_cli.llm_report import llm_section, records_calls
 from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, metric_expr, objective, param_expr, summary_sql
 from sweep_cli.render import cell
+from sweep_cli.report_data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
+from sweep_cli.report_plots import heatmap_figure, lines_figure, numeric, scatter_figure, spread_figure
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
@@ -26,6 +33,14 @@ from sweep_orchestrator.status import RunStatus, run_status
 SCATTER_ABOVE = 30
 """A numeric parameter with more distinct values than this is scattered, not aggregated."""
 SCATTER_LIMIT = 20_000
+MAX_PAIRS = 6
+"""Interaction plots and heatmaps for at most this many pairs of axes per series (in axis order)."""
+MAX_LINES = 10
+"""An interaction plot draws at most this many lines (values of its second axis)."""
+INTERVAL_NOTE = (
+    "95% interval of the mean: Wilson for metrics that are only 0 or 1, else Student's t "
+    "clipped to the metric's observed range"
+)
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
@@ -33,95 +48,111 @@ h1{font-size:1.5rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px sol
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
 th{background:#f5f5f5}.num{text-align:right}pre{background:#f7f7f7;padding:.5rem;overflow:auto}
 .state-succeeded{color:#187a2f}.state-failed{color:#b00}.state-partial{color:#c60}.state-running{color:#a80}
-figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}
+figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}svg{max-width:100%;height:auto}
 """
 
 
-def _numeric(values: Sequence[Any]) -> list[float] | None:
-    try:
-        return [float(v) for v in values]
-    except (TypeError, ValueError):
-        return None
+def figure(kind: str, caption: str, svg: str) -> str:
+    """A captioned plot; `kind` (axis, interaction, heatmap, spread, scatter, overlay) lets tests find it."""
+    return f"<figure class='plot' data-kind='{kind}'><figcaption>{caption}</figcaption>{svg}</figure>"
 
 
-def _figure(axis: str, metrics: list[str], groups: list[tuple[Any, ...]], scatter: bool) -> str:
-    import matplotlib
+@dataclass
+class Figures:
+    """Numbers the figures of one page, so the ids inside their SVG are unique and stable."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    count: int = 0
 
-    plt.rcParams["svg.hashsalt"] = f"sweep-{axis}"
-    cols = min(4, len(metrics))
-    rows = math.ceil(len(metrics) / cols)
-    fig, grid = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), squeeze=False)
-    labels = [g[0] for g in groups]
-    xs = _numeric(labels)
-    for i, metric in enumerate(metrics):
-        ax = grid[i // cols][i % cols]
-        if scatter and xs is not None:
-            ys = [g[1 + i] for g in groups]
-            ax.scatter(xs, [y if y is not None else math.nan for y in ys], s=6, alpha=0.5)
-        else:
-            means = [g[1 + 2 * i] if g[1 + 2 * i] is not None else math.nan for g in groups]
-            stds = [g[2 + 2 * i] if g[2 + 2 * i] is not None else 0.0 for g in groups]
-            if xs is not None:
-                if min(xs) > 0 and max(xs) / min(xs) >= 20:
-                    ax.set_xscale("log")
-                order = sorted(range(len(xs)), key=lambda k: xs[k])
-                ax.errorbar(
-                    [xs[k] for k in order],
-                    [means[k] for k in order],
-                    yerr=[stds[k] for k in order],
-                    marker="o",
-                    ms=4,
-                    capsize=3,
-                )
-            else:
-                ax.bar(range(len(labels)), means, yerr=stds, capsize=3, color="#4c78a8")
-                ax.set_xticks(range(len(labels)), [str(v) for v in labels], rotation=30, ha="right", fontsize=8)
-        ax.set_title(metric, fontsize=10)
-        ax.set_xlabel(axis, fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3)
-    for j in range(len(metrics), rows * cols):
-        grid[j // cols][j % cols].axis("off")
-    fig.tight_layout()
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+    def next_id(self) -> str:
+        self.count += 1
+        return f"f{self.count}"
 
 
-def _series_section(db: ResultsDB, manifest: RunManifest, series: str, metrics: list[str]) -> str:
-    parts = [f"<h2>Series {html.escape(series)}</h2>"]
-    (found,) = (s for s in PointSpace(manifest.request, manifest.effective_config()).series if s.name == series)
-    for axis in found.axes:
-        v = param_expr(axis)
-        distinct = db.query(f"SELECT count(DISTINCT {v}) FROM points WHERE series = ?", [series]).rows[0][0]
-        values_numeric = _numeric(
-            [r[0] for r in db.query(f"SELECT DISTINCT {v} FROM points WHERE series = ? LIMIT 100", [series]).rows]
+@dataclass
+class _Context:
+    manifest: RunManifest
+    metrics: list[str]
+    bounds: dict[str, MetricRange]
+    ids: Figures = field(default_factory=Figures)
+
+
+def _axis_figure(db: ResultsDB, ctx: _Context, series: str, axis: str) -> str:
+    v = param_expr(axis)
+    values = numeric(
+        [r[0] for r in db.query(f"SELECT DISTINCT {v} FROM points WHERE series = ? LIMIT 100", [series]).rows]
+    )
+    code = f"<code>{html.escape(axis)}</code>"
+    if values is not None and distinct_count(db, axis, series) > SCATTER_ABOVE:
+        selects = ", ".join(metric_expr(m) for m in ctx.metrics)
+        sql = f"SELECT {v}, {selects} FROM points WHERE series = ? AND status = 'ok' LIMIT {SCATTER_LIMIT}"
+        rows = db.query(sql, [series]).rows
+        if rows:
+            return figure(
+                "scatter",
+                f"metrics against {code} (each point)",
+                scatter_figure(ctx.ids.next_id(), axis, ctx.metrics, rows),
+            )
+    else:
+        found = cells(db, [axis], ctx.metrics, ctx.bounds, series)
+        if found:
+            line = ("", {k[0]: e for k, e in found.items()})
+            caption = f"metrics against {code} (mean over repeats and the other axes; {INTERVAL_NOTE})"
+            return figure("axis", caption, lines_figure(ctx.ids.next_id(), axis, ctx.metrics, [line]))
+    return f"<p>No successful points vary {code}.</p>"
+
+
+def _pair_figures(db: ResultsDB, ctx: _Context, series: str, first: str, second: str) -> list[str]:
+    found = cells(db, [first, second], ctx.metrics, ctx.bounds, series)
+    if not found:
+        return []
+    counts = {a: len({k[i] for k in found}) for i, a in enumerate((first, second))}
+    # x: the axis with more values (a number line reads better); lines: the other one
+    x, hue = (first, second) if counts[first] >= counts[second] else (second, first)
+    parts = []
+    if counts[hue] <= MAX_LINES:
+        lines: dict[str, dict[str, dict[str, Estimate]]] = {}
+        for key, estimates in found.items():
+            by_axis = dict(zip((first, second), key, strict=True))
+            lines.setdefault(f"{hue}={by_axis[hue]}", {})[by_axis[x]] = estimates
+        caption = (
+            f"interaction: metrics against <code>{html.escape(x)}</code>, one line per value of "
+            f"<code>{html.escape(hue)}</code> (mean over repeats and the other axes; {INTERVAL_NOTE})"
         )
-        scatter = values_numeric is not None and distinct > SCATTER_ABOVE
-        if scatter:
-            selects = ", ".join(metric_expr(m) for m in metrics)
-            sql = f"SELECT {v}, {selects} FROM points WHERE series = ? AND status = 'ok' LIMIT {SCATTER_LIMIT}"
-        else:
-            aggregates = ", ".join(f"avg({metric_expr(m)}), stddev_samp({metric_expr(m)})" for m in metrics)
-            sql = f"SELECT {v} AS v, {aggregates} FROM points WHERE series = ? AND status = 'ok' GROUP BY v ORDER BY v"
-        groups = db.query(sql, [series]).rows
-        if not groups:
-            parts.append(f"<p>No successful points vary <code>{html.escape(axis)}</code>.</p>")
-            continue
-        how = "each point" if scatter else "mean ± sd over repeats and the other axes"
         parts.append(
-            f"<figure><figcaption>metrics against <code>{html.escape(axis)}</code> ({how})</figcaption>"
-            f"{_figure(axis, metrics, groups, scatter)}</figure>"
+            figure("interaction", caption, lines_figure(ctx.ids.next_id(), x, ctx.metrics, list(lines.items()), hue))
         )
+    pairs = {(k[0], k[1]): e for k, e in found.items()}
+    caption = (
+        f"heatmap: mean of each metric over <code>{html.escape(first)}</code> × <code>{html.escape(second)}</code>"
+    )
+    parts.append(figure("heatmap", caption, heatmap_figure(ctx.ids.next_id(), first, second, ctx.metrics, pairs)))
+    return parts
+
+
+def _series_section(db: ResultsDB, ctx: _Context, series: str) -> str:
+    parts = [f"<h2>Series {html.escape(series)}</h2>"]
+    (found,) = (s for s in PointSpace(ctx.manifest.request, ctx.manifest.effective_config()).series if s.name == series)
+    axes = list(found.axes)
+    parts.extend(_axis_figure(db, ctx, series, axis) for axis in axes)
+    factors = [a for a in axes if a not in REPLICATE_AXES and distinct_count(db, a, series) <= SCATTER_ABOVE]
+    pairs = list(itertools.combinations(factors, 2))
+    for first, second in pairs[:MAX_PAIRS]:
+        parts.extend(_pair_figures(db, ctx, series, first, second))
+    if len(pairs) > MAX_PAIRS:
+        parts.append(f"<p>{len(pairs) - MAX_PAIRS} more pairs of axes are not drawn (at most {MAX_PAIRS}).</p>")
+    repeated = spread(db, ctx.metrics, series)
+    if repeated.groups:
+        shown = len(repeated.groups)
+        of = f" (the first {shown} of {repeated.total})" if repeated.total > shown else ""
+        caption = (
+            f"repeats: each metric's values at each repeated parameter combination{of}; "
+            "box = quartiles, dot = one repeat"
+        )
+        parts.append(figure("spread", caption, spread_figure(ctx.ids.next_id(), ctx.metrics, repeated.groups)))
     return "\n".join(parts)
 
 
-def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -151,6 +182,32 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
     )
 
 
+def chosen_metrics(run_id: str, experiment: str, recorded: list[str], asked: Sequence[str]) -> list[str]:
+    """The metrics to plot: those asked for (each one recorded), else the experiment's declared
+    metrics that the run recorded, else every recorded one."""
+    unknown = [m for m in asked if m not in recorded]
+    if unknown:
+        raise UsageError(
+            f"metric `{unknown[0]}` was not recorded in run `{run_id}`.",
+            field="--metric",
+            value=unknown[0],
+            hint=f"recorded metrics: {', '.join(recorded) or 'none'}.",
+        )
+    registry = Registry.default()
+    declared = [m for m in (registry.get(experiment).metrics if experiment in registry else ()) if m in recorded]
+    return list(asked) or declared or recorded
+
+
+def save_page(path: Path, title: str, sections: Sequence[str]) -> Path:
+    document = (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(document)
+    return path
+
+
 def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path:
     store = LocalStore(out)
     manifest = load_manifest(store, run_id)
@@ -158,45 +215,28 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
     db = ResultsDB(out, run_id)
     try:
         recorded = db.metric_names()
-        unknown = [m for m in metrics if m not in recorded]
-        if unknown:
-            raise UsageError(
-                f"metric `{unknown[0]}` was not recorded in run `{run_id}`.",
-                field="--metric",
-                value=unknown[0],
-                hint=f"recorded metrics: {', '.join(recorded) or 'none'}.",
-            )
-        registry = Registry.default()
-        experiment = registry.get(manifest.request.experiment) if manifest.request.experiment in registry else None
-        declared = [m for m in (experiment.metrics if experiment else ()) if m in recorded]
-        chosen = metrics or declared or recorded
+        chosen = chosen_metrics(run_id, manifest.request.experiment, recorded, metrics)
         sections = [_header(manifest, status)]
         found = objective(manifest.request.experiment, None, lambda: recorded)
         if found is not None and found[0] in recorded:
             name, goal = found
             summary = db.query(summary_sql(name, goal, manifest.plan.repeats))
             sections.append(f"<h2>Summary — {html.escape(name)} ({goal})</h2>")
-            sections.append(_table(summary.columns, summary.rows))
+            sections.append(table(summary.columns, summary.rows))
             if records_calls(recorded):
-                sections.append(llm_section(db, manifest, name, _table))
+                sections.append(llm_section(db, manifest, name, table))
         if status.points_error:
             errors = db.query(ERROR_GROUPS_SQL)
             sections.append(f"<h2>Point errors ({status.points_error:,})</h2>")
-            sections.append(_table(["error_type", "message", "points", "example point"], errors.rows))
+            sections.append(table(["error_type", "message", "points", "example point"], errors.rows))
             sections.append(f"<p>Tracebacks: <code>sweep logs {html.escape(run_id)} --point N</code></p>")
         if chosen:
-            for info in manifest.plan.series:
-                sections.append(_series_section(db, manifest, info.name, chosen))
+            ctx = _Context(manifest, chosen, metric_ranges([db], chosen))
+            sections.extend(_series_section(db, ctx, info.name) for info in manifest.plan.series)
         else:
             sections.append("<p>No metrics were recorded.</p>")
         settings = [(name, record["value"], record.get("source", "")) for name, record in manifest.settings.items()]
-        sections.append("<h2>Settings</h2>" + _table(["setting", "value", "source"], settings))
+        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source"], settings))
     finally:
         db.close()
-    document = (
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>sweep report {html.escape(run_id)}</title>"
-        f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>"
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(document)
-    return path
+    return save_page(path, f"sweep report {run_id}", sections)

@@ -53,6 +53,8 @@ class StackConfig(_Model):
     force_destroy: bool = Field(default=False, alias="forceDestroy")
     ssm_high_throughput: bool = Field(default=False, alias="ssmHighThroughput")
     artifacts_dir: str | None = Field(default=None, alias="artifactsDir")
+    experiment_packages: tuple[str, ...] = Field(default=(), alias="experimentPackages")
+    """The stage's own experiments (local project paths, requirements), shipped in its functions."""
 
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
@@ -183,7 +185,7 @@ def load_config() -> StackConfig:
             f"--stack {pulumi.get_stack()} {NAMESPACE}:secrets, and create each secret with: "
             f"uv run sweep params set-secret NAME --stage {pulumi.get_stack()} < FILE"
         )
-    for key in ("settings", "experiments", "orchestrator", "worker", "apiThrottle"):
+    for key in ("settings", "experiments", "experimentPackages", "orchestrator", "worker", "apiThrottle"):
         value = sweep.get_object(key)
         if value is not None:
             raw[key] = value

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +22,14 @@ RUNTIME = "python3.12"
 ARCHITECTURE = "arm64"
 
 
-def artifacts(artifacts_dir: str | None) -> dict[str, Artifact]:
+def artifacts(artifacts_dir: str | None, experiments: Sequence[str] = ()) -> dict[str, Artifact]:
     """Prebuilt artifacts (`make package`; config `sweep:artifactsDir`, else $SWEEP_ARTIFACTS_DIR as
-    `make deploy` sets it), or build them now."""
+    `make deploy` sets it), or build them now with the stage's experiment packages."""
     root = packaging.repo_root()
     artifacts_dir = artifacts_dir or os.environ.get(environment.ARTIFACTS_DIR) or None
     if artifacts_dir is None:
-        return {name: packaging.build(name, root, root / "build" / "lambda") for name in packaging.FUNCTIONS}
+        out = root / "build" / "lambda"
+        return {name: packaging.build(name, root, out, experiments=experiments) for name in packaging.FUNCTIONS}
     directory = Path(artifacts_dir) if Path(artifacts_dir).is_absolute() else root / artifacts_dir
     found = {}
     for name in packaging.FUNCTIONS:

@@ -2,7 +2,10 @@
 manylinux_2_28 aarch64 wheels for CPython 3.12, pruned, in a deterministic zip — an unchanged tree
 gives a byte-identical artifact, so Pulumi sees no diff.
 
-    uv run python -m sweep_infra.packaging --out build/lambda          # what `make package` runs
+    uv run python -m sweep_infra.packaging --out build/lambda --stack dev   # what `make package` runs
+
+The stack's experiment packages (`sweep:experimentPackages`, see `experiment_packages`) go into the
+worker with their dependencies and into the orchestrator alone.
 
 Determinism: entries sorted, timestamps fixed (1980-01-01), permissions normalised, no
 `__pycache__`, no installer records (RECORD, INSTALLER, REQUESTED, direct_url.json). Package
@@ -18,9 +21,11 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sweep_infra import experiment_packages
 from sweep_infra.errors import PackagingError
 
 LAMBDA_PLATFORM = "aarch64-manylinux_2_28"
@@ -88,9 +93,17 @@ def _uv() -> str:
     raise PackagingError("uv is needed to build the Lambda artifacts: `make install` provides it.")
 
 
-def install(function: FunctionPackage, root: Path, target: Path, platform: str, python: str) -> None:
+def install(
+    function: FunctionPackage,
+    root: Path,
+    target: Path,
+    platform: str,
+    python: str,
+    experiments: Sequence[str] = (),
+) -> None:
     """The member's locked third-party dependencies as binary wheels for `platform`, then the
-    workspace packages themselves (pure Python) without dependencies."""
+    workspace packages themselves (pure Python) without dependencies, then the stage's experiment
+    packages: with their dependencies (within the lock) for the worker, alone for the orchestrator."""
     uv = _uv()
     requirements = target.parent / f"{function.name}-requirements.txt"
     exported = _run(
@@ -115,9 +128,13 @@ def install(function: FunctionPackage, root: Path, target: Path, platform: str, 
     _run(
         [uv, "pip", "install", *common, "--no-deps", "--reinstall", *[str(root / p) for p in function.workspace]], root
     )
+    wheels = experiment_packages.build_wheels(uv, root, experiments, target.parent / f"{function.name}-wheels")
+    experiment_packages.install(uv, root, wheels, common, requirements, function.name == "worker", platform, python)
+    shutil.rmtree(target.parent / f"{function.name}-wheels", ignore_errors=True)
 
 
 def prune(site: Path) -> None:
+    (site / ".lock").unlink(missing_ok=True)  # uv's lock on the target directory
     for relative in _PRUNED_PATHS:
         shutil.rmtree(site / relative, ignore_errors=True)
     for path in sorted(site.rglob("*"), reverse=True):
@@ -154,23 +171,48 @@ def build(
     out: Path,
     platform: str = LAMBDA_PLATFORM,
     python: str = LAMBDA_PYTHON,
+    experiments: Sequence[str] = (),
+    limit: int = UNZIPPED_LIMIT,
 ) -> Artifact:
-    """Build `out/<name>.zip` for one function."""
+    """Build `out/<name>.zip` for one function, with the stage's experiment packages."""
     function = FUNCTIONS[name]
     out.mkdir(parents=True, exist_ok=True)
     site = out / f"{name}-site"
     shutil.rmtree(site, ignore_errors=True)
-    install(function, root, site, platform, python)
+    install(function, root, site, platform, python, experiments)
     prune(site)
     path = out / f"{name}.zip"
     unzipped = deterministic_zip(site, path)
+    largest = _largest(site)
     shutil.rmtree(site)
-    if unzipped > UNZIPPED_LIMIT:
+    if unzipped > limit:
+        path.unlink()
         raise PackagingError(
-            f"the {name} artifact is {unzipped / 2**20:.0f} MiB unzipped, over Lambda's 250 MiB limit."
+            f"the {name} artifact would be {_mib(unzipped)} unzipped, {_mib(unzipped - limit)} over Lambda's "
+            f"{_mib(limit)} limit for a function and its layers (largest: {largest}). Ship fewer or lighter "
+            "dependencies (drop one from an experiment package in `sweep:experimentPackages`, or import a "
+            "smaller one), or move a large dependency into a container image function: a Lambda layer counts "
+            "toward the same limit."
         )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return Artifact(name, path, digest, path.stat().st_size, unzipped)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
+
+
+def _largest(site: Path, count: int = 3) -> str:
+    """The top-level entries that weigh most, unzipped: where to cut."""
+    sizes = {
+        entry.name: sum(p.stat().st_size for p in entry.rglob("*") if p.is_file())
+        if entry.is_dir()
+        else entry.stat().st_size
+        for entry in site.iterdir()
+        if not entry.name.endswith(".dist-info")
+    }
+    top = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:count]
+    return ", ".join(f"{name} {_mib(size)}" for name, size in top)
 
 
 def repo_root() -> Path:
@@ -186,23 +228,34 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("build/lambda"))
     parser.add_argument("--platform", default=LAMBDA_PLATFORM, help="uv --python-platform (default: Lambda's)")
     parser.add_argument("--python", default=LAMBDA_PYTHON, help="Python version (default: Lambda's)")
+    parser.add_argument("--stack", help="the stack whose `sweep:experimentPackages` to ship (make: STACK=dev)")
     parser.add_argument("functions", nargs="*", help=f"which to build: {', '.join(FUNCTIONS)} (default: all)")
     args = parser.parse_args()
     unknown = [f for f in args.functions if f not in FUNCTIONS]
     if unknown:
         parser.error(f"unknown function {unknown[0]!r}; choose from {', '.join(FUNCTIONS)}")
+    try:
+        _build_all(args)
+    except PackagingError as exc:  # the user's to fix: one paragraph, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    sys.stdout.flush()
+    os.sync()
+
+
+def _build_all(args: argparse.Namespace) -> None:
     root = repo_root()
+    experiments = experiment_packages.declared(root, args.stack)
+    if experiments:
+        print(f"experiment packages of stack `{args.stack}`: {', '.join(experiments)}")
     print(f"{'function':<13} {'zipped':>10} {'unzipped':>10}  sha256")
     for name in args.functions or list(FUNCTIONS):
-        artifact = build(
-            name, root, args.out if args.out.is_absolute() else root / args.out, args.platform, args.python
-        )
+        out = args.out if args.out.is_absolute() else root / args.out
+        artifact = build(name, root, out, args.platform, args.python, experiments)
         print(
             f"{name:<13} {artifact.zipped_bytes / 2**20:>8.1f}Mi {artifact.unzipped_bytes / 2**20:>8.1f}Mi  "
             f"{artifact.sha256}  {artifact.path}"
         )
-    sys.stdout.flush()
-    os.sync()
 
 
 if __name__ == "__main__":

@@ -118,7 +118,9 @@ def orchestrator_policy(
             },
             _invoke("DispatchShards", worker_arn, orchestrator_arn),
             _read_task_sets(bucket_arn),  # submit checks that a referenced task set is there and matches
-            _list_prefixes("ListRunsAndOutcomes", bucket_arn, "runs", "outcomes"),
+            # status adds up a run's points from the names of its points keys: it lists them and
+            # never reads one (docs/storage.md)
+            _list_prefixes("ListRunsOutcomesAndPoints", bucket_arn, "runs", "outcomes", "points"),
             {
                 "Sid": "ReadRunsAndOutcomes",
                 "Effect": "Allow",

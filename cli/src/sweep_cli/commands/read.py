@@ -94,20 +94,30 @@ def runs(
 @app.command()
 @handles_errors
 def report(
-    run_id: RunIdArgument,
+    run_ids: Annotated[
+        list[str], typer.Argument(help="The run; name two or more to overlay them.", metavar="RUN_ID...")
+    ],
     out: OutOption = DEFAULT_OUT,
     output: Annotated[
-        Path | None, typer.Option("--output", help="HTML file (default: <out>/report-<run_id>.html).")
+        Path | None,
+        typer.Option("--output", help="HTML file (default: <out>/report-<run_id>.html, or report-A-vs-B.html)."),
     ] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metrics to plot (default: all).")] = None,
     open_browser: Annotated[
         bool, typer.Option("--open/--no-open", help="Open the report in a browser, where one is available.")
     ] = True,
 ) -> None:
-    """Write a self-contained HTML report: each metric against each swept parameter, per series."""
-    from sweep_cli.report import write_report
+    """Write a self-contained HTML report: each metric against each swept parameter, interactions
+    and heatmaps of pairs of axes, and the spread of repeats, per series. With several runs: each
+    metric against each shared axis, one line per run."""
+    if len(run_ids) == 1:
+        from sweep_cli.report import write_report
 
-    path = write_report(out, run_id, output or out / f"report-{run_id}.html", metric or [])
+        path = write_report(out, run_ids[0], output or out / f"report-{run_ids[0]}.html", metric or [])
+    else:
+        from sweep_cli.report_overlay import default_name, write_overlay
+
+        path = write_overlay(out, run_ids, output or out / default_name(run_ids), metric or [])
     render.out.print(f"report written to {path}")
     if open_browser and _has_display():
         import webbrowser

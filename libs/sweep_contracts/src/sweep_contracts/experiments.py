@@ -91,6 +91,11 @@ class Experiment(Generic[C]):
     def __post_init__(self) -> None:
         object.__setattr__(self, "_takes_seed", SEED in self.config_model.model_fields)
 
+    @property
+    def takes_seed(self) -> bool:
+        """Whether the config model has a `seed` field: the effective config's seed is validated too."""
+        return self._takes_seed
+
     def resolved_run(self) -> Callable[..., Metrics | Evaluation]:
         """The run function, importing its module the first time when `run` names it."""
         if not isinstance(self.run, str):
@@ -125,15 +130,16 @@ class Experiment(Generic[C]):
         if isinstance(raw, Evaluation):
             output, call = raw.output, raw.call
             raw = raw.metrics
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             raise TypeError(
                 f"experiment `{self.name}` returned {type(raw).__name__}; it must return a mapping of metrics"
             )
         metrics: dict[str, float] = {}
         items: list[tuple[object, object]] = list(raw.items())  # declared numbers; checked as any value
         for name, value in items:
-            # numbers.Real: Python's int/float/bool and numpy's scalars (np.int64, np.float32, …)
-            if not isinstance(value, numbers.Real):
+            # numbers.Real: Python's int/float/bool and numpy's scalars (np.int64, np.float32, …);
+            # the exact-type test first spares the common case the slower ABC check
+            if type(value) is not float and not isinstance(value, numbers.Real):
                 raise TypeError(f"metric `{name}` is {value!r} ({type(value).__name__}); metrics must be numbers")
             number = float(value)
             if not math.isfinite(number):

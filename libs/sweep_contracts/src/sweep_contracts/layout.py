@@ -3,13 +3,17 @@
 ```
 runs/run_id=<id>/manifest.json
 runs/run_id=<id>/dispatched.json
-points/run_id=<id>/shard=<00000>-<execution>.parquet
+points/run_id=<id>/shard=<00000>-<execution>-ok<n>-error<m>.parquet
 outcomes/run_id=<id>/status=<success|failure>/shard=<00000>.parquet
 started/run_id=<id>/shard=<00000>/<execution>.json
 ```
 
 Points are written under a key unique to the worker execution that evaluated them, and the shard's
 outcome names that execution: an outcome only ever vouches for the rows its own execution wrote.
+What the outcome records (its `execution`) is the execution's tag: its random id and the file's row
+counts (`execution_tag`), so one listing of a run's points prefix tells every shard's counts
+without reading an object (the status path, docs/storage.md). Tags of runs written before counts
+were in keys are the bare id (`shard=<00000>-<execution>.parquet`); readers follow them alike.
 A second copy of a shard (at-least-once delivery, a retry racing a slow worker) writes its own
 file, which no outcome names unless that copy's outcome is the one recorded; readers follow the
 outcome and ignore such orphans. `shard=<00000>.parquet` (no execution) is the key runs written
@@ -36,14 +40,16 @@ OUTCOMES = "outcomes"
 STARTED = "started"
 MANIFEST = "manifest.json"
 DISPATCHED = "dispatched.json"
-EXECUTION_PATTERN = r"^[0-9a-f]{16}$"
+_TAG = r"[0-9a-f]{16}(?:-ok\d{1,9}-error\d{1,9})?"
+EXECUTION_PATTERN = rf"^{_TAG}$"
 
 _OUTCOME_KEY = re.compile(
     rf"^{OUTCOMES}/run_id=(?P<run_id>[a-z0-9-]+)/status=(?P<status>success|failure)/shard=(?P<shard>\d+)\.parquet$"
 )
 _POINTS_KEY = re.compile(
-    rf"^{POINTS}/run_id=(?P<run_id>[a-z0-9-]+)/shard=(?P<shard>\d{{{SHARD_DIGITS}}})(?:-(?P<execution>[0-9a-f]{{16}}))?\.parquet$"
+    rf"^{POINTS}/run_id=(?P<run_id>[a-z0-9-]+)/shard=(?P<shard>\d{{{SHARD_DIGITS}}})(?:-(?P<execution>{_TAG}))?\.parquet$"
 )
+_COUNTS = re.compile(r"-ok(?P<ok>\d+)-error(?P<error>\d+)$")
 _RUN_PREFIX = re.compile(rf"^{RUNS}/run_id=(?P<run_id>[a-z0-9-]+)/{re.escape(MANIFEST)}$")
 
 
@@ -69,20 +75,33 @@ def new_execution() -> str:
     return secrets.token_hex(8)
 
 
+def execution_tag(execution: str, ok: int, error: int) -> str:
+    """What an execution's outcome records and its points key ends in: its id and the row counts
+    of its points file. The counts make the key unique to that file's content as well."""
+    return f"{execution}-ok{ok}-error{error}"
+
+
+def tag_counts(tag: str) -> tuple[int, int] | None:
+    """(ok, error) rows of the points file an execution tag names; None for a bare execution id."""
+    match = _COUNTS.search(tag)
+    return (int(match["ok"]), int(match["error"])) if match else None
+
+
 def shard_points_prefix(run_id: str, shard_id: int) -> str:
     """The prefix of every points object of one shard (each execution's, and the legacy key)."""
     return f"{points_prefix(run_id)}shard={shard_id:0{SHARD_DIGITS}d}"
 
 
 def points_key(run_id: str, shard_id: int, execution: str | None = None) -> str:
-    """Where `execution` writes the points of a shard; without one, the pre-protocol key."""
+    """Where the execution tagged `execution` writes the points of a shard; without one, the
+    pre-protocol key."""
     if execution is None:
         return points_prefix(run_id) + shard_name(shard_id)
     return f"{shard_points_prefix(run_id, shard_id)}-{execution}.parquet"
 
 
 def parse_points_key(key: str) -> tuple[str, int, str | None] | None:
-    """(run_id, shard_id, execution or None) of a points key, or None for any other key."""
+    """(run_id, shard_id, execution tag or None) of a points key, or None for any other key."""
     match = _POINTS_KEY.match(key)
     return (match["run_id"], int(match["shard"]), match["execution"]) if match else None
 

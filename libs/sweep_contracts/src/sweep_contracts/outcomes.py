@@ -42,6 +42,8 @@ class ErrorCode(StrEnum):
     """The worker process died (out of memory, a runtime error) before writing an outcome."""
     INTERRUPTED = "INTERRUPTED"
     """A signal (Ctrl-C, SIGTERM, SIGHUP) stopped a local run before the shard finished."""
+    EVENT_EXPIRED = "EVENT_EXPIRED"
+    """Lambda queued the shard's invoke and dropped it (`EventAgeExceeded`) before a worker was free."""
     WORKER_TIMEOUT = "WORKER_TIMEOUT"
     """The runtime killed the worker at its timeout before it wrote an outcome."""
     STORE_WRITE_FAILED = "STORE_WRITE_FAILED"

@@ -65,6 +65,11 @@ class GridSeries:
         for _, values in self._axes:
             self.size *= len(values)
 
+    @property
+    def axis_values(self) -> list[tuple[str, list[JsonValue]]]:
+        """(axis, values) in declaration order: what `params(i)` picks from."""
+        return self._axes
+
     def params(self, i: int) -> dict[str, JsonValue]:
         picked: list[tuple[str, JsonValue]] = []
         for axis, values in reversed(self._axes):
@@ -204,13 +209,23 @@ class PointSpace:
             for s, off in zip(self.series, self._offsets, strict=False)
         ]
 
-    def point(self, index: int) -> SweepPoint:
+    def locate(self, index: int) -> tuple[int, int, int]:
+        """(series number, index inside that series, repeat) of point `index`."""
         if not 0 <= index < self.size:
             raise IndexError(f"point index {index} is outside 0..{self.size - 1}")
         base, repeat = divmod(index, self.repeats)
         k = bisect.bisect_right(self._offsets, base) - 1
+        return k, base - self._offsets[k], repeat
+
+    @property
+    def base_seed(self) -> int:
+        """`config.seed` (0 when unset or not an integer): repeat r of a point gets base_seed + r."""
+        return self._base_seed
+
+    def point(self, index: int) -> SweepPoint:
+        k, i, repeat = self.locate(index)
         series = self.series[k]
-        params = series.params(base - self._offsets[k])
+        params = series.params(i)
         swept_seed = params.get(SEED)
         seed = swept_seed if isinstance(swept_seed, int) else self._base_seed + repeat
         return SweepPoint(series=series.name, repeat=repeat, params=params, seed=seed)

@@ -186,6 +186,12 @@ class SweepRequest(SweepSpec):
     description: str | None = Field(default=None, max_length=2000, strict=True)
     config: dict[str, JsonValue]
     shard_size: int | None = Field(default=None, ge=1, strict=True)
+    expected_point_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        description="Measured seconds per point (e.g. from `sweep try`): sizes the submit-time checks.",
+    )
 
     @field_validator("experiment")
     @classmethod
@@ -218,7 +224,8 @@ class SweepRequest(SweepSpec):
 
     def content(self) -> dict[str, Any]:
         """What identifies the run's content: everything except its name."""
-        return self.model_dump(mode="json", exclude={"run_id"})
+        # the time estimate is a planning hint: changing it does not change what the run computes
+        return self.model_dump(mode="json", exclude={"run_id", "expected_point_s"})
 
 
 def check_config(config: dict[str, JsonValue]) -> dict[str, JsonValue]:

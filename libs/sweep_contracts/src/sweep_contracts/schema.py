@@ -97,7 +97,12 @@ POINTS_TABLE = Table(
         Column(
             "log", "string", True, "what the point printed (stdout, stderr, log records), its last LOG_LIMIT characters"
         ),
-        Column("execution", "string", True, "the worker execution that wrote the row (an outcome vouches for one)"),
+        Column(
+            "execution",
+            "string",
+            True,
+            "tag of the worker execution that wrote the row, `<id>-ok<n>-error<m>` (an outcome vouches for one)",
+        ),
     ),
     partition_keys=("run_id",),
 )
@@ -117,7 +122,7 @@ OUTCOMES_TABLE = Table(
         Column("finished_at", "timestamp", False, "when the attempt ended (UTC)"),
         Column("duration_ms", "double", False, "wall time of the attempt"),
         Column("request_id", "string", True, "Lambda request id (or local id) of the attempt"),
-        Column("execution", "string", True, "the execution whose points file this outcome vouches for"),
+        Column("execution", "string", True, "tag of the execution whose points file this outcome vouches for"),
     ),
     partition_keys=("run_id", "status"),
 )

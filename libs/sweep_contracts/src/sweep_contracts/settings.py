@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError
 
+from sweep_contracts import prices
 from sweep_contracts.base import Frozen
 from sweep_contracts.errors import SettingsError
 
@@ -106,6 +107,57 @@ class SystemSettings(Frozen):
         ge=10,
         le=10_000,
         description="Most shards one orchestrator invocation dispatches; larger runs fan out.",
+    )
+    worker_concurrency: int = Field(
+        default=1_000,
+        ge=1,
+        le=100_000,
+        description="Shards that run at once on the stage: the worker's reserved concurrency, or the account's "
+        "unreserved pool. Sizes the submit-time check against `max_event_age_s`.",
+    )
+    max_event_age_s: int = Field(
+        default=21_600,
+        ge=60,
+        le=21_600,
+        description="The worker's maximum event age (stack config `maxEventAgeS`): a queued shard not started by "
+        "then is dropped as EVENT_EXPIRED.",
+    )
+    refuse_expiring_runs: int = Field(
+        default=1,
+        ge=0,
+        le=1,
+        description="1: refuse a run whose shards cannot all start within `max_event_age_s`; 0: submit it "
+        "with a warning.",
+    )
+    worker_memory_mb: int = Field(
+        default=1_769,
+        ge=128,
+        le=10_240,
+        description="The worker's memory (stack config `sweep:worker.memoryMb`): GB-seconds in the run estimate.",
+    )
+    worker_timeout_s: int = Field(
+        default=900,
+        ge=3,
+        le=900,
+        description="The worker's timeout (stack config `sweep:worker.timeoutS`): the longest a shard can take, "
+        "the shard time of the run estimate when no `expected_point_s` is given.",
+    )
+    max_run_cost_usd: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="Refuse a run whose estimated cost (see `sweep plan --stage`) is over this many US dollars; "
+        "0: no cap.",
+    )
+    price_lambda_gb_s_nusd: int = Field(
+        default=prices.LAMBDA_ARM_GB_S_NUSD, ge=0, le=10**9, description="Lambda duration, nano-USD per GB-second."
+    )
+    price_lambda_request_nusd: int = Field(
+        default=prices.LAMBDA_REQUEST_NUSD, ge=0, le=10**9, description="Lambda requests, nano-USD per invocation."
+    )
+    price_s3_put_nusd: int = Field(default=prices.S3_PUT_NUSD, ge=0, le=10**9, description="S3 PUTs, nano-USD each.")
+    price_athena_gb_nusd: int = Field(
+        default=prices.ATHENA_GB_NUSD, ge=0, le=10**12, description="Athena, nano-USD per GB (10^9 bytes) scanned."
     )
     provenance: dict[str, Provenance] = Field(default_factory=dict, exclude=True)
     experiment_defaults: ExperimentDefaults = Field(default_factory=ExperimentDefaults, exclude=True)

@@ -1,6 +1,9 @@
 """Reconciling the worker's on-failure destination: a worker that crashed or timed out (after
 Lambda's own retries) wrote no outcome; its destination record becomes the `failure` outcome
-`WORKER_CRASHED` or `WORKER_TIMEOUT`, so no shard is silently lost.
+`WORKER_CRASHED` or `WORKER_TIMEOUT`, so no shard is silently lost. An invoke that waited in
+Lambda's queue longer than the worker's maximum event age (condition `EventAgeExceeded`) never
+ran at all: it becomes `EVENT_EXPIRED`, whose fix is different (more concurrency, a longer event
+age, fewer or shorter shards), so it must not read as a crash.
 
 A record (AWS's shape for async invocation destinations):
 
@@ -25,6 +28,8 @@ from sweep_contracts.tasks import identify_task
 from sweep_orchestrator.failures import ShardFailure, record_failures
 
 log = logging.getLogger("sweep.reconcile")
+EXPIRED = "EventAgeExceeded"
+"""The destination condition of an invoke Lambda dropped from its queue unstarted."""
 
 
 def is_destination_record(event: Any) -> bool:
@@ -51,11 +56,7 @@ def reconcile(record: Mapping[str, Any], store: ObjectStore, clock: Callable[[],
         return {"reconciled": False, "reason": "the record carries no shard task"}
     response = record.get("responsePayload") or {}
     response = response if isinstance(response, Mapping) else {"errorMessage": str(response)}
-    code = ErrorCode.WORKER_TIMEOUT if _timed_out(response) else ErrorCode.WORKER_CRASHED
-    message = (
-        f"the worker invocation failed ({context.get('condition')}, {context.get('approximateInvokeCount')} "
-        f"attempts): {response.get('errorType', 'error')}: {response.get('errorMessage', 'no message')}"
-    )
+    code, message = _classify(context, response)
     failure = ShardFailure(
         shard_id=task.shard_id,
         attempt=task.attempt,
@@ -67,3 +68,22 @@ def reconcile(record: Mapping[str, Any], store: ObjectStore, clock: Callable[[],
     written = record_failures(store, task.run_id, [failure], clock()) == 1
     log.warning("shard %s/%s: %s (recorded: %s)", task.run_id, task.shard_id, code.value, written)
     return {"reconciled": written, "run_id": task.run_id, "shard_id": task.shard_id, "error_code": code.value}
+
+
+def _classify(context: Mapping[str, Any], response: Mapping[str, Any]) -> tuple[ErrorCode, str]:
+    if context.get("condition") == EXPIRED:
+        # an attempt that failed and was requeued can expire too: keep its error in the message
+        last = (
+            f" (last attempt: {response.get('errorType', 'error')}: {response.get('errorMessage')})" if response else ""
+        )
+        return ErrorCode.EVENT_EXPIRED, (
+            f"the shard's invoke waited in Lambda's queue past the worker's maximum event age and was dropped "
+            f"({EXPIRED}, {context.get('approximateInvokeCount')} attempts): the worker's concurrency was full. "
+            "Retry it with `sweep retry`; for large runs raise the worker's concurrency or `maxEventAgeS`, "
+            f"or make shards shorter{last}"
+        )
+    code = ErrorCode.WORKER_TIMEOUT if _timed_out(response) else ErrorCode.WORKER_CRASHED
+    return code, (
+        f"the worker invocation failed ({context.get('condition')}, {context.get('approximateInvokeCount')} "
+        f"attempts): {response.get('errorType', 'error')}: {response.get('errorMessage', 'no message')}"
+    )

@@ -18,6 +18,7 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size
 from sweep_contracts.defaults import merge_config
 from sweep_contracts.errors import LimitExceededError, RunConflictError
+from sweep_contracts.estimate import RunEstimate, check_run, estimate_run
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
@@ -43,6 +44,10 @@ class SubmitResult(Frozen):
     dispatched: int = 0
     delegated: int = 0
     dispatch_failed: int = 0
+    warnings: list[str] = Field(default_factory=list)
+    estimate: RunEstimate | None = Field(
+        default=None, description="The run's expected cost and makespan on this stage; none for an existing run."
+    )
 
 
 RUN_ID_SLUG = 30
@@ -88,7 +93,13 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         config_provenance=provenance,
     )
     _check_task_size(manifest, settings)
+    check_run(run_estimate(manifest, settings), settings)
     return manifest
+
+
+def run_estimate(manifest: RunManifest, settings: SystemSettings | None = None) -> RunEstimate:
+    """The run's cost and makespan on the stage whose settings planned it."""
+    return estimate_run(manifest.plan, settings or manifest.effective_settings(), manifest.request.expected_point_s)
 
 
 RETRY_ATTEMPT_DIGITS = 3
@@ -160,6 +171,7 @@ def _dispatch(rt: Runtime, manifest: RunManifest, shards: list[ShardRef]) -> Dis
 
 def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None) -> SubmitResult:
     report = report or DispatchReport()
+    estimate = None if existing else run_estimate(manifest)
     return SubmitResult(
         run_id=manifest.run_id,
         points=manifest.plan.points_total,
@@ -169,4 +181,7 @@ def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | N
         dispatched=report.dispatched,
         delegated=report.delegated,
         dispatch_failed=len(report.failed),
+        # past prepare's check, this only ever answers warnings (refusals were raised there)
+        warnings=check_run(estimate, manifest.effective_settings()) if estimate else [],
+        estimate=estimate,
     )

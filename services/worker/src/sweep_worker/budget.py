@@ -57,12 +57,10 @@ class TimeBudget:
         return self.left_ms() > 1.5 * (self._average_ms or 0.0)
 
 
-def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    raise PointInterrupted
-
-
 class PointAlarm:
-    """Interrupts a point that overruns the budget: `arm(ms)` before it, `disarm()` after.
+    """Interrupts a point that overruns the budget: `arm(ms)` before it, `disarm()` after; or
+    `arm(ms)` once for a shard, with `inside` set only while a point runs (one timer, not two
+    system calls per point).
 
     Uses SIGALRM, so it works in the main thread on POSIX (Lambda, the local process pool);
     elsewhere it does nothing and the between-points check is the only guard. Pure-Python code
@@ -71,10 +69,19 @@ class PointAlarm:
     def __init__(self) -> None:
         self.usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
         self._previous: Any = None
+        self.inside = True
+        """Whether a point is running. Armed once for a whole shard, the alarm interrupts only a
+        point: clear this between points, and a deadline that passes there sets `expired` instead."""
+        self.expired = False
+
+    def _fired(self, signum: int, frame: FrameType | None) -> None:
+        if self.inside:
+            raise PointInterrupted
+        self.expired = True
 
     def __enter__(self) -> PointAlarm:
         if self.usable:
-            self._previous = signal.signal(signal.SIGALRM, _raise_interrupted)
+            self._previous = signal.signal(signal.SIGALRM, self._fired)
         return self
 
     def __exit__(self, *exc: object) -> None:

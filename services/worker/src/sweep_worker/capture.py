@@ -76,3 +76,31 @@ def capture() -> Iterator[Captured]:
     finally:
         _local.buffer = previous
         result.text = clip_log(buffer.getvalue()) if buffer.tell() else None
+
+
+class ShardCapture:
+    """`capture()` for the points of one shard run one after another in this thread: the streams
+    are checked once and one buffer serves every point. `take()` after each point returns what it
+    printed (None if nothing) and empties the buffer for the next."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._previous: io.StringIO | None = None
+
+    def __enter__(self) -> ShardCapture:
+        _install()
+        self._previous = getattr(_local, "buffer", None)
+        _local.buffer = self._buffer
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _local.buffer = self._previous
+
+    def take(self) -> str | None:
+        buffer = self._buffer
+        if not buffer.tell():
+            return None
+        text = clip_log(buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
+        return text

@@ -5,7 +5,7 @@ the point which kills them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from traceback import format_exc
 from typing import Any
@@ -19,10 +19,11 @@ from sweep_contracts.points import PointSpace
 from sweep_contracts.tasks import ShardTask
 from sweep_contracts.validation import problems_from
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
-from sweep_worker.capture import capture
+from sweep_worker.capture import ShardCapture, capture
 from sweep_worker.concurrent import run_concurrently
 from sweep_worker.isolate import Row, run_isolated
 from sweep_worker.sink import PointRows
+from sweep_worker.texts import ShardTexts
 
 
 @dataclass
@@ -91,32 +92,110 @@ def evaluate_point(
     }
 
 
+AddPoint = Callable[..., None]
+"""`PointRows.add_point`'s signature: one positional argument per column of a point's row."""
+
+
 def evaluate_points(
     task: ShardTask,
     experiment: Experiment[Any],
     budget: TimeBudget,
     secrets: Mapping[str, str],
     start: int,
-    emit: Callable[[Row], None],
+    add: AddPoint,
+    indices: Iterable[int] | None = None,
 ) -> str | None:
-    """Evaluate the points from `start` in index order, handing each row to `emit`, while the budget
-    allows. Returns why it stopped early when a point overran the budget, else None."""
-    space = task.point_space()
+    """Evaluate the points from `start` in index order (or those of `indices`), handing each row's
+    columns to `add`, while the budget allows. Returns why it stopped early when a point overran the budget, else None.
+
+    The per-point path is lean: texts come from `ShardTexts` (shard constants computed once),
+    output capture is set up once per shard, and one timer is armed for the shard's whole budget,
+    interrupting only a running point (`PointAlarm.inside`)."""
+    texts = ShardTexts(task.point_space(), experiment.takes_seed)
+    validate = experiment.config_model.model_validate
+    timer = budget.timer
     index = start
-    with PointAlarm() as alarm:
+    with PointAlarm() as alarm, ShardCapture() as captured:
+        alarm.inside = False
+        alarm.arm(budget.left_ms())
         try:
-            for index in range(start, task.stop):
-                if not budget.allows_next():
+            for index in range(start, task.stop) if indices is None else indices:
+                if alarm.expired or not budget.allows_next():
                     break
-                alarm.arm(budget.left_ms())
+                series, repeat, names, params, config_json, effective = texts.texts(index)
+                metrics: Mapping[str, float] = {}
+                output: str | None = None
+                call: Mapping[str, Any] | None = None
+                error: tuple[str, str] | None = None
+                trace: str | None = None
+                started = timer()
                 try:
-                    row = evaluate_point(space, experiment, index, secrets, budget)
+                    alarm.inside = True
+                    metrics, output, call = experiment.evaluate_point(validate(effective), secrets)
+                except EvaluationError as exc:
+                    # a failed point that still measured something (an LLM call's `attempts`) keeps it
+                    metrics = {k: float(v) for k, v in exc.metrics.items()}
+                    error, trace = _point_error(exc, experiment, secrets), format_exc()
+                except Exception as exc:
+                    error, trace = _point_error(exc, experiment, secrets), format_exc()
                 finally:
-                    alarm.disarm()
-                emit(row)
+                    alarm.inside = False
+                duration_ms = (timer() - started) * 1000
+                budget.record(duration_ms)
+                log = captured.take()
+                add(
+                    index,
+                    series,
+                    repeat,
+                    names,
+                    params,
+                    metrics,
+                    error,
+                    duration_ms,
+                    config_json,
+                    time.time_ns() // 1_000_000,
+                    # an experiment's own text is written too: a secret it echoes is redacted like an error's
+                    None if output is None else redact(output, secrets),
+                    None if call is None else redact(canonical_json(call), secrets),
+                    None if trace is None else redact(trace, secrets),
+                    None if log is None else redact(log, secrets),
+                )
         except PointInterrupted:
             return f"point {index} ran past the time budget and was interrupted. "
     return None
+
+
+def as_row(  # the columns `add` gets, as the row dict a child process sends its parent
+    point_index: int,
+    series: str,
+    repeat: int,
+    names: Sequence[str],
+    params: Sequence[str],
+    metrics: Mapping[str, float],
+    error: tuple[str, str] | None,
+    duration_ms: float,
+    config_json: str,
+    finished_at_ms: int,
+    output: str | None,
+    call_json: str | None,
+    traceback: str | None,
+    log: str | None,
+) -> Row:
+    return {
+        "point_index": point_index,
+        "series": series,
+        "repeat": repeat,
+        "params": dict(zip(names, params, strict=True)),
+        "metrics": metrics,
+        "error": error,
+        "duration_ms": duration_ms,
+        "config_json": config_json,
+        "finished_at_ms": finished_at_ms,
+        "output": output,
+        "call_json": call_json,
+        "traceback": traceback,
+        "log": log,
+    }
 
 
 def shard_result(task: ShardTask, rows: PointRows, stop_message: str | None, budget: TimeBudget) -> ShardResult:
@@ -159,7 +238,7 @@ def run_points(
     rows = PointRows(task.shard_id)
     if experiment.io_bound:
         return shard_result(task, rows, run_concurrently(task, experiment, budget, secrets, rows), budget)
-    stopped = evaluate_points(task, experiment, budget, secrets, task.start, lambda row: rows.add(**row))
+    stopped = evaluate_points(task, experiment, budget, secrets, task.start, rows.add_point)
     return shard_result(task, rows, stopped, budget)
 
 
@@ -175,7 +254,7 @@ def run_points_isolated(
     rows = PointRows(task.shard_id)
 
     def run_from(start: int, emit: Callable[[Row], None]) -> str | None:
-        return evaluate_points(task, experiment, budget, secrets, start, emit)
+        return evaluate_points(task, experiment, budget, secrets, start, lambda *columns: emit(as_row(*columns)))
 
     def on_row(row: Row) -> None:
         budget.record(row["duration_ms"])

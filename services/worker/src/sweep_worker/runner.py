@@ -120,8 +120,10 @@ def _run_shard(
         # no traceback in the log: it would quote the exception's message, secrets and all
         log.error("shard %s/%s: unexpected error: %s", task.run_id, task.shard_id, message)
         raise _ShardFailed(ErrorCode.INTERNAL_ERROR, message) from exc
-    result.rows.execution = execution  # the outcome names this execution: it vouches for these rows only
-    key = layout.points_key(task.run_id, task.shard_id, execution)
+    # the outcome names this execution's tag: it vouches for these rows only, and the key carries
+    # their counts so that status can add up a run from a listing (docs/storage.md)
+    result.rows.execution = layout.execution_tag(execution, result.rows.ok, result.rows.failed)
+    key = layout.points_key(task.run_id, task.shard_id, result.rows.execution)
     try:
         deps.store.put(key, result.rows.to_parquet())
     except Exception as exc:
@@ -191,7 +193,7 @@ def process_event(
                 finished_at=finished,
                 duration_ms=(finished - started).total_seconds() * 1000,
                 request_id=request_id,
-                execution=execution,
+                execution=rows.execution,
             )
             recorded = record_outcome(deps.store, outcome)
             clear_started(deps.store, run_id, shard_id, None)  # a success stands: nothing left to isolate
@@ -211,7 +213,7 @@ def process_event(
         started_at=started,
         finished_at=deps.clock(),
         request_id=request_id,
-        execution=execution if failure.rows is not None else None,
+        execution=failure.rows.execution if failure.rows is not None else None,
     )
     recorded = record_outcome(deps.store, outcome)
     if marked:

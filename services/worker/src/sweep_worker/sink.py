@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from sweep_contracts.schema import clip_log, clip_output, clip_traceback
@@ -24,6 +24,12 @@ class _MapColumn:
     def append(self, mapping: Mapping[str, object]) -> None:
         self.keys.extend(mapping)
         self.values.extend(mapping.values())
+        self.offsets.append(len(self.keys))
+
+    def extend(self, keys: Sequence[str], values: Sequence[object]) -> None:
+        """One map of `keys` to `values`, in order."""
+        self.keys.extend(keys)
+        self.values.extend(values)
         self.offsets.append(len(self.keys))
 
     def to_arrow(self, value_type: pa.DataType) -> pa.Array:
@@ -78,10 +84,45 @@ class PointRows:
         traceback: str | None = None,
         log: str | None = None,
     ) -> None:
+        self.add_point(
+            point_index,
+            series,
+            repeat,
+            list(params),
+            list(params.values()),
+            metrics,
+            error,
+            duration_ms,
+            config_json,
+            finished_at_ms,
+            output,
+            call_json,
+            traceback,
+            log,
+        )
+
+    def add_point(  # one argument per column: the per-point path builds no row dict
+        self,
+        point_index: int,
+        series: str,
+        repeat: int,
+        param_names: Sequence[str],
+        param_texts: Sequence[str],
+        metrics: Mapping[str, float],
+        error: tuple[str, str] | None,
+        duration_ms: float,
+        config_json: str,
+        finished_at_ms: int,
+        output: str | None = None,
+        call_json: str | None = None,
+        traceback: str | None = None,
+        log: str | None = None,
+    ) -> None:
+        """`add` with the parameters as two parallel lists, positionally."""
         self.point_index.append(point_index)
         self.series.append(series)
         self.repeat.append(repeat)
-        self.params.append(params)
+        self.params.extend(param_names, param_texts)
         self.metrics.append(metrics)
         if error is None:
             self.status.append("ok")

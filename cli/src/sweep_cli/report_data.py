@@ -1,0 +1,120 @@
+"""What the report plots, read from a run's `points` view: per-cell means with their intervals
+(`sweep_cli.intervals`), the range of each metric, and the values of repeated points.
+
+Repeats are points whose parameters are identical apart from a replicate axis (`seed`): the
+request's `repeats`, a swept `seed`, or the same parameters listed twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sweep_cli.intervals import Estimate, MetricRange, estimate
+from sweep_cli.query import ResultsDB, metric_expr, param_expr
+from sweep_contracts.request import SEED
+
+REPLICATE_AXES = (SEED,)
+"""Axes whose values are replicates of one measurement, not a factor: pooled, shown as spread."""
+SPREAD_GROUPS = 30
+"""At most this many repeated parameter combinations per series get a box in the spread plot."""
+
+Key = tuple[str, ...]
+Cells = dict[Key, dict[str, Estimate]]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Repeated points of a series: per parameter combination (a label), each metric's values."""
+
+    groups: list[tuple[str, dict[str, list[float]]]]
+    total: int
+
+
+def metric_ranges(dbs: Sequence[ResultsDB], metrics: Sequence[str]) -> dict[str, MetricRange]:
+    """Each metric's observed range over the ok points of all `dbs`, and whether it is only ever 0 or 1."""
+    found: dict[str, MetricRange] = {}
+    for metric in metrics:
+        m = metric_expr(metric)
+        lows, highs, binary = [], [], True
+        for db in dbs:
+            sql = f"SELECT min({m}), max({m}), count_if({m} NOT IN (0, 1)) FROM points WHERE status = 'ok'"
+            low, high, others = db.query(sql).rows[0]
+            if low is not None:
+                lows.append(float(low))
+                highs.append(float(high))
+                binary = binary and others == 0
+        if lows:
+            found[metric] = MetricRange(min(lows), max(highs), binary)
+    return found
+
+
+def cells(
+    db: ResultsDB,
+    axes: Sequence[str],
+    metrics: Sequence[str],
+    bounds: dict[str, MetricRange],
+    series: str | None = None,
+) -> Cells:
+    """Mean and interval of each metric per combination of the `axes` values, over the ok points
+    (of one series, or of every series that sets all the axes); combinations in point order."""
+    keys = [param_expr(a) for a in axes]
+    aggregates = ", ".join(
+        f"count({metric_expr(m)}), avg({metric_expr(m)}), stddev_samp({metric_expr(m)})" for m in metrics
+    )
+    where = ["status = 'ok'", *(f"{k} IS NOT NULL" for k in keys)]
+    if series is not None:
+        where.append("series = ?")
+    group = ", ".join(keys)
+    sql = (
+        f"SELECT {group}, {aggregates} FROM points WHERE {' AND '.join(where)} "
+        f"GROUP BY {group} ORDER BY min(point_index)"
+    )
+    found: Cells = {}
+    width = len(axes)
+    for row in db.query(sql, None if series is None else [series]).rows:
+        per_metric = {}
+        for i, metric in enumerate(metrics):
+            n, mean, sd = row[width + 3 * i : width + 3 * i + 3]
+            if n and metric in bounds:
+                per_metric[metric] = estimate(int(n), float(mean), sd, bounds[metric])
+        found[tuple(str(v) for v in row[:width])] = per_metric
+    return found
+
+
+def distinct_count(db: ResultsDB, axis: str, series: str) -> int:
+    sql = f"SELECT count(DISTINCT {param_expr(axis)}) FROM points WHERE series = ?"
+    return int(db.query(sql, [series]).rows[0][0])
+
+
+def _label(params_json: str) -> str:
+    params: dict[str, Any] = json.loads(params_json) if params_json else {}
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "(one point, repeated)"
+
+
+def spread(db: ResultsDB, metrics: Sequence[str], series: str, limit: int = SPREAD_GROUPS) -> Spread:
+    """The values of every metric at each repeated parameter combination of a series (the first
+    `limit` combinations in point order), and how many repeated combinations there are."""
+    # the parameters without the replicate axes, as JSON: equal for the repeats of one combination
+    key = (
+        "CAST(to_json(map_from_entries(list_filter(map_entries(params), "
+        "lambda e: NOT list_contains(?, e.key)))) AS VARCHAR)"
+    )
+    values = ", ".join(metric_expr(m) for m in metrics)
+    keyed = f"SELECT point_index, {key} AS k, {values} FROM points WHERE status = 'ok' AND series = ?"
+    repeated = "SELECT k, min(point_index) AS first FROM keyed GROUP BY k HAVING count(*) > 1"
+    bound = [list(REPLICATE_AXES), series]
+    total = db.query(f"WITH keyed AS ({keyed}) SELECT count(*) FROM ({repeated})", bound).rows[0][0]
+    sql = (
+        f"WITH keyed AS ({keyed}), chosen AS ({repeated} ORDER BY first LIMIT {int(limit)}) "
+        "SELECT keyed.* EXCLUDE (point_index), chosen.first FROM keyed JOIN chosen USING (k) "
+        "ORDER BY chosen.first, keyed.point_index"
+    )
+    groups: dict[str, dict[str, list[float]]] = {}
+    for row in db.query(sql, bound).rows:
+        per_metric = groups.setdefault(row[0], {m: [] for m in metrics})
+        for metric, value in zip(metrics, row[1:-1], strict=True):
+            if value is not None:
+                per_metric[metric].append(float(value))
+    return Spread([(_label(k), v) for k, v in groups.items()], int(total))

@@ -1,0 +1,183 @@
+"""What a run will cost and how long it will take on a stage, before anything runs — and whether
+the stage lets it run: its cost cap (`max_run_cost_usd`) and the worker's maximum event age.
+
+One estimate, used by `sweep plan --stage`, by submit (the 202 answer carries it) and by the event-age
+check. The time per point is the request's `expected_point_s` (given, or measured by `sweep plan
+--sample`); without one every shard is assumed to run until the worker's timeout, an upper bound.
+The queueing is `sweep_contracts.queueing`; the prices are `sweep_contracts.prices`, overridable
+by the stage's `price_*_nusd` settings.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field
+
+from sweep_contracts import prices
+from sweep_contracts.base import Frozen
+from sweep_contracts.errors import LimitExceededError
+from sweep_contracts.planning import ShardPlan
+from sweep_contracts.queueing import Queue
+from sweep_contracts.settings import SystemSettings
+
+NANO = 1e-9
+PUTS_PER_SHARD = 2
+"""A shard's points file and its outcome."""
+PUTS_PER_RUN = 2
+"""The manifest and the dispatch record."""
+
+
+class CostItem(Frozen):
+    """One line of the bill: how many units, at what price, for how much."""
+
+    units: float
+    unit: str
+    usd: float
+
+
+class RunEstimate(Frozen):
+    """A run's expected Lambda cost and makespan on a stage, and the numbers they come from."""
+
+    shards: int
+    points: int
+    shard_s: float = Field(description="Expected seconds per shard.")
+    shard_s_source: Literal["expected_point_s", "worker_timeout_s"] = Field(
+        description="`expected_point_s`: the request's time per point × points per shard (capped at the worker's "
+        "timeout); `worker_timeout_s`: no time per point was given, every shard is assumed to run until the timeout."
+    )
+    concurrency: int
+    memory_mb: int
+    makespan_s: float = Field(description="From dispatch until the last shard ends (queueing and Lambda's scaling).")
+    last_start_s: float = Field(description="When the last shard starts: checked against the maximum event age.")
+    max_event_age_s: int
+    expired_shards: int = Field(description="Shards whose queued invokes would expire unstarted (EVENT_EXPIRED).")
+    cost_usd: float
+    cost: dict[str, CostItem] = Field(description="`lambda_duration`, `lambda_requests`, `s3_puts`, `athena_summary`.")
+
+    @property
+    def upper_bound(self) -> bool:
+        return self.shard_s_source == "worker_timeout_s"
+
+    def source_text(self) -> str:
+        if self.upper_bound:
+            return "the worker's timeout `worker_timeout_s`: no `expected_point_s` given, an upper bound"
+        return "`expected_point_s` × points per shard"
+
+    def queue_text(self) -> str:
+        return (
+            f"{self.shards:,} shards × {self.shard_s:,.3g} s per shard ({self.source_text()}) through "
+            f"{self.concurrency:,} concurrent workers (`worker_concurrency`)"
+        )
+
+
+def estimate_run(plan: ShardPlan, settings: SystemSettings, expected_point_s: float | None) -> RunEstimate:
+    timeout = float(settings.worker_timeout_s)
+    if expected_point_s is None:
+        shard_s, source = timeout, "worker_timeout_s"
+    else:
+        # the average shard: the total work is then exact, whatever the last shard's size
+        shard_s, source = min(timeout, expected_point_s * plan.points_total / plan.shard_count), "expected_point_s"
+    queue = Queue(plan.shard_count, shard_s, settings.worker_concurrency)
+    cost = bill(plan, settings, queue)
+    return RunEstimate(
+        shards=plan.shard_count,
+        points=plan.points_total,
+        shard_s=shard_s,
+        shard_s_source=source,
+        concurrency=settings.worker_concurrency,
+        memory_mb=settings.worker_memory_mb,
+        makespan_s=queue.makespan_s,
+        last_start_s=queue.last_start_s,
+        max_event_age_s=settings.max_event_age_s,
+        expired_shards=queue.expired(settings.max_event_age_s),
+        cost_usd=sum(item.usd for item in cost.values()),
+        cost=cost,
+    )
+
+
+def bill(plan: ShardPlan, settings: SystemSettings, queue: Queue) -> dict[str, CostItem]:
+    attempts = queue.attempts
+    gb_s = attempts * queue.shard_s * settings.worker_memory_mb / 1024  # Lambda's GB is 1,024 MB
+    fanouts = (
+        math.ceil(plan.shard_count / settings.fanout_batch_size) if plan.shard_count > settings.fanout_batch_size else 0
+    )
+    requests = attempts + 1 + fanouts
+    puts = attempts * PUTS_PER_SHARD + PUTS_PER_RUN
+    scanned = max(prices.ATHENA_MIN_BYTES, plan.points_total * prices.POINT_BYTES)
+    return {
+        "lambda_duration": CostItem(units=gb_s, unit="GB-s", usd=gb_s * settings.price_lambda_gb_s_nusd * NANO),
+        "lambda_requests": CostItem(
+            units=requests, unit="invocations", usd=requests * settings.price_lambda_request_nusd * NANO
+        ),
+        "s3_puts": CostItem(units=puts, unit="PUTs", usd=puts * settings.price_s3_put_nusd * NANO),
+        "athena_summary": CostItem(
+            units=scanned, unit="bytes", usd=scanned / 1e9 * settings.price_athena_gb_nusd * NANO
+        ),
+    }
+
+
+EVENT_AGE_HINT = (
+    "give the run's measured time per point as `expected_point_s` (`sweep plan FILE --stage S --sample 5` "
+    "measures it), use fewer or shorter shards, raise the worker's concurrency (`worker_concurrency` with the "
+    "stage's reserved concurrency) or its event age (`maxEventAgeS` and `max_event_age_s`, at most 21,600 s); "
+    "`refuse_expiring_runs: 0` submits anyway with a warning, and `sweep retry` reruns expired shards."
+)
+
+
+def event_age_message(estimate: RunEstimate) -> str:
+    return (
+        f"{estimate.queue_text()}: the last shard starts after {estimate.last_start_s:,.0f} s in Lambda's queue, "
+        f"over the worker's maximum event age of {estimate.max_event_age_s:,} s (`max_event_age_s`): about "
+        f"{estimate.expired_shards:,} shards would expire unstarted (EVENT_EXPIRED)."
+    )
+
+
+def cost_message(estimate: RunEstimate, cap: int) -> str:
+    parts = ", ".join(
+        f"{name.replace('_', ' ')} {item.units:,.0f} {item.unit} ${item.usd:,.2f}"
+        for name, item in estimate.cost.items()
+    )
+    return (
+        f"the run's estimated cost ${estimate.cost_usd:,.2f} is over the stage's cap of ${cap:,} "
+        f"(`max_run_cost_usd`): {estimate.queue_text()} at {estimate.memory_mb:,} MB; {parts}."
+    )
+
+
+def cost_hint(estimate: RunEstimate) -> str:
+    measure = (
+        "this is an upper bound (every shard until the worker's timeout): give the measured time per point as "
+        "`expected_point_s`, e.g. `sweep plan FILE --stage S --sample 5`; or "
+        if estimate.upper_bound
+        else ""
+    )
+    return (
+        f"{measure}run fewer points (fewer axis values or repeats), or raise the cap: "
+        "`pulumi config set --path sweep:settings.max_run_cost_usd N` then `pulumi up` "
+        "(or until then `sweep params seed --stage S --set max_run_cost_usd=N --force`); 0 turns the cap off."
+    )
+
+
+def check_run(estimate: RunEstimate, settings: SystemSettings) -> list[str]:
+    """The warnings a run is submitted with; `LimitExceededError` when the stage refuses it."""
+    cap = settings.max_run_cost_usd
+    if cap and estimate.cost_usd > cap:
+        raise LimitExceededError(
+            cost_message(estimate, cap),
+            field="max_run_cost_usd",
+            value=round(estimate.cost_usd, 2),
+            limit=cap,
+            hint=cost_hint(estimate),
+        )
+    if not estimate.expired_shards:
+        return []
+    if settings.refuse_expiring_runs:
+        raise LimitExceededError(
+            event_age_message(estimate),
+            field="max_event_age_s",
+            value=round(estimate.last_start_s),
+            limit=estimate.max_event_age_s,
+            hint=EVENT_AGE_HINT,
+        )
+    return [event_age_message(estimate)]

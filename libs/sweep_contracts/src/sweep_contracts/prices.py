@@ -1,0 +1,39 @@
+"""AWS list prices and service limits the run estimate uses (`sweep_contracts.estimate`).
+
+Prices are us-east-1 on-demand list prices in nano-dollars (1e-9 USD) per unit, so that a stage can
+override each one with an integer setting of the same name (`price_*_nusd`). Read on 2026-11-22 from:
+
+- Lambda, arm64 duration $0.0000133334 per GB-second (first 7.5 billion GB-s a month), requests
+  $0.20 per million: https://aws.amazon.com/lambda/pricing/
+- S3 Standard PUT, COPY, POST, LIST $0.005 per 1,000 requests: https://aws.amazon.com/s3/pricing/
+- Athena SQL $5.00 per TB scanned, rounded up to 10 MB per query: https://aws.amazon.com/athena/pricing/
+
+Free tiers, Savings Plans, the orchestrator's own duration, GETs, storage and log ingestion are left
+out: they are small next to the workers' duration for any run worth estimating.
+"""
+
+from __future__ import annotations
+
+LAMBDA_ARM_GB_S_NUSD = 13_333
+"""$0.0000133334 per GB-second (arm64, the worker's architecture), to the nano-dollar."""
+LAMBDA_REQUEST_NUSD = 200
+"""$0.20 per million invocations."""
+S3_PUT_NUSD = 5_000
+"""$0.005 per 1,000 PUTs (S3 Standard)."""
+ATHENA_GB_NUSD = 5_000_000
+"""$5.00 per TB (10^12 bytes) scanned = $0.005 per GB (10^9 bytes)."""
+ATHENA_MIN_BYTES = 10_000_000
+"""Athena bills at least 10 MB per query."""
+
+SCALING_STEP = 1_000
+"""Lambda adds at most this many execution environments to one function ..."""
+SCALING_PERIOD_S = 10.0
+"""... every this many seconds (https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html)."""
+ASYNC_RETRY_DELAYS_S = (60.0, 120.0)
+"""Lambda waits about one minute before its first retry of a failed async invoke, two before the second
+(https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html)."""
+
+POINT_BYTES = 400
+"""Parquet bytes per point row the summary query scans (params and metrics maps, series, status):
+about 200 measured on examples/maze.yaml (`sweep run` then the `points/` file sizes), doubled for
+experiments with more axes and metrics. A planning figure, not a bill."""

@@ -1,0 +1,89 @@
+"""Issue 11 item 4: at submit, a run whose shards cannot all start before Lambda drops their queued
+invokes (`EventAgeExceeded`) is refused, or submitted with a warning, with the numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sweep_contracts import layout
+from sweep_contracts.errors import LimitExceededError
+from sweep_contracts.estimate import estimate_run
+from sweep_contracts.planning import ShardPlan
+from sweep_contracts.settings import SystemSettings
+from sweep_contracts.storage import MemoryStore
+from sweep_orchestrator.submit import submit_run
+from tests.helpers import runtime_for
+
+# dev as issue 11 describes it: 20 workers, a 300 s shard, one hour of event age
+DEV = {"worker_concurrency": 20, "max_event_age_s": 3600, "worker_timeout_s": 300, "max_shards": 2000}
+
+
+def sweep(shards: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "experiment": "synthetic",
+        "run_id": "expiry-1",
+        "config": {"y": 0.5},
+        "grid": {"x": list(range(shards))},
+        "shard_size": 1,
+        **extra,
+    }
+
+
+def settings(**overrides: int) -> SystemSettings:
+    return SystemSettings.resolve({**DEV, **overrides}, source="file", strict=True)
+
+
+def test_issue_11_arithmetic_only_240_full_length_shards_of_2000_start_in_time() -> None:
+    estimate = estimate_run(ShardPlan(points_total=2000, shard_size=1, shard_count=2000), settings(), None)
+    # 20 workers start 12 waves of 300 s shards before 3,600 s: 240 shards; the last starts at 99 × 300 s
+    assert (estimate.expired_shards, estimate.last_start_s, estimate.makespan_s) == (1760, 29_700, 30_000)
+
+
+def test_a_run_that_would_expire_in_the_queue_is_refused_with_the_numbers_and_the_fix() -> None:
+    # GIVEN dev's concurrency and event age, and no measured time per point
+    store = MemoryStore()
+    rt, dispatcher = runtime_for(store, settings())
+    # WHEN 2,000 shards are submitted
+    with pytest.raises(LimitExceededError) as caught:
+        submit_run(sweep(2000), rt)
+    # THEN it is refused before anything is written or dispatched
+    body = caught.value.to_dict()
+    assert {k: body[k] for k in ("code", "field", "value", "limit")} == {
+        "code": "LIMIT_EXCEEDED",
+        "field": "max_event_age_s",
+        "value": 29_700,
+        "limit": 3600,
+    }
+    assert body["message"] == (
+        "2,000 shards × 300 s per shard (the worker's timeout `worker_timeout_s`: no `expected_point_s` given, an "
+        "upper bound) through 20 concurrent workers (`worker_concurrency`): the last shard starts after 29,700 s in "
+        "Lambda's queue, over the worker's maximum event age of 3,600 s (`max_event_age_s`): about 1,760 shards "
+        "would expire unstarted (EVENT_EXPIRED)."
+    )
+    assert "expected_point_s" in body["hint"]
+    assert "refuse_expiring_runs: 0" in body["hint"]
+    assert (store.get(layout.manifest_key("expiry-1")), dispatcher.events) == (None, [])
+
+
+def test_a_measured_time_per_point_lets_the_same_run_through() -> None:
+    rt, _dispatcher = runtime_for(MemoryStore(), settings())
+    # 2,000 shards × 30 s ÷ 20: the last starts at 2,970 s < 3,600 s
+    result, manifest = submit_run(sweep(2000, expected_point_s=30), rt)
+    assert (result.dispatched, result.warnings, manifest.request.expected_point_s) == (2000, [], 30)
+
+
+def test_with_refusal_off_the_run_is_submitted_with_the_warning() -> None:
+    rt, _dispatcher = runtime_for(MemoryStore(), settings(refuse_expiring_runs=0))
+    result, _ = submit_run(sweep(2000), rt)
+    assert result.dispatched == 2000
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("2,000 shards × 300 s per shard")
+
+
+def test_the_time_estimate_does_not_change_the_run_identity() -> None:
+    rt, _ = runtime_for(MemoryStore(), settings())
+    submit_run(sweep(10, expected_point_s=1), rt)
+    again, _ = submit_run(sweep(10, expected_point_s=2), rt)
+    assert again.existing is True

@@ -1,0 +1,137 @@
+"""GET /runs/{id} at scale: status lists a run's outcome keys and points keys, and reads outcome
+objects only as far as its answer shows them, so its requests grow with pages of 1,000 keys and
+not with shards (issue 11, item 5). Requests are counted on the S3 client (botocore events)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from botocore.awsrequest import AWSPreparedRequest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.s3.models import s3_backends
+
+from sweep_aws.clients import s3_client
+from sweep_aws.s3 import S3Store
+from sweep_contracts import layout
+from sweep_contracts.outcomes import Outcome
+from sweep_contracts.storage import MemoryStore
+from sweep_orchestrator.status import LISTED, read_outcomes, run_status
+from tests.big_run import RUN, SHARD_SIZE, Put, submit_big, write_outcomes
+from tests.cloud import BUCKET, REGION, s3_key
+from tests.helpers import FIXED_NOW
+
+SHARDS = 1_500
+PAGES = math.ceil(SHARDS / 1000)
+ONE_OF_EACH = 3
+"""Beside the listings: the manifest, and the first and the last outcome recorded (the times)."""
+
+
+@dataclass
+class Bucket:
+    store: S3Store
+    put: Put
+    requests: list[str]
+
+
+@pytest.fixture
+def bucket(aws_env: None) -> Iterator[Bucket]:
+    with mock_aws():
+        client = s3_client(region_name=REGION)
+        client.create_bucket(Bucket=BUCKET)
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        requests: list[str] = []
+
+        def count(request: AWSPreparedRequest, **_: object) -> None:
+            requests.append(f"{request.method} {s3_key(request) or request.url}")
+
+        client.meta.events.register("before-send.s3", count)
+        # the run's objects go straight into moto's backend: thousands of them in a second or two
+        yield Bucket(S3Store(BUCKET, client=client), lambda key, data: backend.put_object(BUCKET, key, data), requests)
+
+
+def test_status_of_a_run_where_nothing_failed_costs_its_listings_and_three_reads_issue_11(bucket: Bucket) -> None:
+    # GIVEN a finished run of 1,500 shards, every one a success, a third of them with a point error
+    expected = write_outcomes(bucket.put, submit_big(bucket.store, SHARDS))
+    bucket.requests.clear()
+    # WHEN its status is read afresh (a cold orchestrator)
+    status = run_status(bucket.store, RUN, now=FIXED_NOW)
+    # THEN it made two listings of 2 pages each and read three objects, not one per shard
+    assert len(bucket.requests) <= PAGES * 2 + ONE_OF_EACH, bucket.requests
+    # AND every count is the one the outcomes add up to
+    assert (status.state, status.shards_success, status.shards_pending) == ("succeeded", SHARDS, 0)
+    assert (status.points_ok, status.points_error, status.points_not_run) == (expected.points_ok, expected.points_error, 0)
+    # AND the times are those of the first and the last shard
+    assert (status.first_started_at, status.last_finished_at) == (
+        FIXED_NOW,
+        FIXED_NOW + timedelta(seconds=SHARDS - 1 + 2),
+    )
+
+
+def test_status_with_failures_reads_only_the_failures_it_shows_issue_11(bucket: Bucket) -> None:
+    # GIVEN a finished run of 1,500 shards: 100 failed (half of them kept some rows) and 3
+    # successes still have a losing duplicate's points file beside their own
+    expected = write_outcomes(bucket.put, submit_big(bucket.store, SHARDS), failures=100, duplicates=3)
+    bucket.requests.clear()
+    # WHEN its status is read afresh
+    status = run_status(bucket.store, RUN, now=FIXED_NOW)
+    # THEN it read the failures it lists, and one outcome per shard with two points files
+    gets = [r for r in bucket.requests if r.startswith("GET") and "list-type" not in r]
+    assert len(bucket.requests) <= PAGES * 2 + ONE_OF_EACH + LISTED + 3, bucket.requests
+    assert len(gets) <= ONE_OF_EACH + LISTED + 3
+    # AND the shard and point counts are complete, the error codes those of the shards listed
+    assert (status.state, status.shards_success, status.shards_failure) == ("partial", SHARDS - 100, 100)
+    assert (status.points_ok, status.points_error) == (expected.points_ok, expected.points_error)
+    assert (len(status.failed_shards), status.failures_not_read) == (LISTED, 100 - LISTED)
+    assert sum(status.error_codes.values()) == LISTED
+    assert status.error_codes == {"TIME_BUDGET": LISTED // 2, "WORKER_CRASHED": LISTED // 2}
+
+
+def test_status_agrees_with_reading_every_outcome_issue_11(bucket: Bucket) -> None:
+    # GIVEN a run of 300 shards with failures and duplicates in flight
+    manifest = submit_big(bucket.store, 300)
+    write_outcomes(bucket.put, manifest, failures=40, duplicates=5)
+    # WHEN its status is read from the listings, and its outcomes are read one by one
+    status = run_status(bucket.store, RUN, now=FIXED_NOW)
+    every = read_outcomes(bucket.store, RUN).values()
+    # THEN the two add up to the same shards and points
+    assert (status.shards_success, status.shards_failure, status.points_ok, status.points_error) == (
+        sum(o.status == "success" for o in every),
+        sum(o.status == "failure" for o in every),
+        sum(o.points_ok for o in every),
+        sum(o.points_failed for o in every),
+    )
+
+
+def _legacy_success(shard_id: int, execution: str | None) -> Outcome:
+    return Outcome(
+        run_id=RUN,
+        shard_id=shard_id,
+        status="success",
+        points_total=SHARD_SIZE,
+        points_ok=SHARD_SIZE - 1,
+        points_failed=1,
+        started_at=FIXED_NOW,
+        finished_at=FIXED_NOW,
+        duration_ms=0.0,
+        execution=execution,
+    )
+
+
+def test_runs_written_before_counts_were_in_keys_are_counted_from_their_outcomes_issue_11() -> None:
+    # GIVEN a run whose points keys carry no counts: one shard from before executions existed
+    # (`shard=00000.parquet`), one with a bare execution id
+    store = MemoryStore()
+    submit_big(store, 2)
+    for shard_id, execution in [(0, None), (1, "0123456789abcdef")]:
+        outcome = _legacy_success(shard_id, execution)
+        store.put(layout.points_key(RUN, shard_id, execution), b"")
+        store.put(outcome.key, outcome.to_parquet())
+    # WHEN its status is read
+    status = run_status(store, RUN, now=FIXED_NOW)
+    # THEN both shards' points are counted, from their outcomes
+    assert (status.state, status.points_ok, status.points_error) == ("succeeded", 2 * (SHARD_SIZE - 1), 2)
