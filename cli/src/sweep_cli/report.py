@@ -18,7 +18,7 @@ from typing import Any
 
 from sweep_cli.errors import UsageError
 from sweep_cli.intervals import Estimate, MetricRange
-from sweep_cli.llm_report import llm_section
+from sweep_cli.llm_report import llm_section, records_calls
 from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, metric_expr, objective, param_expr, summary_sql
 from sweep_cli.render import cell
 from sweep_cli.report_data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
@@ -228,7 +228,7 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
             summary = db.query(summary_sql(name, goal, manifest.plan.repeats))
             sections.append(f"<h2>Summary — {html.escape(name)} ({goal})</h2>")
             sections.append(table(summary.columns, summary.rows))
-            if "latency_ms" in recorded:
+            if records_calls(recorded):
                 sections.append(llm_section(db, manifest, name, table))
         if status.points_error:
             errors = db.query(ERROR_GROUPS_SQL)
