@@ -38,7 +38,7 @@ MAX_PAIRS = 6
 MAX_LINES = 10
 """An interaction plot draws at most this many lines (values of its second axis)."""
 INTERVAL_NOTE = (
-    "95% interval of the mean: Wilson for metrics that are only 0 or 1, else Student's t "
+    "95% interval of the mean: Wilson for metrics of values 0 and 1 only, else Student's t "
     "clipped to the metric's observed range"
 )
 
@@ -120,6 +120,11 @@ def _pair_figures(db: ResultsDB, ctx: _Context, series: str, first: str, second:
         )
         parts.append(
             figure("interaction", caption, lines_figure(ctx.ids.next_id(), x, ctx.metrics, list(lines.items()), hue))
+        )
+    else:
+        parts.append(
+            f"<p>No interaction plot of <code>{html.escape(first)}</code> × <code>{html.escape(second)}</code>: "
+            f"both have more than {MAX_LINES} values; see the heatmap.</p>"
         )
     pairs = {(k[0], k[1]): e for k, e in found.items()}
     caption = (
