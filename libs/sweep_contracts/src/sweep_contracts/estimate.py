@@ -23,8 +23,8 @@ from sweep_contracts.queueing import Queue
 from sweep_contracts.settings import SystemSettings
 
 NANO = 1e-9
-PUTS_PER_SHARD = 2
-"""A shard's points file and its outcome."""
+PUTS_PER_SHARD = 3
+"""A shard's started marker (per execution), its points file and its outcome."""
 PUTS_PER_RUN = 2
 """The manifest and the dispatch record."""
 
