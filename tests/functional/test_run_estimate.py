@@ -156,3 +156,20 @@ def test_a_local_plan_has_no_bill_and_no_cap(tmp_path: Path) -> None:
     # THEN it is not refused, and no estimate is made up for it
     assert result.exit_code == 0, result.output
     assert "estimate" not in json.loads(result.output)
+
+
+def test_shards_longer_than_the_worker_timeout_are_submitted_with_a_warning() -> None:
+    # GIVEN dev's 300 s timeout and shards of 10 points at 60 s each
+    settings = SystemSettings.resolve({"worker_timeout_s": 300}, source="ssm")
+    rt, _ = runtime_for(MemoryStore(), settings)
+    body = {**sweep(40, expected_point_s=60), "shard_size": 10}
+    # WHEN the run is submitted
+    result, _ = submit_run(body, rt)
+    # THEN it is accepted, the estimate bills the timeout, and the warning says what will happen and what to do
+    assert result.estimate is not None
+    assert (result.estimate.shard_s, result.estimate.unbounded_shard_s) == (300.0, 600.0)
+    assert result.warnings == [
+        "a shard of 10 points at `expected_point_s` takes about 600 s, over the worker's timeout of 300 s "
+        "(`worker_timeout_s`): shards will stop with TIME_BUDGET before their last points; give a smaller "
+        "`shard_size`."
+    ]
