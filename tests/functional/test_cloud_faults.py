@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections import Counter
 from typing import Any
@@ -17,6 +18,7 @@ from sweep_contracts.errors import StoreError
 from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
+from sweep_contracts.settings import SystemSettings
 from sweep_orchestrator import handler
 from sweep_worker.runner import WorkerDeps, process_event
 from tests.cloud import (
@@ -87,10 +89,12 @@ def test_unreadable_ssm_falls_back_to_defaults_and_the_manifest_says_so(
 def test_settings_are_cached_for_the_ttl(stage: Stage) -> None:
     stage.put_setting("shard_size", "7")
     reads = Counter[str]()
-    stage.ssm.meta.events.register("before-send.ssm.GetParametersByPath", lambda **_: reads.update(["read"]))
+    stage.ssm.meta.events.register("before-send.ssm.GetParameters", lambda **_: reads.update(["by name"]))
+    stage.ssm.meta.events.register("before-send.ssm.GetParametersByPath", lambda **_: reads.update(["by path"]))
     for _ in range(3):
         assert stage.call("GET", "/settings")[1]["settings"]["shard_size"]["value"] == 7
-    assert reads["read"] == 2  # one refresh: the settings path and the experiments' defaults path
+    # one refresh: the settings by name, ten a call, and the experiments' defaults path
+    assert reads == {"by name": math.ceil(len(SystemSettings.names()) / 10), "by path": 1}
     # an operator's change shows after the cache expires (here: cleared), never within a request
     stage.ssm.put_parameter(Name=PREFIX + "shard_size", Value="9", Type="String", Overwrite=True)
     assert stage.call("GET", "/settings")[1]["settings"]["shard_size"]["value"] == 7
