@@ -83,7 +83,7 @@ class FakeApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _serve  # noqa: N815 - names http.server looks up
+            do_GET = do_POST = do_PUT = _serve  # noqa: N815 - names http.server looks up
 
             def log_message(self, *args: Any) -> None:
                 pass

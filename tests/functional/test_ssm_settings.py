@@ -4,7 +4,6 @@ these hold whatever a library upgrade does to its internals."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from sweep_aws.ssm import RETRY_AFTER_FAILURE_S, Parameter, SsmSettings, read_names
+from sweep_aws.ssm import GET_PARAMETERS_MAX_NAMES, RETRY_AFTER_FAILURE_S, Parameter, SsmSettings, read_names
 from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
@@ -93,11 +92,11 @@ def test_settings_are_read_again_once_the_ttl_has_passed(ssm: Any) -> None:
     # THEN it shows only once the TTL has passed, with its new version
     clock.now += 299
     assert settings().shard_size == 7
-    one_refresh = math.ceil(len(SystemSettings.names()) / 10) + 1  # the settings by name, 10 a call; the defaults path
-    assert reads["read"] == one_refresh
+    per_read = -(-len(SystemSettings.names()) // GET_PARAMETERS_MAX_NAMES) + 1  # by name, then the defaults
+    assert reads["read"] == per_read
     clock.now += 1
     assert settings().records()["shard_size"] == {"value": 9, "source": "ssm", "version": 2}
-    assert reads["read"] == 2 * one_refresh
+    assert reads["read"] == 2 * per_read
 
 
 def test_unreadable_ssm_gives_defaults_and_is_tried_again_after_the_retry_window(ssm: Any) -> None:

@@ -5,8 +5,10 @@ Why not a library pool: `concurrent.futures.ProcessPoolExecutor` marks itself br
 its processes dies and fails every pending future with `BrokenProcessPool`; it also queues tasks
 ahead into a shared call queue, so it cannot say which task the dead process was running.
 `multiprocessing.Pool` replaces a dead process but loses its task: the result never arrives and
-the caller waits forever. Here every process has its own pipe and takes one task at a time, so
-the task of a dead process is known exactly and every other task runs on."""
+the caller waits forever. Here every process has its own pipe and its own queue of at most
+`AHEAD` + 1 tasks, answered in order: the first is the one it runs, so the task of a dead process
+is known exactly, the ones queued behind it (never started) go to other processes, and every other
+task runs on. Queueing one task ahead spares a process the wait for the parent between two tasks."""
 
 from __future__ import annotations
 
@@ -68,11 +70,23 @@ class Died(Generic[K]):
 Result = Finished[K] | Raised[K] | Died[K]
 
 
+AHEAD = 1
+"""Tasks sent to a process beyond the one it runs, so that it starts the next without waiting."""
+
+
 @dataclass
 class _Process(Generic[K]):
     process: BaseProcess
     conn: Connection
-    task: K | None = None
+    tasks: deque[tuple[K, Any]] = field(default_factory=deque)
+    """Sent and not answered, in order: the first is running, the others wait in its pipe."""
+    broken: bool = False
+    """A send failed: it gets nothing more; its end-of-file is read by `results`."""
+
+    @property
+    def task(self) -> K | None:
+        """The task it is running."""
+        return self.tasks[0][0] if self.tasks else None
 
 
 @dataclass
@@ -103,42 +117,54 @@ class ProcessPool(Generic[K]):
         return started
 
     def _assign(self) -> None:
-        idle = [p for p in self._processes if p.task is None]
-        while self._queue:
-            worker = idle.pop() if idle else self._start() if len(self._processes) < self.size else None
-            if worker is None:
-                return
-            key, payload = self._queue.popleft()
-            try:
-                worker.conn.send(payload)
-            except OSError:  # it died while idle: the task goes to another process
-                self._queue.appendleft((key, payload))
+        """Hand queued tasks out: first one to each idle process (starting processes up to `size`),
+        then one more ahead to each busy one while more tasks wait than there are processes (the
+        last ones go to whichever process is free first)."""
+        for depth in range(AHEAD + 1):
+            for worker in [p for p in self._processes if len(p.tasks) == depth and not p.broken]:
+                if not self._queue or (depth and len(self._queue) <= len(self._processes)):
+                    return
+                self._send(worker)
+            while depth == 0 and self._queue and len(self._processes) < self.size:
+                self._send(self._start())
+
+    def _send(self, worker: _Process[K]) -> None:
+        key, payload = self._queue.popleft()
+        try:
+            worker.conn.send(payload)
+        except OSError:  # it died: the task goes to another process
+            self._queue.appendleft((key, payload))
+            worker.broken = True
+            if not worker.tasks:  # died idle: nothing lost, a new one starts when needed
                 self._discard(worker)
-                continue
-            worker.task = key
+            return
+        worker.tasks.append((key, payload))
 
     def results(self, timeout: float) -> list[Result[K]]:
         """Results that arrive within `timeout` seconds (an empty list if none did).
 
         A process is dead when its pipe reports end-of-file: every copy of its end is closed. Not
         the process sentinel, which under forkserver is a socket to the fork server: it reads as
-        "exited" when the fork server dies (a hangup reaches it too), though its children live on."""
+        "exited" when the fork server dies (a hangup reaches it too), though its children live on.
+        The task it was running is `Died`; those queued behind it go back to the queue's front."""
         self._assign()
-        if not any(p.task is not None for p in self._processes):
+        if not any(p.tasks for p in self._processes):
             return []
         by_conn: dict[Any, _Process[K]] = {p.conn: p for p in self._processes}
         found: list[Result[K]] = []
         for conn in wait(list(by_conn), timeout):
             worker = by_conn[conn]
-            key, worker.task = worker.task, None
             try:
                 kind, value = worker.conn.recv()
             except (EOFError, OSError):
                 self._discard(worker)
-                if key is not None:  # else it died idle: nothing lost, a new one starts when needed
+                if worker.tasks:
+                    key, _ = worker.tasks.popleft()
                     found.append(Died(key, worker.process.exitcode))
+                    self._queue.extendleft(reversed(worker.tasks))
                 continue
-            if key is not None:
+            if worker.tasks:
+                key, _ = worker.tasks.popleft()
                 found.append(Finished(key, value) if kind == "ok" else Raised(key, str(value)))
         return found
 
@@ -152,6 +178,7 @@ class ProcessPool(Generic[K]):
         """End every process now and return the keys of the tasks that did not finish: the running
         ones first, then the queued ones (which never started). When it returns, every process is gone."""
         unfinished = [p.task for p in self._processes if p.task is not None]
+        unfinished.extend(key for p in self._processes for key, _ in list(p.tasks)[1:])
         unfinished.extend(key for key, _ in self._queue)
         self._queue.clear()
         for p in self._processes:
@@ -163,7 +190,7 @@ class ProcessPool(Generic[K]):
         """Ask idle processes to exit and wait for them; any still running a task are ended."""
         self._queue.clear()
         for p in self._processes:
-            if p.task is None:
+            if not p.tasks:
                 with contextlib.suppress(OSError):
                     p.conn.send(STOP)
             else:

@@ -15,7 +15,7 @@ import math
 import numbers
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, Literal, TypeVar
@@ -86,6 +86,11 @@ class Experiment(Generic[C]):
     io_bound: bool = False
     """Its points mostly wait on the network: the worker runs up to the config's `concurrency`
     of them at once inside a shard."""
+    run_batch: Callable[..., Sequence[Metrics]] | None = None
+    """Optional: `run_batch(configs)` (with secrets, `run_batch(configs, secrets)`) evaluates many
+    points at once (e.g. vectorised) and returns their metrics in order. The worker calls it with
+    chunks of validated configs and writes the rows `run` would give; a call that raises has its
+    points run one by one with `run`, so raise for anything `run` should report per point."""
     _takes_seed: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +135,28 @@ class Experiment(Generic[C]):
         if isinstance(raw, Evaluation):
             output, call = raw.output, raw.call
             raw = raw.metrics
+        return self._metrics(raw), output, call
+
+    def evaluate_batch(
+        self, configs: Sequence[C], secrets: Mapping[str, str] | None = None
+    ) -> list[dict[str, float] | Exception]:
+        """`run_batch` on validated configs: per config its float metrics, or the error `run`'s
+        metrics would have raised (not a mapping, not finite numbers). Raises what `run_batch` raises."""
+        if self.run_batch is None:
+            raise TypeError(f"experiment `{self.name}` has no run_batch")
+        raw = self.run_batch(configs, secrets or {}) if self.secrets else self.run_batch(configs)
+        answers = list(raw)
+        if len(answers) != len(configs):
+            raise ValueError(f"run_batch of `{self.name}` returned {len(answers)} results for {len(configs)} configs")
+        results: list[dict[str, float] | Exception] = []
+        for answer in answers:
+            try:
+                results.append(self._metrics(answer))
+            except (TypeError, ValueError) as exc:
+                results.append(exc)
+        return results
+
+    def _metrics(self, raw: object) -> dict[str, float]:
         if type(raw) is not dict and not isinstance(raw, Mapping):
             raise TypeError(
                 f"experiment `{self.name}` returned {type(raw).__name__}; it must return a mapping of metrics"
@@ -146,7 +173,7 @@ class Experiment(Generic[C]):
                 # stored, it would poison every mean and "best" that includes it: the point is an error
                 raise ValueError(f"metric `{name}` is {number}; metrics must be finite numbers")
             metrics[str(name)] = number
-        return metrics, output, call
+        return metrics
 
     def check_request(self, request: SweepRequest, space: PointSpace | None = None) -> None:
         """Validate the request's config against this experiment's schema at submit time, so a

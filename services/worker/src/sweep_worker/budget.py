@@ -45,6 +45,11 @@ class TimeBudget:
         budget.fixed_s = seconds
         return budget
 
+    @property
+    def average_ms(self) -> float | None:
+        """The running average cost of a point so far; None before the first."""
+        return self._average_ms
+
     def left_ms(self) -> float:
         return self._remaining_ms() - self.margin_ms
 

@@ -10,20 +10,17 @@ from dataclasses import dataclass
 from traceback import format_exc
 from typing import Any
 
-from pydantic import ValidationError
-
 from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.experiments import EvaluationError, Experiment
-from sweep_contracts.outcomes import ErrorCode, truncate
+from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.points import PointSpace
 from sweep_contracts.tasks import ShardTask
-from sweep_contracts.validation import problems_from
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
 from sweep_worker.capture import ShardCapture, capture
 from sweep_worker.concurrent import run_concurrently
 from sweep_worker.isolate import Row, run_isolated
+from sweep_worker.loop import AddPoint, ShardLoop, point_error, redact
 from sweep_worker.sink import PointRows
-from sweep_worker.texts import ShardTexts
 
 
 @dataclass
@@ -33,22 +30,6 @@ class ShardResult:
     rows: PointRows
     stop_code: ErrorCode | None = None
     stop_message: str | None = None
-
-
-def redact(text: str, secrets: Mapping[str, str]) -> str:
-    """`text` with the value of every secret replaced by its name: an experiment that raises with
-    its API key in the message must not get the key stored in a row, an outcome or a log line."""
-    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
-        if value:
-            text = text.replace(value, f"[secret `{name}`]")
-    return text
-
-
-def _point_error(exc: BaseException, experiment: Experiment[Any], secrets: Mapping[str, str]) -> tuple[str, str]:
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(f"`{p.field}`: {p.message}" for p in problems_from(exc, experiment.config_fields()))
-        return "ConfigError", truncate(f"the point's effective config is invalid: {problems}")
-    return type(exc).__name__, truncate(redact(str(exc), secrets) or type(exc).__name__)
 
 
 def evaluate_point(
@@ -69,9 +50,9 @@ def evaluate_point(
         except EvaluationError as exc:
             # a failed point that still measured something (an LLM call's `attempts`) keeps it
             metrics = {k: float(v) for k, v in exc.metrics.items()}
-            error, trace = _point_error(exc, experiment, secrets), format_exc()
+            error, trace = point_error(exc, experiment, secrets), format_exc()
         except Exception as exc:
-            error, trace = _point_error(exc, experiment, secrets), format_exc()
+            error, trace = point_error(exc, experiment, secrets), format_exc()
     duration_ms = (budget.timer() - started) * 1000
     budget.record(duration_ms)
     return {
@@ -92,10 +73,6 @@ def evaluate_point(
     }
 
 
-AddPoint = Callable[..., None]
-"""`PointRows.add_point`'s signature: one positional argument per column of a point's row."""
-
-
 def evaluate_points(
     task: ShardTask,
     experiment: Experiment[Any],
@@ -106,60 +83,27 @@ def evaluate_points(
     indices: Iterable[int] | None = None,
 ) -> str | None:
     """Evaluate the points from `start` in index order (or those of `indices`), handing each row's
-    columns to `add`, while the budget allows. Returns why it stopped early when a point overran the budget, else None.
+    columns to `add`, while the budget allows. Returns why it stopped early when a point overran
+    the budget, else None. An experiment with `run_batch` gets chunks of points (`ShardLoop.chunk`).
 
-    The per-point path is lean: texts come from `ShardTexts` (shard constants computed once),
-    output capture is set up once per shard, and one timer is armed for the shard's whole budget,
-    interrupting only a running point (`PointAlarm.inside`)."""
-    texts = ShardTexts(task.point_space(), experiment.takes_seed)
-    validate = experiment.config_model.model_validate
-    timer = budget.timer
+    The per-point path is lean: shard constants are computed once (`ShardLoop`), and one timer is
+    armed for the shard's whole budget, interrupting only a running point (`PointAlarm.inside`)."""
     index = start
     with PointAlarm() as alarm, ShardCapture() as captured:
+        loop = ShardLoop(task, experiment, budget, secrets, add, alarm, captured)
         alarm.inside = False
         alarm.arm(budget.left_ms())
         try:
+            if experiment.run_batch is not None and indices is None:
+                while index < task.stop and not alarm.expired and budget.allows_next():
+                    chunk = range(index, min(task.stop, index + loop.chunk_size()))
+                    loop.chunk(chunk)
+                    index = chunk.stop
+                return None
             for index in range(start, task.stop) if indices is None else indices:
                 if alarm.expired or not budget.allows_next():
                     break
-                series, repeat, names, params, config_json, effective = texts.texts(index)
-                metrics: Mapping[str, float] = {}
-                output: str | None = None
-                call: Mapping[str, Any] | None = None
-                error: tuple[str, str] | None = None
-                trace: str | None = None
-                started = timer()
-                try:
-                    alarm.inside = True
-                    metrics, output, call = experiment.evaluate_point(validate(effective), secrets)
-                except EvaluationError as exc:
-                    # a failed point that still measured something (an LLM call's `attempts`) keeps it
-                    metrics = {k: float(v) for k, v in exc.metrics.items()}
-                    error, trace = _point_error(exc, experiment, secrets), format_exc()
-                except Exception as exc:
-                    error, trace = _point_error(exc, experiment, secrets), format_exc()
-                finally:
-                    alarm.inside = False
-                duration_ms = (timer() - started) * 1000
-                budget.record(duration_ms)
-                log = captured.take()
-                add(
-                    index,
-                    series,
-                    repeat,
-                    names,
-                    params,
-                    metrics,
-                    error,
-                    duration_ms,
-                    config_json,
-                    time.time_ns() // 1_000_000,
-                    # an experiment's own text is written too: a secret it echoes is redacted like an error's
-                    None if output is None else redact(output, secrets),
-                    None if call is None else redact(canonical_json(call), secrets),
-                    None if trace is None else redact(trace, secrets),
-                    None if log is None else redact(log, secrets),
-                )
+                loop.point(index)
         except PointInterrupted:
             return f"point {index} ran past the time budget and was interrupted. "
     return None

@@ -24,7 +24,8 @@ from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import ShardTask, identify_task, parse_task
 from sweep_worker.budget import TimeBudget
-from sweep_worker.evaluate import redact, run_points, run_points_isolated
+from sweep_worker.evaluate import run_points, run_points_isolated
+from sweep_worker.loop import redact
 from sweep_worker.sink import PointRows
 from sweep_worker.started import clear_started, mark_started
 

@@ -1,0 +1,158 @@
+"""One shard's points in this process, with what is constant over the shard computed once: a point
+at a time, or a chunk at a time for an experiment with `run_batch`. Rows go to `add` column by
+column (`PointRows.add_point`'s signature), never through a per-point dict."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from traceback import format_exc
+from typing import Any
+
+from pydantic import ValidationError
+
+from sweep_contracts._json import canonical_json
+from sweep_contracts.experiments import EvaluationError, Experiment
+from sweep_contracts.outcomes import truncate
+from sweep_contracts.tasks import ShardTask
+from sweep_contracts.validation import problems_from
+from sweep_worker.budget import PointAlarm, TimeBudget
+from sweep_worker.capture import ShardCapture
+from sweep_worker.texts import PointTexts, ShardTexts
+
+AddPoint = Callable[..., None]
+"""`PointRows.add_point`'s signature: one positional argument per column of a point's row."""
+
+BATCH_POINTS = 1024
+"""Most points one `run_batch` call gets."""
+
+
+def redact(text: str, secrets: Mapping[str, str]) -> str:
+    """`text` with the value of every secret replaced by its name: an experiment that raises with
+    its API key in the message must not get the key stored in a row, an outcome or a log line."""
+    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
+        if value:
+            text = text.replace(value, f"[secret `{name}`]")
+    return text
+
+
+def point_error(exc: BaseException, experiment: Experiment[Any], secrets: Mapping[str, str]) -> tuple[str, str]:
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"`{p.field}`: {p.message}" for p in problems_from(exc, experiment.config_fields()))
+        return "ConfigError", truncate(f"the point's effective config is invalid: {problems}")
+    return type(exc).__name__, truncate(redact(str(exc), secrets) or type(exc).__name__)
+
+
+class ShardLoop:
+    """`point(index)` and `chunk(indices)` evaluate into `add`, inside `alarm` (armed once for the
+    shard: `inside` is set only while the experiment runs) and `captured` (one buffer per shard)."""
+
+    def __init__(
+        self,
+        task: ShardTask,
+        experiment: Experiment[Any],
+        budget: TimeBudget,
+        secrets: Mapping[str, str],
+        add: AddPoint,
+        alarm: PointAlarm,
+        captured: ShardCapture,
+    ) -> None:
+        self.texts = ShardTexts(task.point_space(), experiment.takes_seed)
+        self.experiment = experiment
+        self.validate = experiment.config_model.model_validate
+        self.budget = budget
+        self.secrets = secrets
+        self.add = add
+        self.alarm = alarm
+        self.captured = captured
+
+    def point(self, index: int, texts: PointTexts | None = None) -> None:
+        """Evaluate one point; an exception it raises becomes its error. `PointInterrupted` passes through."""
+        series, repeat, names, params, config_json, effective = texts or self.texts.texts(index)
+        experiment, secrets, alarm = self.experiment, self.secrets, self.alarm
+        metrics: Mapping[str, float] = {}
+        output: str | None = None
+        call: Mapping[str, Any] | None = None
+        error: tuple[str, str] | None = None
+        trace: str | None = None
+        started = self.budget.timer()
+        try:
+            alarm.inside = True
+            metrics, output, call = experiment.evaluate_point(self.validate(effective), secrets)
+        except EvaluationError as exc:
+            # a failed point that still measured something (an LLM call's `attempts`) keeps it
+            metrics = {k: float(v) for k, v in exc.metrics.items()}
+            error, trace = point_error(exc, experiment, secrets), format_exc()
+        except Exception as exc:
+            error, trace = point_error(exc, experiment, secrets), format_exc()
+        finally:
+            alarm.inside = False
+        duration_ms = (self.budget.timer() - started) * 1000
+        self.budget.record(duration_ms)
+        log = self.captured.take()
+        self.add(
+            index,
+            series,
+            repeat,
+            names,
+            params,
+            metrics,
+            error,
+            duration_ms,
+            config_json,
+            time.time_ns() // 1_000_000,
+            # an experiment's own text is written too: a secret it echoes is redacted like an error's
+            None if output is None else redact(output, secrets),
+            None if call is None else redact(canonical_json(call), secrets),
+            None if trace is None else redact(trace, secrets),
+            None if log is None else redact(log, secrets),
+        )
+
+    def chunk_size(self) -> int:
+        """Points the next `run_batch` call may take: at most `BATCH_POINTS`, and as many as the
+        budget left fits at the running average cost (one while nothing is known)."""
+        average = self.budget.average_ms
+        if average is None:
+            return 1
+        fits = int(self.budget.left_ms() / (1.5 * average)) if average > 0 else BATCH_POINTS
+        return max(1, min(BATCH_POINTS, fits))
+
+    def chunk(self, indices: Sequence[int]) -> None:
+        """Evaluate points with one `run_batch` call, giving each the row `point` would give, but
+        for duration_ms (the call's time shared equally) and the log (what the call printed is the
+        first point's). A point whose config is invalid or whose metrics are not finite numbers is
+        run alone by `point`, as is every point of a call that raises: each gets its own error."""
+        prepared = [self.texts.texts(index) for index in indices]
+        configs: list[Any] = []
+        for texts in prepared:
+            try:
+                configs.append(self.validate(texts[5]))
+            except ValidationError:
+                configs.append(None)
+        valid = [config for config in configs if config is not None]
+        results: list[dict[str, float] | Exception] | None = None
+        started = self.budget.timer()
+        if valid:
+            try:
+                self.alarm.inside = True
+                results = self.experiment.evaluate_batch(valid, self.secrets)
+            except Exception:
+                results = None
+            finally:
+                self.alarm.inside = False
+        duration_ms = (self.budget.timer() - started) * 1000 / max(1, len(valid))
+        log = self.captured.take()
+        finished_at_ms = time.time_ns() // 1_000_000
+        answers = iter(results or ())
+        for index, texts, config in zip(indices, prepared, configs, strict=True):
+            metrics = next(answers) if config is not None and results is not None else None
+            if not isinstance(metrics, dict):
+                self.point(index, texts)
+                continue
+            series, repeat, names, params, config_json, _ = texts
+            self.budget.record(duration_ms)
+            self.add(
+                index, series, repeat, names, params, metrics, None, duration_ms, config_json, finished_at_ms,
+                None, None, None, None if log is None else redact(log, self.secrets),
+            )  # fmt: skip
+            log = None

@@ -1,0 +1,134 @@
+"""An experiment with `run_batch` gets chunks of points and writes the rows `run` gives, point for
+point: error rows for invalid configs and non-finite metrics, a chunk that raises run point by
+point, the time budget kept (issue 13)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow.parquet as pq
+from pydantic import BaseModel, model_validator
+
+from sweep_contracts.experiments import Experiment, Registry
+from sweep_contracts.storage import MemoryStore
+from sweep_contracts.tasks import TaskFactory
+from sweep_experiments.synthetic import EXPERIMENT as SYNTHETIC
+from sweep_worker.runner import WorkerDeps, process_event
+from tests.helpers import tasks_for, vouched_points_key
+
+RUN = "batch-run"
+PER_RUN_COLUMNS = ("duration_ms", "finished_at", "execution")
+"""What differs between any two runs of a shard (timings, the execution's id)."""
+
+
+class Ratio(BaseModel):
+    a: float
+    b: float = 1.0
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def b_is_not_a(self) -> Ratio:  # a rule on a combination: only a point can break it
+        if self.a == self.b:
+            raise ValueError("a and b must differ")
+        return self
+
+
+def ratio(cfg: Ratio) -> dict[str, float]:
+    if cfg.a < 0:
+        raise ArithmeticError(f"negative a={cfg.a}")
+    return {"r": cfg.a / (cfg.a - cfg.b) if cfg.a != 2 else math.nan, "seed": cfg.seed}
+
+
+calls: list[int] = []
+
+
+def ratio_batch(configs: Sequence[Ratio]) -> list[dict[str, float]]:
+    calls.append(len(configs))
+    if any(c.a < 0 for c in configs):
+        raise ArithmeticError("a negative a: the chunk runs point by point")
+    return [{"r": c.a / (c.a - c.b) if c.a != 2 else math.nan, "seed": c.seed} for c in configs]
+
+
+PER_POINT = Experiment(name="ratio", config_model=Ratio, run=ratio)
+BATCHED = dataclasses.replace(PER_POINT, run_batch=ratio_batch)
+
+
+def rows(experiment: Experiment[Any], factory: TaskFactory) -> list[dict[str, Any]]:
+    store = MemoryStore()
+    deps = WorkerDeps(store=store, registry=Registry([experiment]))
+    for shard in range(factory.plan.shard_count):
+        process_event(factory.event(shard), deps)
+    found = []
+    for shard in range(factory.plan.shard_count):
+        key = vouched_points_key(store, RUN, shard)
+        assert key is not None
+        found += pq.read_table(io.BytesIO(store.get(key) or b"")).to_pylist()
+    return [{k: v for k, v in row.items() if k not in PER_RUN_COLUMNS} for row in found]
+
+
+def test_batched_rows_equal_per_point_rows_errors_included() -> None:
+    # GIVEN a shard of 250 points with ok points, an invalid combination (a == b) and a NaN metric (a == 2)
+    values = [0.5, 1.0, 2.0, 3.0, 4.0]
+    payload = {"experiment": "ratio", "config": {"b": 1.0}, "grid": {"a": values}, "repeats": 50}
+    factory = tasks_for(payload, RUN, 250)
+    calls.clear()
+    # WHEN it runs with run_batch and without
+    batched, per_point = rows(BATCHED, factory), rows(PER_POINT, factory)
+    # THEN run_batch took the valid points, in chunks, and the rows are the same, error rows included
+    assert sum(calls) == 200
+    assert max(calls) > 1
+    assert batched == per_point
+    statuses = {(row["params"][0][1], row["status"], row["error_type"]) for row in batched}
+    assert statuses == {
+        ("0.5", "ok", None),
+        ("1.0", "error", "ConfigError"),
+        ("2.0", "error", "ValueError"),
+        ("3.0", "ok", None),
+        ("4.0", "ok", None),
+    }
+
+
+def test_a_chunk_that_raises_runs_point_by_point() -> None:
+    # GIVEN a raising point (a < 0) among ok ones
+    payload = {"experiment": "ratio", "config": {"b": 1.0}, "grid": {"a": [0.5, -1.0, 3.0]}, "repeats": 20}
+    factory = tasks_for(payload, RUN, 60)
+    calls.clear()
+    batched = rows(BATCHED, factory)
+    # THEN each point still gets its own row: the raising one its error, the others their metrics
+    assert calls
+    assert batched == rows(PER_POINT, factory)
+    assert [row["error_type"] for row in batched].count("ArithmeticError") == 20
+
+
+def test_synthetic_batches_give_the_rows_of_its_run() -> None:
+    # GIVEN a plain synthetic grid and the same experiment without run_batch
+    payload = {"experiment": "synthetic", "config": {"noise": 0.0}, "grid": {"x": [0.1, 0.35], "y": [0.0, -0.2]}}
+    factory = tasks_for({**payload, "repeats": 40}, RUN, 80)
+    # THEN both give the same rows
+    assert rows(SYNTHETIC, factory) == rows(dataclasses.replace(SYNTHETIC, run_batch=None), factory)
+    # AND a chunk it cannot batch (injected failures) runs point by point to the same rows
+    failing = tasks_for({**payload, "config": {"fail_rate": 0.5}, "repeats": 10}, RUN, 40)
+    assert rows(SYNTHETIC, failing) == rows(dataclasses.replace(SYNTHETIC, run_batch=None), failing)
+
+
+def test_a_batched_shard_keeps_its_time_budget() -> None:
+    # GIVEN batched points of 20 ms each and a 1 s budget for 200 of them
+    def slow_batch(configs: Sequence[Ratio]) -> list[dict[str, float]]:
+        import time
+
+        time.sleep(0.02 * len(configs))
+        return [{"r": 0.0} for _ in configs]
+
+    experiment = dataclasses.replace(PER_POINT, run_batch=slow_batch)
+    payload = {"experiment": "ratio", "config": {"b": -1.0}, "grid": {"a": list(range(200))}}
+    factory = tasks_for(payload, RUN, 200, {"shard_time_budget_s": 1, "time_budget_margin_ms": 0})
+    store = MemoryStore()
+    result = process_event(factory.event(0), WorkerDeps(store=store, registry=Registry([experiment])))
+    # THEN the shard stops within its budget and says how many points were not run
+    assert result["status"] == "failure"
+    assert result["error_code"] == "TIME_BUDGET"
+    assert 0 < result["points_ok"] < 200
