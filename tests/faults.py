@@ -14,6 +14,7 @@ experiment (during points) or by a hook (around a write): the process is gone, n
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -68,7 +69,10 @@ class S3WriteFault:
 
 @dataclass
 class KillDuringPoints:
-    """The experiment's process dies at its `at`-th point (0: before any point ran), `times` times."""
+    """The experiment's process dies at its `at`-th point (0: before any point ran), `times` times.
+
+    The worker's process dies, not the point's doing: a redelivery that isolates its points in
+    child processes (sweep_worker.started) runs them undisturbed."""
 
     at: int
     times: int = LAMBDA_ATTEMPTS
@@ -77,10 +81,11 @@ class KillDuringPoints:
 
     def registry(self, base: Registry) -> Registry:
         synthetic = base.get("synthetic")
+        worker = os.getpid()
 
         def run(config: Any) -> Any:
             self.calls += 1
-            if self.kills < self.times and self.calls > self.at:
+            if os.getpid() == worker and self.kills < self.times and self.calls > self.at:
                 self.kills += 1
                 self.calls = 0
                 raise Killed(f"killed at point {self.at}")

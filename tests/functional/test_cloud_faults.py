@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections import Counter
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from pydantic import BaseModel
 
-from sweep_aws.ssm import SsmSecrets
+from sweep_aws.ssm import GET_PARAMETERS_MAX_NAMES, SsmSecrets
 from sweep_contracts import layout
 from sweep_contracts.errors import StoreError
 from sweep_contracts.experiments import Experiment, Registry
@@ -70,7 +69,8 @@ def test_unreadable_ssm_falls_back_to_defaults_and_the_manifest_says_so(
         calls["ssm"] += 1
         return fault
 
-    stage.ssm.meta.events.register("before-send.ssm.GetParametersByPath", broken)
+    for call in ("GetParameters", "GetParametersByPath"):  # the settings by name, the defaults by path
+        stage.ssm.meta.events.register(f"before-send.ssm.{call}", broken)
     # WHEN a sweep is submitted
     status, body = stage.call("POST", "/runs", SWEEP)
     # THEN it still runs, on the built-in defaults, and the manifest records why
@@ -89,12 +89,12 @@ def test_unreadable_ssm_falls_back_to_defaults_and_the_manifest_says_so(
 def test_settings_are_cached_for_the_ttl(stage: Stage) -> None:
     stage.put_setting("shard_size", "7")
     reads = Counter[str]()
-    stage.ssm.meta.events.register("before-send.ssm.GetParameters", lambda **_: reads.update(["by name"]))
-    stage.ssm.meta.events.register("before-send.ssm.GetParametersByPath", lambda **_: reads.update(["by path"]))
+    for call in ("GetParameters", "GetParametersByPath"):
+        stage.ssm.meta.events.register(f"before-send.ssm.{call}", lambda **_: reads.update(["read"]))
     for _ in range(3):
         assert stage.call("GET", "/settings")[1]["settings"]["shard_size"]["value"] == 7
-    # one refresh: the settings by name, ten a call, and the experiments' defaults path
-    assert reads == {"by name": math.ceil(len(SystemSettings.names()) / 10), "by path": 1}
+    # one refresh: the settings by name (ten names a call), then the experiments' defaults path
+    assert reads["read"] == -(-len(SystemSettings.names()) // GET_PARAMETERS_MAX_NAMES) + 1
     # an operator's change shows after the cache expires (here: cleared), never within a request
     stage.ssm.put_parameter(Name=PREFIX + "shard_size", Value="9", Type="String", Overwrite=True)
     assert stage.call("GET", "/settings")[1]["settings"]["shard_size"]["value"] == 7

@@ -20,6 +20,7 @@ from sweep_contracts.experiments import Registry
 from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome
 from sweep_contracts.storage import LocalStore
 from sweep_contracts.tasks import TaskFactory
+from sweep_worker.isolate import run_isolated
 from sweep_worker.runner import WorkerDeps, process_event
 from tests.helpers import tasks_for, vouched_points_key
 
@@ -105,3 +106,27 @@ def test_an_isolated_point_past_the_budget_stops_the_shard_on_time(tmp_path: Pat
     outcome = Outcome.from_parquet(data or b"", RUN)
     assert (outcome.error_code, outcome.attempt) == (ErrorCode.TIME_BUDGET, 2)
     assert (outcome.error_message or "").startswith("point 0 ran past the time budget and was interrupted.")
+
+
+def test_a_point_that_calls_sys_exit_is_isolated_like_one_that_ends_its_process() -> None:
+    # GIVEN points 0..3 evaluated in isolated children, point 1 raising SystemExit(3) as sys.exit(3) does
+    def run_from(start: int, emit: Callable[[dict[str, Any]], None]) -> str | None:
+        for index in range(start, 4):
+            if index == 1:
+                raise SystemExit(3)
+            emit({"point_index": index})
+        return None
+
+    got: list[int] = []
+    crashed: list[tuple[int, str]] = []
+    # WHEN they run
+    stopped = run_isolated(
+        0,
+        4,
+        run_from,
+        lambda row: got.append(row["point_index"]),
+        lambda i, how, _: crashed.append((i, how)),
+        lambda: 30.0,
+    )
+    # THEN point 1 is blamed, as a crash (not sweep's own failure), and the others ran
+    assert (stopped, got, crashed) == (None, [0, 2, 3], [(1, "exit code 3")])

@@ -90,10 +90,15 @@ def ssm_down(stage: Stage) -> Armed:
         calls[0] += 1
         return json_error(500, "InternalServerError", "SSM is having a day")
 
-    stage.ssm.meta.events.register("before-send.ssm.GetParametersByPath", broken)
-    return Armed(
-        lambda: stage.ssm.meta.events.unregister("before-send.ssm.GetParametersByPath", broken), lambda: calls[0]
-    )
+    events = ("before-send.ssm.GetParameters", "before-send.ssm.GetParametersByPath")  # settings, defaults
+    for event in events:
+        stage.ssm.meta.events.register(event, broken)
+
+    def disarm() -> None:
+        for event in events:
+            stage.ssm.meta.events.unregister(event, broken)
+
+    return Armed(disarm, lambda: calls[0])
 
 
 def invoke_throttled(stage: Stage) -> Armed:

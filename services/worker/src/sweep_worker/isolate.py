@@ -66,13 +66,17 @@ def _child(conn: Connection, start: int, run_from: RunFrom, parent: int) -> None
         _die_with_parent(parent)
         stopped = run_from(start, lambda row: conn.send(("row", row)))
         conn.send(("end", stopped))
-    except BaseException as exc:
+    except Exception as exc:
         # not the experiment's error (evaluate_points captures those): sweep's own; the parent
         # fails the shard with it rather than blame the point, and the traceback goes to the log
         traceback.print_exc()
         with contextlib.suppress(Exception):
             conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         code = 1
+    except BaseException as exc:
+        # SystemExit or the like, raised through a point (`sys.exit()` in experiment code): the
+        # point ended its process as `os._exit` would, so no report; the parent blames the point
+        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) and exc.code else 1
     finally:
         # os._exit skips the interpreter's shutdown: flush what the experiment printed (the log)
         for stream in (sys.stdout, sys.stderr):

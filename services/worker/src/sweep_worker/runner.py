@@ -197,7 +197,8 @@ def process_event(
                 execution=rows.execution,
             )
             recorded = record_outcome(deps.store, outcome)
-            clear_started(deps.store, run_id, shard_id, None)  # a success stands: nothing left to isolate
+            # a success stands: nothing is left to isolate, so a dead execution's marker goes too
+            clear_started(deps.store, run_id, shard_id, None if redelivered or not recorded else execution)
             if not recorded:
                 log.info("shard %s/%s: another copy's success stands; this copy's rows discarded", run_id, shard_id)
                 return _duplicate(run_id, shard_id)
