@@ -51,7 +51,7 @@ def test_plan_on_dev_states_cost_and_makespan_from_the_given_time_per_point(tmp_
     code, output = plan(tmp_path, sweep(200, expected_point_s=30), "--json")
     assert code == 0, output
     estimate = json.loads(output)["estimate"]
-    # THEN 10 waves of 30 s; 200 × 30 s × 1.7275 GB; 200 worker invokes and the submit; 2 PUTs a shard
+    # THEN 10 waves of 30 s; 200 × 30 s × 1.7275 GB; 200 worker invokes and the submit; 3 PUTs a shard
     # and the manifest and dispatch record; Athena's 10 MB minimum for the summary
     gb_s = 200 * 30 * DEV_MB / 1024
     assert {k: estimate[k] for k in ("shard_s", "shard_s_source", "concurrency", "makespan_s", "last_start_s")} == {
@@ -64,10 +64,10 @@ def test_plan_on_dev_states_cost_and_makespan_from_the_given_time_per_point(tmp_
     assert {name: item["units"] for name, item in estimate["cost"].items()} == {
         "lambda_duration": gb_s,
         "lambda_requests": 201,
-        "s3_puts": 402,
+        "s3_puts": 602,
         "athena_summary": 10_000_000,
     }
-    assert estimate["cost_usd"] == pytest.approx(gb_s * 13_333e-9 + 201 * 200e-9 + 402 * 5_000e-9 + 0.01 * 0.005)
+    assert estimate["cost_usd"] == pytest.approx(gb_s * 13_333e-9 + 201 * 200e-9 + 602 * 5_000e-9 + 0.01 * 0.005)
     assert estimate["expired_shards"] == 0
 
 
@@ -80,7 +80,7 @@ def test_plan_refuses_a_run_over_the_cost_cap_with_the_numbers_and_the_fix(tmp_p
     # THEN exit 2, with the estimate, the cap's setting and what to do
     assert code == 2
     text = " ".join(output.split())
-    assert "the run's estimated cost $6.92 is over the stage's cap of $1 (`max_run_cost_usd`)" in text
+    assert "the run's estimated cost $6.93 is over the stage's cap of $1 (`max_run_cost_usd`)" in text
     assert "1,000 shards × 300 s per shard (the worker's timeout `worker_timeout_s`" in text
     assert "this is an upper bound" in text
     assert "`sweep plan FILE --stage S --sample 5`" in text
@@ -103,7 +103,7 @@ def test_submit_refuses_a_run_over_the_cap_naming_the_setting() -> None:
     # GIVEN a stage whose cap is $1
     settings = SystemSettings.resolve({"max_run_cost_usd": 1, "worker_timeout_s": 300}, source="ssm")
     rt, dispatcher = runtime_for(MemoryStore(), settings)
-    # WHEN a run estimated at $6.92 is posted
+    # WHEN a run estimated at $6.93 is posted
     with pytest.raises(LimitExceededError) as caught:
         submit_run(sweep(1000), rt)
     # THEN 413 naming the setting, the estimate and the cap; nothing dispatched
@@ -111,7 +111,7 @@ def test_submit_refuses_a_run_over_the_cap_naming_the_setting() -> None:
     assert (body["code"], body["field"], body["value"], body["limit"]) == (
         "LIMIT_EXCEEDED",
         "max_run_cost_usd",
-        6.92,
+        6.93,
         1,
     )
     assert caught.value.http_status == 413
@@ -156,3 +156,20 @@ def test_a_local_plan_has_no_bill_and_no_cap(tmp_path: Path) -> None:
     # THEN it is not refused, and no estimate is made up for it
     assert result.exit_code == 0, result.output
     assert "estimate" not in json.loads(result.output)
+
+
+def test_shards_longer_than_the_worker_timeout_are_submitted_with_a_warning() -> None:
+    # GIVEN dev's 300 s timeout and shards of 10 points at 60 s each
+    settings = SystemSettings.resolve({"worker_timeout_s": 300}, source="ssm")
+    rt, _ = runtime_for(MemoryStore(), settings)
+    body = {**sweep(40, expected_point_s=60), "shard_size": 10}
+    # WHEN the run is submitted
+    result, _ = submit_run(body, rt)
+    # THEN it is accepted, the estimate bills the timeout, and the warning says what will happen and what to do
+    assert result.estimate is not None
+    assert (result.estimate.shard_s, result.estimate.unbounded_shard_s) == (300.0, 600.0)
+    assert result.warnings == [
+        "a shard of 10 points at `expected_point_s` takes about 600 s, over the worker's timeout of 300 s "
+        "(`worker_timeout_s`): shards will stop with TIME_BUDGET before their last points; give a smaller "
+        "`shard_size`."
+    ]

@@ -23,8 +23,8 @@ from sweep_contracts.queueing import Queue
 from sweep_contracts.settings import SystemSettings
 
 NANO = 1e-9
-PUTS_PER_SHARD = 2
-"""A shard's points file and its outcome."""
+PUTS_PER_SHARD = 3
+"""A shard's started marker (per execution), its points file and its outcome."""
 PUTS_PER_RUN = 2
 """The manifest and the dispatch record."""
 
@@ -53,6 +53,11 @@ class RunEstimate(Frozen):
     last_start_s: float = Field(description="When the last shard starts: checked against the maximum event age.")
     max_event_age_s: int
     expired_shards: int = Field(description="Shards whose queued invokes would expire unstarted (EVENT_EXPIRED).")
+    unbounded_shard_s: float | None = Field(
+        default=None,
+        description="The shard time `expected_point_s` gives when it is over the worker's timeout (`shard_s` is then "
+        "the timeout): such shards stop with TIME_BUDGET before their last points.",
+    )
     cost_usd: float
     cost: dict[str, CostItem] = Field(description="`lambda_duration`, `lambda_requests`, `s3_puts`, `athena_summary`.")
 
@@ -74,11 +79,14 @@ class RunEstimate(Frozen):
 
 def estimate_run(plan: ShardPlan, settings: SystemSettings, expected_point_s: float | None) -> RunEstimate:
     timeout = float(settings.worker_timeout_s)
+    unbounded: float | None = None
     if expected_point_s is None:
         shard_s, source = timeout, "worker_timeout_s"
     else:
         # the average shard: the total work is then exact, whatever the last shard's size
-        shard_s, source = min(timeout, expected_point_s * plan.points_total / plan.shard_count), "expected_point_s"
+        wanted = expected_point_s * plan.points_total / plan.shard_count
+        shard_s, source = min(timeout, wanted), "expected_point_s"
+        unbounded = wanted if wanted > timeout else None
     queue = Queue(plan.shard_count, shard_s, settings.worker_concurrency)
     cost = bill(plan, settings, queue)
     return RunEstimate(
@@ -92,6 +100,7 @@ def estimate_run(plan: ShardPlan, settings: SystemSettings, expected_point_s: fl
         last_start_s=queue.last_start_s,
         max_event_age_s=settings.max_event_age_s,
         expired_shards=queue.expired(settings.max_event_age_s),
+        unbounded_shard_s=unbounded,
         cost_usd=sum(item.usd for item in cost.values()),
         cost=cost,
     )
@@ -170,8 +179,9 @@ def check_run(estimate: RunEstimate, settings: SystemSettings) -> list[str]:
             limit=cap,
             hint=cost_hint(estimate),
         )
+    warnings = [timeout_message(estimate)] if estimate.unbounded_shard_s else []
     if not estimate.expired_shards:
-        return []
+        return warnings
     if settings.refuse_expiring_runs:
         raise LimitExceededError(
             event_age_message(estimate),
@@ -180,4 +190,13 @@ def check_run(estimate: RunEstimate, settings: SystemSettings) -> list[str]:
             limit=estimate.max_event_age_s,
             hint=EVENT_AGE_HINT,
         )
-    return [event_age_message(estimate)]
+    return [*warnings, event_age_message(estimate)]
+
+
+def timeout_message(estimate: RunEstimate) -> str:
+    return (
+        f"a shard of {estimate.points / estimate.shards:,.3g} points at `expected_point_s` takes about "
+        f"{estimate.unbounded_shard_s:,.0f} s, over the worker's timeout of {estimate.shard_s:,.0f} s "
+        "(`worker_timeout_s`): shards will stop with TIME_BUDGET before their last points; give a smaller "
+        "`shard_size`."
+    )
