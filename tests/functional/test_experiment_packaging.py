@@ -178,5 +178,6 @@ def test_an_artifact_over_the_unzipped_limit_says_how_much_and_what_to_do(tmp_pa
     assert message.startswith("the orchestrator artifact would be ")
     assert "MiB over Lambda's 10.0 MiB limit" in message
     assert "largest: botocore" in message
-    assert "sweep:experimentPackages" in message and "layer" in message
+    assert "sweep:experimentPackages" in message
+    assert "layer" in message
     assert not (tmp_path / "orchestrator.zip").exists()

@@ -64,7 +64,11 @@ def test_status_of_a_run_where_nothing_failed_costs_its_listings_and_three_reads
     assert len(bucket.requests) <= PAGES * 2 + ONE_OF_EACH, bucket.requests
     # AND every count is the one the outcomes add up to
     assert (status.state, status.shards_success, status.shards_pending) == ("succeeded", SHARDS, 0)
-    assert (status.points_ok, status.points_error, status.points_not_run) == (expected.points_ok, expected.points_error, 0)
+    assert (status.points_ok, status.points_error, status.points_not_run) == (
+        expected.points_ok,
+        expected.points_error,
+        0,
+    )
     # AND the times are those of the first and the last shard
     assert (status.first_started_at, status.last_finished_at) == (
         FIXED_NOW,

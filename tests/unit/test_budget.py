@@ -76,6 +76,10 @@ def test_a_shard_alarm_interrupts_a_running_point_only() -> None:
         alarm.inside = True
         # THEN the point is interrupted
         with pytest.raises(PointInterrupted):
-            while True:
-                time.sleep(0.01)
+            sleep_forever()
         assert not alarm.expired
+
+
+def sleep_forever() -> None:
+    while True:
+        time.sleep(0.01)
