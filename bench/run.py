@@ -481,6 +481,23 @@ SCRIPT_BEFORE = "83f4691"
 """main before the local engine's shard sizing and lean per-point path (issue 13): (g)'s "before"."""
 
 
+# --- (h) GET /runs/{id} of a 10,000-shard run against S3 on loopback (moto, 20 ms a request) -----
+
+
+def bench_status(tmp: Path, repeats: int) -> Result:
+    import status  # bench/ is on sys.path (see the top of this file)
+
+    figures = status.run(repeats)
+    calm = figures["nothing_failed"]["after"]
+    return Result(
+        "(h) GET /runs/{id} of a 10,000-shard run (moto S3 on loopback, 20 ms a request)",
+        "uv run python bench/run.py status",
+        "<= 20 S3 requests and < 1 s when nothing failed (net of the emulator's own processing)",
+        figures,
+        met=calm["requests"] <= 20 and calm["answer_net_of_moto_s"] < 1,
+    )
+
+
 @dataclass(frozen=True)
 class Benchmark:
     """A benchmark: how to run it, and the one line of its figures the summary table shows."""
@@ -520,6 +537,16 @@ BENCHES: dict[str, Benchmark] = {
     "script": Benchmark(
         bench_script,
         lambda f: "; ".join(script_headline(k, v) for k, v in f.items() if k.endswith("_points")),
+    ),
+    "status": Benchmark(
+        bench_status,
+        lambda f: (
+            f"{f['nothing_failed']['after']['requests']} requests, "
+            f"{f['nothing_failed']['after']['answer_net_of_moto_s']} s net "
+            f"(was {f['nothing_failed']['before']['requests']:,}, {f['nothing_failed']['before']['answer_s']} s); "
+            f"100 failed: {f['100_failed']['after']['requests']} requests, "
+            f"{f['100_failed']['after']['answer_net_of_moto_s']} s net"
+        ),
     ),
 }
 

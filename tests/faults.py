@@ -86,7 +86,8 @@ class KillDuringPoints:
                 raise Killed(f"killed at point {self.at}")
             return synthetic.run(config)
 
-        experiment: Experiment[Any] = dataclasses.replace(synthetic, run=run)
+        # The kill counts points: without run_batch the worker calls `run` once per point.
+        experiment: Experiment[Any] = dataclasses.replace(synthetic, run=run, run_batch=None)
         return Registry([experiment])
 
 

@@ -18,6 +18,7 @@ from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator.dispatch import RecordingDispatcher
 from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.status import RunStatus, read_outcomes, run_status
 from sweep_orchestrator.submit import SubmitResult, submit_run
 from sweep_worker.runner import WorkerDeps, process_event
 
@@ -68,7 +69,26 @@ def vouched_points_key(store: ObjectStore, run_id: str, shard_id: int) -> str | 
 
 
 def assert_invariants(store: ObjectStore, run_id: str) -> CheckReport:
-    """The invariant checker's verdict on a run, asserted clean (the violations are the message)."""
+    """The invariant checker's verdict on a run, asserted clean (the violations are the message),
+    and the run's status, added up from listings, asserted equal to its outcomes read one by one."""
     report = check_run(store, load_manifest(store, run_id))
     assert report.ok, "\n".join(report.lines())
+    status = run_status(store, run_id)
+    assert status_totals(status) == outcome_totals(store, run_id), "status from the listings disagrees"
     return report
+
+
+def status_totals(status: RunStatus) -> tuple[int, int, int, int]:
+    """(shards succeeded, shards failed, points ok, points error) as a status tells them."""
+    return status.shards_success, status.shards_failure, status.points_ok, status.points_error
+
+
+def outcome_totals(store: ObjectStore, run_id: str) -> tuple[int, int, int, int]:
+    """(shards succeeded, shards failed, points ok, points error) from every outcome, read one by one."""
+    every = read_outcomes(store, run_id).values()
+    return (
+        sum(o.status == "success" for o in every),
+        sum(o.status == "failure" for o in every),
+        sum(o.points_ok for o in every),
+        sum(o.points_failed for o in every),
+    )

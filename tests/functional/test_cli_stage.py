@@ -83,7 +83,7 @@ class FakeApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _serve  # noqa: N815 - names http.server looks up
+            do_GET = do_POST = do_PUT = _serve  # noqa: N815 - names http.server looks up
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -117,6 +117,8 @@ def test_submit_and_watch_a_run_on_the_stage(api: FakeApi, tmp_path: Path) -> No
     code, output = invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
     assert code == 0, output
     assert "run remote-1 accepted: 6 points in 3 shards of 2 on stage custom" in output
+    # no time per point given: each of the 3 shards may run to the 900 s timeout at 1,769 MB
+    assert "estimate: at most $0.06, the last shard ending after at most 900 s on 1,000 workers" in output
     assert "succeeded" in output
     assert api.requests[0] == ("POST", "/runs")
     assert ("GET", "/runs/remote-1") in api.requests

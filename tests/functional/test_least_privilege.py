@@ -69,9 +69,13 @@ def test_the_worker_writes_points_and_outcomes_and_nothing_else(aws_env: None) -
     marker = "started/run_id=r/shard=00000/0123456789abcdef.json"
     s3.put_object(Bucket=BUCKET, Key=marker, Body=b"{}")
     s3.delete_object(Bucket=BUCKET, Key=marker)
+    assert not denied(lambda: s3.get_object(Bucket=BUCKET, Key="tasksets/set.jsonl"))  # (missing: NoSuchKey)
     # not its job
     assert denied(lambda: s3.get_object(Bucket=BUCKET, Key=marker))  # listed, never read
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="started/elsewhere.json", Body=b"{}"))
+    # task sets: read, never written
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="tasksets/set.jsonl", Body=b"{}"))
+    assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="runs/run_id=r/tasksets/set.jsonl"))
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="runs/run_id=r/manifest.json", Body=b"m"))
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="elsewhere.txt", Body=b"x"))
     assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet"))

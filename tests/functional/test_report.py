@@ -164,3 +164,35 @@ def test_report_of_two_runs_names_a_metric_one_did_not_record(out: Path) -> None
     assert code == 2
     assert stderr.startswith("error: metric `solved` was not recorded in run `grid-xy`.")
     assert "recorded metrics: checksum, distance, value." in stderr
+
+
+def test_a_metric_that_is_0_everywhere_is_no_proportion(out: Path) -> None:
+    # GIVEN synthetic's `checksum`, 0 at every point without `work`
+    db = ResultsDB(out, "grid-xy")
+    try:
+        bounds = metric_ranges([db], ["checksum"])
+        (estimates,) = list(cells(db, ["x"], ["checksum"], bounds).values())[:1]
+    finally:
+        db.close()
+    # THEN it gets no Wilson interval up to 0.4 (it would, were 0/1 alone enough), but the point 0
+    assert bounds["checksum"].binary is False
+    assert (estimates["checksum"].low, estimates["checksum"].high) == (0.0, 0.0)
+
+
+def test_two_axes_of_many_values_get_a_heatmap_not_a_tangle_of_lines(tmp_path: Path) -> None:
+    # GIVEN a grid of 11 × 11 values
+    values = [round(0.1 * i, 1) for i in range(11)]
+    payload = {
+        "experiment": "synthetic",
+        "run_id": "fine-grid",
+        "config": {"noise": 0.0},
+        "grid": {"x": values, "y": values},
+    }
+    run_sweep(payload, LocalStore(tmp_path / "out"))
+    # WHEN the user writes its report
+    code, _, _ = invoke("report", "fine-grid", "--out", str(tmp_path / "out"), "--no-open", "-m", "value")
+    # THEN the pair gets a heatmap, and the page says why there are no lines
+    page = (tmp_path / "out" / "report-fine-grid.html").read_text()
+    assert code == 0
+    assert kinds(page) == ["axis", "axis", "heatmap"]
+    assert "both have more than 10 values; see the heatmap." in page

@@ -13,9 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from sweep_aws.ssm import RETRY_AFTER_FAILURE_S, Parameter, SsmSettings, read_names
+from sweep_aws.ssm import GET_PARAMETERS_MAX_NAMES, RETRY_AFTER_FAILURE_S, Parameter, SsmSettings, read_names
 from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
+from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
 from sweep_orchestrator.dispatch import RecordingDispatcher
 from sweep_orchestrator.runtime import Runtime
@@ -91,10 +92,11 @@ def test_settings_are_read_again_once_the_ttl_has_passed(ssm: Any) -> None:
     # THEN it shows only once the TTL has passed, with its new version
     clock.now += 299
     assert settings().shard_size == 7
-    assert reads["read"] == 3  # the settings by name (11 names, 10 a call), then the experiment defaults
+    per_read = -(-len(SystemSettings.names()) // GET_PARAMETERS_MAX_NAMES) + 1  # by name, then the defaults
+    assert reads["read"] == per_read
     clock.now += 1
     assert settings().records()["shard_size"] == {"value": 9, "source": "ssm", "version": 2}
-    assert reads["read"] == 6
+    assert reads["read"] == 2 * per_read
 
 
 def test_unreadable_ssm_gives_defaults_and_is_tried_again_after_the_retry_window(ssm: Any) -> None:

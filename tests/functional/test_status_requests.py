@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+import botocore.parsers
 import pytest
 from botocore.awsrequest import AWSPreparedRequest
 from moto import mock_aws
@@ -17,13 +18,14 @@ from moto.s3.models import s3_backends
 
 from sweep_aws.clients import s3_client
 from sweep_aws.s3 import S3Store
+from sweep_cli import render
 from sweep_contracts import layout
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.storage import MemoryStore
-from sweep_orchestrator.status import LISTED, read_outcomes, run_status
+from sweep_orchestrator.status import LISTED, run_status
 from tests.big_run import RUN, SHARD_SIZE, Put, submit_big, write_outcomes
 from tests.cloud import BUCKET, REGION, s3_key
-from tests.helpers import FIXED_NOW
+from tests.helpers import FIXED_NOW, outcome_totals, status_totals
 
 SHARDS = 1_500
 PAGES = math.ceil(SHARDS / 1000)
@@ -93,6 +95,9 @@ def test_status_with_failures_reads_only_the_failures_it_shows_issue_11(bucket: 
     assert (len(status.failed_shards), status.failures_not_read) == (LISTED, 100 - LISTED)
     assert sum(status.error_codes.values()) == LISTED
     assert status.error_codes == {"TIME_BUDGET": LISTED // 2, "WORKER_CRASHED": LISTED // 2}
+    # AND `sweep status` says whose codes those are, and how to count every one
+    text = render.status_text(status).plain
+    assert f"in the first {LISTED} failed shards; every one: sweep results {RUN} --sql" in text
 
 
 def test_status_agrees_with_reading_every_outcome_issue_11(bucket: Bucket) -> None:
@@ -101,14 +106,24 @@ def test_status_agrees_with_reading_every_outcome_issue_11(bucket: Bucket) -> No
     write_outcomes(bucket.put, manifest, failures=40, duplicates=5)
     # WHEN its status is read from the listings, and its outcomes are read one by one
     status = run_status(bucket.store, RUN, now=FIXED_NOW)
-    every = read_outcomes(bucket.store, RUN).values()
     # THEN the two add up to the same shards and points
-    assert (status.shards_success, status.shards_failure, status.points_ok, status.points_error) == (
-        sum(o.status == "success" for o in every),
-        sum(o.status == "failure" for o in every),
-        sum(o.points_ok for o in every),
-        sum(o.points_failed for o in every),
-    )
+    assert status_totals(status) == outcome_totals(bucket.store, RUN)
+
+
+def test_listings_do_not_parse_timestamps_with_botocores_slow_parser_issue_11(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN botocore's default timestamp parser (dateutil, ~0.2-0.6 ms a key) made to fail
+    def refuse(value: object) -> None:
+        raise AssertionError(f"botocore's default parser read {value!r}")
+
+    monkeypatch.setattr(botocore.parsers, "DEFAULT_TIMESTAMP_PARSER", refuse)
+    bucket.put("runs/run_id=r/manifest.json", b"{}")
+    # WHEN a store on a client sweep builds lists a prefix
+    listed = list(S3Store(BUCKET, client=s3_client(region_name=REGION)).list_info("runs/"))
+    # THEN each key's time was read, by sweep's parser
+    assert [info.key for info in listed] == ["runs/run_id=r/manifest.json"]
+    assert listed[0].modified > 0
 
 
 def _legacy_success(shard_id: int, execution: str | None) -> Outcome:

@@ -76,10 +76,12 @@ def test_a_shard_alarm_interrupts_a_running_point_only() -> None:
         alarm.inside = True
         # THEN the point is interrupted
         with pytest.raises(PointInterrupted):
-            sleep_forever()
+            _run_a_point_for(5.0)
         assert not alarm.expired
 
 
-def sleep_forever() -> None:
-    while True:
+def _run_a_point_for(seconds: float) -> None:
+    """A point that keeps running (bounded, should the alarm never come)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         time.sleep(0.01)

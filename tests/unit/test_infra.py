@@ -397,6 +397,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["lambda:InvokeFunction"],
             "Resource": [f"{fn}-worker", f"{fn}-worker:*", f"{fn}-orchestrator", f"{fn}-orchestrator:*"],
         },
+        "ReadTaskSets": {  # submit checks a referenced task set: read-only, the documented prefix only
+            "Sid": "ReadTaskSets",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket}/tasksets/*"],
+        },
         "ListRunsOutcomesAndPoints": {  # status counts points from key names, and reads none
             "Sid": "ListRunsOutcomesAndPoints",
             "Effect": "Allow",
@@ -474,6 +480,12 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:ListBucket"],
             "Resource": [bucket],
             "Condition": {"StringLike": {"s3:prefix": ["outcomes/*", "points/*", "started/*"]}},
+        },
+        "ReadTaskSets": {  # read-only, and only the documented prefix
+            "Sid": "ReadTaskSets",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket}/tasksets/*"],
         },
         "ReadExperimentSecrets": {
             "Sid": "ReadExperimentSecrets",

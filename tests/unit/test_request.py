@@ -60,7 +60,7 @@ def test_unknown_field_suggests_the_known_one() -> None:
     assert error.field == "gird"
     assert error.problems[0].message == (
         "`gird` is not a known field; did you mean `grid`? (known fields: experiment, run_id, description, "
-        "config, grid, grids, points, sample, repeats, shard_size)"
+        "config, grid, grids, points, sample, repeats, shard_size, expected_point_s)"
     )
 
 

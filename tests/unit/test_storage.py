@@ -71,3 +71,19 @@ def test_layout_keys_parse_back() -> None:
     assert layout.parse_outcome_key("outcomes/run_id=run-1/status=odd/shard=00042.parquet") is None
     assert layout.parse_manifest_key(layout.manifest_key("run-1")) == "run-1"
     assert layout.points_key("run-1", 3) == "points/run_id=run-1/shard=00003.parquet"
+
+
+def test_points_keys_carry_their_execution_and_row_counts_issue_11() -> None:
+    # GIVEN an execution that wrote 7 ok and 2 error rows of shard 42
+    tag = layout.execution_tag("0123456789abcdef", 7, 2)
+    key = layout.points_key("run-1", 42, tag)
+    # THEN its key names the execution and the counts, and both parse back
+    assert key == "points/run_id=run-1/shard=00042-0123456789abcdef-ok7-error2.parquet"
+    assert layout.parse_points_key(key) == ("run-1", 42, tag)
+    assert layout.tag_counts(tag) == (7, 2)
+    # AND keys written before counts were in keys still parse, telling no counts
+    bare = layout.points_key("run-1", 42, "0123456789abcdef")
+    assert layout.parse_points_key(bare) == ("run-1", 42, "0123456789abcdef")
+    assert layout.tag_counts("0123456789abcdef") is None
+    assert layout.parse_points_key(layout.points_key("run-1", 42)) == ("run-1", 42, None)
+    assert layout.parse_points_key("points/run_id=run-1/shard=00042-0123456789abcdef-ok7.parquet") is None

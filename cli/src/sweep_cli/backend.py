@@ -20,6 +20,7 @@ import typer
 
 from sweep_cli.app import DEFAULT_OUT, OutOption, WorkersOption
 from sweep_cli.errors import UsageError
+from sweep_cli.llm_report import OptionRows
 from sweep_cli.query import Goal, QueryResult
 from sweep_contracts import environment
 from sweep_orchestrator.retry import RetryResult
@@ -48,6 +49,8 @@ class Summary:
     result: QueryResult
     metric: str
     goal: Goal
+    options: tuple[OptionRows, ...] = ()
+    """For an LLM run: per option value, score, latency p50/p90, tokens/s, errors (`llm_report`)."""
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,12 @@ class PoolDispatcher:
             self._pool = None
 
 
-def local_runtime(store_root: Path, workers: int, settings: SystemSettings) -> tuple[Runtime, PoolDispatcher]:
+def local_runtime(
+    store_root: Path, workers: int, settings: SystemSettings, *, on_lambda: bool = False
+) -> tuple[Runtime, PoolDispatcher]:
+    """`on_lambda`: plan as a stage would (`sweep plan --stage`), with its estimate and refusals."""
     dispatcher = PoolDispatcher(store_root, workers)
-    return Runtime(store=LocalStore(store_root), dispatcher=dispatcher, settings=lambda: settings), dispatcher
+    runtime = Runtime(
+        store=LocalStore(store_root), dispatcher=dispatcher, settings=lambda: settings, on_lambda=on_lambda
+    )
+    return runtime, dispatcher

@@ -1,6 +1,6 @@
 """95% confidence intervals of a metric's mean that stay within the metric's range.
 
-- A metric whose every recorded value is 0 or 1 (`solved`, a pass/fail) is a proportion: its
+- A metric that took the values 0 and 1 and no other (`solved`, a pass/fail) is a proportion: its
   interval is the Wilson score interval, which lies in [0, 1] by construction and, unlike
   mean ± t·se, is not empty at 0 % or 100 % successes.
 - Any other metric: mean ± t(0.975, n − 1)·sd/√n, clipped to the smallest and largest value the

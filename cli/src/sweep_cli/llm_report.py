@@ -1,6 +1,7 @@
 """The LLM comparison at a glance: for each option value a series varies, quality (the
 experiment's objective), latency p50/p90, tokens/s and errors. Shown by `sweep report` for runs
-whose points record `latency_ms` (the LLM experiments)."""
+whose points record `latency_ms` (the LLM experiments), and by the summary of `sweep run` and
+`sweep summary`: both take their rows from `per_option`, so they cannot disagree."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ COLUMNS = ("value", "points", "errors", "score", "latency p50 ms", "latency p90 
 SKIPPED_AXES = {"task_index"}  # items of a task set are replicates, not an option
 
 
+OptionRows = tuple[str, str, QueryResult]
+"""(series, axis, one row per value of the axis: COLUMNS)."""
+
+
+def records_calls(metrics: Sequence[str]) -> bool:
+    """Whether a run's points record model calls (their latency): then the per-option table applies."""
+    return "latency_ms" in metrics
+
+
 def per_option_sql(axis: str, score: str) -> str:
     """One row per value of `axis` in a series (bound as the query's parameter)."""
     v, s, lat, tps = param_expr(axis), metric_expr(score), metric_expr("latency_ms"), metric_expr("tokens_per_s")
@@ -27,9 +37,9 @@ def per_option_sql(axis: str, score: str) -> str:
     return f"SELECT {select} FROM points WHERE series = ? GROUP BY v ORDER BY min(point_index)"  # noqa: S608
 
 
-def per_option(db: ResultsDB, manifest: RunManifest, score: str) -> list[tuple[str, str, QueryResult]]:
+def per_option(db: ResultsDB, manifest: RunManifest, score: str) -> list[OptionRows]:
     """(series, axis, rows) for every option axis of every series."""
-    found = []
+    found: list[OptionRows] = []
     for series in PointSpace(manifest.request, manifest.effective_config()).series:
         for axis in series.axes:
             if axis not in SKIPPED_AXES:

@@ -14,6 +14,7 @@ from sweep_cli import sizing
 from sweep_cli.backend import RunRow, Summary
 from sweep_cli.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.errors import UsageError
+from sweep_cli.llm_report import per_option, records_calls
 from sweep_cli.query import QueryResult, ResultsDB, objective, summary_sql
 from sweep_cli.session import StopSignals, explain
 from sweep_contracts import layout
@@ -154,7 +155,8 @@ class LocalBackend:
             if found is None:
                 return None
             name, goal = found
-            return Summary(db.query(summary_sql(name, goal, manifest.plan.repeats)), name, goal)
+            options = tuple(per_option(db, manifest, name)) if records_calls(db.metric_names()) else ()
+            return Summary(db.query(summary_sql(name, goal, manifest.plan.repeats)), name, goal, options)
         finally:
             db.close()
 

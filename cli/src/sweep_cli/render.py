@@ -208,9 +208,23 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     return [head, series, caps]
 
 
+def option_table(series: str, axis: str, result: QueryResult, score: str) -> Table:
+    """One LLM option axis: per value, its points, errors, score, latency p50/p90 and tokens/s."""
+    from sweep_cli.llm_report import COLUMNS  # with the query layer: only when there is a table to show
+
+    table = Table(title=f"{series}: {axis} (score is {score})", title_justify="left", header_style="bold")
+    for name in COLUMNS:
+        table.add_column(name, justify="left" if name == "value" else "right")
+    for value, points, errors, *figures in result.rows:
+        table.add_row(cell(value), str(points), Text(str(errors), style="red" if errors else ""), *map(cell, figures))
+    return table
+
+
 def print_summary(summary: Summary, fmt: str) -> None:
     if fmt == "table":
         out.print(summary_table(summary.result, summary.metric, summary.goal))
+        for series, axis, result in summary.options:
+            out.print(option_table(series, axis, result, summary.metric))
     else:
         print_result(summary.result, fmt)
 

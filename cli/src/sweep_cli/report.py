@@ -18,7 +18,7 @@ from typing import Any
 
 from sweep_cli.errors import UsageError
 from sweep_cli.intervals import Estimate, MetricRange
-from sweep_cli.llm_report import llm_section
+from sweep_cli.llm_report import llm_section, records_calls
 from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, metric_expr, objective, param_expr, summary_sql
 from sweep_cli.render import cell
 from sweep_cli.report_data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
@@ -38,7 +38,7 @@ MAX_PAIRS = 6
 MAX_LINES = 10
 """An interaction plot draws at most this many lines (values of its second axis)."""
 INTERVAL_NOTE = (
-    "95% interval of the mean: Wilson for metrics that are only 0 or 1, else Student's t "
+    "95% interval of the mean: Wilson for metrics of values 0 and 1 only, else Student's t "
     "clipped to the metric's observed range"
 )
 
@@ -120,6 +120,11 @@ def _pair_figures(db: ResultsDB, ctx: _Context, series: str, first: str, second:
         )
         parts.append(
             figure("interaction", caption, lines_figure(ctx.ids.next_id(), x, ctx.metrics, list(lines.items()), hue))
+        )
+    else:
+        parts.append(
+            f"<p>No interaction plot of <code>{html.escape(first)}</code> × <code>{html.escape(second)}</code>: "
+            f"both have more than {MAX_LINES} values; see the heatmap.</p>"
         )
     pairs = {(k[0], k[1]): e for k, e in found.items()}
     caption = (
@@ -223,7 +228,7 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
             summary = db.query(summary_sql(name, goal, manifest.plan.repeats))
             sections.append(f"<h2>Summary — {html.escape(name)} ({goal})</h2>")
             sections.append(table(summary.columns, summary.rows))
-            if "latency_ms" in recorded:
+            if records_calls(recorded):
                 sections.append(llm_section(db, manifest, name, table))
         if status.points_error:
             errors = db.query(ERROR_GROUPS_SQL)

@@ -33,19 +33,22 @@ class Spread:
 
 
 def metric_ranges(dbs: Sequence[ResultsDB], metrics: Sequence[str]) -> dict[str, MetricRange]:
-    """Each metric's observed range over the ok points of all `dbs`, and whether it is only ever 0 or 1."""
+    """Each metric's observed range over the ok points of all `dbs`, and whether it is a 0/1
+    outcome (it took the values 0 and 1 and no other)."""
     found: dict[str, MetricRange] = {}
     for metric in metrics:
         m = metric_expr(metric)
-        lows, highs, binary = [], [], True
+        lows, highs, only_0_1 = [], [], True
         for db in dbs:
             sql = f"SELECT min({m}), max({m}), count_if({m} NOT IN (0, 1)) FROM points WHERE status = 'ok'"
             low, high, others = db.query(sql).rows[0]
             if low is not None:
                 lows.append(float(low))
                 highs.append(float(high))
-                binary = binary and others == 0
+                only_0_1 = only_0_1 and others == 0
         if lows:
+            # both 0 and 1 seen: a count that was 0 everywhere is no proportion
+            binary = only_0_1 and min(lows) == 0 and max(highs) == 1
             found[metric] = MetricRange(min(lows), max(highs), binary)
     return found
 

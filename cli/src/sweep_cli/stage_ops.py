@@ -75,12 +75,21 @@ class StageBackend:
 
     def describe(self, result: SubmitResult) -> str:
         verb = "exists already" if result.existing else "accepted"
-        return (
+        lines = [
             f"run {result.run_id} {verb}: {result.points:,} points in {result.shards:,} shards "
-            f"of {result.shard_size:,} on stage {self.stage.name}\n"
-            f"  status: {self.stage.api_url}/runs/{result.run_id}\n"
-            f"  follow: sweep status {result.run_id} {self.stage.flags} --watch"
-        )
+            f"of {result.shard_size:,} on stage {self.stage.name}",
+            f"  status: {self.stage.api_url}/runs/{result.run_id}",
+            f"  follow: sweep status {result.run_id} {self.stage.flags} --watch",
+        ]
+        if result.estimate:
+            estimate = result.estimate
+            bound = "at most" if estimate.upper_bound else "about"
+            lines.append(
+                f"  estimate: {bound} ${estimate.cost_usd:,.2f}, the last shard ending after {bound} "
+                f"{estimate.makespan_s:,.0f} s on {estimate.concurrency:,} workers"
+            )
+        lines += [f"  warning: {warning}" for warning in result.warnings]
+        return "\n".join(lines)
 
     def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
         if settings:

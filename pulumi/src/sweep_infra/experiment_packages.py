@@ -17,6 +17,7 @@ for the platform stops the build, naming it.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -155,3 +156,27 @@ def install(
 def _shown(package: str) -> str:
     """A built wheel by its file name, a requirement as written."""
     return Path(package).name if package.endswith(".whl") else package
+
+
+RECORD = "experiment-packages.json"
+"""Beside the zips: which experiment packages they were built with, checked when they are deployed."""
+
+
+def record(out: Path, packages: Sequence[str]) -> None:
+    (out / RECORD).write_text(json.dumps({"experimentPackages": list(packages)}) + "\n")
+
+
+def check_prebuilt(directory: Path, packages: Sequence[str]) -> None:
+    """Prebuilt artifacts must carry the packages the stack declares: `make package STACK=dev` then
+    `pulumi up --stack prod` would otherwise deploy dev's experiments to prod. Artifacts built before
+    this record existed are taken as they are."""
+    path = directory / RECORD
+    if not path.is_file():
+        return
+    built = json.loads(path.read_text()).get("experimentPackages", [])
+    if built != list(packages):
+        raise PackagingError(
+            f"the artifacts in {directory} were built with experiment packages {built or 'none'}, but the stack "
+            f"declares {list(packages) or 'none'} (`{CONFIG_KEY}`): rebuild them with `make package "
+            "STACK=<this stack>`, or deploy with `make deploy STACK=<this stack>`, which does."
+        )

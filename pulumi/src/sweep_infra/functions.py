@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sweep_contracts import environment
-from sweep_infra import packaging, policies
+from sweep_infra import experiment_packages, packaging, policies
 from sweep_infra.packaging import Artifact
 
 RUNTIME = "python3.12"
@@ -31,6 +31,7 @@ def artifacts(artifacts_dir: str | None, experiments: Sequence[str] = ()) -> dic
         out = root / "build" / "lambda"
         return {name: packaging.build(name, root, out, experiments=experiments) for name in packaging.FUNCTIONS}
     directory = Path(artifacts_dir) if Path(artifacts_dir).is_absolute() else root / artifacts_dir
+    experiment_packages.check_prebuilt(directory, experiments)
     found = {}
     for name in packaging.FUNCTIONS:
         path = directory / f"{name}.zip"

@@ -194,6 +194,7 @@ def build(
             "smaller one), or move a large dependency into a container image function: a Lambda layer counts "
             "toward the same limit."
         )
+    experiment_packages.record(out, experiments)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return Artifact(name, path, digest, path.stat().st_size, unzipped)
 

@@ -62,6 +62,18 @@ def _list_prefixes(sid: str, bucket_arn: str, *prefixes: str) -> Statement:
 SUCCESS_OUTCOMES = "outcomes/run_id=*/status=success/*"
 FAILURE_OUTCOMES = "outcomes/run_id=*/status=failure/*"
 STARTED_MARKERS = "started/run_id=*/shard=*/*.json"
+TASK_SETS = "tasksets/*"
+"""Where an LLM experiment's task sets by reference live (`tasks: s3://<bucket>/tasksets/...`)."""
+
+
+def _read_task_sets(bucket_arn: str) -> Statement:
+    # read-only: a task set is immutable by contract (its hash is in the config), so no role writes it
+    return {
+        "Sid": "ReadTaskSets",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": [f"{bucket_arn}/{TASK_SETS}"],
+    }
 
 
 def orchestrator_policy(
@@ -105,6 +117,7 @@ def orchestrator_policy(
                 ],
             },
             _invoke("DispatchShards", worker_arn, orchestrator_arn),
+            _read_task_sets(bucket_arn),  # submit checks that a referenced task set is there and matches
             # status adds up a run's points from the names of its points keys: it lists them and
             # never reads one (docs/storage.md)
             _list_prefixes("ListRunsOutcomesAndPoints", bucket_arn, "runs", "outcomes", "points"),
@@ -205,6 +218,7 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Resource": [f"{bucket_arn}/{STARTED_MARKERS}"],
             },
             _list_prefixes("ListOutcomesPointsAndMarkers", bucket_arn, "outcomes", "points", "started"),
+            _read_task_sets(bucket_arn),
             {
                 "Sid": "ReadExperimentSecrets",
                 "Effect": "Allow",

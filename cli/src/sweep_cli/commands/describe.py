@@ -9,14 +9,15 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 
-from sweep_cli import render
+from sweep_cli import costing, render
 from sweep_cli.app import SetOption, SettingsOption, SweepFileArgument, app, handles_errors
 from sweep_cli.engine import local_runtime
 from sweep_cli.files import load_settings
 from sweep_cli.overrides import sweep_request
+from sweep_contracts.estimate import check_run
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
-from sweep_orchestrator.submit import prepare, request_size
+from sweep_orchestrator.submit import prepare, request_size, run_estimate
 
 
 @app.command()
@@ -25,24 +26,57 @@ def plan(
     file: SweepFileArgument,
     settings: SettingsOption = None,
     overrides: SetOption = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            "--stage",
+            "-s",
+            help="Plan with this stage's settings (its stack config) and estimate the run's cost and makespan there.",
+        ),
+    ] = None,
+    sample: Annotated[
+        int,
+        typer.Option(
+            "--sample",
+            min=0,
+            max=100,
+            help="Run this many points here first (as `sweep try` does) and use their mean time as `expected_point_s`.",
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
-    """Check a sweep file and show its points, shards and caps, without running anything."""
+    """Check a sweep file and show its points, shards and caps, without running anything; with --stage,
+    what the run would cost and how long it would take there (exit 2 when the stage would refuse it)."""
     effective = load_settings(settings)
+    if stage is not None:
+        effective = costing.stage_settings(stage, effective)
     payload = sweep_request(file, overrides, None, effective.max_request_bytes)
-    runtime, _ = local_runtime(Path("."), 1, effective)
-    manifest = prepare(payload, runtime)
-    size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
-    if as_json:
-        print(
-            json.dumps(
-                {"plan": manifest.plan.model_dump(mode="json"), "request_bytes": size, "settings": manifest.settings},
-                indent=2,
-            )
+    if sample:
+        runtime, _ = local_runtime(Path("."), 1, effective)  # plans without the refusals: no time per point yet
+        payload["expected_point_s"] = costing.measure_point_s(
+            prepare(payload, runtime), sample, effective.worker_memory_mb
         )
+    runtime, _ = local_runtime(Path("."), 1, effective, on_lambda=stage is not None)
+    manifest = prepare(payload, runtime)  # raises, naming the setting, where the stage would refuse the run
+    size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
+    estimate = run_estimate(manifest, effective) if stage is not None else None
+    warnings = check_run(estimate, effective) if estimate else []
+    if as_json:
+        answer: dict[str, Any] = {
+            "plan": manifest.plan.model_dump(mode="json"),
+            "request_bytes": size,
+            "settings": manifest.settings,
+        }
+        if estimate:
+            answer |= {"estimate": estimate.model_dump(mode="json"), "warnings": warnings}
+        print(json.dumps(answer, indent=2))
         return
     for table in render.plan_tables(manifest, size, manifest.settings):
         render.out.print(table)
+    if estimate:
+        render.out.print(costing.estimate_table(estimate, stage or ""))
+    for warning in warnings:
+        render.err.print(f"warning: {warning}")
     space_preview(manifest)
 
 

@@ -20,6 +20,7 @@ from sweep_cli.errors import UsageError
 from sweep_cli.files import load_settings
 from sweep_cli.overrides import sweep_request
 from sweep_contracts.experiments import Registry
+from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
 from sweep_orchestrator.submit import prepare
 
@@ -49,10 +50,24 @@ def try_point(
             limit=space.size - 1,
             hint="`sweep plan FILE` shows the points; give an index from 0 to the last.",
         )
-    experiment = Registry.default().get(manifest.request.experiment)
     sweep_point = space.point(point)
-    config = space.effective_config(sweep_point)
-    render.err.print(f"point {point} ({sweep_point.series}, repeat {sweep_point.repeat}): {json.dumps(config)}")
+    render.err.print(
+        f"point {point} ({sweep_point.series}, repeat {sweep_point.repeat}): "
+        f"{json.dumps(space.effective_config(sweep_point))}"
+    )
+    metrics, output = run_point(manifest, space, point, debug=debug)
+    if output is not None:
+        render.err.print(f"output: {output}")
+    print(json.dumps(metrics, sort_keys=True))
+
+
+def run_point(
+    manifest: RunManifest, space: PointSpace, point: int, *, debug: bool = False
+) -> tuple[dict[str, float], str | None]:
+    """Evaluate one point here, as `sweep try` does (and `sweep plan --sample` to time points); a
+    point that raises prints its traceback and exits 3, or with `debug` lets the exception through."""
+    experiment = Registry.default().get(manifest.request.experiment)
+    config = space.effective_config(space.point(point))
     from sweep_worker.handler import environment_secrets  # the worker's imports only when a trial runs
 
     secrets = environment_secrets(experiment.secrets) if experiment.secrets else None
@@ -64,6 +79,4 @@ def try_point(
         traceback.print_exc()
         render.err.print(f"point {point} raised: this is what an `error` row of the run would record.")
         raise typer.Exit(EXIT_POINT_ERRORS) from None
-    if output is not None:
-        render.err.print(f"output: {output}")
-    print(json.dumps(metrics, sort_keys=True))
+    return metrics, output

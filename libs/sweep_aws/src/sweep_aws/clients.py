@@ -4,14 +4,14 @@ and always injectable: a client created before `moto.mock_aws` starts would not 
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
-from botocore.utils import parse_timestamp
+
+from sweep_aws.s3_parser import ListingParserFactory
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -54,18 +54,6 @@ def lambda_config(concurrency: int) -> Config:
     )
 
 
-def iso_timestamp(value: Any) -> datetime:
-    """botocore's timestamp parser for S3, with ISO 8601 (every `LastModified` of a listing) read by
-    the standard library: botocore's own goes through dateutil at ~0.2-0.6 ms a timestamp, which
-    made parsing the listing of a 10,000-shard run's 20,000 keys take seconds (bench/RESULTS.md)."""
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)  # Python >= 3.11 reads the `Z` S3 writes
-        except ValueError:
-            pass
-    return parse_timestamp(value)  # RFC 822 headers, epochs
-
-
 @functools.cache
 def _loader() -> botocore.loaders.Loader:
     # one loader for every client's session: a session of its own would parse the S3 model again
@@ -73,11 +61,11 @@ def _loader() -> botocore.loaders.Loader:
 
 
 def s3_client(**kwargs: Any) -> S3Client:
-    # a session per client, as botocore sessions are not thread-safe and cache credentials; the
-    # parser setting is how the AWS CLI itself swaps timestamp parsers (scalarparse.py)
+    # a session per client, as botocore sessions are not thread-safe and cache credentials; its
+    # parser factory reads listings fast (s3_parser.py): status lists thousands of keys
     session = botocore.session.get_session()
     session.register_component("data_loader", _loader())
-    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=iso_timestamp)
+    session.register_component("response_parser_factory", ListingParserFactory())
     return boto3.Session(botocore_session=session).client("s3", config=S3_CONFIG, **kwargs)
 
 

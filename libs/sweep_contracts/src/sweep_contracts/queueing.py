@@ -22,6 +22,8 @@ from sweep_contracts.prices import ASYNC_RETRY_DELAYS_S, SCALING_PERIOD_S, SCALI
 
 EPSILON = 1e-9
 """Start times are multiples of the shard time: floating-point division must not move one across a wave."""
+BISECTION_STEPS = 64
+"""Halvings of the search interval: far below a millisecond for any run that fits the caps."""
 
 
 @dataclass(frozen=True)
@@ -55,21 +57,21 @@ class Queue:
         return float(min(self.attempts, started))
 
     def nth_start_s(self, n: float) -> float:
-        """When the `n`-th attempt (1-based, in queue order) starts."""
+        """When the `n`-th attempt (1-based, in queue order) starts: the earliest start time by which
+        `n` attempts have started, found by bisection (one term per scaling group per step)."""
         if n <= 0 or self.shard_s <= 0:
             return 0.0
-        candidates: list[float] = []
-        for since, _ in self._groups():
-            # the first start time of this group by which at least `n` attempts have started
-            low, high = 0, math.ceil(n)
-            while low < high:
-                wave = (low + high) // 2
-                if self._started_by(since + wave * self.shard_s) >= n:
-                    high = wave
-                else:
-                    low = wave + 1
-            candidates.append(since + low * self.shard_s)
-        return min(candidates)
+        groups = self._groups()
+        low, high = 0.0, groups[-1][0] + math.ceil(n / groups[0][1]) * self.shard_s
+        for _ in range(BISECTION_STEPS):
+            middle = (low + high) / 2
+            low, high = (low, middle) if self._started_by(middle) >= n else (middle, high)
+        # `high` lies just past the start sought: the latest start time of any group not after it
+        return max(
+            since + math.floor((high - since) / self.shard_s + EPSILON) * self.shard_s
+            for since, _ in groups
+            if since <= high
+        )
 
     def _started_by(self, t: float) -> int:
         """Attempts started at or before `t`."""

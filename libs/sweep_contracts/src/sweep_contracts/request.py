@@ -35,6 +35,7 @@ REQUEST_FIELDS = (
     "sample",
     "repeats",
     "shard_size",
+    "expected_point_s",
 )
 Form = Literal["grid", "grids", "points", "sample"]
 FORMS: tuple[Form, ...] = ("grid", "grids", "points", "sample")

@@ -30,3 +30,6 @@ class Runtime:
     registry: Registry = field(default_factory=Registry.default)
     clock: Callable[[], datetime] = utcnow
     code_version: Callable[[], dict[str, str]] = code_version
+    on_lambda: bool = True
+    """Whether shards run on Lambda: then submit estimates the run and applies the stage's cost cap
+    and event-age check (a local pool has neither a bill nor an invoke queue)."""

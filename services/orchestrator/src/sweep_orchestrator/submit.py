@@ -93,7 +93,8 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         config_provenance=provenance,
     )
     _check_task_size(manifest, settings)
-    check_run(run_estimate(manifest, settings), settings)
+    if rt.on_lambda:
+        check_run(run_estimate(manifest, settings), settings)
     return manifest
 
 
@@ -139,7 +140,8 @@ def submit_run(
     (on Lambda, large runs go through its fan-out tree)."""
     manifest = prepare(payload, rt, request_bytes=request_bytes)
     if rt.store.put_if_absent(layout.manifest_key(manifest.run_id), manifest.to_json()):
-        return _result(manifest, existing=False, report=_dispatch(rt, manifest, all_shards(manifest))), manifest
+        report = _dispatch(rt, manifest, all_shards(manifest))
+        return _result(manifest, existing=False, report=report, on_lambda=rt.on_lambda), manifest
     existing = load_manifest(rt.store, manifest.run_id)
     if existing.request_hash != manifest.request_hash:
         changed = differences(existing.request.content(), manifest.request.content())
@@ -169,9 +171,11 @@ def _dispatch(rt: Runtime, manifest: RunManifest, shards: list[ShardRef]) -> Dis
     return report
 
 
-def _result(manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None) -> SubmitResult:
+def _result(
+    manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None, on_lambda: bool = False
+) -> SubmitResult:
     report = report or DispatchReport()
-    estimate = None if existing else run_estimate(manifest)
+    estimate = run_estimate(manifest) if on_lambda and not existing else None
     return SubmitResult(
         run_id=manifest.run_id,
         points=manifest.plan.points_total,

@@ -23,13 +23,15 @@ class TaskConfig(GenerationOptions):
     """Generation options plus which task item to send and how to score the answer."""
 
     task_items: list[dict[str, JsonValue]] | None = Field(default=None, description="Items of `tasks: inline`.")
-    tasks_sha256: str | None = Field(default=None, description="SHA-256 of the task set file.")
+    tasks_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the task set file or S3 object (hex)."
+    )
     # Validated after the two fields above (pydantic validates in declaration order), so its
     # error names `tasks`; `task_index` after it, so its error names `task_index`.
     tasks: str = Field(
         default="arithmetic",
         description="`arithmetic`, `counting`, `multiple-choice` (built in), `inline` (items in `task_items`), "
-        "or a JSONL file path with `tasks_sha256`.",
+        "or a JSONL file (path, file:// or s3://bucket/tasksets/...) with `tasks_sha256`.",
     )
     task_index: int = Field(default=0, ge=0, description="The item this point sends; make it an axis to cover a set.")
     template: str | None = Field(default=None, description="User message for items with `inputs` (str.format).")

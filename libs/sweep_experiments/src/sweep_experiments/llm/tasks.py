@@ -11,7 +11,10 @@ points = options grid × task items × repeats, one row per call. Sources (confi
   request size cap bounds them);
 - a file `path/to/set.jsonl` (or `file://...`), immutable by contract: `tasks_sha256` must be its
   SHA-256, checked at submit and by every worker, so a changed file fails instead of silently
-  giving different prompts. The path must be readable where the points run (local runs).
+  giving different prompts. The path must be readable where the points run (local runs);
+- an S3 object `s3://bucket/tasksets/set.jsonl`, with `tasks_sha256` likewise: fetched and
+  verified at submit and by every worker process (`sweep_experiments.llm.remote`), the way a
+  stage runs a set of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+
+from sweep_experiments.llm import remote
 
 BUILTIN_SIZE = 50
 DEFAULT_SCORER = {"arithmetic": "numeric", "counting": "numeric", "multiple-choice": "choice"}
@@ -99,16 +104,29 @@ def _parse_lines(text: str, where: str) -> tuple[TaskItem, ...]:
     return tuple(items)
 
 
-@functools.cache
-def _from_file(path: str, sha256: str, mtime_ns: int) -> tuple[TaskItem, ...]:
-    data = Path(path).read_bytes()
+def _verified(data: bytes, sha256: str, where: str) -> tuple[TaskItem, ...]:
     actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
+    if actual != sha256.lower():
         raise ValueError(
-            f"task set {path} has SHA-256 {actual}, not `tasks_sha256` {sha256}: the file changed since the "
+            f"task set {where} has SHA-256 {actual}, not `tasks_sha256` {sha256}: the file changed since the "
             "sweep was written; restore it, or set `tasks_sha256` to the new hash for a new sweep"
         )
-    return _parse_lines(data.decode("utf-8"), f"task set {path}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"task set {where} is not UTF-8 text (byte {exc.start}); write it as JSONL") from None
+    return _parse_lines(text, f"task set {where}")
+
+
+@functools.cache
+def _from_file(path: str, sha256: str, mtime_ns: int) -> tuple[TaskItem, ...]:
+    return _verified(Path(path).read_bytes(), sha256, path)
+
+
+@functools.cache
+def _from_s3(uri: str, sha256: str) -> tuple[TaskItem, ...]:
+    # cached by content hash: the object is immutable by contract, and a changed one fails here
+    return _verified(remote.fetch(uri), sha256, uri)
 
 
 def load(tasks: str, items: list[dict[str, Any]] | None, sha256: str | None) -> tuple[TaskItem, ...]:
@@ -119,6 +137,12 @@ def load(tasks: str, items: list[dict[str, Any]] | None, sha256: str | None) -> 
         if not items:
             raise ValueError("`tasks: inline` needs the items in `task_items`")
         return tuple(TaskItem.model_validate(i) for i in items)
+    if tasks.startswith("s3://"):
+        if not sha256:
+            raise ValueError(
+                f"task set {tasks!r} needs `tasks_sha256` (its SHA-256) so every worker reads the same items"
+            )
+        return _from_s3(tasks, sha256)
     path = tasks.removeprefix("file://")
     if not sha256:
         raise ValueError(

@@ -1,0 +1,177 @@
+"""`sweep params set NAME VALUE --stage dev`: one stage setting or experiment default, with the seed
+command's care — a value that exists and differs is kept without `--force`, and the table shows
+what was, what is wanted and what happened.
+
+Where the stage's API is known (`--endpoint`, `SWEEP_API_URL`, the stack outputs) it goes through
+`PUT /settings/{name}`, SigV4-signed like `submit`: the orchestrator validates the value as a
+submit would (a setting's range, an experiment default by its config model, experiments installed
+on the stage included) and clears its cache. Without an API it writes SSM directly, validated by
+the experiments installed here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+import typer
+import yaml
+from rich.table import Table
+from rich.text import Text
+
+from sweep_cli import render
+from sweep_cli.app import handles_errors
+from sweep_cli.backend import EndpointOption, RegionOption
+from sweep_cli.errors import UsageError
+from sweep_cli.params import Action, StageParameters, StageRequired, app, aws_errors
+from sweep_cli.stage import StageInfo, resolve_stage
+
+DEFAULT_TTL_S = 300
+
+
+@dataclass(frozen=True)
+class Written:
+    current: Any
+    action: Action
+    version: int | None
+    where: str
+    cache_ttl_s: int | None = None
+
+
+class Setter(Protocol):
+    def current(self, name: str) -> tuple[bool, Any]:
+        """(whether the stage holds a value of its own, that value)"""
+        ...
+
+    def write(self, name: str, value: Any) -> tuple[int, int | None]:
+        """(the new version, the cache TTL of the readers)"""
+        ...
+
+
+class ApiSetter:
+    """Through the stage's API: `GET /settings`, then `PUT /settings/{name}`."""
+
+    def __init__(self, stage: StageInfo) -> None:
+        from sweep_cli.remote import StageClient
+
+        self.client = StageClient(stage)
+        self.where = f"via {stage.api_url}"
+
+    def current(self, name: str) -> tuple[bool, Any]:
+        answer = self.client.request("GET", "/settings")
+        if name.startswith("experiments."):
+            _, experiment, key = [*name.split(".", 2), "", ""][:3]
+            record = (answer.get("experiments") or {}).get(experiment, {}).get(key)
+        else:
+            record = (answer.get("settings") or {}).get(name)
+        if not record or record.get("source") != "ssm":
+            return False, None
+        return True, record.get("value")
+
+    def write(self, name: str, value: Any) -> tuple[int, int | None]:
+        answer = self.client.request("PUT", f"/settings/{name}", {"value": value})
+        return int(answer["version"]), int(answer["cache_ttl_s"])
+
+
+class SsmSetter:
+    """Straight to SSM, where no API is known: validated here, by the experiments installed here."""
+
+    def __init__(self, stage: str, region: str | None) -> None:
+        from sweep_cli.params import _parameters
+
+        self.parameters: StageParameters = _parameters(stage, region)
+        self.where = f"in SSM under {self.parameters.prefix} (no API known for stage `{stage}`)"
+
+    def _checked(self, name: str, value: Any) -> tuple[str, str]:
+        from sweep_contracts.defaults import setting_parameter
+        from sweep_contracts.errors import SweepError
+        from sweep_contracts.experiments import Registry
+
+        try:
+            return setting_parameter(name, value, Registry.default())
+        except SweepError as exc:
+            raise UsageError(exc.message, field=exc.field or "NAME", value=value, hint=exc.hint) from None
+
+    def current(self, name: str) -> tuple[bool, Any]:
+        found = self.parameters.current(recursive=True).get(self._parameter(name))
+        return (True, yaml.safe_load(found.value)) if found else (False, None)
+
+    def _parameter(self, name: str) -> str:
+        """`experiments.maze.max_moves` is the parameter `experiments/maze/max_moves` under the prefix."""
+        return name.replace(".", "/", 2) if name.startswith("experiments.") else name
+
+    def write(self, name: str, value: Any) -> tuple[int, int | None]:
+        parameter, text = self._checked(name, value)
+        try:
+            answer = self.parameters.client.put_parameter(
+                Name=self.parameters.prefix + parameter, Value=text, Type="String", Overwrite=True
+            )
+        except aws_errors() as exc:
+            raise self.parameters._fail(exc) from exc
+        return int(answer["Version"]), DEFAULT_TTL_S
+
+
+def parse_value(text: str) -> Any:
+    """VALUE typed as YAML, as `--set` overrides are: `800` is a number, `wall-follower` a string."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(
+            f"VALUE `{text}` is not a YAML value: {str(exc).splitlines()[0]}",
+            field="VALUE",
+            value=text,
+            hint="quote a string that looks like YAML, e.g. sweep params set NAME \"'a: b'\".",
+        ) from None
+
+
+def set_one(setter: Setter, name: str, value: Any, force: bool) -> Written:
+    exists, current = setter.current(name)
+    where = str(getattr(setter, "where", ""))
+    if exists and current == value:
+        return Written(current, "unchanged", None, where)
+    if exists and not force:
+        return Written(current, "kept", None, where)
+    version, ttl = setter.write(name, value)
+    return Written(current, "overwrite" if exists else "create", version, where, ttl)
+
+
+def _setter(stage: str, endpoint: str | None, region: str | None) -> Setter:
+    try:
+        return ApiSetter(resolve_stage(stage, endpoint, region))
+    except UsageError as exc:
+        if not exc.message.startswith("no endpoint"):
+            raise
+    return SsmSetter(stage, region)
+
+
+@app.command("set")
+@handles_errors
+def params_set(
+    name: Annotated[
+        str, typer.Argument(help="A stage setting (max_points) or an experiment default (experiments.maze.max_moves).")
+    ],
+    value: Annotated[str, typer.Argument(help="The value, typed as YAML (800, wall-follower, [1, 2]).")],
+    stage: StageRequired,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite a value that differs (without: keep it).")] = False,
+    endpoint: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Set one stage setting or experiment default through the stage's API (else SSM); keeps a value that
+    differs unless --force."""
+    wanted = parse_value(value)
+    written = set_one(_setter(stage, endpoint, region), name, wanted, force)
+    render.out.print(f"stage {stage}, {written.where}", soft_wrap=True)
+    table = Table(header_style="bold")
+    for column in ("setting", "was", "wanted", "action", "version"):
+        table.add_column(column)
+    styles = {"create": "green", "overwrite": "yellow", "kept": "red", "unchanged": "dim"}
+    was = "" if written.action == "create" else render.cell(written.current)
+    version = "" if written.version is None else str(written.version)
+    table.add_row(name, was, render.cell(wanted), Text(written.action, style=styles[written.action]), version)
+    render.out.print(table)
+    if written.action == "kept":
+        render.out.print(f"{name} holds {written.current!r} and was kept; --force overwrites it.")
+    elif written.version is not None:
+        render.out.print(
+            f"Runs submitted from now on use it; other warm orchestrators within {written.cache_ttl_s} s (their "
+            f"cache). `pulumi up --stack {stage}` puts back what the stack config says: to keep it, set it there."
+        )
