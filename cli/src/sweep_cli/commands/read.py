@@ -94,9 +94,7 @@ def runs(
 @app.command()
 @handles_errors
 def report(
-    run_ids: Annotated[
-        list[str], typer.Argument(help="The run; name two or more to overlay them.", metavar="RUN_ID")
-    ],
+    run_ids: Annotated[list[str], typer.Argument(help="The run; name two or more to overlay them.", metavar="RUN_ID")],
     out: OutOption = DEFAULT_OUT,
     output: Annotated[
         Path | None,
