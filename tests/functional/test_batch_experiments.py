@@ -16,7 +16,7 @@ from pydantic import BaseModel, model_validator
 from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.storage import MemoryStore
 from sweep_contracts.tasks import TaskFactory
-from sweep_experiments.synthetic import EXPERIMENT as SYNTHETIC
+from sweep_experiments.synthetic import EXPERIMENT, run_batch
 from sweep_worker.runner import WorkerDeps, process_event
 from tests.helpers import tasks_for, vouched_points_key
 
@@ -55,6 +55,7 @@ def ratio_batch(configs: Sequence[Ratio]) -> list[dict[str, float]]:
 
 PER_POINT = Experiment(name="ratio", config_model=Ratio, run=ratio)
 BATCHED = dataclasses.replace(PER_POINT, run_batch=ratio_batch)
+SYNTHETIC = dataclasses.replace(EXPERIMENT, run_batch=run_batch)
 
 
 def rows(experiment: Experiment[Any], factory: TaskFactory) -> list[dict[str, Any]]:

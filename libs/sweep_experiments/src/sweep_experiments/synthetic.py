@@ -64,7 +64,11 @@ class NotPlain(Exception):  # noqa: N818 - a signal to the worker, not an error 
 
 
 def run_batch(configs: Sequence[SyntheticConfig]) -> list[dict[str, float]]:
-    """`run` for many plain points at once (only the formula): the rows are the ones `run` gives."""
+    """`run` for many plain points at once (only the formula): the rows are the ones `run` gives.
+
+    Not declared on `EXPERIMENT` yet: the worker tests' fakes (a timer that advances per call, the
+    fault matrix's wrapped `run`) count on one call per point. `dataclasses.replace(EXPERIMENT,
+    run_batch=run_batch)` is the batched experiment (tests/functional/test_batch_experiments.py)."""
     if any(c.noise or c.fail_rate or c.sleep_ms or c.work or c.crash or c.echo for c in configs):
         raise NotPlain
     out = []
@@ -78,7 +82,6 @@ EXPERIMENT = Experiment(
     name="synthetic",
     config_model=SyntheticConfig,
     run=run,
-    run_batch=run_batch,
     description="Near-zero-cost quadratic with optional noise, CPU work, sleeps and injected failures.",
     objective=Objective("value", "max"),
     metrics=("value", "distance", "checksum"),
