@@ -42,12 +42,24 @@ class LocalContext:
         self.aws_request_id = f"local-{os.getpid()}-{next(_calls)}"
 
 
-def init_process(store_root: str) -> None:
+def secret_environment() -> dict[str, str]:
+    """The parent's `SWEEP_SECRET_*` variables now, for its pool processes (see `init_process`)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(environment.SECRET_PREFIX)}
+
+
+def init_process(store_root: str, secrets: dict[str, str] | None = None) -> None:
     from sweep_worker import handler as worker
 
     # outcomes carry every failure into the summary; log lines would only break the progress bar
     logging.getLogger("sweep").setLevel(logging.ERROR)
     os.environ[environment.STORE] = store_root
+    # The fork server copies the environment once, when the first run of this process starts it: a
+    # caller that sets or changes a secret variable afterwards (a notebook, a test) must still be
+    # heard, so each run hands its pool the parent's secret variables as they are now.
+    if secrets is not None:
+        for name in [k for k in os.environ if k.startswith(environment.SECRET_PREFIX)]:
+            del os.environ[name]
+        os.environ.update(secrets)
     worker.reset()
     warm_up()
 
@@ -76,7 +88,7 @@ def answer(payload: Any) -> Any:
     return run_task(payload)
 
 
-def serve(conn: Connection, store_root: str) -> None:
+def serve(conn: Connection, store_root: str, secrets: dict[str, str] | None = None) -> None:
     """A pool process: run each shard task it is sent and answer with its result, until told to stop.
 
     Ctrl-C and a hangup reach every process of the terminal's group; only the parent acts on them
@@ -84,7 +96,7 @@ def serve(conn: Connection, store_root: str) -> None:
     the shard on their own or printing a traceback. A parent that is gone closes the pipe."""
     for number in (signal.SIGINT, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
-    init_process(store_root)
+    init_process(store_root, secrets)
     while True:
         try:
             event_json = conn.recv()

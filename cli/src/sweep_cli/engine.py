@@ -104,7 +104,9 @@ class PoolDispatcher:
                 context.set_forkserver_preload([_pool.__name__, *_pool.PRELOAD])
             else:
                 context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPool(self.workers, context, _pool.serve, (str(self.store_root),))
+            self._pool = ProcessPool(
+                self.workers, context, _pool.serve, (str(self.store_root), _pool.secret_environment())
+            )
         return self._pool
 
     def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
