@@ -18,6 +18,7 @@ import pytest
 
 from sweep_infra import packaging
 from sweep_infra.errors import PackagingError
+from tests.artifact_scripts import RUN_WORKER_HANDLER
 
 pytestmark = [
     pytest.mark.slow,
@@ -63,19 +64,7 @@ def isolated(script: str, site: Path, *args: str, env: dict[str, str] | None = N
     return result.stdout.strip().splitlines()[-1]
 
 
-WORKER = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-from sweep_worker.handler import handler
-
-class Context:
-    aws_request_id, function_name, memory_limit_in_mb, invoked_function_arn = "artifact", "w", 128, "arn"
-
-    def get_remaining_time_in_millis(self):
-        return 60_000
-
-print(json.dumps(handler(json.loads(sys.argv[2]), Context())))
-"""
+WORKER = RUN_WORKER_HANDLER
 SHARD = {
     "kind": "sweep.shard",
     "run_id": "sample-artifact-1",

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sweep_infra import packaging
+from tests.artifact_scripts import RUN_WORKER_HANDLER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,19 +78,7 @@ def test_the_worker_artifact_runs_a_shard_on_its_own(tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(artifact.path).extractall(site)
     # WHEN an isolated interpreter (no site-packages, no repo) runs the handler from it
-    script = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-from sweep_worker.handler import handler
-
-class Context:
-    aws_request_id, function_name, memory_limit_in_mb, invoked_function_arn = "artifact", "w", 128, "arn"
-
-    def get_remaining_time_in_millis(self):
-        return 60_000
-
-print(json.dumps(handler(json.loads(sys.argv[2]), Context())))
-"""
+    script = RUN_WORKER_HANDLER
     env = {"SWEEP_STORE": str(tmp_path / "results"), "PATH": "/usr/bin:/bin", "POWERTOOLS_LOG_LEVEL": "WARNING"}
     result = subprocess.run(
         [sys.executable, "-I", "-c", script, str(site), json.dumps(SHARD)],
