@@ -295,6 +295,26 @@ def test_openapi_document_in_the_repo_is_up_to_date() -> None:
     assert committed["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
 
 
+def test_every_error_answer_of_every_route_is_documented_with_the_error_body() -> None:
+    # GIVEN the OpenAPI document of the API (the one committed is checked equal to it above)
+    document = openapi_document()
+    # WHEN every 4xx response of every route is collected
+    errors = {
+        f"{method.upper()} {path} {status}": response
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status.startswith("4")
+    }
+    # THEN each has the ErrorBody schema every error is answered with, and none is a 422 (parameter
+    # validation is answered as a 400)
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    assert {name: r.get("content") for name, r in errors.items() if r.get("content") != body} == {}
+    assert "PUT /settings/{name} 400" in errors
+    assert "GET /runs 400" in errors
+    assert not [name for name in errors if name.endswith(" 422")]
+
+
 def test_the_orchestrator_is_self_invoked_only_for_large_runs(stage: Stage) -> None:
     stage.call("POST", "/runs", SWEEP)
     assert ORCHESTRATOR not in stage.invokes.attempts

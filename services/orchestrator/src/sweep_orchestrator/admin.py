@@ -20,6 +20,7 @@ from sweep_contracts.decoding import loads_json
 from sweep_contracts.defaults import setting_parameter
 from sweep_contracts.errors import ConfigurationError, RequestError
 from sweep_orchestrator import deps
+from sweep_orchestrator.error_body import error_responses
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 MAX_BODY_BYTES = 16_384
@@ -57,7 +58,7 @@ def _value_of(body: bytes) -> Any:
     "instance's cache is cleared, others see it within `cache_ttl_s`.",
     responses={
         200: {"description": "Written", "content": {"application/json": {"model": SettingWritten}}},
-        400: {"description": "Invalid name or value", "content": {"application/json": {}}},
+        **error_responses(400, e400="Invalid name or value"),
     },
     tags=["settings"],
 )

@@ -33,6 +33,7 @@ from sweep_contracts.validation import field_path
 from sweep_contracts.version import code_version
 from sweep_orchestrator import deps
 from sweep_orchestrator.admin import router as admin_router
+from sweep_orchestrator.error_body import error_responses
 from sweep_orchestrator.retry import RetryResult, retry_run
 from sweep_orchestrator.runs import list_runs, load_manifest
 from sweep_orchestrator.status import RunStatus
@@ -43,18 +44,6 @@ app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(admin_router)
 
 ROUTES = "POST /runs, GET /runs, GET /runs/{run_id}, POST /runs/{run_id}/retry, GET /settings, PUT /settings/{name}"
-
-
-class ErrorBody(Frozen):
-    """Every error answer."""
-
-    code: str = Field(examples=["MISSING_CONFIG"])
-    message: str
-    field: str | None = None
-    value: Any = None
-    limit: Any = None
-    hint: str | None = None
-    problems: list[dict[str, Any]] | None = None
 
 
 class SubmitAnswer(SubmitResult):
@@ -91,17 +80,6 @@ class SettingsAnswer(Frozen):
         default_factory=dict, description="Stage defaults per experiment and config key: value, source, version."
     )
     code_version: dict[str, str]
-
-
-def _errors(*statuses: int) -> dict[int, Any]:
-    words = {
-        400: "Invalid request",
-        404: "No such run",
-        409: "run_id reused with other content",
-        413: "Over a cap of the stage settings",
-        503: "The result store is unavailable",
-    }
-    return {s: {"description": words[s], "content": {"application/json": {"model": ErrorBody}}} for s in statuses}
 
 
 def _json(status: int, body: Any) -> Response[str]:
@@ -141,7 +119,7 @@ def _checked_run_id(run_id: str) -> str:
     "Resubmitting a run_id with the same content answers with the existing run.",
     responses={
         202: {"description": "Accepted", "content": {"application/json": {"model": SubmitAnswer}}},
-        **_errors(400, 409, 413, 503),
+        **error_responses(400, 409, 413, 503),
     },
     tags=["runs"],
 )
@@ -162,7 +140,10 @@ def post_run() -> Response[str]:
 @app.get(
     "/runs",
     summary="List runs, newest first",
-    responses={200: {"description": "Runs", "content": {"application/json": {"model": list[RunSummary]}}}},
+    responses={
+        200: {"description": "Runs", "content": {"application/json": {"model": list[RunSummary]}}},
+        **error_responses(400),
+    },
     tags=["runs"],
 )
 def get_runs(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> Response[str]:
@@ -186,7 +167,7 @@ def get_runs(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> Response[str]:
     summary="A run's manifest summary and progress",
     responses={
         200: {"description": "Progress", "content": {"application/json": {"model": StatusAnswer}}},
-        **_errors(404, 503),
+        **error_responses(404, 503),
     },
     tags=["runs"],
 )
@@ -209,7 +190,7 @@ def get_run(run_id: str) -> Response[str]:
     summary="Re-dispatch the failed and missing shards of a run",
     responses={
         202: {"description": "Accepted", "content": {"application/json": {"model": RetryResult}}},
-        **_errors(404, 503),
+        **error_responses(404, 503),
     },
     tags=["runs"],
 )
