@@ -73,7 +73,7 @@ def test_the_same_status_command_runs_once_against_either_backend(
     assert [type(b) for b in chosen] == [LocalBackend, StageBackend]
     assert (local_code, stage_code) == (0, 0)
     local, stage = json.loads(local_output), json.loads(stage_output)
-    ignore = {"created_at", "first_started_at", "last_finished_at"}  # the two runs ran at different times
+    ignore = {"created_at", "first_recorded_at", "last_recorded_at"}  # the two runs ran at different times
     assert {k: v for k, v in local.items() if k not in ignore} == {k: v for k, v in stage.items() if k not in ignore}
     assert (local["state"], local["points_ok"]) == ("succeeded", 6)
 

@@ -49,7 +49,6 @@ _OUTCOME_KEY = re.compile(
 _POINTS_KEY = re.compile(
     rf"^{POINTS}/run_id=(?P<run_id>[a-z0-9-]+)/shard=(?P<shard>\d{{{SHARD_DIGITS}}})(?:-(?P<execution>{_TAG}))?\.parquet$"
 )
-_COUNTS = re.compile(r"-ok(?P<ok>\d+)-error(?P<error>\d+)$")
 _RUN_PREFIX = re.compile(rf"^{RUNS}/run_id=(?P<run_id>[a-z0-9-]+)/{re.escape(MANIFEST)}$")
 
 
@@ -83,8 +82,62 @@ def execution_tag(execution: str, ok: int, error: int) -> str:
 
 def tag_counts(tag: str) -> tuple[int, int] | None:
     """(ok, error) rows of the points file an execution tag names; None for a bare execution id."""
-    match = _COUNTS.search(tag)
-    return (int(match["ok"]), int(match["error"])) if match else None
+    head, _, error = tag.rpartition("-error")
+    _, sep, ok = head.rpartition("-ok")
+    if not (sep and ok.isdigit() and ok.isascii() and error.isdigit() and error.isascii()):
+        return None
+    return int(ok), int(error)
+
+
+_HEX = frozenset("0123456789abcdef")
+_PARQUET = ".parquet"
+_SHARD = "shard="
+_SUCCESS = "status=success/shard="
+_FAILURE = "status=failure/shard="
+
+
+def is_tag(text: str) -> bool:
+    """Whether `text` is an execution tag (`EXECUTION_PATTERN`), without a regex: status checks
+    the 10,000 tags of a big run's points listing."""
+    if len(text) < 16 or not _HEX.issuperset(text[:16]):
+        return False
+    if len(text) == 16:
+        return True
+    ok, sep, error = text[16:].partition("-error")
+    return bool(sep) and ok[:3] == "-ok" and _count(ok[3:]) and _count(error)
+
+
+def _count(text: str) -> bool:
+    return 0 < len(text) <= 9 and text.isdigit() and text.isascii()
+
+
+def outcome_in_run(tail: str) -> tuple[OutcomeStatus, int] | None:
+    """(status, shard_id) of an outcome key with its run's prefix (`outcomes_prefix`) cut off, or None
+    for any other key: `parse_outcome_key` for a listing of one run, at a few string operations a key."""
+    digits = tail[len(_SUCCESS) : -len(_PARQUET)]
+    if not (tail.endswith(_PARQUET) and digits.isdigit() and digits.isascii()):
+        return None
+    if tail.startswith(_SUCCESS):
+        return "success", int(digits)
+    return ("failure", int(digits)) if tail.startswith(_FAILURE) else None
+
+
+def points_in_run(tail: str) -> tuple[int, str | None] | None:
+    """(shard_id, execution tag or None) of a points key with its run's prefix (`points_prefix`) cut
+    off, or None for any other key: `parse_points_key` for a listing of one run."""
+    digits = tail[len(_SHARD) : len(_SHARD) + SHARD_DIGITS]
+    if not (tail.startswith(_SHARD) and tail.endswith(_PARQUET) and digits.isdigit() and digits.isascii()):
+        return None
+    rest = tail[len(_SHARD) + SHARD_DIGITS : -len(_PARQUET)]
+    if not rest:
+        return int(digits), None
+    return (int(digits), rest[1:]) if rest[0] == "-" and is_tag(rest[1:]) else None
+
+
+def block_prefix(block: int) -> str:
+    """The key prefix (after `shard=`) of the shards `block × 1,000 … block × 1,000 + 999`: one
+    ListObjectsV2 page holds a block's keys, so a run's keys are listed a block per request in parallel."""
+    return f"{_SHARD}{block:0{SHARD_DIGITS - 3}d}"
 
 
 def shard_points_prefix(run_id: str, shard_id: int) -> str:

@@ -35,7 +35,7 @@ from sweep_orchestrator import deps
 from sweep_orchestrator.admin import router as admin_router
 from sweep_orchestrator.error_body import error_responses
 from sweep_orchestrator.retry import RetryResult, retry_run
-from sweep_orchestrator.runs import list_runs, load_manifest
+from sweep_orchestrator.runs import list_runs
 from sweep_orchestrator.status import RunStatus
 from sweep_orchestrator.submit import SubmitResult, submit_run
 
@@ -173,7 +173,7 @@ def get_runs(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> Response[str]:
 )
 def get_run(run_id: str) -> Response[str]:
     current = deps.current()
-    manifest = load_manifest(current.runtime.store, _checked_run_id(run_id))
+    manifest = current.manifests.load(_checked_run_id(run_id))
     status = current.outcomes.status(run_id, manifest)
     answer = StatusAnswer(
         **status.model_dump(),

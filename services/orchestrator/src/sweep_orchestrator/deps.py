@@ -15,6 +15,7 @@ from sweep_aws.stores import open_store
 from sweep_contracts import environment
 from sweep_contracts.settings import normalise_prefix, parameter_prefix
 from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
+from sweep_orchestrator.runs import ManifestCache
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import OutcomeReader
 
@@ -28,6 +29,11 @@ class OrchestratorDeps:
     stage: str
     parameter_prefix: str
     settings_ttl_s: int
+
+    @functools.cached_property
+    def manifests(self) -> ManifestCache:
+        """Manifests this container has read: a warm Lambda reads a polled run's manifest once."""
+        return ManifestCache(self.runtime.store)
 
     @functools.cached_property
     def outcomes(self) -> OutcomeReader:

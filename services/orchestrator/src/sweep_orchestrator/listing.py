@@ -5,67 +5,137 @@ A shard's counts are told by the listing when the shard has exactly one points f
 carries counts. When it cannot tell — two files (a duplicate delivery in flight, an orphan a
 cleanup has not removed), a success with no file listed, a key from before counts were in keys —
 only the shard's outcome can say which file counts: the caller reads that one outcome, so the
-reads grow with such anomalies, never with the run."""
+reads grow with such anomalies, never with the run.
+
+Each listing is split in blocks of 1,000 shards (`layout.block_prefix`), listed in parallel: a
+block is one request when nothing is odd about it, so a 10,000-shard run costs 10 + 10 requests
+at the latency of two. The failures are listed with the first block of the outcomes: their keys
+sort before every success, so when none failed they cost nothing more.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from sweep_contracts import layout
 from sweep_contracts.layout import OutcomeStatus
 from sweep_contracts.storage import ObjectInfo, ObjectStore
 
-
-@dataclass(frozen=True)
-class ListedShard:
-    """A shard with an outcome: which outcome stands, and its points counts if the listing tells."""
-
-    shard_id: int
-    status: OutcomeStatus
-    outcome: ObjectInfo
-    counts: tuple[int, int] | None
-    """(ok, error) points, or None when only the outcome can tell."""
+BLOCK = 1000
+"""Shards a block holds: a ListObjectsV2 page's most keys."""
+THREADS = 16
+T = TypeVar("T")
 
 
-def standing_outcomes(store: ObjectStore, run_id: str) -> dict[int, tuple[OutcomeStatus, ObjectInfo]]:
+@dataclass
+class Listing:
+    """What the listings of a run tell, shard by shard."""
+
+    standing: dict[int, tuple[OutcomeStatus, ObjectInfo]] = field(default_factory=dict)
     """The standing outcome object of every shard that has one: a success wins over a stale failure."""
+    counts: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """(ok, error) points of the shards whose counts the listing tells."""
+
+    def unknown(self) -> list[int]:
+        """Shards with an outcome whose counts only the outcome can tell."""
+        return [shard_id for shard_id in self.standing if shard_id not in self.counts]
+
+    def failed(self) -> list[int]:
+        return sorted(k for k, (status, _) in self.standing.items() if status == "failure")
+
+
+def _blocks(shard_count: int | None) -> int:
+    return max(1, -(-shard_count // BLOCK)) if shard_count is not None else 1
+
+
+def _in_parallel(calls: list[Callable[[], T]]) -> list[T]:
+    if len(calls) == 1:
+        return [calls[0]()]
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(calls))) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def _outcome_block(store: ObjectStore, run_id: str, block: int, blocks: int) -> list[ObjectInfo]:
+    prefix = layout.outcomes_prefix(run_id)
+    if blocks == 1:
+        return list(store.list_info(prefix))
+    if block > 0:
+        return list(store.list_info(f"{prefix}status=success/{layout.block_prefix(block)}"))
+    # the failures, then the first block's successes: stop at the block's last possible key, before
+    # the listing asks for a page of the next block (which its own request lists)
+    last = layout.outcome_key(run_id, "success", BLOCK - 1)
+    found = []
+    for info in store.list_info(prefix):
+        if info.key > last:
+            break
+        found.append(info)
+        if info.key == last:
+            break
+    return found
+
+
+def standing_outcomes(
+    store: ObjectStore, run_id: str, shard_count: int | None = None
+) -> dict[int, tuple[OutcomeStatus, ObjectInfo]]:
+    """The standing outcome object of every shard that has one: a success wins over a stale failure.
+    Given the run's `shard_count`, its blocks are listed in parallel; without, in one listing."""
+    blocks = _blocks(shard_count)
+    pages = _in_parallel([partial(_outcome_block, store, run_id, b, blocks) for b in range(blocks)])
+    cut = len(layout.outcomes_prefix(run_id))
     winners: dict[int, tuple[OutcomeStatus, ObjectInfo]] = {}
-    for info in store.list_info(layout.outcomes_prefix(run_id)):
-        parsed = layout.parse_outcome_key(info.key)
-        if parsed is None or parsed[0] != run_id:
-            continue
-        _, status, shard_id = parsed
-        if status == "success" or shard_id not in winners:
-            winners[shard_id] = (status, info)
+    for page in pages:
+        for info in page:
+            parsed = layout.outcome_in_run(info.key[cut:])
+            if parsed is not None and (parsed[0] == "success" or parsed[1] not in winners):
+                winners[parsed[1]] = (parsed[0], info)
     return winners
 
 
-def points_tags(store: ObjectStore, run_id: str) -> dict[int, list[str | None]]:
-    """The execution tag of every points file of the run, by shard (None for a pre-protocol file)."""
-    tags: dict[int, list[str | None]] = {}
-    for key in store.list(layout.points_prefix(run_id)):
-        parsed = layout.parse_points_key(key)
-        if parsed is not None and parsed[0] == run_id:
-            tags.setdefault(parsed[1], []).append(parsed[2])
-    return tags
+def _points_block(store: ObjectStore, run_id: str, block: int, blocks: int) -> list[str]:
+    prefix = layout.points_prefix(run_id)
+    return list(store.list(prefix if blocks == 1 else prefix + layout.block_prefix(block)))
 
 
-def _counts(status: OutcomeStatus, tags: list[str | None]) -> tuple[int, int] | None:
-    if len(tags) == 1 and tags[0] is not None:
-        return layout.tag_counts(tags[0])
-    if not tags and status == "failure":
-        return (0, 0)  # most failures vouch for no rows; one that does left its file to list
-    return None
+def points_tags(store: ObjectStore, run_id: str, shard_count: int) -> tuple[dict[int, str | None], set[int]]:
+    """The execution tag of each shard's points file (None for a pre-protocol file), and the shards
+    with more than one file (whose tags are not kept: only the outcome tells which one counts)."""
+    blocks = _blocks(shard_count)
+    pages = _in_parallel([partial(_points_block, store, run_id, b, blocks) for b in range(blocks)])
+    cut = len(layout.points_prefix(run_id))
+    tags: dict[int, str | None] = {}
+    several: set[int] = set()
+    for page in pages:
+        for key in page:
+            parsed = layout.points_in_run(key[cut:])
+            if parsed is None:
+                continue
+            if parsed[0] in tags:
+                several.add(parsed[0])
+            tags[parsed[0]] = parsed[1]
+    return tags, several
 
 
-def list_shards(store: ObjectStore, run_id: str) -> dict[int, ListedShard]:
+def list_shards(store: ObjectStore, run_id: str, shard_count: int) -> Listing:
     """Every shard with an outcome, from a listing of the outcomes and then of the points.
 
     In that order on purpose: a success is written after its points file and that file is never
-    removed while the success stands, so a success listed first always finds its file listed."""
-    standing = standing_outcomes(store, run_id)
-    tags = points_tags(store, run_id)
-    return {
-        shard_id: ListedShard(shard_id, status, info, _counts(status, tags.get(shard_id, [])))
-        for shard_id, (status, info) in sorted(standing.items())
-    }
+    removed while the success stands, so a success listed first always finds its file listed; a
+    failure that kept rows wrote them before its outcome, so one listed without a file has none."""
+    listing = Listing(standing_outcomes(store, run_id, shard_count))
+    tags, several = points_tags(store, run_id, shard_count)
+    for shard_id, (status, _) in listing.standing.items():
+        if shard_id in several:
+            continue
+        if shard_id not in tags:
+            if status == "failure":
+                listing.counts[shard_id] = (0, 0)  # most failures vouch for no rows
+            continue
+        tag = tags[shard_id]
+        counts = layout.tag_counts(tag) if tag is not None else None
+        if counts is not None:
+            listing.counts[shard_id] = counts
+    return listing

@@ -6,6 +6,10 @@ reads only the newest `limit` manifests."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 from sweep_contracts import layout
 from sweep_contracts.errors import RunNotFoundError, StoreError
@@ -15,6 +19,10 @@ from sweep_contracts.storage import ObjectStore
 
 def load_manifest(store: ObjectStore, run_id: str) -> RunManifest:
     """The manifest of `run_id`, checked against its own content hash."""
+    return _checked(store, run_id, _manifest_bytes(store, run_id))
+
+
+def _manifest_bytes(store: ObjectStore, run_id: str) -> bytes:
     data = store.get(layout.manifest_key(run_id))
     if data is None:
         raise RunNotFoundError(
@@ -23,6 +31,10 @@ def load_manifest(store: ObjectStore, run_id: str) -> RunManifest:
             value=run_id,
             hint="list the runs with `sweep runs`, and check the results location (`--out` or `--stage`).",
         )
+    return data
+
+
+def _checked(store: ObjectStore, run_id: str, data: bytes) -> RunManifest:
     manifest = RunManifest.from_json(data)
     if RunManifest.hash_request(manifest.request) != manifest.request_hash:
         raise StoreError(
@@ -32,6 +44,50 @@ def load_manifest(store: ObjectStore, run_id: str) -> RunManifest:
             hint="manifests are written once; restore it from the bucket's object versions, or resubmit the run.",
         )
     return manifest
+
+
+class ManifestCache:
+    """Manifests of one store by run id, for a warm orchestrator: polling a run's status reads its
+    manifest once, not once a poll.
+
+    What it keeps is immutable while the run exists: a manifest is written once (put-if-absent) and
+    never rewritten — resubmitting the run_id with the same content leaves it as it is, with other
+    content is refused (409), and a retry's settings travel in its shard tasks, not in the manifest.
+    Only removing the run (`sweep rm`, a lifecycle rule, a hand in the console) and submitting its
+    run_id again replaces it: an entry is trusted for `max_age_s`, so such a run shows within that
+    time. It keeps the stored bytes, so no caller can change the manifest the next one gets."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        limit: int = 256,
+        max_age_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.limit = limit
+        self.max_age_s = max_age_s
+        self.clock = clock
+        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, run_id: str) -> RunManifest:
+        """The manifest of `run_id`: from memory when it was read less than `max_age_s` ago."""
+        now = self.clock()
+        with self._lock:
+            hit = self._items.get(run_id)
+            if hit is not None and now - hit[0] < self.max_age_s:
+                self._items.move_to_end(run_id)
+                return _checked(self.store, run_id, hit[1])
+        data = _manifest_bytes(self.store, run_id)
+        manifest = _checked(self.store, run_id, data)
+        with self._lock:
+            self._items[run_id] = (now, data)
+            self._items.move_to_end(run_id)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+        return manifest
 
 
 def list_runs(store: ObjectStore, limit: int | None = None) -> list[RunManifest]:

@@ -1,10 +1,11 @@
 """GET /runs/{run_id}: a run's progress, from its manifest and two listings (docs/storage.md).
 
-Shard states come from the names of the outcome keys and point counts from the names of the
-points keys. Status reads outcome objects only as far as its answer shows them — the first
-`LISTED` failed shards, the first and the last outcome recorded (for the times) — and those of
-shards whose counts the listing cannot tell (`listing.py`). A run of N shards costs about
-2·N/1,000 LIST requests and a few GETs, however many of them finished.
+Shard states come from the names of the outcome keys, point counts from the names of the points
+keys, and the times from when the outcome objects were written (their listed modification time).
+Status reads outcome objects only as far as its answer shows them — the first `LISTED` failed
+shards — and those of shards whose counts the listing cannot tell (`listing.py`). A run of N
+shards costs about 2·N/1,000 LIST requests, listed in parallel, and its manifest (which a warm
+orchestrator has already, `runs.ManifestCache`), however many of them finished.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -21,13 +21,13 @@ from pydantic import AwareDatetime
 
 from sweep_contracts.base import Frozen
 from sweep_contracts.errors import ParquetFormatError, StoreError
-from sweep_contracts.layout import OutcomeStatus
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.storage import ObjectInfo, ObjectStore
 from sweep_orchestrator.dispatched import DispatchRecord, overdue_at, read_record
-from sweep_orchestrator.listing import ListedShard, list_shards, standing_outcomes
+from sweep_orchestrator.listing import list_shards, standing_outcomes
 from sweep_orchestrator.runs import load_manifest
+from sweep_orchestrator.tally import Tally
 
 State = Literal["running", "stalled", "succeeded", "failed", "partial"]
 LISTED = 50
@@ -64,10 +64,11 @@ class RunStatus(Frozen):
     failures_not_read: int = 0
     """Failed shards beyond `failed_shards`: status does not read their outcomes, so `error_codes`
     leaves them out (the `outcomes` table has every one)."""
-    first_started_at: AwareDatetime | None = None
-    """The earliest start among the outcomes status read, which include the first one recorded."""
-    last_finished_at: AwareDatetime | None = None
-    """When the last outcome recorded finished."""
+    first_recorded_at: AwareDatetime | None = None
+    """When the first standing outcome was written (its object's modification time, to the second
+    on S3): a shard's outcome is the last thing it writes."""
+    last_recorded_at: AwareDatetime | None = None
+    """When the last standing outcome was written; with `created_at`, how long the run has taken."""
     overdue_at: AwareDatetime | None = None
     """When a shard still without outcome is overdue (the last dispatch + shard time budget + margin)."""
     stalled_for_s: float | None = None
@@ -80,19 +81,6 @@ class RunStatus(Frozen):
     @property
     def points_done(self) -> int:
         return self.points_ok + self.points_error
-
-
-@dataclass(frozen=True)
-class Tally:
-    """What status needs of one shard's standing outcome: its status and its point counts."""
-
-    status: OutcomeStatus
-    points_ok: int
-    points_error: int
-
-    @classmethod
-    def of(cls, outcome: Outcome) -> Tally:
-        return cls(outcome.status, outcome.points_ok, outcome.points_failed)
 
 
 class OutcomeReader:
@@ -156,32 +144,17 @@ class OutcomeReader:
     def status(self, run_id: str, manifest: RunManifest | None = None, now: datetime | None = None) -> RunStatus:
         """The run's progress at `now`; pass its manifest if you have it, to spare reading it again."""
         manifest = manifest or load_manifest(self.store, run_id)
-        listed = list_shards(self.store, run_id)
-        wanted = _to_read(listed)
+        listing = list_shards(self.store, run_id, manifest.plan.shard_count)
+        wanted = [*listing.failed()[:LISTED], *listing.unknown()]
+        infos = [listing.standing[shard_id][1] for shard_id in wanted]
         read = {
             shard_id: outcome
-            for shard_id, outcome in zip(wanted, self.read(run_id, [s.outcome for s in wanted.values()]), strict=True)
+            for shard_id, outcome in zip(wanted, self.read(run_id, infos), strict=True)
             if outcome is not None
         }
-        tallies: dict[int, Tally] = {}
-        for shard_id, shard in listed.items():
-            if (outcome := read.get(shard_id)) is not None:
-                tallies[shard_id] = Tally.of(outcome)
-            elif shard.counts is not None:
-                tallies[shard_id] = Tally(shard.status, *shard.counts)
-            # else: gone between the listing and the read (a retry rewrote it): pending for this poll
-        record = read_record(self.store, run_id) if len(tallies) < manifest.plan.shard_count else None
-        return summarize(manifest, tallies, list(read.values()), now or datetime.now(UTC), record)
-
-
-def _to_read(listed: Mapping[int, ListedShard]) -> dict[int, ListedShard]:
-    """The shards whose outcome status reads: the failures it shows, the first and the last
-    recorded (their times), and those whose counts the listing cannot tell."""
-    shards = list(listed.values())
-    failed = [s for s in shards if s.status == "failure"][:LISTED]
-    by_time = sorted(shards, key=lambda s: (s.outcome.modified, s.outcome.key))
-    unknown = [s for s in shards if s.counts is None]
-    return {s.shard_id: s for s in [*failed, *by_time[:1], *by_time[-1:], *unknown]}
+        tally = Tally.of(manifest, listing, read)
+        record = read_record(self.store, run_id) if tally.done < manifest.plan.shard_count else None
+        return summarize(manifest, tally, read, now or datetime.now(UTC), record)
 
 
 def read_outcomes(store: ObjectStore, run_id: str) -> dict[int, Outcome]:
@@ -189,31 +162,30 @@ def read_outcomes(store: ObjectStore, run_id: str) -> dict[int, Outcome]:
     return OutcomeReader(store, limit=0).outcomes(run_id)
 
 
+def _when(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
+
+
 def summarize(
     manifest: RunManifest,
-    tallies: Mapping[int, Tally],
-    read: Sequence[Outcome] = (),
+    tally: Tally,
+    read: Mapping[int, Outcome],
     now: datetime | None = None,
     record: DispatchRecord | None = None,
 ) -> RunStatus:
-    """The run's status at `now` from each shard's tally and the outcomes that were read (which
-    name the failures shown and the times); pending shards past their deadline make it `stalled`."""
+    """The run's status at `now` from its tally and the outcomes that were read (which name the
+    failures shown); pending shards past their deadline make it `stalled`."""
     plan = manifest.plan
-    success = sum(1 for t in tallies.values() if t.status == "success")
-    failed_ids = sorted(k for k, t in tallies.items() if t.status == "failure")
-    by_shard = {o.shard_id: o for o in read}
-    shown = [o for k in failed_ids[:LISTED] if (o := by_shard.get(k)) is not None and o.status == "failure"]
-    pending = [k for k in range(plan.shard_count) if k not in tallies]
-    points_ok = sum(t.points_ok for t in tallies.values())
-    points_error = sum(t.points_error for t in tallies.values())
+    shown = [o for k in tally.failed[:LISTED] if (o := read.get(k)) is not None and o.status == "failure"]
+    pending = plan.shard_count - tally.done
     state: State
     deadline = overdue_at(manifest, record)
     stalled_for = (now - deadline).total_seconds() if now is not None and pending and now > deadline else None
     if pending:
         state = "stalled" if stalled_for is not None else "running"
-    elif not failed_ids:
+    elif not tally.failed:
         state = "succeeded"
-    elif not success:
+    elif not tally.success:
         state = "failed"
     else:
         state = "partial"
@@ -223,22 +195,22 @@ def summarize(
         created_at=manifest.created_at,
         state=state,
         shards_total=plan.shard_count,
-        shards_success=success,
-        shards_failure=len(failed_ids),
-        shards_pending=len(pending),
+        shards_success=tally.success,
+        shards_failure=len(tally.failed),
+        shards_pending=pending,
         points_total=plan.points_total,
-        points_ok=points_ok,
-        points_error=points_error,
-        points_not_run=plan.points_total - points_ok - points_error,
+        points_ok=tally.points_ok,
+        points_error=tally.points_error,
+        points_not_run=plan.points_total - tally.points_ok - tally.points_error,
         error_codes=dict(Counter(o.error_code.value for o in shown if o.error_code)),
-        missing_shards=pending[:LISTED],
+        missing_shards=tally.pending(plan.shard_count, LISTED),
         failed_shards=[
             ShardFailure(shard_id=o.shard_id, attempt=o.attempt, error_code=o.error_code, error_message=o.error_message)
             for o in shown
         ],
-        failures_not_read=len(failed_ids) - len(shown),
-        first_started_at=min((o.started_at for o in read), default=None),
-        last_finished_at=max((o.finished_at for o in read), default=None),
+        failures_not_read=len(tally.failed) - len(shown),
+        first_recorded_at=_when(tally.first_recorded),
+        last_recorded_at=_when(tally.last_recorded),
         overdue_at=deadline if pending else None,
         stalled_for_s=stalled_for,
     )
