@@ -1,27 +1,37 @@
 """Status benchmark (issue 11, item 5): the S3 requests GET /runs/{id} makes for a 10,000-shard
 run, and its answer time, against moto's S3 server on loopback with 20 ms added to every request.
 
-The server runs in a process of its own (in ours, its threads would compete with the client for
-the GIL) and the run's objects go straight into its backend. "before" is the former status path —
-the manifest, a listing of the outcomes and a GET of each on 16 threads, which `sweep retry` still
-uses as `read_outcomes` — on a client with botocore's own timestamp parser; "after" is today's
-`run_status` on the client `sweep_aws.clients.s3_client` builds. moto's generic serialiser takes
-seconds for a 1,000-key listing here and tens of ms for a GET (S3: tens of ms and a few), which
-would swamp every figure: the server answers ListObjectsV2 and GetObject itself from moto's
-backend (`list_page`, `get_object`), and moto's own app the rest; every time is also given net of the server's own
-processing (timed in it, per request): what is left is the client's work and the injected 20 ms
-a request. The latency floor: sequential requests × 20 ms.
+The server runs in a process of its own and the run's objects go straight into its backend.
+moto's generic serialiser takes seconds for a 1,000-key listing here (S3: tens of ms), which would
+swamp every figure: the server answers ListObjectsV2 and GetObject itself from moto's backend
+(`list_page`, `get_object`) and renders each page once (the bucket does not change while it is
+measured), so a request costs it well under a millisecond beside the injected 20 ms; its own time
+is still timed and given (`server_s`, summed over requests, which overlap when the client lists in
+parallel).
+
+"before" is the status path of a git ref (`BEFORE`, unpacked with `git archive` and put ahead of
+this checkout on PYTHONPATH), "after" this checkout's; each runs in a client process of its own
+(`status_client.py`) that answers GET /runs/{id} as the orchestrator does (its manifest loading,
+its outcome reader, kept between polls as a warm container keeps them). The two are asked in
+turn, in alternating order, so load on the shared machine falls on both alike; the load average
+is recorded with every round. A client's first poll is a cold container's, the rest warm ones.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import multiprocessing
+import os
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import threading
 import time
+from io import BytesIO
 from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -37,7 +47,9 @@ SHARDS = 10_000
 FAILURES = 100
 DUPLICATES = 3
 REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": REGION}
+BEFORE = "bc81c72"
+"""main before this round of status work: 23 requests, two listings read one page after another."""
+SOURCE_DIRS = ("libs/sweep_contracts/src", "libs/sweep_aws/src", "services/orchestrator/src")
 
 
 def list_page(backend: Any, bucket: str, query: dict[str, str]) -> bytes:
@@ -91,6 +103,10 @@ def serve(conn: Connection, delay_s: float) -> None:
     app = DomainDispatcherApplication(create_backend_app)
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
     spent: list[float] = []
+    # the bucket does not change while it is measured: a page is rendered once, and each request
+    # after the first costs the server next to nothing (status lists its pages in parallel, so
+    # the server's time could no longer be subtracted from the client's)
+    pages: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
 
     def delayed(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         time.sleep(delay_s)
@@ -98,7 +114,10 @@ def serve(conn: Connection, delay_s: float) -> None:
         query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         bucket, _, key = unquote(environ["PATH_INFO"]).lstrip("/").partition("/")
         if environ["REQUEST_METHOD"] == "GET" and query.get("list-type") == "2":
-            status, headers, body = "200 OK", [("Content-Type", "application/xml")], list_page(backend, bucket, query)
+            page = (bucket, tuple(sorted(query.items())))
+            if page not in pages:
+                pages[page] = list_page(backend, bucket, query)
+            status, headers, body = "200 OK", [("Content-Type", "application/xml")], pages[page]
         elif environ["REQUEST_METHOD"] == "GET" and key and not query:
             status, headers, body = get_object(backend, bucket, key)
         else:
@@ -114,6 +133,8 @@ def serve(conn: Connection, delay_s: float) -> None:
     conn.send(server.server_address[1])
     while True:
         command, arg = conn.recv()
+        if command in ("bucket", "put"):
+            pages.clear()
         if command == "bucket":
             backend.create_bucket(arg, REGION)
         elif command == "put":
@@ -149,20 +170,6 @@ class Endpoint:
         self.process.join(timeout=10)
 
 
-def _client(url: str, fast: bool, requests: list[str]) -> Any:
-    import boto3
-
-    from sweep_aws.clients import S3_CONFIG, s3_client
-
-    client = (
-        s3_client(endpoint_url=url, **CREDENTIALS)
-        if fast
-        else boto3.client("s3", endpoint_url=url, config=S3_CONFIG, **CREDENTIALS)
-    )
-    client.meta.events.register("before-send.s3", lambda request, **_: requests.append(request.method))
-    return client
-
-
 def fill(endpoint: Endpoint, bucket: str, shards: int, failures: int, duplicates: int) -> dict[str, int]:
     """A finished run of `shards` in `bucket`: the manifest by the real submit, every outcome and
     points object as `tests/big_run.py` writes them."""
@@ -180,82 +187,96 @@ def fill(endpoint: Endpoint, bucket: str, shards: int, failures: int, duplicates
     return vars(expected)
 
 
-def measure(endpoint: Endpoint, call: Callable[[], Any], requests: list[str]) -> dict[str, Any]:
-    endpoint.ask("spent")
-    requests.clear()
-    started = time.perf_counter()
-    answer = call()
-    wall = time.perf_counter() - started
-    moto = endpoint.ask("spent")
-    return {"requests": len(requests), "wall_s": wall, "moto_s": moto, "answer": answer}
+def unpack(ref: str, into: Path) -> Path:
+    """The source tree at `ref`, as files under `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
 
 
-def scenario(endpoint: Endpoint, bucket: str, shards: int, failures: int, repeats: int) -> dict[str, Any]:
-    from tests.big_run import RUN
+class Client:
+    """A client process polling one run's status through one source tree (None: this checkout)."""
 
-    from sweep_aws.s3 import S3Store
-    from sweep_orchestrator.runs import load_manifest
-    from sweep_orchestrator.status import read_outcomes, run_status
+    def __init__(self, tree: Path | None, url: str, bucket: str) -> None:
+        env = dict(os.environ)
+        if tree is not None:  # the old sources shadow the editable installs of this checkout
+            env["PYTHONPATH"] = os.pathsep.join(str(tree / d) for d in SOURCE_DIRS)
+        script = str(Path(__file__).with_name("status_client.py"))
+        self.process = subprocess.Popen(
+            [sys.executable, script, url, bucket], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
 
+    def poll(self) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("poll\n")
+        self.process.stdin.flush()
+        answer: dict[str, Any] = json.loads(self.process.stdout.readline())
+        return answer
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def _median(polls: list[dict[str, Any]], key: str) -> float:
+    return round(statistics.median(p[key] for p in polls), 3)
+
+
+def scenario(endpoint: Endpoint, bucket: str, shards: int, failures: int, rounds: int, tree: Path) -> dict[str, Any]:
     expected = fill(endpoint, bucket, shards, failures, DUPLICATES if failures else 0)
-    requests: list[str] = []
-    new = S3Store(bucket, client=_client(endpoint.url, True, requests))
-    old = S3Store(bucket, client=_client(endpoint.url, False, requests))
-
-    def before() -> int:
-        load_manifest(old, RUN)
-        return len(read_outcomes(old, RUN))
-
-    afters = [measure(endpoint, lambda: run_status(new, RUN), requests) for _ in range(repeats)]
-    status = afters[0]["answer"]
-    assert (status.points_ok, status.points_error) == (expected["points_ok"], expected["points_error"])
-    was = measure(endpoint, before, requests)
-    assert was["answer"] == shards
-    on_botocore_parser = measure(endpoint, lambda: run_status(old, RUN), requests)
-
-    def median(runs: list[dict[str, Any]], key: str) -> float:
-        return round(statistics.median(r[key] for r in runs), 3)
-
-    after_net = [r["wall_s"] - r["moto_s"] for r in afters]
-    return {
-        "shards": shards,
-        "failed_shards": failures,
-        "after": {
-            "requests": afters[0]["requests"],
-            "answer_s": median(afters, "wall_s"),
-            "moto_s": median(afters, "moto_s"),
-            "answer_net_of_moto_s": round(statistics.median(after_net), 3),
-            "runs_answer_s": [round(r["wall_s"], 3) for r in afters],
-            "latency_floor_s": round(afters[0]["requests"] * DELAY_S, 3),
-            "net_of_moto_on_botocore_parser_s": round(on_botocore_parser["wall_s"] - on_botocore_parser["moto_s"], 3),
-            "failed_shards_listed": len(status.failed_shards),
-            "failures_not_read": status.failures_not_read,
-        },
-        "before": {
-            "requests": was["requests"],
-            "answer_s": round(was["wall_s"], 3),
-            "moto_s": round(was["moto_s"], 3),
-            # 16 threads: the GETs' latency alone, beside the sequential listing pages and manifest
-            "latency_floor_s": round((shards / 16 + (was["requests"] - shards)) * DELAY_S, 3),
-        },
-    }
+    clients = {"before": Client(tree, endpoint.url, bucket), "after": Client(None, endpoint.url, bucket)}
+    polls: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    loads = []
+    try:
+        for round_ in range(rounds + 1):  # round 0: each client's first poll, a cold container's
+            order = ["before", "after"] if round_ % 2 == 0 else ["after", "before"]
+            loads.append(round(os.getloadavg()[0], 1))
+            for name in order:
+                endpoint.ask("spent")
+                poll = clients[name].poll()
+                polls[name].append({**poll, "server_s": endpoint.ask("spent")})
+    finally:
+        for client in clients.values():
+            client.stop()
+    for name, runs in polls.items():
+        counted = (runs[-1]["points_ok"], runs[-1]["points_error"])
+        assert counted == (expected["points_ok"], expected["points_error"]), (name, counted, expected)
+    figures: dict[str, Any] = {"shards": shards, "failed_shards": failures, "load_average_per_round": loads}
+    for name, runs in polls.items():
+        cold, warm = runs[0], runs[1:]
+        figures[name] = {
+            "cold_requests": cold["requests"],
+            "cold_answer_s": round(cold["wall_s"], 3),
+            "warm_requests": warm[-1]["requests"],
+            "warm_answer_s": _median(warm, "wall_s"),
+            "warm_client_cpu_s": _median(warm, "cpu_s"),
+            "warm_server_s": _median(warm, "server_s"),
+            "warm_answers_s": [round(p["wall_s"], 3) for p in warm],
+            "failures_not_read": warm[-1]["failures_not_read"],
+        }
+    return figures
 
 
-def run(repeats: int, shards: int = SHARDS) -> dict[str, Any]:
+def run(repeats: int, shards: int = SHARDS, before: str = BEFORE) -> dict[str, Any]:
+    """`repeats` interleaved warm polls of each client after its cold one, for a run where nothing
+    failed and one where 100 shards failed."""
     logging.getLogger("sweep").setLevel(logging.WARNING)
     endpoint = Endpoint()
     try:
-        return {
-            "delay_per_request_ms": DELAY_S * 1000,
-            "nothing_failed": scenario(endpoint, "sweep-bench-ok", shards, 0, repeats),
-            f"{FAILURES}_failed": scenario(endpoint, "sweep-bench-failures", shards, FAILURES, repeats),
-        }
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = unpack(before, Path(tmp))
+            return {
+                "delay_per_request_ms": DELAY_S * 1000,
+                "before": before,
+                "nothing_failed": scenario(endpoint, "sweep-bench-ok", shards, 0, repeats, tree),
+                f"{FAILURES}_failed": scenario(endpoint, "sweep-bench-failures", shards, FAILURES, repeats, tree),
+            }
     finally:
         endpoint.stop()
 
 
 if __name__ == "__main__":
-    import json
-
     arguments = [int(a) for a in sys.argv[1:3]]  # [repeats [shards]]
-    print(json.dumps(run(*arguments) if arguments else run(3), indent=2, default=str))
+    print(json.dumps(run(*arguments) if arguments else run(5), indent=2, default=str))

@@ -11,7 +11,7 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from sweep_aws.s3_parser import ListingParserFactory
+from sweep_aws.s3_parser import ListingParserFactory, install
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -66,6 +66,7 @@ def s3_client(**kwargs: Any) -> S3Client:
     session = botocore.session.get_session()
     session.register_component("data_loader", _loader())
     session.register_component("response_parser_factory", ListingParserFactory())
+    install(session)
     return boto3.Session(botocore_session=session).client("s3", config=S3_CONFIG, **kwargs)
 
 

@@ -15,9 +15,10 @@ from sweep_contracts.outcomes import finish_run_cleanup
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
 from sweep_orchestrator.dispatched import overdue_at, read_record, write_record
 from sweep_orchestrator.failures import dispatch_failures, record_failures
+from sweep_orchestrator.listing import standing_outcomes
 from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.runtime import Runtime
-from sweep_orchestrator.status import read_outcomes
+from sweep_orchestrator.status import OutcomeReader
 
 RETRY_SETTINGS = ("shard_time_budget_s", "time_budget_margin_ms", "dispatch_concurrency", "dispatch_max_attempts")
 """Settings a retry may change: how a shard runs, not how the run is split into shards."""
@@ -38,20 +39,26 @@ def shards_to_retry(
 ) -> tuple[list[ShardRef], int, int, int]:
     """(shard refs with their next attempt, how many failed, how many missing, how many running).
 
-    A shard without outcome is re-dispatched only once it is overdue: before that it may well be
-    running, and a second copy would only race it."""
-    outcomes = read_outcomes(rt.store, manifest.run_id)
-    overdue = all_overdue or rt.clock() >= overdue_at(manifest, read_record(rt.store, manifest.run_id))
+    Which shards have an outcome, and which of those failed, comes from the outcome listing; only
+    the failures are read, for the attempt they were at. A shard without outcome is re-dispatched
+    only once it is overdue: before that it may well be running, and a second copy would only race it."""
+    run_id = manifest.run_id
+    standing = standing_outcomes(rt.store, run_id, manifest.plan.shard_count)
+    failed_ids = sorted(k for k, (status, _) in standing.items() if status == "failure")
+    read = OutcomeReader(rt.store, limit=0).read(run_id, [standing[k][1] for k in failed_ids])
+    failures = {k: outcome for k, outcome in zip(failed_ids, read, strict=True) if outcome is not None}
+    overdue = all_overdue or rt.clock() >= overdue_at(manifest, read_record(rt.store, run_id))
     refs: list[ShardRef] = []
     failed = missing = running = 0
     for shard_id in range(manifest.plan.shard_count):
-        outcome = outcomes.get(shard_id)
-        if outcome is None and not overdue:
+        # a failure gone since the listing is being rewritten: without outcome for this retry
+        has_outcome = shard_id in standing and (shard_id not in failed_ids or shard_id in failures)
+        if not has_outcome and not overdue:
             running += 1
-        elif outcome is None:
+        elif not has_outcome:
             refs.append((shard_id, 2))
             missing += 1
-        elif outcome.status == "failure":
+        elif (outcome := failures.get(shard_id)) is not None:
             refs.append((shard_id, outcome.attempt + 1))
             failed += 1
     return refs, failed, missing, running

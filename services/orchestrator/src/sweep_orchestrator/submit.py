@@ -28,9 +28,9 @@ from sweep_contracts.version import experiment_version
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef, all_shards
 from sweep_orchestrator.dispatched import read_record, write_record
 from sweep_orchestrator.failures import dispatch_failures, record_failures
+from sweep_orchestrator.listing import standing_outcomes
 from sweep_orchestrator.runs import differences, load_manifest
 from sweep_orchestrator.runtime import Runtime
-from sweep_orchestrator.status import read_outcomes
 
 
 class SubmitResult(Frozen):
@@ -157,8 +157,8 @@ def submit_run(
         # its dispatch never finished (the orchestrator died midway, or this very call's manifest
         # write committed but answered an error, and botocore's retry found the object): hand over
         # every shard without an outcome (one handed over already may run twice: harmless)
-        outcomes = read_outcomes(rt.store, existing.run_id)
-        unfinished = [(k, a) for k, a in all_shards(existing) if k not in outcomes]
+        finished = standing_outcomes(rt.store, existing.run_id, existing.plan.shard_count)  # listed, not read
+        unfinished = [(k, a) for k, a in all_shards(existing) if k not in finished]
         return _result(existing, existing=True, report=_dispatch(rt, existing, unfinished)), existing
     return _result(existing, existing=True), existing
 
