@@ -544,7 +544,8 @@ BENCHES: dict[str, Benchmark] = {
             f"{f['nothing_failed']['after']['warm_requests']} requests warm "
             f"({f['nothing_failed']['after']['cold_requests']} cold), "
             f"{f['nothing_failed']['after']['warm_answer_s']} s "
-            f"(before: {f['nothing_failed']['before']['warm_requests']}, {f['nothing_failed']['before']['warm_answer_s']} s); "
+            f"(before: {f['nothing_failed']['before']['warm_requests']}, "
+            f"{f['nothing_failed']['before']['warm_answer_s']} s); "
             f"100 failed: {f['100_failed']['after']['warm_requests']} requests, "
             f"{f['100_failed']['after']['warm_answer_s']} s"
         ),

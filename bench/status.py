@@ -31,8 +31,8 @@ import tarfile
 import tempfile
 import threading
 import time
-from io import BytesIO
 from collections.abc import Callable, Iterable
+from io import BytesIO
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -208,7 +208,8 @@ class Client:
         )
 
     def poll(self) -> dict[str, Any]:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write("poll\n")
         self.process.stdin.flush()
         answer: dict[str, Any] = json.loads(self.process.stdout.readline())

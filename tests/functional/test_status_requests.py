@@ -74,7 +74,8 @@ def test_status_of_a_run_where_nothing_failed_costs_its_listings_and_the_manifes
     )
     # AND the times are when the first and the last outcome were written
     written = [info.modified for info in bucket.store.list_info(layout.outcomes_prefix(RUN))]
-    assert status.first_recorded_at is not None and status.last_recorded_at is not None
+    assert status.first_recorded_at is not None
+    assert status.last_recorded_at is not None
     assert (status.first_recorded_at.timestamp(), status.last_recorded_at.timestamp()) == (min(written), max(written))
 
 
