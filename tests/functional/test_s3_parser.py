@@ -13,6 +13,7 @@ from botocore.handlers import _handle_200_error, decode_list_object_v2
 from botocore.parsers import RestXMLParser
 from moto import mock_aws
 
+from sweep_aws._contents import scan
 from sweep_aws.clients import s3_client
 from sweep_aws.s3_parser import ListingParser, decode_listing, error_in_200, iso_timestamp
 from tests.cloud import BUCKET, REGION
@@ -67,6 +68,10 @@ def test_every_listing_parses_as_botocore_parses_it_issue_11(pages: list[dict[st
         # THEN they agree on everything, and the page was not trivially empty of what it tests
         assert ours == theirs
     assert any(len(ListingParser().parse(page, shape).get("Contents", [])) == len(KEYS) for page in pages)
+    # AND both of sweep's ways were taken: the scan of a plain page, the XML walk of the others
+    scanned = [scan(page["body"], iso_timestamp) is not None for page in pages]
+    assert sum(scanned) >= len(LISTINGS) - 3, scanned
+    assert not scanned[LISTINGS.index({"FetchOwner": True})]
 
 
 def test_an_error_page_is_botocores_error(pages: list[dict[str, Any]]) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 from sweep_contracts import layout
 from sweep_contracts.outcomes import Outcome, record_outcome
 from sweep_contracts.storage import MemoryStore
+from sweep_orchestrator.retry import retry_run
+from sweep_orchestrator.runs import ManifestCache, delete_run, load_manifest
 from sweep_orchestrator.status import OutcomeReader, run_status
 from sweep_orchestrator.submit import submit_run
 from tests.helpers import FIXED_NOW, runtime_for
@@ -83,3 +85,51 @@ def test_a_reader_rereads_only_the_outcomes_that_changed() -> None:
     # THEN the next poll reads the new one
     assert reader.status("maze-1").points_ok == 7
     assert ("get", key) in store.calls
+
+
+def test_a_cached_manifest_is_read_once_and_cannot_be_changed_by_a_caller_issue_11() -> None:
+    # GIVEN a run, and the manifest cache of a warm orchestrator that has loaded it once
+    store = _store_with_outcome(points_ok=5)
+    cache = ManifestCache(store)
+    first = cache.load("maze-1")
+    store.calls.clear()
+    # WHEN a caller changes what it got (its dicts are mutable), and a retry changes its settings
+    first.request.config["size"] = 99
+    retry_run(runtime_for(store)[0], "maze-1", {"shard_time_budget_s": 5})
+    store.calls.clear()
+    again = cache.load("maze-1")
+    # THEN the next load did not read the store, and gives the manifest as stored
+    assert ("get", layout.manifest_key("maze-1")) not in store.calls
+    assert again == load_manifest(store, "maze-1")
+    assert again.request.config["size"] == 9
+    assert again.settings["shard_time_budget_s"]["source"] == "default"
+
+
+def test_a_run_removed_and_submitted_again_shows_once_its_cache_entry_expires_issue_11() -> None:
+    # GIVEN a cached manifest, and a clock the test moves
+    store = _store_with_outcome(points_ok=5)
+    now = [0.0]
+    cache = ManifestCache(store, max_age_s=600, clock=lambda: now[0])
+    assert cache.load("maze-1").request.config["max_moves"] == 300
+    # WHEN the run is removed and its run_id submitted again with other content
+    delete_run(store, "maze-1")
+    submit_run({**SWEEP, "config": {"size": 9, "max_moves": 400}}, runtime_for(store)[0])
+    # THEN the entry is trusted until it expires, and the run as it is now is read after that
+    now[0] = 599.0
+    assert cache.load("maze-1").request.config["max_moves"] == 300
+    now[0] = 600.0
+    assert cache.load("maze-1").request.config["max_moves"] == 400
+
+
+def test_the_manifest_cache_keeps_at_most_its_limit() -> None:
+    # GIVEN a cache of one entry that has loaded run `maze-1`
+    store = _store_with_outcome(points_ok=5)
+    submit_run({**SWEEP, "run_id": "maze-2"}, runtime_for(store)[0])
+    cache = ManifestCache(store, limit=1)
+    cache.load("maze-1")
+    # WHEN another run is loaded, then the first again
+    cache.load("maze-2")
+    store.calls.clear()
+    cache.load("maze-1")
+    # THEN the first had been let go and is read again
+    assert ("get", layout.manifest_key("maze-1")) in store.calls

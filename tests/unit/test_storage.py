@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sweep_contracts import layout
 from sweep_contracts.storage import LocalStore, MemoryStore, ObjectStore
@@ -87,3 +89,39 @@ def test_points_keys_carry_their_execution_and_row_counts_issue_11() -> None:
     assert layout.tag_counts("0123456789abcdef") is None
     assert layout.parse_points_key(layout.points_key("run-1", 42)) == ("run-1", 42, None)
     assert layout.parse_points_key("points/run_id=run-1/shard=00042-0123456789abcdef-ok7.parquet") is None
+
+
+_TAILS = st.one_of(
+    st.builds(
+        lambda status, shard, suffix: f"status={status}/shard={shard}{suffix}",
+        st.sampled_from(["success", "failure", "succes", ""]),
+        st.from_regex(r"\A[0-9]{0,6}\Z") | st.text(max_size=6),
+        st.sampled_from([".parquet", ".parque", ""]),
+    ),
+    st.builds(
+        lambda shard, tag, suffix: f"shard={shard}{tag}{suffix}",
+        st.from_regex(r"\A[0-9]{4,6}\Z"),
+        st.from_regex(r"\A(-[0-9a-fA-F]{15,17}(-ok[0-9]{0,10}-error[0-9]{0,10})?)?\Z") | st.text(max_size=30),
+        st.sampled_from([".parquet", ""]),
+    ),
+    st.text(max_size=60),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_TAILS)
+def test_the_fast_key_parsers_agree_with_the_layouts_patterns_issue_11(tail: str) -> None:
+    # GIVEN a key under a run's outcomes or points prefix: sweep's own shapes, near misses, noise
+    outcome, points = layout.outcomes_prefix("run-1") + tail, layout.points_prefix("run-1") + tail
+    # WHEN status's string-operation parsers read the part after the run's prefix
+    # THEN they answer what the layout's regular expressions answer (digits aside: the patterns'
+    # `\d` takes any unicode digit, a key sweep never writes; the fast parsers take ASCII only)
+    if tail.isascii():
+        parsed = layout.parse_outcome_key(outcome)
+        assert layout.outcome_in_run(tail) == (parsed[1:] if parsed else None)
+        listed = layout.parse_points_key(points)
+        assert layout.points_in_run(tail) == (listed[1:] if listed else None)
+    # AND every tag they accept reads back to its counts, which rebuild the tag
+    if (found := layout.points_in_run(tail)) is not None and found[1] is not None:
+        counts = layout.tag_counts(found[1])
+        assert found[1] == (layout.execution_tag(found[1][:16], *counts) if counts else found[1][:16])

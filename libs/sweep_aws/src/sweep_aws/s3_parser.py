@@ -22,6 +22,8 @@ from botocore.model import OperationModel, Shape, StructureShape
 from botocore.parsers import ResponseParser, ResponseParserFactory, RestXMLParser
 from botocore.utils import parse_timestamp
 
+from sweep_aws._contents import scan
+
 _TEXT = frozenset({"Key", "ETag", "StorageClass", "ChecksumType"})
 
 
@@ -37,7 +39,8 @@ def iso_timestamp(value: Any) -> datetime:
 
 
 class ListingParser(RestXMLParser):
-    """The rest-xml parser; a successful ListObjectsV2 page's body is read by `_listed`."""
+    """The rest-xml parser; a successful ListObjectsV2 page's objects are read by `_contents.scan`,
+    or by `_listed` when the page is not one it reads whole."""
 
     def _parse_payload(
         self, response: dict[str, Any], shape: StructureShape, member_shapes: dict[str, Shape], final_parsed: Any
@@ -46,7 +49,11 @@ class ListingParser(RestXMLParser):
         if shape.name != "ListObjectsV2Output":
             base._parse_payload(response, shape, member_shapes, final_parsed)
             return
-        for node in base._initial_body_parse(response["body"]):
+        body = response["body"]
+        scanned = scan(body, iso_timestamp) if response.get("status_code") == 200 else None
+        if scanned is not None:  # the objects read by `_contents.scan`, the page's other members here
+            final_parsed["Contents"], body = scanned
+        for node in base._initial_body_parse(body):
             name = node.tag.rpartition("}")[2]
             member: Any = member_shapes.get(name)
             if member is None:
