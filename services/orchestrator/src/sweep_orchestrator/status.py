@@ -145,7 +145,7 @@ class OutcomeReader:
         """The run's progress at `now`; pass its manifest if you have it, to spare reading it again."""
         manifest = manifest or load_manifest(self.store, run_id)
         listing = list_shards(self.store, run_id, manifest.plan.shard_count)
-        wanted = [*listing.failed()[:LISTED], *listing.unknown()]
+        wanted = list(dict.fromkeys([*listing.failed()[:LISTED], *listing.unknown()]))
         infos = [listing.standing[shard_id][1] for shard_id in wanted]
         read = {
             shard_id: outcome
