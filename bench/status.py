@@ -27,12 +27,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from io import BytesIO
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,9 @@ from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from coldstart import unpack  # noqa: E402  (bench/ on the path above: status.py also runs alone)
 
 DELAY_S = 0.020
 SHARDS = 10_000
@@ -185,14 +186,6 @@ def fill(endpoint: Endpoint, bucket: str, shards: int, failures: int, duplicates
     for start in range(0, len(items), 2000):
         endpoint.ask("put", (bucket, items[start : start + 2000]))
     return vars(expected)
-
-
-def unpack(ref: str, into: Path) -> Path:
-    """The source tree at `ref`, as files under `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 class Client:
