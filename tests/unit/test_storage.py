@@ -28,6 +28,20 @@ def test_put_get_replace_delete(store: ObjectStore) -> None:
     assert not store.exists("a/b.txt")
 
 
+def test_a_prefix_may_end_inside_a_name_or_name_no_directory_issue_11(store: ObjectStore) -> None:
+    # GIVEN keys at the top and in a run's directory (status lists a run in blocks of names)
+    for key in ["top.txt", "points/run_id=a/shard=00001.parquet", "points/run_id=a/shard=01000.parquet"]:
+        store.put(key, b"x")
+    # THEN a prefix ending inside a name lists that block, and one without a directory the top too
+    assert list(store.list("points/run_id=a/shard=00")) == ["points/run_id=a/shard=00001.parquet"]
+    assert list(store.list("to")) == ["top.txt"]
+    assert list(store.list("")) == [
+        "points/run_id=a/shard=00001.parquet",
+        "points/run_id=a/shard=01000.parquet",
+        "top.txt",
+    ]
+
+
 def test_put_if_absent_creates_once(store: ObjectStore) -> None:
     assert store.put_if_absent("runs/x/manifest.json", b"first")
     assert not store.put_if_absent("runs/x/manifest.json", b"second")

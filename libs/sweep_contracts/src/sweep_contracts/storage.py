@@ -124,14 +124,16 @@ class LocalStore:
             return
         found = []
         for dirpath, _, files in os.walk(directory):
+            # names are matched as strings before any path is built: status lists a big run's
+            # directories in blocks (`sweep_orchestrator.listing`), each a slice of 10,000 names
+            relative = Path(dirpath).relative_to(self.root).as_posix()
+            base = "" if relative == "." else relative + "/"
             for name in files:
-                if name.startswith("."):
+                key = base + name
+                if name.startswith(".") or not key.startswith(prefix):
                     continue
-                path = Path(dirpath, name)
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    stat = path.stat()
-                    found.append(ObjectInfo(key, f"{stat.st_mtime_ns}-{stat.st_size}", stat.st_mtime))
+                stat = os.stat(os.path.join(dirpath, name))
+                found.append(ObjectInfo(key, f"{stat.st_mtime_ns}-{stat.st_size}", stat.st_mtime))
         yield from sorted(found, key=lambda info: info.key)
 
     def list(self, prefix: str) -> Iterator[str]:
