@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
+from tests.artifact_scripts import WITHOUT_BYTECODE
+
 HEAVY = ("boto3", "pyarrow", "pandas", "duckdb")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def modules_after_import(statement: str) -> set[str]:
@@ -62,3 +66,23 @@ def test_the_sweep_command_starts_without_duckdb_boto3_or_pyarrow() -> None:
     heavy = modules_after_import("import sweep_cli.main")
     # THEN the query engine, the AWS SDK and pyarrow wait for the commands that use them
     assert heavy == set()
+
+
+def test_make_install_leaves_bytecode_for_every_module_the_worker_imports() -> None:
+    # GIVEN the environment `make install` made, and a process that may not write bytecode (as here, where
+    # PYTHONDONTWRITEBYTECODE=1 is set): whatever it finds no pyc for, it compiles at every start
+    probe = (
+        "import sweep_worker.handler, sweep_cli.main\n"
+        f"{WITHOUT_BYTECODE}\n"
+        "import json, os\n"
+        f"workspace = [n for n, m in sys.modules.items() if (getattr(m, '__file__', '') or '').startswith({str(ROOT)!r})"
+        " and '.venv' not in m.__file__ and not os.path.exists(m.__cached__)]\n"
+        f"print(json.dumps([without_bytecode({sysconfig.get_paths()['purelib']!r}), sorted(workspace)]))"
+    )
+    # WHEN a fresh interpreter imports the worker's entry point and the `sweep` command
+    done = subprocess.run([sys.executable, "-B", "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    third_party, workspace = json.loads(done.stdout.splitlines()[-1])
+    # THEN every installed module it imported came from a pyc that matches its source (uv's `--compile-bytecode`),
+    # and every workspace module has one (compileall in `make install`; an edited one is compiled until the next)
+    assert third_party == [], "run `make install`: it compiles the environment's bytecode"
+    assert workspace == [], "run `make install`: it compiles the workspace sources' bytecode"
