@@ -86,3 +86,21 @@ def test_make_install_leaves_bytecode_for_every_module_the_worker_imports() -> N
     # and every workspace module has one (compileall in `make install`; an edited one is compiled until the next)
     assert third_party == [], "run `make install`: it compiles the environment's bytecode"
     assert workspace == [], "run `make install`: it compiles the workspace sources' bytecode"
+
+
+def test_a_workers_first_shard_imports_only_its_own_experiment(tmp_path: Path) -> None:
+    # GIVEN a worker cold start whose task names `synthetic`, with the LLM experiments installed beside it
+    statement = (
+        "import json, os\n"
+        f"os.environ['SWEEP_STORE'] = {str(tmp_path)!r}\n"
+        "from sweep_worker import handler\n"
+        "deps = handler.deps_from_environment()\n"
+        "deps.registry.get('synthetic')"
+    )
+    # WHEN its registry hands out that experiment
+    probe = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    # THEN the other experiments' modules, and the HTTP client of the LLM ones, were never imported
+    assert "sweep_experiments.synthetic" in loaded
+    assert {"sweep_experiments.llm_maze", "sweep_experiments.ollama", "httpx"} & loaded == set()
