@@ -18,12 +18,33 @@ HEAVY = ("boto3", "pyarrow", "pandas", "duckdb")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def modules_after_import(statement: str) -> set[str]:
-    """The heavy modules present after `statement` runs in a new interpreter."""
+# What `sweep --help` must not pay for: the models (pydantic, and the contracts built on it), the engine
+# (orchestrator, worker), the query engine, the AWS SDK and Arrow
+NOT_FOR_HELP = (
+    *HEAVY,
+    "botocore",
+    "pydantic",
+    "sweep_contracts.experiments",
+    "sweep_contracts.manifest",
+    "sweep_contracts.points",
+    "sweep_contracts.request",
+    "sweep_contracts.settings",
+    "sweep_contracts.tasks",
+    "sweep_orchestrator",
+    "sweep_worker",
+)
+HELP = (
+    "import sys\nsys.argv = ['sweep', '--help']\n"
+    "try:\n    from sweep_cli.main import main\n    main()\nexcept SystemExit:\n    pass"
+)
+
+
+def modules_after_import(statement: str, names: tuple[str, ...] = HEAVY) -> set[str]:
+    """Which of `names` are present after `statement` runs in a new interpreter."""
     probe = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
-    return {name for name in HEAVY if name in loaded}
+    return {name for name in names if name in loaded}
 
 
 def test_importing_the_worker_handler_leaves_boto3_and_pyarrow_for_later() -> None:
@@ -66,6 +87,15 @@ def test_the_sweep_command_starts_without_duckdb_boto3_or_pyarrow() -> None:
     heavy = modules_after_import("import sweep_cli.main")
     # THEN the query engine, the AWS SDK and pyarrow wait for the commands that use them
     assert heavy == set()
+
+
+def test_sweep_help_imports_no_models_no_engine_and_no_sdk() -> None:
+    # GIVEN a fresh interpreter
+    # WHEN it runs `sweep --help` as the console script does
+    loaded = modules_after_import(HELP, NOT_FOR_HELP)
+    # THEN pydantic, the contracts' models, the orchestrator and worker, DuckDB, boto3 and pyarrow are
+    # not loaded: each command imports what it uses when it runs
+    assert loaded == set()
 
 
 def test_make_install_leaves_bytecode_for_every_module_the_worker_imports() -> None:

@@ -22,16 +22,12 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from sweep_contracts.errors import ExperimentConfigError, FieldProblem, UnknownExperimentError
+from sweep_contracts.errors import ExperimentConfigError, FieldProblem, PluginWarning, UnknownExperimentError
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import SEED, SweepRequest
 from sweep_contracts.validation import field_path, problems_from
 
 ENTRY_POINT_GROUP = "sweep.experiments"
-
-
-class PluginWarning(UserWarning):
-    """An installed experiment plugin could not be loaded; only sweeps asking for it fail."""
 
 
 C = TypeVar("C", bound=BaseModel)
