@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # What `sweep --help` must not pay for: the models (pydantic, and the contracts built on it), the engine
-# (orchestrator, worker), the query engine, the AWS SDK and Arrow
+# (orchestrator, worker), the query engine, the AWS SDK, Arrow, and the YAML parser
 NOT_FOR_HELP = (
     *HEAVY,
     "botocore",
     "pydantic",
+    "yaml",
     "sweep_contracts.experiments",
     "sweep_contracts.manifest",
     "sweep_contracts.points",

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-import yaml
 from rich.table import Table
 from rich.text import Text
 
@@ -65,6 +64,8 @@ def stack_settings(stage: str, directory: Path | None) -> dict[str, Any]:
     """`sweep:settings` from `Pulumi.<stage>.yaml`, or {} where there is no such file."""
     if directory is None or not (directory / f"Pulumi.{stage}.yaml").is_file():
         return {}
+    import yaml  # when read: `sweep --help` stays cheap
+
     config = yaml.safe_load((directory / f"Pulumi.{stage}.yaml").read_text()) or {}
     settings = (config.get("config") or {}).get("sweep:settings") or {}
     if not isinstance(settings, dict):
