@@ -59,6 +59,16 @@ for event in events:
 print(json.dumps({"import_ms": (imported - started) * 1000, "first_shard_ms": timings[0],
                   "warm_shard_ms": sorted(timings[1:])[len(timings[1:]) // 2]}))
 """
+# The same from an unzipped artifact (argv: its directory, the events): a bare context, as on Lambda.
+ARTIFACT_PROBE = SHARD_PROBE.replace(
+    "from sweep_worker import handler", "sys.path.insert(0, sys.argv[2])\nfrom sweep_worker import handler"
+).replace(
+    "from sweep_cli._pool import LocalContext",
+    """
+class LocalContext:
+    aws_request_id, function_name, memory_limit_in_mb, invoked_function_arn = "bench", "w", 1769, "arn"
+""",
+)
 SHARD_SWEEP = {
     "experiment": "synthetic",
     "run_id": "bench-coldstart",
@@ -180,16 +190,23 @@ def artifact(tmp: Path, repeats: int) -> dict[str, Any]:
     shutil.copytree(sites["with_bytecode"], sites["without_bytecode"])
     for cache in sorted(sites["without_bytecode"].rglob("__pycache__")):
         shutil.rmtree(cache)
-    env = {"PATH": "/usr/bin:/bin", "SWEEP_STORE": str(tmp / "artifact-store")}
+    (tmp / "artifact-events").mkdir(exist_ok=True)
+    events = shard_events(tmp / "artifact-events")
     runs: dict[str, list[float]] = {}
-    for _ in range(repeats * 3):
+    for i in range(repeats * 3):
         for name, site in {"floor": None, **sites}.items():
+            env = {"PATH": "/usr/bin:/bin", "SWEEP_STORE": str(tmp / f"artifact-store-{name}-{i}")}
             code = "pass" if site is None else f"import sys; sys.path.insert(0, {str(site)!r}); {WORKER}"
             started = time.perf_counter()
             subprocess.run([str(python), "-I", "-B", "-c", code], env=env, check=True, capture_output=True)
-            runs.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+            runs.setdefault(f"{name}_ms", []).append((time.perf_counter() - started) * 1000)
+            if site is not None:  # a first and a warm shard, in the function's own process
+                probe = [str(python), "-I", "-B", "-c", ARTIFACT_PROBE, str(events), str(site)]
+                done = subprocess.run(probe, env=env, check=True, capture_output=True, text=True)
+                for key, value in json.loads(done.stdout.splitlines()[-1]).items():
+                    runs.setdefault(f"{name}_{key}", []).append(value)
     figures: dict[str, Any] = {"python": str(python), "runs": repeats * 3}
-    figures |= {f"{name}_ms": round(statistics.median(values), 1) for name, values in runs.items()}
+    figures |= {key: round(statistics.median(values), 1) for key, values in runs.items()}
     return figures
 
 
