@@ -1,9 +1,15 @@
 """Cold start (f): what a fresh process pays before its first point, before and after, in the same run.
 
 "Before" is the source tree of a git ref (`BEFORE`), unpacked with `git archive` and put
-ahead of the installed workspace on PYTHONPATH; "after" is this checkout. Each candidate is a new
-interpreter, run interleaved with the others; the floor is `python -c pass` in the same run.
+ahead of the installed workspace on PYTHONPATH, as it was: without bytecode for its own modules;
+"before_bytecode" is the same tree compiled as `make install` now compiles the workspace, so that
+before_bytecode → after is what the code changes gave; "after" is this checkout. Each candidate is a
+new interpreter, run interleaved with the others; the floor is `python -c pass` in the same run.
 Figures: whole-process wall time, and `python -X importtime`'s cumulative time of the module.
+
+`artifact`: the worker's Lambda artifact built for this machine's platform and CPython 3.12 (the
+runtime's version), unzipped, imported by an isolated 3.12 that may not write bytecode (as
+/var/task is read-only), with the artifact's bytecode and with its `__pycache__` removed.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ SOURCE_DIRS = [
     "services/worker/src",
     "cli/src",
 ]
-# The last main before the cold-start work of issue 13: the "before" of every figure here.
-BEFORE = "5cd766d"
+# The branch point of the cold-start round that added bytecode (issue 13): the "before" of the figures.
+BEFORE = "0e5717d"
 WORKER = "import sweep_worker.handler"
 HELP = (  # `sweep --help` as the console script runs it
     "import sys; sys.argv = ['sweep', '--help']\n"
@@ -53,6 +59,16 @@ for event in events:
 print(json.dumps({"import_ms": (imported - started) * 1000, "first_shard_ms": timings[0],
                   "warm_shard_ms": sorted(timings[1:])[len(timings[1:]) // 2]}))
 """
+# The same from an unzipped artifact (argv: its directory, the events): a bare context, as on Lambda.
+ARTIFACT_PROBE = SHARD_PROBE.replace(
+    "from sweep_worker import handler", "sys.path.insert(0, sys.argv[2])\nfrom sweep_worker import handler"
+).replace(
+    "from sweep_cli._pool import LocalContext",
+    """
+class LocalContext:
+    aws_request_id, function_name, memory_limit_in_mb, invoked_function_arn = "bench", "w", 1769, "arn"
+""",
+)
 SHARD_SWEEP = {
     "experiment": "synthetic",
     "run_id": "bench-coldstart",
@@ -107,8 +123,19 @@ def shard_events(tmp: Path) -> Path:
     return path
 
 
+def compiled(tree: Path) -> Path:
+    """`tree` with its workspace sources compiled as `make install` compiles them."""
+    dirs = [str(tree / d) for d in SOURCE_DIRS]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash", *dirs], check=True)
+    return tree
+
+
 def run(tmp: Path, repeats: int, ref: str = BEFORE) -> dict[str, Any]:
-    trees: dict[str, Path | None] = {"before": unpack(ref, Path(tempfile.mkdtemp(dir=tmp))), "after": None}
+    trees: dict[str, Path | None] = {
+        "before": unpack(ref, Path(tempfile.mkdtemp(dir=tmp))),
+        "before_bytecode": compiled(unpack(ref, Path(tempfile.mkdtemp(dir=tmp)))),
+        "after": None,
+    }
     events = shard_events(tmp)
     runs: dict[str, list[float]] = {}
     shards: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
@@ -140,9 +167,50 @@ def run(tmp: Path, repeats: int, ref: str = BEFORE) -> dict[str, Any]:
     for what in ("worker_import", "sweep_help"):
         before, after = figures[f"{what}_before_ms"], figures[f"{what}_after_ms"]
         figures[f"{what}_after_over_before"] = round((after - floor) / (before - floor), 3)
+        figures[f"{what}_after_above_floor_ms"] = round(after - floor, 1)
+    figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return figures
+
+
+def artifact(tmp: Path, repeats: int) -> dict[str, Any]:
+    """Importing the worker handler from its unzipped artifact under CPython 3.12, with and without
+    the artifact's bytecode (skipped, and said so, where no 3.12 is installed)."""
+    import platform
+    import shutil
+    import zipfile
+
+    from sweep_infra import bytecode, packaging
+
+    python = bytecode.interpreter(packaging.LAMBDA_PYTHON)
+    if python is None:
+        return {"skipped": bytecode.missing(packaging.LAMBDA_PYTHON)}
+    built = packaging.build("worker", ROOT, tmp / "artifact", f"{platform.machine()}-manylinux_2_28")
+    sites = {"with_bytecode": tmp / "site", "without_bytecode": tmp / "site-source"}
+    zipfile.ZipFile(built.path).extractall(sites["with_bytecode"])
+    shutil.copytree(sites["with_bytecode"], sites["without_bytecode"])
+    for cache in sorted(sites["without_bytecode"].rglob("__pycache__")):
+        shutil.rmtree(cache)
+    (tmp / "artifact-events").mkdir(exist_ok=True)
+    events = shard_events(tmp / "artifact-events")
+    runs: dict[str, list[float]] = {}
+    for i in range(repeats * 3):
+        for name, site in {"floor": None, **sites}.items():
+            env = {"PATH": "/usr/bin:/bin", "SWEEP_STORE": str(tmp / f"artifact-store-{name}-{i}")}
+            code = "pass" if site is None else f"import sys; sys.path.insert(0, {str(site)!r}); {WORKER}"
+            started = time.perf_counter()
+            subprocess.run([str(python), "-I", "-B", "-c", code], env=env, check=True, capture_output=True)
+            runs.setdefault(f"{name}_ms", []).append((time.perf_counter() - started) * 1000)
+            if site is not None:  # a first and a warm shard, in the function's own process
+                probe = [str(python), "-I", "-B", "-c", ARTIFACT_PROBE, str(events), str(site)]
+                done = subprocess.run(probe, env=env, check=True, capture_output=True, text=True)
+                for key, value in json.loads(done.stdout.splitlines()[-1]).items():
+                    runs.setdefault(f"{name}_{key}", []).append(value)
+    figures: dict[str, Any] = {"python": str(python), "runs": repeats * 3}
+    figures |= {key: round(statistics.median(values), 1) for key, values in runs.items()}
     return figures
 
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="sweep-coldstart-") as tmp:
-        print(json.dumps(run(Path(tmp), int(sys.argv[1]) if len(sys.argv) > 1 else 1), indent=2))
+        repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+        print(json.dumps(run(Path(tmp), repeats) | {"artifact": artifact(Path(tmp), repeats)}, indent=2))

@@ -439,7 +439,7 @@ def bench_dispatch(tmp: Path, repeats: int) -> Result:
 def bench_coldstart(tmp: Path, repeats: int) -> Result:
     import coldstart  # bench/ is on sys.path (see the top of this file)
 
-    figures = coldstart.run(tmp, repeats)
+    figures = coldstart.run(tmp, repeats) | {"artifact": coldstart.artifact(tmp, repeats)}
     return Result(
         "(f) cold start: `import sweep_worker.handler`, `sweep --help`",
         "uv run python bench/run.py coldstart",
@@ -529,9 +529,13 @@ BENCHES: dict[str, Benchmark] = {
     "coldstart": Benchmark(
         bench_coldstart,
         lambda f: (
-            f"import {f['worker_import_after_ms']:.0f} ms (was {f['worker_import_before_ms']:.0f}), "
-            f"--help {f['sweep_help_after_ms']:.0f} ms (was {f['sweep_help_before_ms']:.0f}); "
-            f"after/before above floor {f['worker_import_after_over_before']}x and {f['sweep_help_after_over_before']}x"
+            f"import {f['worker_import_after_ms']:.0f} ms (was {f['worker_import_before_ms']:.0f}; "
+            f"{f['worker_import_before_bytecode_ms']:.0f} with bytecode), --help {f['sweep_help_after_ms']:.0f} ms "
+            f"(was {f['sweep_help_before_ms']:.0f}; {f['sweep_help_before_bytecode_ms']:.0f}), floor "
+            f"{f['python_floor_ms']:.0f} ms; import + first shard {f['import_and_first_shard_after_ms']:.0f} ms "
+            f"(was {f['import_and_first_shard_before_ms']:.0f}); 3.12 artifact import "
+            f"{f['artifact'].get('with_bytecode_ms', '-')} ms "
+            f"(without bytecode {f['artifact'].get('without_bytecode_ms', '-')})"
         ),
     ),
     "script": Benchmark(

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from sweep_infra import packaging
-from tests.artifact_scripts import RUN_WORKER_HANDLER
+from sweep_infra import bytecode, packaging
+from tests.artifact_scripts import RUN_WORKER_HANDLER, WITHOUT_BYTECODE
 
 ROOT = Path(__file__).resolve().parents[2]
+TAG = "cpython-" + packaging.LAMBDA_PYTHON.replace(".", "")
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +46,45 @@ def test_sizes_are_within_lambdas_limits(
 def test_the_orchestrator_carries_no_pyarrow_and_no_build_leftovers(built: dict[str, packaging.Artifact]) -> None:
     for artifact in built.values():
         names = zipfile.ZipFile(artifact.path).namelist()
-        assert not any(
-            "__pycache__" in n or n.endswith((".pyc", "/RECORD", "/INSTALLER", "/direct_url.json")) for n in names
-        )
+        assert not any(n.endswith(("/RECORD", "/INSTALLER", "/direct_url.json")) for n in names)
+        # the only bytecode is the runtime's, compiled here (an installer's or another Python's would be dead weight)
+        assert all(n.endswith(f".{TAG}.pyc") for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo")))
         assert {i.date_time for i in zipfile.ZipFile(artifact.path).infolist()} == {packaging.FIXED_TIME}
         assert "sweep_experiments-0.1.0.dist-info/entry_points.txt" in names  # the registry needs it
     assert not any(n.startswith("pyarrow/") for n in zipfile.ZipFile(built["orchestrator"].path).namelist())
     assert any(n.startswith("pyarrow/") for n in zipfile.ZipFile(built["worker"].path).namelist())
     assert "sweep_orchestrator/handler.py" in zipfile.ZipFile(built["orchestrator"].path).namelist()
+
+
+def test_every_module_ships_with_the_runtimes_bytecode(built: dict[str, packaging.Artifact]) -> None:
+    # GIVEN the artifacts built for Lambda (CPython 3.12), on a machine that has a CPython 3.12 to compile with
+    runtime = bytecode.interpreter(packaging.LAMBDA_PYTHON)
+    if runtime is None:
+        pytest.skip(bytecode.missing(packaging.LAMBDA_PYTHON))
+    magic = subprocess.run(
+        [str(runtime), "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    for artifact in built.values():
+        archive = zipfile.ZipFile(artifact.path)
+        names = set(archive.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        # WHEN we look for each module's pyc
+        missing = [
+            n
+            for n in sources
+            if f"{n.rpartition('/')[0]}/__pycache__/{n.rpartition('/')[2][:-3]}.{TAG}.pyc".lstrip("/") not in names
+        ]
+        # THEN every module has one: the runtime's magic, unchecked-hash (flags 0b01: the zip's 1980 timestamps
+        # match no source, and /var/task never changes), naming the deployed path, not this machine's build directory
+        assert artifact.compiled
+        assert missing == []
+        handler = archive.read(f"sweep_{artifact.name}/__pycache__/handler.{TAG}.pyc")
+        assert (handler[:4].hex(), int.from_bytes(handler[4:8], "little")) == (magic, 0b01)
+        assert f"/var/task/sweep_{artifact.name}/handler.py".encode() in handler
+        assert b"-site/" not in handler
 
 
 SHARD = {
@@ -77,11 +109,12 @@ def test_the_worker_artifact_runs_a_shard_on_its_own(tmp_path: Path) -> None:
     artifact = packaging.build("worker", ROOT, tmp_path / "out", platform=here, python=python)
     site = tmp_path / "site"
     zipfile.ZipFile(artifact.path).extractall(site)
-    # WHEN an isolated interpreter (no site-packages, no repo) runs the handler from it
-    script = RUN_WORKER_HANDLER
+    # WHEN an isolated interpreter (no site-packages, no repo), which may not write bytecode (-B; /var/task is
+    # read-only), runs the handler from it
+    script = f"{RUN_WORKER_HANDLER}\n{WITHOUT_BYTECODE}\nprint(json.dumps(without_bytecode(sys.argv[1])))"
     env = {"SWEEP_STORE": str(tmp_path / "results"), "PATH": "/usr/bin:/bin", "POWERTOOLS_LOG_LEVEL": "WARNING"}
     result = subprocess.run(
-        [sys.executable, "-I", "-c", script, str(site), json.dumps(SHARD)],
+        [sys.executable, "-I", "-B", "-c", script, str(site), json.dumps(SHARD)],
         capture_output=True,
         text=True,
         env=env,
@@ -90,6 +123,10 @@ def test_the_worker_artifact_runs_a_shard_on_its_own(tmp_path: Path) -> None:
     )
     # THEN the shard runs: four points, Parquet written by the artifact's own pyarrow
     assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    *_, answer, compiled_at_start = result.stdout.strip().splitlines()
+    outcome = json.loads(answer)
     assert (outcome["status"], outcome["points_ok"]) == ("success", 4)
     assert len(list((tmp_path / "results" / "points" / "run_id=artifact-1").glob("shard=00000-*.parquet"))) == 1
+    # AND every module it imported, to its first Parquet file, came from the artifact's bytecode
+    assert artifact.compiled
+    assert json.loads(compiled_at_start) == []

@@ -9,24 +9,51 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
+from tests.artifact_scripts import WITHOUT_BYTECODE
+
 HEAVY = ("boto3", "pyarrow", "pandas", "duckdb")
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def modules_after_import(statement: str) -> set[str]:
-    """The heavy modules present after `statement` runs in a new interpreter."""
+# What `sweep --help` must not pay for: the models (pydantic, and the contracts built on it), the engine
+# (orchestrator, worker), the query engine, the AWS SDK, Arrow, and the YAML parser
+NOT_FOR_HELP = (
+    *HEAVY,
+    "botocore",
+    "pydantic",
+    "yaml",
+    "sweep_contracts.experiments",
+    "sweep_contracts.manifest",
+    "sweep_contracts.points",
+    "sweep_contracts.request",
+    "sweep_contracts.settings",
+    "sweep_contracts.tasks",
+    "sweep_orchestrator",
+    "sweep_worker",
+)
+HELP = (
+    "import sys\nsys.argv = ['sweep', '--help']\n"
+    "try:\n    from sweep_cli.main import main\n    main()\nexcept SystemExit:\n    pass"
+)
+
+
+def modules_after_import(statement: str, names: tuple[str, ...] = HEAVY) -> set[str]:
+    """Which of `names` are present after `statement` runs in a new interpreter."""
     probe = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
-    return {name for name in HEAVY if name in loaded}
+    return {name for name in names if name in loaded}
 
 
 def test_importing_the_worker_handler_leaves_boto3_and_pyarrow_for_later() -> None:
     # GIVEN a fresh interpreter
     # WHEN it imports the worker's Lambda entry point
-    heavy = modules_after_import("import sweep_worker.handler")
-    # THEN neither boto3 (only an S3 store or SSM secrets need it) nor pyarrow (only writing rows) is loaded
+    heavy = modules_after_import("import sweep_worker.handler", (*HEAVY, "multiprocessing", "sweep_experiments"))
+    # THEN neither boto3 (only an S3 store or SSM secrets need it) nor pyarrow (only writing rows) is loaded,
+    # nor crash isolation's multiprocessing, nor any experiment (a task names the one it needs)
     assert heavy == set()
 
 
@@ -62,3 +89,82 @@ def test_the_sweep_command_starts_without_duckdb_boto3_or_pyarrow() -> None:
     heavy = modules_after_import("import sweep_cli.main")
     # THEN the query engine, the AWS SDK and pyarrow wait for the commands that use them
     assert heavy == set()
+
+
+def test_sweep_help_imports_no_models_no_engine_and_no_sdk() -> None:
+    # GIVEN a fresh interpreter
+    # WHEN it runs `sweep --help` as the console script does
+    loaded = modules_after_import(HELP, NOT_FOR_HELP)
+    # THEN pydantic, the contracts' models, the orchestrator and worker, DuckDB, boto3 and pyarrow are
+    # not loaded: each command imports what it uses when it runs
+    assert loaded == set()
+
+
+def test_make_install_leaves_bytecode_for_every_module_the_worker_imports() -> None:
+    # GIVEN the environment `make install` made, and a process that may not write bytecode (as here, where
+    # PYTHONDONTWRITEBYTECODE=1 is set): whatever it finds no pyc for, it compiles at every start
+    probe = (
+        "import sweep_worker.handler, sweep_cli.main\n"
+        f"{WITHOUT_BYTECODE}\n"
+        "import json, os\n"
+        f"workspace = [n for n, m in sys.modules.items() if (getattr(m, '__file__', '') or '').startswith({str(ROOT)!r})"
+        " and '.venv' not in m.__file__ and not os.path.exists(m.__cached__)]\n"
+        f"print(json.dumps([without_bytecode({sysconfig.get_paths()['purelib']!r}), sorted(workspace)]))"
+    )
+    # WHEN a fresh interpreter imports the worker's entry point and the `sweep` command
+    done = subprocess.run([sys.executable, "-B", "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    third_party, workspace = json.loads(done.stdout.splitlines()[-1])
+    # THEN every installed module it imported came from a pyc that matches its source (uv's `--compile-bytecode`),
+    # and every workspace module has one (compileall in `make install`; an edited one is compiled until the next)
+    assert third_party == [], "run `make install`: it compiles the environment's bytecode"
+    assert workspace == [], "run `make install`: it compiles the workspace sources' bytecode"
+
+
+def test_a_workers_first_shard_imports_only_its_own_experiment(tmp_path: Path) -> None:
+    # GIVEN a worker cold start whose task names `synthetic`, with the LLM experiments installed beside it
+    statement = (
+        "import json, os\n"
+        f"os.environ['SWEEP_STORE'] = {str(tmp_path)!r}\n"
+        "from sweep_worker import handler\n"
+        "deps = handler.deps_from_environment()\n"
+        "deps.registry.get('synthetic')"
+    )
+    # WHEN its registry hands out that experiment
+    probe = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    # THEN the other experiments' modules, and the HTTP client of the LLM ones, were never imported
+    assert "sweep_experiments.synthetic" in loaded
+    assert {"sweep_experiments.llm_maze", "sweep_experiments.ollama", "httpx"} & loaded == set()
+
+
+# An environment without pandas, like the worker artifact: pyarrow imports pandas, where it is installed,
+# the first time it builds an array (and pandas imports pyarrow.compute itself)
+WITHOUT_PANDAS = """
+import sys
+
+class NoPandas:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.split(".")[0] == "pandas":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoPandas)
+"""
+
+
+def test_writing_a_shards_rows_leaves_pyarrow_compute_out() -> None:
+    # GIVEN a worker environment without pandas, as the Lambda artifact is
+    # WHEN a shard's rows are written, a row with a finish time among them
+    statement = (
+        f"{WITHOUT_PANDAS}\n"
+        "from sweep_worker.sink import PointRows\n"
+        "rows = PointRows(0)\n"
+        "rows.add(point_index=0, series='s', repeat=0, params={}, metrics={'m': 1.0}, error=None,\n"
+        "         duration_ms=1.0, config_json='{}', finished_at_ms=1_700_000_000_000)\n"
+        "rows.to_parquet()"
+    )
+    loaded = modules_after_import(statement, ("pyarrow.parquet", "pyarrow.compute", "pandas"))
+    # THEN Parquet is written without pyarrow.compute (~0.1 s of a Lambda worker's first shard)
+    assert loaded == {"pyarrow.parquet"}

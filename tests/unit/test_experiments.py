@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import statistics
+import warnings
+from importlib.metadata import EntryPoint
 
 import pytest
 from pydantic import BaseModel
 
 from sweep_contracts.errors import ExperimentConfigError, UnknownExperimentError
-from sweep_contracts.experiments import Experiment, Registry
+from sweep_contracts.experiments import Experiment, PluginWarning, Registry
 from sweep_contracts.request import parse_request
 from sweep_experiments.maze import Maze, MazeConfig
 from sweep_experiments.synthetic import InjectedError, SyntheticConfig
@@ -19,6 +21,27 @@ MAZE = REGISTRY.get("maze")
 
 def test_builtins_are_registered_through_entry_points() -> None:
     assert {"maze", "synthetic", "ollama", "openai-chat", "llm-maze"} <= set(REGISTRY.names())
+
+
+def test_an_on_demand_registry_imports_an_experiment_when_it_is_first_asked_for() -> None:
+    # GIVEN a working entry point and one whose module is not installed, neither imported yet
+    working = EntryPoint("synthetic", "sweep_experiments.synthetic:EXPERIMENT", "sweep.experiments")
+    broken = EntryPoint("deep", "torch_not_installed_here:EXPERIMENT", "sweep.experiments")
+    registry = Registry(pending=[working, broken])
+    # WHEN the working one is asked for
+    # THEN both are known by name, the working one loads, and the broken one is untouched
+    assert registry.names() == ["deep", "synthetic"]
+    assert "deep" in registry
+    assert registry.get("synthetic").name == "synthetic"
+    assert "deep" in registry._pending
+    # AND the broken one fails only when asked for, as in an eager registry, with one warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginWarning)
+        with pytest.raises(UnknownExperimentError) as info:
+            registry.get("deep")
+    assert "experiment `deep` is installed but could not be loaded" in info.value.to_dict()["message"]
+    assert [w.category for w in caught] == [PluginWarning]
+    assert set(registry.broken) == {"deep"}
 
 
 def test_unknown_experiment_suggests_and_lists() -> None:

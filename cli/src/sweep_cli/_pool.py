@@ -21,7 +21,8 @@ PRELOAD = ["sweep_worker.handler", "sweep_worker.sink", "sweep_worker.arrow_sche
 
 
 def warm_up() -> None:
-    from sweep_contracts.experiments import PluginWarning, Registry
+    from sweep_contracts.errors import PluginWarning
+    from sweep_contracts.experiments import Registry
 
     # the parent already warned about broken plugins once; the fork server and pool stay quiet
     warnings.simplefilter("ignore", PluginWarning)

@@ -14,18 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import typer
 
 from sweep_cli.app import DEFAULT_OUT, OutOption, WorkersOption
 from sweep_cli.errors import UsageError
-from sweep_cli.llm_report import OptionRows
-from sweep_cli.query import Goal, QueryResult
 from sweep_contracts import environment
-from sweep_orchestrator.retry import RetryResult
-from sweep_orchestrator.status import RunStatus
-from sweep_orchestrator.submit import SubmitResult
+
+if TYPE_CHECKING:  # the models behind these types wait for a command that runs (`sweep --help` stays cheap)
+    from sweep_cli.llm_report import OptionRows
+    from sweep_cli.query import Goal, QueryResult
+    from sweep_orchestrator.retry import RetryResult
+    from sweep_orchestrator.status import RunStatus
+    from sweep_orchestrator.submit import SubmitResult
 
 StageOption = Annotated[
     str | None,

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-import yaml
 from rich.table import Table
 from rich.text import Text
 
@@ -28,13 +27,8 @@ from sweep_cli.stage import pulumi_dir, stage_region
 from sweep_contracts import environment
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.names import AXIS_PATTERN
-from sweep_contracts.settings import (
-    SECRET_PLACEHOLDER,
-    SystemSettings,
-    normalise_prefix,
-    parameter_prefix,
-    secrets_prefix,
-)
+
+# sweep_contracts.settings (pydantic) is imported by the functions that use it: `sweep --help` stays cheap
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -70,6 +64,8 @@ def stack_settings(stage: str, directory: Path | None) -> dict[str, Any]:
     """`sweep:settings` from `Pulumi.<stage>.yaml`, or {} where there is no such file."""
     if directory is None or not (directory / f"Pulumi.{stage}.yaml").is_file():
         return {}
+    import yaml  # when read: `sweep --help` stays cheap
+
     config = yaml.safe_load((directory / f"Pulumi.{stage}.yaml").read_text()) or {}
     settings = (config.get("config") or {}).get("sweep:settings") or {}
     if not isinstance(settings, dict):
@@ -83,6 +79,8 @@ def stack_settings(stage: str, directory: Path | None) -> dict[str, Any]:
 
 def parse_assignments(assignments: list[str]) -> dict[str, int]:
     """`NAME=VALUE` pairs, each a known setting with a valid value."""
+    from sweep_contracts.settings import SystemSettings
+
     values: dict[str, int] = {}
     for assignment in assignments:
         name, sep, value = assignment.partition("=")
@@ -99,6 +97,8 @@ def parse_assignments(assignments: list[str]) -> dict[str, int]:
 
 def wanted_values(stage_settings: Mapping[str, Any], overrides: Mapping[str, int]) -> dict[str, str]:
     """Every setting: the override, else the stack config's value, else the built-in default."""
+    from sweep_contracts.settings import SystemSettings
+
     try:
         base = SystemSettings.resolve(stage_settings, source="file", strict=True).values()
     except SettingsError as exc:
@@ -115,6 +115,8 @@ class StageParameters:
     """The parameters under one stage's prefix."""
 
     def __init__(self, client: SSMClient, prefix: str) -> None:
+        from sweep_contracts.settings import normalise_prefix
+
         self.client = client
         self.prefix = normalise_prefix(prefix)
 
@@ -167,6 +169,8 @@ class StageParameters:
         return changes
 
     def apply(self, changes: list[Change]) -> None:
+        from sweep_contracts.settings import SystemSettings
+
         described = SystemSettings.describe()
         for change in changes:
             if change.action not in ("create", "overwrite"):
@@ -183,6 +187,8 @@ class StageParameters:
                 raise self._fail(exc) from exc
 
     def set_secret(self, name: str, value: str) -> int:
+        from sweep_contracts.settings import SECRET_PLACEHOLDER, secrets_prefix
+
         if not re.fullmatch(AXIS_PATTERN, name):
             raise UsageError(
                 f"`{name}` is not a secret name.",
@@ -216,6 +222,7 @@ StageRequired = Annotated[str, typer.Option("--stage", "-s", envvar=environment.
 
 def _parameters(stage: str, region: str | None) -> StageParameters:
     from sweep_aws.clients import ssm_client
+    from sweep_contracts.settings import parameter_prefix
 
     return StageParameters(ssm_client(region_name=stage_region(stage, region)), parameter_prefix(stage))
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 import typer
-import yaml
 from rich.table import Table
 from rich.text import Text
 
@@ -92,6 +91,8 @@ class SsmSetter:
             raise UsageError(exc.message, field=exc.field or "NAME", value=value, hint=exc.hint) from None
 
     def current(self, name: str) -> tuple[bool, Any]:
+        import yaml
+
         found = self.parameters.current(recursive=True).get(self._parameter(name))
         return (True, yaml.safe_load(found.value)) if found else (False, None)
 
@@ -112,6 +113,8 @@ class SsmSetter:
 
 def parse_value(text: str) -> Any:
     """VALUE typed as YAML, as `--set` overrides are: `800` is a number, `wall-follower` a string."""
+    import yaml  # when a value is parsed: `sweep --help` stays cheap
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

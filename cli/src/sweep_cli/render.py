@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sweep_contracts.errors import SweepError
+from sweep_contracts.errors import PluginWarning, SweepError
 
 if TYPE_CHECKING:
     from sweep_cli.backend import RunRow, Summary
@@ -62,8 +62,6 @@ def _plain(value: Any) -> Any:
 
 def route_plugin_warnings() -> None:
     """Show a broken plugin as one `warning:` line on stderr, not Python's two-line warning format."""
-    from sweep_contracts.experiments import PluginWarning  # when called: `sweep --help` stays cheap
-
     default = warnings.showwarning
 
     def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:

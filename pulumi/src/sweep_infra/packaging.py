@@ -7,9 +7,10 @@ gives a byte-identical artifact, so Pulumi sees no diff.
 The stack's experiment packages (`sweep:experimentPackages`, see `experiment_packages`) go into the
 worker with their dependencies and into the orchestrator alone.
 
-Determinism: entries sorted, timestamps fixed (1980-01-01), permissions normalised, no
-`__pycache__`, no installer records (RECORD, INSTALLER, REQUESTED, direct_url.json). Package
-metadata (METADATA, entry_points.txt) stays: the experiment registry reads its entry points.
+Determinism: entries sorted, timestamps fixed (1980-01-01), permissions normalised, no installer
+records (RECORD, INSTALLER, REQUESTED, direct_url.json), and only the bytecode compiled here by the
+runtime's CPython (see `bytecode`), reproducible too. Package metadata (METADATA, entry_points.txt)
+stays: the experiment registry reads its entry points.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sweep_infra import experiment_packages
+from sweep_infra import bytecode, experiment_packages
 from sweep_infra.errors import PackagingError
 
 LAMBDA_PLATFORM = "aarch64-manylinux_2_28"
@@ -71,6 +72,7 @@ class Artifact:
     sha256: str
     zipped_bytes: int
     unzipped_bytes: int
+    compiled: bool = False  # this build compiled the runtime's bytecode in (`bytecode.compile_tree`)
 
     @property
     def key(self) -> str:
@@ -181,6 +183,9 @@ def build(
     shutil.rmtree(site, ignore_errors=True)
     install(function, root, site, platform, python, experiments)
     prune(site)
+    compiler = bytecode.interpreter(python)
+    if compiler is not None:
+        bytecode.compile_tree(site, compiler)
     path = out / f"{name}.zip"
     unzipped = deterministic_zip(site, path)
     largest = _largest(site)
@@ -196,7 +201,7 @@ def build(
         )
     experiment_packages.record(out, experiments)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Artifact(name, path, digest, path.stat().st_size, unzipped)
+    return Artifact(name, path, digest, path.stat().st_size, unzipped, compiled=compiler is not None)
 
 
 def _mib(size: int) -> str:
@@ -250,13 +255,17 @@ def _build_all(args: argparse.Namespace) -> None:
     if experiments:
         print(f"experiment packages of stack `{args.stack}`: {', '.join(experiments)}")
     print(f"{'function':<13} {'zipped':>10} {'unzipped':>10}  sha256")
+    compiled = True
     for name in args.functions or list(FUNCTIONS):
         out = args.out if args.out.is_absolute() else root / args.out
         artifact = build(name, root, out, args.platform, args.python, experiments)
+        compiled &= artifact.compiled
         print(
             f"{name:<13} {artifact.zipped_bytes / 2**20:>8.1f}Mi {artifact.unzipped_bytes / 2**20:>8.1f}Mi  "
             f"{artifact.sha256}  {artifact.path}"
         )
+    if not compiled:
+        print(bytecode.missing(args.python), file=sys.stderr)
 
 
 if __name__ == "__main__":

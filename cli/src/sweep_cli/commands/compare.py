@@ -7,22 +7,25 @@ once has no spread, so its standard error is empty rather than zero."""
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sweep_cli import render
 from sweep_cli.app import DEFAULT_OUT, Format, MetricOption, OutOption, app, handles_errors
 from sweep_cli.errors import UsageError
-from sweep_cli.local import LocalBackend
-from sweep_cli.query import QueryResult, metric_expr, objective
-from sweep_orchestrator.runs import load_manifest
+
+if TYPE_CHECKING:  # the engine and the query layer wait for the command (`sweep --help` stays cheap)
+    from sweep_cli.local import LocalBackend
+    from sweep_cli.query import QueryResult
 
 PointStats = dict[str, tuple[float, float | None, int, int]]
 """Per parameter point (its JSON text): mean, standard error, count, and its first point index."""
 
 
 def _stats(backend: LocalBackend, run_id: str, metric: str) -> PointStats:
+    from sweep_cli.query import metric_expr
+
     sql = (
         f"SELECT CAST(to_json(params) AS VARCHAR) AS p, avg({metric_expr(metric)}), "  # noqa: S608
         f"stddev_samp({metric_expr(metric)}), count({metric_expr(metric)}), min(point_index) "
@@ -36,6 +39,9 @@ def _stats(backend: LocalBackend, run_id: str, metric: str) -> PointStats:
 
 
 def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | None) -> tuple[str, QueryResult]:
+    from sweep_cli.query import QueryResult, objective
+    from sweep_orchestrator.runs import load_manifest
+
     experiment = load_manifest(backend.store, run_a).request.experiment
     found = objective(experiment, metric, lambda: [])
     if found is None:
@@ -74,6 +80,8 @@ def compare(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Compare a metric of two runs at every parameter point they share: means, difference and its standard error."""
+    from sweep_cli.local import LocalBackend
+
     with LocalBackend(out) as backend:
         name, result = compare_runs(backend, run_a, run_b, metric)
     render.print_result(

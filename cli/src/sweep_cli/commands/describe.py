@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 
-from sweep_cli import costing, render
+from sweep_cli import render
 from sweep_cli.app import SetOption, SettingsOption, SweepFileArgument, app, handles_errors
-from sweep_cli.engine import local_runtime
-from sweep_cli.files import load_settings
-from sweep_cli.overrides import sweep_request
-from sweep_contracts.estimate import check_run
-from sweep_contracts.experiments import Registry
-from sweep_contracts.manifest import RunManifest
-from sweep_orchestrator.submit import prepare, request_size, run_estimate
+
+if TYPE_CHECKING:  # the planner and the models wait for the command (`sweep --help` stays cheap)
+    from sweep_contracts.manifest import RunManifest
 
 
 @app.command()
@@ -47,6 +43,13 @@ def plan(
 ) -> None:
     """Check a sweep file and show its points, shards and caps, without running anything; with --stage,
     what the run would cost and how long it would take there (exit 2 when the stage would refuse it)."""
+    from sweep_cli import costing
+    from sweep_cli.engine import local_runtime
+    from sweep_cli.files import load_settings
+    from sweep_cli.overrides import sweep_request
+    from sweep_contracts.estimate import check_run
+    from sweep_orchestrator.submit import prepare, request_size, run_estimate
+
     effective = load_settings(settings)
     if stage is not None:
         effective = costing.stage_settings(stage, effective)
@@ -109,6 +112,8 @@ def experiments(
     name: Annotated[str | None, typer.Argument(help="Show one experiment's config fields.")] = None,
 ) -> None:
     """List the registered experiments, or one experiment's config fields."""
+    from sweep_contracts.experiments import Registry
+
     registry = Registry.default()
     if name is None:
         for experiment_name in registry.names():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,12 +24,12 @@ from sweep_cli.app import (
     handles_errors,
 )
 from sweep_cli.backend import Backend, with_backend
-from sweep_cli.files import load_settings
-from sweep_cli.local import LocalBackend
-from sweep_cli.overrides import parse_setting, sweep_request
-from sweep_cli.query import ERROR_GROUPS_SQL
-from sweep_orchestrator.retry import RetryResult
-from sweep_orchestrator.status import RunStatus
+
+# The engine, the query layer and the models are imported by the commands that use them, so that
+# `sweep --help` (and every command's --help) starts without pydantic (tests/unit/test_cold_start.py).
+if TYPE_CHECKING:
+    from sweep_orchestrator.retry import RetryResult
+    from sweep_orchestrator.status import RunStatus
 
 
 def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None, quiet: bool) -> int:
@@ -42,6 +42,8 @@ def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None,
             else:
                 render.print_summary(summary, Format.table)
             if status.points_error:
+                from sweep_cli.query import ERROR_GROUPS_SQL
+
                 groups = backend.query(run_id, ERROR_GROUPS_SQL)
                 render.out.print(render.error_groups_text(groups, run_id))
         render.out.print(render.status_text(status))
@@ -88,6 +90,10 @@ def run(
     ] = False,
 ) -> None:
     """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
+    from sweep_cli.files import load_settings
+    from sweep_cli.local import LocalBackend
+    from sweep_cli.overrides import sweep_request
+
     effective = load_settings(settings)
     payload = sweep_request(file, overrides, run_id, effective.max_request_bytes)
     with LocalBackend(out, workers, effective) as backend:
@@ -104,6 +110,8 @@ def rm(
     out: OutOption = DEFAULT_OUT,
 ) -> None:
     """Remove runs from a results directory: manifest, points and outcomes."""
+    from sweep_cli.local import LocalBackend
+
     with LocalBackend(out) as backend:
         for run_id in run_ids:
             removed = backend.remove(run_id)
@@ -121,6 +129,8 @@ def submit(
     run_id: RunIdOption = None,
 ) -> None:
     """Submit a sweep to a deployed stage (AWS Lambda); it runs there, not on this machine."""
+    from sweep_cli.overrides import sweep_request
+
     start(backend, sweep_request(file, overrides, run_id), follow=watch)
 
 
@@ -143,6 +153,8 @@ def retry(
     ] = None,
 ) -> None:
     """Rerun only the failed and missing shards of a run (each with its next attempt number)."""
+    from sweep_cli.overrides import parse_setting
+
     settings = dict(parse_setting(item) for item in overrides or [])
     render.err.print(retry_text(backend.retry(run_id, settings)))
     if watch or backend.shards_run_here:

@@ -9,20 +9,17 @@ from __future__ import annotations
 import json
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sweep_cli import render
 from sweep_cli.app import EXIT_POINT_ERRORS, SetOption, SettingsOption, SweepFileArgument, app, handles_errors
-from sweep_cli.engine import local_runtime
 from sweep_cli.errors import UsageError
-from sweep_cli.files import load_settings
-from sweep_cli.overrides import sweep_request
-from sweep_contracts.experiments import Registry
-from sweep_contracts.manifest import RunManifest
-from sweep_contracts.points import PointSpace
-from sweep_orchestrator.submit import prepare
+
+if TYPE_CHECKING:  # the planner and the models wait for the command (`sweep --help` stays cheap)
+    from sweep_contracts.manifest import RunManifest
+    from sweep_contracts.points import PointSpace
 
 
 @app.command(name="try")
@@ -37,6 +34,12 @@ def try_point(
     ] = False,
 ) -> None:
     """Run one point of a sweep here, in the foreground: its output and traceback on the terminal, nothing written."""
+    from sweep_cli.engine import local_runtime
+    from sweep_cli.files import load_settings
+    from sweep_cli.overrides import sweep_request
+    from sweep_contracts.points import PointSpace
+    from sweep_orchestrator.submit import prepare
+
     effective = load_settings(settings)
     payload = sweep_request(file, overrides, None, effective.max_request_bytes)
     runtime, _ = local_runtime(Path("."), 1, effective)  # no pool starts and nothing is written
@@ -66,9 +69,11 @@ def run_point(
 ) -> tuple[dict[str, float], str | None]:
     """Evaluate one point here, as `sweep try` does (and `sweep plan --sample` to time points); a
     point that raises prints its traceback and exits 3, or with `debug` lets the exception through."""
+    from sweep_contracts.experiments import Registry
+    from sweep_worker.handler import environment_secrets  # the worker's imports only when a trial runs
+
     experiment = Registry.default().get(manifest.request.experiment)
     config = space.effective_config(space.point(point))
-    from sweep_worker.handler import environment_secrets  # the worker's imports only when a trial runs
 
     secrets = environment_secrets(experiment.secrets) if experiment.secrets else None
     try:

@@ -222,3 +222,10 @@ class ConfigurationError(SweepError):
     """A function's environment lacks a variable it needs (the deployment is incomplete)."""
 
     code = ApiCode.MISCONFIGURED
+
+
+class PluginWarning(UserWarning):
+    """An installed experiment plugin could not be loaded; only sweeps asking for it fail.
+
+    A warning, not a `SweepError`; here (not in `experiments`) so that the CLI can route it to one
+    `warning:` line without importing the experiment machinery."""

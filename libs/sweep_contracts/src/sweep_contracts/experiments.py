@@ -22,16 +22,12 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from sweep_contracts.errors import ExperimentConfigError, FieldProblem, UnknownExperimentError
+from sweep_contracts.errors import ExperimentConfigError, FieldProblem, PluginWarning, UnknownExperimentError
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import SEED, SweepRequest
 from sweep_contracts.validation import field_path, problems_from
 
 ENTRY_POINT_GROUP = "sweep.experiments"
-
-
-class PluginWarning(UserWarning):
-    """An installed experiment plugin could not be loaded; only sweeps asking for it fail."""
 
 
 C = TypeVar("C", bound=BaseModel)
@@ -233,14 +229,18 @@ def _source_field(request: SweepRequest, series: str, index: int, path: str) -> 
 
 
 class Registry:
-    """Experiments by name. `Registry.default()` loads the installed entry points once."""
+    """Experiments by name. `Registry.default()` loads the installed entry points once;
+    `Registry.on_demand()` loads each one when it is first asked for (the worker's)."""
 
     _default: Registry | None = None
+    _on_demand: Registry | None = None
     _lock = threading.Lock()
 
-    def __init__(self, experiments: Iterable[Experiment[Any]] = ()) -> None:
+    def __init__(self, experiments: Iterable[Experiment[Any]] = (), pending: Iterable[EntryPoint] = ()) -> None:
         self._experiments: dict[str, Experiment[Any]] = {}
         self._broken: dict[str, BrokenPlugin] = {}
+        self._pending = {ep.name: ep for ep in sorted(pending, key=lambda e: e.name)}
+        self._loading = threading.RLock()  # a plugin may ask the registry while it is imported
         for experiment in experiments:
             self.register(experiment)
 
@@ -250,12 +250,14 @@ class Registry:
         self._experiments[experiment.name] = experiment
 
     def names(self) -> list[str]:
-        return sorted(self._experiments)
+        return sorted({*self._experiments, *self._pending})
 
     def __contains__(self, name: object) -> bool:
-        return name in self._experiments
+        return name in self._experiments or name in self._pending
 
     def get(self, name: str) -> Experiment[Any]:
+        if name in self._pending:
+            self._load_pending([name])
         try:
             return self._experiments[name]
         except KeyError:
@@ -283,21 +285,28 @@ class Registry:
     def broken(self) -> Mapping[str, BrokenPlugin]:
         """Entry points that failed to load, by experiment name: each is an error only for a sweep
         that asks for it, so one broken package never takes down every command."""
+        self._load_pending(list(self._pending))
         return dict(self._broken)
 
+    def _load_pending(self, names: list[str]) -> None:
+        with self._loading:
+            for ep in [self._pending.pop(n) for n in names if n in self._pending]:
+                try:
+                    self.register(_load(ep))
+                # any error while importing a third-party plugin is that plugin's, not every command's
+                except Exception as exc:
+                    broken = BrokenPlugin(ep.name, _package_of(ep), ep.value, f"{type(exc).__name__}: {exc}")
+                    self._broken[ep.name] = broken
+                    warnings.warn(f"skipping experiment plugin {broken.describe()}", PluginWarning, stacklevel=3)
+
     @classmethod
-    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
+    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP, *, on_demand: bool = False) -> Registry:
         """Every installed experiment; one that fails to load is logged once as a warning (naming
-        its package and the error) and kept aside, so only a sweep asking for it fails."""
-        registry = cls()
-        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
-            try:
-                registry.register(_load(ep))
-            # any error while importing a third-party plugin is that plugin's, not every command's
-            except Exception as exc:
-                broken = BrokenPlugin(ep.name, _package_of(ep), ep.value, f"{type(exc).__name__}: {exc}")
-                registry._broken[ep.name] = broken
-                warnings.warn(f"skipping experiment plugin {broken.describe()}", PluginWarning, stacklevel=2)
+        its package and the error) and kept aside, so only a sweep asking for it fails. `on_demand`:
+        each is imported when first asked for, so a worker imports only the experiments it runs."""
+        registry = cls(pending=entry_points(group=group))
+        if not on_demand:
+            registry._load_pending(list(registry._pending))
         return registry
 
     @classmethod
@@ -306,6 +315,15 @@ class Registry:
             if cls._default is None:
                 cls._default = cls.from_entry_points()
             return cls._default
+
+    @classmethod
+    def on_demand(cls) -> Registry:
+        """The installed experiments, each imported when a task first names it: at a fan-out, a
+        worker pays for its own experiment's imports (the LLM ones bring an HTTP client), not all."""
+        with cls._lock:
+            if cls._on_demand is None:
+                cls._on_demand = cls._default or cls.from_entry_points(on_demand=True)
+            return cls._on_demand
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from traceback import format_exc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.experiments import EvaluationError, Experiment
@@ -18,9 +18,12 @@ from sweep_contracts.tasks import ShardTask
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
 from sweep_worker.capture import ShardCapture, capture
 from sweep_worker.concurrent import run_concurrently
-from sweep_worker.isolate import Row, run_isolated
 from sweep_worker.loop import AddPoint, ShardLoop, point_error, redact
 from sweep_worker.sink import PointRows
+
+# isolation (a fork, multiprocessing's pipe, ctypes) is imported after a crash, not at every cold start
+if TYPE_CHECKING:
+    from sweep_worker.isolate import Row
 
 
 @dataclass
@@ -194,6 +197,8 @@ def run_points_isolated(
 ) -> ShardResult:
     """`run_points` in child processes (see `sweep_worker.isolate`): a point that kills its process
     becomes an `error` row with error_type `WORKER_CRASHED`, and the shard's other points run."""
+    from sweep_worker.isolate import run_isolated
+
     space = task.point_space()
     rows = PointRows(task.shard_id)
 

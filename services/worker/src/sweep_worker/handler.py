@@ -53,7 +53,7 @@ def deps_from_environment() -> WorkerDeps:
     store = open_store(required(environment.STORE, "the worker does not know where to write results"))
     prefix = os.environ.get(environment.PARAMETER_PREFIX)
     secrets: Secrets = ssm_secrets(prefix) if prefix else environment_secrets
-    return WorkerDeps(store=store, registry=Registry.default(), secrets=secrets)
+    return WorkerDeps(store=store, registry=Registry.on_demand(), secrets=secrets)
 
 
 def ssm_secrets(prefix: str, client: SSMClient | None = None) -> SsmSecrets:

@@ -161,7 +161,8 @@ class PointRows:
             "error_message": pa.array(self.error_message, pa.string()),
             "duration_ms": pa.array(self.duration_ms, pa.float64()),
             "config_json": pa.array(self.config_json, pa.string()),
-            "finished_at": pa.array(self.finished_at_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            # a view, not a cast: the same array, and cast imports pyarrow.compute (~0.1 s of a cold start)
+            "finished_at": pa.array(self.finished_at_ms, pa.int64()).view(pa.timestamp("ms", tz="UTC")),
             "output": pa.array(self.output, pa.string()),
             "call_json": pa.array(self.call_json, pa.string()),
             "traceback": pa.array(self.traceback, pa.string()),
