@@ -10,12 +10,16 @@ give the same text byte for byte (tests/unit/test_point_texts.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.points import GridSeries, PointSpace
 from sweep_contracts.request import SEED
+from sweep_worker.columns import GridBlock, GridText
+from sweep_worker.configs import GridConfigs
 
 PointTexts = tuple[str, int, list[str], list[str], str, dict[str, Any]]
 """(series, repeat, parameter names, parameter texts, config_json, the config to validate)."""
@@ -27,7 +31,14 @@ class _Grid:
     """One grid series' constants: per axis its values' JSON and parameter texts, and the
     effective config's JSON as fixed text around slots for the axis values and the seed."""
 
-    def __init__(self, series: GridSeries, config: Mapping[str, Any], takes_seed: bool) -> None:
+    def __init__(
+        self,
+        series: GridSeries,
+        config: Mapping[str, Any],
+        takes_seed: bool,
+        model: type[BaseModel] | None = None,
+        base_seed: int = 0,
+    ) -> None:
         self.name = series.name
         axes = series.axis_values
         self.names = [axis for axis, _ in axes]
@@ -51,11 +62,28 @@ class _Grid:
             else:
                 text += canonical_json(config[key])
         self.fixed.append(text + "}")
+        self.configs = (
+            None
+            if model is None
+            else GridConfigs(model, self.config, self.names, self.values, base_seed if takes_seed else None)
+        )
+        self._text: GridText | None = None
 
-    def texts(self, i: int, repeat: int, seed: int) -> PointTexts:
+    @property
+    def text(self) -> GridText:
+        """The series' texts as Arrow arrays, for blocks of points (`sweep_worker.columns`)."""
+        if self._text is None:
+            self._text = GridText(self.names, self.params, self.jsons)
+        return self._text
+
+    def picks(self, i: int) -> list[int]:
         picks = [0] * len(self.radices)
         for j in range(len(self.radices) - 1, -1, -1):
             i, picks[j] = divmod(i, self.radices[j])
+        return picks
+
+    def texts(self, i: int, repeat: int, seed: int) -> PointTexts:
+        picks = self.picks(i)
         jsons = self.jsons
         parts = [self.fixed[0]]
         for n, j in enumerate(self.slots):
@@ -81,17 +109,46 @@ class _Grid:
 
 
 class ShardTexts:
-    """`texts(index)` for the points of one shard."""
+    """`texts(index)` for the points of one shard; with the config `model`, `config(index)` and
+    `block(indices)` give configs validated once per value (`sweep_worker.configs`)."""
 
-    def __init__(self, space: PointSpace, takes_seed: bool) -> None:
+    def __init__(self, space: PointSpace, takes_seed: bool, model: type[BaseModel] | None = None) -> None:
         self.space = space
         self.takes_seed = takes_seed
+        seeded = type(space.base_seed) is int
         self._grids = [
-            _Grid(series, space.config, takes_seed)
+            _Grid(series, space.config, takes_seed, model if seeded else None, space.base_seed)
             if isinstance(series, GridSeries) and _Grid.fits(series, space.config)
             else None
             for series in space.series
         ]
+        self._first_base = [offset // space.repeats for _, offset, _ in space.series_offsets()]
+
+    def config(self, index: int) -> BaseModel | None:
+        """Point `index`'s validated config when it is assembled from values validated once; None
+        when the point is to be validated on its own."""
+        k, i, repeat = self.space.locate(index)
+        grid = self._grids[k]
+        if grid is None or grid.configs is None:
+            return None
+        return grid.configs.config(grid.picks(i), self.space.base_seed + repeat if self.takes_seed else None)
+
+    def series_end(self, index: int) -> int:
+        """The index after the last point of `index`'s series."""
+        k, _, _ = self.space.locate(index)
+        return (self._first_base[k + 1] if k + 1 < len(self._first_base) else self.space.base_size) * self.space.repeats
+
+    def block(self, indices: Sequence[int]) -> tuple[_Grid, GridBlock] | None:
+        """`indices` as a block of one grid series, for row-building column-wise; None when they
+        are not a run of consecutive points of one such series."""
+        if not isinstance(indices, range) or indices.step != 1 or not indices:
+            return None
+        k, _, _ = self.space.locate(indices[0])
+        grid = self._grids[k]
+        if grid is None or grid.configs is None or not grid.configs.usable or self.space.locate(indices[-1])[0] != k:
+            return None
+        repeats, base_seed = self.space.repeats, self.space.base_seed
+        return grid, GridBlock(indices.start, indices.stop, repeats, self._first_base[k], grid.radices, base_seed)
 
     def texts(self, index: int) -> PointTexts:
         k, i, repeat = self.space.locate(index)

@@ -1,0 +1,155 @@
+"""A batch of a grid's points, row-building done column-wise: what `ShardLoop.chunk` uses for an
+experiment with `run_batch` when the points lie in one grid series whose axes replace top-level
+config keys (`sweep_worker.texts`) and whose configs can be assembled from values validated once
+(`sweep_worker.configs`).
+
+The points' axis picks, repeats and seeds are numpy arrays; their configs are assembled from the
+validated values; once evaluated, their rows become Arrow arrays at once: `params` and
+`config_json` are taken from each axis value's text, computed once per shard, and joined by
+Arrow's compute kernels — the same text, byte for byte, as the point-by-point path (the rows of a
+batched shard and of the same shard run point by point are compared in
+tests/functional/test_batch_experiments.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+from pydantic import BaseModel
+
+from sweep_contracts.request import SEED
+from sweep_contracts.schema import clip_log
+from sweep_worker._arrow import numbers, same_text, strings
+from sweep_worker.configs import INVALID, GridConfigs
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class GridText:
+    """Per shard, one grid series' texts as Arrow arrays, made on the first block that needs them."""
+
+    def __init__(self, names: Sequence[str], params: Sequence[Sequence[str]], jsons: Sequence[Sequence[str]]) -> None:
+        self.names = strings(list(names))
+        self.params = strings([text for column in params for text in column])
+        self.param_offsets = np.cumsum([0, *(len(column) for column in params[:-1])], dtype=np.int64)
+        self.jsons = [strings(list(column)) for column in jsons]
+
+
+class GridLayout(Protocol):
+    """What a block needs of its grid series (`texts._Grid`)."""
+
+    name: str
+    fixed: list[str]
+    slots: list[int]
+
+    @property
+    def text(self) -> GridText: ...
+
+
+class GridBlock:
+    """Points `start..stop-1`, all in one grid series (`base_offset`: its first point's index
+    without repeats), with `radices` values per axis, last axis fastest."""
+
+    def __init__(
+        self, start: int, stop: int, repeats: int, base_offset: int, radices: Sequence[int], base_seed: int
+    ) -> None:
+        self.index = np.arange(start, stop, dtype=np.int64)
+        base = self.index // repeats
+        self.repeat = self.index - base * repeats
+        self.seed = self.repeat + base_seed
+        i = base - base_offset
+        picks: list[np.ndarray] = []
+        for radix in reversed(radices):
+            picks.append(i % radix)
+            i = i // radix
+        self.picks = picks[::-1]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def configs(self, configs: GridConfigs | None, takes_seed: bool) -> list[BaseModel] | None:
+        """Every point's config, or None when any of them must be validated on its own."""
+        if configs is None or not configs.usable:
+            return None
+        names: list[str] = [*configs.names, *([SEED] if takes_seed else [])]
+        tables = [
+            {int(p): configs.axis_value(j, int(p)) for p in np.unique(picks)} for j, picks in enumerate(self.picks)
+        ]
+        picked = [picks.tolist() for picks in self.picks]
+        if takes_seed:
+            tables.append({int(s): configs.seed_value(int(s)) for s in np.unique(self.seed)})
+            picked.append(self.seed.tolist())
+        if any(value is INVALID for table in tables for value in table.values()):
+            return None
+        columns = [[table[p] for p in picks] for table, picks in zip(tables, picked, strict=True)]
+        base, build = configs.base, configs.build
+        out = []
+        for combo in zip(*columns, strict=True):
+            values = base.copy()
+            values.update(zip(names, combo, strict=True))
+            out.append(build(values))
+        return out
+
+    def columns(
+        self,
+        grid: GridLayout,
+        metrics: Sequence[Mapping[str, float]],
+        duration_ms: float,
+        log: str | None,
+        finished_at_ms: int,
+    ) -> dict[str, pa.Array]:
+        """The block's rows (every column but `shard_id` and `execution`), each point ok with its
+        `metrics`; `grid.fixed` and `grid.slots` lay out `config_json`, slot -1 being the seed's."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text, fixed, slots = grid.text, grid.fixed, grid.slots
+        n = len(self.index)
+        width = len(self.picks)
+        parts: list[pa.Array | pa.Scalar] = [strings([fixed[0]])[0]]
+        for k, j in enumerate(slots):
+            picked = (
+                pc.cast(numbers(self.seed, pa.int64()), pa.string()) if j < 0 else text.jsons[j].take(self._picks(j))
+            )
+            parts += [picked, strings([fixed[k + 1]])[0]]
+        config_json = pc.binary_join_element_wise(*parts, strings([""])[0])
+        flat = (np.stack(self.picks, axis=1) + text.param_offsets).ravel() if width else np.zeros(0, np.int64)
+        params = pa.MapArray.from_arrays(
+            numbers(np.arange(n + 1, dtype=np.int64) * width, pa.int32()),
+            text.names.take(numbers(np.tile(np.arange(width, dtype=np.int64), n), pa.int64())),
+            text.params.take(numbers(flat, pa.int64())),
+        )
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, metrics), dtype=np.int64, count=n), out=offsets[1:])
+        metric_map = pa.MapArray.from_arrays(
+            numbers(offsets, pa.int32()),
+            strings([name for m in metrics for name in m]),
+            numbers([value for m in metrics for value in m.values()], pa.float64()),
+        )
+        nothing = same_text(None, n)
+        return {
+            "point_index": numbers(self.index, pa.int64()),
+            "series": same_text(grid.name, n),
+            "repeat": numbers(self.repeat, pa.int32()),
+            "params": params,
+            "metrics": metric_map,
+            "status": same_text("ok", n),
+            "error_type": nothing,
+            "error_message": nothing,
+            "duration_ms": numbers(np.full(n, duration_ms), pa.float64()),
+            "config_json": config_json,
+            "finished_at": numbers(np.full(n, finished_at_ms, dtype=np.int64), pa.int64()).cast(
+                pa.timestamp("ms", tz="UTC")
+            ),
+            "output": nothing,
+            "call_json": nothing,
+            "traceback": nothing,
+            "log": strings([None if log is None else clip_log(log), *([None] * (n - 1))]) if n else nothing,
+        }
+
+    def _picks(self, j: int) -> pa.Array:
+        import pyarrow as pa
+
+        return numbers(self.picks[j], pa.int64())
