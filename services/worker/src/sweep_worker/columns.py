@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -23,6 +24,8 @@ from sweep_contracts.request import SEED
 from sweep_contracts.schema import clip_log
 from sweep_worker._arrow import numbers, same_text, strings
 from sweep_worker.configs import INVALID, GridConfigs
+
+_set = object.__setattr__
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,16 +88,23 @@ class GridBlock:
         if any(value is INVALID for table in tables for value in table.values()):
             return None
         columns = [[table[p] for p in picks] for table, picks in zip(tables, picked, strict=True)]
-        base, build = configs.base, configs.build
-        out = []
+        base, model, fields_set = configs.base, configs.model, configs.fields_set
+        new, out = model.__new__, []
         # three objects a point, none in a cycle: the cyclic collector would only walk the heap
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for combo in zip(*columns, strict=True):
-                values = base.copy()
-                values.update(zip(names, combo, strict=True))
-                out.append(build(values))
+            dicts = [base.copy() for _ in range(len(self.index))]
+            for name, column in zip(names, columns, strict=True):  # axis by axis: no zip per point
+                for values, value in zip(dicts, column, strict=True):
+                    values[name] = value
+            for values in dicts:  # `GridConfigs.build`, inlined
+                config = new(model)
+                _set(config, "__dict__", values)
+                _set(config, "__pydantic_fields_set__", fields_set.copy())
+                _set(config, "__pydantic_extra__", None)
+                _set(config, "__pydantic_private__", None)
+                out.append(config)
         finally:
             if collecting:
                 gc.enable()
@@ -131,10 +141,15 @@ class GridBlock:
         )
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, metrics), dtype=np.int64, count=n), out=offsets[1:])
+        total = int(offsets[-1])
+        slot: dict[str, int] = {}  # each metric name is encoded once, then taken by position
+        named = np.fromiter((slot.setdefault(k, len(slot)) for m in metrics for k in m), dtype=np.int64, count=total)
         metric_map = pa.MapArray.from_arrays(
             numbers(offsets, pa.int32()),
-            strings([name for m in metrics for name in m]),
-            numbers([value for m in metrics for value in m.values()], pa.float64()),
+            strings(list(slot)).take(numbers(named, pa.int64())),
+            numbers(
+                np.fromiter(chain.from_iterable(m.values() for m in metrics), np.float64, count=total), pa.float64()
+            ),
         )
         nothing = same_text(None, n)
         return {
@@ -154,7 +169,7 @@ class GridBlock:
             "output": nothing,
             "call_json": nothing,
             "traceback": nothing,
-            "log": strings([None if log is None else clip_log(log), *([None] * (n - 1))]) if n else nothing,
+            "log": nothing if log is None or not n else pa.concat_arrays([strings([clip_log(log)]), nothing[1:]]),
         }
 
     def _picks(self, j: int) -> pa.Array:

@@ -81,7 +81,7 @@ class GridConfigs:
         self._axes: list[dict[int, Any]] = [{} for _ in names]
         self._seeds: dict[int, Any] = {}
         self.base: dict[str, Any] = {}
-        self._fields_set: set[str] = set()
+        self.fields_set: set[str] = set()
         if self.usable:
             try:
                 template = model.model_validate(self.first)
@@ -90,7 +90,7 @@ class GridConfigs:
                 return
             extra, private = template.__pydantic_extra__, template.__pydantic_private__
             self.base = dict(template.__dict__)
-            self._fields_set = set(template.model_fields_set)
+            self.fields_set = set(template.model_fields_set)
             self.usable = extra is None and private is None and all(map(_immutable, self.base.values()))
 
     def _validated(self, name: str, value: Any) -> Any:
@@ -132,7 +132,7 @@ class GridConfigs:
         """A model instance of already validated `values`, as `model_construct` makes one."""
         config = self.model.__new__(self.model)
         _set(config, "__dict__", values)
-        _set(config, "__pydantic_fields_set__", set(self._fields_set))
+        _set(config, "__pydantic_fields_set__", set(self.fields_set))
         _set(config, "__pydantic_extra__", None)
         _set(config, "__pydantic_private__", None)
         return config

@@ -16,6 +16,26 @@ if TYPE_CHECKING:
 # handler stays cheap at a cold start (tests/unit/test_cold_start.py).
 
 
+DICTIONARY_COLUMNS = [
+    "series",
+    "params.key_value.key",
+    "params.key_value.value",
+    "metrics.key_value.key",
+    "status",
+    "error_type",
+    "error_message",
+    "output",
+    "call_json",
+    "traceback",
+    "log",
+    "execution",
+]
+"""Columns whose values repeat within a shard. The others (config_json, point_index, timings,
+metric values) are nearly all distinct: a dictionary page for them is built only to be dropped,
+and a 100,000-point shard wrote ~40% slower and ~30% larger with it (issue 13; the schema and
+the values read back are unchanged, only the encoding)."""
+
+
 class _MapColumn:
     def __init__(self) -> None:
         self.offsets = [0]
@@ -201,5 +221,5 @@ class PointRows:
         import pyarrow.parquet as pq
 
         buffer = io.BytesIO()
-        pq.write_table(self.to_table(), buffer, compression="zstd")
+        pq.write_table(self.to_table(), buffer, compression="zstd", use_dictionary=DICTIONARY_COLUMNS)
         return buffer.getvalue()
