@@ -17,7 +17,14 @@ from typing import Any
 from sweep_contracts import environment
 
 _calls = itertools.count(1)
-PRELOAD = ["sweep_worker.handler", "sweep_worker.sink", "sweep_worker.arrow_schema", "sweep_cli._prewarm"]
+PRELOAD = [
+    "sweep_worker.handler",
+    "sweep_worker.sink",
+    "sweep_worker.arrow_schema",
+    "pyarrow.compute",  # a batch's rows are built with its kernels (sweep_worker.columns)
+    "pyarrow.parquet",
+    "sweep_cli._prewarm",
+]
 
 
 def warm_up() -> None:

@@ -95,7 +95,7 @@ class LocalBackend:
             return settings
         assert self._dispatcher is not None  # set by `_runtime`
         seconds = self._dispatcher.probe(manifest, sizing.PROBE_S, sizing.PROBE_POINTS)
-        return settings if seconds is None else sizing.sized(settings, seconds)
+        return settings if seconds is None else sizing.sized(settings, seconds, self.workers)
 
     def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
         # a retry runs with the settings the run was planned with, not today's, unless told otherwise

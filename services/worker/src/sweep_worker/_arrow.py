@@ -44,7 +44,7 @@ def strings(values: Sequence[str | None]) -> pa.Array:
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
     if offsets[-1] > np.iinfo(np.int32).max:
         raise OverflowError(f"{offsets[-1]:,} bytes of text in one column of a shard; use a smaller shard_size")
-    validity, nulls = _validity(values)
+    validity, nulls = _validity(values) if None in values else (None, 0)
     buffers = [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(encoded))]
     return pa.Array.from_buffers(pa.string(), len(encoded), buffers, null_count=nulls)
 

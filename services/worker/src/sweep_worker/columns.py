@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping, Sequence
 from itertools import chain
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -31,25 +31,26 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-class GridText:
-    """Per shard, one grid series' texts as Arrow arrays, made on the first block that needs them."""
-
-    def __init__(self, names: Sequence[str], params: Sequence[Sequence[str]], jsons: Sequence[Sequence[str]]) -> None:
-        self.names = strings(list(names))
-        self.params = strings([text for column in params for text in column])
-        self.param_offsets = np.cumsum([0, *(len(column) for column in params[:-1])], dtype=np.int64)
-        self.jsons = [strings(list(column)) for column in jsons]
-
-
 class GridLayout(Protocol):
     """What a block needs of its grid series (`texts._Grid`)."""
 
     name: str
+    names: list[str]
     fixed: list[str]
     slots: list[int]
+    arrow: dict[str, Any]
 
     @property
-    def text(self) -> GridText: ...
+    def params(self) -> Sequence[Texts]: ...
+
+    @property
+    def jsons(self) -> Sequence[Texts]: ...
+
+
+class Texts(Protocol):
+    """An axis's values' texts by position (`texts.Lazy`)."""
+
+    def __getitem__(self, pick: int) -> str: ...
 
 
 class GridBlock:
@@ -123,21 +124,27 @@ class GridBlock:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        text, fixed, slots = grid.text, grid.fixed, grid.slots
+        if not grid.arrow:  # the same for every block of the series
+            texts = strings([*grid.fixed, "", *grid.names, "ok"])
+            grid.arrow.update(fixed=list(texts)[: len(grid.fixed)], names=texts[len(grid.fixed) + 1 : -1])
+            grid.arrow.update(separator=texts[len(grid.fixed)], ok=texts[-1:])
+        fixed, slots, constant = grid.arrow["fixed"], grid.slots, grid.arrow
         n = len(self.index)
         width = len(self.picks)
-        parts: list[pa.Array | pa.Scalar] = [strings([fixed[0]])[0]]
+        used = [np.unique(picks, return_inverse=True) for picks in self.picks]
+        parts: list[pa.Array | pa.Scalar] = [fixed[0]]
         for k, j in enumerate(slots):
-            picked = (
-                pc.cast(numbers(self.seed, pa.int64()), pa.string()) if j < 0 else text.jsons[j].take(self._picks(j))
-            )
-            parts += [picked, strings([fixed[k + 1]])[0]]
-        config_json = pc.binary_join_element_wise(*parts, strings([""])[0])
-        flat = (np.stack(self.picks, axis=1) + text.param_offsets).ravel() if width else np.zeros(0, np.int64)
+            seeds = pc.cast(numbers(self.seed, pa.int64()), pa.string()) if j < 0 else None
+            parts += [_taken(grid.jsons[j], *used[j]) if seeds is None else seeds, fixed[k + 1]]
+        config_json = pc.binary_join_element_wise(*parts, constant["separator"])
+        zeros = numbers(np.zeros(n, dtype=np.int64), pa.int64())
+        # each point's axis texts in axis order: axis j of point i is at j * n + i of the axes laid end to end
+        by_axis = [_taken(grid.params[j], *used[j]) for j in range(width)]
+        order = (np.arange(width, dtype=np.int64) * n + np.arange(n, dtype=np.int64)[:, None]).ravel()
         params = pa.MapArray.from_arrays(
             numbers(np.arange(n + 1, dtype=np.int64) * width, pa.int32()),
-            text.names.take(numbers(np.tile(np.arange(width, dtype=np.int64), n), pa.int64())),
-            text.params.take(numbers(flat, pa.int64())),
+            constant["names"].take(numbers(np.tile(np.arange(width, dtype=np.int64), n), pa.int64())),
+            (pa.concat_arrays(by_axis) if by_axis else strings([])).take(numbers(order, pa.int64())),
         )
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, metrics), dtype=np.int64, count=n), out=offsets[1:])
@@ -158,7 +165,7 @@ class GridBlock:
             "repeat": numbers(self.repeat, pa.int32()),
             "params": params,
             "metrics": metric_map,
-            "status": same_text("ok", n),
+            "status": constant["ok"].take(zeros),
             "error_type": nothing,
             "error_message": nothing,
             "duration_ms": numbers(np.full(n, duration_ms), pa.float64()),
@@ -172,7 +179,9 @@ class GridBlock:
             "log": nothing if log is None or not n else pa.concat_arrays([strings([clip_log(log)]), nothing[1:]]),
         }
 
-    def _picks(self, j: int) -> pa.Array:
-        import pyarrow as pa
 
-        return numbers(self.picks[j], pa.int64())
+def _taken(texts: Texts, unique: np.ndarray, inverse: np.ndarray) -> pa.Array:
+    """Each point's text of one axis: the texts of the values the block uses, taken per point."""
+    import pyarrow as pa
+
+    return strings([texts[int(u)] for u in unique]).take(numbers(inverse.ravel(), pa.int64()))

@@ -15,6 +15,7 @@ validated per point too, so its error row is exactly as before (tests/unit/test_
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ def _has_function(schema: object) -> bool:
     return False
 
 
+@functools.cache
 def per_field(model: type[BaseModel]) -> bool:
     """Whether validating a config of `model` is validating each of its fields on its own."""
     found = model.__pydantic_decorators__

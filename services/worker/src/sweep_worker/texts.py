@@ -10,7 +10,7 @@ give the same text byte for byte (tests/unit/test_point_texts.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.points import GridSeries, PointSpace
 from sweep_contracts.request import SEED
-from sweep_worker.columns import GridBlock, GridText
+from sweep_worker.columns import GridBlock
 from sweep_worker.configs import GridConfigs
 
 PointTexts = tuple[str, int, list[str], list[str], str, dict[str, Any]]
@@ -27,8 +27,25 @@ PointTexts = tuple[str, int, list[str], list[str], str, dict[str, Any]]
 _SEED_SLOT = -1
 
 
+class Lazy:
+    """Each value's text, made the first time it is asked for: a shard uses few of a long axis's
+    values, and its setup stays O(axes), not O(axis values) (the local engine's probe times a few
+    short runs of points, each with its own setup)."""
+
+    def __init__(self, values: Sequence[Any], render: Callable[[Any], str]) -> None:
+        self.values = values
+        self.render = render
+        self.known: list[str | None] = [None] * len(values)
+
+    def __getitem__(self, pick: int) -> str:
+        text = self.known[pick]
+        if text is None:
+            text = self.known[pick] = self.render(self.values[pick])
+        return text
+
+
 class _Grid:
-    """One grid series' constants: per axis its values' JSON and parameter texts, and the
+    """One grid series' constants: per axis its values' JSON and parameter texts (made as needed), and the
     effective config's JSON as fixed text around slots for the axis values and the seed."""
 
     def __init__(
@@ -44,8 +61,8 @@ class _Grid:
         self.names = [axis for axis, _ in axes]
         self.values = [values for _, values in axes]
         self.radices = [len(values) for values in self.values]
-        self.params = [[param_text(v) for v in values] for values in self.values]
-        self.jsons = [[canonical_json(v) for v in values] for values in self.values]
+        self.params = [Lazy(values, param_text) for values in self.values]
+        self.jsons = [Lazy(values, canonical_json) for values in self.values]
         self.config = {k: v for k, v in config.items() if takes_seed or k != SEED}
         self.takes_seed = takes_seed
         slot = {axis: j for j, axis in enumerate(self.names)}
@@ -62,19 +79,13 @@ class _Grid:
             else:
                 text += canonical_json(config[key])
         self.fixed.append(text + "}")
+        self.arrow: dict[str, Any] = {}
+        """What blocks of this series reuse as Arrow values (`sweep_worker.columns`)."""
         self.configs = (
             None
             if model is None
             else GridConfigs(model, self.config, self.names, self.values, base_seed if takes_seed else None)
         )
-        self._text: GridText | None = None
-
-    @property
-    def text(self) -> GridText:
-        """The series' texts as Arrow arrays, for blocks of points (`sweep_worker.columns`)."""
-        if self._text is None:
-            self._text = GridText(self.names, self.params, self.jsons)
-        return self._text
 
     def picks(self, i: int) -> list[int]:
         picks = [0] * len(self.radices)
