@@ -312,3 +312,19 @@ def test_compare_shows_the_metric_side_by_side_with_the_difference(tmp_path: Pat
         assert row["difference"] == pytest.approx(row["mean_b"] - row["mean_a"])
         assert row["difference"] == pytest.approx(-0.04, abs=0.05)  # y: -0.2 → 0.0 costs 0.2² = 0.04
         assert 0 < row["difference_se"] < 0.05
+
+
+def test_compare_lists_points_in_the_sweeps_own_order_not_as_text(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # GIVEN two runs over x = 2, 10, 9 (as text, "10" sorts before "2" and "9")
+    grid = ["--set", "grid.x=[2, 10, 9]"]
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q", *grid)[0] == 0
+    assert (
+        invoke("run", sweep, "--out", out, "-w", "1", "-q", *grid, "--set", "config.y=0.0", "--run-id", "loop-b")[0]
+        == 0
+    )
+    # WHEN they are compared
+    code, stdout, _ = invoke("compare", "loop-run", "loop-b", "--out", out, "-f", "json")
+    # THEN the points come in the order the sweep declares them
+    assert code == 0
+    assert [json.loads(row["params"])["x"] for row in json.loads(stdout)] == ["2", "10", "9"]

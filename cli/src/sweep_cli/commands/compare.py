@@ -18,19 +18,20 @@ from sweep_cli.local import LocalBackend
 from sweep_cli.query import QueryResult, metric_expr, objective
 from sweep_orchestrator.runs import load_manifest
 
-PointStats = dict[str, tuple[float, float | None, int]]
+PointStats = dict[str, tuple[float, float | None, int, int]]
+"""Per parameter point (its JSON text): mean, standard error, count, and its first point index."""
 
 
 def _stats(backend: LocalBackend, run_id: str, metric: str) -> PointStats:
     sql = (
         f"SELECT CAST(to_json(params) AS VARCHAR) AS p, avg({metric_expr(metric)}), "  # noqa: S608
-        f"stddev_samp({metric_expr(metric)}), count({metric_expr(metric)}) "
+        f"stddev_samp({metric_expr(metric)}), count({metric_expr(metric)}), min(point_index) "
         "FROM points WHERE status = 'ok' GROUP BY p"
     )
     out: PointStats = {}
-    for params, mean, std, n in backend.query(run_id, sql).rows:
+    for params, mean, std, n, first in backend.query(run_id, sql).rows:
         if n:
-            out[params] = (mean, std / math.sqrt(n) if std is not None and n > 1 else None, n)
+            out[params] = (mean, std / math.sqrt(n) if std is not None and n > 1 else None, n, first)
     return out
 
 
@@ -54,8 +55,9 @@ def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | No
             hint="compare runs of the same sweep (e.g. before and after a code change, or with other config).",
         )
     rows: list[tuple[Any, ...]] = []
-    for params in sorted(shared):
-        (ma, sa, na), (mb, sb, nb) = a[params], b[params]
+    # In run A's own point order: sorting the JSON text put `{"x": 10}` before `{"x": 2}`.
+    for params in sorted(shared, key=lambda p: a[p][3]):
+        (ma, sa, na, _), (mb, sb, nb, _) = a[params], b[params]
         se = math.sqrt(sa**2 + sb**2) if sa is not None and sb is not None else None
         rows.append((params, ma, sa, na, mb, sb, nb, mb - ma, se))
     columns = ["params", "mean_a", "se_a", "n_a", "mean_b", "se_b", "n_b", "difference", "difference_se"]
