@@ -5,6 +5,7 @@ preloads `warm_up` (pyarrow, the worker, the experiments) once, so each worker s
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
@@ -69,6 +70,9 @@ def init_process(store_root: str, secrets: dict[str, str] | None = None) -> None
         os.environ.update(secrets)
     worker.reset()
     warm_up()
+    # What the fork server loaded lives as long as this process: out of the cyclic collector's
+    # sight, a shard's collections walk only its own objects (~4x less time collecting, issue 13)
+    gc.freeze()
 
 
 def run_task(event_json: str) -> dict[str, Any]:
