@@ -1,38 +1,48 @@
-"""Arrow arrays built from numpy buffers, never through `pyarrow.array`.
+"""Arrow arrays built from buffers, never through `pyarrow.array`.
 
 Why: `pyarrow.array` (and `pyarrow.scalar`) asks, on its first call in a process, whether pandas is
 installed, and imports it to find out. In the local pool, where the CLI's pandas is installed, that
 cost each worker process ~0.6 s at its first shard, for nothing: the worker writes no DataFrame.
-An array assembled from buffers (`Array.from_buffers`) never asks (tests/unit/test_arrow_buffers.py)."""
+An array assembled from buffers (`Array.from_buffers`) never asks (tests/unit/test_arrow_buffers.py).
+Buffers come from the standard library's `array` (the worker artifact ships no numpy) or from any
+object with the buffer protocol and the right item size (a numpy array, locally)."""
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-import numpy as np
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+_TYPECODES = {"int32": "i", "int64": "q", "double": "d"}
+_INT32_MAX = 2**31 - 1
 
-_NUMPY = {"int32": np.int32, "int64": np.int64, "double": np.float64}
 
-
-def _validity(values: Sequence[object]) -> tuple[pa.Buffer | None, int]:
+def numbers(values: Any, kind: pa.DataType) -> pa.Array:
+    """A non-null numeric array (int32, int64 or float64) of `values`: a sequence, or a buffer of
+    items of that type (`array.array`, a numpy array of the matching dtype)."""
     import pyarrow as pa
 
-    present = np.fromiter((v is not None for v in values), dtype=np.bool_, count=len(values))
-    nulls = len(values) - int(present.sum())
-    return (pa.py_buffer(np.packbits(present, bitorder="little")) if nulls else None), nulls
+    code = _TYPECODES[str(kind)]
+    try:
+        view = memoryview(values)
+    except TypeError:  # a list: copied into a buffer
+        view = memoryview(array(code, values))
+    if view.itemsize != array(code).itemsize or view.ndim != 1:
+        raise TypeError(f"a buffer of {view.itemsize}-byte items cannot be an Arrow {kind} array")
+    return pa.Array.from_buffers(kind, len(view), [None, pa.py_buffer(view)])
 
 
-def numbers(values: Sequence[float | int] | np.ndarray, kind: pa.DataType) -> pa.Array:
-    """A non-null numeric array (int32, int64 or float64) of `values`."""
+def _validity(values: Sequence[object]) -> tuple[pa.Buffer, int]:
+    """The validity bitmap of `values` (None is null), packed by Arrow's own cast to boolean."""
     import pyarrow as pa
 
-    data = np.ascontiguousarray(values, dtype=_NUMPY[str(kind)])
-    return pa.Array.from_buffers(kind, len(data), [None, pa.py_buffer(data)])
+    present = bytes(v is not None for v in values)
+    flags = pa.Array.from_buffers(pa.uint8(), len(present), [None, pa.py_buffer(present)]).cast(pa.bool_())
+    return flags.buffers()[1], len(present) - present.count(1)
 
 
 def strings(values: Sequence[str | None]) -> pa.Array:
@@ -40,13 +50,19 @@ def strings(values: Sequence[str | None]) -> pa.Array:
     import pyarrow as pa
 
     encoded = [b"" if v is None else v.encode() for v in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    if offsets[-1] > np.iinfo(np.int32).max:
+    offsets = array("q", accumulate(map(len, encoded), initial=0))
+    if offsets[-1] > _INT32_MAX:
         raise OverflowError(f"{offsets[-1]:,} bytes of text in one column of a shard; use a smaller shard_size")
     validity, nulls = _validity(values) if None in values else (None, 0)
-    buffers = [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(encoded))]
+    buffers = [validity, pa.py_buffer(array("i", offsets)), pa.py_buffer(b"".join(encoded))]
     return pa.Array.from_buffers(pa.string(), len(encoded), buffers, null_count=nulls)
+
+
+def zeros(count: int) -> pa.Array:
+    """`count` int64 zeros: indices that take one value `count` times."""
+    import pyarrow as pa
+
+    return numbers(array("q", bytes(8 * count)), pa.int64())
 
 
 def same_text(value: str | None, count: int) -> pa.Array:
@@ -55,4 +71,4 @@ def same_text(value: str | None, count: int) -> pa.Array:
 
     if value is None:
         return pa.nulls(count, pa.string())
-    return strings([value]).take(numbers(np.zeros(count, dtype=np.int64), pa.int64()))
+    return strings([value]).take(zeros(count))

@@ -17,13 +17,22 @@ from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 from pydantic import BaseModel
 
 from sweep_contracts.request import SEED
 from sweep_contracts.schema import clip_log
-from sweep_worker._arrow import numbers, same_text, strings
+from sweep_worker._arrow import numbers, same_text, strings, zeros
 from sweep_worker.configs import INVALID, GridConfigs
+
+try:  # the local engine has numpy (the CLI's); the worker artifact need not: its batches take the row path
+    import numpy as np
+except (
+    ImportError
+):  # pragma: no cover - exercised by the packaged worker (tests/functional/test_experiment_packaging.py)
+    np = None  # type: ignore[assignment]
+
+AVAILABLE = np is not None
+"""Whether blocks can be built here (numpy is importable)."""
 
 _set = object.__setattr__
 
@@ -137,12 +146,12 @@ class GridBlock:
             seeds = pc.cast(numbers(self.seed, pa.int64()), pa.string()) if j < 0 else None
             parts += [_taken(grid.jsons[j], *used[j]) if seeds is None else seeds, fixed[k + 1]]
         config_json = pc.binary_join_element_wise(*parts, constant["separator"])
-        zeros = numbers(np.zeros(n, dtype=np.int64), pa.int64())
+        repeated = zeros(n)
         # each point's axis texts in axis order: axis j of point i is at j * n + i of the axes laid end to end
         by_axis = [_taken(grid.params[j], *used[j]) for j in range(width)]
         order = (np.arange(width, dtype=np.int64) * n + np.arange(n, dtype=np.int64)[:, None]).ravel()
         params = pa.MapArray.from_arrays(
-            numbers(np.arange(n + 1, dtype=np.int64) * width, pa.int32()),
+            numbers(np.arange(n + 1, dtype=np.int32) * width, pa.int32()),
             constant["names"].take(numbers(np.tile(np.arange(width, dtype=np.int64), n), pa.int64())),
             (pa.concat_arrays(by_axis) if by_axis else strings([])).take(numbers(order, pa.int64())),
         )
@@ -152,7 +161,7 @@ class GridBlock:
         slot: dict[str, int] = {}  # each metric name is encoded once, then taken by position
         named = np.fromiter((slot.setdefault(k, len(slot)) for m in metrics for k in m), dtype=np.int64, count=total)
         metric_map = pa.MapArray.from_arrays(
-            numbers(offsets, pa.int32()),
+            numbers(offsets.astype(np.int32), pa.int32()),
             strings(list(slot)).take(numbers(named, pa.int64())),
             numbers(
                 np.fromiter(chain.from_iterable(m.values() for m in metrics), np.float64, count=total), pa.float64()
@@ -162,10 +171,10 @@ class GridBlock:
         return {
             "point_index": numbers(self.index, pa.int64()),
             "series": same_text(grid.name, n),
-            "repeat": numbers(self.repeat, pa.int32()),
+            "repeat": numbers(self.repeat.astype(np.int32), pa.int32()),
             "params": params,
             "metrics": metric_map,
-            "status": constant["ok"].take(zeros),
+            "status": constant["ok"].take(repeated),
             "error_type": nothing,
             "error_message": nothing,
             "duration_ms": numbers(np.full(n, duration_ms), pa.float64()),

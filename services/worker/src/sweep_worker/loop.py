@@ -25,8 +25,9 @@ AddPoint = Callable[..., None]
 AddColumns = Callable[[int, Mapping[str, Any]], None]
 """`PointRows.add_columns`: a block of ok rows as Arrow arrays."""
 
-BATCH_POINTS = 1024
-"""Most points one `run_batch` call gets."""
+BATCH_POINTS = 4096
+"""Most points one `run_batch` call gets. A batch's rows cost ~0.7 ms whatever its size besides
+~1 µs a point (`sweep_worker.columns`): 4,096 points spread that over more than 1,024 did."""
 
 
 def redact(text: str, secrets: Mapping[str, str]) -> str:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sweep_contracts._json import canonical_json, param_text
 from sweep_contracts.points import GridSeries, PointSpace
 from sweep_contracts.request import SEED
-from sweep_worker.columns import GridBlock
+from sweep_worker.columns import AVAILABLE, GridBlock
 from sweep_worker.configs import GridConfigs
 
 PointTexts = tuple[str, int, list[str], list[str], str, dict[str, Any]]
@@ -152,7 +152,7 @@ class ShardTexts:
     def block(self, indices: Sequence[int]) -> tuple[_Grid, GridBlock] | None:
         """`indices` as a block of one grid series, for row-building column-wise; None when they
         are not a run of consecutive points of one such series."""
-        if not isinstance(indices, range) or indices.step != 1 or not indices:
+        if not AVAILABLE or not isinstance(indices, range) or indices.step != 1 or not indices:
             return None
         k, _, _ = self.space.locate(indices[0])
         grid = self._grids[k]
