@@ -20,6 +20,7 @@ from sweep_contracts.tasks import TaskFactory
 from sweep_experiments.synthetic import EXPERIMENT, run_batch
 from sweep_worker.runner import WorkerDeps, process_event
 from sweep_worker.sink import PointRows
+from sweep_worker.texts import BLOCK_MIN
 from tests.helpers import tasks_for, vouched_points_key
 
 RUN = "batch-run"
@@ -171,9 +172,9 @@ def test_rows_built_column_wise_equal_the_point_by_point_rows(monkeypatch: pytes
             {"name": "A", "axes": {"rate": [0, 0.5, 1e-7], "mode": ["fast", "slow"], "flag": [True, None]}},
             {"name": "B", "axes": {"size": [1, 2, 3], "rate": [2.5, -1.0]}},
         ],
-        "repeats": 3,
+        "repeats": 40,
     }
-    factory = tasks_for(payload, RUN, 25)
+    factory = tasks_for(payload, RUN, 300)
     blocks: list[int] = []
     add_columns = PointRows.add_columns
 
@@ -186,7 +187,7 @@ def test_rows_built_column_wise_equal_the_point_by_point_rows(monkeypatch: pytes
     batched = rows(dataclasses.replace(MIXED, run_batch=mixed_batch), factory)
     per_point = rows(MIXED, factory)
     # THEN some blocks became rows column-wise, and every row is the same, errors included
-    assert sum(blocks) > 30
+    assert sum(blocks) >= BLOCK_MIN
     assert batched == per_point
     errors = {(row["error_type"], dict(row["params"])["rate"]) for row in batched if row["status"] == "error"}
     assert errors == {("ConfigError", "-1.0"), ("ValueError", "2.5")}

@@ -118,38 +118,48 @@ def test_assembled_configs_equal_validated_ones(model: type[BaseModel], payload:
     # GIVEN a grid over a model validated field by field
     space = space_for(payload)
     texts = ShardTexts(space, True, model)
+    assembled_before = 0
     for index in range(space.size):
-        # WHEN a point's config is assembled from values validated once
-        assembled = texts.config(index)
-        # THEN it is the config validating the point gives, down to which fields were set
         validated = model.model_validate(texts.texts(index)[5])
+        # WHEN a point's config is assembled from the values earlier points validated to
+        assembled = texts.config(index)
+        if assembled is None:  # a value no point had yet: validated on its own, and learnt
+            texts.learn(index, validated)
+            assembled = texts.config(index)
+        else:
+            assembled_before += 1
+        # THEN it is the config validating the point gives, down to which fields were set
         assert assembled is not None
         assert assembled == validated
         assert assembled.model_fields_set == validated.model_fields_set
         assert (assembled.__pydantic_extra__, assembled.__pydantic_private__) == (None, None)
         assert list(assembled.__dict__) == list(validated.__dict__)
+    assert assembled_before > space.size // 2
 
 
 def test_a_block_of_points_gets_the_same_configs() -> None:
     space = space_for(MIXED_GRID)
     texts = ShardTexts(space, True, Mixed)
-    found = texts.block(range(7, 130))
+    found = texts.block(range(7, 288))
     assert found is not None
     grid, block = found
     configs = block.configs(grid.configs, True)
-    assert configs == [Mixed.model_validate(texts.texts(i)[5]) for i in range(7, 130)]
+    assert configs == [Mixed.model_validate(texts.texts(i)[5]) for i in range(7, 288)]
+    # AND a block too short to pay for its columns is left to the point-by-point path
+    assert texts.block(range(0, 100)) is None
 
 
 def test_points_with_an_invalid_value_are_validated_on_their_own() -> None:
     # GIVEN an axis with one value the model refuses (rate < 0)
-    space = space_for({"config": {"name": "b"}, "grid": {"rate": [0.5, -1.0], "size": [1, 2]}})
-    texts = ShardTexts(space, True, Mixed)
+    configs = GridConfigs(Mixed, {"name": "b"}, ["rate", "size"], [[0.5, -1.0], [1, 2]], 0)
     # THEN points with the valid value are assembled, the others are left to per-point validation
-    assert [texts.config(i) is not None for i in range(space.size)] == [True, True, False, False]
+    assert [configs.config([r, s], 0) is not None for r in (0, 1) for s in (0, 1)] == [True, True, False, False]
     with pytest.raises(ValidationError):
-        Mixed.model_validate(texts.texts(2)[5])
+        Mixed.model_validate({"name": "b", "rate": -1.0, "size": 1, "seed": 0})
     # AND a block with any such point is left to per-point validation as a whole
-    found = texts.block(range(0, 4))
+    space = space_for({"config": {"name": "b"}, "grid": {"rate": [0.5, -1.0], "size": [1, 2]}, "repeats": 64})
+    texts = ShardTexts(space, True, Mixed)
+    found = texts.block(range(0, 256))
     assert found is not None
     assert found[1].configs(found[0].configs, True) is None
 

@@ -114,21 +114,35 @@ class GridConfigs:
             self._seeds[seed] = self._validated(SEED, seed)
         return self._seeds[seed]
 
-    def config(self, picks: Sequence[int], seed: int | None) -> BaseModel | None:
+    def config(self, picks: Sequence[int], seed: int | None, *, known: bool = False) -> BaseModel | None:
+        """With `known`, only from values already validated (or `learn`t): None if one is new."""
         if not self.usable:
             return None
         values = dict(self.base)
         for j, pick in enumerate(picks):
-            value = self.axis_value(j, pick)
+            value = self._axes[j].get(pick, INVALID) if known else self.axis_value(j, pick)
             if value is INVALID:
                 return None
             values[self.names[j]] = value
         if seed is not None:
-            value = self.seed_value(seed)
+            value = self._seeds.get(seed, INVALID) if known else self.seed_value(seed)
             if value is INVALID:
                 return None
             values[SEED] = value
         return self.build(values)
+
+    def learn(self, picks: Sequence[int], seed: int | None, config: BaseModel) -> None:
+        """Keep the values of a point validated on its own: field by field, each is what its axis
+        value validates to, so later points with it need no validation of their own."""
+        if not self.usable:
+            return
+        for j, pick in enumerate(picks):
+            if pick not in self._axes[j]:
+                value = getattr(config, self.names[j])
+                self._axes[j][pick] = value if _immutable(value) else INVALID
+        if seed is not None and seed not in self._seeds:
+            value = getattr(config, SEED)
+            self._seeds[seed] = value if _immutable(value) else INVALID
 
     def build(self, values: dict[str, Any]) -> BaseModel:
         """A model instance of already validated `values`, as `model_construct` makes one."""

@@ -86,9 +86,10 @@ class ShardLoop:
         started = self.budget.timer()
         try:
             alarm.inside = True
-            metrics, output, call = experiment.evaluate_point(
-                self.validate(effective) if config is None else config, secrets
-            )
+            if config is None:
+                config = self.validate(effective)
+                self.texts.learn(index, config)
+            metrics, output, call = experiment.evaluate_point(config, secrets)
         except EvaluationError as exc:
             # a failed point that still measured something (an LLM call's `attempts`) keeps it
             metrics = {k: float(v) for k, v in exc.metrics.items()}
@@ -147,7 +148,7 @@ class ShardLoop:
             configs = list(known)
         else:
             prepared = [self.texts.texts(index) for index in indices]
-            configs = [self._validated(texts[5]) for texts in prepared]
+            configs = [self._validated(index, texts[5]) for index, texts in zip(indices, prepared, strict=True)]
         valid = [config for config in configs if config is not None]
         results: list[dict[str, float] | Exception] | None = None
         started = self.budget.timer()
@@ -187,8 +188,13 @@ class ShardLoop:
             )  # fmt: skip
             log = None
 
-    def _validated(self, effective: dict[str, Any]) -> Any:
+    def _validated(self, index: int, effective: dict[str, Any]) -> Any:
+        known = self.texts.config(index)
+        if known is not None:
+            return known
         try:
-            return self.validate(effective)
+            config = self.validate(effective)
         except ValidationError:
             return None
+        self.texts.learn(index, config)
+        return config

@@ -21,6 +21,10 @@ from sweep_contracts.request import SEED
 from sweep_worker.columns import AVAILABLE, GridBlock
 from sweep_worker.configs import GridConfigs
 
+BLOCK_MIN = 256
+"""Fewer points than this are rows one by one: a block's rows cost ~1 ms whatever its size
+(`sweep_worker.columns`), more than a few hundred points' rows made one at a time."""
+
 PointTexts = tuple[str, int, list[str], list[str], str, dict[str, Any]]
 """(series, repeat, parameter names, parameter texts, config_json, the config to validate)."""
 
@@ -136,13 +140,21 @@ class ShardTexts:
         self._first_base = [offset // space.repeats for _, offset, _ in space.series_offsets()]
 
     def config(self, index: int) -> BaseModel | None:
-        """Point `index`'s validated config when it is assembled from values validated once; None
-        when the point is to be validated on its own."""
+        """Point `index`'s validated config when it is assembled from values already validated
+        (`learn`); None when the point is to be validated on its own."""
         k, i, repeat = self.space.locate(index)
         grid = self._grids[k]
         if grid is None or grid.configs is None:
             return None
-        return grid.configs.config(grid.picks(i), self.space.base_seed + repeat if self.takes_seed else None)
+        seed = self.space.base_seed + repeat if self.takes_seed else None
+        return grid.configs.config(grid.picks(i), seed, known=True)
+
+    def learn(self, index: int, config: BaseModel) -> None:
+        """Keep point `index`'s validated values for the points after it (`configs.GridConfigs.learn`)."""
+        k, i, repeat = self.space.locate(index)
+        grid = self._grids[k]
+        if grid is not None and grid.configs is not None:
+            grid.configs.learn(grid.picks(i), self.space.base_seed + repeat if self.takes_seed else None, config)
 
     def series_end(self, index: int) -> int:
         """The index after the last point of `index`'s series."""
@@ -152,7 +164,7 @@ class ShardTexts:
     def block(self, indices: Sequence[int]) -> tuple[_Grid, GridBlock] | None:
         """`indices` as a block of one grid series, for row-building column-wise; None when they
         are not a run of consecutive points of one such series."""
-        if not AVAILABLE or not isinstance(indices, range) or indices.step != 1 or not indices:
+        if not AVAILABLE or not isinstance(indices, range) or indices.step != 1 or len(indices) < BLOCK_MIN:
             return None
         k, _, _ = self.space.locate(indices[0])
         grid = self._grids[k]
