@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
+try:  # locally (the CLI's); the worker artifact has none and builds offsets with `array`, slower
+    import numpy as _np
+except (
+    ImportError
+):  # pragma: no cover - exercised by the packaged worker (tests/functional/test_experiment_packaging.py)
+    _np = None  # type: ignore[assignment]
+
 _TYPECODES = {"int32": "i", "int64": "q", "double": "d"}
 _INT32_MAX = 2**31 - 1
 
@@ -36,26 +43,39 @@ def numbers(values: Any, kind: pa.DataType) -> pa.Array:
     return pa.Array.from_buffers(kind, len(view), [None, pa.py_buffer(view)])
 
 
-def _validity(values: Sequence[object]) -> tuple[pa.Buffer, int]:
+def _validity(values: Sequence[object]) -> pa.Buffer:
     """The validity bitmap of `values` (None is null), packed by Arrow's own cast to boolean."""
     import pyarrow as pa
 
     present = bytes(v is not None for v in values)
-    flags = pa.Array.from_buffers(pa.uint8(), len(present), [None, pa.py_buffer(present)]).cast(pa.bool_())
-    return flags.buffers()[1], len(present) - present.count(1)
+    return pa.Array.from_buffers(pa.uint8(), len(present), [None, pa.py_buffer(present)]).cast(pa.bool_()).buffers()[1]
 
 
 def strings(values: Sequence[str | None]) -> pa.Array:
     """A string array of `values`, None as null."""
     import pyarrow as pa
 
-    encoded = [b"" if v is None else v.encode() for v in values]
-    offsets = array("q", accumulate(map(len, encoded), initial=0))
-    if offsets[-1] > _INT32_MAX:
-        raise OverflowError(f"{offsets[-1]:,} bytes of text in one column of a shard; use a smaller shard_size")
-    validity, nulls = _validity(values) if None in values else (None, 0)
-    buffers = [validity, pa.py_buffer(array("i", offsets)), pa.py_buffer(b"".join(encoded))]
-    return pa.Array.from_buffers(pa.string(), len(encoded), buffers, null_count=nulls)
+    count = len(values)
+    nulls = values.count(None) if None in values else 0  # type: ignore[attr-defined]
+    if nulls == count:  # a column no row of the shard set (errors, outputs, logs in a good shard)
+        return pa.nulls(count, pa.string())
+    texts = [v for v in values if v is not None] if nulls else values
+    joined = "".join(texts)  # type: ignore[arg-type]
+    if joined.isascii():  # one character, one byte: lengths and bytes without a per-value encode
+        data, lengths = joined.encode(), [0 if v is None else len(v) for v in values] if nulls else map(len, values)
+    else:
+        encoded = [b"" if v is None else v.encode() for v in values]
+        data, lengths = b"".join(encoded), map(len, encoded)
+    if len(data) > _INT32_MAX:
+        raise OverflowError(f"{len(data):,} bytes of text in one column of a shard; use a smaller shard_size")
+    if _np is not None:
+        offsets: Any = _np.zeros(count + 1, dtype=_np.int32)
+        _np.cumsum(_np.fromiter(lengths, dtype=_np.int32, count=count), out=offsets[1:])
+    else:
+        offsets = array("i", accumulate(lengths, initial=0))
+    validity = _validity(values) if nulls else None
+    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), count, buffers, null_count=nulls)
 
 
 def zeros(count: int) -> pa.Array:
