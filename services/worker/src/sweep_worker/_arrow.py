@@ -10,7 +10,7 @@ object with the buffer protocol and the right item size (a numpy array, locally)
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
@@ -56,23 +56,25 @@ def strings(values: Sequence[str | None]) -> pa.Array:
     import pyarrow as pa
 
     count = len(values)
-    nulls = values.count(None) if None in values else 0  # type: ignore[attr-defined]
+    nulls = list(values).count(None) if None in values else 0
     if nulls == count:  # a column no row of the shard set (errors, outputs, logs in a good shard)
         return pa.nulls(count, pa.string())
-    texts = [v for v in values if v is not None] if nulls else values
-    joined = "".join(texts)  # type: ignore[arg-type]
+    texts = [v for v in values if v is not None]
+    joined = "".join(texts)
+    lengths: Iterable[int]
     if joined.isascii():  # one character, one byte: lengths and bytes without a per-value encode
-        data, lengths = joined.encode(), [0 if v is None else len(v) for v in values] if nulls else map(len, values)
+        data, lengths = joined.encode(), [0 if v is None else len(v) for v in values]
     else:
         encoded = [b"" if v is None else v.encode() for v in values]
-        data, lengths = b"".join(encoded), map(len, encoded)
+        data, lengths = b"".join(encoded), [len(e) for e in encoded]
     if len(data) > _INT32_MAX:
         raise OverflowError(f"{len(data):,} bytes of text in one column of a shard; use a smaller shard_size")
-    if _np is not None:
-        offsets: Any = _np.zeros(count + 1, dtype=_np.int32)
-        _np.cumsum(_np.fromiter(lengths, dtype=_np.int32, count=count), out=offsets[1:])
-    else:
+    offsets: Any
+    if _np is None:
         offsets = array("i", accumulate(lengths, initial=0))
+    else:
+        offsets = _np.zeros(count + 1, dtype=_np.int32)
+        _np.cumsum(_np.fromiter(lengths, dtype=_np.int32, count=count), out=offsets[1:])
     validity = _validity(values) if nulls else None
     buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
     return pa.Array.from_buffers(pa.string(), count, buffers, null_count=nulls)
