@@ -9,6 +9,8 @@ object with the buffer protocol and the right item size (a numpy array, locally)
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from array import array
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
