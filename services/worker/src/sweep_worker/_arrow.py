@@ -9,7 +9,6 @@ object with the buffer protocol and the right item size (a numpy array, locally)
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from array import array
 from collections.abc import Iterable, Sequence
@@ -19,12 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
-try:  # locally (the CLI's); the worker artifact has none and builds offsets with `array`, slower
-    import numpy as _np
-except (
-    ImportError
-):  # pragma: no cover - exercised by the packaged worker (tests/functional/test_experiment_packaging.py)
-    _np = None  # type: ignore[assignment]
+# numpy locally (the CLI's); the worker artifact has none and builds offsets with `array`, slower
+_NUMPY = importlib.util.find_spec("numpy") is not None
 
 _TYPECODES = {"int32": "i", "int64": "q", "double": "d"}
 _INT32_MAX = 2**31 - 1
@@ -71,12 +66,12 @@ def strings(values: Sequence[str | None]) -> pa.Array:
         data, lengths = b"".join(encoded), [len(e) for e in encoded]
     if len(data) > _INT32_MAX:
         raise OverflowError(f"{len(data):,} bytes of text in one column of a shard; use a smaller shard_size")
-    offsets: Any
-    if _np is None:
-        offsets = array("i", accumulate(lengths, initial=0))
-    else:
-        offsets = _np.zeros(count + 1, dtype=_np.int32)
-        _np.cumsum(_np.fromiter(lengths, dtype=_np.int32, count=count), out=offsets[1:])
+    offsets: Any = array("i", accumulate(lengths, initial=0)) if not _NUMPY else None
+    if _NUMPY:
+        import numpy as np
+
+        offsets = np.zeros(count + 1, dtype=np.int32)
+        np.cumsum(np.fromiter(lengths, dtype=np.int32, count=count), out=offsets[1:])
     validity = _validity(values) if nulls else None
     buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
     return pa.Array.from_buffers(pa.string(), count, buffers, null_count=nulls)
