@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -81,18 +81,27 @@ class KillDuringPoints:
 
     def registry(self, base: Registry) -> Registry:
         synthetic = base.get("synthetic")
+        run, run_batch = synthetic.resolved_run(), synthetic.run_batch
+        assert run_batch is not None
         worker = os.getpid()
 
-        def run(config: Any) -> Any:
-            self.calls += 1
+        def reach(points: int) -> None:
+            """The kill counts points, whether they come one per call (`run`) or in chunks (`run_batch`)."""
+            self.calls += points
             if os.getpid() == worker and self.kills < self.times and self.calls > self.at:
                 self.kills += 1
                 self.calls = 0
                 raise Killed(f"killed at point {self.at}")
-            return synthetic.run(config)
 
-        # The kill counts points: without run_batch the worker calls `run` once per point.
-        experiment: Experiment[Any] = dataclasses.replace(synthetic, run=run, run_batch=None)
+        def killing_run(config: Any) -> Any:
+            reach(1)
+            return run(config)
+
+        def killing_batch(configs: Sequence[Any]) -> Any:
+            reach(len(configs))
+            return run_batch(configs)
+
+        experiment: Experiment[Any] = dataclasses.replace(synthetic, run=killing_run, run_batch=killing_batch)
         return Registry([experiment])
 
 

@@ -8,16 +8,19 @@ import dataclasses
 import io
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow.parquet as pq
-from pydantic import BaseModel, model_validator
+import pytest
+from pydantic import BaseModel, Field, model_validator
 
 from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.storage import MemoryStore
 from sweep_contracts.tasks import TaskFactory
 from sweep_experiments.synthetic import EXPERIMENT, run_batch
 from sweep_worker.runner import WorkerDeps, process_event
+from sweep_worker.sink import PointRows
+from sweep_worker.texts import BLOCK_MIN
 from tests.helpers import tasks_for, vouched_points_key
 
 RUN = "batch-run"
@@ -133,3 +136,58 @@ def test_a_batched_shard_keeps_its_time_budget() -> None:
     assert result["status"] == "failure"
     assert result["error_code"] == "TIME_BUDGET"
     assert 0 < result["points_ok"] < 200
+
+
+class Mixed(BaseModel):
+    """Validated field by field: its grid points' rows are built column-wise (sweep_worker.columns)."""
+
+    rate: float = Field(default=0.1, ge=0)
+    name: str = "a"
+    mode: Literal["fast", "slow"] = "fast"
+    flag: bool | None = None
+    size: int = 1
+    seed: int = 0
+
+
+def mixed(cfg: Mixed) -> dict[str, float]:
+    if cfg.size == 3:
+        return {"v": math.inf}  # not a finite number: an error row
+    return {"v": cfg.rate * cfg.size + cfg.seed, "n": float(len(cfg.name))}
+
+
+def mixed_batch(configs: Sequence[Mixed]) -> list[dict[str, float]]:
+    return [mixed(c) for c in configs]
+
+
+MIXED = Experiment(name="mixed", config_model=Mixed, run=mixed)
+
+
+def test_rows_built_column_wise_equal_the_point_by_point_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN grids whose axes take text with quotes, unicode, booleans, null, integers and floats,
+    # a config seed and repeats, one value that fails validation, and one point with no finite metric
+    payload = {
+        "experiment": "mixed",
+        "config": {"name": 'qu"ote é', "seed": 7},
+        "grids": [
+            {"name": "A", "axes": {"rate": [0, 0.5, 1e-7], "mode": ["fast", "slow"], "flag": [True, None]}},
+            {"name": "B", "axes": {"size": [1, 2, 3], "rate": [2.5, -1.0]}},
+        ],
+        "repeats": 40,
+    }
+    factory = tasks_for(payload, RUN, 300)
+    blocks: list[int] = []
+    add_columns = PointRows.add_columns
+
+    def counted(self: PointRows, count: int, columns: Any) -> None:
+        blocks.append(count)
+        add_columns(self, count, columns)
+
+    monkeypatch.setattr(PointRows, "add_columns", counted)
+    # WHEN the shards run with run_batch and without
+    batched = rows(dataclasses.replace(MIXED, run_batch=mixed_batch), factory)
+    per_point = rows(MIXED, factory)
+    # THEN some blocks became rows column-wise, and every row is the same, errors included
+    assert sum(blocks) >= BLOCK_MIN
+    assert batched == per_point
+    errors = {(row["error_type"], dict(row["params"])["rate"]) for row in batched if row["status"] == "error"}
+    assert errors == {("ConfigError", "-1.0"), ("ValueError", "2.5")}

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from sweep_cli.local import LocalBackend
 from sweep_cli.main import app
-from sweep_cli.sizing import TARGET_SHARD_S, local_shard_size, sized
+from sweep_cli.sizing import SHARDS_PER_WORKER, TARGET_SHARD_S, local_shard_size, sized
 from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.planning import derive_shard_size
@@ -44,9 +44,11 @@ def run(*args: str) -> RunManifest:
 def test_fast_points_get_shards_larger_than_the_stage_default(tmp_path: Path) -> None:
     # GIVEN 4,000 near-zero-cost points and no shard_size anywhere
     manifest = run(sweep(tmp_path, "fast"), "--out", str(tmp_path / "out"))
-    # THEN shards hold more points than the Lambda-sized default (here: min_shards bounds them)
+    # THEN shards hold more points than the Lambda-sized default (here: min_shards bounds them,
+    # SHARDS_PER_WORKER per pool process rather than the stage's 32)
     assert manifest.plan.shard_size > DEFAULT_SHARD_SIZE
-    assert manifest.plan.shard_count == 32
+    assert manifest.plan.shard_count == SHARDS_PER_WORKER * 2
+    assert manifest.settings["min_shards"]["note"] == f"the local engine: {SHARDS_PER_WORKER} per pool process"
     # AND the manifest says the setting was measured, and how
     record = manifest.settings["shard_size"]
     assert record["source"] == "default"
@@ -98,3 +100,7 @@ def test_the_size_makes_a_shard_last_the_target_time() -> None:
     settings = sized(SystemSettings.resolve({}, source="default"), 0.0005)
     assert settings.shard_size == int(TARGET_SHARD_S / 0.0005)
     assert json.dumps(settings.records()["shard_size"]["note"], ensure_ascii=False).count("500.0 µs per point") == 1
+    # AND min_shards follows the pool's size, unless something set it
+    assert sized(SystemSettings.resolve({}, source="default"), 0.0005, workers=3).min_shards == 3 * SHARDS_PER_WORKER
+    filed = SystemSettings.resolve({"min_shards": 32}, source="file")
+    assert sized(filed, 0.0005, workers=3).min_shards == 32

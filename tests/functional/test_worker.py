@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -97,47 +99,62 @@ def test_an_invalid_point_config_is_an_error_row_naming_the_field(memory_store: 
 
 
 class FakeTime:
-    """A monotonic clock that moves 50 ms each time it is read: a point (read before and after)
-    takes 50 ms, and the next one starts 50 ms after it ended."""
+    """A monotonic clock that moves only while points run: 50 ms a point, whether the experiment
+    is called once per point (`run`) or once per chunk of points (`run_batch`)."""
 
     def __init__(self, budget_ms: float) -> None:
         self.now_s = 0.0
         self.budget_ms = budget_ms
 
     def timer(self) -> float:
-        now = self.now_s
-        self.now_s += 0.05
-        return now
+        return self.now_s
 
     def remaining_ms(self) -> float:
         return self.budget_ms - self.now_s * 1000
 
+    def registry(self, batched: bool) -> Registry:
+        synthetic = Registry.default().get("synthetic")
+        run, run_batch = synthetic.resolved_run(), synthetic.run_batch
+        assert run_batch is not None
 
-def test_time_budget_stops_before_a_point_that_would_not_fit(memory_store: MemoryStore) -> None:
+        def timed_run(config: Any) -> Any:
+            self.now_s += 0.05
+            return run(config)
+
+        def timed_batch(configs: Sequence[Any]) -> Any:
+            self.now_s += 0.05 * len(configs)
+            return run_batch(configs)
+
+        return Registry([dataclasses.replace(synthetic, run=timed_run, run_batch=timed_batch if batched else None)])
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["point by point", "run_batch"])
+def test_time_budget_stops_before_a_point_that_would_not_fit(memory_store: MemoryStore, batched: bool) -> None:
     # GIVEN 10 points that each take 50 ms, and 430 ms of budget (no margin)
     f = factory({"y": 0.5}, {"x": list(range(10))}, shard_size=10, settings={"time_budget_margin_ms": 0})
     fake = FakeTime(budget_ms=430)
-    worker = WorkerDeps(store=memory_store, registry=Registry.default(), timer=fake.timer)
-    # WHEN the worker runs the shard
+    worker = WorkerDeps(store=memory_store, registry=fake.registry(batched), timer=fake.timer)
+    # WHEN the worker runs the shard (batched: chunks of 1, 5, 1 and 1 points, each sized to what is left)
     result = process_event(f.event(0), worker, remaining_ms=fake.remaining_ms)
-    # THEN it runs 4 points (400 ms) and stops: 30 ms are left, less than 1.5 x the 50 ms a point takes
-    assert len(points(memory_store, 0)) == 4
+    # THEN it runs 8 points (400 ms) and stops: 30 ms are left, less than 1.5 x the 50 ms a point takes
+    assert len(points(memory_store, 0)) == 8
     (outcome,) = outcomes(memory_store).values()
     assert (outcome.status, outcome.error_code, outcome.points_ok, outcome.points_not_run) == (
         "failure",
         "TIME_BUDGET",
-        4,
-        6,
+        8,
+        2,
     )
-    assert "after 4 of 10 points; 6 points were not run" in (outcome.error_message or "")
+    assert "after 8 of 10 points; 2 points were not run" in (outcome.error_message or "")
     assert result["error_code"] == "TIME_BUDGET"
 
 
-def test_a_budget_that_fits_every_point_runs_them_all(memory_store: MemoryStore) -> None:
-    # GIVEN the same points and 1000 ms of budget: the last point starts with 100 ms left, > 75 ms
+@pytest.mark.parametrize("batched", [False, True], ids=["point by point", "run_batch"])
+def test_a_budget_that_fits_every_point_runs_them_all(memory_store: MemoryStore, batched: bool) -> None:
+    # GIVEN the same points and 1000 ms of budget: the last point starts with 550 ms left
     f = factory({"y": 0.5}, {"x": list(range(10))}, shard_size=10, settings={"time_budget_margin_ms": 0})
     fake = FakeTime(budget_ms=1000)
-    worker = WorkerDeps(store=memory_store, registry=Registry.default(), timer=fake.timer)
+    worker = WorkerDeps(store=memory_store, registry=fake.registry(batched), timer=fake.timer)
     # WHEN the worker runs the shard
     process_event(f.event(0), worker, remaining_ms=fake.remaining_ms)
     # THEN all of them run and the shard succeeds

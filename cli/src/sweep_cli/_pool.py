@@ -5,6 +5,7 @@ preloads `warm_up` (pyarrow, the worker, the experiments) once, so each worker s
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
@@ -17,7 +18,17 @@ from typing import Any
 from sweep_contracts import environment
 
 _calls = itertools.count(1)
-PRELOAD = ["sweep_worker.handler", "sweep_worker.sink", "sweep_worker.arrow_schema", "sweep_cli._prewarm"]
+PRELOAD = [
+    "sweep_worker.handler",
+    "sweep_worker.sink",
+    "sweep_worker.arrow_schema",
+    "pyarrow.compute",  # a batch's rows are built with its kernels (sweep_worker.columns)
+    "pyarrow.parquet",
+    "sweep_cli._prewarm",
+    # multiprocessing runs the parent's main script again in each process it starts; for the
+    # `sweep` script that imports the whole CLI (~0.3 s a process), unless the fork server has it
+    "sweep_cli.main",
+]
 
 
 def warm_up() -> None:
@@ -63,6 +74,9 @@ def init_process(store_root: str, secrets: dict[str, str] | None = None) -> None
         os.environ.update(secrets)
     worker.reset()
     warm_up()
+    # What the fork server loaded lives as long as this process: out of the cyclic collector's
+    # sight, a shard's collections walk only its own objects (~4x less time collecting, issue 13)
+    gc.freeze()
 
 
 def run_task(event_json: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext, SpawnContext
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,8 @@ class RunInterrupted(Exception):  # noqa: N818 - a stop the user asked for, not 
 class PoolDispatcher:
     """Dispatches shard tasks to a process pool; `wait()` then reports each shard as it finishes.
 
-    The pool starts on the first dispatch, so a request that fails validation starts nothing.
+    The pool starts on the first dispatch (or probe), so a request that fails validation starts no
+    pool process (`start_loading` may have started the fork server, which only loads modules).
     A worker process that dies (out of memory, a crash in native code) fails only the shard it
     was running, with `WORKER_CRASHED`; the pool replaces the process and the other shards run.
     When `stop_requested` names a signal, `wait` ends the processes, records every unfinished
@@ -96,14 +98,25 @@ class PoolDispatcher:
         self.points_dispatched = 0
         self.stop_requested: Callable[[], int | None] = _never
 
+    @staticmethod
+    def _context() -> ForkServerContext | SpawnContext:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([_pool.__name__, *_pool.PRELOAD])
+            return context
+        return multiprocessing.get_context("spawn")
+
+    @classmethod
+    def start_loading(cls) -> None:
+        """Start the fork server without waiting for it: it loads the worker's modules (~1 s) while
+        this process checks and plans the run, rather than after, when the probe or the first
+        shard waits for it. No pool process starts until then."""
+        if isinstance(cls._context(), ForkServerContext):
+            forkserver.ensure_running()
+
     def _processes(self) -> ProcessPool[Key]:
         if self._pool is None:
-            context: ForkServerContext | SpawnContext
-            if "forkserver" in multiprocessing.get_all_start_methods():
-                context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload([_pool.__name__, *_pool.PRELOAD])
-            else:
-                context = multiprocessing.get_context("spawn")
+            context = self._context()
             self._pool = ProcessPool(
                 self.workers, context, _pool.serve, (str(self.store_root), _pool.secret_environment())
             )

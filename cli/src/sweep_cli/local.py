@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -78,6 +80,7 @@ class LocalBackend:
         return runtime
 
     def submit(self, payload: Any) -> SubmitResult:
+        PoolDispatcher.start_loading()
         settings = self.settings or SystemSettings.resolve({}, source="default")
         runtime = self._runtime(settings)
         if sizing.measured(settings):
@@ -95,7 +98,7 @@ class LocalBackend:
             return settings
         assert self._dispatcher is not None  # set by `_runtime`
         seconds = self._dispatcher.probe(manifest, sizing.PROBE_S, sizing.PROBE_POINTS)
-        return settings if seconds is None else sizing.sized(settings, seconds)
+        return settings if seconds is None else sizing.sized(settings, seconds, self.workers)
 
     def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
         # a retry runs with the settings the run was planned with, not today's, unless told otherwise
@@ -113,6 +116,9 @@ class LocalBackend:
         dispatcher = self._dispatcher
         if dispatcher is not None and dispatcher.points_dispatched:
             from sweep_cli.progress import progress_bar
+
+            # the summary's DuckDB (~0.2 s to import) loads while this process only waits on shards
+            threading.Thread(target=importlib.import_module, args=("duckdb",), daemon=True).start()
 
             with progress_bar(run_id, dispatcher.points_dispatched, quiet) as bar:
 

@@ -28,6 +28,10 @@ PROBE_POINTS = 200
 """At most this many points are timed."""
 MAX_SHARD_SIZE = 10_000_000
 """The setting's own upper bound."""
+SHARDS_PER_WORKER = 4
+"""`min_shards` for the local engine, per pool process: enough for an even finish and a moving
+progress bar. The stage default (32) spreads a small sweep over Lambda invocations; here each
+shard beyond these costs its task, files and round trip for nothing."""
 
 
 def local_shard_size(seconds_per_point: float) -> int:
@@ -42,12 +46,18 @@ def measured(settings: SystemSettings) -> bool:
     return settings.provenance.get("shard_size", Provenance()).source == "default"
 
 
-def sized(settings: SystemSettings, seconds_per_point: float) -> SystemSettings:
-    """`settings` with `shard_size` from the measured cost of a point, and a note saying so."""
+def sized(settings: SystemSettings, seconds_per_point: float, workers: int | None = None) -> SystemSettings:
+    """`settings` with `shard_size` from the measured cost of a point, and a note saying so; with
+    `workers`, `min_shards` too (`SHARDS_PER_WORKER`) unless a settings file or stage sets it."""
     size = local_shard_size(seconds_per_point)
     note = (
         f"measured by the local engine: {seconds_per_point * 1e6:,.1f} µs per point, so {size:,} points "
         f"take about {TARGET_SHARD_S:g} s"
     )
     provenance = {**settings.provenance, "shard_size": Provenance(note=note)}
-    return settings.model_copy(update={"shard_size": size, "provenance": provenance})
+    update: dict[str, object] = {"shard_size": size}
+    default_min = settings.provenance.get("min_shards", Provenance()).source == "default"
+    if workers is not None and default_min and SHARDS_PER_WORKER * workers < settings.min_shards:
+        update["min_shards"] = SHARDS_PER_WORKER * workers
+        provenance["min_shards"] = Provenance(note=f"the local engine: {SHARDS_PER_WORKER} per pool process")
+    return settings.model_copy(update={**update, "provenance": provenance})

@@ -63,10 +63,22 @@ def experiment_version(experiment: Experiment[Any]) -> dict[str, str]:
     return _package_version(top)
 
 
+def _distribution_of(top: str) -> str:
+    """The distribution that provides the top-level package `top`: the one named like it when
+    there is one (`sweep_experiments` → `sweep-experiments`), else the one whose files say so.
+    The lookup by name comes first because `packages_distributions()` reads the file list of every
+    installed distribution: ~0.6 s here, paid by every `sweep run`."""
+    try:
+        distribution(top)
+    except PackageNotFoundError:
+        dists = packages_distributions().get(top, [])
+        return dists[0] if dists else top
+    return top
+
+
 @functools.cache
 def _package_version(top: str) -> dict[str, str]:
-    dists = packages_distributions().get(top, [])
-    name = dists[0] if dists else top
+    name = _distribution_of(top)
     try:
         dist = distribution(name)
         package = f"{dist.metadata['Name']} {dist.version}"

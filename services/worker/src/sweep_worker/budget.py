@@ -53,9 +53,12 @@ class TimeBudget:
     def left_ms(self) -> float:
         return self._remaining_ms() - self.margin_ms
 
-    def record(self, duration_ms: float) -> None:
+    def record(self, duration_ms: float, count: int = 1) -> None:
+        """`count` points that took `duration_ms` each (as many calls with one point would)."""
         avg = self._average_ms
-        self._average_ms = duration_ms if avg is None else 0.8 * avg + 0.2 * duration_ms
+        for _ in range(count):
+            avg = duration_ms if avg is None else 0.8 * avg + 0.2 * duration_ms
+        self._average_ms = avg
 
     def allows_next(self) -> bool:
         """Whether another point fits: what is left exceeds 1.5x the running average cost."""

@@ -18,7 +18,7 @@ from sweep_contracts.tasks import ShardTask
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
 from sweep_worker.capture import ShardCapture, capture
 from sweep_worker.concurrent import run_concurrently
-from sweep_worker.loop import AddPoint, ShardLoop, point_error, redact
+from sweep_worker.loop import AddColumns, AddPoint, ShardLoop, point_error, redact
 from sweep_worker.sink import PointRows
 
 # isolation (a fork, multiprocessing's pipe, ctypes) is imported after a crash, not at every cold start
@@ -84,6 +84,7 @@ def evaluate_points(
     start: int,
     add: AddPoint,
     indices: Iterable[int] | None = None,
+    add_columns: AddColumns | None = None,
 ) -> str | None:
     """Evaluate the points from `start` in index order (or those of `indices`), handing each row's
     columns to `add`, while the budget allows. Returns why it stopped early when a point overran
@@ -93,7 +94,7 @@ def evaluate_points(
     armed for the shard's whole budget, interrupting only a running point (`PointAlarm.inside`)."""
     index = start
     with PointAlarm() as alarm, ShardCapture() as captured:
-        loop = ShardLoop(task, experiment, budget, secrets, add, alarm, captured)
+        loop = ShardLoop(task, experiment, budget, secrets, add, alarm, captured, add_columns)
         alarm.inside = False
         alarm.arm(budget.left_ms())
         try:
@@ -185,7 +186,9 @@ def run_points(
     rows = PointRows(task.shard_id)
     if experiment.io_bound:
         return shard_result(task, rows, run_concurrently(task, experiment, budget, secrets, rows), budget)
-    stopped = evaluate_points(task, experiment, budget, secrets, task.start, rows.add_point)
+    stopped = evaluate_points(
+        task, experiment, budget, secrets, task.start, rows.add_point, add_columns=rows.add_columns
+    )
     return shard_result(task, rows, stopped, budget)
 
 

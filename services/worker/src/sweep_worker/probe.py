@@ -10,22 +10,49 @@ from sweep_worker.budget import TimeBudget
 from sweep_worker.evaluate import evaluate_points
 from sweep_worker.sink import PointRows
 
+RUNS = 4
+"""An experiment with `run_batch` is timed on this many runs of consecutive points spread over the
+sweep, in chunks, as its shards run it (its points alone would time the per-point path)..."""
+RUN_POINTS = 500
+"""... of up to this many points each: a chunk's rows cost a few milliseconds whatever its size,
+which a shard spreads over ~1,000 points; over fewer, fast points would look several times slower."""
+
 
 def probe_point_cost(task: ShardTask, experiment: Experiment[Any], seconds: float, points: int) -> float | None:
     """Seconds per point (sweep's own per-point work included) over up to `points` points spread
-    evenly over the sweep, within `seconds` (a point that overruns them is interrupted): how long a
-    shard of n points will take, for sizing local shards. Nothing is written. None for experiments
-    whose points wait on a service or need secrets: they are not run just to be timed."""
+    evenly over the sweep (batched: `RUNS` runs of `RUN_POINTS`), within `seconds` (a point that
+    overruns them is interrupted): how long a shard of n points will take, for sizing local shards.
+    Nothing is written. None for experiments whose points wait on a service or need secrets: they
+    are not run just to be timed.
+
+    The first point runs untimed: what a process pays once (lazy imports, first calls) is no
+    point's cost, and counted in, it made fast points look many times slower than they are."""
     if experiment.io_bound or experiment.secrets:
         return None
     size = task.point_space().size
     count = max(1, min(points, size))
-    indices = sorted({i * size // count for i in range(count)})
-    rows = PointRows(task.shard_id)
     budget = TimeBudget.fixed(seconds, 0)
     started = budget.timer()
-    stopped = evaluate_points(task, experiment, budget, {}, 0, rows.add_point, indices)
+    if experiment.run_batch is None:
+        stopped = evaluate_points(task, experiment, budget, {}, 0, PointRows(task.shard_id).add_point, [0])
+    else:  # the batch path's own first calls (its column kernels) too
+        warm, first_two = PointRows(task.shard_id), task.model_copy(update={"start": 0, "stop": min(2, size)})
+        stopped = evaluate_points(first_two, experiment, budget, {}, 0, warm.add_point, add_columns=warm.add_columns)
+    first = budget.timer() - started
+    if stopped:  # the first point alone overran the probe: it costs at least that much
+        return max(first, seconds)
+    rows = PointRows(task.shard_id)
+    started = budget.timer()
+    if experiment.run_batch is None:
+        indices = sorted({i * size // count for i in range(count)})
+        evaluate_points(task, experiment, budget, {}, 0, rows.add_point, indices)
+    else:
+        for run in range(RUNS):
+            start = run * size // RUNS
+            stop = min(size, start + RUN_POINTS)
+            part = task.model_copy(update={"start": start, "stop": stop})
+            evaluate_points(part, experiment, budget, {}, start, rows.add_point, add_columns=rows.add_columns)
+            if not budget.allows_next():
+                break
     elapsed = budget.timer() - started
-    if not len(rows):  # the first point alone overran the probe: it costs at least that much
-        return max(elapsed, seconds) if stopped else None
-    return elapsed / len(rows)
+    return elapsed / len(rows) if len(rows) else first
