@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -292,20 +293,22 @@ def test_missing_aws_credentials_exit_2_from_params_as_from_submit(
     )
 
 
-def test_compare_shows_the_metric_side_by_side_with_the_difference(tmp_path: Path, sweep: str) -> None:
-    out = str(tmp_path / "out")
-    # GIVEN two runs of the same points, the second with another config value, 3 noisy repeats each
-    noisy = ["--set", "config.noise=0.01", "--set", "repeats=3"]
-    assert invoke("run", sweep, "--out", out, "-w", "1", "-q", *noisy)[0] == 0
-    assert (
-        invoke("run", sweep, "--out", out, "-w", "1", "-q", *noisy, "--set", "config.y=0.0", "--run-id", "loop-b")[0]
-        == 0
-    )
-    # WHEN they are compared
+def compared(out: str, sweep: str, *overrides: str) -> list[dict[str, Any]]:
+    """`sweep compare` of two runs of `sweep` with `overrides`, the second with config.y = 0.0."""
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q", *overrides)[0] == 0
+    second = [*overrides, "--set", "config.y=0.0", "--run-id", "loop-b"]
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q", *second)[0] == 0
     code, stdout, _ = invoke("compare", "loop-run", "loop-b", "--out", out, "-f", "json")
-    # THEN each shared point has both means, their difference and its standard error
     assert code == 0
-    rows = json.loads(stdout)
+    rows: list[dict[str, Any]] = json.loads(stdout)
+    return rows
+
+
+def test_compare_shows_the_metric_side_by_side_with_the_difference(tmp_path: Path, sweep: str) -> None:
+    # GIVEN two runs of the same points, the second with another config value, 3 noisy repeats each
+    # WHEN they are compared
+    rows = compared(str(tmp_path / "out"), sweep, "--set", "config.noise=0.01", "--set", "repeats=3")
+    # THEN each shared point has both means, their difference and its standard error
     assert [row["params"] for row in rows] == ['{"x":"0.0"}', '{"x":"0.3"}']
     for row in rows:
         assert row["n_a"] == row["n_b"] == 3
@@ -315,16 +318,8 @@ def test_compare_shows_the_metric_side_by_side_with_the_difference(tmp_path: Pat
 
 
 def test_compare_lists_points_in_the_sweeps_own_order_not_as_text(tmp_path: Path, sweep: str) -> None:
-    out = str(tmp_path / "out")
     # GIVEN two runs over x = 2, 10, 9 (as text, "10" sorts before "2" and "9")
-    grid = ["--set", "grid.x=[2, 10, 9]"]
-    assert invoke("run", sweep, "--out", out, "-w", "1", "-q", *grid)[0] == 0
-    assert (
-        invoke("run", sweep, "--out", out, "-w", "1", "-q", *grid, "--set", "config.y=0.0", "--run-id", "loop-b")[0]
-        == 0
-    )
     # WHEN they are compared
-    code, stdout, _ = invoke("compare", "loop-run", "loop-b", "--out", out, "-f", "json")
+    rows = compared(str(tmp_path / "out"), sweep, "--set", "grid.x=[2, 10, 9]")
     # THEN the points come in the order the sweep declares them
-    assert code == 0
-    assert [json.loads(row["params"])["x"] for row in json.loads(stdout)] == ["2", "10", "9"]
+    assert [json.loads(row["params"])["x"] for row in rows] == ["2", "10", "9"]
