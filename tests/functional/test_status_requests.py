@@ -170,3 +170,22 @@ def test_runs_written_before_counts_were_in_keys_are_counted_from_their_outcomes
     status = run_status(store, RUN, now=FIXED_NOW)
     # THEN both shards' points are counted, from their outcomes
     assert (status.state, status.points_ok, status.points_error) == ("succeeded", 2 * (SHARD_SIZE - 1), 2)
+
+
+def test_a_retry_in_flight_never_lends_its_points_to_the_failure_it_retries() -> None:
+    # GIVEN a finished run with more failed shards than a status reads, so the last ones are
+    # counted from the listings; the last failed shard kept no rows
+    store = MemoryStore()
+    manifest = submit_big(store, 200)
+    write_outcomes(store.put, manifest, failures=120)
+    failed = [s for s in range(200) if layout.outcome_key(RUN, "failure", s) in store.objects]
+    retried = max(s for s in failed[LISTED:] if not _has_points(store, s))
+    # WHEN its retry has written its points file, and not yet its success
+    store.put(layout.points_key(RUN, retried, layout.execution_tag("e" * 16, SHARD_SIZE, 0)), b"")
+    status = run_status(store, RUN, now=FIXED_NOW)
+    # THEN the failure still stands with the rows it had (none), as its outcome says
+    assert status_totals(status) == outcome_totals(store, RUN)
+
+
+def _has_points(store: MemoryStore, shard_id: int) -> bool:
+    return any(key.startswith(layout.shard_points_prefix(RUN, shard_id)) for key in store.objects)

@@ -95,28 +95,37 @@ def standing_outcomes(
     return winners
 
 
-def _points_block(store: ObjectStore, run_id: str, block: int, blocks: int) -> list[str]:
+def _points_block(store: ObjectStore, run_id: str, block: int, blocks: int) -> list[ObjectInfo]:
     prefix = layout.points_prefix(run_id)
-    return list(store.list(prefix if blocks == 1 else prefix + layout.block_prefix(block)))
+    return list(store.list_info(prefix if blocks == 1 else prefix + layout.block_prefix(block)))
 
 
-def points_tags(store: ObjectStore, run_id: str, shard_count: int) -> tuple[dict[int, str | None], set[int]]:
-    """The execution tag of each shard's points file (None for a pre-protocol file), and the shards
-    with more than one file (whose tags are not kept: only the outcome tells which one counts)."""
+@dataclass
+class PointsFile:
+    """A shard's only points file, as its listing shows it."""
+
+    tag: str | None
+    """Its execution tag (None for a pre-protocol file)."""
+    modified: float
+
+
+def points_files(store: ObjectStore, run_id: str, shard_count: int) -> tuple[dict[int, PointsFile], set[int]]:
+    """The points file of each shard that has exactly one, and the shards with more than one (whose
+    files are not kept: only the outcome tells which one counts)."""
     blocks = _blocks(shard_count)
     pages = _in_parallel([partial(_points_block, store, run_id, b, blocks) for b in range(blocks)])
     cut = len(layout.points_prefix(run_id))
-    tags: dict[int, str | None] = {}
+    files: dict[int, PointsFile] = {}
     several: set[int] = set()
     for page in pages:
-        for key in page:
-            parsed = layout.points_in_run(key[cut:])
+        for info in page:
+            parsed = layout.points_in_run(info.key[cut:])
             if parsed is None:
                 continue
-            if parsed[0] in tags:
+            if parsed[0] in files:
                 several.add(parsed[0])
-            tags[parsed[0]] = parsed[1]
-    return tags, several
+            files[parsed[0]] = PointsFile(parsed[1], info.modified)
+    return files, several
 
 
 def list_shards(store: ObjectStore, run_id: str, shard_count: int) -> Listing:
@@ -124,18 +133,24 @@ def list_shards(store: ObjectStore, run_id: str, shard_count: int) -> Listing:
 
     In that order on purpose: a success is written after its points file and that file is never
     removed while the success stands, so a success listed first always finds its file listed; a
-    failure that kept rows wrote them before its outcome, so one listed without a file has none."""
+    failure that kept rows wrote them before its outcome, so one listed without a file has none.
+    A failure's only file written after it is a retry's, in flight: its counts are not the
+    failure's, so only the failure's outcome can tell them. (S3 lists times to the second: a retry
+    whose file lands within the second its failure was written is counted with it until its success
+    lands; a retry is dispatched, started and run after the failure, so that takes a sub-second shard.)"""
     listing = Listing(standing_outcomes(store, run_id, shard_count))
-    tags, several = points_tags(store, run_id, shard_count)
-    for shard_id, (status, _) in listing.standing.items():
+    files, several = points_files(store, run_id, shard_count)
+    for shard_id, (status, outcome) in listing.standing.items():
         if shard_id in several:
             continue
-        if shard_id not in tags:
+        found = files.get(shard_id)
+        if found is None:
             if status == "failure":
                 listing.counts[shard_id] = (0, 0)  # most failures vouch for no rows
             continue
-        tag = tags[shard_id]
-        counts = layout.tag_counts(tag) if tag is not None else None
+        if status == "failure" and found.modified > outcome.modified:
+            continue
+        counts = layout.tag_counts(found.tag) if found.tag is not None else None
         if counts is not None:
             listing.counts[shard_id] = counts
     return listing
