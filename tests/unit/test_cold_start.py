@@ -156,13 +156,14 @@ sys.meta_path.insert(0, NoPandas)
 
 def test_writing_a_shards_rows_leaves_pyarrow_compute_out() -> None:
     # GIVEN a worker environment without pandas, as the Lambda artifact is
-    # WHEN a shard's rows are written, a row with a finish time among them
+    # WHEN a shard's rows are written, a row with a finish time among them, tagged with its execution
     statement = (
         f"{WITHOUT_PANDAS}\n"
         "from sweep_worker.sink import PointRows\n"
         "rows = PointRows(0)\n"
         "rows.add(point_index=0, series='s', repeat=0, params={}, metrics={'m': 1.0}, error=None,\n"
         "         duration_ms=1.0, config_json='{}', finished_at_ms=1_700_000_000_000)\n"
+        "rows.execution = '0123456789abcdef-ok1-error0'\n"
         "rows.to_parquet()"
     )
     loaded = modules_after_import(statement, ("pyarrow.parquet", "pyarrow.compute", "pandas"))

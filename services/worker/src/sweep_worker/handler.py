@@ -10,14 +10,12 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-
 from sweep_aws.environ import required, settings_ttl
 from sweep_aws.stores import open_store
 from sweep_contracts import environment
 from sweep_contracts.errors import SecretUnavailableError
 from sweep_contracts.experiments import Registry
+from sweep_worker import logs
 from sweep_worker.runner import Secrets, WorkerDeps, process_event
 
 if TYPE_CHECKING:
@@ -28,8 +26,7 @@ if TYPE_CHECKING:
 # boto3 and the SSM provider are imported when a cold start needs them (an S3 store, SSM secrets),
 # not with this module: a local pool process never does (tests/unit/test_cold_start.py).
 
-logger = Logger(service="sweep-worker")
-copy_config_to_registered_loggers(source_logger=logger, include={"sweep"})
+logger = logs.configure()
 
 
 def environment_secrets(names: Sequence[str]) -> Mapping[str, str]:
@@ -65,15 +62,18 @@ def ssm_secrets(prefix: str, client: SSMClient | None = None) -> SsmSecrets:
     return SsmSecrets(prefix, client=client or ssm_secrets_client(), ttl_s=settings_ttl())
 
 
-@logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Run the shard task in `event`; the time budget comes from the Lambda context when it has one."""
-    return process_event(
-        event,
-        deps_from_environment(),
-        remaining_ms=getattr(context, "get_remaining_time_in_millis", None),
-        request_id=getattr(context, "aws_request_id", None),
-    )
+    logs.begin_invocation(context)
+    try:
+        return process_event(
+            event,
+            deps_from_environment(),
+            remaining_ms=getattr(context, "get_remaining_time_in_millis", None),
+            request_id=getattr(context, "aws_request_id", None),
+        )
+    finally:
+        logs.end_invocation()
 
 
 def reset() -> None:
