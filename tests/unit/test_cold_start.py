@@ -33,6 +33,9 @@ NOT_FOR_HELP = (
     "sweep_contracts.tasks",
     "sweep_orchestrator",
     "sweep_worker",
+    # typer's help renderer: its top imports rich's Markdown and pretty tracebacks (~90 ms)
+    "typer.rich_utils",
+    "rich.markdown",
 )
 HELP = (
     "import sys\nsys.argv = ['sweep', '--help']\n"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from sweep_cli import render
+from sweep_cli.help import SweepGroup
 from sweep_contracts import environment
 from sweep_contracts.errors import SweepError
 
@@ -29,6 +30,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_POINT_ERRORS, EXIT_INTERRUPTED = 0, 1
 
 app = typer.Typer(
     name="sweep",
+    cls=SweepGroup,
     help="Run parameter sweeps on this machine's cores (and on AWS Lambda), query the results with SQL.",
     no_args_is_help=True,
     add_completion=False,
