@@ -55,32 +55,45 @@ def summary_sql(metric: str, goal: Goal, repeats: int) -> str:
     (averaged over its repeats) with the best mean of the metric; of tied points, the one with the
     lowest index, so the answer is the same on every run of the query (DuckDB and Athena alike).
     NaN and infinite metrics cannot occur: the worker records such a point as an error."""
-    base = f"CAST(floor(point_index / {int(repeats)}) AS BIGINT)"
+    r = int(repeats)
     best = "max" if goal == "max" else "min"
-    # The best point is found without carrying each point's `params` through the grouping (that
-    # made the query several times slower at millions of points): the best mean per series first,
-    # then the lowest base point that reaches it, then that point's params in the final pass.
+    # Each pass reads what it needs, and only the best point's rows carry `params`: one aggregate
+    # for the totals; the points' means (without a grouping when a point has one repeat: at 2,000,000
+    # points, a 2,000,000-group hash aggregate was most of the query); the best mean per series and
+    # the lowest point that reaches it; then that point's params, joined by its index range. Together
+    # 0.3 s against 0.7-1.0 s for the single grouping pass it replaces (issue 13, bench/RESULTS.md).
+    per_point = (
+        "SELECT series, point_index AS base, m FROM scored WHERE status = 'ok' AND m IS NOT NULL"
+        if r == 1
+        else f"SELECT series, CAST(floor(point_index / {r}) AS BIGINT) AS base, avg(m) AS m\n"
+        "    FROM scored WHERE status = 'ok' AND m IS NOT NULL\n"
+        f"    GROUP BY series, CAST(floor(point_index / {r}) AS BIGINT)"
+    )
     return f"""
 WITH scored AS (
-    SELECT series, point_index, status, params, {metric_expr(metric)} AS m FROM points
+    SELECT series, point_index, status, {metric_expr(metric)} AS m FROM points
+), totals AS (
+    SELECT series, count(*) AS points, count_if(status = 'error') AS errors,
+           avg(m) AS mean, min(m) AS min, max(m) AS max, min(point_index) AS first_index
+    FROM scored GROUP BY series
 ), per_point AS (
-    SELECT series, {base} AS base, avg(m) AS m
-    FROM scored WHERE status = 'ok' AND m IS NOT NULL
-    GROUP BY series, {base}
+    {per_point}
 ), peak AS (
-    SELECT series, base, m, {best}(m) OVER (PARTITION BY series) AS top FROM per_point
+    SELECT series, {best}(m) AS top FROM per_point GROUP BY series
 ), best AS (
-    SELECT series, min(base) AS base, arbitrary(m) AS best_value FROM peak WHERE m = top GROUP BY series
+    SELECT p.series, min(p.base) AS base, arbitrary(p.m) AS best_value
+    FROM per_point p JOIN peak k ON p.series = k.series AND p.m = k.top
+    GROUP BY p.series
+), chosen AS (
+    SELECT b.series, arbitrary(q.params) AS params
+    FROM best b JOIN points q
+      ON q.series = b.series AND q.point_index >= b.base * {r} AND q.point_index < (b.base + 1) * {r}
+    WHERE q.status = 'ok'
+    GROUP BY b.series
 )
-SELECT s.series, count(*) AS points, count_if(s.status = 'error') AS errors,
-       avg(s.m) AS mean, min(s.m) AS min, max(s.m) AS max,
-       arbitrary(s.params) FILTER (
-           WHERE s.status = 'ok' AND s.m IS NOT NULL AND CAST(floor(s.point_index / {int(repeats)}) AS BIGINT) = b.base
-       ) AS best_params,
-       arbitrary(b.best_value) AS best_value
-FROM scored s LEFT JOIN best b ON s.series = b.series
-GROUP BY s.series
-ORDER BY min(s.point_index)
+SELECT t.series, t.points, t.errors, t.mean, t.min, t.max, c.params AS best_params, b.best_value
+FROM totals t LEFT JOIN best b ON t.series = b.series LEFT JOIN chosen c ON t.series = c.series
+ORDER BY t.first_index
 """.strip()
 
 
