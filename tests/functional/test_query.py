@@ -81,3 +81,10 @@ def test_a_bad_query_is_a_query_error_naming_the_views(db: ResultsDB) -> None:
         db.query("SELECT nope FROM points")
     assert info.value.message.startswith('the query failed: Binder Error: Referenced column "nope" not found')
     assert "the views are `points` and `outcomes`" in (info.value.hint or "")
+
+
+def test_records_says_whether_any_point_recorded_a_metric(db: ResultsDB) -> None:
+    # the summary asks this of `latency_ms` (a run that called a model gets its per-option table)
+    assert db.records("value")
+    assert not db.records("latency_ms")
+    assert not db.records("it's")  # quoted as a literal, not spliced into the SQL

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext, SpawnContext
 from pathlib import Path
 from typing import Any
@@ -112,7 +111,7 @@ class PoolDispatcher:
         this process checks and plans the run, rather than after, when the probe or the first
         shard waits for it. No pool process starts until then."""
         if isinstance(cls._context(), ForkServerContext):
-            forkserver.ensure_running()
+            _pool.start_fork_server()
 
     def _processes(self) -> ProcessPool[Key]:
         if self._pool is None:

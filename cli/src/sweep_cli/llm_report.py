@@ -21,9 +21,13 @@ OptionRows = tuple[str, str, QueryResult]
 """(series, axis, one row per value of the axis: COLUMNS)."""
 
 
+CALL_METRIC = "latency_ms"
+"""The metric of a point that called a model: a run with it gets the per-option table."""
+
+
 def records_calls(metrics: Sequence[str]) -> bool:
     """Whether a run's points record model calls (their latency): then the per-option table applies."""
-    return "latency_ms" in metrics
+    return CALL_METRIC in metrics
 
 
 def per_option_sql(axis: str, score: str) -> str:

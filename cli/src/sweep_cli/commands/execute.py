@@ -90,6 +90,9 @@ def run(
     ] = False,
 ) -> None:
     """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
+    from sweep_cli._pool import start_fork_server
+
+    start_fork_server()  # first: it loads the worker while this process reads and plans the sweep
     from sweep_cli.files import load_settings
     from sweep_cli.local import LocalBackend
     from sweep_cli.overrides import sweep_request
