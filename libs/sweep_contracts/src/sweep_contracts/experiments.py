@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from itertools import chain
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -144,6 +145,8 @@ class Experiment(Generic[C]):
         answers = list(raw)
         if len(answers) != len(configs):
             raise ValueError(f"run_batch of `{self.name}` returned {len(answers)} results for {len(configs)} configs")
+        if _all_finite_floats(answers):
+            return list(map(dict, answers))
         results: list[dict[str, float] | Exception] = []
         for answer in answers:
             if type(answer) is dict and _finite_floats(answer):  # what `_metrics` gives, checked at C speed
@@ -198,6 +201,21 @@ class Experiment(Generic[C]):
                 hint=f"see the `{self.name}` config fields with `sweep experiments {self.name}`.",
                 problems=_unique(problems),
             )
+
+
+def _all_finite_floats(answers: list[Any]) -> bool:
+    """Whether every answer maps text to finite floats, checked for the whole batch at once by C
+    loops (a Python check per point was ~7% of a near-zero-cost shard): the types as sets, and
+    finiteness by their sum, which is finite only when every value is (an overflowing sum of finite
+    values only sends the batch to the check per answer, which gives the same results)."""
+    if not all(type(answer) is dict for answer in answers):
+        return False
+    values = list(chain.from_iterable(map(dict.values, answers)))
+    return (
+        set(map(type, values)) <= {float}
+        and set(map(type, chain.from_iterable(map(dict.keys, answers)))) <= {str}
+        and math.isfinite(sum(values))
+    )
 
 
 def _finite_floats(answer: dict[Any, Any]) -> bool:
