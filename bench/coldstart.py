@@ -35,8 +35,8 @@ SOURCE_DIRS = [
     "services/worker/src",
     "cli/src",
 ]
-# The branch point of the cold-start round that added bytecode (issue 13): the "before" of the figures.
-BEFORE = "0e5717d"
+# The branch point of this round of issue 13 (the last stop's main, with bytecode): the "before" of the figures.
+BEFORE = os.environ.get("SWEEP_COLDSTART_BEFORE", "c9d4247")
 WORKER = "import sweep_worker.handler"
 HELP = (  # `sweep --help` as the console script runs it
     "import sys; sys.argv = ['sweep', '--help']\n"

@@ -417,6 +417,7 @@ def bench_dispatch(tmp: Path, repeats: int) -> Result:
             answer = median_of([r["answer_s"] for r in runs])
             figures[f"{shards}_shards"] = {
                 "answer_s": round(answer, 3),
+                "first_invoke_s": round(median_of([r["first_invoke_s"] for r in runs]), 3),
                 "shards_per_s": round(rate),
                 "over_sequential": round(rate / baseline, 1),
                 "runs_total_s": rounded([r["total_s"] for r in runs]),
@@ -477,7 +478,7 @@ def script_headline(key: str, v: dict[str, Any]) -> str:
     return f"{points:,} points {v['sweep_over_script']}x ({times}{before})"
 
 
-SCRIPT_BEFORE = "83f4691"
+SCRIPT_BEFORE = os.environ.get("SWEEP_SCRIPT_BEFORE", "c9d4247")  # the branch point of this round
 """main before the local engine's shard sizing and lean per-point path (issue 13): (g)'s "before"."""
 
 
