@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore, MemoryStore
@@ -43,8 +46,21 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+_MOTO = threading.RLock()
+
+
 @pytest.fixture
-def stage(aws_env: None) -> Iterator[Stage]:
+def stage(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    # moto's S3 is not thread-safe (a listing iterates the bucket's key dict while another thread's
+    # delete changes it: KeyError), and the stage tests run handlers in threads, as Lambda runs them
+    # side by side: each AWS call is answered whole, one at a time, as the real services answer them
+    answer = BotocoreStubber.__call__
+
+    def one_at_a_time(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        with _MOTO:
+            return answer(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", one_at_a_time)
     with mock_aws():
         yield make_stage()
     deps.use(None)
