@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -99,3 +100,30 @@ def test_the_level_comes_from_the_stage_and_debug_stays_out_at_info(
     logging.getLogger("sweep.worker").warning("kept")
     assert [r["message"] for r in records(lines)] == ["kept"]
     assert len(logging.getLogger(logs.ROOT).handlers) == 1
+
+
+def test_invocations_side_by_side_keep_their_own_context(lines: io.StringIO) -> None:
+    # GIVEN two invocations in two threads of one process (tests, a notebook)
+    first_begun, second_done = threading.Event(), threading.Event()
+
+    def first() -> None:
+        logs.begin_invocation(SimpleNamespace(aws_request_id="first"))
+        first_begun.set()
+        second_done.wait(10)
+        logging.getLogger("sweep.worker").info("first logs after the second ended")
+        logs.end_invocation()
+
+    def second() -> None:
+        first_begun.wait(10)
+        logs.begin_invocation(SimpleNamespace(aws_request_id="second"))
+        logs.end_invocation()
+        second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    # THEN the second's end did not take the first's context away
+    (record,) = records(lines)
+    assert record["function_request_id"] == "first"

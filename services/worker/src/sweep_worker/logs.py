@@ -16,13 +16,16 @@ import os
 import sys
 import time
 import traceback
+from contextvars import ContextVar
 from typing import Any
 
 SERVICE = "sweep-worker"
 ROOT = "sweep"
 """The loggers whose records the worker formats: every `sweep.*` logger of the worker and its libraries."""
 
-_context: dict[str, Any] = {}
+_context: ContextVar[dict[str, Any]] = ContextVar("sweep_worker_invocation", default={})  # noqa: B039 - never mutated
+"""The current invocation's Lambda context, per thread: handlers run side by side in one process in
+tests and in a notebook, and one invocation's end must not clear another's."""
 _started: list[bool] = []
 """One entry once this environment's first invocation began: the rest are warm."""
 
@@ -42,7 +45,7 @@ class JsonFormatter(logging.Formatter):
             "timestamp": self.timestamp(record),
             "service": self.service,
             "name": record.name,
-            **_context,
+            **_context.get(),
         }
         trace = _trace_id()
         if trace:
@@ -84,8 +87,7 @@ def configure(service: str | None = None) -> logging.Logger:
 
 def begin_invocation(context: Any) -> None:
     """The Lambda context every record of this invocation carries; the first one is the cold start."""
-    _context.clear()
-    _context["cold_start"] = not _started
+    context_keys: dict[str, Any] = {"cold_start": not _started}
     _started[:] = [True]
     for key, attribute in (
         ("function_name", "function_name"),
@@ -95,9 +97,10 @@ def begin_invocation(context: Any) -> None:
     ):
         value = getattr(context, attribute, None)
         if value is not None:
-            _context[key] = value
+            context_keys[key] = value
+    _context.set(context_keys)
 
 
 def end_invocation() -> None:
     """No record after an invocation carries its context (Powertools' `clear_state`)."""
-    _context.clear()
+    _context.set({})
