@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import multiprocessing.pool
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -130,6 +131,7 @@ class FakeLambda:
     def stop(self) -> None:
         self.process.terminate()
         self.process.join()
+        shutil.rmtree(STORE, ignore_errors=True)
 
 
 def api_event(body: dict[str, Any]) -> dict[str, Any]:

@@ -110,8 +110,7 @@ class PoolDispatcher:
         """Start the fork server without waiting for it: it loads the worker's modules (~1 s) while
         this process checks and plans the run, rather than after, when the probe or the first
         shard waits for it. No pool process starts until then."""
-        if isinstance(cls._context(), ForkServerContext):
-            _pool.start_fork_server()
+        _pool.start_fork_server()
 
     def _processes(self) -> ProcessPool[Key]:
         if self._pool is None:

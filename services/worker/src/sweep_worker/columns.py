@@ -193,7 +193,6 @@ class GridBlock:
 
 def _taken(texts: Texts, unique: np.ndarray, inverse: np.ndarray) -> pa.Array:
     """Each point's text of one axis: the texts of the values the block uses, taken per point."""
-
     import pyarrow as pa
 
     return strings([texts[int(u)] for u in unique]).take(numbers(inverse.ravel(), pa.int64()))
