@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import BaseModel, Field, model_validator
 
+from sweep_contracts.batch import ConfigBatch
 from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.storage import MemoryStore
 from sweep_contracts.tasks import TaskFactory
@@ -191,3 +192,56 @@ def test_rows_built_column_wise_equal_the_point_by_point_rows(monkeypatch: pytes
     assert batched == per_point
     errors = {(row["error_type"], dict(row["params"])["rate"]) for row in batched if row["status"] == "error"}
     assert errors == {("ConfigError", "-1.0"), ("ValueError", "2.5")}
+
+
+def mixed_columns(configs: Sequence[Mixed]) -> dict[str, Any]:
+    """`mixed` as metric columns, read field by field (`ConfigBatch.column`), `v` as a numpy array."""
+    import numpy as np
+
+    batch = ConfigBatch.of(configs)
+    rate, size, seed = (np.array(batch.column(name), dtype=float) for name in ("rate", "size", "seed"))
+    return {"v": np.where(size == 3, np.inf, rate * size + seed), "n": [float(len(n)) for n in batch.column("name")]}
+
+
+def test_metric_columns_give_the_rows_of_run_errors_included() -> None:
+    # GIVEN the mixed grids (an invalid value, a point with an infinite metric) and a run_batch
+    # that answers with metric columns, one of them a numpy array
+    payload = {
+        "experiment": "mixed",
+        "config": {"name": "ab", "seed": 3},
+        "grids": [
+            {"name": "A", "axes": {"rate": [0, 0.5, 1e-7], "mode": ["fast", "slow"], "flag": [True, None]}},
+            {"name": "B", "axes": {"size": [1, 2, 3], "rate": [2.5, -1.0]}},
+        ],
+        "repeats": 40,
+    }
+    factory = tasks_for(payload, RUN, 300)
+    # THEN the rows are those of `run` point by point: the invalid value and the infinite metric are
+    # each their point's error, and every other point has both metrics
+    assert rows(dataclasses.replace(MIXED, run_batch=mixed_columns), factory) == rows(MIXED, factory)
+
+
+def test_a_plain_synthetic_grid_is_evaluated_without_a_config_object_per_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a synthetic grid large enough for blocks, in one shard
+    payload = {
+        "experiment": "synthetic",
+        "config": {"seed": 5},
+        "grid": {"x": [i / 40 for i in range(40)], "y": [-0.2, 0.0, 0.7]},
+        "repeats": 20,
+    }
+    factory = tasks_for(payload, RUN, 2400)
+    built: list[int] = []
+    all_configs = ConfigBatch._all
+
+    def counted(self: ConfigBatch[Any]) -> list[Any]:
+        if self._configs is None:
+            built.append(len(self))
+        return all_configs(self)
+
+    monkeypatch.setattr(ConfigBatch, "_all", counted)
+    # WHEN it runs with run_batch (metric columns from field columns)
+    batched = rows(SYNTHETIC, factory)
+    # THEN no batch built its configs, and the rows are `run`'s, point for point
+    assert built == []
+    assert batched == rows(dataclasses.replace(SYNTHETIC, run_batch=None), factory)
+    assert len(batched) == 2400

@@ -143,8 +143,8 @@ def test_a_block_of_points_gets_the_same_configs() -> None:
     found = texts.block(range(7, 288))
     assert found is not None
     grid, block = found
-    configs = block.configs(grid.configs, True)
-    assert configs == [Mixed.model_validate(texts.texts(i)[5]) for i in range(7, 288)]
+    configs = block.batch(grid.configs, True)
+    assert list(configs or ()) == [Mixed.model_validate(texts.texts(i)[5]) for i in range(7, 288)]
     # AND a block too short to pay for its columns is left to the point-by-point path
     assert texts.block(range(0, 100)) is None
 
@@ -161,7 +161,7 @@ def test_points_with_an_invalid_value_are_validated_on_their_own() -> None:
     texts = ShardTexts(space, True, Mixed)
     found = texts.block(range(0, 256))
     assert found is not None
-    assert found[1].configs(found[0].configs, True) is None
+    assert found[1].batch(found[0].configs, True) is None
 
 
 def test_mutable_values_are_never_shared_between_points() -> None:

@@ -7,15 +7,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sweep_contracts.batch import ConfigBatch
     from sweep_contracts.errors import SweepError
     from sweep_contracts.experiments import Experiment, Objective, Registry
     from sweep_contracts.request import SweepRequest, parse_request
 
-__all__ = ["Experiment", "Objective", "Registry", "SweepError", "SweepRequest", "parse_request"]
+__all__ = ["ConfigBatch", "Experiment", "Objective", "Registry", "SweepError", "SweepRequest", "parse_request"]
 
 # The names above resolve on first use: importing any submodule runs this file first, and
 # `sweep_contracts.errors` or `.layout` alone should not cost pydantic's import (a cold start).
 _HOMES = {
+    "ConfigBatch": "batch",
     "SweepError": "errors",
     "Experiment": "experiments",
     "Objective": "experiments",

@@ -23,6 +23,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from sweep_contracts.batch import ConfigBatch
 from sweep_contracts.errors import ExperimentConfigError, FieldProblem, PluginWarning, UnknownExperimentError
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import SEED, SweepRequest
@@ -83,11 +84,13 @@ class Experiment(Generic[C]):
     io_bound: bool = False
     """Its points mostly wait on the network: the worker runs up to the config's `concurrency`
     of them at once inside a shard."""
-    run_batch: Callable[..., Sequence[Metrics]] | None = None
+    run_batch: Callable[..., Sequence[Metrics] | Mapping[str, Sequence[float]]] | None = None
     """Optional: `run_batch(configs)` (with secrets, `run_batch(configs, secrets)`) evaluates many
-    points at once (e.g. vectorised) and returns their metrics in order. The worker calls it with
-    chunks of validated configs and writes the rows `run` would give; a call that raises has its
-    points run one by one with `run`, so raise for anything `run` should report per point."""
+    points at once (e.g. vectorised) and returns their metrics in order: a mapping per config, or
+    one sequence per metric (`{"value": [...]}`, a list or numpy array as long as the batch). The
+    worker calls it with chunks of validated configs (a `ConfigBatch`: `configs.column("x")` gives
+    a field of all of them at once) and writes the rows `run` would give; a call that raises has
+    its points run one by one with `run`, so raise for anything `run` should report per point."""
     _takes_seed: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
@@ -139,21 +142,49 @@ class Experiment(Generic[C]):
     ) -> list[dict[str, float] | Exception]:
         """`run_batch` on validated configs: per config its float metrics, or the error `run`'s
         metrics would have raised (not a mapping, not finite numbers). Raises what `run_batch` raises."""
+        return self.answer_batch(configs, secrets).rows()
+
+    def answer_batch(self, configs: Sequence[C], secrets: Mapping[str, str] | None = None) -> BatchAnswers:
+        """`evaluate_batch`, keeping an answer given as metric columns in columns when every value
+        is a finite float (a batch's rows are then built without a dict per point). The configs
+        reach `run_batch` as a `ConfigBatch`."""
         if self.run_batch is None:
             raise TypeError(f"experiment `{self.name}` has no run_batch")
-        raw = self.run_batch(configs, secrets or {}) if self.secrets else self.run_batch(configs)
-        answers = list(raw)
-        if len(answers) != len(configs):
-            raise ValueError(f"run_batch of `{self.name}` returned {len(answers)} results for {len(configs)} configs")
+        batch = ConfigBatch.of(configs)
+        raw = self.run_batch(batch, secrets or {}) if self.secrets else self.run_batch(batch)
+        if isinstance(raw, Mapping):
+            columns = self._columns(raw, len(batch))
+            if _finite_float_columns(columns):
+                return BatchAnswers(len(batch), columns=columns)
+            answers: list[Any] = BatchAnswers(len(batch), columns=columns).rows()  # checked per answer below
+        else:
+            answers = list(raw)
+        if len(answers) != len(batch):
+            raise ValueError(f"run_batch of `{self.name}` returned {len(answers)} results for {len(batch)} configs")
         if _all_finite_floats(answers):
-            return list(map(dict, answers))
+            return BatchAnswers(len(batch), rows=list(map(dict, answers)))
         results: list[dict[str, float] | Exception] = []
         for answer in answers:
             try:
                 results.append(self._metrics(answer))
             except (TypeError, ValueError) as exc:
                 results.append(exc)
-        return results
+        return BatchAnswers(len(batch), rows=results)
+
+    def _columns(self, raw: Mapping[Any, Any], count: int) -> dict[str, list[Any]]:
+        """Metric columns as lists, each checked to hold one value per config."""
+        columns: dict[str, list[Any]] = {}
+        for name, values in raw.items():
+            if not isinstance(name, str):
+                raise TypeError(f"run_batch of `{self.name}` returned a column named {name!r}; names must be text")
+            # numpy's tolist gives Python floats (its float64 scalars are floats too, but slower)
+            listed = values.tolist() if hasattr(values, "tolist") else list(values)
+            if len(listed) != count:
+                raise ValueError(
+                    f"run_batch of `{self.name}` returned {len(listed)} values of metric `{name}` for {count} configs"
+                )
+            columns[name] = listed
+        return columns
 
     def _metrics(self, raw: object) -> dict[str, float]:
         if type(raw) is not dict and not isinstance(raw, Mapping):
@@ -214,6 +245,37 @@ def _all_finite_floats(answers: list[Any]) -> bool:
         and set(map(type, chain.from_iterable(map(dict.keys, answers)))) <= {str}
         and math.isfinite(sum(values))
     )
+
+
+def _finite_float_columns(columns: Mapping[str, list[Any]]) -> bool:
+    """`_all_finite_floats` for metric columns."""
+    return all(set(map(type, values)) <= {float} and math.isfinite(sum(values)) for values in columns.values())
+
+
+class BatchAnswers:
+    """What a `run_batch` call answered: metric `columns` of finite floats (every point answered),
+    or `rows`, per point its metrics or the error its metrics are."""
+
+    __slots__ = ("_rows", "columns", "count")
+
+    def __init__(
+        self,
+        count: int,
+        *,
+        columns: dict[str, list[float]] | None = None,
+        rows: list[dict[str, float] | Exception] | None = None,
+    ) -> None:
+        self.count = count
+        self.columns = columns
+        self._rows = rows
+
+    def rows(self) -> list[dict[str, float] | Exception]:
+        if self._rows is None:
+            columns = self.columns or {}
+            if not columns:
+                return [{} for _ in range(self.count)]
+            self._rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        return self._rows
 
 
 def _unique(problems: Iterable[FieldProblem]) -> list[FieldProblem]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sweep_contracts.batch import ConfigBatch
 from sweep_contracts.experiments import Experiment, Objective
 
 
@@ -63,19 +64,24 @@ class NotPlain(Exception):  # noqa: N818 - a signal to the worker, not an error 
     """A chunk with noise, failures, sleeps, work, crashes or echoes: the worker runs it point by point."""
 
 
-def run_batch(configs: Sequence[SyntheticConfig]) -> list[dict[str, float]]:
-    """`run` for many plain points at once (only the formula): the rows are the ones `run` gives.
+PLAIN = {"noise": 0.0, "fail_rate": 0.0, "sleep_ms": 0.0, "work": 0, "crash": False, "echo": ""}
+"""The settings under which a point is only the formula."""
 
-    A tight loop over the configs, not numpy: it evaluates `run`'s own expression, so every float
-    is bit for bit `run`'s (numpy's `power` and `sqrt` need not round `** 2` and `** 0.5` as CPython
-    does), and the worker's cost around it — a config and a row per point — is what dominates."""
-    out = []
-    for c in configs:
-        if c.noise or c.fail_rate or c.sleep_ms or c.work or c.crash or c.echo:
+
+def run_batch(configs: Sequence[SyntheticConfig]) -> dict[str, list[float]]:
+    """`run` for many plain points at once (only the formula), as metric columns: the rows are
+    the ones `run` gives.
+
+    It reads the fields as columns (`ConfigBatch.column`: no config object per point) and
+    evaluates `run`'s own expression in a loop, not numpy, so every float is bit for bit `run`'s
+    (numpy's `power` and `sqrt` need not round `** 2` and `** 0.5` as CPython does)."""
+    batch = ConfigBatch.of(configs)
+    for name, plain in PLAIN.items():
+        if any(value != plain for value in set(batch.column(name))):
             raise NotPlain
-        square = (c.x - 0.3) ** 2 + (c.y + 0.2) ** 2
-        out.append({"value": -square, "distance": square**0.5, "checksum": 0.0})
-    return out
+    squares = [(x - 0.3) ** 2 + (y + 0.2) ** 2 for x, y in zip(batch.column("x"), batch.column("y"), strict=True)]
+    return {"value": [-square for square in squares], "distance": [square**0.5 for square in squares],
+            "checksum": [0.0] * len(squares)}  # fmt: skip
 
 
 EXPERIMENT = Experiment(

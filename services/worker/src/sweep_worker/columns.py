@@ -12,6 +12,7 @@ tests/functional/test_batch_experiments.py)."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib.util
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
+from sweep_contracts.batch import ConfigBatch
 from sweep_contracts.request import SEED
 from sweep_contracts.schema import clip_log
 from sweep_worker._arrow import numbers, same_text, strings, zeros
@@ -82,55 +84,63 @@ class GridBlock:
     def __len__(self) -> int:
         return len(self.index)
 
-    def configs(self, configs: GridConfigs | None, takes_seed: bool) -> list[BaseModel] | None:
-        """Every point's config, or None when any of them must be validated on its own."""
+    def batch(self, configs: GridConfigs | None, takes_seed: bool) -> ConfigBatch[BaseModel] | None:
+        """Every point's config, as a `ConfigBatch` whose varying fields are laid out as columns
+        (each axis value validated once); None when any point must be validated on its own."""
         import numpy as np
 
         if configs is None or not configs.usable:
             return None
         names: list[str] = [*configs.names, *([SEED] if takes_seed else [])]
-        tables = [
-            {int(p): configs.axis_value(j, int(p)) for p in np.unique(picks)} for j, picks in enumerate(self.picks)
-        ]
-        picked = [picks.tolist() for picks in self.picks]
-        if takes_seed:
-            tables.append({int(s): configs.seed_value(int(s)) for s in np.unique(self.seed)})
-            picked.append(self.seed.tolist())
-        if any(value is INVALID for table in tables for value in table.values()):
-            return None
-        columns = [[table[p] for p in picks] for table, picks in zip(tables, picked, strict=True)]
-        base, model, fields_set = configs.base, configs.model, configs.fields_set
-        new, out = model.__new__, []
-        # three objects a point, none in a cycle: the cyclic collector would only walk the heap
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            dicts = [base.copy() for _ in range(len(self.index))]
-            for name, column in zip(names, columns, strict=True):  # axis by axis: no zip per point
-                for values, value in zip(dicts, column, strict=True):
-                    values[name] = value
-            for values in dicts:  # `GridConfigs.build`, inlined
-                config = new(model)
-                _set(config, "__dict__", values)
-                _set(config, "__pydantic_fields_set__", fields_set.copy())
-                _set(config, "__pydantic_extra__", None)
-                _set(config, "__pydantic_private__", None)
-                out.append(config)
-        finally:
-            if collecting:
-                gc.enable()
-        return out
+        picked = [*self.picks, *([self.seed] if takes_seed else [])]
+        columns: dict[str, list[Any]] = {}
+        for j, (name, picks) in enumerate(zip(names, picked, strict=True)):
+            unique = np.unique(picks)
+            value = configs.seed_value if j == len(configs.names) else functools.partial(configs.axis_value, j)
+            table = [value(int(p)) for p in unique]
+            if any(v is INVALID for v in table):
+                return None
+            # each point's value, taken by C loops: an object array indexed by the picks
+            values = np.empty(len(table), dtype=object)
+            values[:] = table
+            columns[name] = values[np.searchsorted(unique, picks)].tolist()
+        base, model, fields_set, count = configs.base, configs.model, configs.fields_set, len(self.index)
+
+        def build() -> list[BaseModel]:
+            new, out = model.__new__, []
+            # three objects a point, none in a cycle: the cyclic collector would only walk the heap
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                dicts = [base.copy() for _ in range(count)]
+                for name, column in columns.items():  # field by field: no zip per point
+                    for values, value in zip(dicts, column, strict=True):
+                        values[name] = value
+                for values in dicts:  # `GridConfigs.build`, inlined
+                    config = new(model)
+                    _set(config, "__dict__", values)
+                    _set(config, "__pydantic_fields_set__", fields_set.copy())
+                    _set(config, "__pydantic_extra__", None)
+                    _set(config, "__pydantic_private__", None)
+                    out.append(config)
+            finally:
+                if collecting:
+                    gc.enable()
+            return out
+
+        return ConfigBatch(count, {k: v for k, v in base.items() if k not in columns}, columns, build)
 
     def columns(
         self,
         grid: GridLayout,
-        metrics: Sequence[Mapping[str, float]],
+        metrics: Sequence[Mapping[str, float]] | Mapping[str, Sequence[float]],
         duration_ms: float,
         log: str | None,
         finished_at_ms: int,
     ) -> dict[str, pa.Array]:
         """The block's rows (every column but `shard_id` and `execution`), each point ok with its
-        `metrics`; `grid.fixed` and `grid.slots` lay out `config_json`, slot -1 being the seed's."""
+        `metrics` (per point, or as columns: one sequence per metric); `grid.fixed` and
+        `grid.slots` lay out `config_json`, slot -1 being the seed's."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -157,18 +167,7 @@ class GridBlock:
             constant["names"].take(numbers(np.tile(np.arange(width, dtype=np.int64), n), pa.int64())),
             (pa.concat_arrays(by_axis) if by_axis else strings([])).take(numbers(order, pa.int64())),
         )
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, metrics), dtype=np.int64, count=n), out=offsets[1:])
-        total = int(offsets[-1])
-        slot: dict[str, int] = {}  # each metric name is encoded once, then taken by position
-        named = np.fromiter((slot.setdefault(k, len(slot)) for m in metrics for k in m), dtype=np.int64, count=total)
-        metric_map = pa.MapArray.from_arrays(
-            numbers(offsets.astype(np.int32), pa.int32()),
-            strings(list(slot)).take(numbers(named, pa.int64())),
-            numbers(
-                np.fromiter(chain.from_iterable(m.values() for m in metrics), np.float64, count=total), pa.float64()
-            ),
-        )
+        metric_map = _metric_map(metrics, n)
         nothing = same_text(None, n)
         return {
             "point_index": numbers(self.index, pa.int64()),
@@ -196,3 +195,31 @@ def _taken(texts: Texts, unique: np.ndarray, inverse: np.ndarray) -> pa.Array:
     import pyarrow as pa
 
     return strings([texts[int(u)] for u in unique]).take(numbers(inverse.ravel(), pa.int64()))
+
+
+def _metric_map(metrics: Sequence[Mapping[str, float]] | Mapping[str, Sequence[float]], n: int) -> pa.Array:
+    """The `metrics` column of `n` points: from their mappings, or from metric columns (each point
+    then has every metric, in the columns' order, as `dict(zip(names, values))` would give it)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(metrics, Mapping):
+        names, width = list(metrics), len(metrics)
+        values = np.empty((n, width), dtype=np.float64)  # point by point, each point's metrics in order
+        for k, column in enumerate(metrics.values()):
+            values[:, k] = column
+        return pa.MapArray.from_arrays(
+            numbers(np.arange(n + 1, dtype=np.int32) * width, pa.int32()),
+            strings(names).take(numbers(np.tile(np.arange(width, dtype=np.int64), n), pa.int64())),
+            numbers(values.ravel(), pa.float64()),
+        )
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, metrics), dtype=np.int64, count=n), out=offsets[1:])
+    total = int(offsets[-1])
+    slot: dict[str, int] = {}  # each metric name is encoded once, then taken by position
+    named = np.fromiter((slot.setdefault(k, len(slot)) for m in metrics for k in m), dtype=np.int64, count=total)
+    return pa.MapArray.from_arrays(
+        numbers(offsets.astype(np.int32), pa.int32()),
+        strings(list(slot)).take(numbers(named, pa.int64())),
+        numbers(np.fromiter(chain.from_iterable(m.values() for m in metrics), np.float64, count=total), pa.float64()),
+    )

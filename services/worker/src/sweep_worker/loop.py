@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sweep_contracts._json import canonical_json
-from sweep_contracts.experiments import EvaluationError, Experiment
+from sweep_contracts.batch import ConfigBatch
+from sweep_contracts.experiments import BatchAnswers, EvaluationError, Experiment
 from sweep_contracts.outcomes import truncate
 from sweep_contracts.tasks import ShardTask
 from sweep_contracts.validation import problems_from
@@ -141,42 +142,45 @@ class ShardLoop:
             self.chunk(range(split, indices[-1] + 1))
             return
         found = self.texts.block(indices) if self.add_columns is not None else None
-        known = found[1].configs(found[0].configs, self.experiment.takes_seed) if found is not None else None
+        batch = found[1].batch(found[0].configs, self.experiment.takes_seed) if found is not None else None
         prepared: list[PointTexts] | None = None
-        configs: list[Any]
-        if known is not None:
-            configs = list(known)
+        configs: Sequence[Any]
+        if batch is not None:  # every point valid; the configs are built only if run_batch asks for them
+            configs = valid = batch
         else:
             prepared = [self.texts.texts(index) for index in indices]
             configs = [self._validated(index, texts[5]) for index, texts in zip(indices, prepared, strict=True)]
-        valid = [config for config in configs if config is not None]
-        results: list[dict[str, float] | Exception] | None = None
+            valid = ConfigBatch.of([config for config in configs if config is not None])
+        answers: BatchAnswers | None = None
         started = self.budget.timer()
         if valid:
             try:
                 self.alarm.inside = True
-                results = self.experiment.evaluate_batch(valid, self.secrets)
+                answers = self.experiment.answer_batch(valid, self.secrets)
             except Exception:
-                results = None
+                answers = None
             finally:
                 self.alarm.inside = False
         duration_ms = (self.budget.timer() - started) * 1000 / max(1, len(valid))
         log = self.captured.take()
         finished_at_ms = time.time_ns() // 1_000_000
-        if found is not None and known is not None and results is not None and self.add_columns is not None:
-            answered = [m for m in results if isinstance(m, dict)]
+        if found is not None and batch is not None and answers is not None and self.add_columns is not None:
             grid, block = found
-            if len(answered) == len(block):
+            answered: Any = answers.columns
+            if answered is None:
+                answered = [m for m in answers.rows() if isinstance(m, dict)]
+            if answers.columns is not None or len(answered) == len(block):
                 log = None if log is None else redact(log, self.secrets)
                 columns = block.columns(grid, answered, duration_ms, log, finished_at_ms)
                 self.budget.record(duration_ms, len(block))
                 self.add_columns(len(block), columns)
                 return
+        results = answers.rows() if answers is not None else None
         if prepared is None:
             prepared = [self.texts.texts(index) for index in indices]
-        answers = iter(results or ())
+        each = iter(results or ())
         for index, texts, config in zip(indices, prepared, configs, strict=True):
-            metrics = next(answers) if config is not None and results is not None else None
+            metrics = next(each) if config is not None and results is not None else None
             if not isinstance(metrics, dict):
                 self.point(index, texts, config)
                 continue
