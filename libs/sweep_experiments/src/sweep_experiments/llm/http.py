@@ -12,13 +12,17 @@ import threading
 import time
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from typing import TYPE_CHECKING, Any
 
 from sweep_contracts.experiments import EvaluationError
 from sweep_experiments.llm.config import EndpointConfig
+
+# httpx and tenacity are imported by the first call, not with the experiments: every command that
+# lists or validates experiments (`sweep run` among them) imports this module, and httpx alone cost
+# ~0.1 s of each (issue 13). A point that calls a model pays it once per process.
+if TYPE_CHECKING:
+    import httpx
+    from tenacity import RetryCallState
 
 _CLIENT_LOCK = threading.Lock()
 _clients: dict[int, httpx.Client] = {}
@@ -60,6 +64,8 @@ def auth_headers(header: str, key: str | None) -> dict[str, str]:
 
 
 def _client() -> httpx.Client:
+    import httpx
+
     # One pooled client per thread-pool generation is plenty; httpx.Client is thread-safe.
     with _CLIENT_LOCK:
         client = _clients.get(0)
@@ -104,6 +110,8 @@ def _classify(response: httpx.Response, url: str) -> Exception:
 
 
 def _wait(cfg: EndpointConfig) -> Any:
+    from tenacity import wait_exponential_jitter
+
     backoff = wait_exponential_jitter(multiplier=cfg.backoff_s, max=cfg.max_backoff_s, jitter=cfg.backoff_s)
 
     def wait(state: RetryCallState) -> float:
@@ -120,6 +128,9 @@ def post_json(
 ) -> Reply:
     """POST `body` to `cfg.endpoint + path`; `warm_key` names what a first call may load (model and
     load options): the first call per process for each key gets `load_timeout_s` to read."""
+    import httpx
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
     url = cfg.endpoint + path
     key = (cfg.endpoint, cfg.model, warm_key)
     headers = {"content-type": "application/json", **auth_headers(cfg.api_key_header, api_key)}
