@@ -39,7 +39,7 @@ NOT_FOR_HELP = (
 )
 HELP = (
     "import sys\nsys.argv = ['sweep', '--help']\n"
-    "try:\n    from sweep_cli.main import main\n    main()\nexcept SystemExit:\n    pass"
+    "try:\n    from sweep_cli.launch import main\n    main()\nexcept SystemExit:\n    pass"
 )
 
 
@@ -101,6 +101,34 @@ def test_sweep_help_imports_no_models_no_engine_and_no_sdk() -> None:
     # THEN pydantic, the contracts' models, the orchestrator and worker, DuckDB, boto3 and pyarrow are
     # not loaded: each command imports what it uses when it runs
     assert loaded == set()
+
+
+def test_sweep_help_starts_no_fork_server() -> None:
+    # WHEN `sweep --help` and `sweep run --help` run as the console script does
+    for args in (["--help"], ["run", "--help"], ["run", "x.yaml", "-h"]):
+        statement = HELP.replace("['sweep', '--help']", repr(["sweep", *args]))
+        # THEN neither starts the local pool's fork server
+        assert modules_after_import(statement, ("multiprocessing.forkserver",)) == set(), args
+
+
+def test_sweep_run_starts_the_fork_server_before_it_imports_the_cli(tmp_path: Path) -> None:
+    # GIVEN the installed `sweep` console script
+    from importlib.metadata import entry_points
+
+    (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "sweep"]
+    assert script.value == "sweep_cli.launch:main"
+    sweep = Path(sys.executable).with_name("sweep")
+    # WHEN `sweep run` runs (on a file that is not there: it fails after its checks)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(sweep), "run", str(tmp_path / "missing.yaml"), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    # THEN it asked for the fork server (which loads the worker) before importing the CLI and its
+    # models, so that both load side by side
+    order = [line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "multiprocessing.forkserver" in order
+    assert order.index("multiprocessing.forkserver") < order.index("sweep_cli.main") < order.index("pydantic")
 
 
 def test_make_install_leaves_bytecode_for_every_module_the_worker_imports() -> None:

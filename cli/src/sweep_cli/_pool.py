@@ -25,9 +25,9 @@ PRELOAD = [
     "pyarrow.compute",  # a batch's rows are built with its kernels (sweep_worker.columns)
     "pyarrow.parquet",
     "sweep_cli._prewarm",
-    # multiprocessing runs the parent's main script again in each process it starts; for the
-    # `sweep` script that imports the whole CLI (~0.3 s a process), unless the fork server has it
-    "sweep_cli.main",
+    # multiprocessing runs the parent's main script again in each process it starts: the `sweep`
+    # script imports only `sweep_cli.launch` (light), so the CLI itself is not preloaded
+    "sweep_cli.launch",
 ]
 
 
