@@ -370,24 +370,28 @@ def test_large_runs_fan_out_through_the_orchestrator_itself(stage: Stage) -> Non
     # GIVEN at most 10 shards per dispatching invocation, and a run of 250 shards
     stage.put_setting("fanout_batch_size", "10")
     sweep = {**SWEEP, "run_id": "wide-1", "grid": {"x": list(range(250))}, "shard_size": 1}
-    # WHEN it is submitted THEN the API invocation only hands 10 groups of 25 to itself
+    # WHEN it is submitted THEN the API invocation invokes the first 10 shards itself (its first
+    # shards start without waiting for a child dispatcher) and hands 10 groups of 24 to itself
     status, body = stage.call("POST", "/runs", sweep)
-    assert (status, body["dispatched"], body["delegated"]) == (202, 0, 250)
+    assert (status, body["dispatched"], body["delegated"]) == (202, 10, 240)
+    lead = stage.invokes.take(WORKER)
+    assert [task["shard_id"] for task in lead] == list(range(10))
     children = stage.invokes.take(ORCHESTRATOR)
     assert len(children) == 10
     assert all(c["config"] == sweep["config"] for c in children)  # the config travels, never re-read
-    # AND each child splits its 25 again into dispatchers of at most 10, which invoke the workers
+    # AND each child invokes 10 of its 24 and splits the other 14 into dispatchers of at most 10
     for child in children:
         assert handler.handler(child, LambdaContext()) == {
             "run_id": "wide-1",
-            "dispatched": 0,
-            "delegated": 25,
+            "dispatched": 10,
+            "delegated": 14,
             "failed": 0,
         }
     grandchildren = stage.invokes.take(ORCHESTRATOR)
     assert max(sum(b - a for a, b, _ in g["shards"]) for g in grandchildren) <= 10
     stage.invokes.calls.extend((ORCHESTRATOR, g) for g in grandchildren)
-    results = stage.run_all()
+    results = [stage.deliver(task) for task in lead] + stage.run_all()
+    # THEN every shard ran exactly once
     assert sorted(r["shard_id"] for r in results) == list(range(250))
     assert stage.call("GET", "/runs/wide-1")[1]["state"] == "succeeded"
 
@@ -401,9 +405,11 @@ def test_a_dispatcher_that_cannot_be_started_fails_its_shards_visibly(stage: Sta
     body = stage.call("POST", "/runs", {**SWEEP, "run_id": "wide-2", "grid": {"x": list(range(30))}, "shard_size": 1})[
         1
     ]
-    assert (body["delegated"], body["dispatch_failed"]) == (0, 30)
+    # THEN the 10 shards it invoked itself were handed over, and the 20 it could not delegate failed
+    assert (body["dispatched"], body["delegated"], body["dispatch_failed"]) == (10, 0, 20)
+    assert len(stage.run_all()) == 10
     status = stage.call("GET", "/runs/wide-2")[1]
-    assert (status["state"], status["error_codes"]) == ("failed", {"DISPATCH_FAILED": 30})
+    assert (status["state"], status["error_codes"]) == ("partial", {"DISPATCH_FAILED": 20})
 
 
 # --- secrets ------------------------------------------------------------------------------------
