@@ -217,3 +217,19 @@ def test_a_signal_ends_the_run_cleanly(
         result = CliRunner().invoke(app, ["retry", "stopped", "--out", str(out), "-w", "2", "-q"])
         assert result.exit_code == 0, result.output
         assert run_status(LocalStore(out), "stopped").state == "succeeded"
+
+
+@pytest.mark.parametrize("code", [130, 143, 0, 1])
+def test_after_a_signal_stopped_the_command_another_ctrl_c_cannot_kill_its_exit(code: int) -> None:
+    # GIVEN the `sweep` entry point, whose command ends with `code` (130, 143: a signal stopped it)
+    probe = (
+        "import signal, sys\n"
+        "import sweep_cli.main as m\n"
+        f"m.app = lambda: sys.exit({code})\n"
+        "try:\n    m.main()\nexcept SystemExit:\n    pass\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    # THEN after a stop, Ctrl-C is ignored while the interpreter shuts down (Python no longer handles
+    # it then, and it would kill the process mid-exit: exit -2, not 130); otherwise it is untouched
+    assert done.stdout.strip() == str(code > 128)

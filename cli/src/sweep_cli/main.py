@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from sweep_cli import params_set, render
@@ -21,4 +22,18 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         render.err.print("interrupted")
+        _finish_quietly()
         sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as exit:
+        if isinstance(exit.code, int) and exit.code > 128:  # a signal stopped the command
+            _finish_quietly()
+        raise
+
+
+def _finish_quietly() -> None:
+    """After a stop signal, the process only finishes: a second Ctrl-C (or hangup) now would
+    arrive while the interpreter shuts down, when Python no longer handles it, and kill the process
+    in the middle of a clean exit. The command already stopped, so these are ignored from here."""
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
