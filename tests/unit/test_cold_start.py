@@ -121,7 +121,7 @@ def test_sweep_run_starts_the_fork_server_before_it_imports_the_cli(tmp_path: Pa
     # WHEN `sweep run` runs (on a file that is not there: it fails after its checks)
     done = subprocess.run(
         [sys.executable, "-X", "importtime", str(sweep), "run", str(tmp_path / "missing.yaml"), "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
     )  # fmt: skip
     # THEN it asked for the fork server (which loads the worker) before importing the CLI and its
     # models, so that both load side by side

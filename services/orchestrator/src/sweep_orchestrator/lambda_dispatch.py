@@ -120,9 +120,9 @@ class LambdaDispatcher:
     def _invoke_all(self, calls: list[tuple[str, str]], policy: DispatchPolicy) -> list[str | None]:
         """Invoke each (function, payload), in order, from up to `concurrency` threads."""
         if len(calls) == 1:
-            return [self.invoke(*calls[0], policy)]
+            return [self.invoke(calls[0][0], calls[0][1], policy)]
         with ThreadPoolExecutor(max_workers=min(policy.concurrency, len(calls) or 1)) as pool:
-            return list(pool.map(lambda call: self.invoke(*call, policy), calls))
+            return list(pool.map(lambda call: self.invoke(call[0], call[1], policy), calls))
 
     def invoke(self, function: str, payload: str, policy: DispatchPolicy) -> str | None:
         """Send one event, retrying with backoff as `policy` says: None once Lambda accepted it,
