@@ -33,8 +33,8 @@ def test_fixed_budget_counts_down() -> None:
 def test_alarm_interrupts_a_point_that_overruns() -> None:
     started = time.monotonic()
 
-    def stubborn_point() -> None:  # never returns, and swallows ordinary exceptions
-        while True:
+    def stubborn_point() -> None:  # swallows ordinary exceptions; returns only if no alarm came in 10 s
+        while time.monotonic() - started < 10:
             with contextlib.suppress(Exception):
                 time.sleep(0.01)
 
