@@ -8,14 +8,17 @@ from sweep_contracts.experiments import Experiment
 from sweep_contracts.tasks import ShardTask
 from sweep_worker.budget import TimeBudget
 from sweep_worker.evaluate import evaluate_points
+from sweep_worker.loop import BATCH_POINTS
 from sweep_worker.sink import PointRows
 
 RUNS = 4
 """An experiment with `run_batch` is timed on this many runs of consecutive points spread over the
 sweep, in chunks, as its shards run it (its points alone would time the per-point path)..."""
-RUN_POINTS = 500
-"""... of up to this many points each: a chunk's rows cost a few milliseconds whatever its size,
-which a shard spreads over ~1,000 points; over fewer, fast points would look several times slower."""
+RUN_POINTS = BATCH_POINTS
+"""... of up to one full chunk each: a chunk's rows cost ~1 ms whatever its size, which a shard
+spreads over `BATCH_POINTS` points. Over runs of 500, fast points looked 5-8x slower than they
+run (17 against 2-3 µs a point for `synthetic`), so a 2,000,000-point sweep got 40-70 shards of
+0.1-0.2 s instead of ~1 s each; timed on full chunks it gets 9-21, and ran ~12% faster (issue 13)."""
 
 
 def probe_point_cost(task: ShardTask, experiment: Experiment[Any], seconds: float, points: int) -> float | None:
