@@ -36,7 +36,7 @@ SOURCE_DIRS = [
     "cli/src",
 ]
 # The branch point of this round of issue 13 (the last stop's main, with bytecode): the "before" of the figures.
-BEFORE = os.environ.get("SWEEP_COLDSTART_BEFORE", "c9d4247")
+BEFORE = os.environ.get("SWEEP_COLDSTART_BEFORE", "e3d57e9")
 WORKER = "import sweep_worker.handler"
 HELP = (  # `sweep --help` as the console script runs it
     "import sys; sys.argv = ['sweep', '--help']\n"

@@ -478,7 +478,7 @@ def script_headline(key: str, v: dict[str, Any]) -> str:
     return f"{points:,} points {v['sweep_over_script']}x ({times}{before})"
 
 
-SCRIPT_BEFORE = os.environ.get("SWEEP_SCRIPT_BEFORE", "c9d4247")  # the branch point of this round
+SCRIPT_BEFORE = os.environ.get("SWEEP_SCRIPT_BEFORE", "e3d57e9")  # the branch point of this round
 """main before the local engine's shard sizing and lean per-point path (issue 13): (g)'s "before"."""
 
 
