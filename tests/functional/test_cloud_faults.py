@@ -19,6 +19,7 @@ from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.settings import SystemSettings
 from sweep_orchestrator import handler
+from sweep_orchestrator.lambda_dispatch import LEAD_SHARDS
 from sweep_worker.runner import WorkerDeps, process_event
 from tests.cloud import (
     ORCHESTRATOR,
@@ -370,21 +371,22 @@ def test_large_runs_fan_out_through_the_orchestrator_itself(stage: Stage) -> Non
     # GIVEN at most 10 shards per dispatching invocation, and a run of 250 shards
     stage.put_setting("fanout_batch_size", "10")
     sweep = {**SWEEP, "run_id": "wide-1", "grid": {"x": list(range(250))}, "shard_size": 1}
-    # WHEN it is submitted THEN the API invocation invokes the first 10 shards itself (its first
-    # shards start without waiting for a child dispatcher) and hands 10 groups of 24 to itself
+    # WHEN it is submitted THEN the API invocation invokes the first 8 shards itself (its first
+    # shards start without waiting for a child dispatcher) and hands the other 242 to 10 of itself
     status, body = stage.call("POST", "/runs", sweep)
-    assert (status, body["dispatched"], body["delegated"]) == (202, 10, 240)
+    assert (status, body["dispatched"], body["delegated"]) == (202, LEAD_SHARDS, 250 - LEAD_SHARDS)
     lead = stage.invokes.take(WORKER)
-    assert [task["shard_id"] for task in lead] == list(range(10))
+    assert [task["shard_id"] for task in lead] == list(range(LEAD_SHARDS))
     children = stage.invokes.take(ORCHESTRATOR)
     assert len(children) == 10
     assert all(c["config"] == sweep["config"] for c in children)  # the config travels, never re-read
-    # AND each child invokes 10 of its 24 and splits the other 14 into dispatchers of at most 10
+    # AND each child invokes 8 of its shards and splits the others into dispatchers of at most 10
     for child in children:
+        size = sum(b - a for a, b, _ in child["shards"])
         assert handler.handler(child, LambdaContext()) == {
             "run_id": "wide-1",
-            "dispatched": 10,
-            "delegated": 14,
+            "dispatched": LEAD_SHARDS,
+            "delegated": size - LEAD_SHARDS,
             "failed": 0,
         }
     grandchildren = stage.invokes.take(ORCHESTRATOR)
@@ -405,11 +407,11 @@ def test_a_dispatcher_that_cannot_be_started_fails_its_shards_visibly(stage: Sta
     body = stage.call("POST", "/runs", {**SWEEP, "run_id": "wide-2", "grid": {"x": list(range(30))}, "shard_size": 1})[
         1
     ]
-    # THEN the 10 shards it invoked itself were handed over, and the 20 it could not delegate failed
-    assert (body["dispatched"], body["delegated"], body["dispatch_failed"]) == (10, 0, 20)
-    assert len(stage.run_all()) == 10
+    # THEN the 8 shards it invoked itself were handed over, and the 22 it could not delegate failed
+    assert (body["dispatched"], body["delegated"], body["dispatch_failed"]) == (LEAD_SHARDS, 0, 30 - LEAD_SHARDS)
+    assert len(stage.run_all()) == LEAD_SHARDS
     status = stage.call("GET", "/runs/wide-2")[1]
-    assert (status["state"], status["error_codes"]) == ("partial", {"DISPATCH_FAILED": 20})
+    assert (status["state"], status["error_codes"]) == ("partial", {"DISPATCH_FAILED": 30 - LEAD_SHARDS})
 
 
 # --- secrets ------------------------------------------------------------------------------------

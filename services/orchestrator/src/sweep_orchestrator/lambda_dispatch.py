@@ -2,8 +2,8 @@
 bounded thread pool, with backoff on throttling. A run with more shards than `fanout_batch_size`
 is split into groups handed to asynchronous invocations of the orchestrator itself — a fan-out
 tree — so no single invocation dispatches more than that many, and POST /runs answers at once.
-A node that delegates also invokes its first shards itself (one wave of its threads), so the first
-shards start while the child dispatchers start."""
+A node that delegates also invokes its first few shards itself, so the first shards start while
+the child dispatchers start."""
 
 from __future__ import annotations
 
@@ -49,9 +49,16 @@ def split(refs: Sequence[ShardRef], batch: int) -> list[list[ShardRef]]:
     return [list(refs[i : i + size]) for i in range(0, len(refs), size)]
 
 
+LEAD_SHARDS = 8
+"""How many shards a dispatcher that hands the rest on invokes itself: enough that a run's first
+results never wait for a child dispatcher's sandbox. More only delays the answer: with a wave of
+32, POST /runs answered a 1,000-shard run in 0.13 s rather than 0.065 s, its first shard starting
+no sooner (bench (e), 4 runs each)."""
+
+
 def lead_count(policy: DispatchPolicy) -> int:
-    """How many shards a dispatcher that delegates the rest invokes itself: one wave of its threads."""
-    return min(policy.concurrency, policy.fanout_batch)
+    """How many shards a dispatcher that delegates the rest invokes itself (`LEAD_SHARDS`)."""
+    return min(LEAD_SHARDS, policy.concurrency, policy.fanout_batch)
 
 
 class LambdaDispatcher:
