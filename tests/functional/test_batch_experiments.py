@@ -251,3 +251,38 @@ def test_a_plain_synthetic_grid_is_evaluated_without_a_config_object_per_point(m
     assert built == []
     assert batched == rows(dataclasses.replace(SYNTHETIC, run_batch=None), factory)
     assert len(batched) == 2400
+
+
+class Shaped(BaseModel):
+    """Axis values that validate to tuples and frozensets: still shared between points."""
+
+    pair: tuple[int, int] = (0, 0)
+    tags: frozenset[str] = frozenset()
+    seed: int = 0
+
+
+def shaped(cfg: Shaped) -> dict[str, float]:
+    return {"v": float(cfg.pair[0] * 10 + cfg.pair[1] + len(cfg.tags) + cfg.seed)}
+
+
+def shaped_columns(configs: Sequence[Shaped]) -> dict[str, list[float]]:
+    batch = ConfigBatch.of(configs)
+    columns = zip(batch.column("pair"), batch.column("tags"), batch.column("seed"), strict=True)
+    return {"v": [float(p[0] * 10 + p[1] + len(t) + s) for p, t, s in columns]}
+
+
+def test_tuple_and_frozenset_axis_values_reach_run_batch_as_run_gets_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN axes whose values validate to tuples (of the axis's own length, too) and frozensets
+    payload = {
+        "experiment": "shaped",
+        "config": {"seed": 1},
+        "grid": {"pair": [[1, 2], [3, 4]], "tags": [["a"], ["a", "b"], []]},
+        "repeats": 60,
+    }
+    factory = tasks_for(payload, RUN, 360)
+    blocks = count_blocks(monkeypatch)
+    per_point = Experiment(name="shaped", config_model=Shaped, run=shaped)
+    batched = rows(dataclasses.replace(per_point, run_batch=shaped_columns), factory)
+    # THEN the rows came from blocks, and are the rows `run` gives point by point
+    assert sum(blocks) >= BLOCK_MIN
+    assert batched == rows(per_point, factory)

@@ -96,13 +96,14 @@ class GridBlock:
         columns: dict[str, list[Any]] = {}
         for j, (name, picks) in enumerate(zip(names, picked, strict=True)):
             unique = np.unique(picks)
-            value = configs.seed_value if j == len(configs.names) else functools.partial(configs.axis_value, j)
-            table = [value(int(p)) for p in unique]
+            validated = configs.seed_value if j == len(configs.names) else functools.partial(configs.axis_value, j)
+            table = [validated(int(p)) for p in unique]
             if any(v is INVALID for v in table):
                 return None
             # each point's value, taken by C loops: an object array indexed by the picks
             values = np.empty(len(table), dtype=object)
-            values[:] = table
+            for k, value in enumerate(table):  # one by one: each stored as it is, a tuple as one value
+                values[k] = value
             columns[name] = values[np.searchsorted(unique, picks)].tolist()
         base, model, fields_set, count = configs.base, configs.model, configs.fields_set, len(self.index)
 
