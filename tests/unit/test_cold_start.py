@@ -112,23 +112,31 @@ def test_sweep_help_starts_no_fork_server() -> None:
 
 
 def test_sweep_run_starts_the_fork_server_before_it_imports_the_cli(tmp_path: Path) -> None:
-    # GIVEN the installed `sweep` console script
+    # GIVEN the installed `sweep` console script, whose entry point is the launcher
     from importlib.metadata import entry_points
 
     (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "sweep"]
     assert script.value == "sweep_cli.launch:main"
-    sweep = Path(sys.executable).with_name("sweep")
-    # WHEN `sweep run` runs (on a file that is not there: it fails after its checks)
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", str(sweep), "run", str(tmp_path / "missing.yaml"), "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
-    )  # fmt: skip
-    # THEN it asked for the fork server (which loads the worker) before importing the CLI and its
-    # models, so that both load side by side
-    order = [line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "multiprocessing.forkserver" in order
-    assert order.index("multiprocessing.forkserver") < order.index("sweep_cli.main") < order.index("pydantic")
+    # WHEN `sweep run` runs through it (on a file that is not there: it fails after its checks),
+    # noting what was imported when the fork server was first asked for
+    probe = (
+        "import json, sys\n"
+        "import multiprocessing.forkserver as forkserver\n"
+        "first = []\n"
+        "ensure_running = forkserver.ensure_running\n"
+        "def noted():\n"
+        "    first.append(sorted(m for m in ('sweep_cli.main', 'typer', 'pydantic') if m in sys.modules))\n"
+        "    return ensure_running()\n"
+        "forkserver.ensure_running = noted\n"
+        f"sys.argv = ['sweep', 'run', {str(tmp_path / 'missing.yaml')!r}, '--out', {str(tmp_path)!r}]\n"
+        "from sweep_cli.launch import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "print(json.dumps([code, first[0] if first else None]))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    # THEN it asked for the fork server (which loads the worker) before importing the CLI, typer or
+    # pydantic, so that both load side by side; and the missing file is still a clean exit 2
+    assert json.loads(done.stdout.splitlines()[-1]) == [2, []], done.stderr[-2000:]
 
 
 def test_make_install_leaves_bytecode_for_every_module_the_worker_imports() -> None:
