@@ -139,6 +139,25 @@ def test_sweep_run_starts_the_fork_server_before_it_imports_the_cli(tmp_path: Pa
     assert json.loads(done.stdout.splitlines()[-1]) == [2, []], done.stderr[-2000:]
 
 
+def test_a_fork_server_that_cannot_start_early_leaves_sweep_run_to_report_it(tmp_path: Path) -> None:
+    # GIVEN a machine where the fork server cannot start (e.g. no room for its socket)
+    probe = (
+        "import sys\n"
+        "import multiprocessing.forkserver as forkserver\n"
+        "def refuse():\n    raise OSError('no room for the socket')\n"
+        "forkserver.ensure_running = refuse\n"
+        f"sys.argv = ['sweep', 'run', {str(tmp_path / 'missing.yaml')!r}, '--out', {str(tmp_path)!r}]\n"
+        "from sweep_cli.launch import main\n"
+        "main()"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    # THEN the head start (the launcher's, then `sweep run`'s) is skipped without a traceback, and
+    # the command goes on to its own checks (here: the missing file, exit 2)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "there is no file" in done.stderr
+
+
 def test_make_install_leaves_bytecode_for_every_module_the_worker_imports() -> None:
     # GIVEN the environment `make install` made, and a process that may not write bytecode (as here, where
     # PYTHONDONTWRITEBYTECODE=1 is set): whatever it finds no pyc for, it compiles at every start

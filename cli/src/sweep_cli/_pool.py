@@ -5,6 +5,7 @@ preloads `warm_up` (pyarrow, the worker, the experiments) once, so each worker s
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import json
@@ -52,7 +53,10 @@ def start_fork_server() -> None:
 
     if "forkserver" in multiprocessing.get_all_start_methods():
         multiprocessing.get_context("forkserver").set_forkserver_preload([__name__, *PRELOAD])
-        forkserver.ensure_running()
+        # only a head start: a fork server that cannot start now (no room for its socket, no
+        # processes left) is started again by the pool, whose failure the run reports as such
+        with contextlib.suppress(OSError):
+            forkserver.ensure_running()
 
 
 class LocalContext:
