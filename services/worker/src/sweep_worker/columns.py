@@ -84,6 +84,14 @@ class GridBlock:
     def __len__(self) -> int:
         return len(self.index)
 
+    @functools.cached_property
+    def used(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per axis, the picks the block uses and each point's position among them (its configs
+        and its text columns both need them)."""
+        import numpy as np
+
+        return [np.unique(picks, return_inverse=True) for picks in self.picks]
+
     def batch(self, configs: GridConfigs | None, takes_seed: bool) -> ConfigBatch[BaseModel] | None:
         """Every point's config, as a `ConfigBatch` whose varying fields are laid out as columns
         (each axis value validated once); None when any point must be validated on its own."""
@@ -92,19 +100,18 @@ class GridBlock:
         if configs is None or not configs.usable:
             return None
         names: list[str] = [*configs.names, *([SEED] if takes_seed else [])]
-        picked = [*self.picks, *([self.seed] if takes_seed else [])]
+        used = [*self.used, *([np.unique(self.seed, return_inverse=True)] if takes_seed else [])]
         columns: dict[str, list[Any]] = {}
-        for j, (name, picks) in enumerate(zip(names, picked, strict=True)):
-            unique = np.unique(picks)
+        for j, (name, (unique, inverse)) in enumerate(zip(names, used, strict=True)):
             validated = configs.seed_value if j == len(configs.names) else functools.partial(configs.axis_value, j)
             table = [validated(int(p)) for p in unique]
             if any(v is INVALID for v in table):
                 return None
-            # each point's value, taken by C loops: an object array indexed by the picks
+            # each point's value, taken by C loops: an object array indexed by the points' positions
             values = np.empty(len(table), dtype=object)
             for k, value in enumerate(table):  # one by one: each stored as it is, a tuple as one value
                 values[k] = value
-            columns[name] = values[np.searchsorted(unique, picks)].tolist()
+            columns[name] = values[inverse.ravel()].tolist()
         base, model, fields_set, count = configs.base, configs.model, configs.fields_set, len(self.index)
 
         def build() -> list[BaseModel]:
@@ -153,7 +160,7 @@ class GridBlock:
         fixed, slots, constant = grid.arrow["fixed"], grid.slots, grid.arrow
         n = len(self.index)
         width = len(self.picks)
-        used = [np.unique(picks, return_inverse=True) for picks in self.picks]
+        used = self.used
         parts: list[pa.Array | pa.Scalar] = [fixed[0]]
         for k, j in enumerate(slots):
             seeds = pc.cast(numbers(self.seed, pa.int64()), pa.string()) if j < 0 else None
