@@ -272,9 +272,11 @@ class BatchAnswers:
     def rows(self) -> list[dict[str, float] | Exception]:
         if self._rows is None:
             columns = self.columns or {}
-            if not columns:
-                return [{} for _ in range(self.count)]
-            self._rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+            self._rows = (
+                [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+                if columns
+                else [{} for _ in range(self.count)]  # no metric at all: each point answered nothing
+            )
         return self._rows
 
 

@@ -95,7 +95,8 @@ class LambdaDispatcher:
         # The first shards are invoked here, beside the hand-over: a child dispatcher starts in a
         # sandbox of its own (~0.3 s before its first invoke), and this invocation's threads are
         # idle meanwhile, so the run's first shards start that much sooner (issue 13, bench (e)).
-        lead, rest = refs[: lead_count(policy)], refs[lead_count(policy) :]
+        first = lead_count(policy)
+        lead, rest = refs[:first], refs[first:]
         groups = split(rest, policy.fanout_batch)
         calls = [
             *((self.orchestrator_function, DispatchTask.for_shards(factory, g).model_dump_json()) for g in groups),
