@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sweep_aws.invoke import InvokeResult
+from sweep_contracts.tasks import TaskFactory
+from sweep_orchestrator.dispatch import DispatchReport
 from sweep_orchestrator.dispatch_task import DispatchTask
 from sweep_orchestrator.lambda_dispatch import DispatchPolicy, LambdaDispatcher, lead_count
 from tests.helpers import tasks_for
@@ -46,22 +48,33 @@ def test_every_shard_is_invoked_exactly_once_through_the_tree(shards: int, fanou
     policy = DispatchPolicy(concurrency=concurrency, max_attempts=1, fanout_batch=fanout)
     recorder = Recorder()
     dispatcher = LambdaDispatcher(recorder, WORKER, ORCHESTRATOR)
+    sizes: list[tuple[int, int, int]] = []  # per node: its shards, the workers and dispatchers it invoked
+
+    def node(task_factory: TaskFactory, refs: list[tuple[int, int]]) -> DispatchReport:
+        before = len(recorder.calls)
+        report = dispatcher.dispatch_shards(task_factory, refs, policy)
+        sent = [f for f, _ in recorder.calls[before:]]
+        sizes.append((len(refs), sent.count(WORKER), sent.count(ORCHESTRATOR)))
+        assert not report.failed
+        return report
+
     # WHEN the root dispatches them and every child dispatcher runs in turn
-    root = dispatcher.dispatch_shards(factory, [(k, 1) for k in range(shards)], policy)
-    sent = 0
-    while True:
-        with recorder.lock:
-            children = [p for f, p in recorder.calls[sent:] if f == ORCHESTRATOR]
-            sent = len(recorder.calls)
-        if not children:
-            break
+    root = node(factory, [(k, 1) for k in range(shards)])
+    seen = 0
+    while children := [p for f, p in recorder.calls[seen:] if f == ORCHESTRATOR]:
+        seen = len(recorder.calls)
         for child in children:
             task = DispatchTask.model_validate(child)
-            report = dispatcher.dispatch_shards(task.factory(), task.refs(), policy)
-            # THEN no node sends more than one wave of shards itself plus `fanout` dispatchers
-            assert report.dispatched <= max(fanout, lead_count(policy))
-            assert not report.failed
-    # THEN each shard reached the worker exactly once, the root's first shards from the root itself
+            node(task.factory(), task.refs())
+    # THEN a node with at most `fanout` shards invokes them all; a larger one invokes its lead and
+    # hands the rest to at most `fanout` dispatchers
+    for size, workers_sent, dispatchers_sent in sizes:
+        if size <= fanout:
+            assert (workers_sent, dispatchers_sent) == (size, 0)
+        else:
+            assert workers_sent == lead_count(policy)
+            assert 1 <= dispatchers_sent <= fanout
+    # AND each shard reached the worker exactly once, the root's first shards from the root itself
     workers = Counter(p["shard_id"] for f, p in recorder.calls if f == WORKER)
     assert workers == Counter(range(shards))
     assert root.dispatched + root.delegated == shards
