@@ -75,7 +75,7 @@ def test_bounds_at_the_edge_of_the_limits_still_draw() -> None:
         (
             '{"experiment": "synthetic", "config": {"x": 1, "x": 2}}',
             "experiment: synthetic\nconfig: {x: 1, x: 2}\n",
-            "config",
+            "config.x",
         ),
         (
             '{"experiment": "synthetic", "config": {"x": 1}, "repeats": "2"}',

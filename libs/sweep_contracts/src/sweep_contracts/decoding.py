@@ -104,11 +104,13 @@ def decode_utf8(data: bytes, what: str = "request body", field: str = "body") ->
         ) from None
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any] | Invalid:
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A duplicate key's value becomes the `Invalid`, so the error names that key as the field.
     mapping: dict[str, Any] = {}
     for key, value in pairs:
         if key in mapping:
-            return Invalid(f"key `{key}` is given twice; give each key once")
+            mapping[key] = Invalid(f"key `{key}` is given twice; give each key once")
+            break
         mapping[key] = value
     return mapping
 

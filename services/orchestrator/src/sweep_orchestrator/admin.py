@@ -21,6 +21,7 @@ from sweep_contracts.defaults import setting_parameter
 from sweep_contracts.errors import ConfigurationError, RequestError
 from sweep_orchestrator import deps
 from sweep_orchestrator.error_body import error_responses
+from sweep_orchestrator.request_body import body_bytes
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 MAX_BODY_BYTES = 16_384
@@ -64,8 +65,7 @@ def _value_of(body: bytes) -> Any:
 )
 def put_setting(name: str) -> Response[str]:
     event = router.current_event
-    raw = event.decoded_body if event.is_base64_encoded else event.body
-    body = (raw or "").encode() if isinstance(raw, str) else (raw or b"")
+    body = body_bytes(event.body, bool(event.is_base64_encoded))
     if len(body) > MAX_BODY_BYTES:
         raise RequestError(
             f"the body is {len(body):,} bytes.", field="body", limit=MAX_BODY_BYTES, hint="send one value."

@@ -12,8 +12,6 @@ Errors are JSON with a stable `code`, the `field`, the `value`, the `limit` and 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import re
@@ -34,6 +32,7 @@ from sweep_contracts.version import code_version
 from sweep_orchestrator import deps
 from sweep_orchestrator.admin import router as admin_router
 from sweep_orchestrator.error_body import error_responses
+from sweep_orchestrator.request_body import body_bytes
 from sweep_orchestrator.retry import RetryResult, retry_run
 from sweep_orchestrator.runs import list_runs
 from sweep_orchestrator.status import RunStatus
@@ -87,18 +86,6 @@ def _json(status: int, body: Any) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=text)
 
 
-def _body_bytes(body: str | None, base64_encoded: bool) -> bytes:
-    """The body as sent: API Gateway base64-encodes bodies it does not take for text."""
-    try:
-        return base64.b64decode(body or "", validate=True) if base64_encoded else (body or "").encode()
-    except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
-        raise RequestError(
-            f"the request body cannot be decoded: {exc}.",
-            field="body",
-            hint="send the sweep as UTF-8 JSON; a base64-encoded body (isBase64Encoded) must be valid base64.",
-        ) from None
-
-
 def _checked_run_id(run_id: str) -> str:
     if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise RunNotFoundError(
@@ -126,7 +113,7 @@ def _checked_run_id(run_id: str) -> str:
 def post_run() -> Response[str]:
     event = app.current_event
     d = deps.current()
-    body = _body_bytes(event.body, bool(event.is_base64_encoded))
+    body = body_bytes(event.body, bool(event.is_base64_encoded))
     check_size(len(body), d.runtime.settings().max_request_bytes)
     payload = loads_json(body)
     result, _ = submit_run(payload, d.runtime, request_bytes=len(body))

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sweep_contracts.errors import SweepError
 from sweep_orchestrator.deps import OrchestratorDeps
 from sweep_orchestrator.dispatch_task import DispatchTask
 from sweep_orchestrator.failures import dispatch_failures, record_failures
@@ -24,6 +25,8 @@ def handle_dispatch(event: Mapping[str, Any], d: OrchestratorDeps) -> dict[str, 
         verify_dispatch(task, d.runtime.store)
     except ValidationError as exc:
         return refused("sweep.dispatch", Untrusted(f"not a dispatch task: {exc.error_count()} problems"))
+    except SweepError as exc:  # a contract check that raises its own error (an empty `config`)
+        return refused("sweep.dispatch", Untrusted(f"not a dispatch task: {exc.code}: {exc}"))
     except Untrusted as exc:
         return refused("sweep.dispatch", exc)
     refs = task.refs()

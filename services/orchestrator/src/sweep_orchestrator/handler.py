@@ -12,11 +12,13 @@ but the reconciler, cannot make anything be dispatched.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
+from sweep_contracts.errors import RequestError
 from sweep_orchestrator import deps
 from sweep_orchestrator.api import app
 from sweep_orchestrator.dispatch_task import DISPATCH_KIND
@@ -44,10 +46,42 @@ def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _reconcile(event)
 
 
+def _http_shape_problem(event: dict[str, Any]) -> str | None:
+    """What keeps `event` from being an HTTP API (payload 2.0) request, or None. API Gateway always
+    sends these fields; anything else reaching this function is refused before Powertools reads it."""
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, dict) else None
+    if not isinstance(http, dict) or not isinstance(http.get("method"), str):
+        return "it has no `requestContext.http.method`"
+    if not isinstance(event.get("rawPath"), str):
+        return "it has no `rawPath`"
+    return None
+
+
+def _bad_event(problem: str) -> dict[str, Any]:
+    error = RequestError(
+        f"the event is not an HTTP API request: {problem}.",
+        field="event",
+        hint="call the orchestrator through its HTTP API (payload format 2.0), as `sweep submit` does.",
+    )
+    logger.error("refused a malformed HTTP event: %s", problem)
+    return {
+        "statusCode": error.http_status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(error.to_dict()),
+        "isBase64Encoded": False,
+    }
+
+
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        return refused("malformed", Untrusted(f"the event is {type(event).__name__}, not a JSON object"))
     if is_destination_record(event):
         return _reconcile(event)
-    if isinstance(event, dict) and event.get("kind") == DISPATCH_KIND:
+    if event.get("kind") == DISPATCH_KIND:
         return handle_dispatch(event, deps.current())
+    problem = _http_shape_problem(event)
+    if problem is not None:
+        return _bad_event(problem)
     return app.resolve(event, context)
