@@ -507,6 +507,19 @@ class Benchmark:
     headline: Callable[[dict[str, Any]], str]
 
 
+def bench_throttle(tmp: Path, repeats: int) -> Result:
+    import throttle  # bench/throttle.py: the fan-out tree against Lambda's invoke-rate limit
+
+    figures = {f"{rate}_per_s": throttle.run(rate) for rate in (100, 500)}
+    return Result(
+        "(k) dispatching 2,000 shards into an account throttled at 100/s and 500/s",
+        "uv run python bench/run.py throttle",
+        "0 DISPATCH_FAILED",
+        figures,
+        met=all(f["dispatch_failed"] == 0 for f in figures.values()),
+    )
+
+
 BENCHES: dict[str, Benchmark] = {
     "throughput": Benchmark(
         bench_throughput,
@@ -525,6 +538,13 @@ BENCHES: dict[str, Benchmark] = {
         lambda f: (
             f"{f['1000_shards']['shards_per_s']:,} and {f['10000_shards']['shards_per_s']:,} shards/s; "
             f"answers in {f['10000_shards']['answer_s']} s at 10,000"
+        ),
+    ),
+    "throttle": Benchmark(
+        bench_throttle,
+        lambda f: (
+            f"{f['100_per_s']['dispatch_failed']} and {f['500_per_s']['dispatch_failed']} DISPATCH_FAILED; "
+            f"{f['100_per_s']['over_least']}x and {f['500_per_s']['over_least']}x the least time"
         ),
     ),
     "coldstart": Benchmark(

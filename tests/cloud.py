@@ -25,7 +25,7 @@ from sweep_contracts.experiments import Registry
 from sweep_orchestrator import deps, handler
 from sweep_orchestrator.deps import OrchestratorDeps
 from sweep_orchestrator.dispatch_task import DISPATCH_KIND
-from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
+from sweep_orchestrator.lambda_dispatch import LambdaDispatcher, NoPacing
 from sweep_orchestrator.runtime import Runtime
 from sweep_worker.runner import WorkerDeps, process_event
 
@@ -187,7 +187,17 @@ def make_stage(ssm_values: dict[str, str] | None = None, *, create_bucket: bool 
     invokes = Invokes()
     lam.meta.events.register("before-send.lambda.Invoke", invokes.before_send)
     sleeps: list[float] = []
-    dispatcher = LambdaDispatcher(BotoInvoker(lam), WORKER, ORCHESTRATOR, sleep=sleeps.append, rng=lambda: 1.0)
+    # The dispatcher's clock is the sum of its (recorded, not slept) waits, and it paces nothing:
+    # `InvokePacer` waits in real time (tests/functional/test_invoke_pacing.py tests it).
+    dispatcher = LambdaDispatcher(
+        BotoInvoker(lam),
+        WORKER,
+        ORCHESTRATOR,
+        sleep=sleeps.append,
+        rng=lambda: 1.0,
+        clock=lambda: sum(sleeps),
+        pacer=NoPacing,
+    )
     store = S3Store(BUCKET, client=s3)
     settings = SsmSettings(PREFIX, client=ssm)
     runtime = Runtime(store=store, dispatcher=dispatcher, settings=settings)

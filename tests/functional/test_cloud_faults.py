@@ -266,7 +266,8 @@ def test_throttled_invokes_back_off_and_no_shard_is_lost(stage: Stage) -> None:
     # THEN every shard was dispatched on its third attempt, after growing (jittered) pauses
     assert (status, body["dispatched"], body["dispatch_failed"]) == (202, 3, 0)
     assert dict(tries) == {0: 3, 1: 3, 2: 3}
-    assert sorted(set(stage.sleeps)) == [0.1, 0.2]  # base 0.05 s x 2^attempt, jitter pinned to 1.0
+    # as botocore's standard mode waits on throttles: base 1 s x 2^throttles, jitter pinned to 1.0
+    assert sorted(set(stage.sleeps)) == [2.0, 4.0]
     assert [r["status"] for r in stage.run_all()] == ["success"] * 3
 
 
@@ -280,7 +281,8 @@ def test_a_shard_that_cannot_be_dispatched_gets_dispatch_failed_and_retry_recove
     failed = outcome(stage, "faults-1", 1)
     assert (failed.error_code, failed.error_message) == (
         "DISPATCH_FAILED",
-        "TooManyRequestsException: Rate Exceeded. (gave up after 3 attempts)",
+        # waits of 2, 4 and 8 s; the next (16 s) would pass the 20 s budget of POST /runs
+        "TooManyRequestsException: Rate Exceeded. (throttled 4 times; the dispatch budget of 20 s ran out)",
     )
     stage.run_all()
     assert stage.call("GET", "/runs/faults-1")[1]["state"] == "partial"

@@ -218,7 +218,8 @@ def test_without_reservations_a_small_quota_is_explained(lambda_api: Any) -> Non
         "the account's Lambda concurrency quota in us-east-1 is 10 (10 unreserved now); stage `dev` reserves none, "
         "leaving 10 unreserved. At most 10 shards run at once on an unreserved worker; for more, ask for a higher "
         "quota: `aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 "
-        "--desired-value 1000 --region us-east-1`"
+        "--desired-value 1000 --region us-east-1`. Lambda takes at most 100 invoke requests a second here "
+        "(10 x the quota); a run's dispatchers slow down to it when throttled"
     )
 
 
@@ -226,5 +227,6 @@ def test_a_full_quota_needs_no_advice(lambda_api: Any) -> None:
     report = check_concurrency(lambda_api, "prod", "us-east-1", [Reservation("sweep-prod-worker", 500)])
     assert report == (
         "the account's Lambda concurrency quota in us-east-1 is 1000 (1000 unreserved now); "
-        "stage `prod` reserves 500, leaving 500 unreserved"
+        "stage `prod` reserves 500, leaving 500 unreserved. Lambda takes at most 10,000 invoke requests a second "
+        "here (10 x the quota); a run's dispatchers slow down to it when throttled"
     )

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_lambda import LambdaClient
 
+INVOKE_RATE_PER_QUOTA = 10  # invocation requests per second per unit of concurrency quota
 MIN_UNRESERVED = 100  # Lambda keeps at least this many executions unreserved per account and region
 DEFAULT_QUOTA = 1_000
 QUOTA_CODE = "L-B99A9384"  # Service Quotas: AWS Lambda, Concurrent executions
@@ -138,7 +139,11 @@ def check_concurrency(client: LambdaClient, stage: str, region: str, wanted: lis
     report = f"{account}; stage `{stage}` reserves {asked or 'none'}, leaving {left} unreserved"
     if quota < DEFAULT_QUOTA:
         report += f". At most {left} shards run at once on an unreserved worker; for more, {increase}"
-    return report
+    # Lambda's quotas page: invocation requests per second are capped at 10 x the concurrency quota.
+    return (
+        f"{report}. Lambda takes at most {INVOKE_RATE_PER_QUOTA * quota:,} invoke requests a second here "
+        f"({INVOKE_RATE_PER_QUOTA} x the quota); a run's dispatchers slow down to it when throttled"
+    )
 
 
 def _reserved_now(client: LambdaClient, function: str) -> int:

@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sweep_aws.invoke_errors import is_retryable, retry_after_s
+from sweep_aws.invoke_errors import THROTTLING_CODES, is_retryable, retry_after_s
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -40,6 +40,11 @@ class InvokeResult:
     @property
     def retryable(self) -> bool:
         return not self.accepted and is_retryable(self.code, self.status)
+
+    @property
+    def throttled(self) -> bool:
+        """Lambda refused the call for its request rate or concurrency: it passes with time."""
+        return not self.accepted and (self.status == 429 or self.code in THROTTLING_CODES)
 
     def describe(self) -> str:
         return f"{self.code or f'HTTP {self.status}'}: {self.message}".rstrip(": ")

@@ -93,6 +93,10 @@ BOTOCORE_RETRIED_CODES = frozenset(
         "RequestTimeoutException",
     }
 )
+# Of these, the ones that say "slow down" rather than "something broke" (`InvokePacer` slows down).
+THROTTLING_CODES = frozenset(
+    {"TooManyRequestsException", "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded"}
+)
 # …and the statuses it retries whatever the code (`_retry.json`'s default policies); 0: no answer.
 BOTOCORE_RETRIED_STATUSES = frozenset({0, 429, 500, 502, 503, 504, 509})
 

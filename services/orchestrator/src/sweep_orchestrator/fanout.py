@@ -19,7 +19,8 @@ from sweep_orchestrator.trust import Untrusted, refused, verify_dispatch
 log = logging.getLogger("sweep.fanout")
 
 
-def handle_dispatch(event: Mapping[str, Any], d: OrchestratorDeps) -> dict[str, Any]:
+def handle_dispatch(event: Mapping[str, Any], d: OrchestratorDeps, remaining_s: float | None = None) -> dict[str, Any]:
+    """`remaining_s`: this invocation's time left, the budget for retrying throttled invokes."""
     try:
         task = DispatchTask.model_validate(event)
         verify_dispatch(task, d.runtime.store)
@@ -30,7 +31,9 @@ def handle_dispatch(event: Mapping[str, Any], d: OrchestratorDeps) -> dict[str, 
     except Untrusted as exc:
         return refused("sweep.dispatch", exc)
     refs = task.refs()
-    report = d.dispatcher.dispatch_shards(task.factory(), refs, DispatchPolicy.from_settings(task.settings))
+    report = d.dispatcher.dispatch_shards(
+        task.factory(), refs, DispatchPolicy.from_settings(task.settings, remaining_s)
+    )
     failures = dispatch_failures(task.plan, report, dict(refs))
     record_failures(d.runtime.store, task.run_id, failures, d.runtime.clock())
     log.info(

@@ -80,7 +80,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if is_destination_record(event):
         return _reconcile(event)
     if event.get("kind") == DISPATCH_KIND:
-        return handle_dispatch(event, deps.current())
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        return handle_dispatch(event, deps.current(), remaining() / 1000 if callable(remaining) else None)
     problem = _http_shape_problem(event)
     if problem is not None:
         return _bad_event(problem)

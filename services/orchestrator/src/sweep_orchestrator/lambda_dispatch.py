@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sweep_aws.invoke import Invoker
+from sweep_aws.pacing import InvokePacer
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.tasks import TaskFactory
@@ -25,20 +26,51 @@ from sweep_orchestrator.dispatch_task import DispatchTask
 log = logging.getLogger("sweep.dispatch")
 
 
+API_BUDGET_S = 20.0
+"""How long POST /runs may spend dispatching: API Gateway gives up on the request at 30 s."""
+MARGIN_S = 10.0
+"""What a child dispatcher keeps of its Lambda time to record the shards it could not hand over."""
+
+
 @dataclass(frozen=True)
 class DispatchPolicy:
-    """How hard to push: threads, attempts per invoke, and the most shards one invocation sends."""
+    """How hard to push: threads, attempts per invoke, the most shards one invocation sends, and
+    how long one invocation may keep retrying throttled invokes (`budget_s`).
+
+    A throttle (429) is not a failure: Lambda caps invoke requests at 10 × the account's
+    concurrency quota per second, so a dispatcher on a new account is throttled by design. It is
+    retried as botocore's standard mode retries throttles (full jitter, base 1 s, cap 20 s), for as
+    long as the budget lasts, while `InvokePacer` slows every thread of the dispatch to the rate
+    Lambda accepts. Other transient errors get `max_attempts` tries with a short backoff."""
 
     concurrency: int
     max_attempts: int
     fanout_batch: int
     backoff_base_s: float = 0.05
     backoff_cap_s: float = 2.0
+    throttle_base_s: float = 1.0
+    throttle_cap_s: float = 20.0
+    budget_s: float = API_BUDGET_S
 
     @classmethod
-    def from_settings(cls, values: dict[str, int]) -> DispatchPolicy:
+    def from_settings(cls, values: dict[str, int], remaining_s: float | None = None) -> DispatchPolicy:
+        """The policy of a stage's settings; `remaining_s`, the invocation's time left, sets the
+        budget of a child dispatcher (POST /runs keeps `API_BUDGET_S`)."""
         settings = SystemSettings.resolve(values, source="default")
-        return cls(settings.dispatch_concurrency, settings.dispatch_max_attempts, settings.fanout_batch_size)
+        budget = API_BUDGET_S if remaining_s is None else max(1.0, remaining_s - MARGIN_S)
+        return cls(
+            settings.dispatch_concurrency, settings.dispatch_max_attempts, settings.fanout_batch_size, budget_s=budget
+        )
+
+
+class NoPacing:
+    """A pacer that never waits (tests whose clock is fake: `InvokePacer` waits in real time)."""
+
+    def before_send(self) -> None:
+        pass
+
+    def after(self, *, throttled: bool) -> None:
+        pass
 
 
 def split(refs: Sequence[ShardRef], batch: int) -> list[list[ShardRef]]:
@@ -72,12 +104,16 @@ class LambdaDispatcher:
         *,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+        pacer: Callable[[], InvokePacer | NoPacing] = InvokePacer,
     ) -> None:
         self.invoker = invoker
         self.worker_function = worker_function
         self.orchestrator_function = orchestrator_function
         self._sleep = sleep
         self._rng = rng
+        self._clock = clock
+        self._pacer = pacer
 
     def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
         policy = DispatchPolicy.from_settings(manifest.settings_values())
@@ -126,23 +162,49 @@ class LambdaDispatcher:
         return report
 
     def _invoke_all(self, calls: list[tuple[str, str]], policy: DispatchPolicy) -> list[str | None]:
-        """Invoke each (function, payload), in order, from up to `concurrency` threads."""
+        """Invoke each (function, payload), in order, from up to `concurrency` threads paced together."""
+        pacer, deadline = self._pacer(), self._clock() + policy.budget_s
         if len(calls) == 1:
-            return [self.invoke(calls[0][0], calls[0][1], policy)]
+            return [self.invoke(calls[0][0], calls[0][1], policy, pacer, deadline)]
         with ThreadPoolExecutor(max_workers=min(policy.concurrency, len(calls) or 1)) as pool:
-            return list(pool.map(lambda call: self.invoke(call[0], call[1], policy), calls))
+            return list(pool.map(lambda call: self.invoke(call[0], call[1], policy, pacer, deadline), calls))
 
-    def invoke(self, function: str, payload: str, policy: DispatchPolicy) -> str | None:
-        """Send one event, retrying with backoff as `policy` says: None once Lambda accepted it,
-        else why it did not after `max_attempts` (benchmarks time this one call)."""
+    def invoke(
+        self,
+        function: str,
+        payload: str,
+        policy: DispatchPolicy,
+        pacer: InvokePacer | NoPacing | None = None,
+        deadline: float | None = None,
+    ) -> str | None:
+        """Send one event, retrying as `policy` says: None once Lambda accepted it, else why it did
+        not (benchmarks time this one call). Throttles are retried until the budget is spent, as
+        counted both by the clock and by the waits themselves."""
         body = payload.encode()
-        for attempt in range(1, policy.max_attempts + 1):
+        pacer = pacer or NoPacing()
+        deadline = self._clock() + policy.budget_s if deadline is None else deadline
+        attempt = throttles = 0
+        waited = 0.0
+        while True:
+            pacer.before_send()
             result = self.invoker.invoke_async(function, body)
+            pacer.after(throttled=result.throttled)
             if result.accepted:
                 return None
             if not result.retryable:
                 return result.describe()
-            if attempt < policy.max_attempts:
-                backoff = self._rng() * min(policy.backoff_cap_s, policy.backoff_base_s * 2**attempt)
-                self._sleep(max(backoff, result.retry_after_s or 0.0))  # Lambda's Retry-After, bounded
-        return f"{result.describe()} (gave up after {policy.max_attempts} attempts)"
+            if result.throttled:
+                throttles += 1
+                wait = self._rng() * min(policy.throttle_cap_s, policy.throttle_base_s * 2**throttles)
+                wait = max(wait, result.retry_after_s or 0.0)
+                if waited + wait > policy.budget_s or self._clock() + wait > deadline:
+                    budget = f"the dispatch budget of {policy.budget_s:.0f} s ran out"
+                    return f"{result.describe()} (throttled {throttles} times; {budget})"
+            else:
+                attempt += 1
+                if attempt >= policy.max_attempts:
+                    return f"{result.describe()} (gave up after {policy.max_attempts} attempts)"
+                wait = self._rng() * min(policy.backoff_cap_s, policy.backoff_base_s * 2**attempt)
+                wait = max(wait, result.retry_after_s or 0.0)  # Lambda's Retry-After, bounded
+            waited += wait
+            self._sleep(wait)
