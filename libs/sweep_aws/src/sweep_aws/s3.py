@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,6 +18,9 @@ if TYPE_CHECKING:
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _EXISTS = {"PreconditionFailed", "412"}
+_CONFLICT = "ConditionalRequestConflict"
+CONFLICT_ATTEMPTS = 6
+"""Tries of a conditional write that S3 answers 409 (another conditional write of the key in progress)."""
 
 
 def _code(exc: ClientError) -> str:
@@ -26,10 +31,17 @@ class S3Store:
     """An S3 bucket (and optional key prefix). Transient errors (500, 503, SlowDown) are retried by
     botocore's standard retry mode; what still fails becomes a `StoreError` naming the key."""
 
-    def __init__(self, bucket: str, prefix: str = "", client: S3Client | None = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        client: S3Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = client or s3_client()
+        self._sleep = sleep
 
     @property
     def uri(self) -> str:
@@ -51,16 +63,25 @@ class S3Store:
             raise self._error("write", key, exc) from exc
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
-        """A conditional write (`If-None-Match: *`): exactly one of concurrent writers wins."""
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, IfNoneMatch="*")
-        except ClientError as exc:
-            if _code(exc) in _EXISTS or _code(exc) == "ConditionalRequestConflict":
-                return False
-            raise self._error("create", key, exc) from exc
-        except BotoCoreError as exc:
-            raise self._error("create", key, exc) from exc
-        return True
+        """A conditional write (`If-None-Match: *`): exactly one of concurrent writers wins.
+
+        S3 answers 412 when the object exists, and 409 `ConditionalRequestConflict` when another
+        conditional write of the key is in progress: "try again" (S3 API reference), since that
+        other write may yet fail. botocore does not retry a 409, so this does, with jittered backoff."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, IfNoneMatch="*")
+            except ClientError as exc:
+                if _code(exc) in _EXISTS:
+                    return False
+                if _code(exc) == _CONFLICT and attempt < CONFLICT_ATTEMPTS:
+                    self._sleep(random.random() * min(1.0, 0.05 * 2**attempt))
+                    continue
+                raise self._error("create", key, exc) from exc
+            except BotoCoreError as exc:
+                raise self._error("create", key, exc) from exc
+            return True
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     def get(self, key: str) -> bytes | None:
         try:
