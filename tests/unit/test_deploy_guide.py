@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import subprocess
@@ -12,12 +13,44 @@ ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "deploy.md").read_text()
 
 
+def caller_policies() -> list[dict[str, dict[str, Any]]]:
+    """The guide's policies for submitters and for settings admins, each as its statements by Sid."""
+    section = GUIDE.split("## Granting a caller access", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```json\n(.*?)\n```", section, re.DOTALL)
+    assert len(blocks) == 2
+    return [{statement["Sid"]: statement for statement in json.loads(b)["Statement"]} for b in blocks]
+
+
 def caller_policy() -> dict[str, dict[str, Any]]:
-    section = GUIDE.split("## Granting a caller access", 1)[1]
-    block = re.search(r"```json\n(.*?)\n```", section, re.DOTALL)
-    assert block is not None
-    policy = json.loads(block.group(1))
-    return {statement["Sid"]: statement for statement in policy["Statement"]}
+    return caller_policies()[0]
+
+
+def may_invoke(policy: dict[str, dict[str, Any]], method: str, path: str) -> bool:
+    """IAM's match of an `execute-api:Invoke` on this route ($default stage): `*` and `?` match any
+    characters, `/` included (IAM's wildcards, as fnmatch's)."""
+    arn = f"arn:aws:execute-api:<region>:<account>:<api-id>/$default/{method}{path}"
+    for statement in policy.values():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if "execute-api:Invoke" in actions and any(fnmatch.fnmatchcase(arn, r) for r in resources):
+            return True
+    return False
+
+
+def test_submitters_may_use_every_run_route_but_not_change_settings() -> None:
+    submitters, admins = caller_policies()
+    for method, path in [
+        ("POST", "/runs"),
+        ("GET", "/runs"),
+        ("GET", "/runs/study-1"),
+        ("POST", "/runs/study-1/retry"),
+        ("GET", "/settings"),
+    ]:
+        assert may_invoke(submitters, method, path), (method, path)
+    for path in ("/settings/max_points", "/settings/secrets.api_key.endpoints", "/settings/experiments.maze.size"):
+        assert not may_invoke(submitters, "PUT", path)
+        assert may_invoke(admins, "PUT", path)
+    assert not any("ssm:PutParameter" in str(s["Action"]) for s in submitters.values())
 
 
 def test_the_caller_policy_lets_athena_read_partitions_and_write_results_in_parts() -> None:
