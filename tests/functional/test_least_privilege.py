@@ -34,6 +34,7 @@ ORCHESTRATOR = policies.orchestrator_policy(
     parameter_path_arn=f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/test",
     worker_arn=f"{FUNCTION}-worker",
     orchestrator_arn=f"{FUNCTION}-orchestrator",
+    reconciler_arn=f"{FUNCTION}-reconciler",
 )
 
 

@@ -9,7 +9,7 @@ from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
 from sweep_orchestrator import handler
 from sweep_orchestrator.dispatch_task import DispatchTask
-from tests.cloud import WORKER, LambdaContext, Stage
+from tests.cloud import ORCHESTRATOR, WORKER, LambdaContext, Stage
 from tests.faults import destination_record
 
 SWEEP: dict[str, Any] = {
@@ -83,3 +83,34 @@ def test_the_reconciler_entry_refuses_a_genuine_dispatch_task_and_reconciles_rec
     stage.call("POST", "/runs", {**SWEEP, "run_id": "trust-2"})
     record = destination_record(stage.invokes.take(WORKER)[0], RuntimeError("out of memory"))
     assert handler.reconcile_handler(record, LambdaContext())["reconciled"] is True
+
+
+def dispatcher_failed(task: dict[str, Any], function: str = ORCHESTRATOR) -> dict[str, Any]:
+    """Lambda's on-failure record for a child dispatcher whose every attempt timed out."""
+    record = destination_record(task, RuntimeError("Task timed out after 60.00 seconds"))
+    record["requestContext"]["functionArn"] = f"arn:aws:lambda:us-east-1:123456789012:function:{function}:$LATEST"
+    return record
+
+
+def test_a_failed_child_dispatcher_records_dispatch_failed_for_its_shards_at_once(stage: Stage) -> None:
+    # GIVEN a dispatch task for shards 0..3 whose dispatcher failed for good (issue 22, item 8)
+    record = dispatcher_failed(real_dispatch(stage))
+    # WHEN Lambda sends its record to the on-failure destination, the reconciler
+    answer = handler.reconcile_handler(record, LambdaContext())
+    # THEN each of its shards has a DISPATCH_FAILED outcome now, not once the run is overdue
+    assert answer == {"reconciled": True, "run_id": "trust-1", "shards": 4, "recorded": 4}
+    assert sorted(stage.object_keys("outcomes/")) == [
+        layout.outcome_key("trust-1", "failure", shard) for shard in range(4)
+    ]
+    assert stage.call("GET", "/runs/trust-1")[1]["error_codes"] == {"DISPATCH_FAILED": 4}
+    # AND `sweep retry` dispatches them again
+    assert stage.call("POST", "/runs/trust-1/retry")[1]["dispatched"] == 4
+
+
+def test_a_dispatch_record_from_another_function_or_with_another_config_is_refused(stage: Stage) -> None:
+    task = real_dispatch(stage)
+    from_worker = dispatcher_failed(task, WORKER)
+    forged = dispatcher_failed({**task, "config": {"y": 0.9}})
+    for record in (from_worker, forged):
+        assert handler.reconcile_handler(record, LambdaContext())["refused"] is True
+    assert stage.object_keys("outcomes/") == []

@@ -255,6 +255,15 @@ def test_worker_async_invocations_retry_then_go_to_the_reconciler(stack: str) ->
     }
 
 
+def test_a_failed_child_dispatcher_goes_to_the_reconciler_which_knows_the_orchestrator(stack: str) -> None:
+    invoke = one(stack, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "orchestrator-async")
+    assert invoke["destinationConfig"] == {
+        "onFailure": {"destination": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-reconciler"}
+    }
+    reconciler = one(stack, "aws:lambda/function:Function", "reconciler")
+    assert reconciler["environment"]["variables"]["SWEEP_ORCHESTRATOR_FUNCTION"] == f"sweep-{stack}-orchestrator"
+
+
 def test_the_event_age_the_orchestrator_checks_is_the_one_the_worker_has(stack: str) -> None:
     # GIVEN the submit-time check reads `max_event_age_s`, Lambda drops queued shards at `maxEventAgeS`
     settings, worker = config(stack)["sweep:settings"], config(stack)["sweep:worker"]
@@ -396,6 +405,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
             "Resource": [f"{fn}-worker", f"{fn}-worker:*", f"{fn}-orchestrator", f"{fn}-orchestrator:*"],
+        },
+        "ReportDispatchFailures": {  # the on-failure destination of its own fan-out invocations
+            "Sid": "ReportDispatchFailures",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [f"{fn}-reconciler", f"{fn}-reconciler:*"],
         },
         "ReadTaskSets": {  # submit checks a referenced task set: read-only, the documented prefix only
             "Sid": "ReadTaskSets",

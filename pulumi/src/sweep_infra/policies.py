@@ -77,11 +77,18 @@ def _read_task_sets(bucket_arn: str) -> Statement:
 
 
 def orchestrator_policy(
-    *, log_group_arn: str, bucket_arn: str, parameter_path_arn: str, worker_arn: str, orchestrator_arn: str
+    *,
+    log_group_arn: str,
+    bucket_arn: str,
+    parameter_path_arn: str,
+    worker_arn: str,
+    orchestrator_arn: str,
+    reconciler_arn: str,
 ) -> Document:
     """Read its stage settings, write manifests and failure outcomes, read runs and outcomes,
-    invoke the worker (and itself, for the fan-out tree), and set stage settings and experiment
-    defaults for `PUT /settings/{name}` (never the secrets under `secrets/`)."""
+    invoke the worker (and itself, for the fan-out tree), report a failed child dispatcher to the
+    reconciler (its on-failure destination), and set stage settings and experiment defaults for
+    `PUT /settings/{name}` (never the secrets under `secrets/`)."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -117,6 +124,7 @@ def orchestrator_policy(
                 ],
             },
             _invoke("DispatchShards", worker_arn, orchestrator_arn),
+            _invoke("ReportDispatchFailures", reconciler_arn),
             _read_task_sets(bucket_arn),  # submit checks that a referenced task set is there and matches
             # status adds up a run's points from the names of its points keys: it lists them and
             # never reads one (docs/storage.md)

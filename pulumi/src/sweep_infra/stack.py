@@ -91,7 +91,9 @@ class SweepStack(pulumi.ComponentResource):
         }
 
         def orchestrator_policy(log_group_arn: str) -> pulumi.Output[str]:
-            return pulumi.Output.all(results.bucket.arn, parameters_arn, worker_arn, orchestrator_arn).apply(
+            return pulumi.Output.all(
+                results.bucket.arn, parameters_arn, worker_arn, orchestrator_arn, reconciler_arn
+            ).apply(
                 lambda a: json.dumps(
                     policies.orchestrator_policy(
                         log_group_arn=log_group_arn,
@@ -99,6 +101,7 @@ class SweepStack(pulumi.ComponentResource):
                         parameter_path_arn=a[1],
                         worker_arn=a[2],
                         orchestrator_arn=a[3],
+                        reconciler_arn=a[4],
                     )
                 )
             )
@@ -179,6 +182,8 @@ class SweepStack(pulumi.ComponentResource):
                 environment={
                     **common,
                     environment.WORKER_FUNCTION: worker_name,
+                    # records of a failed child dispatcher come from the orchestrator function
+                    environment.ORCHESTRATOR_FUNCTION: orchestrator_name,
                     environment.CODE_VERSION: artifacts["orchestrator"].sha256[:12],
                     "POWERTOOLS_SERVICE_NAME": "sweep-reconciler",
                 },
@@ -205,6 +210,12 @@ class SweepStack(pulumi.ComponentResource):
             function_name=orchestrator.function.name,
             maximum_retry_attempts=ORCHESTRATOR_ASYNC_RETRIES,
             maximum_event_age_in_seconds=config.worker.max_event_age_s,
+            # a child dispatcher that fails for good: its shards become DISPATCH_FAILED at once
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=reconciler.function.arn
+                )
+            ),
             opts=child,
         )
         api = HttpApi(

@@ -33,7 +33,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"sweep"})
 def _reconcile(event: dict[str, Any]) -> dict[str, Any]:
     d = deps.current()
     try:
-        verify_destination(event, d.runtime.store, d.dispatcher.worker_function)
+        verify_destination(event, d.runtime.store, d.dispatcher.worker_function, d.dispatcher.orchestrator_function)
     except Untrusted as exc:
         return refused("destination record", exc)
     return reconcile(event, d.runtime.store, d.runtime.clock)

@@ -25,6 +25,7 @@ from typing import Any
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import identify_task
+from sweep_orchestrator.dispatch_task import DISPATCH_KIND, DispatchTask
 from sweep_orchestrator.failures import ShardFailure, record_failures
 
 log = logging.getLogger("sweep.reconcile")
@@ -49,8 +50,11 @@ def _timed_out(response: Mapping[str, Any]) -> bool:
 def reconcile(record: Mapping[str, Any], store: ObjectStore, clock: Callable[[], datetime]) -> dict[str, Any]:
     """Record the failure the destination record describes; a shard that succeeded meanwhile keeps
     its success (see `record_outcome`)."""
-    task = identify_task(record.get("requestPayload"))
     context = record["requestContext"]
+    payload = record.get("requestPayload")
+    if isinstance(payload, Mapping) and payload.get("kind") == DISPATCH_KIND:
+        return _dispatcher_failed(DispatchTask.model_validate(payload), context, record, store, clock)
+    task = identify_task(payload)
     if task is None:
         log.error("destination record without a shard task (request %s)", context.get("requestId"))
         return {"reconciled": False, "reason": "the record carries no shard task"}
@@ -68,6 +72,39 @@ def reconcile(record: Mapping[str, Any], store: ObjectStore, clock: Callable[[],
     written = record_failures(store, task.run_id, [failure], clock()) == 1
     log.warning("shard %s/%s: %s (recorded: %s)", task.run_id, task.shard_id, code.value, written)
     return {"reconciled": written, "run_id": task.run_id, "shard_id": task.shard_id, "error_code": code.value}
+
+
+def _dispatcher_failed(
+    task: DispatchTask,
+    context: Mapping[str, Any],
+    record: Mapping[str, Any],
+    store: ObjectStore,
+    clock: Callable[[], datetime],
+) -> dict[str, Any]:
+    """A child dispatcher that failed for good: its shards get `DISPATCH_FAILED` now, not when the
+    run is overdue. One it handed over before it failed may still run; its success replaces this
+    failure (`record_outcome`), and `sweep retry` re-dispatches the rest."""
+    response = record.get("responsePayload") or {}
+    response = response if isinstance(response, Mapping) else {"errorMessage": str(response)}
+    message = (
+        f"the dispatcher for these shards failed ({context.get('condition')}, "
+        f"{context.get('approximateInvokeCount')} attempts): {response.get('errorType', 'error')}: "
+        f"{response.get('errorMessage', 'no message')}. Re-dispatch them with `sweep retry`"
+    )
+    failures = [
+        ShardFailure(
+            shard_id=shard_id,
+            attempt=attempt,
+            points_total=task.plan.shard(shard_id).size,
+            code=ErrorCode.DISPATCH_FAILED,
+            message=message,
+            request_id=context.get("requestId"),
+        )
+        for shard_id, attempt in task.refs()
+    ]
+    written = record_failures(store, task.run_id, failures, clock())
+    log.warning("run %s: a dispatcher of %d shards failed; %d recorded", task.run_id, len(failures), written)
+    return {"reconciled": written > 0, "run_id": task.run_id, "shards": len(failures), "recorded": written}
 
 
 def _classify(context: Mapping[str, Any], response: Mapping[str, Any]) -> tuple[ErrorCode, str]:

@@ -14,11 +14,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sweep_contracts.errors import RunNotFoundError, StoreError
+from pydantic import ValidationError
+
+from sweep_contracts.errors import RunNotFoundError, StoreError, SweepError
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import identify_task
-from sweep_orchestrator.dispatch_task import DispatchTask
+from sweep_orchestrator.dispatch_task import DISPATCH_KIND, DispatchTask
 from sweep_orchestrator.runs import load_manifest
 
 log = logging.getLogger("sweep.trust")
@@ -59,16 +61,31 @@ def verify_dispatch(task: DispatchTask, store: ObjectStore) -> None:
             raise Untrusted(f"shards {first}..{stop - 1} (attempt {attempt}) are not in run `{task.run_id}`'s plan")
 
 
-def verify_destination(record: Mapping[str, Any], store: ObjectStore, worker_function: str | None) -> None:
-    """A destination record must have AWS's shape, come from the stage's worker function, and carry
-    a shard task of a real run's plan exactly as the orchestrator built it."""
+def verify_destination(
+    record: Mapping[str, Any],
+    store: ObjectStore,
+    worker_function: str | None,
+    orchestrator_function: str | None = None,
+) -> None:
+    """A destination record must have AWS's shape, and carry either a shard task from the stage's
+    worker function or a dispatch task from its orchestrator function, exactly as the orchestrator
+    built it for a real run's plan."""
     context = record.get("requestContext")
     if not isinstance(context, Mapping) or context.get("condition") not in CONDITIONS:
         raise Untrusted("the record has no requestContext.condition that Lambda sends")
     match = _FUNCTION_ARN.match(str(context.get("functionArn", "")))
+    payload = record.get("requestPayload")
+    if isinstance(payload, Mapping) and payload.get("kind") == DISPATCH_KIND:
+        # a child dispatcher that failed for good (Lambda's retries spent, or its event expired)
+        if match is None or orchestrator_function is None or match["name"] != orchestrator_function:
+            raise Untrusted(f"the record's functionArn {context.get('functionArn')!r} is not the orchestrator's")
+        try:
+            verify_dispatch(DispatchTask.model_validate(payload), store)
+        except (ValidationError, SweepError) as exc:
+            raise Untrusted("the record carries no valid dispatch task") from exc
+        return
     if match is None or (worker_function is not None and match["name"] != worker_function):
         raise Untrusted(f"the record's functionArn {context.get('functionArn')!r} is not the worker's")
-    payload = record.get("requestPayload")
     task = identify_task(payload)
     if task is None or not isinstance(payload, Mapping):
         raise Untrusted("the record carries no shard task")
