@@ -24,8 +24,12 @@ from sweep_infra.preflight import (
     Reservation,
     check_concurrency,
     check_credentials,
+    check_stack_exists,
     check_tools,
+    check_worker_concurrency,
+    run_checks,
     stage_reservations,
+    stage_worker_concurrency,
 )
 from tests.cloud import response
 
@@ -113,8 +117,36 @@ def test_the_module_fails_with_a_message_and_no_traceback(tmp_path: Path, home: 
     )
     # THEN it exits 1 with the one-line fix on stderr
     assert result.returncode == 1
-    assert result.stderr.startswith("preflight: the Pulumi CLI is not on PATH: install it with")
+    assert result.stderr.startswith("preflight: failed: the Pulumi CLI is not on PATH: install it with")
     assert "Traceback" not in result.stderr
+
+
+def test_every_check_that_can_run_is_reported_in_one_pass(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no Pulumi CLI and no AWS credentials (issue 23, item 15: it used to stop at the first)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    path = executables(tmp_path / "bin", uv="exit 0")
+    # WHEN the checks run
+    checks = run_checks("dev", ROOT, {"PATH": path})
+    # THEN both failures are reported, what needs them is skipped, and the stack config passed
+    assert [c.verdict for c in checks] == ["failed", "ok", "skipped", "failed", "skipped"]
+    assert checks[0].text.startswith("the Pulumi CLI is not on PATH")
+    assert checks[3].text.startswith("no AWS credentials found")
+
+
+def test_a_stack_missing_from_the_backend_says_how_to_create_it(tmp_path: Path) -> None:
+    listed = json.dumps([{"name": "prod", "current": False}])
+    path = executables(tmp_path / "bin", pulumi=f"echo '{listed}'")
+    with pytest.raises(
+        PreflightError, match=r"^stack `dev` does not exist .* \(its stacks: prod\): .*`pulumi stack init dev`"
+    ):
+        check_stack_exists("dev", ROOT, {"PATH": path})
+    assert check_stack_exists("prod", ROOT, {"PATH": path}) == "stack `prod` exists"
 
 
 # --- credentials ---------------------------------------------------------------------------------
@@ -220,6 +252,19 @@ def test_without_reservations_a_small_quota_is_explained(lambda_api: Any) -> Non
         "quota: `aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 "
         "--desired-value 1000 --region us-east-1`. Lambda takes at most 100 invoke requests a second here "
         "(10 x the quota); a run's dispatchers slow down to it when throttled"
+    )
+
+
+def test_worker_concurrency_beyond_the_unreserved_pool_is_refused_with_the_fix(lambda_api: Any) -> None:
+    # GIVEN dev assumes 20 workers at once (its Pulumi.dev.yaml) on an account with 10 unreserved
+    lambda_api.limits = {"ConcurrentExecutions": 10, "UnreservedConcurrentExecutions": 10}
+    setting = stage_worker_concurrency(ROOT, "dev")
+    assert setting == 20
+    with pytest.raises(PreflightError, match=r"worker_concurrency is 20, but the account's unreserved pool holds 10"):
+        check_worker_concurrency(lambda_api, "dev", [], setting)
+    # WHEN the worker reserves 30 THEN 20 fits its reservation
+    assert check_worker_concurrency(lambda_api, "dev", [Reservation("sweep-dev-worker", 30)], 20) == (
+        "settings.worker_concurrency 20 fits its reservation (30)"
     )
 
 

@@ -4,9 +4,14 @@ the fix instead of a traceback halfway through a deployment:
 - the Pulumi CLI is on PATH and logged in to a backend (a self-managed one needs a passphrase);
 - `uv` is on the PATH Pulumi gets (`toolchain: uv` looks it up on PATH only);
 - AWS credentials work (`sts:GetCallerIdentity`);
+- the stack exists in that backend (`pulumi stack ls`);
 - the stage's reserved concurrency fits the account (`lambda:GetAccountSettings`): Lambda refuses a
   reservation that leaves fewer than 100 unreserved executions, and new accounts often have a
-  concurrency quota far below the default 1,000.
+  concurrency quota far below the default 1,000;
+- `settings.worker_concurrency` is no more than the worker can have (its reservation, else the
+  unreserved pool): the run estimates and the event-age check assume it.
+
+Every check runs in one pass; one that needs what failed is reported skipped.
 
     uv run python -m sweep_infra.preflight --stack dev
 """
@@ -153,16 +158,97 @@ def _reserved_now(client: LambdaClient, function: str) -> int:
         return 0
 
 
-def run_checks(stage: str, root: Path, environ: Mapping[str, str], session: boto3.Session | None = None) -> list[str]:
-    """Every check in order; the first failure raises `PreflightError`."""
+def check_stack_exists(stage: str, root: Path, environ: Mapping[str, str], run: Any = subprocess.run) -> str:
+    """The stack is in the backend Pulumi is logged in to (`pulumi stack ls`)."""
+    pulumi = shutil.which("pulumi", path=environ.get("PATH", "")) or "pulumi"
+    answer = run(
+        [pulumi, "stack", "ls", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=environ,
+    )
+    try:
+        names = {str(s.get("name", "")).rsplit("/", 1)[-1] for s in json.loads(answer.stdout or "[]")}
+    except (json.JSONDecodeError, AttributeError):
+        names = set()
+    if answer.returncode != 0 or stage not in names:
+        listed = ", ".join(sorted(names)) or "none"
+        raise PreflightError(
+            f"stack `{stage}` does not exist in this Pulumi backend (its stacks: {listed}): create it with "
+            f"`pulumi stack init {stage}` (Pulumi.{stage}.yaml holds its config already)."
+        )
+    return f"stack `{stage}` exists"
+
+
+def stage_worker_concurrency(root: Path, stage: str) -> int | None:
+    config: dict[str, Any] = (yaml.safe_load((root / f"Pulumi.{stage}.yaml").read_text()) or {}).get("config") or {}
+    value = (config.get("sweep:settings") or {}).get("worker_concurrency")
+    return int(value) if value is not None else None
+
+
+def check_worker_concurrency(client: LambdaClient, stage: str, wanted: list[Reservation], setting: int | None) -> str:
+    """`worker_concurrency` (what the run estimates and the event-age check assume runs at once)
+    against what the account gives the worker: its reservation, else the unreserved pool."""
+    if setting is None:
+        return "settings.worker_concurrency is not set (the default is assumed)"
+    reserved = next((r.wanted for r in wanted if r.function.endswith("-worker")), None)
+    limits = client.get_account_settings()["AccountLimit"]
+    available = reserved if reserved is not None else int(limits.get("UnreservedConcurrentExecutions", 0))
+    where = "its reservation" if reserved is not None else "the account's unreserved pool"
+    if setting > available:
+        raise PreflightError(
+            f"settings.worker_concurrency is {setting}, but {where} holds {available}: run estimates and the "
+            f"event-age check would assume {setting} shards at once and accept runs whose tail expires in Lambda's "
+            f"queue. Fix: `pulumi config set --path --stack {stage} sweep:settings.worker_concurrency {available}`, "
+            "or reserve more for the worker, or raise the account's quota."
+        )
+    return f"settings.worker_concurrency {setting} fits {where} ({available})"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's verdict: `ok`, `failed` (with the fix) or `skipped` (with what it needs)."""
+
+    verdict: str
+    text: str
+
+
+def _attempt(checks: list[Check], step: Any) -> Any:
+    try:
+        result = step()
+    except PreflightError as exc:
+        checks.append(Check("failed", str(exc)))
+        return None
+    for line in result if isinstance(result, list) else [result]:
+        checks.append(Check("ok", str(line)))
+    return result
+
+
+def run_checks(stage: str, root: Path, environ: Mapping[str, str], session: boto3.Session | None = None) -> list[Check]:
+    """Every check that can run, in one pass: a failure does not stop the others, and a check that
+    needs what failed is reported skipped."""
     import boto3
 
-    found = check_tools(environ.get("PATH", ""), environ)
-    region, wanted = stage_reservations(root, stage)
+    checks: list[Check] = []
+    tools = _attempt(checks, lambda: check_tools(environ.get("PATH", ""), environ))
+    stack = _attempt(checks, lambda: stage_reservations(root, stage))
+    if tools is not None and stack is not None:
+        _attempt(checks, lambda: check_stack_exists(stage, root, environ))
+    else:
+        checks.append(Check("skipped", "whether the stack exists (needs the Pulumi CLI, logged in, and its config)"))
+    region, wanted = stack if stack is not None else ("us-east-1", [])
     session = session or boto3.Session(region_name=region)
-    found.append(f"AWS account {check_credentials(session)}")
-    found.append(check_concurrency(session.client("lambda", region_name=region), stage, region, wanted))
-    return found
+    account = _attempt(checks, lambda: f"AWS account {check_credentials(session)}")
+    if account is None or stack is None:
+        checks.append(Check("skipped", "Lambda concurrency (needs working AWS credentials and the stack's config)"))
+        return checks
+    client = session.client("lambda", region_name=region)
+    _attempt(checks, lambda: check_concurrency(client, stage, region, wanted))
+    _attempt(checks, lambda: check_worker_concurrency(client, stage, wanted, stage_worker_concurrency(root, stage)))
+    return checks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,13 +257,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from sweep_infra.packaging import repo_root
 
-    try:
-        for line in run_checks(args.stack, repo_root(), os.environ):
-            print(f"ok: {line}")
-    except PreflightError as exc:
-        print(f"preflight: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    checks = run_checks(args.stack, repo_root(), os.environ)
+    for check in checks:
+        if check.verdict == "ok":
+            print(f"ok: {check.text}")
+        else:
+            print(f"preflight: {check.verdict}: {check.text}", file=sys.stderr)
+    failed = sum(c.verdict == "failed" for c in checks)
+    if failed:
+        print(f"preflight: {failed} check(s) failed; fix them and run it again.", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
