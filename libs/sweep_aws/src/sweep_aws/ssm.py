@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sweep_aws.clients import ssm_client
+from sweep_contracts.binding import BINDINGS_PATH, BoundSecret, SecretBinding, parse_stage_binding
 from sweep_contracts.errors import SecretUnavailableError
 from sweep_contracts.settings import (
     EXPERIMENTS_PATH,
@@ -58,6 +59,15 @@ def read_experiment_defaults(client: SSMClient, prefix: str) -> ExperimentDefaul
                 value=parse_value(item.value), source="ssm", version=item.version
             )
     return ExperimentDefaults(experiments=experiments)
+
+
+def read_bindings(client: SSMClient, prefix: str) -> dict[str, SecretBinding]:
+    """Every secret's binding, `<prefix>secret-bindings/<name>` (`sweep_contracts.binding`)."""
+    return {
+        name: parse_stage_binding(name, item.value)
+        for name, item in read_path(client, prefix + BINDINGS_PATH).items()
+        if name and "/" not in name
+    }
 
 
 def read_path(client: SSMClient, path: str, *, recursive: bool = False) -> dict[str, Parameter]:
@@ -123,6 +133,7 @@ class SsmSettings:
         try:
             found = read_names(self._client, self.prefix, SystemSettings.names())
             defaults = read_experiment_defaults(self._client, self.prefix)
+            bindings = read_bindings(self._client, self.prefix)
         except (ClientError, BotoCoreError) as exc:
             reason = f"ssm unavailable, built-in default used: {str(exc)[:200]}"
             log.warning("stage settings from %s unavailable; using defaults: %s", self.prefix, exc)
@@ -136,7 +147,7 @@ class SsmSettings:
             {name: item.value for name, item in known.items()},
             source="ssm",
             versions={name: item.version for name, item in known.items() if item.version},
-        ).model_copy(update={"experiment_defaults": defaults})
+        ).model_copy(update={"experiment_defaults": defaults, "secret_bindings": bindings})
         self._cached = (now, settings)
         return settings
 
@@ -165,25 +176,44 @@ class SsmSecrets:
 
     def __init__(self, prefix: str, client: SSMClient | None = None, ttl_s: int = DEFAULT_TTL_S) -> None:
         self.path = secrets_prefix(prefix)
+        self.bindings = normalise_prefix(prefix) + BINDINGS_PATH
         self.ttl_s = ttl_s
         self._provider = SSMProvider(boto3_client=client or ssm_client())
 
     def __call__(self, names: Sequence[str]) -> Mapping[str, str]:
+        """Each secret with its binding (`<prefix>secret-bindings/<name>`; none: it goes nowhere).
+        `SecretUnavailableError` with `not_set` when a secret does not exist or holds its placeholder."""
         values: dict[str, str] = {}
         for name in names:
-            try:
-                value = str(self._provider.get(self.path + name, max_age=self.ttl_s, decrypt=True))
-            except GetParameterError as exc:
-                # Powertools raises its error inside `except` without `from`: the SSM error is the
-                # context. The message names the parameter and SSM's reason, never a value.
-                raise SecretUnavailableError(
-                    f"`{self.path}{name}` could not be read: {_reason(exc).rstrip('.')}.",
-                    field=name,
-                    hint=f"check that the parameter exists and the worker's role may read it: {SET_SECRET_HINT}",
-                ) from None
+            value = self._get(self.path + name, decrypt=True)
             if value == SECRET_PLACEHOLDER:
-                raise SecretUnavailableError(
+                error = SecretUnavailableError(
                     f"`{self.path}{name}` still holds its placeholder.", field=name, hint=SET_SECRET_HINT
                 )
-            values[name] = value
+                error.not_set = True
+                raise error
+            try:
+                binding = self._get(self.bindings + name)
+            except SecretUnavailableError as exc:
+                if not exc.not_set:
+                    raise
+                binding = None
+            values[name] = BoundSecret(value, name, parse_stage_binding(name, binding))
         return values
+
+    def _get(self, name: str, *, decrypt: bool = False) -> str:
+        try:
+            return str(self._provider.get(name, max_age=self.ttl_s, decrypt=decrypt))
+        except GetParameterError as exc:
+            # Powertools raises its error inside `except` without `from`: the SSM error is the
+            # context. The message names the parameter and SSM's reason, never a value.
+            cause = exc.__cause__ or exc.__context__
+            error = SecretUnavailableError(
+                f"`{name}` could not be read: {_reason(exc).rstrip('.')}.",
+                field=name.rsplit("/", 1)[-1],
+                hint=f"check that the parameter exists and the worker's role may read it: {SET_SECRET_HINT}",
+            )
+            error.not_set = isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == (
+                "ParameterNotFound"
+            )
+            raise error from None
