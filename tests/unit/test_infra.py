@@ -499,13 +499,13 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
         "ReadExperimentSecrets": {
             "Sid": "ReadExperimentSecrets",
             "Effect": "Allow",
-            "Action": ["ssm:GetParameter"],
+            "Action": ["ssm:GetParameters"],
             "Resource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secrets/*"],
         },
         "ReadSecretBindings": {  # checked before every call: a task can be forged
             "Sid": "ReadSecretBindings",
             "Effect": "Allow",
-            "Action": ["ssm:GetParameter"],
+            "Action": ["ssm:GetParameters"],
             "Resource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secret-bindings/*"],
         },
         "ReportFailuresToReconciler": {
@@ -592,12 +592,12 @@ def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
         for statement in role_policy(stack, role)["Statement"]:
             if not any(action.startswith("ssm:") for action in statement["Action"]):
                 continue
-            # THEN only the worker's GetParameter names the secrets path; the paths read
+            # THEN only the worker's GetParameters names the secrets path; the paths read
             # (authorized against the path asked for, whatever lies below it) are under experiments/
             # and secret-bindings/, siblings of secrets/
             bindings = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secret-bindings"
             if role == "worker":
-                assert statement["Action"] == ["ssm:GetParameter"]
+                assert statement["Action"] == ["ssm:GetParameters"]  # the secret with its binding, in one call
                 assert statement["Resource"] in ([secrets + "*"], [bindings + "/*"])
             else:
                 assert not [r for r in statement["Resource"] if r.startswith(secrets.rstrip("/"))], role

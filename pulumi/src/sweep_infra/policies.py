@@ -233,14 +233,15 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
             {
                 "Sid": "ReadExperimentSecrets",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter"],
+                "Action": ["ssm:GetParameters"],
                 "Resource": [f"{secrets_path_arn}/*"],
             },
             {
-                # each secret's binding: the worker checks every call against it (a task can be forged)
+                # each secret's binding, read with the secret in one call: the worker checks every call
+                # against it (a task can be forged)
                 "Sid": "ReadSecretBindings",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter"],
+                "Action": ["ssm:GetParameters"],
                 # a sibling of `secrets/` under the stage's path
                 "Resource": [f"{secrets_path_arn.rsplit('/', 1)[0]}/{BINDINGS_PATH}*"],
             },
