@@ -75,8 +75,14 @@ def auth_headers(header: str, key: str | None, url: str | None = None) -> dict[s
     """The auth header for `key`, when its binding lets it go to `url` in `header`."""
     if not key:
         return {}
-    if url is not None and (reason := binding.refusal(key, url, header)) is not None:
-        raise CallError(f"{reason}; no call was made", {"attempts": 0})
+    if url is not None:
+        import httpx
+
+        # the origin as httpx will connect to it: a URL two parsers read differently cannot pass
+        target = httpx.URL(url)
+        origin = binding.origin(target.scheme, target.host, target.port) if target.host else url
+        if (reason := binding.refusal(key, origin, header)) is not None:
+            raise CallError(f"{reason}; no call was made", {"attempts": 0})
     return {header: f"Bearer {key}" if header.lower() == "authorization" else key}
 
 
