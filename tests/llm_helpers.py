@@ -74,6 +74,9 @@ def study_in_the_cloud(payload: dict[str, Any], ollama: FakeModelServer) -> None
     handler with the key from an SSM SecureString; check rows and that the key went nowhere else."""
     stage = make_stage()
     stage.ssm.put_parameter(Name=PREFIX + "secrets/api_key", Value=KEY, Type="SecureString")
+    # the stage's admin lets the key go to this loopback server (docs/deploy.md, Secret bindings)
+    binding = json.dumps({"endpoints": [ollama.url], "header": "Authorization"})
+    stage.ssm.put_parameter(Name=PREFIX + "secret-bindings/api_key", Value=binding, Type="String")
     stage.worker = replace(stage.worker, secrets=SsmSecrets(PREFIX, client=stage.ssm))
     # Build moto's Lambda router once, here: built lazily by 12 dispatch threads at once, CPython
     # 3.11's ast.parse can fail with "AST constructor recursion depth mismatch".

@@ -94,8 +94,9 @@ def test_settings_are_cached_for_the_ttl(stage: Stage) -> None:
         stage.ssm.meta.events.register(f"before-send.ssm.{call}", lambda **_: reads.update(["read"]))
     for _ in range(3):
         assert stage.call("GET", "/settings")[1]["settings"]["shard_size"]["value"] == 7
-    # one refresh: the settings by name (ten names a call), then the experiments' defaults path
-    assert reads["read"] == -(-len(SystemSettings.names()) // GET_PARAMETERS_MAX_NAMES) + 1
+    # one refresh: the settings by name (ten names a call), then the experiments' defaults path and
+    # the secret bindings' path
+    assert reads["read"] == -(-len(SystemSettings.names()) // GET_PARAMETERS_MAX_NAMES) + 2
     # an operator's change shows after the cache expires (here: cleared), never within a request
     stage.ssm.put_parameter(Name=PREFIX + "shard_size", Value="9", Type="String", Overwrite=True)
     assert stage.call("GET", "/settings")[1]["settings"]["shard_size"]["value"] == 7

@@ -11,6 +11,7 @@ import pytest
 from sweep_contracts.errors import SweepError
 from sweep_contracts.schema import OUTPUT_LIMIT
 from sweep_contracts.storage import MemoryStore
+from sweep_experiments.llm.http import SET_KEY_HINT
 from sweep_experiments.llm.options import COMMON, OLLAMA_LOAD, OLLAMA_REQUEST
 from sweep_orchestrator.submit import submit_run
 from tests.helpers import runtime_for
@@ -223,8 +224,10 @@ def test_the_api_key_goes_in_the_configured_header_and_nowhere_else(
     # THEN the header carried the key
     assert {k.lower(): v for k, v in server.headers[0].items()}[header.lower()] == sent
     # AND no object the run wrote, no outcome and no log line holds it
-    assert (
-        rows[0]["error_message"] == f"{server.url}/api/chat answered HTTP 401: invalid key {sent.replace(KEY, '***')}"
+    # (the 401 now also says which secret was refused and how to set it: issue 21 item 4)
+    assert rows[0]["error_message"] == (
+        f"{server.url}/api/chat answered HTTP 401: invalid key {sent.replace(KEY, '***')} "
+        f"(the `api_key` secret was refused: {SET_KEY_HINT})"
     )
     for key in store.list(""):
         assert KEY.encode() not in (store.get(key) or b""), key

@@ -70,7 +70,7 @@ def test_a_burst_of_cold_workers_all_get_their_secret_through_throttling(ssm: To
     # (built beforehand: creating a client costs CPU, not Parameter Store throughput)
     clients = [ssm_secrets_client() for _ in range(COLD_STARTS)]
     for client in clients:
-        client.meta.events.register("before-send.ssm.GetParameter", ssm.before_send)
+        client.meta.events.register("before-send.ssm.GetParameters", ssm.before_send)
     workers: list[SsmSecrets] = []
     start = time.monotonic()
 
@@ -90,7 +90,7 @@ def test_a_burst_of_cold_workers_all_get_their_secret_through_throttling(ssm: To
     assert ssm.calls - ssm.throttled == COLD_STARTS  # one successful read per cold start
     # and no faster than 40/s allows: 300 reads need at least (300 - 40) / 40 = 6.5 s
     assert elapsed >= (COLD_STARTS - TPS) / TPS
-    print(f"\n{COLD_STARTS} cold starts: {ssm.calls} GetParameter calls, {ssm.throttled} throttled, {elapsed:.1f} s")
+    print(f"\n{COLD_STARTS} cold starts: {ssm.calls} GetParameters calls, {ssm.throttled} throttled, {elapsed:.1f} s")
 
     # WHEN the same workers run their next shard (warm) THEN the cache answers: no SSM call
     calls = ssm.calls
@@ -121,7 +121,7 @@ def test_a_cold_worker_throttled_five_times_in_a_row_still_gets_its_secret(
 ) -> None:
     # GIVEN SSM throttles a cold worker's first five reads (the tail of a burst)
     client = ssm_secrets_client()
-    client.meta.events.register("before-send.ssm.GetParameter", throttle_first(5))
+    client.meta.events.register("before-send.ssm.GetParameters", throttle_first(5))
     # WHEN it reads its secret THEN it gets it, after five jittered pauses that double from 1 s
     assert ssm_secrets(PREFIX, client)(["api_key"]) == {"api_key": "s3cr3t"}
     assert len(pauses) == 5
@@ -131,7 +131,7 @@ def test_a_cold_worker_throttled_five_times_in_a_row_still_gets_its_secret(
 def test_the_settings_client_would_have_failed_the_shard(ssm: TokenBucket, pauses: list[float]) -> None:
     # GIVEN the same throttling, read with the settings client (3 attempts: it falls back to defaults fast)
     client = ssm_client()
-    client.meta.events.register("before-send.ssm.GetParameter", throttle_first(5))
+    client.meta.events.register("before-send.ssm.GetParameters", throttle_first(5))
     # THEN a secret read that way is unavailable: why the worker's secrets have their own client
     with pytest.raises(SecretUnavailableError, match="could not be read"):
         ssm_secrets(PREFIX, client)(["api_key"])

@@ -73,9 +73,10 @@ def test_settings_are_read_by_name_and_never_by_a_path_that_reaches_secrets(ssm:
     )
     # WHEN the settings are read
     settings = SsmSettings(PREFIX, client=ssm)()
-    # THEN they are read by name; the only path read is the experiment defaults'
+    # THEN they are read by name; the only paths read are the experiment defaults' and the secret
+    # bindings' (siblings of secrets/, never it)
     assert settings.records()["shard_size"] == {"value": 5, "source": "ssm", "version": 2}
-    assert paths == [PREFIX + "experiments/"]
+    assert paths == [PREFIX + "experiments/", PREFIX + "secret-bindings/"]
     assert read_names(ssm, PREFIX, ["shard_size", "max_points"]) == {"shard_size": Parameter("5", 2)}
 
 
@@ -92,7 +93,8 @@ def test_settings_are_read_again_once_the_ttl_has_passed(ssm: Any) -> None:
     # THEN it shows only once the TTL has passed, with its new version
     clock.now += 299
     assert settings().shard_size == 7
-    per_read = -(-len(SystemSettings.names()) // GET_PARAMETERS_MAX_NAMES) + 1  # by name, then the defaults
+    # by name, then the defaults, then the secret bindings
+    per_read = -(-len(SystemSettings.names()) // GET_PARAMETERS_MAX_NAMES) + 2
     assert reads["read"] == per_read
     clock.now += 1
     assert settings().records()["shard_size"] == {"value": 9, "source": "ssm", "version": 2}

@@ -391,6 +391,15 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
                 f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments/*",
             ],
         },
+        "ReadSecretBindings": {  # where each secret may go, checked at submit; a sibling of secrets/
+            "Sid": "ReadSecretBindings",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParametersByPath"],
+            "Resource": [
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secret-bindings",
+                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secret-bindings/*",
+            ],
+        },
         "WriteStageSettings": {  # the settings by name and the experiment defaults, never secrets/
             "Sid": "WriteStageSettings",
             "Effect": "Allow",
@@ -505,8 +514,14 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
         "ReadExperimentSecrets": {
             "Sid": "ReadExperimentSecrets",
             "Effect": "Allow",
-            "Action": ["ssm:GetParameter"],
+            "Action": ["ssm:GetParameters"],
             "Resource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secrets/*"],
+        },
+        "ReadSecretBindings": {  # checked before every call: a task can be forged
+            "Sid": "ReadSecretBindings",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameters"],
+            "Resource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secret-bindings/*"],
         },
         "ReportFailuresToReconciler": {
             "Sid": "ReportFailuresToReconciler",
@@ -592,19 +607,21 @@ def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
         for statement in role_policy(stack, role)["Statement"]:
             if not any(action.startswith("ssm:") for action in statement["Action"]):
                 continue
-            # THEN only the worker's GetParameter names the secrets path; the one path read
-            # (authorized against the path asked for, whatever lies below it) is under experiments/
+            # THEN only the worker's GetParameters names the secrets path; the paths read
+            # (authorized against the path asked for, whatever lies below it) are under experiments/
+            # and secret-bindings/, siblings of secrets/
+            bindings = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secret-bindings"
             if role == "worker":
-                assert statement["Action"] == ["ssm:GetParameter"]
-                assert statement["Resource"] == [secrets + "*"]
+                assert statement["Action"] == ["ssm:GetParameters"]  # the secret with its binding, in one call
+                assert statement["Resource"] in ([secrets + "*"], [bindings + "/*"])
             else:
                 assert not [r for r in statement["Resource"] if r.startswith(secrets.rstrip("/"))], role
                 experiments = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/experiments"
-                if (
-                    "ssm:GetParametersByPath" in statement["Action"]
-                    and statement.get("Sid") == "ReadExperimentDefaults"
-                ):
-                    assert all(r in (experiments, experiments + "/*") for r in statement["Resource"]), role
+                sibling = {"ReadExperimentDefaults": experiments, "ReadSecretBindings": bindings}.get(
+                    statement.get("Sid", "")
+                )
+                if "ssm:GetParametersByPath" in statement["Action"] and sibling is not None:
+                    assert all(r in (sibling, sibling + "/*") for r in statement["Resource"]), role
                 else:
                     # no path read of an ancestor of secrets/ (the stage path, `/sweep`, `/`)
                     assert "ssm:GetParametersByPath" not in statement["Action"], role
@@ -749,6 +766,33 @@ def test_experiment_defaults_from_the_stack_config_become_parameters() -> None:
         "/sweep/dev/experiments/maze/max_moves": "800",
         "/sweep/dev/experiments/maze/strategy": "wall-follower",
     }
+
+
+def test_secret_bindings_from_the_stack_config_become_parameters() -> None:
+    # GIVEN a settings admin binds the key to one https endpoint (default port) and one header
+    bindings = '{"api_key": {"endpoints": ["https://API.example.com"], "header": "X-API-Key"}}'
+    result = program("dev", f"sweep:secretBindings={bindings}")
+    # THEN `pulumi up` writes it, normalised, as a String under secret-bindings/ (what both functions read)
+    found = {
+        r["inputs"]["name"]: (r["inputs"]["type"], r["inputs"]["value"])
+        for r in result["resources"]
+        if r["type"] == "aws:ssm/parameter:Parameter" and "/secret-bindings/" in r["inputs"]["name"]
+    }
+    assert found == {
+        "/sweep/dev/secret-bindings/api_key": (
+            "String",
+            '{"endpoints":["https://api.example.com:443"],"header":"X-API-Key"}',
+        )
+    }
+
+
+def test_a_binding_to_plain_http_stops_the_deploy_naming_it() -> None:
+    result = program("dev", 'sweep:secretBindings={"api_key": {"endpoints": ["http://api.example.com"]}}')
+    assert result["error"] == (
+        "RunError: stack config `secretBindings.api_key.endpoints` of stack `dev`: 'http://api.example.com' is plain "
+        "http to a host that is not loopback: a key may travel only over https. Fix it with: pulumi config set "
+        "--path --stack dev sweep:secretBindings.api_key.endpoints[0] https://api.openai.com"
+    )
 
 
 def test_a_bad_experiment_default_in_the_stack_config_stops_the_deploy_naming_it() -> None:

@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sweep_contracts._json import canonical_json
+from sweep_contracts.binding import BINDINGS_PATH, DEFAULT_HEADER, SecretBinding
 from sweep_contracts.errors import SettingsError, SweepError
 from sweep_contracts.settings import SystemSettings, parameter_prefix
 from sweep_infra.errors import StackConfigError
@@ -36,6 +38,19 @@ class ApiThrottle(_Model):
     rate_limit: float = Field(alias="rateLimit", gt=0, le=10_000)
 
 
+class BindingConfig(_Model):
+    """`sweep:secretBindings.<name>`: the endpoints (`https://host[:port]`, or an explicitly
+    listed loopback `http://127.0.0.1:port`) and the header a secret may go to."""
+
+    endpoints: tuple[str, ...] = Field(min_length=1)
+    header: str = DEFAULT_HEADER
+
+    @model_validator(mode="after")
+    def _checked(self) -> BindingConfig:
+        SecretBinding(endpoints=self.endpoints, header=self.header)  # raises naming the bad endpoint
+        return self
+
+
 class StackConfig(_Model):
     """Everything that differs between stages."""
 
@@ -55,6 +70,8 @@ class StackConfig(_Model):
     artifacts_dir: str | None = Field(default=None, alias="artifactsDir")
     experiment_packages: tuple[str, ...] = Field(default=(), alias="experimentPackages")
     """The stage's own experiments (local project paths, requirements), shipped in its functions."""
+    secret_bindings: dict[str, BindingConfig] = Field(default_factory=dict, alias="secretBindings")
+    """Where each secret may go: `/sweep/<stage>/secret-bindings/<name>` (`sweep_contracts.binding`)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
@@ -81,6 +98,17 @@ class StackConfig(_Model):
     def effective_settings(self) -> SystemSettings:
         """The stack's settings over the built-in defaults: the value of every SSM parameter."""
         return SystemSettings.resolve(self.settings, source="default", strict=True)
+
+    def binding_parameters(self) -> dict[str, str]:
+        """Each secret's binding as (parameter name under the prefix → JSON text)."""
+        return {
+            f"{BINDINGS_PATH}{name}": canonical_json(
+                SecretBinding(endpoints=binding.endpoints, header=binding.header).model_dump(
+                    mode="json", include={"endpoints", "header"}
+                )
+            )
+            for name, binding in sorted(self.secret_bindings.items())
+        }
 
     def experiment_parameters(self) -> dict[str, str]:
         """Each experiment default as (parameter name under the prefix → text), checked by the
@@ -112,6 +140,7 @@ EXAMPLES = {
     "logRetentionDays": (f"{NAMESPACE}:logRetentionDays", "14"),
     "athenaBytesScannedCutoff": (f"{NAMESPACE}:athenaBytesScannedCutoff", "10737418240"),
     "apiThrottle": (f"{NAMESPACE}:apiThrottle.burstLimit", "50"),
+    "secretBindings": (f"{NAMESPACE}:secretBindings.api_key.endpoints[0]", "https://api.openai.com"),
 }
 _LOG_RETENTION = {
     1,
@@ -144,6 +173,7 @@ def _hint(loc: tuple[Any, ...], stage: str) -> str:
     key, example = EXAMPLES.get(top, (f"{NAMESPACE}:{top}", "…"))
     if len(loc) > 1:
         key = f"{NAMESPACE}:{'.'.join(str(p) for p in loc)}" if top != "region" else key
+        key += "[0]" if loc[-1] == "endpoints" else ""  # a list: --path sets one item
     path = " --path" if "." in key else ""
     return f"pulumi config set{path} --stack {stage} {key} {example}"
 
@@ -185,7 +215,15 @@ def load_config() -> StackConfig:
             f"--stack {pulumi.get_stack()} {NAMESPACE}:secrets, and create each secret with: "
             f"uv run sweep params set-secret NAME --stage {pulumi.get_stack()} < FILE"
         )
-    for key in ("settings", "experiments", "experimentPackages", "orchestrator", "worker", "apiThrottle"):
+    for key in (
+        "settings",
+        "experiments",
+        "experimentPackages",
+        "orchestrator",
+        "worker",
+        "apiThrottle",
+        "secretBindings",
+    ):
         value = sweep.get_object(key)
         if value is not None:
             raw[key] = value

@@ -8,6 +8,9 @@ stack config (`pulumi config set --path sweep:settings.<name> <value>`). `overwr
 the provider otherwise creates a parameter with Overwrite off, and one that `sweep params seed`
 created before the first `pulumi up` would stop the deploy with `ParameterAlreadyExists`.
 
+Secret bindings (`<prefix>secret-bindings/<name>`, from `sweep:secretBindings`): where each secret
+may go. Only this program (a settings admin's `pulumi up`) writes them: neither function's role may.
+
 Secrets (`<prefix>secrets/<name>`): deliberately not resources of this program. A SecureString
 managed here would have its decrypted value read into the Pulumi state by every refresh
 (`refresh: always`), placeholder or not; `sweep params set-secret` creates and updates them, and
@@ -31,6 +34,8 @@ class StageParametersArgs:
     tags: dict[str, str]
     experiments: dict[str, str] = field(default_factory=dict)
     """Experiment defaults: parameter name under the prefix (`experiments/<name>/<key>`) → text."""
+    bindings: dict[str, str] = field(default_factory=dict)
+    """Secret bindings: parameter name under the prefix (`secret-bindings/<name>`) → JSON text."""
 
 
 class StageParameters(pulumi.ComponentResource):
@@ -62,5 +67,18 @@ class StageParameters(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for parameter, text in args.experiments.items()
+        }
+        self.bindings = {
+            parameter: aws.ssm.Parameter(
+                f"{name}-{parameter.replace('/', '-')}",
+                name=f"{args.prefix}{parameter}",
+                type="String",
+                value=text,
+                overwrite=True,
+                description="Where a secret may go: its endpoints and header (docs/deploy.md, Secret bindings).",
+                tags=args.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for parameter, text in args.bindings.items()
         }
         self.register_outputs({"prefix": args.prefix})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sweep_contracts.binding import BINDINGS_PATH
 from sweep_contracts.settings import EXPERIMENTS_PATH, SystemSettings
 
 Statement = dict[str, Any]
@@ -112,6 +113,16 @@ def orchestrator_policy(
                 "Resource": [
                     f"{parameter_path_arn}/{EXPERIMENTS_PATH.rstrip('/')}",
                     f"{parameter_path_arn}/{EXPERIMENTS_PATH}*",
+                ],
+            },
+            {
+                # where each secret may go, checked at submit; written only by `pulumi up`
+                "Sid": "ReadSecretBindings",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParametersByPath"],
+                "Resource": [
+                    f"{parameter_path_arn}/{BINDINGS_PATH.rstrip('/')}",
+                    f"{parameter_path_arn}/{BINDINGS_PATH}*",
                 ],
             },
             {
@@ -230,8 +241,17 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
             {
                 "Sid": "ReadExperimentSecrets",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter"],
+                "Action": ["ssm:GetParameters"],
                 "Resource": [f"{secrets_path_arn}/*"],
+            },
+            {
+                # each secret's binding, read with the secret in one call: the worker checks every call
+                # against it (a task can be forged)
+                "Sid": "ReadSecretBindings",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameters"],
+                # a sibling of `secrets/` under the stage's path
+                "Resource": [f"{secrets_path_arn.rsplit('/', 1)[0]}/{BINDINGS_PATH}*"],
             },
             _invoke("ReportFailuresToReconciler", reconciler_arn),
         ],

@@ -57,7 +57,11 @@ class SweepStack(pulumi.ComponentResource):
         StageParameters(
             f"{prefix}-parameters",
             StageParametersArgs(
-                config.parameter_prefix, config.effective_settings(), tags, config.experiment_parameters()
+                config.parameter_prefix,
+                config.effective_settings(),
+                tags,
+                config.experiment_parameters(),
+                config.binding_parameters(),
             ),
             child,
         )

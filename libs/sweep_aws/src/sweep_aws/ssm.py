@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.parameters import SSMProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sweep_aws.clients import ssm_client
+from sweep_contracts.binding import BINDINGS_PATH, BoundSecret, SecretBinding, parse_stage_binding
 from sweep_contracts.errors import SecretUnavailableError
 from sweep_contracts.settings import (
     EXPERIMENTS_PATH,
@@ -58,6 +57,15 @@ def read_experiment_defaults(client: SSMClient, prefix: str) -> ExperimentDefaul
                 value=parse_value(item.value), source="ssm", version=item.version
             )
     return ExperimentDefaults(experiments=experiments)
+
+
+def read_bindings(client: SSMClient, prefix: str) -> dict[str, SecretBinding]:
+    """Every secret's binding, `<prefix>secret-bindings/<name>` (`sweep_contracts.binding`)."""
+    return {
+        name: parse_stage_binding(name, item.value)
+        for name, item in read_path(client, prefix + BINDINGS_PATH).items()
+        if name and "/" not in name
+    }
 
 
 def read_path(client: SSMClient, path: str, *, recursive: bool = False) -> dict[str, Parameter]:
@@ -123,6 +131,7 @@ class SsmSettings:
         try:
             found = read_names(self._client, self.prefix, SystemSettings.names())
             defaults = read_experiment_defaults(self._client, self.prefix)
+            bindings = read_bindings(self._client, self.prefix)
         except (ClientError, BotoCoreError) as exc:
             reason = f"ssm unavailable, built-in default used: {str(exc)[:200]}"
             log.warning("stage settings from %s unavailable; using defaults: %s", self.prefix, exc)
@@ -136,7 +145,7 @@ class SsmSettings:
             {name: item.value for name, item in known.items()},
             source="ssm",
             versions={name: item.version for name, item in known.items() if item.version},
-        ).model_copy(update={"experiment_defaults": defaults})
+        ).model_copy(update={"experiment_defaults": defaults, "secret_bindings": bindings})
         self._cached = (now, settings)
         return settings
 
@@ -152,38 +161,71 @@ class SsmSettings:
         return int(answer["Version"])
 
 
-def _reason(exc: GetParameterError) -> str:
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(cause, ClientError):
-        error = cause.response.get("Error", {})
+def _reason(exc: ClientError | BotoCoreError) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
         return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".rstrip(": ")
-    return f"{type(cause).__name__}: {cause}" if cause is not None else (str(exc) or "unknown error")
+    return f"{type(exc).__name__}: {exc}"
 
 
 class SsmSecrets:
-    """Experiment secrets: SecureString parameters `<prefix>secrets/<name>`, decrypted, cached."""
+    """Experiment secrets: SecureString parameters `<prefix>secrets/<name>`, decrypted, each read
+    with its binding `<prefix>secret-bindings/<name>` in one `GetParameters` call, and cached for
+    `ttl_s` once found.
 
-    def __init__(self, prefix: str, client: SSMClient | None = None, ttl_s: int = DEFAULT_TTL_S) -> None:
+    One call per secret, not two: every cold worker reads its secrets, and Parameter Store's
+    default throughput (40 calls a second, docs/deploy.md) is what a fan-out waits on. Read with
+    the client rather than Powertools' `get_parameters_by_name`, which reports a server error and
+    a missing parameter alike: a stage whose SSM fails must not look keyless."""
+
+    def __init__(
+        self,
+        prefix: str,
+        client: SSMClient | None = None,
+        ttl_s: int = DEFAULT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = secrets_prefix(prefix)
+        self.bindings = normalise_prefix(prefix) + BINDINGS_PATH
         self.ttl_s = ttl_s
-        self._provider = SSMProvider(boto3_client=client or ssm_client())
+        self._client = client or ssm_client()
+        self._clock = clock
+        self._cache: dict[str, tuple[float, str | None, str | None]] = {}
 
     def __call__(self, names: Sequence[str]) -> Mapping[str, str]:
+        """Each secret with its binding (none: it goes nowhere). `SecretUnavailableError` with
+        `not_set` when a secret does not exist or holds its placeholder."""
         values: dict[str, str] = {}
         for name in names:
-            try:
-                value = str(self._provider.get(self.path + name, max_age=self.ttl_s, decrypt=True))
-            except GetParameterError as exc:
-                # Powertools raises its error inside `except` without `from`: the SSM error is the
-                # context. The message names the parameter and SSM's reason, never a value.
-                raise SecretUnavailableError(
-                    f"`{self.path}{name}` could not be read: {_reason(exc).rstrip('.')}.",
-                    field=name,
-                    hint=f"check that the parameter exists and the worker's role may read it: {SET_SECRET_HINT}",
-                ) from None
-            if value == SECRET_PLACEHOLDER:
-                raise SecretUnavailableError(
-                    f"`{self.path}{name}` still holds its placeholder.", field=name, hint=SET_SECRET_HINT
+            value, binding = self._read(name)
+            if value is None or value == SECRET_PLACEHOLDER:
+                reason = (
+                    f"could not be read: ParameterNotFound: Parameter {self.path}{name} not found."
+                    if value is None
+                    else "still holds its placeholder."
                 )
-            values[name] = value
+                error = SecretUnavailableError(f"`{self.path}{name}` {reason}", field=name, hint=SET_SECRET_HINT)
+                error.not_set = True
+                raise error
+            values[name] = BoundSecret(value, name, parse_stage_binding(name, binding))
         return values
+
+    def _read(self, name: str) -> tuple[str | None, str | None]:
+        now = self._clock()
+        cached = self._cache.get(name)
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1], cached[2]
+        secret, binding = self.path + name, self.bindings + name
+        try:
+            answer = self._client.get_parameters(Names=[secret, binding], WithDecryption=True)
+        except (ClientError, BotoCoreError) as exc:
+            # the message names the parameter and SSM's reason, never a value
+            raise SecretUnavailableError(
+                f"`{secret}` could not be read: {_reason(exc).rstrip('.')}.",
+                field=name,
+                hint=f"check that the parameter exists and the worker's role may read it: {SET_SECRET_HINT}",
+            ) from None
+        found = {item["Name"]: item["Value"] for item in answer.get("Parameters", [])}
+        if secret in found:  # a missing secret is asked again: once someone sets it, the next shard has it
+            self._cache[name] = (now, found[secret], found.get(binding))
+        return found.get(secret), found.get(binding)

@@ -215,6 +215,9 @@ class SecretUnavailableError(SweepError):
     """A secret an experiment declares cannot be read (missing, unreadable, or still a placeholder)."""
 
     code = ApiCode.SECRET_UNAVAILABLE
+    not_set: bool = False
+    """True when nobody gave the secret a value (as opposed to a store that could not be read):
+    an optional secret is then simply absent."""
     http_status = 503
 
 

@@ -69,7 +69,8 @@ class Experiment(Generic[C]):
 
     `run(config)` gets the point's effective config validated into `config_model` and returns
     numeric metrics. With `secrets`, it is called as `run(config, secrets)`, where `secrets`
-    maps each declared name to its value from the stage's secret store (never from the event).
+    maps each declared name to its value from the stage's secret store (never from the event); a
+    secret whose config has a false `<name>_required` field may be absent (not set).
     """
 
     name: str

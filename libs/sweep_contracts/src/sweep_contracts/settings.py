@@ -15,6 +15,7 @@ from pydantic import Field, JsonValue, ValidationError
 
 from sweep_contracts import prices
 from sweep_contracts.base import Frozen
+from sweep_contracts.binding import SecretBinding
 from sweep_contracts.errors import SettingsError
 
 Source = Literal["default", "ssm", "file"]
@@ -162,6 +163,8 @@ class SystemSettings(Frozen):
     provenance: dict[str, Provenance] = Field(default_factory=dict, exclude=True)
     experiment_defaults: ExperimentDefaults = Field(default_factory=ExperimentDefaults, exclude=True)
     """Read with the settings (same source, cache and fallback), merged into a request's config at submit."""
+    secret_bindings: dict[str, SecretBinding] = Field(default_factory=dict, exclude=True)
+    """Where each secret may go (`sweep_contracts.binding`): read with the settings, checked at submit."""
 
     @classmethod
     def names(cls) -> list[str]:
@@ -246,7 +249,7 @@ class SystemSettings(Frozen):
         }
 
 
-_NOT_SETTINGS = frozenset({"provenance", "experiment_defaults"})
+_NOT_SETTINGS = frozenset({"provenance", "experiment_defaults", "secret_bindings"})
 
 SECRETS_PATH = "secrets/"
 """Experiment secrets are SecureString parameters under `<prefix>secrets/<name>`."""

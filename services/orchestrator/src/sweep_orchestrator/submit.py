@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from sweep_contracts import layout
+from sweep_contracts import binding, layout
 from sweep_contracts._json import canonical_json
 from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size
@@ -76,6 +76,11 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
     experiment = rt.registry.get(request.experiment)
     # the stage defaults are read once, here; the merged config then travels in every task
     config, provenance = merge_config(experiment, request.config, settings.experiment_defaults)
+    if experiment.secrets:
+        # the request names where its calls go; the stage's bindings say where a key may go
+        header = experiment.config_model.model_fields.get(binding.HEADER_FIELD)
+        default_header = str(header.default) if header is not None else binding.DEFAULT_HEADER
+        binding.check_request(experiment.secrets, settings.secret_bindings, config, request, default_header)
     space = PointSpace(request, config)
     plan = plan_shards(space.size, settings, request.shard_size)
     experiment.check_request(request, space)

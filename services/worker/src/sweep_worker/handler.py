@@ -10,9 +10,12 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from sweep_aws.environ import required, settings_ttl
 from sweep_aws.stores import open_store
 from sweep_contracts import environment
+from sweep_contracts.binding import ENDPOINTS_SUFFIX, BoundSecret, local_binding
 from sweep_contracts.errors import SecretUnavailableError
 from sweep_contracts.experiments import Registry
 from sweep_worker import logs
@@ -30,17 +33,34 @@ logger = logs.configure()
 
 
 def environment_secrets(names: Sequence[str]) -> Mapping[str, str]:
-    """Local runs: secret `api_key` is the environment variable `SWEEP_SECRET_API_KEY`."""
+    """Local runs: secret `api_key` is the environment variable `SWEEP_SECRET_API_KEY`, bound to
+    the endpoints in `SWEEP_SECRET_API_KEY_ENDPOINTS` (else loopback only: `sweep_contracts.binding`)."""
     missing = [n for n in names if environment.SECRET_PREFIX + n.upper() not in os.environ]
     if missing:
         variables = ", ".join(environment.SECRET_PREFIX + n.upper() for n in missing)
-        raise SecretUnavailableError(
+        error = SecretUnavailableError(
             f"the experiment needs {', '.join(missing)}, and {variables} is not set.",
             field="secrets",
             value=missing,
             hint=f"set {variables} in the environment of `sweep run`.",
         )
-    return {n: os.environ[environment.SECRET_PREFIX + n.upper()] for n in names}
+        error.not_set = True
+        raise error
+    found: dict[str, str] = {}
+    for n in names:
+        try:
+            binding = local_binding(n, os.environ, environment.SECRET_PREFIX)
+        except ValidationError as exc:
+            variable = environment.SECRET_PREFIX + n.upper() + ENDPOINTS_SUFFIX
+            reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise SecretUnavailableError(
+                f"{variable} lists an endpoint a key may not go to: {reason}.",
+                field=variable,
+                value=os.environ.get(variable),
+                hint=f"list `https://host[:port]` or loopback `http://127.0.0.1:port` endpoints in {variable}.",
+            ) from None
+        found[n] = BoundSecret(os.environ[environment.SECRET_PREFIX + n.upper()], n, binding)
+    return found
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sweep_contracts import redaction
 from sweep_contracts._json import canonical_json
 from sweep_contracts.batch import ConfigBatch
 from sweep_contracts.experiments import BatchAnswers, EvaluationError, Experiment
@@ -33,11 +34,9 @@ BATCH_POINTS = 4096
 
 def redact(text: str, secrets: Mapping[str, str]) -> str:
     """`text` with the value of every secret replaced by its name: an experiment that raises with
-    its API key in the message must not get the key stored in a row, an outcome or a log line."""
-    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
-        if value:
-            text = text.replace(value, f"[secret `{name}`]")
-    return text
+    its API key in the message must not get the key stored in a row, an outcome or a log line.
+    Parts of a key that a cut made before this left at an edge go too (`sweep_contracts.redaction`)."""
+    return redaction.redact(text, secrets)
 
 
 def point_error(exc: BaseException, experiment: Experiment[Any], secrets: Mapping[str, str]) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from sweep_contracts.errors import (
     SweepError,
     UnknownExperimentError,
 )
-from sweep_contracts.experiments import Registry
+from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.outcomes import ErrorCode, Outcome, delete_quietly, finish_cleanup, read_outcome, record_outcome
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
@@ -63,6 +63,27 @@ class WorkerDeps:
     timer: Timer = time.perf_counter
 
 
+def optional(experiment: Experiment[Any], config: Mapping[str, Any], name: str) -> bool:
+    """Whether secret `name` may be absent: its experiment's config has a field `<name>_required`
+    (an LLM experiment's `api_key_required`) and the task's config leaves it false. A keyless
+    server then gets no auth header; every other experiment needs what it declares."""
+    field = experiment.config_model.model_fields.get(f"{name}_required")
+    return field is not None and not config.get(f"{name}_required", field.default)
+
+
+def _read_secrets(task: ShardTask, experiment: Experiment[Any], read: Secrets) -> Mapping[str, str]:
+    secrets: dict[str, str] = {}
+    for name in experiment.secrets:
+        try:
+            secrets.update(read([name]))
+        except SecretUnavailableError as exc:
+            if exc.not_set and optional(experiment, task.config, name):
+                continue
+            message = f"a secret of experiment `{task.experiment}` is unavailable: {exc}"
+            raise _ShardFailed(ErrorCode.SECRET_UNAVAILABLE, message) from exc
+    return secrets
+
+
 def previous_attempt_crashed(task: ShardTask, store: ObjectStore) -> bool:
     """Whether the shard's last recorded attempt died with its process: then this attempt isolates
     its points, or it would die at the same point again. When the store cannot say, isolate: it is
@@ -103,11 +124,7 @@ def _run_shard(
         experiment = deps.registry.get(task.experiment)
     except UnknownExperimentError as exc:
         raise _ShardFailed(ErrorCode.EXPERIMENT_UNAVAILABLE, str(exc)) from exc
-    try:
-        secrets = deps.secrets(experiment.secrets)
-    except SecretUnavailableError as exc:
-        message = f"a secret of experiment `{task.experiment}` is unavailable: {exc}"
-        raise _ShardFailed(ErrorCode.SECRET_UNAVAILABLE, message) from exc
+    secrets = _read_secrets(task, experiment, deps.secrets)
     # an earlier execution of this attempt that left its started marker died (Lambda redelivers
     # with the same attempt); an earlier attempt that crashed says so in its failure outcome
     isolate = isolate or previous_attempt_crashed(task, deps.store)

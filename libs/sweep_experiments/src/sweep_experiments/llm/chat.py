@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweep_experiments.llm.http import post_json
+from sweep_experiments.llm.http import clip, post_json
 from sweep_experiments.llm.options import GenerationOptions
 
 OLLAMA_COUNTERS = (
@@ -84,7 +84,9 @@ def ollama_chat(
     reply = post_json(cfg, "/api/chat", body, api_key, warm_key=cfg.load_key())
     message = reply.body.get("message")
     if not isinstance(message, dict):
-        raise ValueError(f"{cfg.endpoint}/api/chat answered without a `message` object: {str(reply.body)[:200]}")
+        raise ValueError(
+            f"{cfg.endpoint}/api/chat answered without a `message` object: {clip(str(reply.body), 200, api_key)}"
+        )
     metrics: dict[str, float] = {}
     for name in OLLAMA_COUNTERS:
         value = _number(reply.body.get(name))
@@ -116,9 +118,8 @@ def openai_chat(
     reply = post_json(cfg, "/v1/chat/completions", body, api_key)
     choices = reply.body.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0].get("message"), dict):
-        raise ValueError(
-            f"{cfg.endpoint}/v1/chat/completions answered without `choices[0].message`: {str(reply.body)[:200]}"
-        )
+        shown = clip(str(reply.body), 200, api_key)
+        raise ValueError(f"{cfg.endpoint}/v1/chat/completions answered without `choices[0].message`: {shown}")
     choice, message = choices[0], choices[0]["message"]
     usage = reply.body.get("usage") or {}
     metrics: dict[str, float] = {}

@@ -16,7 +16,13 @@ class EndpointConfig(BaseModel):
     api_key_header: str = Field(
         default="Authorization",
         description="Header that carries the `api_key` secret: `Authorization` (sent as `Bearer <key>`) "
-        "or any other name such as `X-API-Key` (sent as the bare key). An empty key sends no header.",
+        "or any other name such as `X-API-Key` (sent as the bare key). No key (or an empty one) sends no "
+        "header. The key goes only where its binding allows (docs/deploy.md, Secret bindings).",
+    )
+    api_key_required: bool = Field(
+        default=False,
+        description="True: a missing `api_key` secret fails the shard before any call (SECRET_UNAVAILABLE); "
+        "false: without a key, calls carry no auth header (a keyless local server).",
     )
     connect_timeout_s: float = Field(default=10.0, gt=0, le=600, description="TCP connect timeout.")
     load_timeout_s: float = Field(

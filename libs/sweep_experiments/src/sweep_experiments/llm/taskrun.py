@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field, JsonValue, ValidationInfo, field_validator
 
 from sweep_contracts.experiments import Evaluation, EvaluationError
+from sweep_contracts.redaction import redact
 from sweep_contracts.schema import clip_output
 from sweep_experiments.llm import scorers, tasks
 from sweep_experiments.llm.chat import chat
@@ -72,7 +73,8 @@ def run_task(cfg: TaskConfig, secrets: Mapping[str, str]) -> Evaluation:
     item = tasks.load(cfg.tasks, cfg.task_items, cfg.tasks_sha256)[cfg.task_index]
     messages = item.chat_messages(cfg.template, cfg.system)
     result = chat(cfg, messages, secrets.get("api_key"))
-    output, truncated = clip_output(result.content)
+    # redacted before the cut: a cut first could leave part of a key that the server echoed
+    output, truncated = clip_output(redact(result.content, secrets))
     try:
         score = scorers.get(cfg.scorer_name())(result.content, item.expected, cfg.scorer_args)
     except Exception as exc:
