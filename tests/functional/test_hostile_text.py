@@ -203,3 +203,24 @@ def test_experiments_plan_and_try_show_hostile_text_safely(
     assert tried.returncode == 3, tried.stderr[-3000:]
     assert "\x1b" not in tried.stderr
     assert "ValueError: \\x1b]52;c;SGFja2Vk\\x07" in tried.stderr
+
+
+def test_a_rerun_names_a_changed_plugin_version_as_text(site: Path, tmp_path: Path) -> None:
+    # GIVEN a run of a plugin whose recorded version holds markup, and the plugin since upgraded
+    info = tmp_path / "site" / "hostile_plugin-1.0.dist-info"
+    info.parent.mkdir()
+    (info.parent / "hostile_plugin.py").write_text((site / "hostile_plugin.py").read_text())
+    info.mkdir()
+    (info / "entry_points.txt").write_text("[sweep.experiments]\nhostile = hostile_plugin:EXPERIMENT\n")
+    sweep_file = {"experiment": "hostile", "run_id": "rerun", "config": {"label": "plain"}}
+    (tmp_path / "rerun.json").write_text(json.dumps(sweep_file))
+    for version in ("1.0[/]", "2.0[/INST]\x1b[2J"):
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: hostile-plugin\nVersion: {version}\n")
+        # WHEN the same file runs again
+        result = sweep(info.parent, tmp_path, "run", "rerun.json", "--out", "out", "-q")
+    # THEN the existing run is shown, naming both versions as text
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "\x1b" not in result.stderr
+    assert "the code changed since it ran" in result.stderr
+    assert '"hostile-plugin 1.0[/]" → "hostile-plugin 2.0[/INST]\\u001b[2J"' in result.stderr
