@@ -211,4 +211,5 @@ class LocalBackend:
 
 def _experiment_version(name: str) -> dict[str, str]:
     """The experiment's code version now, for comparing with a run's; none if it cannot load."""
-    return experiment_version(Registry.default().get(name)) if name in Registry.default() else {}
+    found = Registry.default().find(name)
+    return experiment_version(found) if found else {}

@@ -199,7 +199,8 @@ def chosen_metrics(run_id: str, experiment: str, recorded: list[str], asked: Seq
             hint=f"recorded metrics: {', '.join(recorded) or 'none'}.",
         )
     registry = Registry.default()
-    declared = [m for m in (registry.get(experiment).metrics if experiment in registry else ()) if m in recorded]
+    found = registry.find(experiment)
+    declared = [m for m in (found.metrics if found else ()) if m in recorded]
     return list(asked) or declared or recorded
 
 

@@ -116,11 +116,18 @@ def experiments(
 
     registry = Registry.default()
     if name is None:
+        # a plugin is listed from its metadata, not imported: one that is slow, exits or reads the
+        # command line on import cannot hold up or end this list (`experiments NAME` loads it)
         for experiment_name in registry.names():
-            experiment = registry.get(experiment_name)
-            render.out.print(
-                render.shown(experiment_name, "bold").append_text(render.shown(f"  {experiment.description}"))
-            )
+            plugin, packages = registry.plugin(experiment_name), registry.conflicts.get(experiment_name)
+            if packages:
+                about = f"refused: registered by {' and '.join(packages)}"
+            elif plugin:
+                about = f"from package `{plugin}`; `sweep experiments {experiment_name}` shows it"
+            else:
+                found = registry.find(experiment_name)
+                about = found.description if found else "could not be loaded (see the warning)"
+            render.out.print(render.shown(experiment_name, "bold").append_text(render.shown(f"  {about}")))
         return
     experiment = registry.get(name)
     render.out.print(render.shown(name, "bold").append_text(render.shown(f"  {experiment.description}")))
