@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import statistics
+import sys
 import warnings
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -181,3 +185,53 @@ def test_numpy_metrics_are_numbers_and_nan_or_inf_make_the_point_an_error_issue1
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ValueError, match=r"metric `d` is (nan|inf); metrics must be finite numbers"):
             exp.evaluate(Cfg(v=bad))
+
+
+def _plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, source: str) -> EntryPoint:
+    (tmp_path / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return EntryPoint(module, f"{module}:EXPERIMENT", "sweep.experiments")
+
+
+def test_a_plugin_raising_keyboardinterrupt_or_exiting_on_import_is_only_its_error_issue20(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN plugins that raise KeyboardInterrupt and SystemExit themselves while imported
+    interrupts = _plugin(tmp_path, monkeypatch, "interrupts_plugin", "raise KeyboardInterrupt\n")
+    exits = _plugin(tmp_path, monkeypatch, "exits_plugin", "import sys\nsys.exit(3)\n")
+    argv = list(sys.argv)
+    registry = Registry(pending=[interrupts, exits])
+    # WHEN each is asked for
+    # THEN each is a warning and an unknown-experiment error, and sys.argv is as it was
+    for name, error in [("interrupts_plugin", "KeyboardInterrupt: "), ("exits_plugin", r"SystemExit\(3\) while")]:
+        with pytest.warns(PluginWarning, match=f"`{name}`.* failed with {error}"):
+            assert registry.find(name) is None
+    assert sys.argv == argv
+
+
+def test_a_ctrl_c_while_a_plugin_imports_still_stops_the_command_issue20(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a plugin whose import is interrupted by a real SIGINT (the user's Ctrl-C)
+    source = "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n"
+    registry = Registry(pending=[_plugin(tmp_path, monkeypatch, "slow_import_plugin", source)])
+    handler = signal.getsignal(signal.SIGINT)
+    # WHEN it is asked for
+    # THEN the interrupt reaches the caller, and the SIGINT handler is sweep's again
+    with pytest.raises(KeyboardInterrupt):
+        registry.get("slow_import_plugin")
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_a_plugin_sees_only_its_name_in_sys_argv_issue20(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a plugin that records sys.argv when imported (and then fails: it defines no experiment)
+    seen = tmp_path / "argv.json"
+    source = f"import json, sys\nopen({str(seen)!r}, 'w').write(json.dumps(sys.argv))\n"
+    registry = Registry(pending=[_plugin(tmp_path, monkeypatch, "argv_reader", source)])
+    monkeypatch.setattr(sys, "argv", ["sweep", "run", "secret-file.yaml"])
+    # WHEN it is imported
+    with pytest.warns(PluginWarning):
+        registry.find("argv_reader")
+    # THEN it saw only its own name; sweep's argv is back afterwards
+    assert json.loads(seen.read_text()) == ["argv_reader"]
+    assert sys.argv == ["sweep", "run", "secret-file.yaml"]

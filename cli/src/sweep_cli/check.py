@@ -219,7 +219,7 @@ def check_command(run_id: str, store: ObjectStore, as_json: bool) -> int:
         print(json.dumps({"run_id": run_id, "ok": report.ok, "violations": report.counts(), "lines": report.lines()}))
     else:
         for line in report.lines():
-            render.out.print(line, markup=False, highlight=False)
+            render.out.print(render.shown(line))
         verdict = "ok" if report.ok else f"{len(report.violations)} violations"
         render.out.print(
             f"check {run_id}: {verdict} ({report.shards} shards, {report.rows_checked} rows checked, "

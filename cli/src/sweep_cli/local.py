@@ -173,8 +173,14 @@ class LocalBackend:
             recorded = manifest.code_version
             changed = differences(recorded, {**code_version(), **_experiment_version(manifest.request.experiment)})
             if recorded and changed:
+                from rich.markup import escape
+
+                from sweep_cli.render import visible
+
+                # the recorded versions come from the store (a plugin names its own): text, not markup
                 text += (
-                    f"\n[yellow]the code changed since it ran[/yellow] ({'; '.join(changed)}): these are the old "
+                    f"\n[yellow]the code changed since it ran[/yellow] ({escape(visible('; '.join(changed)))}): "
+                    "these are the old "
                     "code's results. Run it again with `--force` (replaces them) or under a new name with "
                     "`--run-id NAME`."
                 )
@@ -205,4 +211,5 @@ class LocalBackend:
 
 def _experiment_version(name: str) -> dict[str, str]:
     """The experiment's code version now, for comparing with a run's; none if it cannot load."""
-    return experiment_version(Registry.default().get(name)) if name in Registry.default() else {}
+    found = Registry.default().find(name)
+    return experiment_version(found) if found else {}

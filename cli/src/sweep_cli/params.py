@@ -248,13 +248,18 @@ def params_seed(
     styles = {"create": "green", "overwrite": "yellow", "kept": "red", "unchanged": "dim"}
     for change in changes:
         table.add_row(
-            change.name, change.current or "", change.wanted, Text(change.action, style=styles[change.action])
+            render.shown(change.name),
+            render.shown(change.current or ""),
+            render.shown(change.wanted),
+            Text(change.action, style=styles[change.action]),
         )
     render.out.print(table)
     kept = [c.name for c in changes if c.action == "kept"]
     if kept:
         render.out.print(
-            f"{len(kept)} existing value(s) differ and were kept ({', '.join(kept)}); --force overwrites them."
+            render.shown(
+                f"{len(kept)} existing value(s) differ and were kept ({', '.join(kept)}); --force overwrites them."
+            )
         )
     render.out.print(
         f"Note: `pulumi up --stack {stage}` puts the stack config's values back (Pulumi.yaml: refresh: always); "
@@ -280,9 +285,10 @@ def params_show(stage: StageRequired, region: RegionOption = None) -> None:
             note = "not a setting"
         else:
             note = "matches" if declared[name] == p.value else f"differs: {declared[name]}"
-        table.add_row(name, value, str(p.version), render.cell(p.modified.replace(microsecond=0)), note)
+        cells = (render.shown(name), render.shown(value), str(p.version), render.shown(note))
+        table.add_row(*cells[:3], render.cell(p.modified.replace(microsecond=0)), cells[3])
     for name in sorted(set(declared) - set(current)):
-        table.add_row(name, Text("missing", style="red"), "", "", f"wants {declared[name]}")
+        table.add_row(render.shown(name), Text("missing", style="red"), "", "", render.shown(f"wants {declared[name]}"))
     render.out.print(table)
 
 

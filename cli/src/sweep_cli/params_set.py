@@ -167,12 +167,13 @@ def params_set(
     for column in ("setting", "was", "wanted", "action", "version"):
         table.add_column(column)
     styles = {"create": "green", "overwrite": "yellow", "kept": "red", "unchanged": "dim"}
-    was = "" if written.action == "create" else render.cell(written.current)
+    was = render.cell("" if written.action == "create" else written.current)
     version = "" if written.version is None else str(written.version)
-    table.add_row(name, was, render.cell(wanted), Text(written.action, style=styles[written.action]), version)
+    action = Text(written.action, style=styles[written.action])
+    table.add_row(render.shown(name), was, render.cell(wanted), action, version)
     render.out.print(table)
     if written.action == "kept":
-        render.out.print(f"{name} holds {written.current!r} and was kept; --force overwrites it.")
+        render.out.print(render.shown(f"{name} holds {written.current!r} and was kept; --force overwrites it."))
     elif written.version is not None:
         render.out.print(
             f"Runs submitted from now on use it; other warm orchestrators within {written.cache_ttl_s} s (their "

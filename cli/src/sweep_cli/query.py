@@ -41,7 +41,8 @@ def objective(
     """The metric to summarise and its direction: `--metric`, else the experiment's declared
     objective (when it is installed here), else the first metric the run recorded."""
     registry = Registry.default()
-    declared = registry.get(experiment).objective if experiment in registry else None
+    found = registry.find(experiment)
+    declared = found.objective if found else None
     if metric:
         return metric, declared.goal if declared and declared.metric == metric else "max"
     if declared:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -30,11 +31,48 @@ if not out.is_terminal:  # piped or in CI: don't squeeze tables into 80 columns
 if not err.is_terminal:  # logs wrap lines themselves; a hard wrap would split messages mid-sentence
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+# C0 (with ESC), DEL, C1 (with CSI), bidi overrides and isolates, and lone surrogates (which a
+# terminal's encoder refuses): what lets text rewrite a terminal, its clipboard or its reading order.
+_OTHER_CONTROLS = r"\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_CONTROL = re.compile(r"[\x00-\x1f" + _OTHER_CONTROLS + "]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f" + _OTHER_CONTROLS + "]")  # keeps \t and \n
+
+
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(value: Any, *, lines: bool = False) -> str:
+    """Text that came from outside (an experiment, a sweep file, a server, a store) with every
+    control character shown as its escape (`\\x1b`, `\\u202e`), so none reaches the terminal to act;
+    `lines` keeps newlines and tabs, for a block meant to span lines (a traceback, a log)."""
+    return (_CONTROL_BUT_LINES if lines else _CONTROL).sub(_escape, value if isinstance(value, str) else str(value))
+
+
+def shown(value: Any, style: str = "", *, lines: bool = False) -> Text:
+    """Outside text for rich: `visible`, and a `Text`, which rich never reads as markup (a `str`
+    would be: `[/]` in a value ends the command in a `MarkupError`, `[link=…]` becomes a link).
+    Every value from an experiment, a sweep file, a server or a store is printed through this."""
+    return Text(visible(value, lines=lines), style=style)
+
+
 _STATE_STYLE = {"succeeded": "green", "running": "yellow", "stalled": "red", "partial": "dark_orange", "failed": "red"}
 
 
-def cell(value: Any) -> str:
-    """A value as a table cell: numbers to 4 significant digits, maps as k=v."""
+def cell(value: Any) -> Text:
+    """A value as a table cell (shown as text, see `shown`): numbers to 4 significant digits, maps as k=v."""
+    return shown(cell_text(value))
+
+
+def cell_text(value: Any) -> str:
+    """`cell`'s text, as it came (for a page that escapes it itself)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -42,7 +80,7 @@ def cell(value: Any) -> str:
     if isinstance(value, float | Decimal):
         return f"{float(value):.4g}"
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={cell(v)}" for k, v in value.items())
+        return ", ".join(f"{k}={cell_text(v)}" for k, v in value.items())
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return str(value)
@@ -66,7 +104,7 @@ def route_plugin_warnings() -> None:
 
     def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
         if issubclass(category, PluginWarning):
-            err.print(Text.assemble(("warning: ", "bold yellow"), str(message)))
+            err.print(Text.assemble(("warning: ", "bold yellow"), shown(message)))
         else:
             default(message, category, *args, **kwargs)
 
@@ -77,12 +115,12 @@ def print_error(error: SweepError) -> None:
     """One paragraph: what failed, the other problems if several, and the fix."""
     text = Text()
     text.append("error: ", style="bold red")
-    text.append(error.message)
+    text.append_text(shown(error.message))  # messages quote values, a server's answer, DuckDB's
     for problem in error.problems[1:]:
-        text.append(f"\n  also `{problem.field}`: {problem.message}")
+        text.append_text(shown(f"\n  also `{problem.field}`: {problem.message}", lines=True))
     if error.hint:
         text.append("\n  hint: ", style="bold")
-        text.append(error.hint)
+        text.append_text(shown(error.hint))
     err.print(text)
 
 
@@ -93,22 +131,31 @@ def print_result(result: QueryResult, fmt: str, title: str | None = None) -> Non
     elif fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(result.columns)
+        writer.writerow(map(visible, result.columns))
         for row in result.rows:
-            writer.writerow([json.dumps(_plain(v)) if isinstance(v, Mapping) else _plain(v) for v in row])
+            writer.writerow([_csv_value(v) for v in row])
         print(buffer.getvalue(), end="")
     else:
-        table = Table(title=title, title_justify="left", header_style="bold")
+        table = Table(title=shown(title) if title else None, title_justify="left", header_style="bold")
         for column in result.columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(shown(column), overflow="fold")
         for row in result.rows:
             table.add_row(*(cell(v) for v in row))
         out.print(table)
 
 
+def _csv_value(value: Any) -> Any:
+    """A CSV field: text made `visible` (a CSV printed to a terminal is read there too), maps as JSON
+    (whose escapes keep its control characters inert)."""
+    if isinstance(value, Mapping):
+        return json.dumps(_plain(value))
+    value = _plain(value)
+    return visible(value) if isinstance(value, str) else value
+
+
 def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
     table = Table(
-        title=f"Summary — {metric} ({'higher' if goal == 'max' else 'lower'} is better)",
+        title=shown(f"Summary — {metric} ({'higher' if goal == 'max' else 'lower'} is better)"),
         title_justify="left",
         header_style="bold",
     )
@@ -116,7 +163,7 @@ def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
         table.add_column(name, justify="right" if name not in ("series", "best point (mean over repeats)") else "left")
     for series, points, errors, mean, low, high, best, best_value in result.rows:
         table.add_row(
-            series,
+            shown(series),
             str(points),
             Text(str(errors), style="red" if errors else ""),
             cell(mean),
@@ -138,7 +185,7 @@ def status_text(status: RunStatus) -> Text:
         state, style = f"succeeded with {status.points_error:,} point errors", "yellow"
     text = Text()
     text.append(f"run {status.run_id}", style="bold")
-    text.append(f" ({status.experiment})  ")
+    text.append_text(shown(f" ({status.experiment})  "))
     text.append(state, style=f"bold {style}")
     if status.stalled_for_s is not None:
         text.append(
@@ -161,7 +208,7 @@ def status_text(status: RunStatus) -> Text:
             text.append(f" in the first {len(status.failed_shards)} failed shards; every one: {every}")
     for failure in status.failed_shards[:5]:
         text.append(f"\n  shard {failure.shard_id} (attempt {failure.attempt}) {failure.error_code}: ", style="red")
-        text.append((failure.error_message or "")[:300])
+        text.append_text(shown((failure.error_message or "")[:300]))
     if len(status.failed_shards) > 5 or status.shards_failure > len(status.failed_shards):
         text.append(f"\n  … {status.shards_failure - 5} more failed shards")
     if status.missing_shards:
@@ -176,16 +223,16 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     head = Table(show_header=False, box=None, title="Plan", title_justify="left")
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("experiment", request.experiment)
+    head.add_row("experiment", shown(request.experiment))
     head.add_row("run_id", request.run_id or "(generated at submit)")
-    head.add_row("config", json.dumps(manifest.effective_config()))
+    head.add_row("config", shown(json.dumps(manifest.effective_config())))
     staged = [
         f"{key} ({record['source']}{' v' + str(record['version']) if 'version' in record else ''})"
         for key, record in manifest.config_provenance.items()
         if record["source"] in ("ssm", "file")
     ]
     if staged:
-        head.add_row("stage defaults", ", ".join(staged))
+        head.add_row("stage defaults", shown(", ".join(staged)))
     head.add_row("points", f"{plan.points_total:,}  (repeats {plan.repeats})")
     head.add_row("shards", f"{plan.shard_count:,} of {plan.shard_size:,} points ({plan.shard_size_source})")
     head.add_row("request", f"{request_bytes:,} bytes")
@@ -197,12 +244,14 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     space = PointSpace(manifest.request, manifest.effective_config())
     axes_by_series = {s.name: ", ".join(f"{axis} ({how})" for axis, how in s.axes.items()) for s in space.series}
     for info in plan.series:
-        series.add_row(info.name, str(info.first_index), f"{info.size:,}", axes_by_series.get(info.name, ""))
+        series.add_row(
+            shown(info.name), str(info.first_index), f"{info.size:,}", shown(axes_by_series.get(info.name, ""))
+        )
     caps = Table(title="Settings", title_justify="left", header_style="bold")
     for name in ("setting", "value", "source"):
         caps.add_column(name)
     for name, record in settings.items():
-        caps.add_row(name, f"{record['value']:,}", record.get("source", "default"))
+        caps.add_row(shown(name), shown(f"{record['value']:,}"), shown(record.get("source", "default")))
     return [head, series, caps]
 
 
@@ -210,7 +259,7 @@ def option_table(series: str, axis: str, result: QueryResult, score: str) -> Tab
     """One LLM option axis: per value, its points, errors, score, latency p50/p90 and tokens/s."""
     from sweep_cli.llm_report import COLUMNS  # with the query layer: only when there is a table to show
 
-    table = Table(title=f"{series}: {axis} (score is {score})", title_justify="left", header_style="bold")
+    table = Table(title=shown(f"{series}: {axis} (score is {score})"), title_justify="left", header_style="bold")
     for name in COLUMNS:
         table.add_column(name, justify="left" if name == "value" else "right")
     for value, points, errors, *figures in result.rows:
@@ -239,8 +288,8 @@ def runs_table(rows: Sequence[RunRow]) -> Table:
         table.add_column(name, justify="right" if name in ("points", "shards", "ok", "errors") else "left")
     for row in rows:
         cells: list[str | Text] = [
-            row.run_id,
-            row.experiment,
+            shown(row.run_id),
+            shown(row.experiment),
             cell(row.created_at.replace(microsecond=0)),
             f"{row.points:,}",
             f"{row.shards:,}",
@@ -250,7 +299,7 @@ def runs_table(rows: Sequence[RunRow]) -> Table:
             cells += [Text(status.state, style=_STATE_STYLE.get(status.state, "")), f"{status.points_ok:,}"]
             cells.append(f"{status.points_error:,}")
         if with_description:
-            cells.append(row.description or "")
+            cells.append(shown(row.description or ""))
         table.add_row(*cells)
     return table
 
@@ -260,6 +309,6 @@ def error_groups_text(result: QueryResult, run_id: str) -> Text:
     text = Text("point errors", style="bold")
     for error_type, message, count, example in result.rows:
         text.append(f"\n  {count:>6,} x ", style="red")
-        text.append(f"{error_type}: {(message or '')[:200]}")
+        text.append_text(shown(f"{error_type}: {(message or '')[:200]}"))
         text.append(f"  (e.g. point {example}: sweep logs {run_id} --point {example})", style="dim")
     return text

@@ -20,7 +20,7 @@ from sweep_cli.errors import UsageError
 from sweep_cli.intervals import Estimate, MetricRange
 from sweep_cli.llm_report import llm_section, records_calls
 from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, metric_expr, objective, param_expr, summary_sql
-from sweep_cli.render import cell
+from sweep_cli.render import cell_text
 from sweep_cli.report_data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
 from sweep_cli.report_plots import heatmap_figure, lines_figure, numeric, scatter_figure, spread_figure
 from sweep_contracts.experiments import Registry
@@ -159,7 +159,7 @@ def _series_section(db: ResultsDB, ctx: _Context, series: str) -> str:
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -199,7 +199,8 @@ def chosen_metrics(run_id: str, experiment: str, recorded: list[str], asked: Seq
             hint=f"recorded metrics: {', '.join(recorded) or 'none'}.",
         )
     registry = Registry.default()
-    declared = [m for m in (registry.get(experiment).metrics if experiment in registry else ()) if m in recorded]
+    found = registry.find(experiment)
+    declared = [m for m in (found.metrics if found else ()) if m in recorded]
     return list(asked) or declared or recorded
 
 

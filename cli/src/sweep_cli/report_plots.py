@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sweep_cli.intervals import Estimate
+from sweep_cli.render import visible
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -38,6 +39,9 @@ def _panels(fig_id: str, count: int, width: float = 3.2, height: float = 2.5) ->
     import matplotlib.pyplot as plt
 
     plt.rcParams["svg.hashsalt"] = f"sweep-{fig_id}"  # the same run gives the same file
+    # labels are values and names from the run: text, never mathtext (`$\\frac{1}{$` would raise) or TeX
+    plt.rcParams["text.parse_math"] = False
+    plt.rcParams["text.usetex"] = False
     cols = min(4, count)
     rows = math.ceil(count / cols)
     fig, grid = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
@@ -58,9 +62,14 @@ def _svg(fig: Figure) -> str:
     return svg[svg.index("<svg") :]
 
 
+def _labels(values: Iterable[Any]) -> list[str]:
+    """Values from the run as tick labels: their control characters shown (see `render.visible`)."""
+    return [visible(v) for v in values]
+
+
 def _style(ax: Axes, title: str, xlabel: str) -> None:
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_title(visible(title), fontsize=10)
+    ax.set_xlabel(visible(xlabel), fontsize=8)
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
 
@@ -103,16 +112,16 @@ def lines_figure(fig_id: str, x_axis: str, metrics: Sequence[str], lines: Sequen
                 ms=4,
                 capsize=3,
                 linestyle="-" if (is_numeric or len(lines) > 1) and len(x_values) <= CONNECT_UP_TO else "none",
-                label=label,
+                label=visible(label),
             )
             bar.lines[0].set_gid(f"sw-line-{fig_id}-{p}-{j}")
         if log:
             ax.set_xscale("log")
         if not is_numeric:
-            ax.set_xticks(xs, x_values, rotation=30, ha="right", fontsize=8)
+            ax.set_xticks(xs, _labels(x_values), rotation=30, ha="right", fontsize=8)
         _style(ax, metric, x_axis)
         if p == 0 and len(lines) > 1:
-            ax.legend(title=legend, fontsize=7, title_fontsize=7)
+            ax.legend(title=visible(legend), fontsize=7, title_fontsize=7)
     return _svg(fig)
 
 
@@ -158,9 +167,11 @@ def heatmap_figure(
                 if np.isfinite(value):
                     colour = "black" if value > middle else "white"
                     ax.text(k + 0.5, i + 0.5, f"{value:.3g}", ha="center", va="center", fontsize=7, color=colour)
-        ax.set_xticks([k + 0.5 for k in range(len(col_values))], col_values, rotation=30, ha="right", fontsize=8)
-        ax.set_yticks([i + 0.5 for i in range(len(row_values))], row_values, fontsize=8)
-        ax.set_ylabel(row_axis, fontsize=8)
+        ax.set_xticks(
+            [k + 0.5 for k in range(len(col_values))], _labels(col_values), rotation=30, ha="right", fontsize=8
+        )
+        ax.set_yticks([i + 0.5 for i in range(len(row_values))], _labels(row_values), fontsize=8)
+        ax.set_ylabel(visible(row_axis), fontsize=8)
         _style(ax, metric, col_axis)
         ax.grid(False)
     return _svg(fig)
@@ -170,7 +181,7 @@ def spread_figure(
     fig_id: str, metrics: Sequence[str], groups: Sequence[tuple[str, Mapping[str, Sequence[float]]]]
 ) -> str:
     """Each metric's values at each repeated parameter combination: a box, and every repeat as a dot."""
-    labels = [label for label, _ in groups]
+    labels = _labels(label for label, _ in groups)
     fig, axes = _panels(fig_id, len(metrics), width=3.6, height=max(2.5, 0.32 * len(groups) + 1.2))
     for p, (ax, metric) in enumerate(zip(axes, metrics, strict=True)):
         data = [list(values.get(metric, ())) for _, values in groups]

@@ -79,7 +79,7 @@ def plan(
     if estimate:
         render.out.print(costing.estimate_table(estimate, stage or ""))
     for warning in warnings:
-        render.err.print(f"warning: {warning}")
+        render.err.print(render.shown(f"warning: {warning}"))
     space_preview(manifest)
 
 
@@ -90,7 +90,7 @@ def space_preview(manifest: RunManifest, count: int = 5) -> None:
     render.out.print("[bold]First points[/bold] (effective config)")
     for index in range(min(count, space.size)):
         point = space.point(index)
-        render.out.print(f"  {index:>4}  {point.series:<12} {json.dumps(space.effective_config(point))}")
+        render.out.print(render.shown(f"  {index:>4}  {point.series:<12} {json.dumps(space.effective_config(point))}"))
 
 
 def type_text(annotation: Any) -> str:
@@ -116,20 +116,34 @@ def experiments(
 
     registry = Registry.default()
     if name is None:
+        # a plugin is listed from its metadata, not imported: one that is slow, exits or reads the
+        # command line on import cannot hold up or end this list (`experiments NAME` loads it)
         for experiment_name in registry.names():
-            experiment = registry.get(experiment_name)
-            render.out.print(f"[bold]{experiment_name}[/bold]  {experiment.description}")
+            plugin, packages = registry.plugin(experiment_name), registry.conflicts.get(experiment_name)
+            if packages:
+                about = f"refused: registered by {' and '.join(packages)}"
+            elif plugin:
+                about = f"from package `{plugin}`; `sweep experiments {experiment_name}` shows it"
+            else:
+                found = registry.find(experiment_name)
+                about = found.description if found else "could not be loaded (see the warning)"
+            render.out.print(render.shown(experiment_name, "bold").append_text(render.shown(f"  {about}")))
         return
     experiment = registry.get(name)
-    render.out.print(f"[bold]{name}[/bold]  {experiment.description}")
+    render.out.print(render.shown(name, "bold").append_text(render.shown(f"  {experiment.description}")))
     if experiment.objective:
-        render.out.print(f"objective: {experiment.objective.goal} {experiment.objective.metric}")
-    render.out.print(f"metrics: {', '.join(experiment.metrics)}")
+        render.out.print(render.shown(f"objective: {experiment.objective.goal} {experiment.objective.metric}"))
+    render.out.print(render.shown(f"metrics: {', '.join(experiment.metrics)}"))
     from rich.table import Table
 
     table = Table(title="config fields", title_justify="left", header_style="bold")
     for column in ("field", "type", "default", "description"):
         table.add_column(column)
     for field_name, info in experiment.config_model.model_fields.items():
-        table.add_row(field_name, type_text(info.annotation), render.cell(info.default), info.description or "")
+        table.add_row(
+            render.shown(field_name),
+            render.shown(type_text(info.annotation)),
+            render.cell(info.default),
+            render.shown(info.description or ""),
+        )
     render.out.print(table)

@@ -102,7 +102,9 @@ def run(
     with LocalBackend(out, workers, effective) as backend:
         if force and isinstance(payload.get("run_id"), str) and backend.has_run(payload["run_id"]):
             removed = backend.remove(payload["run_id"])
-            render.err.print(f"--force: removed run {payload['run_id']} ({removed} objects) to run it again")
+            render.err.print(
+                render.shown(f"--force: removed run {payload['run_id']} ({removed} objects) to run it again")
+            )
         start(backend, payload, follow=True, metric=metric, quiet=quiet)
 
 
@@ -118,7 +120,7 @@ def rm(
     with LocalBackend(out) as backend:
         for run_id in run_ids:
             removed = backend.remove(run_id)
-            render.out.print(f"removed run {run_id} ({removed} objects) from {out}")
+            render.out.print(render.shown(f"removed run {run_id} ({removed} objects) from {out}"))
 
 
 @app.command()

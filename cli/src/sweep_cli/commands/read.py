@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from sweep_cli import render
 from sweep_cli.app import (
@@ -116,7 +117,7 @@ def report(
         from sweep_cli.report_overlay import default_name, write_overlay
 
         path = write_overlay(out, run_ids, output or out / default_name(run_ids), metric or [])
-    render.out.print(f"report written to {path}")
+    render.out.print(render.shown(f"report written to {path}"))
     if open_browser and _has_display():
         import webbrowser
 
@@ -153,15 +154,17 @@ def logs(
     result = backend.query(run_id, sql)
     if not result.rows:
         what = f"point {point}" if point is not None else "error rows"
-        render.err.print(f"no {what} in run {run_id}" + (f" shard {shard}" if shard is not None else "") + ".")
+        where_text = f"no {what} in run {run_id}" + (f" shard {shard}" if shard is not None else "") + "."
+        render.err.print(render.shown(where_text))
         return
     for index, shard_id, state, error_type, message, trace, output, log, config in result.rows:
-        render.out.print(f"[bold]point {index}[/bold] (shard {shard_id}) {state}: {config}", highlight=False)
+        head = Text(f"point {index}", style="bold")
+        render.out.print(head.append_text(render.shown(f" (shard {shard_id}) {state}: {config}")))
         if error_type:
-            render.out.print(f"{error_type}: {message}", style="red", highlight=False)
+            render.out.print(render.shown(f"{error_type}: {message}", "red", lines=True))
         if trace:
-            render.out.print(trace.rstrip(), highlight=False, markup=False)
+            render.out.print(render.shown(trace.rstrip(), lines=True))
         if output:
-            render.out.print(f"output: {output}", highlight=False, markup=False)
+            render.out.print(render.shown(f"output: {output}", lines=True))
         if log:
-            render.out.print(f"log:\n{log.rstrip()}", highlight=False, markup=False)
+            render.out.print(render.shown(f"log:\n{log.rstrip()}", lines=True))

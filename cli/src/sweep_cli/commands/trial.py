@@ -55,12 +55,14 @@ def try_point(
         )
     sweep_point = space.point(point)
     render.err.print(
-        f"point {point} ({sweep_point.series}, repeat {sweep_point.repeat}): "
-        f"{json.dumps(space.effective_config(sweep_point))}"
+        render.shown(
+            f"point {point} ({sweep_point.series}, repeat {sweep_point.repeat}): "
+            f"{json.dumps(space.effective_config(sweep_point))}"
+        )
     )
     metrics, output = run_point(manifest, space, point, debug=debug)
     if output is not None:
-        render.err.print(f"output: {output}")
+        render.err.print(render.shown(f"output: {output}", lines=True))
     print(json.dumps(metrics, sort_keys=True))
 
 
@@ -81,7 +83,7 @@ def run_point(
     except Exception:
         if debug:
             raise
-        traceback.print_exc()
+        render.err.print(render.shown(traceback.format_exc().rstrip(), lines=True))
         render.err.print(f"point {point} raised: this is what an `error` row of the run would record.")
         raise typer.Exit(EXIT_POINT_ERRORS) from None
     return metrics, output
