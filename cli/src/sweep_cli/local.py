@@ -189,7 +189,7 @@ class LocalBackend:
 
     def next_steps(self, run_id: str, status: RunStatus) -> list[str]:
         steps = []
-        if status.state != "succeeded":
+        if status.shards_failure or status.shards_pending:  # a retry reruns shards, not error rows
             steps.append(f"  rerun failed and missing shards with: sweep retry {run_id} --out {self.out}")
         example = '"SELECT * FROM points LIMIT 5"'  # a command line to show, not a query to run
         steps.append(

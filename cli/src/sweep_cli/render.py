@@ -30,7 +30,14 @@ if not out.is_terminal:  # piped or in CI: don't squeeze tables into 80 columns
 if not err.is_terminal:  # logs wrap lines themselves; a hard wrap would split messages mid-sentence
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-_STATE_STYLE = {"succeeded": "green", "running": "yellow", "stalled": "red", "partial": "dark_orange", "failed": "red"}
+_STATE_STYLE = {
+    "succeeded": "green",
+    "completed_with_errors": "yellow",
+    "running": "yellow",
+    "stalled": "red",
+    "partial": "dark_orange",
+    "failed": "red",
+}
 
 
 def cell(value: Any) -> str:
@@ -133,13 +140,10 @@ _CODES_SQL = "SELECT error_code, count(*) FROM outcomes GROUP BY 1"
 
 def status_text(status: RunStatus) -> Text:
     style = _STATE_STYLE.get(status.state, "")
-    state: str = status.state
-    if state == "succeeded" and status.points_error:  # every shard ran, but not every point: not green
-        state, style = f"succeeded with {status.points_error:,} point errors", "yellow"
     text = Text()
     text.append(f"run {status.run_id}", style="bold")
     text.append(f" ({status.experiment})  ")
-    text.append(state, style=f"bold {style}")
+    text.append(status.label, style=f"bold {style}")
     if status.stalled_for_s is not None:
         text.append(
             f" for {status.stalled_for_s / 60:.0f} min: {status.shards_pending} shards are overdue "
@@ -247,7 +251,7 @@ def runs_table(rows: Sequence[RunRow]) -> Table:
         ]
         if row.status is not None and with_state:
             status = row.status
-            cells += [Text(status.state, style=_STATE_STYLE.get(status.state, "")), f"{status.points_ok:,}"]
+            cells += [Text(status.label, style=_STATE_STYLE.get(status.state, "")), f"{status.points_ok:,}"]
             cells.append(f"{status.points_error:,}")
         if with_description:
             cells.append(row.description or "")

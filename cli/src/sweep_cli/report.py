@@ -48,6 +48,7 @@ h1{font-size:1.5rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px sol
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
 th{background:#f5f5f5}.num{text-align:right}pre{background:#f7f7f7;padding:.5rem;overflow:auto}
 .state-succeeded{color:#187a2f}.state-failed{color:#b00}.state-partial{color:#c60}.state-running{color:#a80}
+.state-completed_with_errors{color:#c60}.state-stalled{color:#b00}
 figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}svg{max-width:100%;height:auto}
 """
 
@@ -167,7 +168,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
     request = manifest.request
     facts = [
         ("experiment", request.experiment),
-        ("state", status.state),
+        ("state", status.label),
         ("created", manifest.created_at.isoformat(timespec="seconds")),
         ("points", f"{status.points_ok:,} ok, {status.points_error:,} error, {status.points_not_run:,} not run"),
         (
@@ -177,7 +178,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
         ("code", ", ".join(f"{k} {v}" for k, v in manifest.code_version.items())),
     ]
     rows = "".join(
-        f"<tr><th>{k}</th><td class='{'state-' + v if k == 'state' else ''}'>{html.escape(v)}</td></tr>"
+        f"<tr><th>{k}</th><td class='{'state-' + status.state if k == 'state' else ''}'>{html.escape(v)}</td></tr>"
         for k, v in facts
     )
     description = f"<p>{html.escape(request.description)}</p>" if request.description else ""

@@ -39,7 +39,7 @@ def _runs_table(store: LocalStore, manifests: dict[str, RunManifest]) -> str:
         status = run_status(store, run_id, manifest)
         points = f"{status.points_ok:,} ok, {status.points_error:,} error, {status.points_not_run:,} not run"
         code = ", ".join(f"{k} {v}" for k, v in manifest.code_version.items())
-        rows.append((run_id, manifest.request.experiment, status.state, points, manifest.created_at, code))
+        rows.append((run_id, manifest.request.experiment, status.label, points, manifest.created_at, code))
     return table(["run", "experiment", "state", "points", "created", "code"], rows)
 
 

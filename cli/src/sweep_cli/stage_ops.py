@@ -163,7 +163,7 @@ class StageBackend:
 
     def next_steps(self, run_id: str, status: RunStatus) -> list[str]:
         steps = []
-        if status.state != "succeeded":
+        if status.shards_failure or status.shards_pending:  # a retry reruns shards, not error rows
             steps.append(f"  rerun failed and missing shards with: sweep retry {run_id} {self.stage.flags}")
         steps.append(f'  query the results with: sweep results {run_id} {self.stage.flags} [--sql "…"]')
         return steps
