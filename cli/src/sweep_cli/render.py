@@ -113,15 +113,16 @@ def print_result(result: QueryResult, fmt: str, title: str | None = None) -> Non
         out.print(table)
 
 
-def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
+def summary_table(result: QueryResult, metric: str, goal: str, best: str = "best point (mean over repeats)") -> Table:
+    """Per series: points, errors, the metric's mean/min/max and the best (`best` names what it is)."""
     table = Table(
         title=f"Summary — {metric} ({'higher' if goal == 'max' else 'lower'} is better)",
         title_justify="left",
         header_style="bold",
     )
-    for name in ("series", "points", "errors", "mean", "min", "max", "best point (mean over repeats)", metric):
-        table.add_column(name, justify="right" if name not in ("series", "best point (mean over repeats)") else "left")
-    for series, points, errors, mean, low, high, best, best_value in result.rows:
+    for name in ("series", "points", "errors", "mean", "min", "max", best, metric):
+        table.add_column(name, justify="right" if name not in ("series", best) else "left")
+    for series, points, errors, mean, low, high, chosen, best_value in result.rows:
         table.add_row(
             series,
             str(points),
@@ -129,7 +130,7 @@ def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
             cell(mean),
             cell(low),
             cell(high),
-            cell(best),
+            cell(chosen),
             cell(best_value),
         )
     return table
@@ -211,10 +212,18 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
 
 
 def option_table(series: str, axis: str, result: QueryResult, score: str) -> Table:
-    """One LLM option axis: per value, its points, errors, score, latency p50/p90 and tokens/s."""
+    """One LLM option axis: per value, its points, errors, score, latency p50/p90 and tokens/s,
+    the score's interval and its paired difference from the best value; the verdict as caption."""
     from sweep_cli.llm_report import COLUMNS  # with the query layer: only when there is a table to show
 
-    table = Table(title=f"{series}: {axis} (score is {score})", title_justify="left", header_style="bold")
+    verdict = getattr(result, "verdict", None)
+    table = Table(
+        title=f"{series}: {axis} (score is {score})",
+        title_justify="left",
+        header_style="bold",
+        caption=verdict,
+        caption_justify="left",
+    )
     for name in COLUMNS:
         table.add_column(name, justify="left" if name == "value" else "right")
     for value, points, errors, *figures in result.rows:
@@ -224,9 +233,14 @@ def option_table(series: str, axis: str, result: QueryResult, score: str) -> Tab
 
 def print_summary(summary: Summary, fmt: str) -> None:
     if fmt == "table":
-        out.print(summary_table(summary.result, summary.metric, summary.goal))
+        best = summary.settings.label if summary.settings is not None else "best point (mean over repeats)"
+        out.print(summary_table(summary.result, summary.metric, summary.goal, best))
         for series, axis, result in summary.options:
             out.print(option_table(series, axis, result, summary.metric))
+        if summary.options:
+            from sweep_cli.llm_report import METHOD
+
+            out.print(METHOD, style="dim")
     else:
         print_result(summary.result, fmt)
 

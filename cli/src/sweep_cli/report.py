@@ -19,7 +19,7 @@ from typing import Any
 from sweep_cli.errors import UsageError
 from sweep_cli.intervals import Estimate, MetricRange
 from sweep_cli.llm_report import llm_section, records_calls
-from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, metric_expr, objective, param_expr, summary_sql
+from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, Settings, metric_expr, objective, param_expr
 from sweep_cli.render import cell
 from sweep_cli.report_data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
 from sweep_cli.report_plots import heatmap_figure, lines_figure, numeric, scatter_figure, spread_figure
@@ -226,11 +226,13 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
         found = objective(manifest.request.experiment, None, lambda: recorded)
         if found is not None and found[0] in recorded:
             name, goal = found
-            summary = db.query(summary_sql(name, goal, manifest.plan.repeats))
+            settings = Settings.of(manifest)
+            summary = settings.summary(name, goal, db.query)
             sections.append(f"<h2>Summary — {html.escape(name)} ({goal})</h2>")
+            sections.append(f"<p>best_params: the {html.escape(settings.label)}.</p>")
             sections.append(table(summary.columns, summary.rows))
             if records_calls(recorded):
-                sections.append(llm_section(db, manifest, name, table))
+                sections.append(llm_section(db, manifest, name, table, goal))
         if status.points_error:
             errors = db.query(ERROR_GROUPS_SQL)
             sections.append(f"<h2>Point errors ({status.points_error:,})</h2>")
@@ -241,8 +243,8 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
             sections.extend(_series_section(db, ctx, info.name) for info in manifest.plan.series)
         else:
             sections.append("<p>No metrics were recorded.</p>")
-        settings = [(name, record["value"], record.get("source", "")) for name, record in manifest.settings.items()]
-        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source"], settings))
+        stage = [(name, record["value"], record.get("source", "")) for name, record in manifest.settings.items()]
+        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source"], stage))
     finally:
         db.close()
     return save_page(path, f"sweep report {run_id}", sections)
