@@ -14,8 +14,10 @@ from typer.testing import CliRunner
 
 from sweep_cli.main import app
 from sweep_cli.report import write_report
+from sweep_contracts.storage import LocalStore
 from sweep_experiments.llm.tasks import builtin
 from tests.llm_fake import FakeModelServer, Fault
+from tests.llm_helpers import run_llm
 
 RUN = "best-llm"
 
@@ -95,3 +97,33 @@ def test_the_option_table_has_item_clustered_intervals_and_paired_differences_is
     assert "best settings (mean over task_index, repeats)" in html
     assert re.search(r"<td>temperature=0\.0</td><td>1</td></tr>", html), html
 
+
+def test_compare_pairs_two_models_on_the_same_items_issue_21(tmp_path: Path) -> None:
+    # GIVEN two runs of the same 6 items, one per model: model `small` answers items 1, 2, 3 wrong
+    wrong = {json.dumps(builtin("arithmetic")[i].chat_messages(None, None)[-1]["content"]) for i in (1, 2, 3)}
+
+    def small_is_wrong(body: dict[str, Any], seen: int) -> Fault | None:
+        if body["model"] == "small" and json.dumps(body["messages"][-1]["content"]) in wrong:
+            reply = {"model": "small", "message": {"role": "assistant", "content": "-987654"}, "done": True}
+            return Fault(200, json.dumps(reply).encode(), {"content-type": "application/json"})
+        return None
+
+    store = LocalStore(tmp_path / "out")
+    with FakeModelServer(behave=small_is_wrong).running() as server:
+        for model in ("small", "large"):
+            payload = {
+                "experiment": "ollama",
+                "run_id": f"model-{model}",
+                "config": {"endpoint": server.url, "model": model},
+                "grid": {"task_index": list(range(6))},
+            }
+            run_llm(payload, store)
+    # WHEN they are compared
+    result = CliRunner().invoke(app, ["compare", "model-small", "model-large", "--out", str(tmp_path / "out")])
+    # THEN b − a is paired over the same 6 items: per item (0, 1, 1, 1, 0, 0), mean 0.50; its bootstrap
+    # interval by hand: the resampled mean is k/6, k ~ Binomial(6, 1/2); P(k ≤ 0) = 0.016 < 2.5% <
+    # P(k ≤ 1) = 0.109, so the 2.5th percentile is 1/6 and, by symmetry, the 97.5th 5/6
+    assert result.exit_code == 0, result.output
+    assert "b − a on the same 6 items (task_index): +0.50 [+0.17, +0.83] (95% paired bootstrap over them)" in (
+        result.stdout
+    )

@@ -53,7 +53,8 @@ def _compare_section(out: Path, run_a: str, run_b: str, metric: str | None) -> s
         except UsageError as exc:
             return f"<p>{html.escape(exc.message)}</p>"
     title = f"<h2>Shared points — {html.escape(name)}: a = {html.escape(run_a)}, b = {html.escape(run_b)}</h2>"
-    return title + table(result.columns, result.rows)
+    verdict = f"<p class='verdict'>{html.escape(result.verdict)}</p>" if result.verdict else ""
+    return title + verdict + table(result.columns, result.rows)
 
 
 def _shared(run_ids: Sequence[str], per_run: Sequence[Sequence[str]], what: str, hint: str) -> list[str]:
