@@ -14,9 +14,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from sweep_contracts.outcomes import record_outcome
 from sweep_contracts.storage import MemoryStore
 from sweep_orchestrator.status import run_status
+from sweep_orchestrator.submit import submit_run
 from tests.cloud import Stage
+from tests.functional.test_status_reader import SWEEP, _success
+from tests.helpers import runtime_for
 from tests.llm_helpers import run_llm
 
 SUCCEEDED_COLOUR = "#187a2f"
@@ -189,3 +195,21 @@ def test_an_llm_run_with_every_row_an_error_is_failed_in_process() -> None:
     # THEN its status is failed, not succeeded
     status = run_status(store, "down-1")
     assert (status.state, status.points_ok, status.points_error) == ("failed", 0, 3)
+
+
+@pytest.mark.parametrize(
+    ("points_ok", "state", "label"),
+    [
+        (8, "succeeded", "succeeded"),
+        (5, "completed_with_errors", "completed with errors: 3 of 8 points failed"),
+        (0, "failed", "failed"),
+    ],
+)
+def test_the_state_follows_the_rows_of_a_shard_that_succeeded(points_ok: int, state: str, label: str) -> None:
+    # GIVEN a run of one shard that succeeded with `points_ok` of its 8 points ok
+    store = MemoryStore()
+    submit_run({**SWEEP, "shard_size": 8}, runtime_for(store)[0])
+    record_outcome(store, _success(points_ok))
+    # THEN its state and the words every view shows follow the rows
+    status = run_status(store, "maze-1")
+    assert (status.state, status.label, status.points_error) == (state, label, 8 - points_ok)
