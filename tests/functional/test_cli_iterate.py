@@ -209,12 +209,12 @@ def test_point_errors_keep_their_traceback_are_grouped_and_not_green(
         "--set",
         "config.echo=hello from a point",
     )
-    # THEN the summary groups the errors with a count and an example, and the state is not a plain success
-    assert code == 3
+    # THEN the summary groups the errors with a count and an example, and the run failed: no point is ok
+    assert code == 1
     assert "point errors\n       1 x InjectedError: injected failure at x=0.0, y=-0.2" in stdout
     assert "       1 x InjectedError: injected failure at x=0.3, y=-0.2" in stdout
     assert "(e.g. point 1: sweep logs loop-run --point 1)" in stdout
-    assert "succeeded with 2 point errors" in stdout
+    assert "run loop-run (synthetic)  failed\n" in stdout
     # WHEN the user asks why
     code, stdout, _ = invoke("logs", "loop-run", "--out", out, "--point", "1")
     # THEN the error row's traceback is there, down to the raising line

@@ -70,7 +70,7 @@ def test_sweep_run_summarises_per_option_value_like_the_report(tmp_path: Path) -
             app, ["run", str(path), "--out", str(out), "-w", "1"], env={"COLUMNS": "200", "SWEEP_SECRET_API_KEY": ""}
         )
     # THEN the summary has the per-option table, with the figures `sweep report` computes
-    assert result.exit_code == 3, result.output  # succeeded with point errors (the hot points)
+    assert result.exit_code == 3, result.output  # completed with errors (the hot points)
     assert "grid: temperature (score is score)" in result.output
     for column in COLUMNS:
         assert column in result.output

@@ -164,7 +164,7 @@ def test_a_point_that_ends_its_process_is_isolated_on_retry(tmp_path: Path) -> N
     # THEN the crashing points are error rows WORKER_CRASHED, the others ran, and the shard succeeded
     assert result.exit_code == 3, result.output  # point errors, no failed shards
     status = run_status(LocalStore(out), "crashy")
-    assert (status.state, status.points_ok, status.points_error) == ("succeeded", 6, 2)
+    assert (status.state, status.points_ok, status.points_error) == ("completed_with_errors", 6, 2)
     assert read_outcomes(LocalStore(out), "crashy")[0].attempt == 2
     errors = CliRunner().invoke(
         app,

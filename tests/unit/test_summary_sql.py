@@ -91,3 +91,44 @@ def test_the_summary_is_the_hand_computed_one(seed: int, goal: str, repeats: int
     for g, w in zip(got, want, strict=True):
         assert g[3:6] == pytest.approx(w[3:6])
         assert g[7] == pytest.approx(w[7])
+
+
+def test_best_settings_average_over_declared_nuisance_axes_issue_21(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import BaseModel
+
+    from sweep_cli.query import nuisance_axes
+    from sweep_contracts.experiments import Experiment, Registry
+
+    class Config(BaseModel):
+        temperature: float = 0.0
+        prompt: str = ""
+
+    # GIVEN an experiment that declares `prompt` a nuisance axis (its values are samples, not choices)
+    demo = Experiment("nuisance-demo", Config, lambda c: {"m": 0.0}, nuisance_axes=("prompt",))
+    monkeypatch.setitem(Registry.default()._experiments, demo.name, demo)
+    assert nuisance_axes("nuisance-demo") == ("task_index", "seed", "prompt")
+    # AND points where temperature 0.7 wins on one prompt, but 0.0 wins on the mean over prompts
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE points (series VARCHAR, point_index BIGINT, status VARCHAR, params MAP(VARCHAR, VARCHAR), metrics MAP(VARCHAR, DOUBLE))"
+    )
+    scores = {
+        ("0.7", "a"): 1.0,
+        ("0.7", "b"): 0.0,
+        ("0.7", "c"): 0.0,
+        ("0.0", "a"): 0.9,
+        ("0.0", "b"): 0.8,
+        ("0.0", "c"): 0.7,
+    }
+    for index, ((temperature, prompt), score) in enumerate(scores.items()):
+        con.execute(
+            "INSERT INTO points VALUES ('grid', ?, 'ok', MAP(['temperature', 'prompt'], [?, ?]), MAP(['m'], [?]))",
+            [index, temperature, prompt, score],
+        )
+    # WHEN the summary chooses among the option axes only
+    ((*_, best, value),) = con.execute(summary_sql("m", "max", 1, ["temperature"])).fetchall()
+    # THEN the best settings are temperature 0.0 (mean 0.8), found at its first point (prompt a)
+    assert (best, value) == ({"temperature": "0.0", "prompt": "a"}, pytest.approx(0.8))
+    # AND the point-wise summary, as before, picks the single best point
+    ((*_, point, top),) = con.execute(summary_sql("m", "max", 1)).fetchall()
+    assert (point, top) == ({"temperature": "0.7", "prompt": "a"}, 1.0)

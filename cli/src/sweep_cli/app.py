@@ -25,7 +25,8 @@ class Format(StrEnum):
     json = "json"
 
 
-# 1: shards failed or did not finish, or a service the command needed failed; 2: bad input only
+# 1: shards failed or did not finish, no point is ok, or a service the command needed failed; 2: bad
+# input only; 3: the run completed with errors (every shard ran, some points are error rows)
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_POINT_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 app = typer.Typer(
@@ -105,6 +106,7 @@ def handles_errors(fn: F) -> F:
 
 
 def exit_code(status: RunStatus) -> int:
-    if status.state != "succeeded":
-        return EXIT_FAILED
-    return EXIT_POINT_ERRORS if status.points_error else EXIT_OK
+    """0 `succeeded`, 3 `completed_with_errors` (every shard ran, some points are error rows), else 1."""
+    if status.state == "succeeded":
+        return EXIT_OK
+    return EXIT_POINT_ERRORS if status.state == "completed_with_errors" else EXIT_FAILED

@@ -24,7 +24,7 @@ from sweep_contracts import environment
 
 if TYPE_CHECKING:  # the models behind these types wait for a command that runs (`sweep --help` stays cheap)
     from sweep_cli.llm_report import OptionRows
-    from sweep_cli.query import Goal, QueryResult
+    from sweep_cli.query import Goal, QueryResult, Settings
     from sweep_orchestrator.retry import RetryResult
     from sweep_orchestrator.status import RunStatus
     from sweep_orchestrator.submit import SubmitResult
@@ -53,6 +53,8 @@ class Summary:
     goal: Goal
     options: tuple[OptionRows, ...] = ()
     """For an LLM run: per option value, score, latency p50/p90, tokens/s, errors (`llm_report`)."""
+    settings: Settings | None = None
+    """What "best" chose among and averaged over; None: the best point (a run without its manifest)."""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,17 @@
   interval would also stay inside it, but with the few repeats sweeps usually have it is too
   narrow, and it needs resampling per cell.)
 - One value (n = 1) has no spread: the interval is the value itself, drawn without a bar.
+
+For the per-option table of LLM runs (`llm_report`): a score's interval clustered by task item
+(`clustered_mean`), and the paired difference of two option values over the same items
+(`paired_difference`).
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 Z95 = 1.959963984540054
@@ -70,3 +76,78 @@ def estimate(n: int, mean: float, sd: float | None, bounds: MetricRange) -> Esti
     half = t975(n - 1) * sd / math.sqrt(n)
     # min/max keep the mean inside: a float mean of equal values can land a hair outside their range
     return Estimate(mean, min(mean, max(mean - half, bounds.low)), max(mean, min(mean + half, bounds.high)), n)
+
+
+@dataclass(frozen=True)
+class ClusteredMean:
+    """A mean over n values from `clusters` independent clusters (task items), with the half-width
+    of its 95% interval; None when there are fewer than two clusters (no spread between items)."""
+
+    mean: float
+    half: float | None
+    n: int
+    clusters: int
+
+
+def clustered_mean(values: Sequence[float], clusters: Sequence[Hashable]) -> ClusteredMean:
+    """The mean of `values` with a cluster-robust standard error: the values of one cluster (the
+    calls on one task item: its repeats, seeds, other options) are not independent, so the sample
+    is the clusters. The sandwich estimator of an intercept-only regression with the small-sample
+    factor G/(G−1) (what statsmodels' `cov_type="cluster"` gives for one regressor; Inspect reports
+    clustered standard errors the same way): se² = G/(G−1) · Σ_g (Σ_{i∈g} (y_i − ȳ))² / n².
+    The interval is ȳ ± t(0.975, G−1)·se."""
+    if len(values) != len(clusters) or not values:
+        raise ValueError(f"need as many clusters as values (≥ 1), got {len(values)} values, {len(clusters)} clusters")
+    n = len(values)
+    mean = math.fsum(values) / n
+    sums: dict[Hashable, list[float]] = defaultdict(list)
+    for value, cluster in zip(values, clusters, strict=True):
+        sums[cluster].append(value - mean)
+    g = len(sums)
+    if g < 2:
+        return ClusteredMean(mean, None, n, g)
+    variance = g / (g - 1) * math.fsum(math.fsum(r) ** 2 for r in sums.values()) / (n * n)
+    return ClusteredMean(mean, t975(g - 1) * math.sqrt(variance), n, g)
+
+
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 21
+"""Fixed, so the same rows always give the same interval."""
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """The mean of per-item differences (B − A on the same items) with its 95% interval; None
+    with fewer than two items."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    items: int
+
+
+def paired_difference(
+    per_item: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> PairedDifference:
+    """The mean of `per_item` differences and its 95% paired-bootstrap percentile interval: the
+    items are drawn with replacement, `resamples` times, from a generator seeded with `seed`.
+    A bootstrap, not a t interval, because scores are often 0/1 and bounded (McNemar's exact test
+    would do for 0/1 alone; the bootstrap serves any score)."""
+    import numpy as np  # only for a table that shows differences
+
+    if not per_item:
+        raise ValueError("a paired difference needs at least one item")
+    d = np.asarray(per_item, dtype=float)
+    mean = float(d.mean())
+    if len(d) < 2:
+        return PairedDifference(mean, None, None, len(d))
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2_000_000 // len(d))  # bounded memory for many items
+    means = np.concatenate(
+        [
+            d[rng.integers(0, len(d), size=(min(chunk, resamples - start), len(d)))].mean(axis=1)
+            for start in range(0, resamples, chunk)
+        ]
+    )
+    low, high = np.percentile(means, [2.5, 97.5])
+    return PairedDifference(mean, min(float(low), mean), max(float(high), mean), len(d))

@@ -17,7 +17,7 @@ from sweep_cli.backend import RunRow, Summary
 from sweep_cli.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.errors import UsageError
 from sweep_cli.llm_report import CALL_METRIC, per_option
-from sweep_cli.query import QueryResult, ResultsDB, objective, summary_sql
+from sweep_cli.query import QueryResult, ResultsDB, Settings, objective
 from sweep_cli.session import StopSignals, explain
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
@@ -161,8 +161,9 @@ class LocalBackend:
             if found is None:
                 return None
             name, goal = found
-            options = tuple(per_option(db, manifest, name)) if db.records(CALL_METRIC) else ()
-            return Summary(db.query(summary_sql(name, goal, manifest.plan.repeats)), name, goal, options)
+            options = tuple(per_option(db, manifest, name, goal)) if db.records(CALL_METRIC) else ()
+            settings = Settings.of(manifest)
+            return Summary(settings.summary(name, goal, db.query), name, goal, options, settings)
         finally:
             db.close()
 
@@ -195,7 +196,7 @@ class LocalBackend:
 
     def next_steps(self, run_id: str, status: RunStatus) -> list[str]:
         steps = []
-        if status.state != "succeeded":
+        if status.shards_failure or status.shards_pending:  # a retry reruns shards, not error rows
             steps.append(f"  rerun failed and missing shards with: sweep retry {run_id} --out {self.out}")
         example = '"SELECT * FROM points LIMIT 5"'  # a command line to show, not a query to run
         steps.append(

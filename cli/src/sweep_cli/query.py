@@ -5,7 +5,7 @@ map values are read as `try(m['key'])`, which is NULL for a missing key on both 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -13,8 +13,9 @@ from typing import Any, Literal
 from sweep_cli.errors import QueryError
 from sweep_contracts import layout
 from sweep_contracts.axes import axis_select
-from sweep_contracts.experiments import Registry
+from sweep_contracts.experiments import NUISANCE_AXES, Registry
 from sweep_contracts.manifest import RunManifest
+from sweep_contracts.points import PointSpace
 from sweep_contracts.schema import OUTCOMES_TABLE, POINTS_TABLE, Table
 from sweep_contracts.storage import LocalStore
 
@@ -51,13 +52,63 @@ def objective(
     return (names[0], "max") if names else None
 
 
-def summary_sql(metric: str, goal: Goal, repeats: int) -> str:
+def nuisance_axes(experiment: str) -> tuple[str, ...]:
+    """The axes "best" averages over: `task_index` and `seed` always, and those the experiment
+    declares (`Experiment.nuisance_axes`) when it is installed here."""
+    registry = Registry.default()
+    declared = registry.get(experiment).nuisance_axes if experiment in registry else ()
+    return tuple(dict.fromkeys([*NUISANCE_AXES, *declared]))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What "best settings" means for one run: the option axes it chooses among, and what it
+    averages over (the run's nuisance axes, and `repeats` when a point is run more than once)."""
+
+    options: tuple[str, ...]
+    averaged: tuple[str, ...]
+
+    @classmethod
+    def of(cls, manifest: RunManifest) -> Settings:
+        nuisance = nuisance_axes(manifest.request.experiment)
+        space = PointSpace(manifest.request, manifest.effective_config())
+        axes = dict.fromkeys(axis for series in space.series for axis in series.axes)
+        averaged = [a for a in axes if a in nuisance] + (["repeats"] if manifest.plan.repeats > 1 else [])
+        return cls(tuple(a for a in axes if a not in nuisance), tuple(averaged))
+
+    @property
+    def label(self) -> str:
+        over = f" (mean over {', '.join(self.averaged)})" if self.averaged else ""
+        return f"best settings{over}"
+
+    def chosen(self, params: Any) -> Any:
+        """A best point's params as settings: without the axes averaged over."""
+        if not isinstance(params, Mapping):
+            return params
+        return {k: v for k, v in params.items() if k in self.options}
+
+    def summary(self, metric: str, goal: Goal, run: Callable[[str], QueryResult]) -> QueryResult:
+        """The summary (`summary_sql` over these settings), run by `run`, its best params as settings."""
+        result = run(summary_sql(metric, goal, 1, self.options))
+        at = result.columns.index("best_params")
+        rows = [(*row[:at], self.chosen(row[at]), *row[at + 1 :]) for row in result.rows]
+        return QueryResult(result.columns, rows)
+
+
+def summary_sql(metric: str, goal: Goal, repeats: int, options: Sequence[str] | None = None) -> str:
     """Per series: points, errors, the metric's mean/min/max, and the best point — the point
     (averaged over its repeats) with the best mean of the metric; of tied points, the one with the
     lowest index, so the answer is the same on every run of the query (DuckDB and Athena alike).
-    NaN and infinite metrics cannot occur: the worker records such a point as an error."""
+    NaN and infinite metrics cannot occur: the worker records such a point as an error.
+
+    With `options` (the run's option axes, `Settings.options`), the best are settings, not points:
+    the points that share those axes' values are one group, averaged over everything else (task
+    items, seeds, repeats), and `best_params` is the first ok point of the best group — whose
+    nuisance values the caller leaves out (`Settings`), since the map functions differ by engine."""
     r = int(repeats)
     best = "max" if goal == "max" else "min"
+    if options is not None:
+        return _settings_sql(metric, best, options)
     # Each pass reads what it needs, and only the best point's rows carry `params`: one aggregate
     # for the totals; the points' means (without a grouping when a point has one repeat: at 2,000,000
     # points, a 2,000,000-group hash aggregate was most of the query); the best mean per series and
@@ -90,6 +141,38 @@ WITH scored AS (
     FROM best b JOIN points q
       ON q.series = b.series AND q.point_index >= b.base * {r} AND q.point_index < (b.base + 1) * {r}
     WHERE q.status = 'ok'
+    GROUP BY b.series
+)
+SELECT t.series, t.points, t.errors, t.mean, t.min, t.max, c.params AS best_params, b.best_value
+FROM totals t LEFT JOIN best b ON t.series = b.series LEFT JOIN chosen c ON t.series = c.series
+ORDER BY t.first_index
+""".strip()
+
+
+def _settings_sql(metric: str, best: str, options: Sequence[str]) -> str:
+    """`summary_sql` over groups of points with the same option values (`concat_ws` of them, which
+    both engines have; a value that is missing in a series is empty)."""
+    parts = [f"coalesce({param_expr(a)}, '')" for a in options]
+    key = f"concat_ws(chr(31), {', '.join(parts)})" if parts else "''"
+    return f"""
+WITH scored AS (
+    SELECT series, point_index, status, {key} AS k, {metric_expr(metric)} AS m FROM points
+), totals AS (
+    SELECT series, count(*) AS points, count_if(status = 'error') AS errors,
+           avg(m) AS mean, min(m) AS min, max(m) AS max, min(point_index) AS first_index
+    FROM scored GROUP BY series
+), per_setting AS (
+    SELECT series, k, min(point_index) AS base, avg(m) AS m
+    FROM scored WHERE status = 'ok' AND m IS NOT NULL GROUP BY series, k
+), peak AS (
+    SELECT series, {best}(m) AS top FROM per_setting GROUP BY series
+), best AS (
+    SELECT p.series, min(p.base) AS base, arbitrary(p.m) AS best_value
+    FROM per_setting p JOIN peak k ON p.series = k.series AND p.m = k.top
+    GROUP BY p.series
+), chosen AS (
+    SELECT b.series, arbitrary(q.params) AS params
+    FROM best b JOIN points q ON q.series = b.series AND q.point_index = b.base
     GROUP BY b.series
 )
 SELECT t.series, t.points, t.errors, t.mean, t.min, t.max, c.params AS best_params, b.best_value

@@ -63,7 +63,14 @@ def shown(value: Any, style: str = "", *, lines: bool = False) -> Text:
     return Text(visible(value, lines=lines), style=style)
 
 
-_STATE_STYLE = {"succeeded": "green", "running": "yellow", "stalled": "red", "partial": "dark_orange", "failed": "red"}
+_STATE_STYLE = {
+    "succeeded": "green",
+    "completed_with_errors": "yellow",
+    "running": "yellow",
+    "stalled": "red",
+    "partial": "dark_orange",
+    "failed": "red",
+}
 
 
 def cell(value: Any) -> Text:
@@ -153,15 +160,16 @@ def _csv_value(value: Any) -> Any:
     return visible(value) if isinstance(value, str) else value
 
 
-def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
+def summary_table(result: QueryResult, metric: str, goal: str, best: str = "best point (mean over repeats)") -> Table:
+    """Per series: points, errors, the metric's mean/min/max and the best (`best` names what it is)."""
     table = Table(
         title=shown(f"Summary — {metric} ({'higher' if goal == 'max' else 'lower'} is better)"),
         title_justify="left",
         header_style="bold",
     )
-    for name in ("series", "points", "errors", "mean", "min", "max", "best point (mean over repeats)", metric):
-        table.add_column(name, justify="right" if name not in ("series", "best point (mean over repeats)") else "left")
-    for series, points, errors, mean, low, high, best, best_value in result.rows:
+    for name in ("series", "points", "errors", "mean", "min", "max", best, metric):
+        table.add_column(name, justify="right" if name not in ("series", best) else "left")
+    for series, points, errors, mean, low, high, chosen, best_value in result.rows:
         table.add_row(
             shown(series),
             str(points),
@@ -169,7 +177,7 @@ def summary_table(result: QueryResult, metric: str, goal: str) -> Table:
             cell(mean),
             cell(low),
             cell(high),
-            cell(best),
+            cell(chosen),
             cell(best_value),
         )
     return table
@@ -180,13 +188,10 @@ _CODES_SQL = "SELECT error_code, count(*) FROM outcomes GROUP BY 1"
 
 def status_text(status: RunStatus) -> Text:
     style = _STATE_STYLE.get(status.state, "")
-    state: str = status.state
-    if state == "succeeded" and status.points_error:  # every shard ran, but not every point: not green
-        state, style = f"succeeded with {status.points_error:,} point errors", "yellow"
     text = Text()
     text.append(f"run {status.run_id}", style="bold")
     text.append_text(shown(f" ({status.experiment})  "))
-    text.append(state, style=f"bold {style}")
+    text.append(status.label, style=f"bold {style}")
     if status.stalled_for_s is not None:
         text.append(
             f" for {status.stalled_for_s / 60:.0f} min: {status.shards_pending} shards are overdue "
@@ -256,10 +261,18 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
 
 
 def option_table(series: str, axis: str, result: QueryResult, score: str) -> Table:
-    """One LLM option axis: per value, its points, errors, score, latency p50/p90 and tokens/s."""
+    """One LLM option axis: per value, its points, errors, score, latency p50/p90 and tokens/s,
+    the score's interval and its paired difference from the best value; the verdict as caption."""
     from sweep_cli.llm_report import COLUMNS  # with the query layer: only when there is a table to show
 
-    table = Table(title=shown(f"{series}: {axis} (score is {score})"), title_justify="left", header_style="bold")
+    verdict = getattr(result, "verdict", None)
+    table = Table(
+        title=shown(f"{series}: {axis} (score is {score})"),
+        title_justify="left",
+        header_style="bold",
+        caption=shown(verdict) if verdict else None,
+        caption_justify="left",
+    )
     for name in COLUMNS:
         table.add_column(name, justify="left" if name == "value" else "right")
     for value, points, errors, *figures in result.rows:
@@ -269,9 +282,14 @@ def option_table(series: str, axis: str, result: QueryResult, score: str) -> Tab
 
 def print_summary(summary: Summary, fmt: str) -> None:
     if fmt == "table":
-        out.print(summary_table(summary.result, summary.metric, summary.goal))
+        best = summary.settings.label if summary.settings is not None else "best point (mean over repeats)"
+        out.print(summary_table(summary.result, summary.metric, summary.goal, best))
         for series, axis, result in summary.options:
             out.print(option_table(series, axis, result, summary.metric))
+        if summary.options:
+            from sweep_cli.llm_report import METHOD
+
+            out.print(METHOD, style="dim")
     else:
         print_result(summary.result, fmt)
 
@@ -296,7 +314,7 @@ def runs_table(rows: Sequence[RunRow]) -> Table:
         ]
         if row.status is not None and with_state:
             status = row.status
-            cells += [Text(status.state, style=_STATE_STYLE.get(status.state, "")), f"{status.points_ok:,}"]
+            cells += [Text(status.label, style=_STATE_STYLE.get(status.state, "")), f"{status.points_ok:,}"]
             cells.append(f"{status.points_error:,}")
         if with_description:
             cells.append(shown(row.description or ""))

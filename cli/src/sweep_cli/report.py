@@ -19,7 +19,7 @@ from typing import Any
 from sweep_cli.errors import UsageError
 from sweep_cli.intervals import Estimate, MetricRange
 from sweep_cli.llm_report import llm_section, records_calls
-from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, metric_expr, objective, param_expr, summary_sql
+from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, Settings, metric_expr, objective, param_expr
 from sweep_cli.render import cell_text
 from sweep_cli.report_data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
 from sweep_cli.report_plots import heatmap_figure, lines_figure, numeric, scatter_figure, spread_figure
@@ -48,6 +48,7 @@ h1{font-size:1.5rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px sol
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
 th{background:#f5f5f5}.num{text-align:right}pre{background:#f7f7f7;padding:.5rem;overflow:auto}
 .state-succeeded{color:#187a2f}.state-failed{color:#b00}.state-partial{color:#c60}.state-running{color:#a80}
+.state-completed_with_errors{color:#c60}.state-stalled{color:#b00}
 figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}svg{max-width:100%;height:auto}
 """
 
@@ -167,7 +168,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
     request = manifest.request
     facts = [
         ("experiment", request.experiment),
-        ("state", status.state),
+        ("state", status.label),
         ("created", manifest.created_at.isoformat(timespec="seconds")),
         ("points", f"{status.points_ok:,} ok, {status.points_error:,} error, {status.points_not_run:,} not run"),
         (
@@ -177,7 +178,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
         ("code", ", ".join(f"{k} {v}" for k, v in manifest.code_version.items())),
     ]
     rows = "".join(
-        f"<tr><th>{k}</th><td class='{'state-' + v if k == 'state' else ''}'>{html.escape(v)}</td></tr>"
+        f"<tr><th>{k}</th><td class='{'state-' + status.state if k == 'state' else ''}'>{html.escape(v)}</td></tr>"
         for k, v in facts
     )
     description = f"<p>{html.escape(request.description)}</p>" if request.description else ""
@@ -226,11 +227,13 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
         found = objective(manifest.request.experiment, None, lambda: recorded)
         if found is not None and found[0] in recorded:
             name, goal = found
-            summary = db.query(summary_sql(name, goal, manifest.plan.repeats))
+            settings = Settings.of(manifest)
+            summary = settings.summary(name, goal, db.query)
             sections.append(f"<h2>Summary — {html.escape(name)} ({goal})</h2>")
+            sections.append(f"<p>best_params: the {html.escape(settings.label)}.</p>")
             sections.append(table(summary.columns, summary.rows))
             if records_calls(recorded):
-                sections.append(llm_section(db, manifest, name, table))
+                sections.append(llm_section(db, manifest, name, table, goal))
         if status.points_error:
             errors = db.query(ERROR_GROUPS_SQL)
             sections.append(f"<h2>Point errors ({status.points_error:,})</h2>")
@@ -241,8 +244,8 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
             sections.extend(_series_section(db, ctx, info.name) for info in manifest.plan.series)
         else:
             sections.append("<p>No metrics were recorded.</p>")
-        settings = [(name, record["value"], record.get("source", "")) for name, record in manifest.settings.items()]
-        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source"], settings))
+        stage = [(name, record["value"], record.get("source", "")) for name, record in manifest.settings.items()]
+        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source"], stage))
     finally:
         db.close()
     return save_page(path, f"sweep report {run_id}", sections)

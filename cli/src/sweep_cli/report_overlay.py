@@ -39,7 +39,7 @@ def _runs_table(store: LocalStore, manifests: dict[str, RunManifest]) -> str:
         status = run_status(store, run_id, manifest)
         points = f"{status.points_ok:,} ok, {status.points_error:,} error, {status.points_not_run:,} not run"
         code = ", ".join(f"{k} {v}" for k, v in manifest.code_version.items())
-        rows.append((run_id, manifest.request.experiment, status.state, points, manifest.created_at, code))
+        rows.append((run_id, manifest.request.experiment, status.label, points, manifest.created_at, code))
     return table(["run", "experiment", "state", "points", "created", "code"], rows)
 
 
@@ -53,7 +53,8 @@ def _compare_section(out: Path, run_a: str, run_b: str, metric: str | None) -> s
         except UsageError as exc:
             return f"<p>{html.escape(exc.message)}</p>"
     title = f"<h2>Shared points — {html.escape(name)}: a = {html.escape(run_a)}, b = {html.escape(run_b)}</h2>"
-    return title + table(result.columns, result.rows)
+    verdict = f"<p class='verdict'>{html.escape(result.verdict)}</p>" if result.verdict else ""
+    return title + verdict + table(result.columns, result.rows)
 
 
 def _shared(run_ids: Sequence[str], per_run: Sequence[Sequence[str]], what: str, hint: str) -> list[str]:

@@ -17,7 +17,7 @@ from sweep_cli.athena import AthenaQueries
 from sweep_cli.backend import RunRow, Summary
 from sweep_cli.errors import UsageError
 from sweep_cli.local import LocalBackend
-from sweep_cli.query import QueryResult, objective, summary_sql
+from sweep_cli.query import QueryResult, Settings, objective, summary_sql
 from sweep_cli.remote import StageClient
 from sweep_cli.stage import StageInfo
 from sweep_contracts import layout
@@ -134,13 +134,18 @@ class StageBackend:
 
     def _axis_columns(self, run_id: str) -> str:
         """The run's typed axis columns, from its manifest in the bucket (none if it cannot be read)."""
+        manifest = self._manifest(run_id)
+        return axis_select(manifest.request, "athena") if manifest is not None else ""
+
+    def _manifest(self, run_id: str) -> RunManifest | None:
+        """The run's manifest in the bucket (None if the stage names no bucket or it has none)."""
         if not self.stage.results_bucket:
-            return ""
+            return None
         from sweep_aws.s3 import S3Store
 
         store = S3Store(self.stage.results_bucket, client=boto3.client("s3", region_name=self.stage.region))
         data = store.get(layout.manifest_key(run_id))
-        return axis_select(RunManifest.from_json(data).request, "athena") if data is not None else ""
+        return RunManifest.from_json(data) if data is not None else None
 
     def summary(self, run_id: str, metric: str | None) -> Summary:
         answer = self.client.status(run_id)
@@ -152,7 +157,11 @@ class StageBackend:
                 hint="name the metric to summarise with --metric.",
             )
         name, goal = found
-        return Summary(self.query(run_id, summary_sql(name, goal, answer["plan"]["repeats"])), name, goal)
+        manifest = self._manifest(run_id)
+        if manifest is None:  # the best point, as before "best settings" could be told apart
+            return Summary(self.query(run_id, summary_sql(name, goal, answer["plan"]["repeats"])), name, goal)
+        settings = Settings.of(manifest)
+        return Summary(settings.summary(name, goal, lambda sql: self.query(run_id, sql)), name, goal, (), settings)
 
     def local_copy(self, run_id: str) -> LocalBackend:
         from sweep_cli import render
@@ -163,7 +172,7 @@ class StageBackend:
 
     def next_steps(self, run_id: str, status: RunStatus) -> list[str]:
         steps = []
-        if status.state != "succeeded":
+        if status.shards_failure or status.shards_pending:  # a retry reruns shards, not error rows
             steps.append(f"  rerun failed and missing shards with: sweep retry {run_id} {self.stage.flags}")
         steps.append(f'  query the results with: sweep results {run_id} {self.stage.flags} [--sql "…"]')
         return steps

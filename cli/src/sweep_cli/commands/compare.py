@@ -2,7 +2,12 @@
 
 Per point (its parameters, repeats pooled): the mean in each run with its standard error, the
 difference B − A, and the difference's standard error sqrt(se_A² + se_B²) — a point evaluated
-once has no spread, so its standard error is empty rather than zero."""
+once has no spread, so its standard error is empty rather than zero.
+
+Overall, the difference is paired as in the per-option table (`llm_report`): per task item (the
+run's nuisance axes but `seed`; each point where there are none) the mean of B − A over the points
+both runs share, and over the items their mean with a 95% paired-bootstrap interval — two models
+on the same task items, compared item by item."""
 
 from __future__ import annotations
 
@@ -16,8 +21,8 @@ from sweep_cli.app import DEFAULT_OUT, Format, MetricOption, OutOption, app, han
 from sweep_cli.errors import UsageError
 
 if TYPE_CHECKING:  # the engine and the query layer wait for the command (`sweep --help` stays cheap)
+    from sweep_cli.comparison import Comparison
     from sweep_cli.local import LocalBackend
-    from sweep_cli.query import QueryResult
 
 PointStats = dict[str, tuple[float, float | None, int, int]]
 """Per parameter point (its JSON text): mean, standard error, count, and its first point index."""
@@ -38,8 +43,9 @@ def _stats(backend: LocalBackend, run_id: str, metric: str) -> PointStats:
     return out
 
 
-def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | None) -> tuple[str, QueryResult]:
-    from sweep_cli.query import QueryResult, objective
+def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | None) -> tuple[str, Comparison]:
+    from sweep_cli.comparison import Comparison, paired
+    from sweep_cli.query import nuisance_axes, objective
     from sweep_orchestrator.runs import load_manifest
 
     experiment = load_manifest(backend.store, run_a).request.experiment
@@ -67,7 +73,9 @@ def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | No
         se = math.sqrt(sa**2 + sb**2) if sa is not None and sb is not None else None
         rows.append((params, ma, sa, na, mb, sb, nb, mb - ma, se))
     columns = ["params", "mean_a", "se_a", "n_a", "mean_b", "se_b", "n_b", "difference", "difference_se"]
-    return name, QueryResult(columns, rows)
+    differences = {params: b[params][0] - a[params][0] for params in shared}
+    over_items, items = paired(differences, nuisance_axes(experiment))
+    return name, Comparison(columns, rows, over_items, items)
 
 
 @app.command()
@@ -87,3 +95,5 @@ def compare(
     render.print_result(
         result, fmt.value, title=f"{name}: a = {run_a}, b = {run_b}; difference = b − a per shared point"
     )
+    if fmt == Format.table and result.verdict:
+        render.out.print(result.verdict)

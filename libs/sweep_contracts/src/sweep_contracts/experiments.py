@@ -68,6 +68,10 @@ class Objective:
     goal: Literal["max", "min"] = "max"
 
 
+NUISANCE_AXES = ("task_index", SEED)
+"""Axes that are samples of every experiment: the items of a task set and the random seed."""
+
+
 @dataclass(frozen=True)
 class Experiment(Generic[C]):
     """A registered experiment.
@@ -87,6 +91,10 @@ class Experiment(Generic[C]):
     objective: Objective | None = None
     metrics: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    nuisance_axes: tuple[str, ...] = ()
+    """Axes whose values are samples, not settings to choose (beyond `task_index` and `seed`, which
+    always are, see `NUISANCE_AXES`): "best" averages the objective over them, and the per-option
+    table pairs option values over them."""
     io_bound: bool = False
     """Its points mostly wait on the network: the worker runs up to the config's `concurrency`
     of them at once inside a shard."""

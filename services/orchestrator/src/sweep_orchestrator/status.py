@@ -29,7 +29,10 @@ from sweep_orchestrator.listing import list_shards, standing_outcomes
 from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.tally import Tally
 
-State = Literal["running", "stalled", "succeeded", "failed", "partial"]
+State = Literal["running", "stalled", "succeeded", "completed_with_errors", "failed", "partial"]
+"""`succeeded`: every point is ok. `completed_with_errors`: every shard ran, some points are error
+rows (`points_error` says how many). `failed`: not one point is ok (every shard failed, or every
+row is an error, as when the model server is down). `partial`: some shards failed, some points are ok."""
 LISTED = 50
 """Most shard ids a status lists by name (missing, failed), and so the most failure outcomes it
 reads; the shard and point counts are always complete."""
@@ -81,6 +84,13 @@ class RunStatus(Frozen):
     @property
     def points_done(self) -> int:
         return self.points_ok + self.points_error
+
+    @property
+    def label(self) -> str:
+        """The state in words, as every view shows it: `completed_with_errors` with its count."""
+        if self.state == "completed_with_errors":
+            return f"completed with errors: {self.points_error:,} of {self.points_total:,} points failed"
+        return self.state
 
 
 class OutcomeReader:
@@ -183,12 +193,12 @@ def summarize(
     stalled_for = (now - deadline).total_seconds() if now is not None and pending and now > deadline else None
     if pending:
         state = "stalled" if stalled_for is not None else "running"
-    elif not tally.failed:
-        state = "succeeded"
-    elif not tally.success:
+    elif not tally.success or not tally.points_ok:  # no shard succeeded, or no point is ok
         state = "failed"
-    else:
+    elif tally.failed:
         state = "partial"
+    else:
+        state = "completed_with_errors" if tally.points_error else "succeeded"
     return RunStatus(
         run_id=manifest.run_id,
         experiment=manifest.request.experiment,
