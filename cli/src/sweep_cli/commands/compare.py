@@ -96,4 +96,4 @@ def compare(
         result, fmt.value, title=f"{name}: a = {run_a}, b = {run_b}; difference = b − a per shared point"
     )
     if fmt == Format.table and result.verdict:
-        render.out.print(result.verdict)
+        render.out.print(render.shown(result.verdict))
