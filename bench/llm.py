@@ -31,7 +31,7 @@ from sweep_contracts.experiments import Registry  # noqa: E402
 from sweep_contracts.storage import MemoryStore  # noqa: E402
 from sweep_worker.runner import WorkerDeps, process_event  # noqa: E402
 
-SERVER_LOG = Path(os.environ.get("SWEEP_LLM_CACHE", Path.home() / ".cache/sweep/llm")) / "server" / "server.log"
+SERVERS = Path(os.environ.get("SWEEP_LLM_CACHE", Path.home() / ".cache/sweep/llm")) / "server"
 
 
 def shard_seconds(url: str, concurrency: int) -> float:
@@ -82,7 +82,8 @@ _EVAL = re.compile(r"eval time =\s*([\d.]+) ms /\s*(\d+) (?:runs|tokens).*?([\d.
 
 def real() -> dict[str, Any]:
     url = os.environ["SWEEP_LLM_URL"]
-    before = SERVER_LOG.read_text(errors="replace") if SERVER_LOG.exists() else ""
+    server_log = SERVERS / url.rstrip("/").rsplit(":", 1)[1] / "server.log"  # scripts/llm-server.sh's state per port
+    before = server_log.read_text(errors="replace") if server_log.exists() else ""
     payload = {
         "experiment": "openai-chat",
         "config": {
@@ -98,7 +99,7 @@ def real() -> dict[str, Any]:
     }
     _, got = run_llm(payload, MemoryStore(), key="")
     ok = [r for r in got if r["status"] == "ok"]
-    log = SERVER_LOG.read_text(errors="replace")[len(before) :] if SERVER_LOG.exists() else ""
+    log = server_log.read_text(errors="replace")[len(before) :] if server_log.exists() else ""
     server = [float(m.group(3)) for line in log.splitlines() if "prompt eval" not in line and (m := _EVAL.search(line))]
     recorded = [r["metrics"]["tokens_per_s"] for r in ok]
     return {
