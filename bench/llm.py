@@ -2,8 +2,9 @@
 
 (a) one 200-point `ollama` shard against a loopback server that answers after 50 ms, per-shard
     concurrency 1 vs 16 (target >= 12x), runs interleaved, medians reported;
-(b) the real model's tokens/s as sweep records it (completion tokens over the call's wall time)
-    beside what the server reports for generation alone (llama.cpp's `eval time` log line).
+(b) the real model's tokens/s as sweep records it end to end (`e2e_tokens_per_s`: completion tokens
+    over the call's wall time) beside what the server reports for generation alone (llama.cpp's
+    `eval time` log line; llama-cpp-python sends no `timings`, so the row has no `tokens_per_s`).
 
     uv run python bench/llm.py shard
     SWEEP_LLM_URL=http://127.0.0.1:PORT uv run python bench/llm.py real   # server from scripts/llm-server.sh
@@ -101,7 +102,7 @@ def real() -> dict[str, Any]:
     ok = [r for r in got if r["status"] == "ok"]
     log = server_log.read_text(errors="replace")[len(before) :] if server_log.exists() else ""
     server = [float(m.group(3)) for line in log.splitlines() if "prompt eval" not in line and (m := _EVAL.search(line))]
-    recorded = [r["metrics"]["tokens_per_s"] for r in ok]
+    recorded = [r["metrics"]["e2e_tokens_per_s"] for r in ok]
     return {
         "calls": len(got),
         "ok": len(ok),

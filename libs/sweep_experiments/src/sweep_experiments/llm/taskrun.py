@@ -1,7 +1,9 @@
 """The task-set experiments (`ollama`, `openai-chat`): one point sends one task item, once, and
-scores the answer. Metrics: `score`, `latency_ms`, `attempts`, `tokens_per_s` (completion tokens
-over the call's wall time, as sweep measures it), `output_chars`, `output_truncated`, plus the
-protocol's own counters (absent when the server omits them)."""
+scores the answer. Metrics: `score`, `latency_ms`, `attempts`, `tokens_per_s` (the server's own
+generation speed, absent when the server reports none: see `llm.chat`), `e2e_tokens_per_s`
+(completion tokens over the call's wall time as sweep measures it: prompt evaluation, queueing
+behind other calls and HTTP included), `output_chars`, `output_truncated`, plus the protocol's own
+counters (absent when the server omits them)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sweep_experiments.llm import scorers, tasks
 from sweep_experiments.llm.chat import chat
 from sweep_experiments.llm.options import GenerationOptions
 
-METRICS = ("score", "latency_ms", "attempts", "tokens_per_s", "output_chars", "output_truncated")
+METRICS = ("score", "latency_ms", "attempts", "tokens_per_s", "e2e_tokens_per_s", "output_chars", "output_truncated")
 
 
 class TaskConfig(GenerationOptions):
@@ -88,6 +90,6 @@ def run_task(cfg: TaskConfig, secrets: Mapping[str, str]) -> Evaluation:
         **result.metrics,
     }
     if result.completion_tokens is not None and result.latency_ms > 0:
-        metrics["tokens_per_s"] = result.completion_tokens / (result.latency_ms / 1000)
+        metrics["e2e_tokens_per_s"] = result.completion_tokens / (result.latency_ms / 1000)
     call: dict[str, Any] = {**result.call, "expected": item.expected}
     return Evaluation(metrics=metrics, output=output, call=call)
