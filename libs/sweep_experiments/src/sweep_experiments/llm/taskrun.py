@@ -3,7 +3,8 @@ scores the answer. Metrics: `score`, `latency_ms`, `attempts`, `tokens_per_s` (t
 generation speed, absent when the server reports none: see `llm.chat`), `e2e_tokens_per_s`
 (completion tokens over the call's wall time as sweep measures it: prompt evaluation, queueing
 behind other calls and HTTP included), `output_chars`, `output_truncated`, plus the protocol's own
-counters (absent when the server omits them)."""
+counters (absent when the server omits them). `call_json` holds `expected` and the `answer` the
+scorer read (None: it found none), so every score can be checked by reading."""
 
 from __future__ import annotations
 
@@ -66,6 +67,17 @@ class TaskConfig(GenerationOptions):
             scorers.get(value)
         return value
 
+    @field_validator("scorer_args")
+    @classmethod
+    def _scorer_args(cls, value: dict[str, JsonValue], info: ValidationInfo) -> dict[str, JsonValue]:
+        if "scorer" in info.data and "tasks" in info.data:
+            name = info.data["scorer"] or tasks.DEFAULT_SCORER.get(info.data["tasks"], "exact")
+            try:
+                scorers.check_args(name, value)
+            except ValueError as exc:
+                raise ValueError(f"scorer `{name}`: {exc}") from None
+        return value
+
     def scorer_name(self) -> str:
         return self.scorer or tasks.DEFAULT_SCORER.get(self.tasks, "exact")
 
@@ -76,7 +88,8 @@ def run_task(cfg: TaskConfig, secrets: Mapping[str, str]) -> Evaluation:
     result = chat(cfg, messages, secrets.get("api_key"))
     output, truncated = clip_output(result.content)
     try:
-        score = scorers.get(cfg.scorer_name())(result.content, item.expected, cfg.scorer_args)
+        args = {"choices": item.choices, **cfg.scorer_args} if item.choices else cfg.scorer_args
+        score = scorers.get(cfg.scorer_name())(result.content, item.expected, args)
     except Exception as exc:
         raise EvaluationError(
             f"scorer `{cfg.scorer_name()}` failed: {type(exc).__name__}: {exc}", {"attempts": result.attempts}
@@ -91,5 +104,5 @@ def run_task(cfg: TaskConfig, secrets: Mapping[str, str]) -> Evaluation:
     }
     if result.completion_tokens is not None and result.latency_ms > 0:
         metrics["e2e_tokens_per_s"] = result.completion_tokens / (result.latency_ms / 1000)
-    call: dict[str, Any] = {**result.call, "expected": item.expected}
+    call: dict[str, Any] = {**result.call, "expected": item.expected, "answer": getattr(score, "answer", None)}
     return Evaluation(metrics=metrics, output=output, call=call)
