@@ -75,3 +75,17 @@ def test_a_server_that_reports_no_speed_gets_no_tokens_per_s() -> None:
     # THEN the generation speed is absent, not the end-to-end figure under its name
     assert "tokens_per_s" not in m
     assert m["e2e_tokens_per_s"] == pytest.approx(3 / (m["latency_ms"] / 1000))
+
+
+def test_an_llm_maze_episode_reports_the_servers_speed_over_its_turns() -> None:
+    # GIVEN an agent over Ollama whose every turn generated 3 tokens in 1.5 ms, answered after 200 ms
+    config = {"model": "m", "protocol": "ollama", "size": 3, "temperature": 0.0, "max_moves": 3, "max_turns": 3}
+    with FakeModelServer(delay_s=DELAY_S).running() as server:
+        sweep = {"experiment": "llm-maze", "config": {"endpoint": server.url, **config}}
+        _, rows = run_llm(sweep, MemoryStore(), key="")
+    m = rows[0]["metrics"]
+    assert rows[0]["status"] == "ok", rows[0]["error_message"]
+    # THEN the episode's tokens_per_s is the server's, and the wall-time figure is apart
+    assert m["tokens_per_s"] == pytest.approx(2000.0)
+    assert m["e2e_tokens_per_s"] == pytest.approx(m["completion_tokens"] / (m["latency_ms"] / 1000))
+    assert m["e2e_tokens_per_s"] < 3 / DELAY_S
