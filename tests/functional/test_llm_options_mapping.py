@@ -61,6 +61,11 @@ def test_ollama_options_mapping_is_sent_under_options_as_written() -> None:
             "repeat_last_n, repeat_penalty, num_keep, num_ctx, num_batch, num_gpu, main_gpu, use_mmap, num_thread",
         ),
         (
+            {"options": {"seed": 5}},
+            "`options.seed`: the sweep sets `seed` on every point (the repeat's seed, or `seed` in config or as an "
+            "axis): set it there, not in `options`",
+        ),
+        (
             {"options": {"keep_alive": "5m"}},
             "`options.keep_alive` goes at the top level of Ollama's request: write `keep_alive: ...` as a config field",
         ),

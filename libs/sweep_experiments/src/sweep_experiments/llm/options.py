@@ -177,6 +177,11 @@ def _flattened(model: type[GenerationOptions], data: dict[str, Any]) -> dict[str
             raise ValueError(
                 f"`options.{name}` goes at the top level of Ollama's request: write `{name}: ...` as a config field"
             )
+        if name == "seed":
+            raise ValueError(
+                "`options.seed`: the sweep sets `seed` on every point (the repeat's seed, or `seed` in config or "
+                "as an axis): set it there, not in `options`"
+            )
         if name not in OLLAMA_OPTIONS:
             close = difflib.get_close_matches(str(name), OLLAMA_OPTIONS, n=1)
             hint = f"did you mean `{close[0]}`? " if close else ""
