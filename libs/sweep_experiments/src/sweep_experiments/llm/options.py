@@ -82,7 +82,7 @@ class GenerationOptions(EndpointConfig):
 
     # Declared so that a refused mapping is reported as `config.options`: the model validator below
     # turns a good mapping into the flat fields and leaves a refused one here, with its reason.
-    options: Any = Field(
+    options: dict[str, JsonValue] | None = Field(
         default=None,
         exclude=True,
         description="ollama: the options as Ollama's own mapping, e.g. {temperature: 0.2, num_ctx: 8192}; "
@@ -99,7 +99,7 @@ class GenerationOptions(EndpointConfig):
         except ValueError as exc:
             return {**data, "options": _Refused(str(exc))}
 
-    @field_validator("options")
+    @field_validator("options", mode="before")
     @classmethod
     def _options_refused(cls, value: Any) -> None:
         if isinstance(value, _Refused):

@@ -40,7 +40,10 @@ class TaskConfig(GenerationOptions):
     template: str | None = Field(default=None, description="User message for items with `inputs` (str.format).")
     system: str | None = Field(default=None, description="System message put before every item.")
     scorer: str = Field(default="", description="Scorer name (entry point group `sweep.scorers`); default per set.")
-    scorer_args: dict[str, JsonValue] = Field(default_factory=dict, description="e.g. {tolerance: 0.01}.")
+    scorer_args: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="e.g. {tolerance: 0.01}; numeric: {extract: last | first | regex, pattern: '...(group)...'}.",
+    )
 
     @field_validator("tasks")
     @classmethod
