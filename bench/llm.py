@@ -2,8 +2,9 @@
 
 (a) one 200-point `ollama` shard against a loopback server that answers after 50 ms, per-shard
     concurrency 1 vs 16 (target >= 12x), runs interleaved, medians reported;
-(b) the real model's tokens/s as sweep records it (completion tokens over the call's wall time)
-    beside what the server reports for generation alone (llama.cpp's `eval time` log line).
+(b) the real model's tokens/s as sweep records it end to end (`e2e_tokens_per_s`: completion tokens
+    over the call's wall time) beside what the server reports for generation alone (llama.cpp's
+    `eval time` log line; llama-cpp-python sends no `timings`, so the row has no `tokens_per_s`).
 
     uv run python bench/llm.py shard
     SWEEP_LLM_URL=http://127.0.0.1:PORT uv run python bench/llm.py real   # server from scripts/llm-server.sh
@@ -31,7 +32,7 @@ from sweep_contracts.experiments import Registry  # noqa: E402
 from sweep_contracts.storage import MemoryStore  # noqa: E402
 from sweep_worker.runner import WorkerDeps, process_event  # noqa: E402
 
-SERVER_LOG = Path(os.environ.get("SWEEP_LLM_CACHE", Path.home() / ".cache/sweep/llm")) / "server" / "server.log"
+SERVERS = Path(os.environ.get("SWEEP_LLM_CACHE", Path.home() / ".cache/sweep/llm")) / "server"
 
 
 def shard_seconds(url: str, concurrency: int) -> float:
@@ -82,7 +83,8 @@ _EVAL = re.compile(r"eval time =\s*([\d.]+) ms /\s*(\d+) (?:runs|tokens).*?([\d.
 
 def real() -> dict[str, Any]:
     url = os.environ["SWEEP_LLM_URL"]
-    before = SERVER_LOG.read_text(errors="replace") if SERVER_LOG.exists() else ""
+    server_log = SERVERS / url.rstrip("/").rsplit(":", 1)[1] / "server.log"  # scripts/llm-server.sh's state per port
+    before = server_log.read_text(errors="replace") if server_log.exists() else ""
     payload = {
         "experiment": "openai-chat",
         "config": {
@@ -98,9 +100,9 @@ def real() -> dict[str, Any]:
     }
     _, got = run_llm(payload, MemoryStore(), key="")
     ok = [r for r in got if r["status"] == "ok"]
-    log = SERVER_LOG.read_text(errors="replace")[len(before) :] if SERVER_LOG.exists() else ""
+    log = server_log.read_text(errors="replace")[len(before) :] if server_log.exists() else ""
     server = [float(m.group(3)) for line in log.splitlines() if "prompt eval" not in line and (m := _EVAL.search(line))]
-    recorded = [r["metrics"]["tokens_per_s"] for r in ok]
+    recorded = [r["metrics"]["e2e_tokens_per_s"] for r in ok]
     return {
         "calls": len(got),
         "ok": len(ok),

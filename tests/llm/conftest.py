@@ -29,10 +29,12 @@ def llm_url() -> Iterator[str]:
     started = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True, timeout=1800, check=False)
     if started.returncode != 0:
         pytest.fail(f"the model server did not start:\n{started.stderr[-3000:]}")
+    url = started.stdout.strip().splitlines()[-1]
     try:
-        yield started.stdout.strip().splitlines()[-1]
+        yield url
     finally:
-        subprocess.run([str(SCRIPT), "stop"], timeout=60, check=False)
+        # by its port: a server the user started with the script keeps running
+        subprocess.run([str(SCRIPT), "stop", url.rsplit(":", 1)[1]], timeout=60, check=False)
 
 
 @pytest.fixture

@@ -195,7 +195,11 @@ def _evaluation(
         if (total := _sum(results, attr)) is not None:
             metrics[attr] = total
     if "completion_tokens" in metrics and metrics["latency_ms"] > 0:
-        metrics["tokens_per_s"] = metrics["completion_tokens"] / (metrics["latency_ms"] / 1000)
+        metrics["e2e_tokens_per_s"] = metrics["completion_tokens"] / (metrics["latency_ms"] / 1000)
+    if results and all(r.generated_tokens and r.generation_s for r in results):
+        # the server's generation speed over the episode, only when every turn reported it
+        generated = sum(r.generated_tokens or 0 for r in results)
+        metrics["tokens_per_s"] = generated / sum(r.generation_s or 0 for r in results)
     if results:
         metrics["latency_ms_per_turn"] = metrics["latency_ms"] / len(results)
     output, truncated = clip_output(" ".join(episode.log))
@@ -224,6 +228,7 @@ EXPERIMENT = Experiment(
         "completion_tokens",
         "latency_ms",
         "tokens_per_s",
+        "e2e_tokens_per_s",
     ),
     secrets=("api_key",),
     io_bound=True,

@@ -33,7 +33,7 @@ EXPERIMENT = Experiment(
     run=run_task,
     description="Task-set items sent to Ollama /api/chat; options validated, sent and recorded exactly.",
     objective=Objective("score", "max"),
-    metrics=(*METRICS, *(n if n.endswith("count") else f"{n}_ns" for n in OLLAMA_COUNTERS), "server_tokens_per_s"),
+    metrics=(*METRICS, *(n if n.endswith("count") else f"{n}_ns" for n in OLLAMA_COUNTERS)),
     secrets=("api_key",),
     io_bound=True,
 )

@@ -3,7 +3,12 @@
 Ollama (`POST /api/chat`, `stream: false`): counters come in nanoseconds and are omitted when
 zero or unknown; an omitted counter is absent from the row's metrics, never 0. OpenAI
 (`POST /v1/chat/completions`): `usage` (with cached and reasoning tokens when the server gives
-them), `finish_reason`, `system_fingerprint` and the `x-request-id` header are recorded."""
+them), `finish_reason`, `system_fingerprint` and the `x-request-id` header are recorded.
+
+`tokens_per_s` is the server's own generation speed, where it reports one: Ollama's `eval_count`
+over `eval_duration`, llama.cpp server's `timings` block (`predicted_n` over `predicted_ms`).
+OpenAI itself, vLLM and llama-cpp-python report none: the metric is then absent (the experiments
+record the end-to-end figure, `e2e_tokens_per_s`, for every call)."""
 
 from __future__ import annotations
 
@@ -49,6 +54,9 @@ class ChatResult:
     prompt_tokens: float | None = None
     latency_ms: float = 0.0
     attempts: int = 1
+    generated_tokens: float | None = None
+    generation_s: float | None = None
+    """Tokens the server generated and the time it says generation took, when it says so."""
 
 
 def _arguments(raw: Any) -> tuple[dict[str, Any], bool]:
@@ -92,8 +100,9 @@ def ollama_chat(
         value = _number(reply.body.get(name))
         if value is not None:
             metrics[name if name.endswith("count") else f"{name}_ns"] = value
-    if metrics.get("eval_count") and metrics.get("eval_duration_ns"):
-        metrics["server_tokens_per_s"] = metrics["eval_count"] / metrics["eval_duration_ns"] * 1e9
+    generated, generation_s = metrics.get("eval_count"), metrics.get("eval_duration_ns", 0) / 1e9
+    if generated and generation_s:
+        metrics["tokens_per_s"] = generated / generation_s
     facts = {"done_reason": reply.body.get("done_reason"), "model": reply.body.get("model")}
     return ChatResult(
         content=str(message.get("content") or ""),
@@ -105,6 +114,8 @@ def ollama_chat(
         prompt_tokens=metrics.get("prompt_eval_count"),
         latency_ms=reply.latency_ms,
         attempts=reply.attempts,
+        generated_tokens=generated if "tokens_per_s" in metrics else None,
+        generation_s=generation_s if "tokens_per_s" in metrics else None,
     )
 
 
@@ -132,6 +143,12 @@ def openai_chat(
     ):
         if (value := _number((usage.get(details) or {}).get(name))) is not None:
             metrics[name] = value
+    # llama.cpp's server (not llama-cpp-python) adds `timings`; the generation part is `predicted_*`.
+    timings = reply.body.get("timings")
+    timings = timings if isinstance(timings, dict) else {}
+    generated, generation_ms = _number(timings.get("predicted_n")), _number(timings.get("predicted_ms"))
+    if generated and generation_ms and generated > 0 and generation_ms > 0:
+        metrics["tokens_per_s"] = generated / generation_ms * 1000
     finish = choice.get("finish_reason")
     metrics["finish_length"] = float(finish == "length")
     if cfg.max_tokens is not None and "completion_tokens" in metrics:
@@ -153,6 +170,8 @@ def openai_chat(
         prompt_tokens=metrics.get("prompt_tokens"),
         latency_ms=reply.latency_ms,
         attempts=reply.attempts,
+        generated_tokens=generated if "tokens_per_s" in metrics else None,
+        generation_s=generation_ms / 1000 if generation_ms and "tokens_per_s" in metrics else None,
     )
 
 

@@ -1,7 +1,10 @@
 """The task-set experiments (`ollama`, `openai-chat`): one point sends one task item, once, and
-scores the answer. Metrics: `score`, `latency_ms`, `attempts`, `tokens_per_s` (completion tokens
-over the call's wall time, as sweep measures it), `output_chars`, `output_truncated`, plus the
-protocol's own counters (absent when the server omits them)."""
+scores the answer. Metrics: `score`, `latency_ms`, `attempts`, `tokens_per_s` (the server's own
+generation speed, absent when the server reports none: see `llm.chat`), `e2e_tokens_per_s`
+(completion tokens over the call's wall time as sweep measures it: prompt evaluation, queueing
+behind other calls and HTTP included), `output_chars`, `output_truncated`, plus the protocol's own
+counters (absent when the server omits them). `call_json` holds `expected` and the `answer` the
+scorer read (None: it found none), so every score can be checked by reading."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from sweep_experiments.llm import scorers, tasks
 from sweep_experiments.llm.chat import chat
 from sweep_experiments.llm.options import GenerationOptions
 
-METRICS = ("score", "latency_ms", "attempts", "tokens_per_s", "output_chars", "output_truncated")
+METRICS = ("score", "latency_ms", "attempts", "tokens_per_s", "e2e_tokens_per_s", "output_chars", "output_truncated")
 
 
 class TaskConfig(GenerationOptions):
@@ -38,7 +41,10 @@ class TaskConfig(GenerationOptions):
     template: str | None = Field(default=None, description="User message for items with `inputs` (str.format).")
     system: str | None = Field(default=None, description="System message put before every item.")
     scorer: str = Field(default="", description="Scorer name (entry point group `sweep.scorers`); default per set.")
-    scorer_args: dict[str, JsonValue] = Field(default_factory=dict, description="e.g. {tolerance: 0.01}.")
+    scorer_args: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="e.g. {tolerance: 0.01}; numeric: {extract: last | first | regex, pattern: '...(group)...'}.",
+    )
 
     @field_validator("tasks")
     @classmethod
@@ -65,6 +71,17 @@ class TaskConfig(GenerationOptions):
             scorers.get(value)
         return value
 
+    @field_validator("scorer_args")
+    @classmethod
+    def _scorer_args(cls, value: dict[str, JsonValue], info: ValidationInfo) -> dict[str, JsonValue]:
+        if "scorer" in info.data and "tasks" in info.data:
+            name = info.data["scorer"] or tasks.DEFAULT_SCORER.get(info.data["tasks"], "exact")
+            try:
+                scorers.check_args(name, value)
+            except ValueError as exc:
+                raise ValueError(f"scorer `{name}`: {exc}") from None
+        return value
+
     def scorer_name(self) -> str:
         return self.scorer or tasks.DEFAULT_SCORER.get(self.tasks, "exact")
 
@@ -76,7 +93,8 @@ def run_task(cfg: TaskConfig, secrets: Mapping[str, str]) -> Evaluation:
     # redacted before the cut: a cut first could leave part of a key that the server echoed
     output, truncated = clip_output(redact(result.content, secrets))
     try:
-        score = scorers.get(cfg.scorer_name())(result.content, item.expected, cfg.scorer_args)
+        args = {"choices": item.choices, **cfg.scorer_args} if item.choices else cfg.scorer_args
+        score = scorers.get(cfg.scorer_name())(result.content, item.expected, args)
     except Exception as exc:
         raise EvaluationError(
             f"scorer `{cfg.scorer_name()}` failed: {type(exc).__name__}: {exc}", {"attempts": result.attempts}
@@ -90,6 +108,6 @@ def run_task(cfg: TaskConfig, secrets: Mapping[str, str]) -> Evaluation:
         **result.metrics,
     }
     if result.completion_tokens is not None and result.latency_ms > 0:
-        metrics["tokens_per_s"] = result.completion_tokens / (result.latency_ms / 1000)
-    call: dict[str, Any] = {**result.call, "expected": item.expected}
+        metrics["e2e_tokens_per_s"] = result.completion_tokens / (result.latency_ms / 1000)
+    call: dict[str, Any] = {**result.call, "expected": item.expected, "answer": getattr(score, "answer", None)}
     return Evaluation(metrics=metrics, output=output, call=call)

@@ -1,7 +1,9 @@
 """Task sets: the prompts an LLM experiment sends, each with its expected answer.
 
 An item is `{"messages": [...], "expected": ...}`, or `{"inputs": {...}, "expected": ...}` with
-the config's `template` (`str.format` over the inputs) as the user message. A point evaluates the
+the config's `template` (`str.format` over the inputs) as the user message; a multiple-choice item
+may add its options, `"choices": {"A": "94", "B": "46"}`, so that `choice` can read a reply that
+names an option's text instead of its letter. A point evaluates the
 single item `task_index` of its set, so a sweep covers a set by making `task_index` an axis:
 points = options grid × task items × repeats, one row per call. Sources (config field `tasks`):
 
@@ -42,6 +44,7 @@ class TaskItem(BaseModel):
     messages: list[dict[str, JsonValue]] | None = None
     inputs: dict[str, JsonValue] | None = None
     expected: JsonValue = None
+    choices: dict[str, str] | None = None
 
     def chat_messages(self, template: str | None, system: str | None) -> list[dict[str, Any]]:
         head = [{"role": "system", "content": system}] if system else []
@@ -76,7 +79,8 @@ def _multiple_choice(rng: random.Random) -> dict[str, Any]:
     numbers = rng.sample(range(1, 100), 4)
     options = " ".join(f"{letter}) {n}" for letter, n in zip("ABCD", numbers, strict=True))
     answer = "ABCD"[numbers.index(max(numbers))]
-    return _ask(f"Which number is the largest? {options}. Answer with the letter only.", answer)
+    item = _ask(f"Which number is the largest? {options}. Answer with the letter only.", answer)
+    return {**item, "choices": {letter: str(n) for letter, n in zip("ABCD", numbers, strict=True)}}
 
 
 _GENERATORS = {"arithmetic": _arithmetic, "counting": _counting, "multiple-choice": _multiple_choice}
