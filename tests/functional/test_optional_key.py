@@ -68,7 +68,7 @@ def test_a_server_that_wants_a_key_gives_rows_naming_the_secret_and_how_to_set_i
         "locally, set SWEEP_SECRET_API_KEY in the environment of `sweep run`; on a stage, "
         "`sweep params set-secret --stage <stage> api_key`)"
     )
-    assert (code, got) == (3, [("error", message), ("error", message)]), output
+    assert (code, got) == (1, [("error", message), ("error", message)]), output  # every point failed: `failed`
 
 
 def test_a_required_key_that_is_missing_fails_before_any_call(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_locally_the_key_goes_only_to_the_endpoints_the_user_listed(tmp_path: Pa
         "admin allows an endpoint in `SWEEP_SECRET_API_KEY_ENDPOINTS` (comma-separated `https://host[:port]`); "
         "no call was made"
     )
-    assert (code, got) == (3, [("error", message), ("error", message)]), output
+    assert (code, got) == (1, [("error", message), ("error", message)]), output  # every point failed: `failed`
 
 
 def test_locally_a_key_reaches_a_listed_endpoint(tmp_path: Path) -> None:
