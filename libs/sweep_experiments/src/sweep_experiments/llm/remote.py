@@ -97,7 +97,9 @@ def _client() -> S3Client:
         from botocore.config import Config
     except ImportError:  # pragma: no cover - every sweep runtime installs boto3 with sweep-aws
         raise ValueError("an `s3://` task set needs boto3; install sweep-aws, or use a local file") from None
-    config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=10, read_timeout=30)
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=10, read_timeout=30
+    )
     with _lock:  # creating clients from boto3's default session is not thread-safe
         return boto3.client("s3", config=config)
 
