@@ -153,3 +153,17 @@ def test_a_set_under_the_stages_tasksets_is_read(on_stage: Stage, monkeypatch: p
     monkeypatch.undo()
     assert status == 202, body
     assert [o for o in touches.objects if "tasksets/" in o[1]] == [("GetObject", f"s3://{BUCKET}/tasksets/mine.jsonl")]
+
+
+def test_a_set_nested_100000_deep_is_a_400_naming_the_line(on_stage: Stage) -> None:
+    # GIVEN a set under the stage's tasksets/ whose first line nests 100,000 arrays
+    data = b'{"expected": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    on_stage.s3.put_object(Bucket=BUCKET, Key="tasksets/deep.jsonl", Body=data)
+    # WHEN it is submitted THEN one 400 names the set, the line and the limit (not a 500)
+    status, body = submit(on_stage, f"s3://{BUCKET}/tasksets/deep.jsonl", hashlib.sha256(data).hexdigest())
+    assert status == 400, body
+    assert body["field"] == "config.tasks", body
+    assert body["message"].startswith(
+        f"`config.tasks`: task set s3://{BUCKET}/tasksets/deep.jsonl line 1 nests arrays and objects deeper "
+        "than 64 levels: flatten that item"
+    ), body
