@@ -121,3 +121,24 @@ def test_a_set_changed_after_submit_is_fetched_once_per_process(worker: Stage) -
     assert {(r["status"], r["error_type"]) for r in got} == {("error", "ConfigError")}
     assert all("not `tasks_sha256`" in r["error_message"] for r in got)
     assert outcome["status"] == "success"
+
+
+def test_throttling_at_submit_is_a_503_to_resubmit_not_a_missing_object(
+    worker: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN S3 throttling the orchestrator's reads of the set past its retries
+    monkeypatch.setattr(remote, "MAX_ATTEMPTS", 2)
+    SetReads(lambda _: s3_error(503, "SlowDown"))
+    # WHEN a sweep naming it is submitted
+    status, body = worker.call("POST", "/runs", sweep("http://127.0.0.1:9", points=2))
+    # THEN 503 STORE_UNAVAILABLE says it is transient; nothing is dispatched
+    assert status == 503, body
+    assert body == {
+        "code": "STORE_UNAVAILABLE",
+        "message": f"task set s3://{BUCKET}/{KEY} could not be read after 2 attempts (SlowDown); S3 is throttling "
+        "or failing.",
+        "field": "config.tasks",
+        "value": f"s3://{BUCKET}/{KEY}",
+        "hint": "this is transient: resubmit, or rerun the failed shards with `sweep retry RUN_ID`.",
+    }
+    assert worker.invokes.calls == []
