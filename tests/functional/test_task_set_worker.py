@@ -44,6 +44,7 @@ class SetReads:
 
     def __init__(self, fault: Callable[[int], Any] | None = None) -> None:
         self.count = 0
+        self.if_none_match: list[str | None] = []
         self.fault = fault
         boto3.setup_default_session()
         assert boto3.DEFAULT_SESSION is not None
@@ -53,6 +54,8 @@ class SetReads:
         if s3_key(request) != KEY:
             return None
         self.count += 1
+        tag = request.headers.get("If-None-Match")
+        self.if_none_match.append(tag.decode() if isinstance(tag, bytes) else tag)
         return self.fault(self.count) if self.fault else None
 
 
@@ -142,3 +145,27 @@ def test_throttling_at_submit_is_a_503_to_resubmit_not_a_missing_object(
         "hint": "this is transient: resubmit, or rerun the failed shards with `sweep retry RUN_ID`.",
     }
     assert worker.invokes.calls == []
+
+
+def test_a_refused_set_is_revalidated_by_etag_and_a_restored_one_is_read(
+    worker: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a warm process that refused the set for its content (changed after submit)
+    uri = f"s3://{BUCKET}/{KEY}"
+    etag = worker.s3.put_object(Bucket=BUCKET, Key=KEY, Body=DATA + DATA)["ETag"]
+    reads = SetReads()
+    with pytest.raises(ValueError, match="not `tasks_sha256`"):
+        tasks.load(uri, None, SHA)
+    # WHEN it is asked again within the refusal's lifetime THEN no request is made
+    with pytest.raises(ValueError, match="not `tasks_sha256`"):
+        tasks.load(uri, None, SHA)
+    assert reads.count == 1
+    # WHEN asked after it, with the object unchanged THEN a conditional request (304) keeps the verdict
+    monkeypatch.setattr(tasks, "REFUSAL_TTL_S", 0.0)
+    with pytest.raises(ValueError, match="not `tasks_sha256`"):
+        tasks.load(uri, None, SHA)
+    assert reads.count == 2
+    # WHEN the object is restored THEN the next load reads and accepts it
+    worker.s3.put_object(Bucket=BUCKET, Key=KEY, Body=DATA)
+    assert len(tasks.load(uri, None, SHA)) == 2
+    assert reads.if_none_match == [None, etag, etag]  # the second answered 304, the third the new object
