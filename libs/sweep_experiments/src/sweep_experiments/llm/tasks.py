@@ -14,7 +14,11 @@ points = options grid × task items × repeats, one row per call. Sources (confi
   giving different prompts. The path must be readable where the points run (local runs);
 - an S3 object `s3://bucket/tasksets/set.jsonl`, with `tasks_sha256` likewise: fetched and
   verified at submit and by every worker process (`sweep_experiments.llm.remote`), the way a
-  stage runs a set of its own.
+  stage runs a set of its own. On a stage this is the only kind of set read, and only under its
+  results bucket's `tasksets/`: a path or any other object is refused before it is touched.
+
+A file or object is read in chunks, hashed as it arrives, at most `remote.MAX_BYTES`; a process
+keeps the sets it read in `CACHE`, bounded in bytes (`sweep_experiments.llm.taskset`).
 """
 
 from __future__ import annotations
