@@ -29,11 +29,11 @@ SHA = hashlib.sha256(DATA).hexdigest()
 @pytest.fixture
 def stage(aws_env: None) -> Iterator[Stage]:
     with mock_aws():
-        tasks._from_s3.cache_clear()
+        tasks.clear_cache()
         made = make_stage()
         made.worker = replace(made.worker, secrets=lambda names: dict.fromkeys(names, ""))  # no API key
         yield made
-    tasks._from_s3.cache_clear()
+    tasks.clear_cache()
 
 
 def sweep(url: str, key: str, sha: str = SHA) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def test_a_task_set_by_reference_runs_the_objects_items(stage: Stage) -> None:
         # WHEN it is submitted and every shard runs in the worker handler
         status, body = stage.call("POST", "/runs", sweep(server.url, "tasksets/mine.jsonl"))
         assert status == 202, body
-        tasks._from_s3.cache_clear()  # the workers are other processes: each fetches it again
+        tasks.clear_cache()  # the workers are other processes: each fetches it again
         outcomes = stage.run_all()
     # THEN each point sent its item from the object, and the config recorded the reference
     assert [o["status"] for o in outcomes] == ["success", "success"]
@@ -90,7 +90,7 @@ def test_a_worker_refuses_an_object_changed_after_submit(stage: Stage) -> None:
     with FakeModelServer().running() as server:
         assert stage.call("POST", "/runs", sweep(server.url, "tasksets/changed.jsonl"))[0] == 202
         stage.s3.put_object(Bucket=BUCKET, Key="tasksets/changed.jsonl", Body=DATA.replace(b"2 + 2", b"2 + 3"))
-        tasks._from_s3.cache_clear()  # the workers are other processes
+        tasks.clear_cache()  # the workers are other processes
         # WHEN the workers run
         stage.run_all()
     # THEN no call was made and every row is an error naming the mismatch

@@ -16,6 +16,8 @@ CODE_VERSION = "SWEEP_CODE_VERSION"
 """Version of the deployed code (artifact hash), recorded in every manifest."""
 SETTINGS_TTL = "SWEEP_SETTINGS_TTL_S"
 """Seconds the stage settings are cached (default 300)."""
+LAMBDA_FUNCTION = "AWS_LAMBDA_FUNCTION_NAME"
+"""Set by Lambda in every function's environment: code that reads it knows it runs on a stage."""
 SECRET_PREFIX = "SWEEP_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
 """Local runs: an experiment's secret `api_key` is read from `SWEEP_SECRET_API_KEY`."""
 

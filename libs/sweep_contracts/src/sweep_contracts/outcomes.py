@@ -56,6 +56,8 @@ class ErrorCode(StrEnum):
     """The worker has no experiment of that name installed."""
     SECRET_UNAVAILABLE = "SECRET_UNAVAILABLE"  # noqa: S105 - an error code, not a secret
     """A secret the experiment declares could not be read from the stage's secret store."""
+    STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+    """Something every point reads (an S3 task set) could not be read past its retries; `retry` reruns it."""
     INTERNAL_ERROR = "INTERNAL_ERROR"
     """An unexpected error in sweep itself (not in the experiment)."""
 

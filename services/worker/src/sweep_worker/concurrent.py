@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
+from sweep_contracts.errors import StoreError
 from sweep_contracts.experiments import Experiment
 from sweep_contracts.points import PointSpace
 from sweep_contracts.tasks import ShardTask
@@ -29,6 +30,8 @@ def shard_concurrency(space: PointSpace, start: int, experiment: Experiment[Any]
     """The `concurrency` of the shard's first point's config (1 when the config has none or is invalid)."""
     try:
         config = experiment.parse_config(space.effective_config(space.point(start)))
+    except StoreError:
+        raise  # what every point reads is unavailable: the shard fails, for retry
     except Exception:
         return 1  # the point itself will report its invalid config
     return max(1, min(MAX_CONCURRENCY, int(getattr(config, "concurrency", 1))))

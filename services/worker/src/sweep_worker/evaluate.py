@@ -11,6 +11,7 @@ from traceback import format_exc
 from typing import TYPE_CHECKING, Any
 
 from sweep_contracts._json import canonical_json, param_text
+from sweep_contracts.errors import StoreError
 from sweep_contracts.experiments import EvaluationError, Experiment
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.points import PointSpace
@@ -54,6 +55,8 @@ def evaluate_point(
             # a failed point that still measured something (an LLM call's `attempts`) keeps it
             metrics = {k: float(v) for k, v in exc.metrics.items()}
             error, trace = point_error(exc, experiment, secrets), format_exc()
+        except StoreError:
+            raise  # what every point reads is unavailable (transient): the shard fails, for retry
         except Exception as exc:
             error, trace = point_error(exc, experiment, secrets), format_exc()
     duration_ms = (budget.timer() - started) * 1000

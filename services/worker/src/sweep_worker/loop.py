@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from sweep_contracts import redaction
 from sweep_contracts._json import canonical_json
 from sweep_contracts.batch import ConfigBatch
+from sweep_contracts.errors import StoreError
 from sweep_contracts.experiments import BatchAnswers, EvaluationError, Experiment
 from sweep_contracts.outcomes import truncate
 from sweep_contracts.tasks import ShardTask
@@ -94,6 +95,8 @@ class ShardLoop:
             # a failed point that still measured something (an LLM call's `attempts`) keeps it
             metrics = {k: float(v) for k, v in exc.metrics.items()}
             error, trace = point_error(exc, experiment, secrets), format_exc()
+        except StoreError:
+            raise  # what every point reads is unavailable (transient): the shard fails, for retry
         except Exception as exc:
             error, trace = point_error(exc, experiment, secrets), format_exc()
         finally:

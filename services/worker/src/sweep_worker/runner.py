@@ -15,6 +15,7 @@ from sweep_contracts.errors import (
     InvalidTaskError,
     MissingConfigError,
     SecretUnavailableError,
+    StoreError,
     SweepError,
     UnknownExperimentError,
 )
@@ -131,6 +132,8 @@ def _run_shard(
     run = run_points_isolated if isolate else run_points
     try:
         result = run(task, experiment, _budget(task, remaining_ms, deps.timer), secrets)
+    except StoreError as exc:  # transient: error rows in a `success` would never be retried
+        raise _ShardFailed(ErrorCode.STORE_UNAVAILABLE, str(exc)) from exc
     except SweepError as exc:
         raise _ShardFailed(ErrorCode.INVALID_TASK, str(exc)) from exc
     except Exception as exc:

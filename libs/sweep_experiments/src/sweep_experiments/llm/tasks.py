@@ -16,43 +16,33 @@ points = options grid × task items × repeats, one row per call. Sources (confi
   giving different prompts. The path must be readable where the points run (local runs);
 - an S3 object `s3://bucket/tasksets/set.jsonl`, with `tasks_sha256` likewise: fetched and
   verified at submit and by every worker process (`sweep_experiments.llm.remote`), the way a
-  stage runs a set of its own.
+  stage runs a set of its own. On a stage this is the only kind of set read, and only under its
+  results bucket's `tasksets/`: a path or any other object is refused before it is touched.
+
+A file or object is read in chunks, hashed as it arrives, at most `remote.MAX_BYTES`; a process
+keeps the sets it read in `CACHE`, bounded in bytes (`sweep_experiments.llm.taskset`).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
+import os
 import random
-from pathlib import Path
+import stat
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
-
 from sweep_experiments.llm import remote
+from sweep_experiments.llm.items import TaskItem
+from sweep_experiments.llm.taskset import CACHE_BYTES, SetCache, TaskSet, parse
+
+__all__ = ["BUILTIN_SIZE", "CACHE", "DEFAULT_SCORER", "TaskItem", "builtin", "clear_cache", "load"]
 
 BUILTIN_SIZE = 50
 DEFAULT_SCORER = {"arithmetic": "numeric", "counting": "numeric", "multiple-choice": "choice"}
-
-
-class TaskItem(BaseModel):
-    """One prompt and its expected answer."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    messages: list[dict[str, JsonValue]] | None = None
-    inputs: dict[str, JsonValue] | None = None
-    expected: JsonValue = None
-    choices: dict[str, str] | None = None
-
-    def chat_messages(self, template: str | None, system: str | None) -> list[dict[str, Any]]:
-        head = [{"role": "system", "content": system}] if system else []
-        if self.messages is not None:
-            return head + [dict(m) for m in self.messages]
-        if template is None:
-            raise ValueError("this task item has `inputs` but the config has no `template` to put them in")
-        return [*head, {"role": "user", "content": template.format(**(self.inputs or {}))}]
 
 
 def _ask(question: str, expected: str) -> dict[str, Any]:
@@ -92,55 +82,128 @@ def builtin(name: str) -> tuple[TaskItem, ...]:
     return tuple(TaskItem.model_validate(_GENERATORS[name](rng)) for _ in range(BUILTIN_SIZE))
 
 
-def _parse_lines(text: str, where: str) -> tuple[TaskItem, ...]:
-    items = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            items.append(TaskItem.model_validate(json.loads(line)))
-        except (ValueError, ValidationError) as exc:
-            raise ValueError(
-                f"{where} line {number} is not a task item ({{messages|inputs, expected}}): {exc}"
-            ) from None
-    if not items:
-        raise ValueError(f"{where} holds no task items")
-    return tuple(items)
+REFUSAL_TTL_S = 10.0
+"""A set refused for its content (or absent) is not fetched again for this long in one process,
+and after it only when its ETag changed (a conditional GET): a shard's points share the verdict."""
+MAX_REFUSALS = 256
+
+CACHE = SetCache(CACHE_BYTES)
+_fetching = threading.Lock()  # one fetch of a set per process, whatever the points' threads
 
 
-def _verified(data: bytes, sha256: str, where: str) -> tuple[TaskItem, ...]:
-    actual = hashlib.sha256(data).hexdigest()
+@dataclass
+class _Refusal:
+    etag: str | None
+    message: str
+    at: float
+
+
+_refusals: dict[tuple[str, str], _Refusal] = {}
+
+
+def clear_cache() -> None:
+    """Forget every set and verdict (a new process would), and where this process runs."""
+    CACHE.clear()
+    _refusals.clear()
+    remote.stage_bucket.cache_clear()
+
+
+def _verified(data: bytearray, actual: str, sha256: str, where: str) -> TaskSet:
     if actual != sha256.lower():
         raise ValueError(
             f"task set {where} has SHA-256 {actual}, not `tasks_sha256` {sha256}: the file changed since the "
             "sweep was written; restore it, or set `tasks_sha256` to the new hash for a new sweep"
         )
+    return parse(data, f"task set {where}")
+
+
+def _read_file(path: str) -> tuple[bytearray, str]:
+    # O_NONBLOCK: opening a FIFO does not wait for a writer; then only a regular file is read
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"task set {where} is not UTF-8 text (byte {exc.start}); write it as JSONL") from None
-    return _parse_lines(text, f"task set {where}")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ValueError(
+            f"task set {path!r} cannot be read ({exc.strerror}); built-in sets: {', '.join(_GENERATORS)}"
+        ) from None
+    with os.fdopen(fd, "rb", buffering=0) as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"task set {path!r} is not a regular file: name a JSONL file")
+        if info.st_size > remote.MAX_BYTES:
+            raise ValueError(
+                f"task set {path!r} is {info.st_size:,} bytes, over the limit of {remote.MAX_BYTES:,}: "
+                "split it into smaller sets"
+            )
+        return remote.read_capped(file.read, repr(path))
 
 
-@functools.cache
-def _from_file(path: str, sha256: str, mtime_ns: int) -> tuple[TaskItem, ...]:
-    return _verified(Path(path).read_bytes(), sha256, path)
+def _from_file(path: str, sha256: str) -> TaskSet:
+    try:
+        info = os.stat(path)
+        signature = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    except OSError:
+        signature = None  # reading it says why
+    key = ("file", path, sha256.lower(), signature)
+    found = CACHE.get(key)
+    if found is None:
+        data, actual = _read_file(path)
+        found = _verified(data, actual, sha256, path)
+        CACHE.put(key, found)
+    return found
 
 
-@functools.cache
-def _from_s3(uri: str, sha256: str) -> tuple[TaskItem, ...]:
-    # cached by content hash: the object is immutable by contract, and a changed one fails here
-    return _verified(remote.fetch(uri), sha256, uri)
+def _from_s3(uri: str, sha256: str) -> TaskSet:
+    """A set is verified once per process: its content is its hash. A refusal is kept per (object,
+    ETag), so the points of a shard share one fetch; a transient failure (`StoreError`) is not kept."""
+    key = ("s3", uri, sha256.lower())
+    found = CACHE.get(key)
+    if found is not None:
+        return found
+    with _fetching:
+        found = CACHE.get(key)
+        if found is not None:
+            return found
+        verdict = (uri, sha256.lower())
+        refusal, now = _refusals.get(verdict), time.monotonic()
+        if refusal is not None and (now - refusal.at < REFUSAL_TTL_S):
+            raise ValueError(refusal.message)
+        try:
+            fetched = remote.fetch(uri, if_none_match=refusal.etag if refusal else None)
+        except ValueError as exc:  # absent or refused: a verdict; StoreError (transient) is none
+            _refuse(verdict, _Refusal(None, str(exc), now))
+            raise
+        if fetched is None and refusal is not None:  # its ETag is the one refused
+            refusal.at = now
+            raise ValueError(refusal.message)
+        assert fetched is not None  # None answers a conditional fetch only
+        try:
+            found = _verified(fetched.data, fetched.sha256, sha256, uri)
+        except ValueError as exc:
+            _refuse(verdict, _Refusal(fetched.etag, str(exc), now))
+            raise
+        _refusals.pop(verdict, None)
+        CACHE.put(key, found)
+        return found
 
 
-def load(tasks: str, items: list[dict[str, Any]] | None, sha256: str | None) -> tuple[TaskItem, ...]:
-    """The items of a task source; ValueError names the problem and the fix."""
+def _refuse(verdict: tuple[str, str], refusal: _Refusal) -> None:
+    if len(_refusals) >= MAX_REFUSALS:
+        _refusals.pop(next(iter(_refusals)))
+    _refusals[verdict] = refusal
+
+
+def load(tasks: str, items: list[dict[str, Any]] | None, sha256: str | None) -> Sequence[TaskItem]:
+    """The items of a task source; ValueError names the problem and the fix. On a stage, only an
+    object under its results bucket's `tasksets/` is read; anything else is refused unread."""
     if tasks in _GENERATORS:
         return builtin(tasks)
     if tasks == "inline":
         if not items:
             raise ValueError("`tasks: inline` needs the items in `task_items`")
         return tuple(TaskItem.model_validate(i) for i in items)
+    bucket = remote.stage_bucket()
+    if bucket is not None:
+        remote.check_stage_reference(tasks, bucket)
     if tasks.startswith("s3://"):
         if not sha256:
             raise ValueError(
@@ -153,10 +216,4 @@ def load(tasks: str, items: list[dict[str, Any]] | None, sha256: str | None) -> 
             f"task set file {path!r} needs `tasks_sha256` (its SHA-256) so every worker reads the same items; "
             f"built-in sets: {', '.join(_GENERATORS)}, or `inline`"
         )
-    try:
-        mtime = Path(path).stat().st_mtime_ns
-    except OSError as exc:
-        raise ValueError(
-            f"task set {path!r} cannot be read ({exc.strerror}); built-in sets: {', '.join(_GENERATORS)}"
-        ) from None
-    return _from_file(path, sha256, mtime)
+    return _from_file(path, sha256)
