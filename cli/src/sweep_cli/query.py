@@ -5,6 +5,7 @@ map values are read as `try(m['key'])`, which is NULL for a missing key on both 
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,8 +155,11 @@ class ResultsDB:
         ):
             files = sorted(self.root.glob(pattern))
             if files:
+                # the results directory is a path, not a pattern: `res[12]` or `res*` would match a
+                # sibling's files. DuckDB's globs take `[*]`, `[?]`, `[[]` as the characters
+                # themselves, as Python's do, so `glob.escape` quotes it for both.
                 source = (
-                    f"read_parquet({_literal(str(self.root / pattern))}, hive_partitioning = true, "
+                    f"read_parquet({_literal(glob.escape(str(self.root)) + '/' + pattern)}, hive_partitioning = true, "
                     "union_by_name = true, hive_types = {'run_id': 'VARCHAR'})"
                 )
                 select = f"SELECT * FROM {source}"
