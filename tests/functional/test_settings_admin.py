@@ -5,6 +5,7 @@ is a 400 naming the field and changes nothing."""
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatch
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +14,7 @@ import boto3
 import pytest
 
 from sweep_aws.ssm import SsmSettings
+from sweep_infra.policies import orchestrator_policy
 from sweep_orchestrator import deps
 from sweep_orchestrator.deps import OrchestratorDeps
 from sweep_orchestrator.runtime import Runtime
@@ -275,3 +277,60 @@ def test_a_write_landing_between_the_version_check_and_the_put_is_reported_issue
     # THEN SSM has no compare-and-set: the write lands, and the answer says it replaced version 2, not 1
     assert status == 200, answer
     assert (answer["version"], answer["replaced_version"], answer["stored"]) == (3, 2, "40")
+
+
+def test_an_experiment_default_is_created_once_and_updated_from_its_version_issue20(stage: Stage) -> None:
+    # GIVEN maze's max_moves created at version 1
+    name = "/settings/experiments.maze.max_moves"
+    assert stage.call("PUT", name, {"value": 800, "expected_version": 0})[0] == 200
+    # WHEN it is created again, and updated from a version it is not at
+    again = stage.call("PUT", name, {"value": 900, "expected_version": 0})
+    stale = stage.call("PUT", name, {"value": 900, "expected_version": 2})
+    # THEN both are refused naming what it holds; an update from version 1 writes
+    assert (again[0], again[1]["current"]) == (409, {"value": 800, "version": 1}), again
+    assert (stale[0], stale[1]["current"]) == (409, {"value": 800, "version": 1}), stale
+    assert again[1]["field"] == "experiments.maze.max_moves"
+    status, answer = stage.call("PUT", name, {"value": 900, "expected_version": 1})
+    assert (status, answer["version"], answer["replaced_version"]) == (200, 2, 1), answer
+
+
+def test_every_ssm_call_of_a_conditional_write_is_one_the_orchestrators_policy_allows_issue20(stage: Stage) -> None:
+    # moto does not enforce IAM on SSM: record each call with the parameter or path it names, and
+    # match it against the orchestrator role's policy document
+    arn = "arn:aws:ssm:us-east-1:123456789012:parameter" + PREFIX.rstrip("/")
+    policy = orchestrator_policy(
+        log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:x",
+        bucket_arn="arn:aws:s3:::bucket",
+        parameter_path_arn=arn,
+        worker_arn="arn:aws:lambda:us-east-1:123456789012:function:w",
+        orchestrator_arn="arn:aws:lambda:us-east-1:123456789012:function:o",
+    )
+    calls: list[tuple[str, str]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        for name in params.get("Names") or [params.get("Name") or params.get("Path")]:
+            calls.append((f"ssm:{model.name}", "arn:aws:ssm:us-east-1:123456789012:parameter" + name))
+
+    stage.ssm.meta.events.register("provide-client-params.ssm.*", record)
+    try:
+        stage.put_setting("shard_size", "50")
+        calls.clear()
+        for name, body in (
+            ("shard_size", {"value": 40, "expected_version": 0}),  # refused: exists
+            ("shard_size", {"value": 40, "expected_version": 1}),
+            ("experiments.maze.max_moves", {"value": 8, "expected_version": 0}),
+            ("experiments.maze.max_moves", {"value": 9, "expected_version": 0}),  # refused: exists
+            ("experiments.maze.max_moves", {"value": 9, "expected_version": 1}),
+        ):
+            stage.call("PUT", f"/settings/{name}", body)
+    finally:
+        stage.ssm.meta.events.unregister("provide-client-params.ssm.*", record)
+    allowed = [
+        (action, resource)
+        for statement in policy["Statement"]
+        for action in statement["Action"]
+        for resource in statement["Resource"]
+    ]
+    denied = [call for call in calls if not any(a == call[0] and fnmatch(call[1], r) for a, r in allowed)]
+    assert denied == []
+    assert {action for action, _ in calls} >= {"ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter"}

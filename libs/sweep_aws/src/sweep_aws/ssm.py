@@ -163,12 +163,17 @@ class Written:
 
 
 def read_current(client: SSMClient, name: str) -> Parameter | None:
-    """The parameter as SSM holds it now (never a cached copy), or None when it does not exist."""
-    try:
-        item = client.get_parameter(Name=name)["Parameter"]
-    except client.exceptions.ParameterNotFound:
-        return None
-    return Parameter(item["Value"], int(item["Version"]))
+    """The parameter as SSM holds it now (never a cached copy), or None when it does not exist.
+
+    With the calls the orchestrator's role may make: a stage setting by name (`GetParameters`),
+    an experiment default by its experiment's path (`GetParametersByPath`, allowed under
+    `experiments/` only, so that no role reads a path that reaches `secrets/`)."""
+    parent, _, leaf = name.rpartition("/")
+    if f"/{EXPERIMENTS_PATH}" in name:
+        found = read_path(client, parent).get(leaf)
+        return Parameter(found.value, found.version or 0) if found else None
+    items = client.get_parameters(Names=[name]).get("Parameters", [])
+    return Parameter(items[0]["Value"], int(items[0]["Version"])) if items else None
 
 
 def write_parameter(
