@@ -5,8 +5,8 @@ is a 400 naming the field and changes nothing."""
 from __future__ import annotations
 
 import json
-from fnmatch import fnmatch
 from collections.abc import Callable, Iterator
+from fnmatch import fnmatch
 from typing import Any
 from urllib.parse import quote
 
