@@ -198,7 +198,7 @@ def test_a_bad_run_id_is_shown_as_given_issue20(tmp_path: Path) -> None:
     assert "run_id '../x' is not valid" in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("out", ["res[12]", "res*", "res?"])
+@pytest.mark.parametrize("out", ["res[12]", "res*", "res?", "status=zz", "run_id=zz"])
 def test_an_out_directory_with_glob_characters_reads_only_itself_issue20(tmp_path: Path, out: str) -> None:
     # GIVEN a run `r-aaa` of 2 points in `out`, and a sibling `res1` holding a run `r-aaa` of 3 points
     sweep_file = tmp_path / "sweep.yaml"
@@ -215,12 +215,14 @@ def test_an_out_directory_with_glob_characters_reads_only_itself_issue20(tmp_pat
         "--format",
         "json",
         "--sql",
-        "SELECT count(*) AS n, sum(CAST(params['x'] AS DOUBLE)) AS xs FROM points",
+        "SELECT count(*) AS n, sum(CAST(params['x'] AS DOUBLE)) AS xs, min(status) AS s, min(run_id) AS r FROM points",
     )
     # THEN only its own rows are read, never the sibling's
     assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(result.stdout) == [{"n": 2, "xs": 3.0}]
-    assert sorted(sweep.load("r-aaa", out=tmp_path / out)["x"]) == [1.0, 2.0]
+    # AND a `key=value` directory in the path is not taken for a partition that overrides a column
+    assert json.loads(result.stdout) == [{"n": 2, "xs": 3.0, "s": "ok", "r": "r-aaa"}]
+    frame = sweep.load("r-aaa", out=tmp_path / out)
+    assert (sorted(frame["x"]), list(frame["status"])) == ([1.0, 2.0], ["ok", "ok"])
     shutil.rmtree(tmp_path / "res1")
 
 

@@ -157,12 +157,15 @@ class ResultsDB:
             if files:
                 # the results directory is a path, not a pattern: `res[12]` or `res*` would match a
                 # sibling's files. DuckDB's globs take `[*]`, `[?]`, `[[]` as the characters
-                # themselves, as Python's do, so `glob.escape` quotes it for both.
+                # themselves, as Python's do, so `glob.escape` quotes it for both. And no hive
+                # partitioning: DuckDB takes every `key=value` directory of the whole path for a
+                # partition, so `--out status=x` made every row's status `x`; the view is one run's,
+                # so its run_id is a literal
                 source = (
-                    f"read_parquet({_literal(glob.escape(str(self.root)) + '/' + pattern)}, hive_partitioning = true, "
-                    "union_by_name = true, hive_types = {'run_id': 'VARCHAR'})"
+                    f"read_parquet({_literal(glob.escape(str(self.root)) + '/' + pattern)}, "
+                    "hive_partitioning = false, union_by_name = true)"
                 )
-                select = f"SELECT * FROM {source}"
+                select = f"SELECT *, CAST({_literal(run_id)} AS VARCHAR) AS run_id FROM {source}"
             else:
                 select = _empty_view(table)
             self.con.execute(f"CREATE VIEW stored_{table.name} AS {select}")
