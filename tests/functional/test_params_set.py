@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from typer.testing import CliRunner
 
@@ -237,3 +238,24 @@ def test_without_an_api_a_create_does_not_replace_a_value_issue20(
     assert result.exit_code == 0, result.output
     assert "kept" in result.output
     assert parameter(stage, "shard_size") == ("40", 1)
+
+
+def test_a_write_that_lands_between_the_check_and_the_put_is_reported_issue20(api: FakeApi) -> None:
+    # GIVEN shard_size=50, and another admin whose write lands right after the stage's version check
+    api.stage.put_setting("shard_size", "50")
+    other = boto3.client("ssm", region_name=REGION)
+
+    def another_admin_writes(**_: Any) -> None:
+        other.put_parameter(Name=PREFIX + "shard_size", Value="70", Type="String", Overwrite=True)
+
+    api.stage.ssm.meta.events.register_first("before-call.ssm.PutParameter", another_admin_writes)
+    try:
+        # WHEN this admin overwrites it with --force
+        code, output = set_value(api, "shard_size", "40", "--force")
+    finally:
+        api.stage.ssm.meta.events.unregister("before-call.ssm.PutParameter", another_admin_writes)
+    # THEN the table shows the value it was shown, and the CLI says that another version was replaced
+    assert code == 0, output
+    assert "│ 50  │ 40     │ overwrite │ 3" in output
+    assert "it replaced version 2, not the version shown" in output
+    assert parameter(api.stage, "shard_size") == ("40", 3)

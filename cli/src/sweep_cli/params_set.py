@@ -35,6 +35,17 @@ class Written:
     version: int | None
     where: str
     cache_ttl_s: int | None = None
+    replaced: int | None = None
+    """The version the write replaced, when it is not the one shown as `current` (a concurrent write)."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A write: the new version, the readers' cache TTL, and the version it replaced (0: none)."""
+
+    version: int
+    cache_ttl_s: int | None
+    replaced: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,8 +63,8 @@ class Current:
 class Setter(Protocol):
     def current(self, name: str) -> Current: ...
 
-    def write(self, name: str, value: Any, expected_version: int) -> tuple[int, int | None]:
-        """(the new version, the cache TTL of the readers). `expected_version` 0: create only; N:
+    def write(self, name: str, value: Any, expected_version: int) -> Stored:
+        """The new version, the readers' cache TTL. `expected_version` 0: create only; N:
         replace version N only. Raises `SettingConflictError` with what the stage holds when not."""
         ...
 
@@ -80,7 +91,7 @@ class ApiSetter:
             return Current()
         return Current(record.get("value"), int(record.get("version") or 0))
 
-    def write(self, name: str, value: Any, expected_version: int) -> tuple[int, int | None]:
+    def write(self, name: str, value: Any, expected_version: int) -> Stored:
         from sweep_cli.errors import RemoteError
         from sweep_cli.remote import segment
         from sweep_contracts.errors import ApiCode, SettingConflictError
@@ -102,7 +113,8 @@ class ApiSetter:
                 current_value=current.get("value"),
                 current_version=int(current.get("version") or 0),
             ) from None
-        return int(answer["version"]), int(answer["cache_ttl_s"])
+        replaced = answer.get("replaced_version")
+        return Stored(int(answer["version"]), int(answer["cache_ttl_s"]), None if replaced is None else int(replaced))
 
 
 class SsmSetter:
@@ -134,7 +146,7 @@ class SsmSetter:
         """`experiments.maze.max_moves` is the parameter `experiments/maze/max_moves` under the prefix."""
         return name.replace(".", "/", 2) if name.startswith("experiments.") else name
 
-    def write(self, name: str, value: Any, expected_version: int) -> tuple[int, int | None]:
+    def write(self, name: str, value: Any, expected_version: int) -> Stored:
         from sweep_aws.ssm import write_parameter
 
         parameter, text = self._checked(name, value)
@@ -144,7 +156,7 @@ class SsmSetter:
             )
         except aws_errors() as exc:
             raise self.parameters._fail(exc) from exc
-        return written.version, DEFAULT_TTL_S
+        return Stored(written.version, DEFAULT_TTL_S, written.replaced)
 
 
 def check_name(name: str) -> None:
@@ -187,13 +199,15 @@ def set_one(setter: Setter, name: str, value: Any, force: bool) -> Written:
         if found.exists and not force:
             return Written(found.value, "kept", None, where)
         try:
-            version, ttl = setter.write(name, value, found.version)
+            stored = setter.write(name, value, found.version)
         except SettingConflictError as exc:
             if attempt:
                 raise
             found = Current(exc.current_value, exc.current_version)
             continue
-        return Written(found.value, "overwrite" if found.exists else "create", version, where, ttl)
+        action: Action = "overwrite" if found.exists else "create"
+        replaced = stored.replaced if stored.replaced not in (None, found.version) else None
+        return Written(found.value, action, stored.version, where, stored.cache_ttl_s, replaced)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
@@ -240,6 +254,12 @@ def params_set(
     if written.action == "kept":
         render.out.print(f"{name} holds {written.current!r} and was kept; --force overwrites it.")
     elif written.version is not None:
+        if written.replaced is not None:
+            render.out.print(
+                f"Another write landed between the version check and this one: it replaced version "
+                f"{written.replaced}, not the version shown (SSM has no compare-and-set); "
+                f"see what was lost with `aws ssm get-parameter-history`."
+            )
         render.out.print(
             f"Runs submitted from now on use it; other warm orchestrators within {written.cache_ttl_s} s (their "
             f"cache). `pulumi up --stack {stage}` puts back what the stack config says: to keep it, set it there."
