@@ -2,9 +2,11 @@
 
 It is its own API Gateway route (AWS_IAM), so operators can be allowed it without every caller
 who may submit runs: grant `execute-api:Invoke` on `<api>/*/PUT/settings/*`. The value is checked
-as a submit would check it (a setting's range; an experiment default by its config model), written
-to SSM, and this instance's settings cache is cleared; other warm instances read it within their
-cache TTL (`cache_ttl_s` in the answer, 300 s by default)."""
+as a submit would check it (a setting's range; an experiment default by its config model) and must
+have the setting's JSON type, written to SSM — on the condition `expected_version` states, decided
+by SSM and never by this instance's cache (`sweep_aws.ssm.write_parameter`) — and this instance's
+settings cache is cleared; other warm instances read it within their cache TTL (`cache_ttl_s` in
+the answer, 300 s by default)."""
 
 from __future__ import annotations
 
