@@ -177,7 +177,13 @@ def read_current(client: SSMClient, name: str) -> Parameter | None:
 
 
 def write_parameter(
-    client: SSMClient, name: str, text: str, expected_version: int | None, label: str | None = None
+    client: SSMClient,
+    name: str,
+    text: str,
+    expected_version: int | None,
+    label: str | None = None,
+    *,
+    description: str | None = None,
 ) -> Written:
     """Put the String parameter `name`, on a condition decided by SSM, never by a cache.
 
@@ -187,25 +193,36 @@ def write_parameter(
     the two calls is the only place a concurrent write can slip in. The put's answer tells whether
     one did (the new version is not N + 1); `replaced` then says which version was replaced, and
     the caller reports it. None: unconditional. A failed condition raises `SettingConflictError`
-    naming `label` (the setting as the caller wrote it) and what the parameter holds now."""
+    naming `label` (the setting as the caller wrote it) and what the parameter holds now. A
+    `description` is put with the value (`sweep params seed` describes each setting)."""
     label = label or name
     if expected_version == 0:
         try:
-            answer = client.put_parameter(Name=name, Value=text, Type="String", Overwrite=False)
+            version = _put(client, name, text, overwrite=False, description=description)
         except client.exceptions.ParameterAlreadyExists:
             raise _conflict(label, text, expected_version, read_current(client, name)) from None
-        return Written(int(answer["Version"]), 0)
+        return Written(version, 0)
     if expected_version is not None:
         current = read_current(client, name)
         if current is None or current.version != expected_version:
             raise _conflict(label, text, expected_version, current)
-    answer = client.put_parameter(Name=name, Value=text, Type="String", Overwrite=True)
-    version = int(answer["Version"])
+    version = _put(client, name, text, overwrite=True, description=description)
     if expected_version is not None and version != expected_version + 1:
         log.warning(
             "%s: written as version %d over a write that landed after version %d", name, version, expected_version
         )
     return Written(version, version - 1 if expected_version is not None else None)
+
+
+def _put(client: SSMClient, name: str, text: str, *, overwrite: bool, description: str | None) -> int:
+    """PutParameter; without `description`, the parameter keeps the one it has."""
+    if description is None:
+        answer = client.put_parameter(Name=name, Value=text, Type="String", Overwrite=overwrite)
+    else:
+        answer = client.put_parameter(
+            Name=name, Value=text, Type="String", Overwrite=overwrite, Description=description
+        )
+    return int(answer["Version"])
 
 
 def _conflict(setting: str, text: str, expected_version: int, current: Parameter | None) -> SettingConflictError:
