@@ -166,3 +166,34 @@ def test_seeded_values_are_readable_with_the_aws_cli(aws_env: None, monkeypatch:
         assert len(found) == len(DEV)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_seed_does_not_replace_a_write_that_lands_after_its_read_issue20(
+    ssm: Any, monkeypatch: pytest.MonkeyPatch, force: bool
+) -> None:
+    # GIVEN a seeded stage (max_points at version 1), or an empty one, and another admin whose write
+    # lands between seed's read of SSM and its writes
+    if force:
+        invoke("seed", "--stage", "dev")
+    from sweep_cli.params import StageParameters
+
+    read = StageParameters.current
+
+    def read_then_another_admin_writes(self: StageParameters, recursive: bool = False) -> Any:
+        found = read(self, recursive)
+        ssm.put_parameter(Name="/sweep/dev/max_points", Value="7", Type="String", Overwrite=True)
+        return found
+
+    monkeypatch.setattr(StageParameters, "current", read_then_another_admin_writes)
+    # WHEN seed writes max_points=9 (created, or overwritten with --force)
+    code, output = invoke("seed", "--stage", "dev", "--set", "max_points=9", *(["--force"] if force else []))
+    # THEN the other admin's value stays, and one paragraph says what SSM holds (exit 2)
+    assert code == 2, output
+    expected = (
+        "`max_points` is at version 2 (holding 7), not at version 1 as the write expected."
+        if force
+        else "`max_points` exists already (version 1, holding 7): a create-only write does not replace it."
+    )
+    assert output.startswith(f"error: {expected}"), output
+    assert values(ssm)["max_points"] == ("7", 2 if force else 1)

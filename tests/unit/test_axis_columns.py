@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sweep_cli.athena import scope_to_run
 from sweep_contracts.axes import axis_select, axis_types
-from sweep_contracts.request import parse_request
+from sweep_contracts.request import SweepRequest, parse_request
 
 
 def test_axis_types_follow_the_values_they_share() -> None:
-    request = parse_request(
+    # as a manifest of a run planned before axes named like columns were refused loads it (issue 20)
+    request = SweepRequest.model_validate(
         {
             "experiment": "maze",
             "config": {"size": 21},
@@ -28,6 +29,10 @@ def test_axis_types_follow_the_values_they_share() -> None:
     }
     # an axis named like a column of `points` is renamed, never shadows it
     assert 'AS "param_status"' in axis_select(request, "duckdb")
+    # and so is one that differs from it only by case, as SQL compares names
+    assert 'AS "param_Status"' in axis_select(
+        SweepRequest.model_validate({"experiment": "maze", "config": {"size": 21}, "grid": {"Status": [1]}}), "duckdb"
+    )
 
 
 def test_athena_sql_scopes_the_run_and_adds_typed_axis_columns() -> None:

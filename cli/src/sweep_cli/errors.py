@@ -71,6 +71,7 @@ class RemoteError(SweepError):
     code: str = ApiCode.REMOTE_ERROR
 
     def __init__(self, status: int, body: Any, url: str) -> None:
+        self.body = body
         if isinstance(body, dict) and "code" in body and "message" in body:
             super().__init__(
                 body["message"],

@@ -16,6 +16,7 @@ from sweep_cli.errors import UsageError
 from sweep_cli.query import ResultsDB
 from sweep_contracts import environment, layout
 from sweep_contracts.axes import axis_types, column_name
+from sweep_contracts.schema import reserved_column
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.runs import load_manifest
 
@@ -51,7 +52,10 @@ def load(run: str | os.PathLike[str], out: str | os.PathLike[str] | None = None)
     db = ResultsDB(root, run_id)
     try:
         metrics = db.metric_names()
-        named = [(m, f"metric_{m}" if m in axes or m in _FIXED.split(", ") else m) for m in metrics]
+        # compared ignoring case, as DuckDB compares column names: a metric `Status` or `config` in
+        # rows written before metrics were refused such names must not shadow a column or be dropped
+        taken = {a.casefold() for a in axes}
+        named = [(m, f"metric_{m}" if m.casefold() in taken or reserved_column(m) else m) for m in metrics]
         columns = [_FIXED, *(f'"{a}"' for a in axes)]
         columns += [f"metrics['{m.replace(chr(39), chr(39) * 2)}'] AS \"{n.replace(chr(34), '')}\"" for m, n in named]
         sql = f"SELECT {', '.join(columns)}, config_json FROM points ORDER BY point_index"  # noqa: S608

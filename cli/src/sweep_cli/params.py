@@ -49,6 +49,8 @@ class Change:
     current: str | None
     wanted: str
     action: Action
+    version: int = 0
+    """The version `current` was read at (0: none): an overwrite replaces that version only."""
 
 
 @dataclass(frozen=True)
@@ -165,10 +167,11 @@ class StageParameters:
                 action = "unchanged"
             else:
                 action = "overwrite" if force else "kept"
-            changes.append(Change(name, now, value, action))
+            changes.append(Change(name, now, value, action, existing[name].version if name in existing else 0))
         return changes
 
     def apply(self, changes: list[Change]) -> None:
+        from sweep_aws.ssm import write_parameter
         from sweep_contracts.settings import SystemSettings
 
         described = SystemSettings.describe()
@@ -176,12 +179,15 @@ class StageParameters:
             if change.action not in ("create", "overwrite"):
                 continue
             try:
-                self.client.put_parameter(
-                    Name=self.prefix + change.name,
-                    Value=change.wanted,
-                    Type="String",
-                    Overwrite=change.action == "overwrite",
-                    Description=str(described[change.name]["description"]),
+                # on the state that was read and shown: a create only creates, an overwrite replaces
+                # only the version shown (`SettingConflictError`, exit 2, when another write came first)
+                write_parameter(
+                    self.client,
+                    self.prefix + change.name,
+                    change.wanted,
+                    change.version if change.action == "overwrite" else 0,
+                    change.name,
+                    description=str(described[change.name]["description"]),
                 )
             except aws_errors() as exc:
                 raise self._fail(exc) from exc

@@ -10,6 +10,7 @@ the experiments installed here."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
@@ -34,20 +35,42 @@ class Written:
     version: int | None
     where: str
     cache_ttl_s: int | None = None
+    replaced: int | None = None
+    """The version the write replaced, when it is not the one shown as `current` (a concurrent write)."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A write: the new version, the readers' cache TTL, and the version it replaced (0: none)."""
+
+    version: int
+    cache_ttl_s: int | None
+    replaced: int | None = None
+
+
+@dataclass(frozen=True)
+class Current:
+    """What the stage holds for a name: `version` 0 when it holds nothing of its own."""
+
+    value: Any = None
+    version: int = 0
+
+    @property
+    def exists(self) -> bool:
+        return self.version > 0
 
 
 class Setter(Protocol):
-    def current(self, name: str) -> tuple[bool, Any]:
-        """(whether the stage holds a value of its own, that value)"""
-        ...
+    def current(self, name: str) -> Current: ...
 
-    def write(self, name: str, value: Any) -> tuple[int, int | None]:
-        """(the new version, the cache TTL of the readers)"""
+    def write(self, name: str, value: Any, expected_version: int) -> Stored:
+        """The new version, the readers' cache TTL. `expected_version` 0: create only; N:
+        replace version N only. Raises `SettingConflictError` with what the stage holds when not."""
         ...
 
 
 class ApiSetter:
-    """Through the stage's API: `GET /settings`, then `PUT /settings/{name}`."""
+    """Through the stage's API: `GET /settings`, then `PUT /settings/{name}` with the version it saw."""
 
     def __init__(self, stage: StageInfo) -> None:
         from sweep_cli.remote import StageClient
@@ -55,7 +78,9 @@ class ApiSetter:
         self.client = StageClient(stage)
         self.where = f"via {stage.api_url}"
 
-    def current(self, name: str) -> tuple[bool, Any]:
+    def current(self, name: str) -> Current:
+        # GET /settings may be a warm orchestrator's cached copy: it decides what to show and ask
+        # for, never the write, which names the version it saw and lets SSM's state decide
         answer = self.client.request("GET", "/settings")
         if name.startswith("experiments."):
             _, experiment, key = [*name.split(".", 2), "", ""][:3]
@@ -63,12 +88,33 @@ class ApiSetter:
         else:
             record = (answer.get("settings") or {}).get(name)
         if not record or record.get("source") != "ssm":
-            return False, None
-        return True, record.get("value")
+            return Current()
+        return Current(record.get("value"), int(record.get("version") or 0))
 
-    def write(self, name: str, value: Any) -> tuple[int, int | None]:
-        answer = self.client.request("PUT", f"/settings/{name}", {"value": value})
-        return int(answer["version"]), int(answer["cache_ttl_s"])
+    def write(self, name: str, value: Any, expected_version: int) -> Stored:
+        from sweep_cli.errors import RemoteError
+        from sweep_cli.remote import segment
+        from sweep_contracts.errors import ApiCode, SettingConflictError
+
+        try:
+            answer = self.client.request(
+                "PUT", f"/settings/{segment(name)}", {"value": value, "expected_version": expected_version}
+            )
+        except RemoteError as exc:
+            current = exc.body.get("current") if isinstance(exc.body, dict) else None
+            if exc.code != ApiCode.SETTING_CONFLICT or not isinstance(current, dict):
+                raise
+            raise SettingConflictError(
+                exc.message,
+                field=exc.field,
+                value=exc.value,
+                limit=exc.limit,
+                hint=exc.hint,
+                current_value=current.get("value"),
+                current_version=int(current.get("version") or 0),
+            ) from None
+        replaced = answer.get("replaced_version")
+        return Stored(int(answer["version"]), int(answer["cache_ttl_s"]), None if replaced is None else int(replaced))
 
 
 class SsmSetter:
@@ -90,25 +136,38 @@ class SsmSetter:
         except SweepError as exc:
             raise UsageError(exc.message, field=exc.field or "NAME", value=value, hint=exc.hint) from None
 
-    def current(self, name: str) -> tuple[bool, Any]:
+    def current(self, name: str) -> Current:
         import yaml
 
         found = self.parameters.current(recursive=True).get(self._parameter(name))
-        return (True, yaml.safe_load(found.value)) if found else (False, None)
+        return Current(yaml.safe_load(found.value), found.version) if found else Current()
 
     def _parameter(self, name: str) -> str:
         """`experiments.maze.max_moves` is the parameter `experiments/maze/max_moves` under the prefix."""
         return name.replace(".", "/", 2) if name.startswith("experiments.") else name
 
-    def write(self, name: str, value: Any) -> tuple[int, int | None]:
+    def write(self, name: str, value: Any, expected_version: int) -> Stored:
+        from sweep_aws.ssm import write_parameter
+
         parameter, text = self._checked(name, value)
         try:
-            answer = self.parameters.client.put_parameter(
-                Name=self.parameters.prefix + parameter, Value=text, Type="String", Overwrite=True
+            written = write_parameter(
+                self.parameters.client, self.parameters.prefix + parameter, text, expected_version, name
             )
         except aws_errors() as exc:
             raise self.parameters._fail(exc) from exc
-        return int(answer["Version"]), DEFAULT_TTL_S
+        return Stored(written.version, DEFAULT_TTL_S, written.replaced)
+
+
+def check_name(name: str) -> None:
+    """NAME is a setting or an experiment default in form, checked before any request is sent."""
+    from sweep_contracts.defaults import check_setting_name
+    from sweep_contracts.errors import SettingsError
+
+    try:
+        check_setting_name(name)
+    except SettingsError as exc:
+        raise UsageError(exc.message, field="NAME", value=name, hint=exc.hint) from None
 
 
 def parse_value(text: str) -> Any:
@@ -127,14 +186,34 @@ def parse_value(text: str) -> Any:
 
 
 def set_one(setter: Setter, name: str, value: Any, force: bool) -> Written:
-    exists, current = setter.current(name)
+    """Decide from what the stage holds, and write on the condition that it still holds it: a
+    create only creates, an overwrite replaces only the version it was shown. A refused write
+    reports what the stage holds now: decided once more from that, then a second refusal is the error."""
+    from sweep_contracts.errors import SettingConflictError
+
     where = str(getattr(setter, "where", ""))
-    if exists and current == value:
-        return Written(current, "unchanged", None, where)
-    if exists and not force:
-        return Written(current, "kept", None, where)
-    version, ttl = setter.write(name, value)
-    return Written(current, "overwrite" if exists else "create", version, where, ttl)
+    found = setter.current(name)
+    for attempt in range(2):
+        if found.exists and _same(found.value, value):
+            return Written(found.value, "unchanged", None, where)
+        if found.exists and not force:
+            return Written(found.value, "kept", None, where)
+        try:
+            stored = setter.write(name, value, found.version)
+        except SettingConflictError as exc:
+            if attempt:
+                raise
+            found = Current(exc.current_value, exc.current_version)
+            continue
+        action: Action = "overwrite" if found.exists else "create"
+        replaced = stored.replaced if stored.replaced not in (None, found.version) else None
+        return Written(found.value, action, stored.version, where, stored.cache_ttl_s, replaced)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON: `true` is not `1`, `1.0` is not `1`."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
 def _setter(stage: str, endpoint: str | None, region: str | None) -> Setter:
@@ -160,6 +239,7 @@ def params_set(
 ) -> None:
     """Set one stage setting or experiment default through the stage's API (else SSM); keeps a value that
     differs unless --force."""
+    check_name(name)
     wanted = parse_value(value)
     written = set_one(_setter(stage, endpoint, region), name, wanted, force)
     render.out.print(f"stage {stage}, {written.where}", soft_wrap=True)
@@ -175,6 +255,12 @@ def params_set(
     if written.action == "kept":
         render.out.print(render.shown(f"{name} holds {written.current!r} and was kept; --force overwrites it."))
     elif written.version is not None:
+        if written.replaced is not None:
+            render.out.print(
+                f"Another write landed between the version check and this one: it replaced version "
+                f"{written.replaced}, not the version shown (SSM has no compare-and-set); "
+                f"see what was lost with `aws ssm get-parameter-history`."
+            )
         render.out.print(
             f"Runs submitted from now on use it; other warm orchestrators within {written.cache_ttl_s} s (their "
             f"cache). `pulumi up --stack {stage}` puts back what the stack config says: to keep it, set it there."

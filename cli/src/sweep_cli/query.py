@@ -5,6 +5,7 @@ map values are read as `try(m['key'])`, which is NULL for a missing key on both 
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,11 +239,17 @@ class ResultsDB:
         ):
             files = sorted(self.root.glob(pattern))
             if files:
+                # the results directory is a path, not a pattern: `res[12]` or `res*` would match a
+                # sibling's files. DuckDB's globs take `[*]`, `[?]`, `[[]` as the characters
+                # themselves, as Python's do, so `glob.escape` quotes it for both. And no hive
+                # partitioning: DuckDB takes every `key=value` directory of the whole path for a
+                # partition, so `--out status=x` made every row's status `x`; the view is one run's,
+                # so its run_id is a literal
                 source = (
-                    f"read_parquet({_literal(str(self.root / pattern))}, hive_partitioning = true, "
-                    "union_by_name = true, hive_types = {'run_id': 'VARCHAR'})"
+                    f"read_parquet({_literal(glob.escape(str(self.root)) + '/' + pattern)}, "
+                    "hive_partitioning = false, union_by_name = true)"
                 )
-                select = f"SELECT * FROM {source}"
+                select = f"SELECT *, CAST({_literal(run_id)} AS VARCHAR) AS run_id FROM {source}"
             else:
                 select = _empty_view(table)
             self.con.execute(f"CREATE VIEW stored_{table.name} AS {select}")

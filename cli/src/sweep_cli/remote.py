@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 from botocore.auth import SigV4Auth
@@ -13,6 +14,11 @@ from botocore.httpsession import URLLib3Session
 
 from sweep_cli.errors import CredentialsError, RemoteError, StageUnreachableError
 from sweep_cli.stage import StageInfo
+
+
+def segment(text: str) -> str:
+    """`text` as one URL path segment: a `#`, `?` or `/` in it cannot address another resource."""
+    return quote(text, safe="")
 
 
 class StageClient:
@@ -63,11 +69,11 @@ class StageClient:
         return answer
 
     def status(self, run_id: str) -> dict[str, Any]:
-        answer: dict[str, Any] = self.request("GET", f"/runs/{run_id}")
+        answer: dict[str, Any] = self.request("GET", f"/runs/{segment(run_id)}")
         return answer
 
     def retry(self, run_id: str) -> dict[str, Any]:
-        answer: dict[str, Any] = self.request("POST", f"/runs/{run_id}/retry")
+        answer: dict[str, Any] = self.request("POST", f"/runs/{segment(run_id)}/retry")
         return answer
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:

@@ -188,7 +188,7 @@ def download(stage: StageInfo, run_id: str, out: Path, threads: int = 16) -> int
 
     remote = S3Store(stage.need("results_bucket"), client=boto3.client("s3", region_name=stage.region))
     local = LocalStore(out)
-    index_key = f"{layout.RUNS}/run_id={run_id}/.download-index"
+    index_key = f"{layout.RUNS}/run_id={layout.checked_run_id(run_id)}/.download-index"
     known = dict(line.split("\t", 1) for line in (local.get(index_key) or b"").decode().splitlines() if "\t" in line)
     infos = [
         info

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sweep_aws.clients import ssm_client
 from sweep_contracts.binding import BINDINGS_PATH, BoundSecret, SecretBinding, parse_stage_binding
-from sweep_contracts.errors import SecretUnavailableError
+from sweep_contracts.errors import SecretUnavailableError, SettingConflictError
 from sweep_contracts.settings import (
     EXPERIMENTS_PATH,
     SECRET_PLACEHOLDER,
@@ -153,12 +153,116 @@ class SsmSettings:
         self._cached = None
         self._fallback = None
 
-    def write(self, name: str, text: str) -> int:
-        """Set the String parameter `<prefix><name>` (created if missing) and forget this instance's
-        cache, so its next read shows the value; other warm instances see it within `ttl_s`."""
-        answer = self._client.put_parameter(Name=self.prefix + name, Value=text, Type="String", Overwrite=True)
-        self.clear()
-        return int(answer["Version"])
+    def write(self, name: str, text: str, expected_version: int | None = None, label: str | None = None) -> Written:
+        """Set the String parameter `<prefix><name>` (see `write_parameter`) and forget this
+        instance's cache, so its next read shows the value; other warm instances see it within `ttl_s`."""
+        try:
+            return write_parameter(self._client, self.prefix + name, text, expected_version, label or name)
+        finally:
+            self.clear()
+
+
+@dataclass(frozen=True)
+class Written:
+    """A settings write: the new version, and the version it replaced (0: it created the parameter;
+    None: unknown, an unconditional write)."""
+
+    version: int
+    replaced: int | None
+
+
+def read_current(client: SSMClient, name: str) -> Parameter | None:
+    """The parameter as SSM holds it now (never a cached copy), or None when it does not exist.
+
+    With the calls the orchestrator's role may make: a stage setting by name (`GetParameters`),
+    an experiment default by its experiment's path (`GetParametersByPath`, allowed under
+    `experiments/` only, so that no role reads a path that reaches `secrets/`)."""
+    parent, _, leaf = name.rpartition("/")
+    if f"/{EXPERIMENTS_PATH}" in name:
+        found = read_path(client, parent).get(leaf)
+        return Parameter(found.value, found.version or 0) if found else None
+    items = client.get_parameters(Names=[name]).get("Parameters", [])
+    return Parameter(items[0]["Value"], int(items[0]["Version"])) if items else None
+
+
+def write_parameter(
+    client: SSMClient,
+    name: str,
+    text: str,
+    expected_version: int | None,
+    label: str | None = None,
+    *,
+    description: str | None = None,
+) -> Written:
+    """Put the String parameter `name`, on a condition decided by SSM, never by a cache.
+
+    `expected_version` 0: create only, enforced by SSM itself (`Overwrite=False` fails with
+    `ParameterAlreadyExists`). N > 0: only if the parameter is at version N now. SSM has no
+    compare-and-set, so this reads the version (uncached) right before the put: the window between
+    the two calls is the only place a concurrent write can slip in. The put's answer tells whether
+    one did (the new version is not N + 1); `replaced` then says which version was replaced, and
+    the caller reports it. None: unconditional. A failed condition raises `SettingConflictError`
+    naming `label` (the setting as the caller wrote it) and what the parameter holds now. A
+    `description` is put with the value (`sweep params seed` describes each setting)."""
+    label = label or name
+    if expected_version == 0:
+        try:
+            version = _put(client, name, text, overwrite=False, description=description)
+        except client.exceptions.ParameterAlreadyExists:
+            raise _conflict(label, text, expected_version, read_current(client, name)) from None
+        return Written(version, 0)
+    if expected_version is not None:
+        current = read_current(client, name)
+        if current is None or current.version != expected_version:
+            raise _conflict(label, text, expected_version, current)
+    version = _put(client, name, text, overwrite=True, description=description)
+    if expected_version is not None and version != expected_version + 1:
+        log.warning(
+            "%s: written as version %d over a write that landed after version %d", name, version, expected_version
+        )
+    return Written(version, version - 1 if expected_version is not None else None)
+
+
+def _put(client: SSMClient, name: str, text: str, *, overwrite: bool, description: str | None) -> int:
+    """PutParameter; without `description`, the parameter keeps the one it has."""
+    if description is None:
+        answer = client.put_parameter(Name=name, Value=text, Type="String", Overwrite=overwrite)
+    else:
+        answer = client.put_parameter(
+            Name=name, Value=text, Type="String", Overwrite=overwrite, Description=description
+        )
+    return int(answer["Version"])
+
+
+def _conflict(setting: str, text: str, expected_version: int, current: Parameter | None) -> SettingConflictError:
+    version = (current.version or 0) if current else 0
+    value = parse_value(current.value) if current else None
+    held = current.value[:200] if current else ""
+    if expected_version == 0 and current is not None:
+        message = (
+            f"`{setting}` exists already (version {version}, holding {held}): a create-only write does not replace it."
+        )
+    elif current is None:
+        message = f"`{setting}` does not exist, so it cannot be updated from version {expected_version}."
+    else:
+        message = (
+            f"`{setting}` is at version {version} (holding {held}), "
+            f"not at version {expected_version} as the write expected."
+        )
+    hint = (
+        f"to replace it, send `expected_version: {version}` (the version it holds now) with the value."
+        if current is not None
+        else "to create it, send `expected_version: 0` with the value."
+    )
+    return SettingConflictError(
+        message,
+        field=setting,
+        value=parse_value(text),
+        limit={"expected_version": expected_version},
+        hint=hint,
+        current_value=value,
+        current_version=version,
+    )
 
 
 def _reason(exc: ClientError | BotoCoreError) -> str:

@@ -1,8 +1,9 @@
 """Typed axis columns: the `params` map holds every value as text (so one Glue table serves every
 run), and each run's `points` view adds one column per axis, cast to the type its values share.
 
-A column is named like its axis; an axis whose name is already a column of `points` (`status`,
-`repeat`, …) gets the column `param_<axis>`. Types: all booleans → boolean, all integers → bigint,
+A column is named like its axis. New runs cannot name an axis like one of sweep's own columns, in
+any case (`request.check_parameter_names`); in runs planned before, such an axis (`status`, `Repeat`,
+…) gets the column `param_<axis>`. Types: all booleans → boolean, all integers → bigint,
 all numbers → double, anything else → the text as stored. The cast is `TRY_CAST`, so a point that
 does not set the axis (another series) reads NULL."""
 
@@ -15,7 +16,7 @@ from pydantic import JsonValue
 
 from sweep_contracts.points import GridSeries, ListSeries, PointSpace, SampleSeries
 from sweep_contracts.request import SweepRequest
-from sweep_contracts.schema import POINTS_TABLE
+from sweep_contracts.schema import reserved_column
 
 SqlType = Literal["boolean", "bigint", "double", "varchar"]
 Dialect = Literal["duckdb", "athena"]
@@ -56,7 +57,9 @@ def axis_types(request: SweepRequest) -> dict[str, SqlType]:
 
 
 def column_name(axis: str) -> str:
-    return f"param_{axis}" if axis in POINTS_TABLE.column_names or axis == "run_id" else axis
+    """The axis's column: `param_<axis>` for a name of sweep's own, ignoring case, as SQL does (new
+    runs cannot have one, `request.check_parameter_names`; runs planned before can)."""
+    return f"param_{axis}" if reserved_column(axis) else axis
 
 
 def axis_select(request: SweepRequest, dialect: Dialect) -> str:

@@ -10,21 +10,27 @@ config travels in the event like every other value: nothing downstream reads the
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import JsonValue, ValidationError
+from pydantic import JsonValue, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.experiments import Experiment, Registry
+from sweep_contracts.names import EXPERIMENT_PATTERN
 from sweep_contracts.request import SEED
 from sweep_contracts.settings import EXPERIMENTS_PATH, ExperimentDefaults, SystemSettings, parse_value
 
 
-def check_default(experiment: Experiment[Any], key: str, value: Any) -> JsonValue:
-    """Validate one default by the experiment's config model; `SettingsError` names the key."""
+def check_default(experiment: Experiment[Any], key: str, value: Any, *, strict: bool = False) -> JsonValue:
+    """Validate one default by the experiment's config model; `SettingsError` names the key.
+
+    `strict` (an admin's write): the value must also have the field's JSON type, as pydantic's strict
+    JSON mode judges it (`"800"` and `true` are not integers), so what is stored is what was meant."""
     field = f"experiments.{experiment.name}.{key}"
     if key not in experiment.config_model.model_fields:
         raise SettingsError(
@@ -37,6 +43,9 @@ def check_default(experiment: Experiment[Any], key: str, value: Any) -> JsonValu
         experiment.config_model.__pydantic_validator__.validate_assignment(
             experiment.config_model.model_construct(), key, value
         )
+        if strict:
+            annotation = experiment.config_model.model_fields[key].annotation
+            TypeAdapter(annotation).validate_json(json.dumps(value), strict=True)
     except ValidationError as exc:
         raise SettingsError(
             f"`{key}` of experiment `{experiment.name}` cannot be {value!r}: {exc.errors()[0]['msg'].lower()}.",
@@ -90,6 +99,32 @@ def _jsonable(value: Any) -> JsonValue:
         return repr(value)
 
 
+def check_setting_name(name: str) -> None:
+    """Refuse a name that is neither a stage setting nor `experiments.<experiment>.<key>` in form,
+    before anything is sent: a name becomes a URL path segment and an SSM parameter name, so a `#`,
+    `?` or `/` in it would address another setting."""
+    if name.startswith("experiments."):
+        experiment, _, key = name.removeprefix("experiments.").partition(".")
+        if not re.fullmatch(EXPERIMENT_PATTERN, experiment) or not key.isidentifier():
+            raise SettingsError(
+                f"`{name}` does not name an experiment default.",
+                field="name",
+                value=name,
+                hint="write `experiments.<experiment>.<config key>`, e.g. `experiments.maze.max_moves`.",
+            )
+        return
+    if name not in SystemSettings.names():
+        close = difflib.get_close_matches(name, SystemSettings.names(), n=1)
+        guess = f"; did you mean `{close[0]}`?" if close else ""
+        raise SettingsError(
+            f"`{name}` is not a setting{guess}",
+            field=name,
+            value=name,
+            hint=f"a stage setting is one of {', '.join(SystemSettings.names())}; an experiment default is "
+            "`experiments.<experiment>.<key>`.",
+        )
+
+
 def setting_parameter(name: str, value: Any, registry: Registry) -> tuple[str, str]:
     """Validate an admin write of `name` (a stage setting such as `max_points`, or an experiment
     default `experiments.<experiment>.<key>`) and answer its parameter name under the stage prefix
@@ -103,7 +138,7 @@ def setting_parameter(name: str, value: Any, registry: Registry) -> tuple[str, s
                 value=name,
                 hint="write `experiments.<experiment>.<config key>`, e.g. `experiments.maze.max_moves`.",
             )
-        checked = check_default(registry.get(experiment_name), key, value)
+        checked = check_default(registry.get(experiment_name), key, value, strict=True)
         text = checked if isinstance(checked, str) and parse_value(checked) == checked else json.dumps(checked)
         return f"{EXPERIMENTS_PATH}{experiment_name}/{key}", text
-    return name, str(SystemSettings.check_value(name, value))
+    return name, str(SystemSettings.check_value(name, value, strict=True))

@@ -15,6 +15,7 @@ SweepError                          SWEEP_ERROR                500
 ├── RunNotFoundError                RUN_NOT_FOUND              404
 ├── InvalidTaskError                INVALID_TASK               400
 ├── SettingsError                   INVALID_SETTING            400
+├── SettingConflictError            SETTING_CONFLICT           409
 ├── StoreError                      STORE_UNAVAILABLE          503
 ├── ParquetFormatError              PARQUET_FORMAT             500
 ├── SecretUnavailableError          SECRET_UNAVAILABLE         503
@@ -73,6 +74,7 @@ class ApiCode(StrEnum):
     RUN_NOT_FOUND = "RUN_NOT_FOUND"
     INVALID_TASK = "INVALID_TASK"
     INVALID_SETTING = "INVALID_SETTING"
+    SETTING_CONFLICT = "SETTING_CONFLICT"
     STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
     PARQUET_FORMAT = "PARQUET_FORMAT"
     SECRET_UNAVAILABLE = "SECRET_UNAVAILABLE"  # noqa: S105 - an error code, not a secret
@@ -196,6 +198,22 @@ class SettingsError(SweepError):
 
     code = ApiCode.INVALID_SETTING
     http_status = 400
+
+
+class SettingConflictError(SweepError):
+    """A conditional settings write found the parameter in another state than it expected."""
+
+    code = ApiCode.SETTING_CONFLICT
+    http_status = 409
+
+    def __init__(self, message: str, *, current_value: Any, current_version: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.current_value = current_value
+        self.current_version = current_version
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error, with what the parameter holds now (`version` 0: it does not exist)."""
+        return {**super().to_dict(), "current": {"value": self.current_value, "version": self.current_version}}
 
 
 class StoreError(SweepError):

@@ -30,6 +30,7 @@ from sweep_contracts.batch import ConfigBatch
 from sweep_contracts.errors import ExperimentConfigError, FieldProblem, PluginWarning, UnknownExperimentError
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import SEED, SweepRequest
+from sweep_contracts.schema import RESERVED_NAMES, reserved_column
 from sweep_contracts.validation import field_path, problems_from
 
 ENTRY_POINT_GROUP = "sweep.experiments"
@@ -217,6 +218,7 @@ class Experiment(Generic[C]):
                 # stored, it would poison every mean and "best" that includes it: the point is an error
                 raise ValueError(f"metric `{name}` is {number}; metrics must be finite numbers")
             metrics[str(name)] = number
+        _check_metric_names(metrics)
         return metrics
 
     def check_request(self, request: SweepRequest, space: PointSpace | None = None) -> None:
@@ -254,16 +256,33 @@ def _all_finite_floats(answers: list[Any]) -> bool:
     if not all(type(answer) is dict for answer in answers):
         return False
     values = list(chain.from_iterable(map(dict.values, answers)))
+    names = set(chain.from_iterable(map(dict.keys, answers)))
     return (
         set(map(type, values)) <= {float}
-        and set(map(type, chain.from_iterable(map(dict.keys, answers)))) <= {str}
+        and set(map(type, names)) <= {str}
         and math.isfinite(sum(values))
+        and not any(map(reserved_column, names))
     )
 
 
 def _finite_float_columns(columns: Mapping[str, list[Any]]) -> bool:
     """`_all_finite_floats` for metric columns."""
-    return all(set(map(type, values)) <= {float} and math.isfinite(sum(values)) for values in columns.values())
+    return not any(map(reserved_column, columns)) and all(
+        set(map(type, values)) <= {float} and math.isfinite(sum(values)) for values in columns.values()
+    )
+
+
+def _check_metric_names(metrics: Mapping[str, float]) -> None:
+    """A metric named like one of sweep's own columns (ignoring case) makes its point an error: in
+    `sweep.load` and SQL its column would shadow, or be shadowed by, the built-in one. Renaming it
+    silently would break every query written for the experiment's documented metrics."""
+    for name in metrics:
+        column = reserved_column(name)
+        if column is not None:
+            raise ValueError(
+                f"metric `{name}` is named like sweep's own column `{column}` (names are compared ignoring "
+                f"case); rename it in the experiment: reserved names are {', '.join(RESERVED_NAMES)}"
+            )
 
 
 class BatchAnswers:

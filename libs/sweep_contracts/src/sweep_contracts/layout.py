@@ -31,6 +31,8 @@ import re
 import secrets
 from typing import Literal
 
+from sweep_contracts.errors import RunNotFoundError
+
 OutcomeStatus = Literal["success", "failure"]
 SHARD_DIGITS = 5
 
@@ -49,6 +51,7 @@ _OUTCOME_KEY = re.compile(
 _POINTS_KEY = re.compile(
     rf"^{POINTS}/run_id=(?P<run_id>[a-z0-9-]+)/shard=(?P<shard>\d{{{SHARD_DIGITS}}})(?:-(?P<execution>{_TAG}))?\.parquet$"
 )
+_KEY_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _RUN_PREFIX = re.compile(rf"^{RUNS}/run_id=(?P<run_id>[a-z0-9-]+)/{re.escape(MANIFEST)}$")
 
 
@@ -56,17 +59,33 @@ def shard_name(shard_id: int) -> str:
     return f"shard={shard_id:0{SHARD_DIGITS}d}.parquet"
 
 
+def checked_run_id(run_id: str) -> str:
+    """`run_id` if it can be one key segment, else `RunNotFoundError` naming it as given: every key
+    is built here, so no run id from a command line, an API path or `sweep.load` can become `../`
+    in a key or a path. Looser than `RUN_ID_PATTERN`, which new runs get at submit: this only keeps
+    a key a key (a run id that fails it cannot name a run)."""
+    if not _KEY_SEGMENT.fullmatch(run_id) or ".." in run_id:
+        raise RunNotFoundError(
+            f"`{run_id}` is not a run id.",
+            field="run_id",
+            value=run_id,
+            hint="run ids are 3 to 63 lowercase letters, digits and `-`, starting with a letter or digit; "
+            "list them with `sweep runs`.",
+        )
+    return run_id
+
+
 def manifest_key(run_id: str) -> str:
-    return f"{RUNS}/run_id={run_id}/{MANIFEST}"
+    return f"{RUNS}/run_id={checked_run_id(run_id)}/{MANIFEST}"
 
 
 def dispatch_key(run_id: str) -> str:
     """The run's dispatch record: written once a dispatch (submit or retry) has handed over every shard."""
-    return f"{RUNS}/run_id={run_id}/{DISPATCHED}"
+    return f"{RUNS}/run_id={checked_run_id(run_id)}/{DISPATCHED}"
 
 
 def points_prefix(run_id: str) -> str:
-    return f"{POINTS}/run_id={run_id}/"
+    return f"{POINTS}/run_id={checked_run_id(run_id)}/"
 
 
 def new_execution() -> str:
@@ -160,7 +179,7 @@ def parse_points_key(key: str) -> tuple[str, int, str | None] | None:
 
 
 def outcomes_prefix(run_id: str) -> str:
-    return f"{OUTCOMES}/run_id={run_id}/"
+    return f"{OUTCOMES}/run_id={checked_run_id(run_id)}/"
 
 
 def outcome_key(run_id: str, status: OutcomeStatus, shard_id: int) -> str:
@@ -184,7 +203,7 @@ def parse_manifest_key(key: str) -> str | None:
 
 def started_prefix(run_id: str, shard_id: int | None = None) -> str:
     """The prefix of the started markers of a run, or of one of its shards."""
-    run = f"{STARTED}/run_id={run_id}/"
+    run = f"{STARTED}/run_id={checked_run_id(run_id)}/"
     return run if shard_id is None else f"{run}shard={shard_id:0{SHARD_DIGITS}d}/"
 
 

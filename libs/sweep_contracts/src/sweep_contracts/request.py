@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
@@ -14,6 +14,7 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.distributions import Distribution
 from sweep_contracts.errors import MissingConfigError, RequestError
 from sweep_contracts.names import EXPERIMENT_PATTERN, RUN_ID_PATTERN, SERIES_PATTERN, check_axis_name
+from sweep_contracts.schema import RESERVED_NAMES, reserved_column
 from sweep_contracts.validation import problems_from
 
 SEED = "seed"
@@ -261,15 +262,60 @@ def parse_request(data: Any) -> SweepRequest:
             hint=MISSING_CONFIG_HINT,
         )
     try:
-        return SweepRequest.model_validate(data)
+        request = SweepRequest.model_validate(data)
     except ValidationError as exc:
         problems = problems_from(exc, REQUEST_FIELDS)
         first = problems[0]
         raise RequestError(
-            f"`{first.field}`: {first.message}.".replace("..", "."),
+            f"`{first.field}`: {first.message.rstrip('.')}.",
             field=first.field,
             value=first.value,
             hint="correct the field named above (the sweep file format is in the README); "
             "`sweep plan FILE` checks a sweep file without running anything.",
             problems=problems,
         ) from exc
+    check_parameter_names(request)
+    return request
+
+
+def _parameter_paths(spec: SweepSpec) -> Iterator[tuple[str, str]]:
+    """(field path, name) of every parameter a request names, in the order a reader meets them."""
+    for name in spec.grid or {}:
+        yield f"grid.{name}", name
+    for i, grid in enumerate(spec.grids or ()):
+        for name in grid.axes:
+            yield f"grids[{i}].axes.{name}", name
+    for i, point in enumerate(spec.points or ()):
+        for name in point:
+            yield f"points[{i}].{name}", name
+    for name in spec.sample.space if spec.sample else {}:
+        yield f"sample.space.{name}", name
+
+
+_CASE_NOTE = "names are compared ignoring case, as DuckDB and Athena compare them"
+
+
+def check_parameter_names(spec: SweepSpec) -> None:
+    """Refuse, at plan time, a parameter named like one of sweep's own columns or like another
+    parameter, ignoring case: each becomes a column of the `points` view, and SQL identifiers
+    ignore case, so `Status` would read `status`. Here, not in the model's validators, so that
+    manifests of runs planned before still load."""
+    seen: dict[str, str] = {}
+    for path, name in _parameter_paths(spec):
+        column = reserved_column(name)
+        if column is not None:
+            raise RequestError(
+                f"`{path}`: parameter `{name}` is named like sweep's own column `{column}` ({_CASE_NOTE}).",
+                field=path,
+                value=name,
+                hint=f"rename the parameter (e.g. `{name}_`); reserved names: {', '.join(RESERVED_NAMES)}.",
+            )
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            raise RequestError(
+                f"`{path}`: parameters `{other}` and `{name}` differ only by case; their columns would be one "
+                f"({_CASE_NOTE}).",
+                field=path,
+                value=name,
+                hint=f"give them one spelling (`{other}`) or names that differ in more than case.",
+            )

@@ -147,3 +147,16 @@ def clip_traceback(text: str) -> str:
 def clip_log(text: str) -> str:
     """The last LOG_LIMIT characters of a point's captured output, behind a line saying what was cut."""
     return _clip_tail(text, LOG_LIMIT)
+
+
+RESERVED_NAMES: tuple[str, ...] = ("run_id", *POINTS_TABLE.column_names, "config")
+"""Names no parameter or metric may take, compared ignoring case (DuckDB and Athena identifiers
+ignore case, so a parameter `Status` would read the column `status`): the columns of `points`, its
+partition key, and `config`, the column `sweep.load` adds."""
+
+_RESERVED = {name.casefold(): name for name in RESERVED_NAMES}
+
+
+def reserved_column(name: str) -> str | None:
+    """The column of sweep's own that `name` collides with, ignoring case, or None."""
+    return _RESERVED.get(name.casefold())

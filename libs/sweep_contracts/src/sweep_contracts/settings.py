@@ -186,8 +186,12 @@ class SystemSettings(Frozen):
         return out
 
     @classmethod
-    def check_value(cls, name: str, value: Any) -> SettingValue:
-        """Validate one value; raise `SettingsError` naming the setting, the value and the range."""
+    def check_value(cls, name: str, value: Any, *, strict: bool = False) -> SettingValue:
+        """Validate one value; raise `SettingsError` naming the setting, the value and the range.
+
+        `strict` (an admin's JSON write): the value must be a JSON integer, so `true`, `"500"` and
+        `5e5` are refused instead of being stored as `1`, `500` and `500000`. Without it, text read
+        back from SSM (`"800"`) and the settings file's YAML numbers are parsed."""
         if name not in cls.names():
             close = difflib.get_close_matches(name, cls.names(), n=1)
             guess = f"; did you mean `{close[0]}`?" if close else ""
@@ -196,6 +200,16 @@ class SystemSettings(Frozen):
                 field=name,
                 value=value,
                 hint=f"valid settings: {', '.join(cls.names())}.",
+            )
+        if strict and (isinstance(value, bool) or not isinstance(value, int)):
+            spec = cls.describe()[name]
+            raise SettingsError(
+                f"setting `{name}` must be a JSON integer, not {_json_kind(value)} ({_as_json(value)}).",
+                field=name,
+                value=value,
+                limit={"type": "integer", "min": spec["min"], "max": spec["max"]},
+                hint=f"send an integer from {spec['min']} to {spec['max']} without quotes, "
+                f'e.g. `{{"value": {spec["default"]}}}`.',
             )
         try:
             checked = cls.model_validate({name: value})
@@ -250,6 +264,24 @@ class SystemSettings(Frozen):
 
 
 _NOT_SETTINGS = frozenset({"provenance", "experiment_defaults", "secret_bindings"})
+
+
+def _json_kind(value: Any) -> str:
+    """What JSON type `value` was sent as, for an error message."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    kinds: dict[type, str] = {str: "a string", list: "an array", dict: "an object", type(None): "null"}
+    return next((kind for cls, kind in kinds.items() if isinstance(value, cls)), type(value).__name__)
+
+
+def _as_json(value: Any) -> str:
+    try:
+        return json.dumps(value)[:100]
+    except (TypeError, ValueError):
+        return repr(value)[:100]
+
 
 SECRETS_PATH = "secrets/"
 """Experiment secrets are SecureString parameters under `<prefix>secrets/<name>`."""

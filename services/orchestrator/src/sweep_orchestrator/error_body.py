@@ -28,6 +28,9 @@ class ErrorBody(Frozen):
     limit: Any = None
     hint: str | None = None
     problems: list[dict[str, Any]] | None = None
+    current: dict[str, Any] | None = Field(
+        default=None, description="SETTING_CONFLICT: the setting's value and version now (version 0: none)."
+    )
 
 
 def error_responses(*statuses: int, **descriptions: str) -> dict[int, Any]:
