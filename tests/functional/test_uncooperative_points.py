@@ -58,8 +58,11 @@ def run(cfg):
             f.write(str(pid))
         if cfg.mode == "fork-die":
             os._exit(70)
+    if cfg.mode == "exit":
+        os._exit(70)
     if cfg.mode == "fd":
-        os.write(1, b"RAW-FD1 \\x1b]52;c;aGk=\\x07\\n")
+        # more than a pipe holds: whoever drains fd 1 while the point still writes gets a share
+        os.write(1, b"." * 200_000 + b"RAW-FD1 \\x1b]52;c;aGk=\\x07\\n")
         os.write(2, b"RAW-FD2\\n")
     return {"value": float(cfg.x)}
 
@@ -175,8 +178,31 @@ def test_writes_to_descriptors_1_and_2_never_reach_the_terminal(site: Path, tmp_
     # THEN nothing of it reached the command's stdout or stderr; the point's log holds it
     assert code == 0, err
     assert "RAW-FD" not in out + err
+    assert "." * 1000 not in out + err
     assert "\x1b]52" not in out + err
     logs = {r["point_index"]: r["log"] for r in rows(tmp_path / "out", "fdwrite", 0)}
     assert "RAW-FD1" in (logs[0] or "")
     assert "RAW-FD2" in (logs[0] or "")
     assert logs[1] is None
+
+
+def test_writes_to_descriptors_1_and_2_are_captured_in_isolated_points_too(site: Path, tmp_path: Path) -> None:
+    # GIVEN a run whose shard died (point 1 ends its process) after point 0 wrote to fds 1 and 2
+    points = [{"x": 0, "mode": "fd"}, {"x": 1, "mode": "exit"}]
+    code, out, err = sweep_run(site, tmp_path, "fdiso", points)
+    assert code == 1, err
+    # WHEN it is retried: its points run in forked children (`sweep_worker.isolate`)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWEEP_")}
+    env.update(PYTHONPATH=str(site), COLUMNS="200")
+    retried = subprocess.run(  # noqa: PLW1510 - the code is asserted below
+        [SWEEP, "retry", "fdiso", "--out", str(tmp_path / "out"), "-q"],
+        capture_output=True, cwd=tmp_path, env=env, timeout=RUN_S,
+    )  # fmt: skip
+    # THEN point 0's writes are in its log, not on the terminal; point 1 is a WORKER_CRASHED row
+    text = (out + err).encode() + retried.stdout + retried.stderr
+    assert retried.returncode == 3, retried.stderr
+    assert b"RAW-FD" not in text
+    assert b"." * 1000 not in text
+    found = rows(tmp_path / "out", "fdiso", 0)
+    assert "RAW-FD1" in (found[0]["log"] or "")
+    assert (found[1]["status"], found[1]["error_type"]) == ("error", "WORKER_CRASHED")

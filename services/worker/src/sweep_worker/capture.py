@@ -28,6 +28,7 @@ from sweep_contracts.schema import LOG_LIMIT
 
 _local = threading.local()
 _install_lock = threading.Lock()
+_count_lock = threading.Lock()
 
 
 class Tail:
@@ -173,8 +174,10 @@ class _Descriptors:
     """Fds 1 and 2 of this process pointed at a pipe, which a thread drains: into a `Tail` while a
     capture is open, else (sweep's own messages between points) to the original stderr with
     control characters made visible. A point that writes much blocks only until the thread reads,
-    and keeps no more than the tail. A forked child (an isolated point, a point's own fork) gets a
-    pipe and thread of its own: threads do not survive a fork."""
+    and keeps no more than the tail. The child that runs isolated points gets a pipe and thread of
+    its own (`after_fork`): threads do not survive a fork. A point's own children write into this
+    process's pipe (not through an at-fork hook: a `subprocess` with `preexec_fn` runs those hooks
+    before its `exec`, and would be left writing into a pipe nobody reads)."""
 
     _installed: _Descriptors | None = None
     _open = 0
@@ -218,11 +221,13 @@ class _Descriptors:
 
     @classmethod
     def enter(cls) -> None:
-        cls._open += 1
+        with _count_lock:  # captures open and close on several threads (I/O-bound experiments)
+            cls._open += 1
 
     @classmethod
     def exit(cls) -> None:
-        cls._open -= 1
+        with _count_lock:
+            cls._open -= 1
 
     @classmethod
     def take(cls) -> str | None:
@@ -234,7 +239,7 @@ class _Descriptors:
             return found.tail.take()
 
     @classmethod
-    def _after_fork(cls) -> None:
+    def after_fork(cls) -> None:
         inherited = cls._installed
         if inherited is not None:
             os.close(inherited.read)  # the parent's thread drains it
@@ -247,4 +252,9 @@ def capture_descriptors() -> None:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         _Descriptors._installed = _Descriptors(os.dup(2))
-        os.register_at_fork(after_in_child=_Descriptors._after_fork)
+
+
+def after_fork() -> None:
+    """In a forked child that runs points (`sweep_worker.isolate`): its own fd pipe and thread, if
+    its parent had them (the parent's thread, and any lock it held, did not come along)."""
+    _Descriptors.after_fork()
