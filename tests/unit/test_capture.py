@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
+from pathlib import Path
 
 from sweep_contracts.schema import LOG_LIMIT
-from sweep_worker.capture import capture
+from sweep_worker.capture import ShardCapture, capture
 
 
 def test_each_thread_keeps_its_own_output_and_log_records() -> None:
@@ -41,3 +43,26 @@ def test_captured_output_is_bounded_and_silence_is_none() -> None:
     with capture() as quiet:
         pass
     assert quiet.text is None
+
+
+def _rss_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_point_printing_much_keeps_only_the_tail_while_it_runs() -> None:
+    # GIVEN a shard capture; WHEN a point prints 80 MB, a kilobyte at a time
+    before = _rss_bytes()
+    with ShardCapture() as captured:
+        for i in range(80_000):
+            print(f"{i:08d}" + "y" * 1015)  # each line its own string, as a real point's are
+        print("the end")
+        grown = _rss_bytes() - before
+        text = captured.take()
+        after = captured.take()
+    # THEN the process did not grow by what was printed (the capture held 80 MB before), and the
+    # point's text is its last LOG_LIMIT characters behind the count of those cut
+    assert grown < 20_000_000
+    total = 80_000 * 1024 + len("the end\n")
+    last = "".join(f"{i:08d}" + "y" * 1015 + "\n" for i in range(79_995, 80_000)) + "the end\n"
+    assert text == f"[{total - LOG_LIMIT:,} earlier characters cut]\n" + last[-LOG_LIMIT:]
+    assert after is None

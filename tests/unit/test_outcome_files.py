@@ -110,3 +110,16 @@ def test_a_parquet_file_that_is_not_an_outcome_is_refused() -> None:
     pq.write_table(pa.table({"x": [1, 2]}), buffer, compression="none", use_dictionary=False)
     with pytest.raises(ParquetFormatError, match="an outcome file holds one row; this one holds 2"):
         Outcome.from_parquet(buffer.getvalue(), "golden-run")
+
+
+def test_an_error_message_with_a_lone_surrogate_is_stored_visibly() -> None:
+    # GIVEN a failure whose message quotes text with a lone surrogate (an error body, a file name)
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    outcome = Outcome.failure(
+        run_id="r-1", shard_id=0, code=ErrorCode.INTERNAL_ERROR, message="body 42 \ud800 data-\udcff.csv",
+        points_total=3, started_at=at, finished_at=at,
+    )  # fmt: skip
+    # WHEN it is written THEN it is recorded, and every reader sees the surrogates as escapes
+    data = outcome.to_parquet()
+    assert Outcome.from_parquet(data, "r-1").error_message == "body 42 \\ud800 data-\\udcff.csv"
+    assert pq.read_table(io.BytesIO(data)).column("error_message").to_pylist() == ["body 42 \\ud800 data-\\udcff.csv"]

@@ -45,7 +45,7 @@ def test_a_dead_process_fails_its_running_task_and_its_queued_one_runs_elsewhere
     try:
         assert pool.results(timeout=0) == []
         # THEN the next task was sent ahead, into the running process's pipe
-        assert [key for key, _ in pool._processes[0].tasks] == ["dies", "b"]
+        assert [task[0] for task in pool._processes[0].tasks] == ["dies", "b"]
         # WHEN the process dies
         results = collect(pool, 4)
     finally:

@@ -127,9 +127,15 @@ def serve(conn: Connection, store_root: str, secrets: dict[str, str] | None = No
 
     Ctrl-C and a hangup reach every process of the terminal's group; only the parent acts on them
     (it ends the processes and records their shards), so here they are ignored rather than ending
-    the shard on their own or printing a traceback. A parent that is gone closes the pipe."""
+    the shard on their own or printing a traceback. A parent that is gone closes the pipe.
+
+    Its fds 1 and 2 go into the points' captured text (`sweep_worker.capture.capture_descriptors`):
+    nothing a point writes reaches the terminal of `sweep run` raw."""
+    from sweep_worker.capture import capture_descriptors
+
     for number in (signal.SIGINT, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
+    capture_descriptors()
     init_process(store_root, secrets)
     while True:
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep_cli import _pool
-from sweep_cli.procpool import Died, Finished, ProcessPool, Result
+from sweep_cli.procpool import Died, Finished, Overran, ProcessPool, Result
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.settings import SystemSettings
@@ -49,6 +49,10 @@ Key = tuple[str, int]
 
 PROBE: Key = ("", -1)
 """The key of the probe that times a sweep's points before it is planned."""
+OVERRUN_GRACE_S = 5.0
+"""How long past its time budget (`shard_time_budget_s`) a shard's process may take before the
+parent kills it: the worker stops itself at the budget, less a margin to write its rows, and an
+isolated point past the budget is ended by its own parent 1 s later (`sweep_worker.isolate`)."""
 PROBE_GRACE_S = 60.0
 """How long past its own time a probe may take to answer: the pool's processes start first."""
 
@@ -87,13 +91,23 @@ class PoolDispatcher:
     A worker process that dies (out of memory, a crash in native code) fails only the shard it
     was running, with `WORKER_CRASHED`; the pool replaces the process and the other shards run.
     When `stop_requested` names a signal, `wait` ends the processes, records every unfinished
-    shard as `INTERRUPTED` and raises `RunInterrupted`."""
+    shard as `INTERRUPTED` and raises `RunInterrupted`.
+
+    The time budget does not rely on the point's cooperation: a point that turns off the worker's
+    alarm (`signal.alarm(0)`, as timeout helpers do) or swallows its interruption (`except
+    BaseException`) has its process killed by the pool at the budget + `OVERRUN_GRACE_S`. The shard
+    is then run once more at once, as Lambda redelivers a task whose execution died: the worker
+    finds the killed execution's started marker and runs the points in child processes
+    (`sweep_worker.isolate`), where the point past the budget is ended alone, the points before
+    it are kept, and the shard ends `TIME_BUDGET`. Should that run overrun too, the shard fails
+    `TIME_BUDGET` as a whole."""
 
     def __init__(self, store_root: Path, workers: int) -> None:
         self.store_root = Path(store_root)
         self.workers = workers
         self._pool: ProcessPool[Key] | None = None
         self._tasks: dict[Key, tuple[RunManifest, int]] = {}
+        self._redelivered: set[Key] = set()
         self.points_dispatched = 0
         self.stop_requested: Callable[[], int | None] = _never
 
@@ -123,9 +137,10 @@ class PoolDispatcher:
     def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
         pool = self._processes()
         factory = manifest.task_factory()
+        limit_s = manifest.effective_settings().shard_time_budget_s + OVERRUN_GRACE_S
         for shard_id, attempt in shards:
             key = (manifest.run_id, shard_id)
-            pool.submit(key, factory.event_json(shard_id, attempt))
+            pool.submit(key, factory.event_json(shard_id, attempt), limit_s)
             self._tasks[key] = (manifest, attempt)
             self.points_dispatched += manifest.plan.shard(shard_id).size
         return DispatchReport(dispatched=len(shards))
@@ -157,10 +172,19 @@ class PoolDispatcher:
                 if signum is not None and not isinstance(result, Finished):
                     ended.append(result.key)
                     continue
+                if isinstance(result, Overran) and result.key not in self._redelivered:
+                    self._redeliver(pool, result.key, result.limit_s)
+                    continue
                 manifest, attempt = self._tasks.pop(result.key)
                 on_done(self._settle(store, manifest, result.key[1], attempt, result))
             if signum is not None:
                 self.interrupt(signum, ended)
+
+    def _redeliver(self, pool: ProcessPool[Key], key: Key, limit_s: float) -> None:
+        """Run a shard whose process was killed past its budget once more, with the same attempt."""
+        self._redelivered.add(key)
+        manifest, attempt = self._tasks[key]
+        pool.submit(key, manifest.task_factory().event_json(key[1], attempt), limit_s)
 
     def _settle(
         self, store: LocalStore, manifest: RunManifest, shard_id: int, attempt: int, result: Result[Key]
@@ -170,6 +194,16 @@ class PoolDispatcher:
             answer: dict[str, Any] = result.value
             done = size if answer.get("duplicate") else answer.get("points_ok", size) + answer.get("points_failed", 0)
             return ShardDone(shard_id, done, answer.get("points_failed", 0), failed=answer["status"] != "success")
+        if isinstance(result, Overran):
+            message = (
+                f"the shard ran past its time budget twice and its local worker process was ended "
+                f"{result.limit_s - OVERRUN_GRACE_S:g} s + {OVERRUN_GRACE_S:g} s after it started, the second "
+                "time with its points in child processes: a point ignores the budget's alarm "
+                "(signal.alarm(0), `except BaseException`) or its process could not write its rows. "
+                f"Raise `shard_time_budget_s` or use a smaller shard_size, then `sweep retry {manifest.run_id}`."
+            )
+            self._record(store, manifest, [(shard_id, attempt)], ErrorCode.TIME_BUDGET, message)
+            return ShardDone(shard_id, size, 0, failed=True)
         if isinstance(result, Died):
             message = (
                 f"the local worker process running this shard died ({result.how}): out of memory, os._exit, or "

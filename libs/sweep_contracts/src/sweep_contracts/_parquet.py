@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sweep_contracts._thrift import TValue, encode_struct
-from sweep_contracts.schema import Column, Table
+from sweep_contracts.schema import Column, Table, stored_text
 
 MAGIC = b"PAR1"
 CREATED_BY = "sweep (pure-python flat writer)"
@@ -49,7 +49,7 @@ def _plain(column: Column, values: Sequence[Any]) -> bytes:
     if column.type == "string":
         out = bytearray()
         for value in values:
-            data = value.encode()
+            data = stored_text(value)
             out += struct.pack("<i", len(data)) + data
         return bytes(out)
     raise ValueError(f"column `{column.name}`: the flat writer cannot write {column.type}")

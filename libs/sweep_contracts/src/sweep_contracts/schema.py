@@ -17,6 +17,19 @@ and the exception), behind a line that says how much was cut."""
 LOG_LIMIT = 4_096
 """Characters of a point's captured stdout, stderr and log lines kept in `log`: its last ones."""
 
+TEXT_ERRORS = "backslashreplace"
+"""How every text column is encoded to UTF-8 when stored (`stored_text`, and the Arrow and flat
+Parquet writers that use it). Python text can hold a lone surrogate that UTF-8 cannot carry: a
+model reply cut mid-pair, an error body, `os.fsdecode` of a file name (b"\\xff" is "\\udcff").
+Encoding it strictly failed the whole shard (issue 20, item 7); it is stored visibly instead, as
+its escape (the six characters `\\udcff`), and every other character as itself."""
+
+
+def stored_text(text: str) -> bytes:
+    """`text` as a text column stores it: UTF-8, a lone surrogate as its visible escape."""
+    return text.encode("utf-8", TEXT_ERRORS)
+
+
 ColumnType = Literal["int32", "int64", "double", "string", "timestamp", "map<string,string>", "map<string,double>"]
 
 _GLUE_TYPES: dict[ColumnType, str] = {

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
+from sweep_contracts.schema import TEXT_ERRORS, stored_text
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -61,8 +63,8 @@ def strings(values: Sequence[str | None]) -> pa.Array:
     lengths: Iterable[int]
     if joined.isascii():  # one character, one byte: lengths and bytes without a per-value encode
         data, lengths = joined.encode(), [0 if v is None else len(v) for v in values]
-    else:
-        encoded = [b"" if v is None else v.encode() for v in values]
+    else:  # a lone surrogate is stored as its visible escape, not a failed shard (`schema.TEXT_ERRORS`)
+        encoded = [b"" if v is None else v.encode("utf-8", TEXT_ERRORS) for v in values]
         data, lengths = b"".join(encoded), [len(e) for e in encoded]
     if len(data) > _INT32_MAX:
         raise OverflowError(f"{len(data):,} bytes of text in one column of a shard; use a smaller shard_size")
@@ -91,7 +93,7 @@ def same_text(value: str | None, count: int) -> pa.Array:
 
     if value is None:
         return pa.nulls(count, pa.string())
-    data = value.encode()
+    data = stored_text(value)
     if len(data) * count > _INT32_MAX:
         raise OverflowError(f"{len(data) * count:,} bytes of text in one column of a shard; use a smaller shard_size")
     offsets = array("i", range(0, len(data) * (count + 1), len(data))) if data else array("i", bytes(4 * (count + 1)))

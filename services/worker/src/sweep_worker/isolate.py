@@ -25,6 +25,8 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
 
+from sweep_worker import capture
+
 Row = dict[str, Any]
 RunFrom = Callable[[int, Callable[[Row], None]], str | None]
 """`run_from(index, emit)`: evaluate points from `index`, `emit` each row; returns a stop message or None."""
@@ -64,6 +66,7 @@ def _child(conn: Connection, start: int, run_from: RunFrom, parent: int) -> None
     code = 0
     try:
         _die_with_parent(parent)
+        capture.after_fork()
         stopped = run_from(start, lambda row: conn.send(("row", row)))
         conn.send(("end", stopped))
     except Exception as exc:
