@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweep_experiments.llm.http import post_json
+from sweep_experiments.llm.http import clip_field, post_json
 from sweep_experiments.llm.options import GenerationOptions
 
 OLLAMA_COUNTERS = (
@@ -92,7 +92,7 @@ def ollama_chat(
             metrics[name if name.endswith("count") else f"{name}_ns"] = value
     if metrics.get("eval_count") and metrics.get("eval_duration_ns"):
         metrics["server_tokens_per_s"] = metrics["eval_count"] / metrics["eval_duration_ns"] * 1e9
-    facts = {"done_reason": reply.body.get("done_reason"), "model": reply.body.get("model")}
+    facts = {"done_reason": clip_field(reply.body.get("done_reason")), "model": clip_field(reply.body.get("model"))}
     return ChatResult(
         content=str(message.get("content") or ""),
         tool_calls=_tool_calls(message),
@@ -137,10 +137,10 @@ def openai_chat(
         # A server that ignores the chosen limit field generates past it: flag the row.
         metrics["over_limit"] = float(metrics["completion_tokens"] > cfg.max_tokens)
     facts = {
-        "finish_reason": finish,
-        "system_fingerprint": reply.body.get("system_fingerprint"),
-        "request_id": reply.headers.get("x-request-id"),
-        "model": reply.body.get("model"),
+        "finish_reason": clip_field(finish),
+        "system_fingerprint": clip_field(reply.body.get("system_fingerprint")),
+        "request_id": clip_field(reply.headers.get("x-request-id")),
+        "model": clip_field(reply.body.get("model")),
     }
     return ChatResult(
         content=str(message.get("content") or ""),

@@ -1,0 +1,221 @@
+"""The LLM experiments against model servers that misbehave for real on loopback (issue 20, items 5
+and 6): answers too large, endless or compressed into a bomb, answers trickled a byte at a time,
+servers that never answer, and a warm worker that runs hostile and then healthy shards."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import pytest
+
+from sweep_contracts.experiments import Registry
+from sweep_contracts.storage import MemoryStore
+from sweep_experiments.llm import http
+from sweep_worker.runner import WorkerDeps, process_event
+from tests.helpers import tasks_for
+from tests.hostile_http import (
+    HostileServer,
+    endless_chunks,
+    gzip_bomb,
+    hang,
+    head,
+    huge_body,
+    ollama_reply,
+    send,
+    trickle,
+)
+from tests.llm_fake import FakeModelServer
+from tests.llm_helpers import KEY, rows, run_llm
+
+CAP = 8 * 1024 * 1024  # the documented limit, written out so that this file states it
+
+
+def ollama_payload(url: str, **config: Any) -> dict[str, Any]:
+    return {
+        "experiment": "ollama",
+        "config": {"endpoint": url, "model": "m", "tasks": "arithmetic", "max_attempts": 1, **config},
+    }
+
+
+@contextmanager
+def peak_bytes() -> Iterator[list[int]]:
+    """The peak of Python allocations in the block (bytes objects a decoder makes included), after
+    one healthy point has run so that what a first run imports is not counted."""
+    with FakeModelServer().running() as server:
+        run_llm(ollama_payload(server.url), MemoryStore())
+    tracemalloc.start()
+    got: list[int] = []
+    try:
+        yield got
+    finally:
+        got.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+
+
+def one_row(server: HostileServer, **config: Any) -> dict[str, Any]:
+    with server.running():
+        _, got = run_llm(ollama_payload(server.url, **config), MemoryStore())
+    assert len(got) == 1
+    return got[0]
+
+
+def test_the_documented_limits() -> None:
+    assert http.MAX_RESPONSE_BYTES == CAP
+    assert http.MAX_FIELD_CHARS == 256
+
+
+def close_delimited(total: int) -> Callable[[HostileServer, BaseHTTPRequestHandler], None]:
+    """A huge answer with no length at all: it ends when the server closes the connection."""
+
+    def script(server: HostileServer, handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+        handler.send_response(200)
+        handler.send_header("connection", "close")
+        handler.end_headers()
+        send(server, handler, b'{"message": {"role": "assistant", "content": "')
+        block = b"x" * 65536
+        while server.sent < total:
+            send(server, handler, block)
+        send(server, handler, b'"}, "done": true}')
+
+    return script
+
+
+@pytest.mark.parametrize(("script", "where"), [(huge_body, "declared 33,554,432 bytes"), (close_delimited, "as sent")])
+def test_a_huge_answer_stops_at_the_limit(script: Callable[[int], Any], where: str) -> None:
+    # GIVEN a server that answers 32 MiB of valid JSON, with or without a content-length
+    server = HostileServer(script(4 * CAP))
+    # WHEN a point calls it
+    with peak_bytes() as peak:
+        row = one_row(server)
+    # THEN the point is an error row naming the endpoint and the limit, and far less was held
+    assert row["status"] == "error"
+    assert row["error_message"] == (
+        f"{server.url}/api/chat sent an answer over the limit of 8,388,608 bytes ({where}; "
+        "sweep_experiments.llm.http.MAX_RESPONSE_BYTES); not read further, not retried"
+    )
+    assert peak[0] < 2.5 * CAP
+    assert server.sent < 4 * CAP
+
+
+def test_an_endless_chunked_answer_stops_at_the_limit() -> None:
+    server = HostileServer(endless_chunks)
+    started = time.monotonic()
+    row = one_row(server)
+    assert row["error_message"] == (
+        f"{server.url}/api/chat sent an answer over the limit of 8,388,608 bytes (as sent; "
+        "sweep_experiments.llm.http.MAX_RESPONSE_BYTES); not read further, not retried"
+    )
+    assert time.monotonic() - started < 15
+    assert server.sent < 64 * 1024 * 1024  # the server stopped long before its own bound of 256 MiB
+
+
+def test_a_gzip_bomb_stops_at_the_limit_after_decompression() -> None:
+    # GIVEN ~256 KB of gzip that inflates to 256 MiB (32 times the limit)
+    data, script = gzip_bomb(256 * 1024 * 1024)
+    assert len(data) < CAP / 8
+    server = HostileServer(script)
+    with peak_bytes() as peak:
+        row = one_row(server)
+    assert row["error_message"] == (
+        f"{server.url}/api/chat sent an answer over the limit of 8,388,608 bytes (after decompression; "
+        "sweep_experiments.llm.http.MAX_RESPONSE_BYTES); not read further, not retried"
+    )
+    assert peak[0] < 2.5 * CAP
+
+
+def test_a_gzipped_answer_within_the_limit_is_read() -> None:
+    import gzip
+
+    body = gzip.compress(ollama_reply("7", pad="y" * 200_000))
+
+    def script(server: HostileServer, handler: BaseHTTPRequestHandler) -> None:
+        head(handler, content_encoding="gzip", content_length=str(len(body)))
+        send(server, handler, body)
+
+    row = one_row(HostileServer(script), task_index=0)
+    assert row["status"] == "ok", row["error_message"]
+    assert row["output"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("in_headers", "message"),
+    [
+        (
+            False,
+            "did not finish its answer within 1.5 s (`load_timeout_s`, the limit of one call from connect "
+            "to the last byte); not retried",
+        ),
+        (True, "sent no answer within 1.5 s (`load_timeout_s`, the limit of one call); not retried"),
+    ],
+)
+def test_a_trickled_answer_ends_at_the_calls_time_limit(in_headers: bool, message: str) -> None:
+    # GIVEN a server that sends one byte every 0.25 s (each read succeeds: no read timeout trips)
+    server = HostileServer(trickle(0.25, in_headers=in_headers, limit=24))
+    started = time.monotonic()
+    row = one_row(server, timeout_s=1.5, load_timeout_s=1.5)
+    # THEN the call ends at its limit, naming it, not when the server is done
+    assert row["error_message"] == f"{server.url}/api/chat {message}"
+    assert time.monotonic() - started < 3.5
+    assert row["duration_ms"] < 2500
+
+
+def test_a_huge_text_field_is_cut_in_call_json() -> None:
+    # GIVEN a valid answer whose `model` is 5 MB of text
+    body = ollama_reply("7", model="m" * 5_000_000)
+
+    def script(server: HostileServer, handler: BaseHTTPRequestHandler) -> None:
+        head(handler, content_length=str(len(body)))
+        send(server, handler, body)
+
+    row = one_row(HostileServer(script), task_index=0)
+    # THEN the row is scored, and keeps 256 characters of the field, saying how long it was
+    assert row["status"] == "ok"
+    assert row["call"]["response"]["model"] == "m" * 256 + "... (cut: 5,000,000 characters, over the limit of 256)"
+    assert len(row["call_json"]) < 2000
+
+
+def shard_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("shard-")]
+
+
+def settle(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return check()
+
+
+def test_a_warm_worker_keeps_nothing_from_hanging_shards_and_serves_a_healthy_one_fully() -> None:
+    # GIVEN one warm worker (one process, the handler called again and again), three shards of 64
+    # points at concurrency 64 against a server that never answers, each with a 2 s budget
+    before = len(shard_threads())
+    settings = {"shard_time_budget_s": 2, "time_budget_margin_ms": 1000}
+    store = MemoryStore()
+    deps = WorkerDeps(store=store, registry=Registry.default(), secrets=lambda names: dict.fromkeys(names, KEY))
+    with HostileServer(hang).running() as bad, FakeModelServer().running() as good:
+        hostile = ollama_payload(bad.url, concurrency=64, timeout_s=20, load_timeout_s=20)
+        hostile |= {"grid": {"task_index": list(range(32))}, "repeats": 2}
+        for run_id in ("hang-1", "hang-2", "hang-3"):
+            outcome = process_event(tasks_for(hostile, run_id, settings=settings).event(0), deps)
+            assert (outcome["status"], outcome["points_ok"]) == ("failure", 0)
+        assert len(bad.requests) > 64
+        # WHEN a shard against a healthy server runs next in the same worker
+        healthy = ollama_payload(good.url, concurrency=4) | {"grid": {"task_index": [0, 1, 2, 3]}}
+        fresh = MemoryStore()
+        outcome = process_event(
+            tasks_for(healthy, "healthy", settings=settings).event(0), dataclasses.replace(deps, store=fresh)
+        )
+        # THEN it gets every point
+        assert (outcome["status"], outcome["points_ok"]) == ("success", 4)
+        assert [r["status"] for r in rows(fresh)] == ["ok"] * 4
+        # AND no thread or connection of the hostile shards outlived them
+        assert settle(lambda: len(shard_threads()) == before), shard_threads()
+        assert settle(lambda: bad.open_connections == 0), bad.open_connections
