@@ -5,6 +5,7 @@ servers that never answer, and a warm worker that runs hostile and then healthy 
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 import tracemalloc
@@ -31,7 +32,7 @@ from tests.hostile_http import (
     send,
     trickle,
 )
-from tests.llm_fake import FakeModelServer
+from tests.llm_fake import FakeModelServer, Fault
 from tests.llm_helpers import KEY, rows, run_llm
 
 CAP = 8 * 1024 * 1024  # the documented limit, written out so that this file states it
@@ -219,3 +220,61 @@ def test_a_warm_worker_keeps_nothing_from_hanging_shards_and_serves_a_healthy_on
         # AND no thread or connection of the hostile shards outlived them
         assert settle(lambda: len(shard_threads()) == before), shard_threads()
         assert settle(lambda: bad.open_connections == 0), bad.open_connections
+
+
+# Answers of the wrong kind (issue 20, item 8)
+
+
+def test_an_unfinished_ollama_answer_is_an_error_row_not_scored() -> None:
+    # GIVEN an Ollama answer that says it is not done, without a reason (the content is the right answer)
+    unfinished = b'{"model": "m", "message": {"role": "assistant", "content": "79"}, "done": false}'
+    with FakeModelServer(behave=lambda b, s: Fault(200, unfinished)).running() as server:
+        _, got = run_llm(ollama_payload(server.url, task_index=0), MemoryStore())
+    # THEN the point is an error row naming why, with no score
+    assert got[0]["status"] == "error"
+    assert got[0]["error_message"] == (
+        f"{server.url}/api/chat answered an unfinished reply (`done` is false, `done_reason` is None): not scored"
+    )
+    assert got[0]["metrics"] == {"attempts": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "got"),
+    [
+        ({"choices": ["4"]}, "choices[0]", "'4'"),
+        ({"choices": [{"message": "4"}]}, "choices[0].message", "'4'"),
+        ({"choices": [{"message": {"content": "4", "tool_calls": ["x"]}}]}, "choices[0].message.tool_calls[0]", "'x'"),
+        ({"choices": [{"message": {"content": "4", "tool_calls": "x"}}]}, "choices[0].message.tool_calls", "'x'"),
+        ({"choices": [{"message": {"content": "4"}}], "usage": [3]}, "usage", "[3]"),
+    ],
+)
+def test_wrong_shaped_openai_json_names_the_endpoint_and_the_field(body: dict[str, Any], field: str, got: str) -> None:
+    payload = {"experiment": "openai-chat", "config": {"endpoint": "", "model": "m", "max_attempts": 1}}
+    with FakeModelServer(behave=lambda b, s: Fault(200, json.dumps(body).encode())).running() as server:
+        payload["config"]["endpoint"] = server.url
+        _, rows_ = run_llm(payload, MemoryStore())
+    expected = "an object" if not field.endswith("tool_calls") else "a list"
+    assert rows_[0]["error_message"] == (
+        f"{server.url}/v1/chat/completions answered JSON of the wrong shape: `{field}` must be {expected}, got {got}"
+    )
+    assert rows_[0]["metrics"] == {"attempts": 1.0}
+
+
+def test_wrong_shaped_ollama_tool_calls_name_the_field() -> None:
+    body = b'{"model": "m", "message": {"role": "assistant", "content": "", "tool_calls": [{"function": 3}]}, "done": true}'
+    with FakeModelServer(behave=lambda b, s: Fault(200, body)).running() as server:
+        _, got = run_llm(ollama_payload(server.url), MemoryStore())
+    assert got[0]["error_message"] == (
+        f"{server.url}/api/chat answered JSON of the wrong shape: `message.tool_calls[0].function` must be an "
+        "object, got 3"
+    )
+
+
+def test_a_redirect_names_its_location() -> None:
+    elsewhere = "https://elsewhere.example/api/chat"
+    with FakeModelServer(behave=lambda b, s: Fault(307, b"", {"location": elsewhere})).running() as server:
+        _, got = run_llm(ollama_payload(server.url), MemoryStore())
+    assert got[0]["error_message"] == (
+        f"{server.url}/api/chat answered HTTP 307: a redirect to {elsewhere} (not followed: set `endpoint` to the "
+        "address the server answers at)"
+    )

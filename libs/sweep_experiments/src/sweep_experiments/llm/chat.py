@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweep_experiments.llm.http import clip_field, post_json
+from sweep_experiments.llm.http import CallError, clip_field, post_json
 from sweep_experiments.llm.options import GenerationOptions
 
 OLLAMA_COUNTERS = (
@@ -61,10 +61,42 @@ def _arguments(raw: Any) -> tuple[dict[str, Any], bool]:
     return (value, True) if isinstance(value, dict) else ({}, False)
 
 
-def _tool_calls(message: Mapping[str, Any]) -> list[ToolCall]:
+class _Shape:
+    """Checks the shape of a server's JSON as it is read, so that a wrong one is an error row naming
+    the endpoint and the field, not an `AttributeError` (issue 20, item 8)."""
+
+    def __init__(self, url: str, attempts: int) -> None:
+        self.url = url
+        self.attempts = attempts
+
+    def wrong(self, field: str, kind: str, value: Any) -> CallError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 100 else shown[:100] + "..."
+        return CallError(
+            f"{self.url} answered JSON of the wrong shape: `{field}` must be {kind}, got {shown}",
+            {"attempts": self.attempts},
+        )
+
+    def mapping(self, value: Any, field: str, optional: bool = False) -> dict[str, Any]:
+        if optional and value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.wrong(field, "an object", value)
+        return value
+
+    def sequence(self, value: Any, field: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.wrong(field, "a list", value)
+        return value
+
+
+def _tool_calls(message: Mapping[str, Any], shape: _Shape, field: str) -> list[ToolCall]:
     calls = []
-    for raw in message.get("tool_calls") or []:
-        function = raw.get("function") or {}
+    for i, item in enumerate(shape.sequence(message.get("tool_calls"), f"{field}.tool_calls")):
+        raw = shape.mapping(item, f"{field}.tool_calls[{i}]")
+        function = shape.mapping(raw.get("function"), f"{field}.tool_calls[{i}].function", optional=True)
         args, ok = _arguments(function.get("arguments", {}))
         calls.append(ToolCall(str(function.get("name", "")), args, ok, raw.get("id")))
     return calls
@@ -82,9 +114,14 @@ def ollama_chat(
     if tools:
         body["tools"] = tools
     reply = post_json(cfg, "/api/chat", body, api_key, warm_key=cfg.load_key())
-    message = reply.body.get("message")
-    if not isinstance(message, dict):
-        raise ValueError(f"{cfg.endpoint}/api/chat answered without a `message` object: {str(reply.body)[:200]}")
+    shape = _Shape(f"{cfg.endpoint}/api/chat", reply.attempts)
+    message = shape.mapping(reply.body.get("message"), "message")
+    if reply.body.get("done") is not True:  # a reply cut short (or a load answer) is no answer to score
+        raise CallError(
+            f"{shape.url} answered an unfinished reply (`done` is {json.dumps(reply.body.get('done'))}, "
+            f"`done_reason` is {clip_field(reply.body.get('done_reason'))!r}): not scored",
+            {"attempts": reply.attempts},
+        )
     metrics: dict[str, float] = {}
     for name in OLLAMA_COUNTERS:
         value = _number(reply.body.get(name))
@@ -95,7 +132,7 @@ def ollama_chat(
     facts = {"done_reason": clip_field(reply.body.get("done_reason")), "model": clip_field(reply.body.get("model"))}
     return ChatResult(
         content=str(message.get("content") or ""),
-        tool_calls=_tool_calls(message),
+        tool_calls=_tool_calls(message, shape, "message"),
         message={k: v for k, v in message.items() if k in ("role", "content", "tool_calls")},
         metrics=metrics,
         call={"protocol": "ollama", "request": request, "response": facts},
@@ -114,13 +151,13 @@ def openai_chat(
     if tools:
         body["tools"] = tools
     reply = post_json(cfg, "/v1/chat/completions", body, api_key)
-    choices = reply.body.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0].get("message"), dict):
-        raise ValueError(
-            f"{cfg.endpoint}/v1/chat/completions answered without `choices[0].message`: {str(reply.body)[:200]}"
-        )
-    choice, message = choices[0], choices[0]["message"]
-    usage = reply.body.get("usage") or {}
+    shape = _Shape(f"{cfg.endpoint}/v1/chat/completions", reply.attempts)
+    choices = shape.sequence(reply.body.get("choices"), "choices")
+    if not choices:
+        raise shape.wrong("choices", "a list of at least one choice", reply.body.get("choices"))
+    choice = shape.mapping(choices[0], "choices[0]")
+    message = shape.mapping(choice.get("message"), "choices[0].message")
+    usage = shape.mapping(reply.body.get("usage"), "usage", optional=True)
     metrics: dict[str, float] = {}
     for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
         if (value := _number(usage.get(name))) is not None:
@@ -129,7 +166,9 @@ def openai_chat(
         ("prompt_tokens_details", "cached_tokens"),
         ("completion_tokens_details", "reasoning_tokens"),
     ):
-        if (value := _number((usage.get(details) or {}).get(name))) is not None:
+        if (
+            value := _number(shape.mapping(usage.get(details), f"usage.{details}", optional=True).get(name))
+        ) is not None:
             metrics[name] = value
     finish = choice.get("finish_reason")
     metrics["finish_length"] = float(finish == "length")
@@ -144,7 +183,7 @@ def openai_chat(
     }
     return ChatResult(
         content=str(message.get("content") or ""),
-        tool_calls=_tool_calls(message),
+        tool_calls=_tool_calls(message, shape, "choices[0].message"),
         message={k: v for k, v in message.items() if k in ("role", "content", "tool_calls") and v is not None},
         metrics=metrics,
         call={"protocol": "openai", "request": request, "response": facts},

@@ -255,6 +255,11 @@ def _classify(response: httpx.Response, url: str) -> Exception:
     message, code = _error_text(response)
     text = f"{url} answered HTTP {response.status_code}: {message}"
     status = response.status_code
+    if 300 <= status < 400 and "location" in response.headers:  # never followed: say where it pointed
+        text += (
+            f"{'; ' if message else ''}a redirect to {clip_field(response.headers['location'])} (not followed: "
+            "set `endpoint` to the address the server answers at)"
+        )
     if status == 429 and code == "insufficient_quota":
         return _Fatal(f"{text} (insufficient_quota: not retried; add credit or use another key)")
     if status in (408, 429) or status >= 500:
