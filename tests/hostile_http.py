@@ -27,9 +27,13 @@ class HostileServer:
         self.open_connections = 0
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        # the listen backlog is set before `listen`: assigned after the constructor, it stayed 5, and a
+        # burst of new connections (a shard opening `concurrency` of them) could be reset
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(), bind_and_activate=False)
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 256
+        self._httpd.server_bind()
+        self._httpd.server_activate()
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def count(self, sent: int = 0, opened: int = 0) -> None:
