@@ -278,3 +278,57 @@ def test_a_redirect_names_its_location() -> None:
         f"{server.url}/api/chat answered HTTP 307: a redirect to {elsewhere} (not followed: set `endpoint` to the "
         "address the server answers at)"
     )
+
+
+# A user's pattern (issue 20, item 9)
+
+
+def test_a_catastrophic_pattern_cannot_hold_the_worker() -> None:
+    # GIVEN a reply of 28 `a`s and `!`, and the pattern `^(a+)+$` (exponential for a backtracking engine)
+    reply = ollama_reply("a" * 28 + "!")
+
+    def script(server: HostileServer, handler: BaseHTTPRequestHandler) -> None:
+        head(handler, content_length=str(len(reply)))
+        send(server, handler, reply)
+
+    row = one_row(HostileServer(script), scorer="regex", scorer_args={"pattern": "^(a+)+$"})
+    # THEN it is scored at once: no match
+    assert row["status"] == "ok", row["error_message"]
+    assert row["metrics"]["score"] == 0.0
+    assert row["duration_ms"] < 1000
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "message"),
+    [
+        (
+            {"scorer": "regex", "scorer_args": {"pattern": "(?<=a)b"}},
+            "config.scorer_args",
+            "`scorer_args.pattern` '(?<=a)b' is not a pattern the `regex` scorer can run: invalid perl "
+            "operator: (?<= (patterns run on RE2, in linear time: no look-around or back-references; "
+            "rewrite it without them)",
+        ),
+        (
+            {
+                "scorer": "regex",
+                "tasks": "inline",
+                "task_items": [{"messages": [{"role": "user", "content": "hi"}], "expected": "(a)\\1"}],
+            },
+            "config.scorer_args",
+            "`expected` of task item 0 '(a)\\\\1' is not a pattern the `regex` scorer can run: invalid escape "
+            "sequence: \\1 (patterns run on RE2, in linear time: no look-around or back-references; "
+            "rewrite it without them)",
+        ),
+    ],
+)
+def test_a_pattern_re2_cannot_run_is_refused_at_submit(config: dict[str, Any], field: str, message: str) -> None:
+    from sweep_contracts.errors import SweepError
+    from sweep_orchestrator.submit import submit_run
+    from tests.helpers import runtime_for
+
+    rt, dispatcher = runtime_for(MemoryStore())
+    with pytest.raises(SweepError) as info:
+        submit_run(ollama_payload("http://127.0.0.1:9", **config), rt)
+    assert info.value.field == field
+    assert message in str(info.value)
+    assert dispatcher.events == []

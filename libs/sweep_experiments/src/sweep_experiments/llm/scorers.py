@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
+from sweep_experiments.llm import patterns
+
 GROUP = "sweep.scorers"
 Scorer = Callable[[str, Any, Mapping[str, Any]], float]
 
@@ -47,7 +49,8 @@ def contains(output: str, expected: Any, args: Mapping[str, Any]) -> float:
 
 
 def regex(output: str, expected: Any, args: Mapping[str, Any]) -> float:
-    return float(re.search(str(args.get("pattern", expected)), output) is not None)
+    # a user's pattern runs on RE2, in linear time (no look-around or back-references): see `patterns`
+    return float(patterns.search(str(args.get("pattern", expected)), output))
 
 
 def numeric(output: str, expected: Any, args: Mapping[str, Any]) -> float:

@@ -12,7 +12,7 @@ from pydantic import Field, JsonValue, ValidationInfo, field_validator
 
 from sweep_contracts.experiments import Evaluation, EvaluationError
 from sweep_contracts.schema import clip_output
-from sweep_experiments.llm import scorers, tasks
+from sweep_experiments.llm import patterns, scorers, tasks
 from sweep_experiments.llm.chat import chat
 from sweep_experiments.llm.options import GenerationOptions
 
@@ -37,7 +37,9 @@ class TaskConfig(GenerationOptions):
     template: str | None = Field(default=None, description="User message for items with `inputs` (str.format).")
     system: str | None = Field(default=None, description="System message put before every item.")
     scorer: str = Field(default="", description="Scorer name (entry point group `sweep.scorers`); default per set.")
-    scorer_args: dict[str, JsonValue] = Field(default_factory=dict, description="e.g. {tolerance: 0.01}.")
+    scorer_args: dict[str, JsonValue] = Field(
+        default_factory=dict, validate_default=True, description="e.g. {tolerance: 0.01}."
+    )
 
     @field_validator("tasks")
     @classmethod
@@ -62,6 +64,22 @@ class TaskConfig(GenerationOptions):
     def _registered(cls, value: str) -> str:
         if value:
             scorers.get(value)
+        return value
+
+    @field_validator("scorer_args")
+    @classmethod
+    def _patterns_run(cls, value: dict[str, JsonValue], info: ValidationInfo) -> dict[str, JsonValue]:
+        """The `regex` scorer's pattern compiles on RE2: refused here, not as an error row per point."""
+        data = info.data
+        name = data.get("scorer") or tasks.DEFAULT_SCORER.get(data.get("tasks", ""), "exact")
+        if name != "regex":
+            return value
+        if "pattern" in value:
+            patterns.compile_user(str(value["pattern"]), "`scorer_args.pattern`")
+        elif "tasks" in data and "task_index" in data:
+            items = tasks.load(data["tasks"], data.get("task_items"), data.get("tasks_sha256"))
+            index = data["task_index"]
+            patterns.compile_user(str(items[index].expected), f"`expected` of task item {index}")
         return value
 
     def scorer_name(self) -> str:
