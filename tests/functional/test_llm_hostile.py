@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -332,3 +335,71 @@ def test_a_pattern_re2_cannot_run_is_refused_at_submit(config: dict[str, Any], f
     assert info.value.field == field
     assert message in str(info.value)
     assert dispatcher.events == []
+
+
+# A dead endpoint (issue 21, item 3)
+
+
+def closed_port() -> str:
+    """A loopback address with nothing listening (bound, then closed: connections are refused)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_a_shard_stops_calling_an_endpoint_that_refuses_connections() -> None:
+    # GIVEN a shard of 10 points, one at a time, against a port with nothing listening
+    url = closed_port()
+    payload = ollama_payload(url, concurrency=1, max_attempts=2, backoff_s=0.01) | {
+        "grid": {"task_index": list(range(10))},
+        "shard_size": 10,
+    }
+    started = time.monotonic()
+    outcomes, got = run_llm(payload, MemoryStore())
+    # THEN the first 3 (the default `stop_after_connect_failures`) try, and the other 7 are error rows at once
+    assert [o["status"] for o in outcomes] == ["success"]
+    assert [r["error_type"] for r in got] == ["CallError"] * 10
+    assert [r["metrics"]["attempts"] for r in got] == [2.0] * 3 + [0.0] * 7
+    assert got[0]["error_message"].startswith(f"{url}/api/chat could not be reached or broke off: ConnectError")
+    assert {r["error_message"] for r in got[3:]} == {
+        f"{url}/api/chat was not called: the shard's last 3 calls to {url} could not connect "
+        "(`stop_after_connect_failures`: 3). Start the server or correct `endpoint`, then `sweep retry` the run"
+    }
+    assert time.monotonic() - started < 10
+
+
+def sweep_run(tmp_path: Path, config: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """`sweep run` of a 3-point ollama sweep, in a real subprocess."""
+    path = tmp_path / "sweep.json"
+    sweep = {"experiment": "ollama", "config": {"model": "m", **config}, "grid": {"task_index": [0, 1, 2]}}
+    path.write_text(json.dumps(sweep))
+    command = [sys.executable, "-m", "sweep_cli", "run", str(path), "--out", str(tmp_path / "out"), "-w", "1"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_local_run_against_a_dead_endpoint_exits_2_before_any_shard(tmp_path: Path) -> None:
+    url = closed_port()
+    started = time.monotonic()
+    done = sweep_run(tmp_path, {"endpoint": url})
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"the model server at {url} cannot be reached (ConnectError on GET {url}/api/tags)" in done.stderr
+    assert "start it (`ollama serve`) or correct `endpoint`, then run again" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not list((tmp_path / "out").glob("**/points/**/*.parquet"))
+    assert time.monotonic() - started < 60
+
+
+def test_a_local_run_of_a_model_the_server_lacks_exits_2_listing_what_it_serves(tmp_path: Path) -> None:
+    with FakeModelServer(models=("llama3.2:latest", "qwen2.5:7b")).running() as server:
+        done = sweep_run(tmp_path, {"endpoint": server.url, "model": "mistral"})
+        assert server.requests == []  # no chat call was made
+    assert done.returncode == 2, done.stderr[-2000:]
+    message = " ".join(done.stderr.split())
+    assert (
+        f"{server.url} does not serve the model 'mistral'; it serves: llama3.2:latest, qwen2.5:7b. Set `model` to "
+        "one of them, or `ollama pull mistral`, or start a server with that model"
+    ) in message
+    assert "Traceback" not in done.stderr

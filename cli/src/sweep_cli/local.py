@@ -83,6 +83,7 @@ class LocalBackend:
         PoolDispatcher.start_loading()
         settings = self.settings or SystemSettings.resolve({}, source="default")
         runtime = self._runtime(settings)
+        _check_model_server(payload, runtime)
         if sizing.measured(settings):
             settings = self._sized(payload, runtime, settings)
             runtime = replace(runtime, settings=lambda: settings)
@@ -201,6 +202,32 @@ class LocalBackend:
 
     def no_runs_hint(self) -> str:
         return f"no runs in {self.out}; start one with `sweep run examples/maze.yaml --out {self.out}`"
+
+
+def _check_model_server(payload: Any, runtime: Runtime) -> None:
+    """An LLM experiment's run is refused (exit 2) before any shard starts when its first point's
+    server cannot be reached or does not serve its model (`sweep_experiments.llm.probe`)."""
+    name = payload.get("experiment") if isinstance(payload, Mapping) else None
+    try:
+        experiment = runtime.registry.get(str(name))
+    except Exception:
+        return  # submit names the unknown experiment
+    from sweep_experiments.llm.config import EndpointConfig
+
+    if not issubclass(experiment.config_model, EndpointConfig):
+        return
+    from sweep_contracts.points import PointSpace
+    from sweep_experiments.llm.probe import EndpointProbeError, check_served
+
+    manifest = prepare(payload, runtime)  # a bad request fails here as it would at submit
+    space = PointSpace(manifest.request, manifest.config or manifest.request.config)
+    if space.size == 0:
+        return
+    cfg = experiment.parse_config(space.effective_config(space.point(0)))
+    try:
+        check_served(cfg.endpoint, cfg.model, str(getattr(cfg, "protocol", "openai")))
+    except EndpointProbeError as exc:
+        raise UsageError(str(exc), field="config.endpoint", value=cfg.endpoint) from None
 
 
 def _experiment_version(name: str) -> dict[str, str]:

@@ -37,6 +37,13 @@ class EndpointConfig(BaseModel):
     backoff_s: float = Field(default=0.5, ge=0, le=60, description="First retry's wait without retry-after; doubles.")
     max_backoff_s: float = Field(default=30.0, ge=0, le=600, description="Longest wait between tries.")
     concurrency: int = Field(default=4, ge=1, le=64, description="Points of one shard run at once.")
+    stop_after_connect_failures: int = Field(
+        default=3,
+        ge=0,
+        le=1000,
+        description="After this many consecutive calls of a shard that could not connect to `endpoint` "
+        "(retries included), its other points become error rows at once, without calling (0: never stop).",
+    )
 
     @field_validator("endpoint")
     @classmethod

@@ -56,13 +56,40 @@ class CallError(EvaluationError):
 
 
 class _Retryable(Exception):  # noqa: N818 - internal signal to tenacity
+    unreachable = False  # the try could not connect at all
+
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
 
 class _Fatal(Exception):  # noqa: N818 - internal signal to tenacity
-    pass
+    unreachable = False
+
+
+class _Breaker:
+    """Consecutive calls of one shard to one endpoint that could not connect (issue 21, item 3):
+    past the config's `stop_after_connect_failures`, the shard's other calls there fail at once, so
+    a dead server costs seconds, not points x attempts x timeout."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.failures = 0
+
+    def record(self, unreachable: bool) -> None:
+        with self._lock:
+            self.failures = self.failures + 1 if unreachable else 0
+
+    def is_open(self, limit: int) -> bool:
+        return 0 < limit <= self.failures
+
+    def close(self) -> None:
+        """Nothing to release: a breaker lives and dies with its shard's scope."""
+
+
+def _breaker(endpoint: str) -> _Breaker | None:
+    current = scope.current()
+    return current.resource(("breaker", endpoint), _Breaker) if current is not None else None
 
 
 @dataclass(frozen=True)
@@ -286,8 +313,9 @@ def _wait(cfg: EndpointConfig) -> Any:
     return wait
 
 
-def _stop(cfg: EndpointConfig) -> Any:
-    """Stop after `max_attempts`, or when the shard's deadline leaves no time for another try."""
+def _stop(cfg: EndpointConfig, breaker: _Breaker | None) -> Any:
+    """Stop after `max_attempts`, when the shard's deadline leaves no time for another try, or when
+    the shard has stopped calling the endpoint."""
     from tenacity import stop_after_attempt
 
     attempts = stop_after_attempt(cfg.max_attempts)
@@ -295,7 +323,8 @@ def _stop(cfg: EndpointConfig) -> Any:
     def stop(state: RetryCallState) -> bool:
         current = scope.current()
         left = current.left_s() if current is not None else None
-        return bool(attempts(state)) or (left is not None and left <= 0)
+        tripped = breaker is not None and breaker.is_open(cfg.stop_after_connect_failures)
+        return bool(attempts(state)) or (left is not None and left <= 0) or tripped
 
     return stop
 
@@ -335,11 +364,15 @@ def _exchange(
     except ValueError as exc:  # a content-encoding we did not ask for
         raise _Fatal(f"{url} sent an answer that cannot be decoded: {exc}; not retried") from None
     except (httpx.TransportError, TimeoutError, zlib.error) as exc:
+        failed: _Fatal | _Retryable
         if watchdog.fired or time.monotonic() >= deadline or isinstance(exc, httpx.TimeoutException):
-            raise _Fatal(_late(url, limit, field, received)) from exc
-        if isinstance(exc, zlib.error):
-            raise _Fatal(f"{url} sent a compressed answer that does not decompress: {exc}; not retried") from exc
-        raise _Retryable(f"{url} could not be reached or broke off: {type(exc).__name__}: {exc}") from exc
+            failed = _Fatal(_late(url, limit, field, received))
+        elif isinstance(exc, zlib.error):
+            failed = _Fatal(f"{url} sent a compressed answer that does not decompress: {exc}; not retried")
+        else:
+            failed = _Retryable(f"{url} could not be reached or broke off: {type(exc).__name__}: {exc}")
+        failed.unreachable = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        raise failed from exc
     finally:
         watchdog.cancel()
     return httpx.Response(response.status_code, headers=_plain(response.headers), content=content)
@@ -376,6 +409,9 @@ def post_json(
     }
     attempts = 0
     latency_ms = 0.0
+    breaker = _breaker(cfg.endpoint)
+    if breaker is not None and breaker.is_open(cfg.stop_after_connect_failures):
+        raise CallError(_not_called(url, cfg), {"attempts": 0})
 
     def once() -> Reply:
         nonlocal attempts, latency_ms
@@ -389,16 +425,29 @@ def post_json(
         return Reply(parsed, response.headers, attempts, latency_ms)
 
     retrying = Retrying(
-        stop=_stop(cfg),
+        stop=_stop(cfg, breaker),
         wait=_wait(cfg),
         retry=retry_if_exception_type(_Retryable),
         reraise=True,
     )
     try:
-        return retrying(once)
+        reply = retrying(once)
     except (_Retryable, _Fatal) as exc:
+        if breaker is not None:
+            breaker.record(exc.unreachable)
         tried = f" after {attempts} attempts" if isinstance(exc, _Retryable) else ""
         raise CallError(redact(f"{exc}{tried}", api_key), {"attempts": attempts}) from None
+    if breaker is not None:
+        breaker.record(False)
+    return reply
+
+
+def _not_called(url: str, cfg: EndpointConfig) -> str:
+    n = cfg.stop_after_connect_failures
+    return (
+        f"{url} was not called: the shard's last {n} calls to {cfg.endpoint} could not connect "
+        f"(`stop_after_connect_failures`: {n}). Start the server or correct `endpoint`, then `sweep retry` the run"
+    )
 
 
 def _plain(headers: httpx.Headers) -> httpx.Headers:
