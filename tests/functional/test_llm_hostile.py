@@ -371,10 +371,12 @@ def test_a_shard_stops_calling_an_endpoint_that_refuses_connections() -> None:
     assert time.monotonic() - started < 10
 
 
-def sweep_run(tmp_path: Path, config: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    """`sweep run` of a 3-point ollama sweep, in a real subprocess."""
+def sweep_run(
+    tmp_path: Path, config: dict[str, Any], grid: dict[str, Any] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`sweep run` of a 3-point ollama sweep (or `grid`'s), in a real subprocess."""
     path = tmp_path / "sweep.json"
-    sweep = {"experiment": "ollama", "config": {"model": "m", **config}, "grid": {"task_index": [0, 1, 2]}}
+    sweep = {"experiment": "ollama", "config": {"model": "m", **config}, "grid": grid or {"task_index": [0, 1, 2]}}
     path.write_text(json.dumps(sweep))
     command = [sys.executable, "-m", "sweep_cli", "run", str(path), "--out", str(tmp_path / "out"), "-w", "1"]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
@@ -403,3 +405,13 @@ def test_a_local_run_of_a_model_the_server_lacks_exits_2_listing_what_it_serves(
         "one of them, or `ollama pull mistral`, or start a server with that model"
     ) in message
     assert "Traceback" not in done.stderr
+
+
+def test_a_model_axis_is_probed_value_by_value(tmp_path: Path) -> None:
+    # GIVEN a sweep over two models, the second not served
+    with FakeModelServer(models=("m",)).running() as server:
+        done = sweep_run(tmp_path, {"endpoint": server.url}, {"model": ["m", "mistral"]})
+        assert server.requests == []
+    # THEN the run stops before any shard, naming the missing one
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"{server.url} does not serve the model 'mistral'; it serves: m." in " ".join(done.stderr.split())

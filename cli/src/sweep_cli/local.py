@@ -204,9 +204,15 @@ class LocalBackend:
         return f"no runs in {self.out}; start one with `sweep run examples/maze.yaml --out {self.out}`"
 
 
+_PROBED_POINTS = 10_000
+"""Points whose endpoint and model are read to probe them (an axis may vary either); past this,
+the rest are not read (reading is cheap; a bigger LLM sweep is rare and costly anyway)."""
+
+
 def _check_model_server(payload: Any, runtime: Runtime) -> None:
-    """An LLM experiment's run is refused (exit 2) before any shard starts when its first point's
-    server cannot be reached or does not serve its model (`sweep_experiments.llm.probe`)."""
+    """An LLM experiment's run is refused (exit 2) before any shard starts when a server its points
+    name cannot be reached or does not serve their model (`sweep_experiments.llm.probe`); each
+    (endpoint, model) is asked once."""
     name = payload.get("experiment") if isinstance(payload, Mapping) else None
     try:
         experiment = runtime.registry.get(str(name))
@@ -223,11 +229,18 @@ def _check_model_server(payload: Any, runtime: Runtime) -> None:
     space = PointSpace(manifest.request, manifest.config or manifest.request.config)
     if space.size == 0:
         return
-    cfg = experiment.parse_config(space.effective_config(space.point(0)))
-    try:
-        check_served(cfg.endpoint, cfg.model, str(getattr(cfg, "protocol", "openai")))
-    except EndpointProbeError as exc:
-        raise UsageError(str(exc), field="config.endpoint", value=cfg.endpoint) from None
+    first = experiment.parse_config(space.effective_config(space.point(0)))
+    protocol = str(getattr(first, "protocol", "openai"))
+    targets: dict[tuple[str, str], None] = {}
+    for index in range(min(space.size, _PROBED_POINTS)):
+        effective = space.effective_config(space.point(index))
+        endpoint = str(effective.get("endpoint", first.endpoint)).rstrip("/")
+        targets[(endpoint, str(effective.get("model", first.model)))] = None
+    for endpoint, model in targets:
+        try:
+            check_served(endpoint, model, protocol)
+        except EndpointProbeError as exc:
+            raise UsageError(str(exc), field="config.endpoint", value=endpoint) from None
 
 
 def _experiment_version(name: str) -> dict[str, str]:
