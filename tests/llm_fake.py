@@ -35,6 +35,9 @@ class Fault:
 
 
 Behave = Callable[[dict[str, Any], int], Fault | None]
+SERVED = ("m", "qwen2.5:7b", "smollm2")
+"""The models the fake lists (GET /api/tags, /v1/models): those the tests and examples name. It
+answers chat calls for any model."""
 
 
 def answer(messages: list[dict[str, Any]], nonce: int = 0) -> tuple[str, dict[str, Any] | None]:
@@ -60,7 +63,9 @@ class FakeModelServer:
         delay_s: float = 0.0,
         omit_counters: bool = False,
         upstream: str | None = None,
+        models: tuple[str, ...] = SERVED,
     ) -> None:
+        self.models = models
         self.behave = behave
         self.upstream = upstream
         self.delay_s = delay_s
@@ -69,9 +74,13 @@ class FakeModelServer:
         self.headers: list[dict[str, str]] = []
         self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        # the listen backlog is set before `listen`: assigned after the constructor, it stayed 5, and a
+        # burst of new connections (a shard opening `concurrency` of them) could be reset
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(), bind_and_activate=False)
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 256
+        self._httpd.server_bind()
+        self._httpd.server_activate()
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def _record(self, body: dict[str, Any], headers: dict[str, str]) -> int:
@@ -140,6 +149,21 @@ class FakeModelServer:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                if self.path == "/api/tags":
+                    listing: dict[str, Any] = {"models": [{"name": m, "model": m} for m in server.models]}
+                elif self.path == "/v1/models":
+                    listing = {"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]}
+                else:
+                    self.send_error(404)
+                    return
+                data = json.dumps(listing).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))

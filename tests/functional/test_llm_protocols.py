@@ -135,7 +135,9 @@ def test_a_slow_response_hits_the_timeout() -> None:
     with FakeModelServer(delay_s=1.5).running() as server:
         _, rows = run_llm(ollama_payload(server.url, timeout_s=0.3, load_timeout_s=0.3), MemoryStore())
     assert rows[0]["status"] == "error"
-    assert rows[0]["error_message"] == f"{server.url}/api/chat sent no answer within 0.3 s (read timeout); not retried"
+    assert rows[0]["error_message"] == (
+        f"{server.url}/api/chat sent no answer within 0.3 s (`load_timeout_s`, the limit of one call); not retried"
+    )
     assert rows[0]["duration_ms"] < 1400
 
 

@@ -83,6 +83,7 @@ class LocalBackend:
         PoolDispatcher.start_loading()
         settings = self.settings or SystemSettings.resolve({}, source="default")
         runtime = self._runtime(settings)
+        _check_model_server(payload, runtime)
         if sizing.measured(settings):
             settings = self._sized(payload, runtime, settings)
             runtime = replace(runtime, settings=lambda: settings)
@@ -208,6 +209,45 @@ class LocalBackend:
 
     def no_runs_hint(self) -> str:
         return f"no runs in {self.out}; start one with `sweep run examples/maze.yaml --out {self.out}`"
+
+
+_PROBED_POINTS = 10_000
+"""Points whose endpoint and model are read to probe them (an axis may vary either); past this,
+the rest are not read (reading is cheap; a bigger LLM sweep is rare and costly anyway)."""
+
+
+def _check_model_server(payload: Any, runtime: Runtime) -> None:
+    """An LLM experiment's run is refused (exit 2) before any shard starts when a server its points
+    name cannot be reached or does not serve their model (`sweep_experiments.llm.probe`); each
+    (endpoint, model) is asked once."""
+    name = payload.get("experiment") if isinstance(payload, Mapping) else None
+    try:
+        experiment = runtime.registry.get(str(name))
+    except Exception:
+        return  # submit names the unknown experiment
+    from sweep_experiments.llm.config import EndpointConfig
+
+    if not issubclass(experiment.config_model, EndpointConfig):
+        return
+    from sweep_contracts.points import PointSpace
+    from sweep_experiments.llm.probe import EndpointProbeError, check_served
+
+    manifest = prepare(payload, runtime)  # a bad request fails here as it would at submit
+    space = PointSpace(manifest.request, manifest.config or manifest.request.config)
+    if space.size == 0:
+        return
+    first = experiment.parse_config(space.effective_config(space.point(0)))
+    protocol = str(getattr(first, "protocol", "openai"))
+    targets: dict[tuple[str, str], None] = {}
+    for index in range(min(space.size, _PROBED_POINTS)):
+        effective = space.effective_config(space.point(index))
+        endpoint = str(effective.get("endpoint", first.endpoint)).rstrip("/")
+        targets[(endpoint, str(effective.get("model", first.model)))] = None
+    for endpoint, model in targets:
+        try:
+            check_served(endpoint, model, protocol)
+        except EndpointProbeError as exc:
+            raise UsageError(str(exc), field="config.endpoint", value=endpoint) from None
 
 
 def _experiment_version(name: str) -> dict[str, str]:

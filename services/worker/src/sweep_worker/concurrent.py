@@ -4,11 +4,15 @@ The contract is the sequential runner's: one row per point run (written in index
 error capture, and no point started once the time budget cannot fit it. Concurrency is bounded by
 the experiment config's `concurrency` (read from the shard's first point; a sweep that varies it
 runs each shard at its first point's value), capped at MAX_CONCURRENCY. A thread cannot be
-interrupted, so a point still running when the budget runs out is abandoned (not recorded); the
-experiment's own request timeouts keep that rare and bounded."""
+interrupted, so a point still running when the budget runs out is abandoned (not recorded). Each
+point runs in a copy of the shard's context, so its calls see the shard's scope
+(`sweep_contracts.scope`): they end by the budget's deadline, and the runner gives abandoned points
+up to `ABANDON_GRACE_S` to notice before the shard's scope closes their connections. Nothing a
+shard starts may outlive it in a warm worker (issue 20, item 6)."""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
@@ -24,6 +28,14 @@ if TYPE_CHECKING:
     from sweep_worker.isolate import Row
 
 MAX_CONCURRENCY = 64
+ABANDON_GRACE_S = 2.0
+"""Longest wait, at most half the budget's margin, for abandoned points to end (their calls end at
+the deadline, so they usually take milliseconds) before the shard closes what they hold."""
+
+
+def grace_s(budget: TimeBudget) -> float:
+    """How long abandoned points may take to end: `ABANDON_GRACE_S`, at most half the margin."""
+    return min(ABANDON_GRACE_S, budget.margin_ms / 2000)
 
 
 def shard_concurrency(space: PointSpace, start: int, experiment: Experiment[Any]) -> int:
@@ -64,13 +76,15 @@ def run_concurrently(
                 index = next(todo, None)
                 if index is None:
                     return
-                running.add(pool.submit(evaluate_point, space, experiment, index, secrets, budget))
+                context = contextvars.copy_context()  # one per point: a context runs in one thread at a time
+                running.add(pool.submit(context.run, evaluate_point, space, experiment, index, secrets, budget))
 
         refill()
         while running:
             done, _ = wait(running, timeout=max(budget.left_ms(), 0.0) / 1000, return_when=FIRST_COMPLETED)
             if not done:
                 abandoned = len(running)
+                wait(running, timeout=grace_s(budget))
                 break
             for future in done:
                 running.discard(future)

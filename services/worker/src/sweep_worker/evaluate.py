@@ -15,10 +15,11 @@ from sweep_contracts.errors import StoreError
 from sweep_contracts.experiments import EvaluationError, Experiment
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.points import PointSpace
+from sweep_contracts.scope import shard_scope
 from sweep_contracts.tasks import ShardTask
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
 from sweep_worker.capture import ShardCapture, capture
-from sweep_worker.concurrent import run_concurrently
+from sweep_worker.concurrent import grace_s, run_concurrently
 from sweep_worker.loop import AddColumns, AddPoint, ShardLoop, point_error, redact
 from sweep_worker.sink import PointRows
 
@@ -187,11 +188,16 @@ def run_points(
     shard goes on; when the budget runs short the shard stops and says how many points were not run.
     An I/O-bound experiment's points run concurrently (`sweep_worker.concurrent`)."""
     rows = PointRows(task.shard_id)
-    if experiment.io_bound:
-        return shard_result(task, rows, run_concurrently(task, experiment, budget, secrets, rows), budget)
-    stopped = evaluate_points(
-        task, experiment, budget, secrets, task.start, rows.add_point, add_columns=rows.add_columns
-    )
+    # The shard's scope: what its points open is closed with it, and their calls end by its deadline,
+    # half-way into the grace after the budget (a call cut there is abandoned with its point, not
+    # recorded as an error of its config).
+    with shard_scope(time.monotonic() + budget.left_ms() / 1000 + grace_s(budget) / 2):
+        if experiment.io_bound:
+            stopped = run_concurrently(task, experiment, budget, secrets, rows)
+        else:
+            stopped = evaluate_points(
+                task, experiment, budget, secrets, task.start, rows.add_point, add_columns=rows.add_columns
+            )
     return shard_result(task, rows, stopped, budget)
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweep_experiments.llm.http import clip, post_json
+from sweep_experiments.llm.http import CallError, clip_field, post_json
 from sweep_experiments.llm.options import GenerationOptions
 
 OLLAMA_COUNTERS = (
@@ -69,10 +69,42 @@ def _arguments(raw: Any) -> tuple[dict[str, Any], bool]:
     return (value, True) if isinstance(value, dict) else ({}, False)
 
 
-def _tool_calls(message: Mapping[str, Any]) -> list[ToolCall]:
+class _Shape:
+    """Checks the shape of a server's JSON as it is read, so that a wrong one is an error row naming
+    the endpoint and the field, not an `AttributeError` (issue 20, item 8)."""
+
+    def __init__(self, url: str, attempts: int) -> None:
+        self.url = url
+        self.attempts = attempts
+
+    def wrong(self, field: str, kind: str, value: Any) -> CallError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 100 else shown[:100] + "..."
+        return CallError(
+            f"{self.url} answered JSON of the wrong shape: `{field}` must be {kind}, got {shown}",
+            {"attempts": self.attempts},
+        )
+
+    def mapping(self, value: Any, field: str, optional: bool = False) -> dict[str, Any]:
+        if optional and value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.wrong(field, "an object", value)
+        return value
+
+    def sequence(self, value: Any, field: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.wrong(field, "a list", value)
+        return value
+
+
+def _tool_calls(message: Mapping[str, Any], shape: _Shape, field: str) -> list[ToolCall]:
     calls = []
-    for raw in message.get("tool_calls") or []:
-        function = raw.get("function") or {}
+    for i, item in enumerate(shape.sequence(message.get("tool_calls"), f"{field}.tool_calls")):
+        raw = shape.mapping(item, f"{field}.tool_calls[{i}]")
+        function = shape.mapping(raw.get("function"), f"{field}.tool_calls[{i}].function", optional=True)
         args, ok = _arguments(function.get("arguments", {}))
         calls.append(ToolCall(str(function.get("name", "")), args, ok, raw.get("id")))
     return calls
@@ -90,10 +122,13 @@ def ollama_chat(
     if tools:
         body["tools"] = tools
     reply = post_json(cfg, "/api/chat", body, api_key, warm_key=cfg.load_key())
-    message = reply.body.get("message")
-    if not isinstance(message, dict):
-        raise ValueError(
-            f"{cfg.endpoint}/api/chat answered without a `message` object: {clip(str(reply.body), 200, api_key)}"
+    shape = _Shape(f"{cfg.endpoint}/api/chat", reply.attempts)
+    message = shape.mapping(reply.body.get("message"), "message")
+    if reply.body.get("done") is not True:  # a reply cut short (or a load answer) is no answer to score
+        raise CallError(
+            f"{shape.url} answered an unfinished reply (`done` is {json.dumps(reply.body.get('done'))}, "
+            f"`done_reason` is {clip_field(reply.body.get('done_reason'))!r}): not scored",
+            {"attempts": reply.attempts},
         )
     metrics: dict[str, float] = {}
     for name in OLLAMA_COUNTERS:
@@ -103,10 +138,10 @@ def ollama_chat(
     generated, generation_s = metrics.get("eval_count"), metrics.get("eval_duration_ns", 0) / 1e9
     if generated and generation_s:
         metrics["tokens_per_s"] = generated / generation_s
-    facts = {"done_reason": reply.body.get("done_reason"), "model": reply.body.get("model")}
+    facts = {"done_reason": clip_field(reply.body.get("done_reason")), "model": clip_field(reply.body.get("model"))}
     return ChatResult(
         content=str(message.get("content") or ""),
-        tool_calls=_tool_calls(message),
+        tool_calls=_tool_calls(message, shape, "message"),
         message={k: v for k, v in message.items() if k in ("role", "content", "tool_calls")},
         metrics=metrics,
         call={"protocol": "ollama", "request": request, "response": facts},
@@ -127,12 +162,13 @@ def openai_chat(
     if tools:
         body["tools"] = tools
     reply = post_json(cfg, "/v1/chat/completions", body, api_key)
-    choices = reply.body.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0].get("message"), dict):
-        shown = clip(str(reply.body), 200, api_key)
-        raise ValueError(f"{cfg.endpoint}/v1/chat/completions answered without `choices[0].message`: {shown}")
-    choice, message = choices[0], choices[0]["message"]
-    usage = reply.body.get("usage") or {}
+    shape = _Shape(f"{cfg.endpoint}/v1/chat/completions", reply.attempts)
+    choices = shape.sequence(reply.body.get("choices"), "choices")
+    if not choices:
+        raise shape.wrong("choices", "a list of at least one choice", reply.body.get("choices"))
+    choice = shape.mapping(choices[0], "choices[0]")
+    message = shape.mapping(choice.get("message"), "choices[0].message")
+    usage = shape.mapping(reply.body.get("usage"), "usage", optional=True)
     metrics: dict[str, float] = {}
     for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
         if (value := _number(usage.get(name))) is not None:
@@ -141,7 +177,9 @@ def openai_chat(
         ("prompt_tokens_details", "cached_tokens"),
         ("completion_tokens_details", "reasoning_tokens"),
     ):
-        if (value := _number((usage.get(details) or {}).get(name))) is not None:
+        if (
+            value := _number(shape.mapping(usage.get(details), f"usage.{details}", optional=True).get(name))
+        ) is not None:
             metrics[name] = value
     # llama.cpp's server (not llama-cpp-python) adds `timings`; the generation part is `predicted_*`.
     timings = reply.body.get("timings")
@@ -155,14 +193,14 @@ def openai_chat(
         # A server that ignores the chosen limit field generates past it: flag the row.
         metrics["over_limit"] = float(metrics["completion_tokens"] > cfg.max_tokens)
     facts = {
-        "finish_reason": finish,
-        "system_fingerprint": reply.body.get("system_fingerprint"),
-        "request_id": reply.headers.get("x-request-id"),
-        "model": reply.body.get("model"),
+        "finish_reason": clip_field(finish),
+        "system_fingerprint": clip_field(reply.body.get("system_fingerprint")),
+        "request_id": clip_field(reply.headers.get("x-request-id")),
+        "model": clip_field(reply.body.get("model")),
     }
     return ChatResult(
         content=str(message.get("content") or ""),
-        tool_calls=_tool_calls(message),
+        tool_calls=_tool_calls(message, shape, "choices[0].message"),
         message={k: v for k, v in message.items() if k in ("role", "content", "tool_calls") and v is not None},
         metrics=metrics,
         call={"protocol": "openai", "request": request, "response": facts},

@@ -29,14 +29,27 @@ class EndpointConfig(BaseModel):
         default=300.0,
         gt=0,
         le=900,
-        description="Read timeout of the first call of a worker process to this endpoint, model and "
+        description="Time limit of the first call of a worker process to this endpoint, model and "
         "load options (the server may load the model; a client timeout aborts the load).",
     )
-    timeout_s: float = Field(default=120.0, gt=0, le=900, description="Read timeout of every later call.")
+    timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=900,
+        description="Time limit of every later call, from connect to the answer's last byte (not per "
+        "read: a server that trickles its answer is cut here). The shard's time budget also ends a call.",
+    )
     max_attempts: int = Field(default=4, ge=1, le=10, description="Tries per call, the first included.")
     backoff_s: float = Field(default=0.5, ge=0, le=60, description="First retry's wait without retry-after; doubles.")
     max_backoff_s: float = Field(default=30.0, ge=0, le=600, description="Longest wait between tries.")
     concurrency: int = Field(default=4, ge=1, le=64, description="Points of one shard run at once.")
+    stop_after_connect_failures: int = Field(
+        default=3,
+        ge=0,
+        le=1000,
+        description="After this many consecutive calls of a shard that could not connect to `endpoint` "
+        "(retries included), its other points become error rows at once, without calling (0: never stop).",
+    )
 
     @field_validator("endpoint")
     @classmethod

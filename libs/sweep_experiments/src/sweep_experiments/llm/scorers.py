@@ -44,6 +44,8 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
+from sweep_experiments.llm import patterns
+
 GROUP = "sweep.scorers"
 Scorer = Callable[[str, Any, Mapping[str, Any]], float]
 EXTRACT = ("last", "first", "regex")
@@ -87,7 +89,8 @@ def _normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+def _last(pattern: Any, text: str) -> Any:
+    """The last match of `pattern` (Python's `re` or RE2's, which share the interface) in `text`."""
     found = None
     for found in pattern.finditer(text):  # noqa: B007 - the last match is the one wanted
         pass
@@ -111,7 +114,8 @@ def contains(output: str, expected: Any, args: Mapping[str, Any]) -> float:
 
 
 def regex(output: str, expected: Any, args: Mapping[str, Any]) -> float:
-    found = re.search(str(args.get("pattern", expected)), output)
+    # a user's pattern runs on RE2, in linear time (no look-around or back-references): see `patterns`
+    found = patterns.compile_user(str(args.get("pattern", expected)), "the pattern").search(output)
     return Scored(found is not None, None if found is None else found.group())
 
 
@@ -125,7 +129,7 @@ def number_answer(output: str, args: Mapping[str, Any]) -> str | None:
     """The number `numeric` reads in `output` (as written, normalised), or None."""
     how = args.get("extract", "last")
     if how == "regex":
-        found = _last(re.compile(str(args["pattern"])), output)
+        found = _last(patterns.compile_user(str(args["pattern"]), "`scorer_args.pattern`", "numeric"), output)
         numbers = _numbers_of(found.group(1) or "") if found else []
         return numbers[-1] if numbers else None
     numbers = _numbers_of(output)
@@ -200,10 +204,7 @@ def check_args(name: str, args: Mapping[str, Any]) -> None:
                     r"e.g. 'answer is (\S+)'"
                 )
             return
-        try:
-            compiled = re.compile(str(pattern))
-        except re.error as exc:
-            raise ValueError(f"`scorer_args.pattern` {pattern!r} is not a regular expression: {exc}") from None
+        compiled = patterns.compile_user(str(pattern), "`scorer_args.pattern`", name)
         if name == "numeric" and compiled.groups < 1:
             raise ValueError(
                 f"`scorer_args.pattern` {pattern!r} has no capture group; put the number's part in one, "

@@ -16,7 +16,7 @@ from pydantic import Field, JsonValue, ValidationInfo, field_validator
 from sweep_contracts.experiments import Evaluation, EvaluationError
 from sweep_contracts.redaction import redact
 from sweep_contracts.schema import clip_output
-from sweep_experiments.llm import scorers, tasks
+from sweep_experiments.llm import patterns, scorers, tasks
 from sweep_experiments.llm.chat import chat
 from sweep_experiments.llm.options import GenerationOptions
 
@@ -43,6 +43,7 @@ class TaskConfig(GenerationOptions):
     scorer: str = Field(default="", description="Scorer name (entry point group `sweep.scorers`); default per set.")
     scorer_args: dict[str, JsonValue] = Field(
         default_factory=dict,
+        validate_default=True,
         description="e.g. {tolerance: 0.01}; numeric: {extract: last | first | regex, pattern: '...(group)...'}.",
     )
 
@@ -74,12 +75,20 @@ class TaskConfig(GenerationOptions):
     @field_validator("scorer_args")
     @classmethod
     def _scorer_args(cls, value: dict[str, JsonValue], info: ValidationInfo) -> dict[str, JsonValue]:
-        if "scorer" in info.data and "tasks" in info.data:
-            name = info.data["scorer"] or tasks.DEFAULT_SCORER.get(info.data["tasks"], "exact")
-            try:
-                scorers.check_args(name, value)
-            except ValueError as exc:
-                raise ValueError(f"scorer `{name}`: {exc}") from None
+        """The built-in scorers' arguments, and patterns that compile on RE2: refused here, not as an
+        error row per point."""
+        data = info.data
+        if "scorer" not in data or "tasks" not in data:
+            return value
+        name = data["scorer"] or tasks.DEFAULT_SCORER.get(data["tasks"], "exact")
+        try:
+            scorers.check_args(name, value)
+        except ValueError as exc:
+            raise ValueError(f"scorer `{name}`: {exc}") from None
+        if name == "regex" and "pattern" not in value and "task_index" in data:
+            items = tasks.load(data["tasks"], data.get("task_items"), data.get("tasks_sha256"))
+            index = data["task_index"]
+            patterns.compile_user(str(items[index].expected), f"`expected` of task item {index}")
         return value
 
     def scorer_name(self) -> str:
