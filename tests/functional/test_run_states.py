@@ -11,6 +11,8 @@ import re
 import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -71,19 +73,44 @@ def write(path: Path, sweep_file: dict[str, Any]) -> str:
     return str(path)
 
 
+class _DiesAfterTheProbe(BaseHTTPRequestHandler):
+    """Lists model `m` to the pre-run probe, then hangs up on every call without an answer."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"models": [{"name": "m", "model": "m"}]}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.close_connection = True  # no status line: the client sees the server disconnect
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 def test_a_run_against_a_server_that_is_down_is_failed_everywhere(tmp_path: Path) -> None:
-    # GIVEN an LLM sweep against an endpoint nobody listens on: every call fails, every row is an error
+    # GIVEN an LLM sweep against a server that passes the pre-run probe (issue 21 item 3) and then
+    # answers no call: every call fails, every row is an error
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DiesAfterTheProbe)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     file = write(
         tmp_path / "down.json",
         {
             "experiment": "ollama",
             "run_id": "down",
-            "config": {"endpoint": f"http://127.0.0.1:{closed_port()}", "model": "m", "backoff_s": 0.01},
+            "config": {"endpoint": f"http://127.0.0.1:{server.server_address[1]}", "model": "m", "backoff_s": 0.01},
             "grid": {"temperature": [0.0, 0.7], "task_index": [0, 1]},
         },
     )
     # WHEN it runs
-    ran = sweep("run", file, "--out", "out", "-w", "1", cwd=tmp_path)
+    try:
+        ran = sweep("run", file, "--out", "out", "-w", "1", cwd=tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
     # THEN the run ends `failed` with exit 1 (not "succeeded", not exit 3)
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert "run down (ollama)  failed\n" in ran.stdout

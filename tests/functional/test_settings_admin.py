@@ -304,6 +304,7 @@ def test_every_ssm_call_of_a_conditional_write_is_one_the_orchestrators_policy_a
         parameter_path_arn=arn,
         worker_arn="arn:aws:lambda:us-east-1:123456789012:function:w",
         orchestrator_arn="arn:aws:lambda:us-east-1:123456789012:function:o",
+        reconciler_arn="arn:aws:lambda:us-east-1:123456789012:function:r",
     )
     calls: list[tuple[str, str]] = []
 
