@@ -10,7 +10,8 @@ events queued at dispatch were all throttled together, so they come due together
 …, 255, 511 s, then every 300 s (`due_at`). A worker that finishes is not handed the next event at
 once; it takes one when the queue's next try comes due. So each worker starts attempts at its
 group's first due time, then at the first due time after each attempt ends — once past 511 s,
-every `300·⌈shard_s/300⌉` s, a wave splitting where its shards' times (±`spread`) straddle a due time. A long queue of short shards runs one wave per 5 minutes, whatever
+every `300·⌈shard_s/300⌉` s, a wave splitting where its shards' times (±`spread`) straddle a due
+time. A long queue of short shards runs one wave per 5 minutes, whatever
 the shards' length: tests/lambda_sim.py simulates the documented rules event by event, and this
 model agrees with it (tests/unit/test_queue_model.py).
 
@@ -48,8 +49,8 @@ _PREFIX = [THROTTLE_FIRST_S * (2**k - 1) for k in range(_DOUBLINGS + 1)]  # 0, 1
 def due_at(t: float) -> float:
     """The first time at or after `t` when the events queued (and throttled) at dispatch are tried."""
     if t <= PERIODIC_FROM_S + EPSILON:
-        return next(d for d in _PREFIX if d + EPSILON >= t)
-    return PERIODIC_FROM_S + THROTTLE_MAX_S * math.ceil((t - PERIODIC_FROM_S) / THROTTLE_MAX_S - EPSILON)
+        return float(next(d for d in _PREFIX if d + EPSILON >= t))
+    return float(PERIODIC_FROM_S + THROTTLE_MAX_S * math.ceil((t - PERIODIC_FROM_S) / THROTTLE_MAX_S - EPSILON))
 
 
 SPREAD_POINTS = (-0.75, -0.25, 0.25, 0.75)
