@@ -15,7 +15,6 @@ from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore, MemoryStore
 from sweep_orchestrator.dispatch import DispatchReport, RecordingDispatcher
-from sweep_orchestrator.dispatched import OVERDUE_MARGIN_S
 from sweep_orchestrator.retry import retry_run
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import run_status
@@ -183,8 +182,9 @@ def test_missing_shards_show_as_pending_and_are_retried(memory_store: MemoryStor
         Runtime(store=memory_store, dispatcher=again, settings=rt.settings, clock=lambda: FIXED_NOW), "maze-1"
     )
     assert (early.running, early.dispatched, again.events) == (2, 0, [])
-    # once overdue (the shard time budget + margin after dispatch), the run is stalled, and retried
-    late = FIXED_NOW + timedelta(seconds=900 + OVERDUE_MARGIN_S + 60)
+    # once overdue (Lambda must have run or dropped them: `overdue_at`), the run is stalled, and retried
+    assert status.overdue_at is not None
+    late = status.overdue_at + timedelta(seconds=60)
     stalled = run_status(memory_store, "maze-1", now=late)
     assert (stalled.state, stalled.stalled_for_s) == ("stalled", 60.0)
     retried = retry_run(

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from sweep_cli.main import app
 from sweep_contracts import environment
 from sweep_contracts.errors import LimitExceededError
+from sweep_contracts.queueing import Queue
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
 from sweep_orchestrator.submit import submit_run
@@ -51,16 +52,21 @@ def test_plan_on_dev_states_cost_and_makespan_from_the_given_time_per_point(tmp_
     code, output = plan(tmp_path, sweep(200, expected_point_s=30), "--json")
     assert code == 0, output
     estimate = json.loads(output)["estimate"]
-    # THEN 10 waves of 30 s; 200 × 30 s × 1.7275 GB; 200 worker invokes and the submit; 3 PUTs a shard
-    # and the manifest and dispatch record; Athena's 10 MB minimum for the summary
+    # THEN 10 waves of 30 s, each started when Lambda next tries its throttled queue (0, 31, 63, 127,
+    # 255, 511 s, then every 300 s; tests/unit/test_queue_model.py checks that against a simulation of
+    # AWS's rules), not 300 s as if a freed worker took the next shard at once; 200 × 30 s × 1.7275
+    # GB; 200 worker invokes and the submit; 3 PUTs a shard and the manifest and dispatch record;
+    # Athena's 10 MB minimum for the summary
     gb_s = 200 * 30 * DEV_MB / 1024
+    queue = Queue(200, 30.0, 20)
     assert {k: estimate[k] for k in ("shard_s", "shard_s_source", "concurrency", "makespan_s", "last_start_s")} == {
         "shard_s": 30.0,
         "shard_s_source": "expected_point_s",
         "concurrency": 20,
-        "makespan_s": 300.0,
-        "last_start_s": 270.0,
+        "makespan_s": queue.makespan_s,
+        "last_start_s": queue.last_start_s,
     }
+    assert 1_711 <= queue.last_start_s <= 2_011
     assert {name: item["units"] for name, item in estimate["cost"].items()} == {
         "lambda_duration": gb_s,
         "lambda_requests": 201,

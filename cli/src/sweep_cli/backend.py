@@ -91,9 +91,10 @@ class Backend(Protocol):
     def describe(self, result: SubmitResult) -> str:
         """Where a submitted run went and how to follow it, for stderr."""
 
-    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
+    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None, force: bool = False) -> RetryResult:
         """Hand the failed and missing shards to the workers again, each with its next attempt
-        (and with `settings` over the run's, where the backend allows it)."""
+        (and with `settings` over the run's, where the backend allows it); `force` also those that
+        may still wait in Lambda's queue."""
 
     def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
         """Wait, with a progress bar unless `quiet`, until no shard handed over is pending."""

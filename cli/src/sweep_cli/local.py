@@ -101,7 +101,7 @@ class LocalBackend:
         seconds = self._dispatcher.probe(manifest, sizing.PROBE_S, sizing.PROBE_POINTS)
         return settings if seconds is None else sizing.sized(settings, seconds, self.workers)
 
-    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
+    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None, force: bool = False) -> RetryResult:
         # a retry runs with the settings the run was planned with, not today's, unless told otherwise
         manifest = with_settings(load_manifest(self.store, run_id), settings or {})
         return retry_run(self._runtime(manifest.effective_settings()), run_id, settings, all_overdue=True)

@@ -72,8 +72,9 @@ class StageClient:
         answer: dict[str, Any] = self.request("GET", f"/runs/{segment(run_id)}")
         return answer
 
-    def retry(self, run_id: str) -> dict[str, Any]:
-        answer: dict[str, Any] = self.request("POST", f"/runs/{segment(run_id)}/retry")
+    def retry(self, run_id: str, force: bool = False) -> dict[str, Any]:
+        query = "?force=true" if force else ""
+        answer: dict[str, Any] = self.request("POST", f"/runs/{segment(run_id)}/retry{query}")
         return answer
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:

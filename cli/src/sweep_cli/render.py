@@ -202,6 +202,13 @@ def status_text(status: RunStatus) -> Text:
         f"\n  shards  {status.shards_success} succeeded, {status.shards_failure} failed, "
         f"{status.shards_pending} pending of {status.shards_total}"
     )
+    if status.shards_queued and status.overdue_at is not None:
+        text.append(
+            f"\n  queued  {status.shards_queued} may still wait in Lambda's queue (a throttled queue is tried every "
+            f"5 minutes); lost only after {status.overdue_at:%Y-%m-%d %H:%M} UTC — `sweep retry` leaves them "
+            "alone until then (`--force` sends them again)",
+            style="yellow",
+        )
     text.append(
         f"\n  points  {status.points_ok} ok, {status.points_error} error, "
         f"{status.points_not_run} not run of {status.points_total}"

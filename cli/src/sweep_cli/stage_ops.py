@@ -91,7 +91,7 @@ class StageBackend:
         lines += [f"  warning: {warning}" for warning in result.warnings]
         return "\n".join(lines)
 
-    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None) -> RetryResult:
+    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None, force: bool = False) -> RetryResult:
         if settings:
             raise UsageError(
                 f"--set on a stage's retry: the stage's API retries with the settings the run was planned with "
@@ -101,7 +101,7 @@ class StageBackend:
                 hint="change the stage's settings (`sweep params set …`) and submit the sweep again, "
                 "or retry without --set.",
             )
-        return RetryResult.model_validate(self.client.retry(run_id))
+        return RetryResult.model_validate(self.client.retry(run_id, force))
 
     def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
         return watch(self.client, run_id, quiet=quiet)

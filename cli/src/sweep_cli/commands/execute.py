@@ -64,12 +64,18 @@ def start(backend: Backend, payload: Any, *, follow: bool, metric: str | None = 
 
 
 def retry_text(result: RetryResult) -> str:
+    waiting = (
+        f"; {result.running} shards without outcome may still be running or waiting in Lambda's queue: left "
+        "alone (`--force` sends them again)"
+        if result.running
+        else ""
+    )
     if not result.failed + result.missing:
-        return f"run {result.run_id} has no failed or missing shards."
+        return f"run {result.run_id} has no failed or missing shards{waiting}."
     handed = result.dispatched + result.delegated
     return (
         f"retrying {result.failed} failed and {result.missing} missing shards of {result.run_id} "
-        f"({handed} handed over, {result.dispatch_failed} not)"
+        f"({handed} handed over, {result.dispatch_failed} not){waiting}"
     )
 
 
@@ -156,12 +162,20 @@ def retry(
             help="Run the retried shards with this setting instead of the run's, e.g. `shard_time_budget_s=600`.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="On a stage, also send again the shards that may still wait in Lambda's queue (billed twice if "
+            "they do start).",
+        ),
+    ] = False,
 ) -> None:
     """Rerun only the failed and missing shards of a run (each with its next attempt number)."""
     from sweep_cli.overrides import parse_setting
 
     settings = dict(parse_setting(item) for item in overrides or [])
-    render.err.print(retry_text(backend.retry(run_id, settings)))
+    render.err.print(retry_text(backend.retry(run_id, settings, force)))
     if watch or backend.shards_run_here:
         status = backend.follow(run_id, quiet=quiet)
         raise typer.Exit(finish(backend, run_id, status, metric, quiet))

@@ -143,6 +143,21 @@ def event_age_message(estimate: RunEstimate) -> str:
     )
 
 
+TAIL_WARNING = 0.75
+"""A run whose last shard is expected to start past this share of the event age is warned about: the
+model's due times are estimates, and a slower drain than planned expires the tail."""
+
+
+def tail_message(estimate: RunEstimate) -> str:
+    share = estimate.last_start_s / estimate.max_event_age_s
+    return (
+        f"{estimate.queue_text()}: the last shard starts after about {estimate.last_start_s:,.0f} s in Lambda's "
+        f"queue, {share:.0%} of the worker's maximum event age ({estimate.max_event_age_s:,} s, "
+        "`max_event_age_s`): a slower drain would expire the tail (EVENT_EXPIRED). A throttled queue is "
+        "tried at most every 300 s, so fewer, longer shards or more concurrency start it sooner."
+    )
+
+
 def cost_message(estimate: RunEstimate, cap: int) -> str:
     parts = ", ".join(
         f"{name.replace('_', ' ')} {item.units:,.0f} {item.unit} ${item.usd:,.2f}"
@@ -181,6 +196,8 @@ def check_run(estimate: RunEstimate, settings: SystemSettings) -> list[str]:
         )
     warnings = [timeout_message(estimate)] if estimate.unbounded_shard_s else []
     if not estimate.expired_shards:
+        if estimate.last_start_s > TAIL_WARNING * estimate.max_event_age_s:
+            warnings.append(tail_message(estimate))
         return warnings
     if settings.refuse_expiring_runs:
         raise LimitExceededError(

@@ -33,6 +33,12 @@ ASYNC_RETRY_DELAYS_S = (60.0, 120.0)
 """Lambda waits about one minute before its first retry of a failed async invoke, two before the second
 (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html)."""
 
+THROTTLE_FIRST_S = 1.0
+THROTTLE_MAX_S = 300.0
+"""An async event that finds no free concurrency is throttled and returned to Lambda's queue: "the retry
+interval increases exponentially from 1 second after the first attempt to a maximum of 5 minutes"
+(https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html)."""
+
 POINT_BYTES = 400
 """Parquet bytes per point that the summary query reads: whole `points/` files measured with
 `sweep run` came to 35 bytes a point in 500-point shards of `synthetic` and 660 in 10-point shards of

@@ -181,8 +181,9 @@ def get_run(run_id: str) -> Response[str]:
     },
     tags=["runs"],
 )
-def post_retry(run_id: str) -> Response[str]:
-    result = retry_run(deps.current().runtime, _checked_run_id(run_id))
+def post_retry(run_id: str, force: Annotated[bool, Query()] = False) -> Response[str]:
+    """`force`: also the shards without outcome that may still wait in Lambda's queue."""
+    result = retry_run(deps.current().runtime, _checked_run_id(run_id), all_overdue=force)
     log.info(
         "run %s: retrying %d failed and %d overdue shards; %d still running",
         run_id,

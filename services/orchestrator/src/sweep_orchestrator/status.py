@@ -24,7 +24,7 @@ from sweep_contracts.errors import ParquetFormatError, StoreError
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import Outcome
 from sweep_contracts.storage import ObjectInfo, ObjectStore
-from sweep_orchestrator.dispatched import DispatchRecord, overdue_at, read_record
+from sweep_orchestrator.dispatched import DispatchRecord, late_at, overdue_at, read_record
 from sweep_orchestrator.listing import list_shards, standing_outcomes
 from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.tally import Tally
@@ -73,7 +73,11 @@ class RunStatus(Frozen):
     last_recorded_at: AwareDatetime | None = None
     """When the last standing outcome was written; with `created_at`, how long the run has taken."""
     overdue_at: AwareDatetime | None = None
-    """When a shard still without outcome is overdue (the last dispatch + shard time budget + margin)."""
+    """When a shard still without outcome is lost: Lambda must have run it or dropped it by then
+    (the queue model's last start, the worker's attempts and retry delays; `dispatched.overdue_at`)."""
+    shards_queued: int = 0
+    """Pending shards past the time a shard started at dispatch would have ended, and not yet lost:
+    they may be waiting in Lambda's queue, which drains a throttled queue at most every 300 s."""
     stalled_for_s: float | None = None
     """How long the run's pending shards have been overdue; set only when the state is `stalled`."""
 
@@ -191,6 +195,7 @@ def summarize(
     state: State
     deadline = overdue_at(manifest, record)
     stalled_for = (now - deadline).total_seconds() if now is not None and pending and now > deadline else None
+    queued = pending if now is not None and stalled_for is None and now > late_at(manifest, record) else 0
     if pending:
         state = "stalled" if stalled_for is not None else "running"
     elif not tally.success or not tally.points_ok:  # no shard succeeded, or no point is ok
@@ -223,6 +228,7 @@ def summarize(
         last_recorded_at=_when(tally.last_recorded),
         overdue_at=deadline if pending else None,
         stalled_for_s=stalled_for,
+        shards_queued=queued,
     )
 
 
