@@ -18,45 +18,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sweep_aws.invoke import InvokeResult
 from sweep_contracts.tasks import TaskFactory
 from sweep_orchestrator.dispatch_task import DispatchTask
 from sweep_orchestrator.lambda_dispatch import MARGIN_S, DispatchPolicy, LambdaDispatcher
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from tests.helpers import tasks_for
+from tests.lambda_rate import RateLimitedLambda
 
 WORKER, ORCHESTRATOR = "worker", "orchestrator"
 CHILD_TIME_S = 60.0
 """A child dispatcher's Lambda time (the dev stage's orchestrator timeout)."""
 
 
-class ThrottlingLambda:
-    def __init__(self, rate_per_s: float) -> None:
-        self.rate, self.tokens, self.last = rate_per_s, rate_per_s, time.monotonic()
-        self.lock = threading.Lock()
-        self.accepted = 0
-        self.throttled = 0
-        self.children: list[bytes] = []
-
-    def invoke_async(self, function: str, payload: bytes) -> InvokeResult:
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
-            self.last = now
-            if self.tokens < 1:
-                self.throttled += 1
-                return InvokeResult(False, 429, "TooManyRequestsException", "Rate Exceeded.")
-            self.tokens -= 1
-            if function == ORCHESTRATOR:
-                self.children.append(payload)
-            else:
-                self.accepted += 1
-            return InvokeResult(True)
-
-
 def run(rate: int, shards: int = 2_000) -> dict[str, Any]:
-    lam = ThrottlingLambda(rate)
+    lam = RateLimitedLambda(rate, ORCHESTRATOR)
     factory = tasks_for(
         {"experiment": "synthetic", "config": {"y": 0.0}, "grid": {"x": list(range(shards))}}, "bench-k", 1
     )
@@ -87,7 +63,7 @@ def run(rate: int, shards: int = 2_000) -> dict[str, Any]:
     return {
         "shards": shards,
         "dispatch_failed": failed,
-        "accepted": lam.accepted,
+        "accepted": sum(lam.accepted.values()),
         "throttled_calls": lam.throttled,
         "wall_s": round(wall, 1),
         "least_s": round(shards / rate, 1),

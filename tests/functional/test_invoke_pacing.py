@@ -1,47 +1,19 @@
 """Dispatch against Lambda's invoke-rate limit (issue 22, item 4).
 
 Lambda caps invocation requests at 10 × the account's concurrency quota per second and answers
-the excess 429 `TooManyRequestsException` (AWS, Lambda quotas). The fake below is that rule and
-nothing of the dispatcher's: a token bucket refilled at the account's rate, holding one second's
-worth, shared by every caller. A dispatcher used to give up after ~1.5 s of backoff, so a new
+the excess 429 `TooManyRequestsException` (AWS, Lambda quotas). The fake is that rule and nothing
+of the dispatcher's (`tests/lambda_rate.py`). A dispatcher used to give up after ~1.5 s of backoff, so a new
 account (quota 10–50) lost shards to DISPATCH_FAILED; now no shard is lost."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections import Counter
 
 import pytest
 
-from sweep_aws.invoke import InvokeResult
 from sweep_orchestrator.lambda_dispatch import DispatchPolicy, LambdaDispatcher
 from tests.helpers import tasks_for
-
-
-class RateLimitedLambda:
-    """Accepts an invoke when a token is left, else answers 429 as Lambda does."""
-
-    def __init__(self, rate_per_s: float) -> None:
-        self.rate = rate_per_s
-        self.tokens = rate_per_s
-        self.last = time.monotonic()
-        self.lock = threading.Lock()
-        self.accepted = Counter[int]()
-        self.throttled = 0
-
-    def invoke_async(self, function: str, payload: bytes) -> InvokeResult:
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
-            self.last = now
-            if self.tokens < 1:
-                self.throttled += 1
-                return InvokeResult(False, 429, "TooManyRequestsException", "Rate Exceeded.")
-            self.tokens -= 1
-            self.accepted[json.loads(payload)["shard_id"]] += 1
-            return InvokeResult(True)
+from tests.lambda_rate import RateLimitedLambda
 
 
 @pytest.mark.parametrize("rate", [50, 200])

@@ -19,6 +19,7 @@ the program only grants the worker read access to that path (`policies.worker_po
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -55,30 +56,34 @@ class StageParameters(pulumi.ComponentResource):
             )
             for setting, value in args.settings.values().items()
         }
-        self.experiments = {
-            parameter: aws.ssm.Parameter(
-                f"{name}-{parameter.replace('/', '-')}",
-                name=f"{args.prefix}{parameter}",
-                type="String",
-                value=text,
-                overwrite=True,
-                description="A stage default of an experiment, merged under each request's config at submit.",
-                tags=args.tags,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for parameter, text in args.experiments.items()
-        }
-        self.bindings = {
-            parameter: aws.ssm.Parameter(
-                f"{name}-{parameter.replace('/', '-')}",
-                name=f"{args.prefix}{parameter}",
-                type="String",
-                value=text,
-                overwrite=True,
-                description="Where a secret may go: its endpoints and header (docs/deploy.md, Secret bindings).",
-                tags=args.tags,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for parameter, text in args.bindings.items()
-        }
+        self.experiments = self._strings(
+            name,
+            args,
+            args.experiments,
+            "A stage default of an experiment, merged under each request's config at submit.",
+        )
+        self.bindings = self._strings(
+            name,
+            args,
+            args.bindings,
+            "Where a secret may go: its endpoints and header (docs/deploy.md, Secret bindings).",
+        )
         self.register_outputs({"prefix": args.prefix})
+
+    def _strings(
+        self, name: str, args: StageParametersArgs, texts: Mapping[str, str], description: str
+    ) -> dict[str, aws.ssm.Parameter]:
+        """One String parameter under the stage's prefix per (relative name, text)."""
+        return {
+            parameter: aws.ssm.Parameter(
+                f"{name}-{parameter.replace('/', '-')}",
+                name=f"{args.prefix}{parameter}",
+                type="String",
+                value=text,
+                overwrite=True,
+                description=description,
+                tags=args.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for parameter, text in texts.items()
+        }
