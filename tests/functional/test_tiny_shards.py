@@ -1,5 +1,5 @@
 """Issue 22, item 6: tiny shards on Lambda. A run of shards under ~5 s that queue past the workers, or
-flood the run's S3 prefix, is warned about by `sweep plan --stage` and at submit (the 202's
+pass S3's per-prefix request rates, is warned about by `sweep plan --stage` and at submit (the 202's
 `warnings`), with the figures and the fix; the estimate bills the S3 LISTs a run makes and the
 INIT of its cold starts. The LISTs are counted on the S3 client of a moto stage (botocore events)."""
 
@@ -65,8 +65,8 @@ TINY_WARNING = (
     "throttled queue again only at 1, 3, 7, … 511 s and then every 300 s, so the run takes about 812 s for 10 s "
     "of work per worker (busy 1.2% of it); S3 requests, invokes and cold starts (each cold start bills about "
     "0.3 s of INIT) cost $0.29 of its $0.52 (55%); 1,000 workers send about 5,000 PUT/DELETE and 3,000 GET/LIST "
-    "requests a second to the run's S3 prefix, which serves 3,500 and 5,500 a second before it answers 503 "
-    "SlowDown. Give a larger `shard_size`: 10 points a shard take about 10 s (1,000 shards); or run it on this "
+    "requests a second to the run's S3 keys, and S3 serves 3,500 and 5,500 a second per partitioned prefix, "
+    "answering 503 SlowDown while it splits a busy one. Give a larger `shard_size`: 10 points a shard take about 10 s (1,000 shards); or run it on this "
     "machine with `sweep run FILE`, whose local engine has no queue, invoke or S3 request per shard."
 )
 

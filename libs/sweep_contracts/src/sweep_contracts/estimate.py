@@ -6,7 +6,7 @@ check. The time per point is the request's `expected_point_s` (given, or measure
 --sample`); without one every shard is assumed to run until the worker's timeout, an upper bound.
 The queueing is `sweep_contracts.queueing`; the prices are `sweep_contracts.prices`, overridable
 by the stage's `price_*_nusd` settings. Shards under `TINY_SHARD_S` that queue past the workers or
-flood the run's S3 prefix are warned about (`tiny_shard_message`).
+pass S3's per-prefix request rates are warned about (`tiny_shard_message`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ READS_PER_SHARD = LISTS_PER_SHARD + 1
 """S3's read class (GET, LIST): the LISTs and the read of a standing success (a duplicate's check)."""
 TINY_SHARD_S = 5.0
 """Below this a shard's invoke, INIT, S3 requests and wait for the throttled queue's next try weigh against its
-points: such shards are warned about when they queue past the workers or flood the run's S3 prefix."""
+points: such shards are warned about when they queue past the workers or pass S3's per-prefix rates."""
 
 
 class CostItem(Frozen):
@@ -277,7 +277,7 @@ def suggested_shard_size(estimate: RunEstimate, timeout_s: float) -> int:
 
 
 def tiny_shard_message(estimate: RunEstimate, settings: SystemSettings) -> str | None:
-    """A warning for shards under `TINY_SHARD_S` s that queue past the workers or flood the run's S3 prefix."""
+    """A warning for shards under `TINY_SHARD_S` s that queue past the workers or pass S3's per-prefix rates."""
     if estimate.upper_bound or estimate.shard_s >= TINY_SHARD_S:
         return None
     workers = min(estimate.shards, estimate.concurrency)
@@ -306,8 +306,9 @@ def tiny_shard_message(estimate: RunEstimate, settings: SystemSettings) -> str |
     if flooded:
         parts.append(
             f"{workers:,} workers send about {writes:,.0f} PUT/DELETE and {reads:,.0f} GET/LIST requests a second "
-            f"to the run's S3 prefix, which serves {prices.S3_PREFIX_WRITES_PER_S:,} and "
-            f"{prices.S3_PREFIX_READS_PER_S:,} a second before it answers 503 SlowDown"
+            f"to the run's S3 keys, and S3 serves {prices.S3_PREFIX_WRITES_PER_S:,} and "
+            f"{prices.S3_PREFIX_READS_PER_S:,} a second per partitioned prefix, answering 503 SlowDown while it "
+            "splits a busy one"
         )
     size = suggested_shard_size(estimate, settings.worker_timeout_s)
     point_s = estimate.shard_s * estimate.shards / estimate.points

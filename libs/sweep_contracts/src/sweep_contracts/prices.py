@@ -6,7 +6,7 @@ override each one with an integer setting of the same name (`price_*_nusd`). Rea
 - Lambda, arm64 duration $0.0000133334 per GB-second (first 7.5 billion GB-s a month), requests
   $0.20 per million: https://aws.amazon.com/lambda/pricing/
 - S3 Standard PUT, COPY, POST, LIST $0.005 per 1,000 requests: https://aws.amazon.com/s3/pricing/
-- Lambda INIT: since 2025-08-01 the INIT phase of on-demand ZIP functions on managed runtimes is
+- Lambda INIT (read on 2026-12-07): since 2025-08-01 the INIT phase of on-demand ZIP functions on managed runtimes is
   billed as duration, at the same rate:
   https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/
 - Athena SQL $5.00 per TB scanned, rounded up to 10 MB per query: https://aws.amazon.com/athena/pricing/
@@ -56,6 +56,7 @@ and the code download come on top, and the first shard's pyarrow import is bille
 S3_PREFIX_WRITES_PER_S = 3_500
 S3_PREFIX_READS_PER_S = 5_500
 """S3 serves at least 3,500 PUT/COPY/POST/DELETE and 5,500 GET/HEAD requests a second per partitioned
-prefix, and answers 503 SlowDown above that until it has partitioned the prefix further
-(https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html): a run's keys
-share one prefix (`runs/run_id=…/`) when it starts."""
+prefix, and answers 503 SlowDown above that while it splits the partition, which takes minutes of
+sustained load (https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html).
+A run's keys lie under `started/`, `points/` and `outcomes/` with its run id: a bucket quiet before
+the run may serve them all from one partition."""
