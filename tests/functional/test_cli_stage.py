@@ -118,7 +118,8 @@ def test_submit_and_watch_a_run_on_the_stage(api: FakeApi, tmp_path: Path) -> No
     assert code == 0, output
     assert "run remote-1 accepted: 6 points in 3 shards of 2 on stage custom" in output
     # no time per point given: each of the 3 shards may run to the 900 s timeout at 1,769 MB
-    assert "estimate: at most $0.06, the last shard ending after at most 900 s on 1,000 workers" in output
+    # ($0.06 before the estimate billed the LISTs of `--watch` and the workers' INIT)
+    assert "estimate: at most $0.07, the last shard ending after at most 900 s on 1,000 workers" in output
     assert "succeeded" in output
     assert api.requests[0] == ("POST", "/runs")
     assert ("GET", "/runs/remote-1") in api.requests

@@ -56,8 +56,10 @@ def test_plan_on_dev_states_cost_and_makespan_from_the_given_time_per_point(tmp_
     # 255, 511 s, then every 300 s; tests/unit/test_queue_model.py checks that against a simulation of
     # AWS's rules), not 300 s as if a freed worker took the next shard at once; 200 × 30 s × 1.7275
     # GB; 200 worker invokes and the submit; 3 PUTs a shard and the manifest and dispatch record;
-    # Athena's 10 MB minimum for the summary
+    # Athena's 10 MB minimum for the summary; 2 LISTs a shard and 2 per status read of `--watch` (one at
+    # submit, one every 3 s for 2,041 s: 682 reads); 0.3 s of INIT for each of the 20 workers' cold starts
     gb_s = 200 * 30 * DEV_MB / 1024
+    init_gb_s = 20 * 0.3 * DEV_MB / 1024
     queue = Queue(200, 30.0, 20)
     assert {k: estimate[k] for k in ("shard_s", "shard_s_source", "concurrency", "makespan_s", "last_start_s")} == {
         "shard_s": 30.0,
@@ -72,8 +74,12 @@ def test_plan_on_dev_states_cost_and_makespan_from_the_given_time_per_point(tmp_
         "lambda_requests": 201,
         "s3_puts": 602,
         "athena_summary": 10_000_000,
+        "s3_lists": 200 * 2 + 682 * 2,
+        "lambda_init": pytest.approx(init_gb_s),
     }
-    assert estimate["cost_usd"] == pytest.approx(gb_s * 13_333e-9 + 201 * 200e-9 + 602 * 5_000e-9 + 0.01 * 0.005)
+    assert estimate["cost_usd"] == pytest.approx(
+        (gb_s + init_gb_s) * 13_333e-9 + 201 * 200e-9 + (602 + 1_764) * 5_000e-9 + 0.01 * 0.005
+    )
     assert estimate["expired_shards"] == 0
 
 
@@ -86,7 +92,8 @@ def test_plan_refuses_a_run_over_the_cost_cap_with_the_numbers_and_the_fix(tmp_p
     # THEN exit 2, with the estimate, the cap's setting and what to do
     assert code == 2
     text = " ".join(output.split())
-    assert "the run's estimated cost $6.93 is over the stage's cap of $1 (`max_run_cost_usd`)" in text
+    # ($6.93 before the estimate billed LISTs and INIT: 2,000 workers' LISTs and ~15,000 of `--watch` over ~6.3 h)
+    assert "the run's estimated cost $7.01 is over the stage's cap of $1 (`max_run_cost_usd`)" in text
     assert "1,000 shards × 300 s per shard (the worker's timeout `worker_timeout_s`" in text
     assert "this is an upper bound" in text
     assert "`sweep plan FILE --stage S --sample 5`" in text
@@ -109,7 +116,7 @@ def test_submit_refuses_a_run_over_the_cap_naming_the_setting() -> None:
     # GIVEN a stage whose cap is $1
     settings = SystemSettings.resolve({"max_run_cost_usd": 1, "worker_timeout_s": 300}, source="ssm")
     rt, dispatcher = runtime_for(MemoryStore(), settings)
-    # WHEN a run estimated at $6.93 is posted
+    # WHEN a run estimated at $6.94 is posted ($6.93 before LISTs and INIT were billed)
     with pytest.raises(LimitExceededError) as caught:
         submit_run(sweep(1000), rt)
     # THEN 413 naming the setting, the estimate and the cap; nothing dispatched
@@ -117,7 +124,7 @@ def test_submit_refuses_a_run_over_the_cap_naming_the_setting() -> None:
     assert (body["code"], body["field"], body["value"], body["limit"]) == (
         "LIMIT_EXCEEDED",
         "max_run_cost_usd",
-        6.93,
+        6.94,
         1,
     )
     assert caught.value.http_status == 413

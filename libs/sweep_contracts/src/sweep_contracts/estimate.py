@@ -5,7 +5,8 @@ One estimate, used by `sweep plan --stage`, by submit (the 202 answer carries it
 check. The time per point is the request's `expected_point_s` (given, or measured by `sweep plan
 --sample`); without one every shard is assumed to run until the worker's timeout, an upper bound.
 The queueing is `sweep_contracts.queueing`; the prices are `sweep_contracts.prices`, overridable
-by the stage's `price_*_nusd` settings.
+by the stage's `price_*_nusd` settings. Shards under `TINY_SHARD_S` that queue past the workers or
+pass S3's per-prefix request rates are warned about (`tiny_shard_message`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,21 @@ PUTS_PER_SHARD = 3
 """A shard's started marker (per execution), its points file and its outcome."""
 PUTS_PER_RUN = 2
 """The manifest and the dispatch record."""
+LISTS_PER_SHARD = 2
+"""A shard execution lists its started markers (`sweep_worker.started.mark_started`) and, once its success
+stands, its points files (`sweep_contracts.outcomes.finish_cleanup`)."""
+LISTS_PER_STATUS_BLOCK = 2
+"""A status read lists the outcomes and the points, one request each per 1,000 shards (`sweep_orchestrator.listing`)."""
+STATUS_BLOCK = 1_000
+STATUS_POLL_S = 3.0
+"""`sweep submit --watch` reads the run's status every 3 s until it ends (`sweep_cli.stage_ops.POLL_S`)."""
+WRITES_PER_SHARD = PUTS_PER_SHARD + 2
+"""S3's write class (PUT, DELETE): the PUTs and the deletes of the started marker and of a stale failure."""
+READS_PER_SHARD = LISTS_PER_SHARD + 1
+"""S3's read class (GET, LIST): the LISTs and the read of a standing success (a duplicate's check)."""
+TINY_SHARD_S = 5.0
+"""Below this a shard's invoke, INIT, S3 requests and wait for the throttled queue's next try weigh against its
+points: such shards are warned about when they queue past the workers or pass S3's per-prefix rates."""
 
 
 class CostItem(Frozen):
@@ -59,7 +75,9 @@ class RunEstimate(Frozen):
         "the timeout): such shards stop with TIME_BUDGET before their last points.",
     )
     cost_usd: float
-    cost: dict[str, CostItem] = Field(description="`lambda_duration`, `lambda_requests`, `s3_puts`, `athena_summary`.")
+    cost: dict[str, CostItem] = Field(
+        description="`lambda_duration`, `lambda_requests`, `s3_puts`, `athena_summary`, `s3_lists`, `lambda_init`."
+    )
 
     @property
     def upper_bound(self) -> bool:
@@ -124,6 +142,30 @@ def bill(plan: ShardPlan, settings: SystemSettings, queue: Queue) -> dict[str, C
         "athena_summary": CostItem(
             units=scanned, unit="bytes", usd=scanned / 1e9 * settings.price_athena_gb_nusd * NANO
         ),
+        **listing_and_init(plan, settings, queue),
+    }
+
+
+def status_reads(makespan_s: float) -> int:
+    """The status reads of a run followed with `--watch`: one at submit, then one every poll until it ends."""
+    return 1 + math.ceil(makespan_s / STATUS_POLL_S)
+
+
+def cold_starts(queue: Queue) -> int:
+    """Each execution environment Lambda creates starts cold once, and a run has at most as many at once
+    as it has workers. Lambda reclaims idle environments after a time it does not publish, so waves
+    300 s apart may start some again: a lower bound."""
+    return min(math.ceil(queue.attempts), queue.concurrency)
+
+
+def listing_and_init(plan: ShardPlan, settings: SystemSettings, queue: Queue) -> dict[str, CostItem]:
+    """The S3 LISTs of the workers and of `--watch` (billed at the PUT tier), and the INIT billed per cold start."""
+    blocks = max(1, math.ceil(plan.shard_count / STATUS_BLOCK))
+    lists = queue.attempts * LISTS_PER_SHARD + status_reads(queue.makespan_s) * LISTS_PER_STATUS_BLOCK * blocks
+    init_gb_s = cold_starts(queue) * prices.WORKER_INIT_S * settings.worker_memory_mb / 1024
+    return {
+        "s3_lists": CostItem(units=lists, unit="LISTs", usd=lists * settings.price_s3_put_nusd * NANO),
+        "lambda_init": CostItem(units=init_gb_s, unit="GB-s", usd=init_gb_s * settings.price_lambda_gb_s_nusd * NANO),
     }
 
 
@@ -195,6 +237,9 @@ def check_run(estimate: RunEstimate, settings: SystemSettings) -> list[str]:
             hint=cost_hint(estimate),
         )
     warnings = [timeout_message(estimate)] if estimate.unbounded_shard_s else []
+    tiny = tiny_shard_message(estimate, settings)
+    if tiny:
+        warnings.append(tiny)
     if not estimate.expired_shards:
         if estimate.last_start_s > TAIL_WARNING * estimate.max_event_age_s:
             warnings.append(tail_message(estimate))
@@ -217,3 +262,65 @@ def timeout_message(estimate: RunEstimate) -> str:
         "(`worker_timeout_s`): shards will stop with TIME_BUDGET before their last points; give a smaller "
         "`shard_size`."
     )
+
+
+def suggested_shard_size(estimate: RunEstimate, timeout_s: float) -> int:
+    """Points per shard for shards of at least `TINY_SHARD_S`, and no more shards than workers where that
+    fits within half the worker's timeout."""
+    point_s = estimate.shard_s * estimate.shards / estimate.points
+    one_wave = math.ceil(estimate.points / estimate.concurrency)
+    if point_s <= 0:
+        return min(estimate.points, one_wave)
+    shortest = math.ceil(TINY_SHARD_S / point_s)
+    longest = max(shortest, int(timeout_s / 2 / point_s))  # half the timeout: room for slower points
+    return max(1, min(max(shortest, one_wave), longest, estimate.points))
+
+
+def tiny_shard_message(estimate: RunEstimate, settings: SystemSettings) -> str | None:
+    """A warning for shards under `TINY_SHARD_S` s that queue past the workers or pass S3's per-prefix rates."""
+    if estimate.upper_bound or estimate.shard_s >= TINY_SHARD_S:
+        return None
+    workers = min(estimate.shards, estimate.concurrency)
+    # a worker's requests are sequential and take tens of milliseconds each: spread over a second at least
+    per_s = workers / max(estimate.shard_s, 1.0)
+    writes, reads = per_s * WRITES_PER_SHARD, per_s * READS_PER_SHARD
+    flooded = writes > prices.S3_PREFIX_WRITES_PER_S or reads > prices.S3_PREFIX_READS_PER_S
+    queued = estimate.shards > estimate.concurrency
+    if not (queued or flooded):
+        return None
+    parts = []
+    if queued:
+        work = estimate.shards * estimate.shard_s / workers
+        parts.append(
+            "Lambda tries a throttled queue again only at 1, 3, 7, … 511 s and then every 300 s, so the run takes "
+            f"about {estimate.makespan_s:,.0f} s for {work:,.3g} s of work per worker (busy "
+            f"{work / estimate.makespan_s:.1%} of it)"
+        )
+    overhead = estimate.cost_usd - sum(
+        estimate.cost[name].usd for name in ("lambda_duration", "athena_summary") if name in estimate.cost
+    )
+    parts.append(
+        f"S3 requests, invokes and cold starts (each cold start bills about {prices.WORKER_INIT_S:g} s of INIT) "
+        f"cost {_usd(overhead)} of its {_usd(estimate.cost_usd)} ({overhead / estimate.cost_usd:.0%})"
+    )
+    if flooded:
+        parts.append(
+            f"{workers:,} workers send about {writes:,.0f} PUT/DELETE and {reads:,.0f} GET/LIST requests a second "
+            f"to the run's S3 keys, and S3 serves {prices.S3_PREFIX_WRITES_PER_S:,} and "
+            f"{prices.S3_PREFIX_READS_PER_S:,} a second per partitioned prefix, answering 503 SlowDown while it "
+            "splits a busy one"
+        )
+    size = suggested_shard_size(estimate, settings.worker_timeout_s)
+    point_s = estimate.shard_s * estimate.shards / estimate.points
+    shards = math.ceil(estimate.points / size)
+    return (
+        f"{estimate.queue_text()}: shards under {TINY_SHARD_S:g} s carry Lambda's and S3's overheads per shard. "
+        + "; ".join(parts)
+        + f". Give a larger `shard_size`: {size:,} points a shard take about {size * point_s:,.3g} s "
+        f"({shards:,} shard{'s' if shards > 1 else ''}); or run it on this machine with `sweep run FILE`, "
+        "whose local engine has no queue, invoke or S3 request per shard."
+    )
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 0.995 else f"${amount:.2g}"

@@ -6,6 +6,9 @@ override each one with an integer setting of the same name (`price_*_nusd`). Rea
 - Lambda, arm64 duration $0.0000133334 per GB-second (first 7.5 billion GB-s a month), requests
   $0.20 per million: https://aws.amazon.com/lambda/pricing/
 - S3 Standard PUT, COPY, POST, LIST $0.005 per 1,000 requests: https://aws.amazon.com/s3/pricing/
+- Lambda INIT (read on 2026-12-07): since 2025-08-01 the INIT phase of on-demand ZIP functions on managed runtimes is
+  billed as duration, at the same rate:
+  https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/
 - Athena SQL $5.00 per TB scanned, rounded up to 10 MB per query: https://aws.amazon.com/athena/pricing/
 
 Free tiers, Savings Plans, the orchestrator's own duration, GETs, storage and log ingestion are left
@@ -19,7 +22,7 @@ LAMBDA_ARM_GB_S_NUSD = 13_333
 LAMBDA_REQUEST_NUSD = 200
 """$0.20 per million invocations."""
 S3_PUT_NUSD = 5_000
-"""$0.005 per 1,000 PUTs (S3 Standard)."""
+"""$0.005 per 1,000 PUTs (S3 Standard); LISTs are billed at the same tier."""
 ATHENA_GB_NUSD = 5_000_000
 """$5.00 per TB (10^12 bytes) scanned = $0.005 per GB (10^9 bytes)."""
 ATHENA_MIN_BYTES = 10_000_000
@@ -44,3 +47,16 @@ POINT_BYTES = 400
 `sweep run` came to 35 bytes a point in 500-point shards of `synthetic` and 660 in 10-point shards of
 examples/maze.yaml (file footers dominate small files). A planning figure between the two; at
 Athena's 10 MB minimum it matters only above 25,000 points, and then by fractions of a cent."""
+
+WORKER_INIT_S = 0.3
+"""Seconds of billed INIT per cold worker: `import sweep_worker.handler` took 294 ms in bench/RESULTS.md
+(f) (2026-11-22, this project's own artifact, bytecode included). A lower bound: Lambda's own runtime start
+and the code download come on top, and the first shard's pyarrow import is billed as that shard's duration."""
+
+S3_PREFIX_WRITES_PER_S = 3_500
+S3_PREFIX_READS_PER_S = 5_500
+"""S3 serves at least 3,500 PUT/COPY/POST/DELETE and 5,500 GET/HEAD requests a second per partitioned
+prefix, and answers 503 SlowDown above that while it splits the partition, which takes minutes of
+sustained load (https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html).
+A run's keys lie under `started/`, `points/` and `outcomes/` with its run id: a bucket quiet before
+the run may serve them all from one partition."""
