@@ -440,11 +440,24 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
         },
-        "WriteManifestsAndFailureOutcomes": {
-            "Sid": "WriteManifestsAndFailureOutcomes",
+        "CreateManifests": {  # put-if-absent only: a standing manifest is never replaced (issue 22)
+            "Sid": "CreateManifests",
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
-            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/run_id=*/status=failure/*"],
+            "Resource": [f"{bucket}/runs/run_id=*/manifest.json"],
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        },
+        "WriteDispatchRecords": {  # the one plain put under runs/: rewritten by each dispatch
+            "Sid": "WriteDispatchRecords",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/runs/run_id=*/dispatched.json"],
+        },
+        "WriteFailureOutcomes": {
+            "Sid": "WriteFailureOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/outcomes/run_id=*/status=failure/*"],
         },
         "ClearStaleFailures": {
             "Sid": "ClearStaleFailures",
@@ -466,11 +479,18 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-{stack}-worker:*"],
         },
-        "WritePoints": {
-            "Sid": "WritePoints",
+        "CreatePoints": {  # a points file is created once, under its execution's key: never replaced (issue 22)
+            "Sid": "CreatePoints",
             "Effect": "Allow",
-            "Action": ["s3:PutObject", "s3:DeleteObject"],
-            "Resource": [f"{bucket}/points/*"],
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/points/run_id=*/shard=*.parquet"],
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        },
+        "ClearUnvouchedPoints": {  # points files only: nothing else under points/ that Athena would read
+            "Sid": "ClearUnvouchedPoints",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject"],
+            "Resource": [f"{bucket}/points/run_id=*/shard=*.parquet"],
         },
         "CreateSuccessOutcomes": {
             "Sid": "CreateSuccessOutcomes",
@@ -597,6 +617,30 @@ def test_no_role_can_put_a_success_outcome_without_if_none_match(stack: str) -> 
     # THEN only the worker may put it, and only as a conditional create (S3 answers 412 to a PUT
     # with If-None-Match over an existing key): a standing success is never replaced
     assert [role for role, _ in granting] == ["worker"]
+    assert granting[0][1]["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+
+
+@pytest.mark.parametrize(
+    ("key", "writer"),
+    [
+        ("runs/run_id=r-1/manifest.json", "orchestrator"),
+        ("points/run_id=r-1/shard=00000-0123456789abcdef-ok3-error0.parquet", "worker"),
+    ],
+)
+def test_a_manifest_and_a_points_file_are_only_ever_created_never_replaced_issue_22(
+    stack: str, key: str, writer: str
+) -> None:
+    # GIVEN a manifest's and a points file's key in the stack's bucket
+    arn = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3/{key}"
+    granting = [
+        (role, statement)
+        for role in ("orchestrator", "worker", "reconciler")
+        for statement in role_policy(stack, role)["Statement"]
+        if "s3:PutObject" in statement["Action"] and any(fnmatch(arn, r) for r in statement["Resource"])
+    ]
+    # THEN one role may put it, and only with If-None-Match (S3 answers 412 over an existing key):
+    # a run's manifest, or the points file a success names, cannot be overwritten by anyone
+    assert [role for role, _ in granting] == [writer]
     assert granting[0][1]["Condition"] == {"Null": {"s3:if-none-match": "false"}}
 
 

@@ -63,6 +63,12 @@ def _list_prefixes(sid: str, bucket_arn: str, *prefixes: str) -> Statement:
 SUCCESS_OUTCOMES = "outcomes/run_id=*/status=success/*"
 FAILURE_OUTCOMES = "outcomes/run_id=*/status=failure/*"
 STARTED_MARKERS = "started/run_id=*/shard=*/*.json"
+MANIFESTS = "runs/run_id=*/manifest.json"
+DISPATCH_RECORDS = "runs/run_id=*/dispatched.json"
+POINTS_FILES = "points/run_id=*/shard=*.parquet"
+_CREATE_ONLY = {"Null": {"s3:if-none-match": "false"}}
+"""A PUT only with `If-None-Match` (S3 User Guide, "Enforce conditional writes"): over an existing
+key S3 answers 412, so the grant creates and never replaces. `*` is the only value S3 accepts."""
 TASK_SETS = "tasksets/*"
 """Where an LLM experiment's task sets by reference live (`tasks: s3://<bucket>/tasksets/...`)."""
 
@@ -86,7 +92,7 @@ def orchestrator_policy(
     orchestrator_arn: str,
     reconciler_arn: str,
 ) -> Document:
-    """Read its stage settings, write manifests and failure outcomes, read runs and outcomes,
+    """Read its stage settings, create manifests, write dispatch records and failure outcomes, read runs and outcomes,
     invoke the worker (and itself, for the fan-out tree), report a failed child dispatcher to the
     reconciler (its on-failure destination), and set stage settings and experiment defaults for
     `PUT /settings/{name}` (never the secrets under `secrets/`)."""
@@ -147,11 +153,27 @@ def orchestrator_policy(
                 "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
             },
             {
-                # only failures: a success is the worker's to create, and nobody's to replace
-                "Sid": "WriteManifestsAndFailureOutcomes",
+                # submit creates a manifest with If-None-Match: a PUT without it is not allowed, so
+                # no orchestrator (nor whoever holds its credentials) can replace a run's manifest
+                "Sid": "CreateManifests",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/{FAILURE_OUTCOMES}"],
+                "Resource": [f"{bucket_arn}/{MANIFESTS}"],
+                "Condition": _CREATE_ONLY,
+            },
+            {
+                # the one plain put under runs/: each dispatch (submit, retry) rewrites it
+                "Sid": "WriteDispatchRecords",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{DISPATCH_RECORDS}"],
+            },
+            {
+                # only failures: a success is the worker's to create, and nobody's to replace
+                "Sid": "WriteFailureOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
             },
             {
                 # `sweep retry` finishes the cleanup a success's writer could not: the stale failure
@@ -189,7 +211,7 @@ def reconciler_policy(*, log_group_arn: str, bucket_arn: str) -> Document:
 
 
 def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str, reconciler_arn: str) -> Document:
-    """Write and replace points and outcomes, check for an existing outcome, mark the shards it
+    """Create points and success outcomes, write and clear failures, check for an existing outcome, mark the shards it
     started, read its experiment secrets, and report a crash to the reconciler (the on-failure destination; never the
     orchestrator, which dispatches)."""
     return {
@@ -197,12 +219,23 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
         "Statement": [
             _logs(log_group_arn),
             {
-                # points keys are unique per execution; a worker deletes only its own orphan file
-                # or one no standing outcome names
-                "Sid": "WritePoints",
+                # points keys are unique per execution, so a points file is created once and never
+                # replaced: the rows a standing success vouches for cannot be rewritten. Only keys of
+                # the points shape: nothing else under points/ for the Glue table to read.
+                "Sid": "CreatePoints",
                 "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:DeleteObject"],
-                "Resource": [f"{bucket_arn}/points/*"],
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{POINTS_FILES}"],
+                "Condition": _CREATE_ONLY,
+            },
+            {
+                # a worker deletes only its own orphan file or one no standing outcome names; IAM
+                # cannot tell those from a vouched file, nor this task's run from another's
+                # (docs/reliability.md, "What IAM cannot enforce")
+                "Sid": "ClearUnvouchedPoints",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject"],
+                "Resource": [f"{bucket_arn}/{POINTS_FILES}"],
             },
             {
                 # a success is created, never replaced nor deleted: a PUT without `If-None-Match`
@@ -214,7 +247,7 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
                 "Resource": [f"{bucket_arn}/{SUCCESS_OUTCOMES}"],
-                "Condition": {"Null": {"s3:if-none-match": "false"}},
+                "Condition": _CREATE_ONLY,
             },
             {
                 "Sid": "WriteAndClearFailureOutcomes",
