@@ -12,6 +12,7 @@ existence with a one-key listing, so "missing" is still told apart from "denied"
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sweep_contracts.binding import BINDINGS_PATH
@@ -60,6 +61,31 @@ def _list_prefixes(sid: str, bucket_arn: str, *prefixes: str) -> Statement:
     }
 
 
+@dataclass(frozen=True)
+class ResultsKey:
+    """The KMS key of a stage whose results bucket is SSE-KMS (`sweep:encryption: kms`)."""
+
+    arn: str
+    region: str
+
+
+def _use_results_key(key: ResultsKey | None) -> list[Statement]:
+    # S3 asks KMS for a data key on a PUT and to decrypt one on a GET, on the caller's behalf
+    # (with an S3 Bucket Key, once per bucket key, not per object); no role calls KMS itself, so
+    # the grant holds only through S3 in the stage's region. kms:Encrypt is never needed by S3.
+    if key is None:
+        return []
+    return [
+        {
+            "Sid": "UseResultsKeyThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": [key.arn],
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{key.region}.amazonaws.com"}},
+        }
+    ]
+
+
 SUCCESS_OUTCOMES = "outcomes/run_id=*/status=success/*"
 FAILURE_OUTCOMES = "outcomes/run_id=*/status=failure/*"
 STARTED_MARKERS = "started/run_id=*/shard=*/*.json"
@@ -91,6 +117,7 @@ def orchestrator_policy(
     worker_arn: str,
     orchestrator_arn: str,
     reconciler_arn: str,
+    results_key: ResultsKey | None = None,
 ) -> Document:
     """Read its stage settings, create manifests, write dispatch records and failure outcomes, read runs and outcomes,
     invoke the worker (and itself, for the fan-out tree), report a failed child dispatcher to the
@@ -182,11 +209,12 @@ def orchestrator_policy(
                 "Action": ["s3:DeleteObject"],
                 "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
             },
+            *_use_results_key(results_key),
         ],
     }
 
 
-def reconciler_policy(*, log_group_arn: str, bucket_arn: str) -> Document:
+def reconciler_policy(*, log_group_arn: str, bucket_arn: str, results_key: ResultsKey | None = None) -> Document:
     """Check a destination record against its run (manifest, outcomes) and write the failure
     outcome. No invoke and no SSM: the reconciler cannot dispatch, so neither can what invokes it."""
     return {
@@ -206,11 +234,19 @@ def reconciler_policy(*, log_group_arn: str, bucket_arn: str) -> Document:
                 "Action": ["s3:PutObject"],
                 "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
             },
+            *_use_results_key(results_key),
         ],
     }
 
 
-def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str, reconciler_arn: str) -> Document:
+def worker_policy(
+    *,
+    log_group_arn: str,
+    bucket_arn: str,
+    secrets_path_arn: str,
+    reconciler_arn: str,
+    results_key: ResultsKey | None = None,
+) -> Document:
     """Create points and success outcomes, write and clear failures, check for an existing outcome, mark the shards it
     started, read its experiment secrets, and report a crash to the reconciler (the on-failure destination; never the
     orchestrator, which dispatches)."""
@@ -287,6 +323,7 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Resource": [f"{secrets_path_arn.rsplit('/', 1)[0]}/{BINDINGS_PATH}*"],
             },
             _invoke("ReportFailuresToReconciler", reconciler_arn),
+            *_use_results_key(results_key),
         ],
     }
 
