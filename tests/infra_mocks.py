@@ -53,6 +53,8 @@ class Recorder(pulumi.runtime.Mocks):
             out["arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
         elif kind == "aws:cloudwatch/logGroup:LogGroup":
             out["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
+        elif kind == "aws:kms/key:Key":
+            out.update(key_id=f"{args.name}-id", arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{args.name}-id")
         elif kind == "aws:iam/role:Role":
             out["arn"] = f"arn:aws:iam::{ACCOUNT}:role/{args.name}"
         elif kind == "aws:apigatewayv2/api:Api":

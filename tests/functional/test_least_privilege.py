@@ -64,7 +64,8 @@ def as_role(policy: dict[str, Any]) -> Any:
 def test_the_worker_writes_points_and_outcomes_and_nothing_else(aws_env: None) -> None:
     s3 = as_role(WORKER)
     # its job
-    s3.put_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet", Body=b"p")
+    s3.put_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet", Body=b"p", IfNoneMatch="*")
+    s3.delete_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet")
     s3.put_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=success/shard=00000.parquet", Body=b"o", IfNoneMatch="*")
     s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=failure/shard=00000.parquet")
     marker = "started/run_id=r/shard=00000/0123456789abcdef.json"
@@ -81,6 +82,10 @@ def test_the_worker_writes_points_and_outcomes_and_nothing_else(aws_env: None) -
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="elsewhere.txt", Body=b"x"))
     assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet"))
     assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="runs/run_id=r/manifest.json"))
+    # points files only, by their key shape: nothing else under points/ for Athena to read (issue 22)
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="points/run_id=r/notes.csv", Body=b"x", IfNoneMatch="*"))
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="points/elsewhere.parquet", Body=b"x", IfNoneMatch="*"))
+    assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="points/run_id=r/notes.csv"))
     # a success, once created, is not the worker's to delete
     assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=success/shard=00000.parquet"))
 
@@ -93,6 +98,10 @@ def test_the_orchestrator_writes_manifests_and_failures_and_reads_no_points(aws_
     assert store.put_if_absent("runs/run_id=r/manifest.json", b"{}")
     store.put("outcomes/run_id=r/status=failure/shard=00000.parquet", b"o")
     assert store.get("runs/run_id=r/manifest.json") == b"{}"
+    store.put("runs/run_id=r/dispatched.json", b"{}")
+    # under runs/ only the manifest and the dispatch record: no other key of a run (issue 22)
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="runs/run_id=r/notes.json", Body=b"x", IfNoneMatch="*"))
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="runs/manifest.json", Body=b"x", IfNoneMatch="*"))
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet", Body=b"p"))
     assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=r/shard=00000.parquet"))
     # it clears a stale failure (retry finishing a cleanup), never a success

@@ -229,10 +229,10 @@ def test_an_experiment_the_worker_lacks_fails_the_shard(memory_store: MemoryStor
 class FailingPuts(MemoryStore):
     """Refuses writes of point files, as a store in trouble would."""
 
-    def put(self, key: str, data: bytes) -> None:
+    def put_if_absent(self, key: str, data: bytes) -> bool:  # points are created, never replaced (issue 22)
         if key.startswith("points/"):
             raise OSError("disk full")
-        super().put(key, data)
+        return super().put_if_absent(key, data)
 
 
 def test_a_store_that_refuses_the_points_gives_a_store_failure() -> None:
@@ -317,3 +317,16 @@ def test_a_sample_sweep_runs_end_to_end(memory_store: MemoryStore) -> None:
     assert xs != ys  # and each axis its own
     assert all(-1 <= v < 1 for v in xs + ys)
     assert {r["series"] for r in rows} == {"sample"}
+
+
+def test_the_worker_creates_its_points_and_success_only_as_the_role_allows_issue_22() -> None:
+    # GIVEN a role that may put a points file or a success only with If-None-Match (policies.py)
+    store = MemoryStore()
+    # WHEN a shard runs
+    result = process_event(factory({"y": 1}, {"x": [1, 2]}, shard_size=2).event(0), deps(store))
+    assert result["status"] == "success"
+    # THEN both are conditional creates, and no plain put touches points/ or a success
+    writes = [(call, key) for call, key in store.calls if call in ("put", "put_if_absent")]
+    created = {key.split("/")[0] + ("/success" if "status=success" in key else "") for call, key in writes}
+    assert {"points", "outcomes/success"} <= created
+    assert [key for call, key in writes if call == "put" and ("points/" in key or "status=success" in key)] == []

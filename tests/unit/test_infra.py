@@ -440,11 +440,24 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
         },
-        "WriteManifestsAndFailureOutcomes": {
-            "Sid": "WriteManifestsAndFailureOutcomes",
+        "CreateManifests": {  # put-if-absent only: a standing manifest is never replaced (issue 22)
+            "Sid": "CreateManifests",
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
-            "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/run_id=*/status=failure/*"],
+            "Resource": [f"{bucket}/runs/run_id=*/manifest.json"],
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        },
+        "WriteDispatchRecords": {  # the one plain put under runs/: rewritten by each dispatch
+            "Sid": "WriteDispatchRecords",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/runs/run_id=*/dispatched.json"],
+        },
+        "WriteFailureOutcomes": {
+            "Sid": "WriteFailureOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/outcomes/run_id=*/status=failure/*"],
         },
         "ClearStaleFailures": {
             "Sid": "ClearStaleFailures",
@@ -466,11 +479,18 @@ def test_worker_policy_statement_by_statement(stack: str) -> None:
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-{stack}-worker:*"],
         },
-        "WritePoints": {
-            "Sid": "WritePoints",
+        "CreatePoints": {  # a points file is created once, under its execution's key: never replaced (issue 22)
+            "Sid": "CreatePoints",
             "Effect": "Allow",
-            "Action": ["s3:PutObject", "s3:DeleteObject"],
-            "Resource": [f"{bucket}/points/*"],
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/points/run_id=*/shard=*.parquet"],
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        },
+        "ClearUnvouchedPoints": {  # points files only: nothing else under points/ that Athena would read
+            "Sid": "ClearUnvouchedPoints",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject"],
+            "Resource": [f"{bucket}/points/run_id=*/shard=*.parquet"],
         },
         "CreateSuccessOutcomes": {
             "Sid": "CreateSuccessOutcomes",
@@ -597,6 +617,30 @@ def test_no_role_can_put_a_success_outcome_without_if_none_match(stack: str) -> 
     # THEN only the worker may put it, and only as a conditional create (S3 answers 412 to a PUT
     # with If-None-Match over an existing key): a standing success is never replaced
     assert [role for role, _ in granting] == ["worker"]
+    assert granting[0][1]["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+
+
+@pytest.mark.parametrize(
+    ("key", "writer"),
+    [
+        ("runs/run_id=r-1/manifest.json", "orchestrator"),
+        ("points/run_id=r-1/shard=00000-0123456789abcdef-ok3-error0.parquet", "worker"),
+    ],
+)
+def test_a_manifest_and_a_points_file_are_only_ever_created_never_replaced_issue_22(
+    stack: str, key: str, writer: str
+) -> None:
+    # GIVEN a manifest's and a points file's key in the stack's bucket
+    arn = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3/{key}"
+    granting = [
+        (role, statement)
+        for role in ("orchestrator", "worker", "reconciler")
+        for statement in role_policy(stack, role)["Statement"]
+        if "s3:PutObject" in statement["Action"] and any(fnmatch(arn, r) for r in statement["Resource"])
+    ]
+    # THEN one role may put it, and only with If-None-Match (S3 answers 412 over an existing key):
+    # a run's manifest, or the points file a success names, cannot be overwritten by anyone
+    assert [role for role, _ in granting] == [writer]
     assert granting[0][1]["Condition"] == {"Null": {"s3:if-none-match": "false"}}
 
 
@@ -801,3 +845,109 @@ def test_a_bad_experiment_default_in_the_stack_config_stops_the_deploy_naming_it
         "stack config `experiments.maze.max_moves` of stack `dev`: `max_moves` of experiment `maze` cannot be -1"
         in (result["error"])
     )
+
+
+# --- per-stage encryption (issue 22, item 11) ----------------------------------------------------
+
+GIVEN_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+CREATED_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/sweep-dev-key-id"
+ROLES = ("orchestrator", "worker", "reconciler")
+
+
+def of(result: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r for r in result["resources"] if r["type"] == kind]
+
+
+def kms_statements(result: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    (policy,) = [r for r in of(result, "aws:iam/rolePolicy:RolePolicy") if r["name"].endswith(f"{role}-policy")]
+    statements: list[dict[str, Any]] = json.loads(policy["inputs"]["policy"])["Statement"]
+    return [s for s in statements if any(a.startswith("kms:") for a in s["Action"])]
+
+
+def test_a_stage_is_sse_s3_with_no_key_and_no_kms_grant_unless_it_asks(stack: str) -> None:
+    # GIVEN the stack files as shipped (no `sweep:encryption`)
+    assert "sweep:encryption" not in config(stack)
+    result = program(stack)
+    # THEN no key is created and no role may use one
+    assert of(result, "aws:kms/key:Key") == []
+    assert of(result, "aws:kms/alias:Alias") == []
+    assert all(kms_statements(result, role) == [] for role in ROLES)
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["key-created-by-the-stack", "key-given-by-arn"])
+def test_a_kms_stage_encrypts_its_results_with_its_key_and_grants_each_role_only_that_key_via_s3(
+    given: bool,
+) -> None:
+    # GIVEN a stage with `sweep:encryption: kms`, its key created by the stack or given by ARN
+    overrides = ["sweep:encryption=kms", *([f"sweep:kmsKeyArn={GIVEN_KEY}"] if given else [])]
+    result = program("dev", *overrides)
+    assert "error" not in result, result.get("error")
+    key_arn = GIVEN_KEY if given else CREATED_KEY
+    # THEN a created key rotates and is named `alias/sweep-<stage>`; a given key is not created
+    keys = of(result, "aws:kms/key:Key")
+    if given:
+        assert keys == []
+        assert of(result, "aws:kms/alias:Alias") == []
+    else:
+        (key,) = keys
+        assert key["inputs"]["enableKeyRotation"] is True
+        (alias,) = of(result, "aws:kms/alias:Alias")
+        assert alias["inputs"]["name"] == "alias/sweep-dev"
+        assert alias["inputs"]["targetKeyId"] == "sweep-dev-key-id"
+    # AND the results bucket's default encryption is SSE-KMS with that key and an S3 Bucket Key
+    # (the artifacts bucket stays SSE-S3: Lambda reads code with the deployer's credentials)
+    sse = {
+        r["name"]: r["inputs"]["rules"]
+        for r in of(result, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    }
+    assert sse["sweep-dev-results-encryption"] == [
+        {
+            "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn},
+            "bucketKeyEnabled": True,
+        }
+    ]
+    assert sse["sweep-dev-artifacts-encryption"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+    # AND each role that reads and writes the bucket may use exactly that key, only through S3
+    for role in ROLES:
+        assert kms_statements(result, role) == [
+            {
+                "Sid": "UseResultsKeyThroughS3",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": [key_arn],
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}},
+            }
+        ], role
+    # AND Athena writes its query results with the same key
+    (workgroup,) = of(result, "aws:athena/workgroup:Workgroup")
+    assert workgroup["inputs"]["configuration"]["resultConfiguration"]["encryptionConfiguration"] == {
+        "encryptionOption": "SSE_KMS",
+        "kmsKeyArn": key_arn,
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ("sweep:encryption=aes",),
+            "stack config `encryption` of stack `dev`: Input should be 'sse-s3' or 'kms'. "
+            "Fix it with: pulumi config set --stack dev sweep:encryption kms",
+        ),
+        (
+            (f"sweep:kmsKeyArn={GIVEN_KEY}",),
+            "stack config `kmsKeyArn` of stack `dev`: a key ARN is only used with `encryption: kms` (the stage "
+            "is `sse-s3`). Fix it with: pulumi config set --stack dev sweep:encryption kms",
+        ),
+        (
+            ("sweep:encryption=kms", "sweep:kmsKeyArn=alias/my-key"),
+            "stack config `kmsKeyArn` of stack `dev`: `alias/my-key` is not a KMS key ARN "
+            "(arn:aws:kms:<region>:<account>:key/<key id>; an alias cannot be granted in IAM). "
+            "Fix it with: pulumi config set --stack dev sweep:kmsKeyArn arn:aws:kms:us-east-1:111122223333:key/<key id>",
+        ),
+    ],
+    ids=["unknown-encryption", "arn-without-kms", "alias-not-arn"],
+)
+def test_encryption_config_errors_name_the_key_the_value_and_the_fix(overrides: tuple[str, ...], message: str) -> None:
+    result = program("dev", *overrides)
+    assert result.get("error", "").endswith(message), result.get("error")

@@ -43,6 +43,8 @@ class ResultsCatalogArgs:
     bytes_scanned_cutoff: int
     tags: dict[str, str]
     force_destroy: bool = False
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The results bucket's key (`sweep:encryption: kms`): query results are written with it too."""
 
 
 class ResultsCatalog(pulumi.ComponentResource):
@@ -72,6 +74,10 @@ class ResultsCatalog(pulumi.ComponentResource):
                 result_configuration=aws.athena.WorkgroupConfigurationResultConfigurationArgs(
                     output_location=pulumi.Output.concat("s3://", args.bucket, "/athena/"),
                     encryption_configuration=aws.athena.WorkgroupConfigurationResultConfigurationEncryptionConfigurationArgs(
+                        encryption_option="SSE_KMS", kms_key_arn=args.kms_key_arn
+                    )
+                    if args.kms_key_arn is not None
+                    else aws.athena.WorkgroupConfigurationResultConfigurationEncryptionConfigurationArgs(
                         encryption_option="SSE_S3"
                     ),
                 ),

@@ -3,8 +3,9 @@ key and the `pulumi config set` command that fixes it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -73,6 +74,11 @@ class StackConfig(_Model):
     secret_bindings: dict[str, BindingConfig] = Field(default_factory=dict, alias="secretBindings")
     """Where each secret may go: `/sweep/<stage>/secret-bindings/<name>` (`sweep_contracts.binding`)."""
 
+    encryption: Literal["sse-s3", "kms"] = "sse-s3"
+    """The results bucket's default encryption: SSE-S3, or SSE-KMS with the stage's own key."""
+    kms_key_arn: str | None = Field(default=None, alias="kmsKeyArn")
+    """With `kms`: a key of yours by ARN; without it the stack creates one (`alias/sweep-<stage>`)."""
+
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
         margin = self.effective_settings().time_budget_margin_ms
@@ -82,6 +88,10 @@ class StackConfig(_Model):
                 f"({self.worker.timeout_s} s), or a shard never has time to run"
             )
         return self
+
+    @property
+    def kms(self) -> bool:
+        return self.encryption == "kms"
 
     @property
     def prefix(self) -> str:
@@ -141,7 +151,11 @@ EXAMPLES = {
     "athenaBytesScannedCutoff": (f"{NAMESPACE}:athenaBytesScannedCutoff", "10737418240"),
     "apiThrottle": (f"{NAMESPACE}:apiThrottle.burstLimit", "50"),
     "secretBindings": (f"{NAMESPACE}:secretBindings.api_key.endpoints[0]", "https://api.openai.com"),
+    "encryption": (f"{NAMESPACE}:encryption", "kms"),
 }
+_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(?:mrk-[0-9a-f]{32}|[0-9a-f-]{36})$")
+"""A key's ARN (a multi-Region key's too): IAM grants a key by its ARN; an alias ARN in a
+policy's Resource only covers operations on the alias itself."""
 _LOG_RETENTION = {
     1,
     3,
@@ -195,12 +209,31 @@ def parse_config(raw: Mapping[str, Any], stage: str) -> StackConfig:
             f"stack config `settings.{exc.field}` of stack `{stage}`: {exc.message} {exc.hint} "
             f"Fix it with: pulumi config set --path --stack {stage} {NAMESPACE}:settings.{exc.field} <value>"
         ) from None
+    _check_encryption(config, stage)
     if config.log_retention_days not in _LOG_RETENTION:
         raise StackConfigError(
             f"stack config `logRetentionDays` of stack `{stage}` is {config.log_retention_days}; CloudWatch accepts "
             f"{sorted(_LOG_RETENTION)}. Fix it with: pulumi config set --stack {stage} {NAMESPACE}:logRetentionDays 14"
         )
     return config
+
+
+def _check_encryption(config: StackConfig, stage: str) -> None:
+    arn = config.kms_key_arn
+    if arn is None:
+        return
+    if not config.kms:
+        raise StackConfigError(
+            f"stack config `kmsKeyArn` of stack `{stage}`: a key ARN is only used with `encryption: kms` (the stage "
+            f"is `{config.encryption}`). Fix it with: pulumi config set --stack {stage} {NAMESPACE}:encryption kms"
+        )
+    if not _KEY_ARN.fullmatch(arn):
+        raise StackConfigError(
+            f"stack config `kmsKeyArn` of stack `{stage}`: `{arn}` is not a KMS key ARN "
+            "(arn:aws:kms:<region>:<account>:key/<key id>; an alias cannot be granted in IAM). Fix it with: "
+            f"pulumi config set --stack {stage} {NAMESPACE}:kmsKeyArn "
+            f"arn:aws:kms:{config.region}:111122223333:key/<key id>"
+        )
 
 
 def load_config() -> StackConfig:
@@ -234,6 +267,9 @@ def load_config() -> StackConfig:
     for key in ("forceDestroy", "ssmHighThroughput"):
         if sweep.get_bool(key) is not None:
             raw[key] = sweep.get_bool(key)
+    for key in ("encryption", "kmsKeyArn"):
+        if sweep.get(key):
+            raw[key] = sweep.get(key)
     if sweep.get("artifactsDir"):
         raw["artifactsDir"] = sweep.get("artifactsDir")
     return parse_config({k: v for k, v in raw.items() if v is not None}, pulumi.get_stack())

@@ -12,6 +12,7 @@ existence with a one-key listing, so "missing" is still told apart from "denied"
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sweep_contracts.binding import BINDINGS_PATH
@@ -60,9 +61,40 @@ def _list_prefixes(sid: str, bucket_arn: str, *prefixes: str) -> Statement:
     }
 
 
+@dataclass(frozen=True)
+class ResultsKey:
+    """The KMS key of a stage whose results bucket is SSE-KMS (`sweep:encryption: kms`)."""
+
+    arn: str
+    region: str
+
+
+def _use_results_key(key: ResultsKey | None) -> list[Statement]:
+    # S3 asks KMS for a data key on a PUT and to decrypt one on a GET, on the caller's behalf
+    # (with an S3 Bucket Key, once per bucket key, not per object); no role calls KMS itself, so
+    # the grant holds only through S3 in the stage's region. kms:Encrypt is never needed by S3.
+    if key is None:
+        return []
+    return [
+        {
+            "Sid": "UseResultsKeyThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": [key.arn],
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{key.region}.amazonaws.com"}},
+        }
+    ]
+
+
 SUCCESS_OUTCOMES = "outcomes/run_id=*/status=success/*"
 FAILURE_OUTCOMES = "outcomes/run_id=*/status=failure/*"
 STARTED_MARKERS = "started/run_id=*/shard=*/*.json"
+MANIFESTS = "runs/run_id=*/manifest.json"
+DISPATCH_RECORDS = "runs/run_id=*/dispatched.json"
+POINTS_FILES = "points/run_id=*/shard=*.parquet"
+_CREATE_ONLY = {"Null": {"s3:if-none-match": "false"}}
+"""A PUT only with `If-None-Match` (S3 User Guide, "Enforce conditional writes"): over an existing
+key S3 answers 412, so the grant creates and never replaces. `*` is the only value S3 accepts."""
 TASK_SETS = "tasksets/*"
 """Where an LLM experiment's task sets by reference live (`tasks: s3://<bucket>/tasksets/...`)."""
 
@@ -85,8 +117,9 @@ def orchestrator_policy(
     worker_arn: str,
     orchestrator_arn: str,
     reconciler_arn: str,
+    results_key: ResultsKey | None = None,
 ) -> Document:
-    """Read its stage settings, write manifests and failure outcomes, read runs and outcomes,
+    """Read its stage settings, create manifests, write dispatch records and failure outcomes, read runs and outcomes,
     invoke the worker (and itself, for the fan-out tree), report a failed child dispatcher to the
     reconciler (its on-failure destination), and set stage settings and experiment defaults for
     `PUT /settings/{name}` (never the secrets under `secrets/`)."""
@@ -147,11 +180,27 @@ def orchestrator_policy(
                 "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
             },
             {
-                # only failures: a success is the worker's to create, and nobody's to replace
-                "Sid": "WriteManifestsAndFailureOutcomes",
+                # submit creates a manifest with If-None-Match: a PUT without it is not allowed, so
+                # no orchestrator (nor whoever holds its credentials) can replace a run's manifest
+                "Sid": "CreateManifests",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/{FAILURE_OUTCOMES}"],
+                "Resource": [f"{bucket_arn}/{MANIFESTS}"],
+                "Condition": _CREATE_ONLY,
+            },
+            {
+                # the one plain put under runs/: each dispatch (submit, retry) rewrites it
+                "Sid": "WriteDispatchRecords",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{DISPATCH_RECORDS}"],
+            },
+            {
+                # only failures: a success is the worker's to create, and nobody's to replace
+                "Sid": "WriteFailureOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
             },
             {
                 # `sweep retry` finishes the cleanup a success's writer could not: the stale failure
@@ -160,11 +209,12 @@ def orchestrator_policy(
                 "Action": ["s3:DeleteObject"],
                 "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
             },
+            *_use_results_key(results_key),
         ],
     }
 
 
-def reconciler_policy(*, log_group_arn: str, bucket_arn: str) -> Document:
+def reconciler_policy(*, log_group_arn: str, bucket_arn: str, results_key: ResultsKey | None = None) -> Document:
     """Check a destination record against its run (manifest, outcomes) and write the failure
     outcome. No invoke and no SSM: the reconciler cannot dispatch, so neither can what invokes it."""
     return {
@@ -184,12 +234,20 @@ def reconciler_policy(*, log_group_arn: str, bucket_arn: str) -> Document:
                 "Action": ["s3:PutObject"],
                 "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
             },
+            *_use_results_key(results_key),
         ],
     }
 
 
-def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str, reconciler_arn: str) -> Document:
-    """Write and replace points and outcomes, check for an existing outcome, mark the shards it
+def worker_policy(
+    *,
+    log_group_arn: str,
+    bucket_arn: str,
+    secrets_path_arn: str,
+    reconciler_arn: str,
+    results_key: ResultsKey | None = None,
+) -> Document:
+    """Create points and success outcomes, write and clear failures, check for an existing outcome, mark the shards it
     started, read its experiment secrets, and report a crash to the reconciler (the on-failure destination; never the
     orchestrator, which dispatches)."""
     return {
@@ -197,12 +255,23 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
         "Statement": [
             _logs(log_group_arn),
             {
-                # points keys are unique per execution; a worker deletes only its own orphan file
-                # or one no standing outcome names
-                "Sid": "WritePoints",
+                # points keys are unique per execution, so a points file is created once and never
+                # replaced: the rows a standing success vouches for cannot be rewritten. Only keys of
+                # the points shape: nothing else under points/ for the Glue table to read.
+                "Sid": "CreatePoints",
                 "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:DeleteObject"],
-                "Resource": [f"{bucket_arn}/points/*"],
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{POINTS_FILES}"],
+                "Condition": _CREATE_ONLY,
+            },
+            {
+                # a worker deletes only its own orphan file or one no standing outcome names; IAM
+                # cannot tell those from a vouched file, nor this task's run from another's
+                # (docs/reliability.md, "What IAM cannot enforce")
+                "Sid": "ClearUnvouchedPoints",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject"],
+                "Resource": [f"{bucket_arn}/{POINTS_FILES}"],
             },
             {
                 # a success is created, never replaced nor deleted: a PUT without `If-None-Match`
@@ -214,7 +283,7 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Effect": "Allow",
                 "Action": ["s3:PutObject"],
                 "Resource": [f"{bucket_arn}/{SUCCESS_OUTCOMES}"],
-                "Condition": {"Null": {"s3:if-none-match": "false"}},
+                "Condition": _CREATE_ONLY,
             },
             {
                 "Sid": "WriteAndClearFailureOutcomes",
@@ -254,6 +323,7 @@ def worker_policy(*, log_group_arn: str, bucket_arn: str, secrets_path_arn: str,
                 "Resource": [f"{secrets_path_arn.rsplit('/', 1)[0]}/{BINDINGS_PATH}*"],
             },
             _invoke("ReportFailuresToReconciler", reconciler_arn),
+            *_use_results_key(results_key),
         ],
     }
 

@@ -40,7 +40,10 @@ class SweepStack(pulumi.ComponentResource):
         expiries = [Expiry("athena/", ATHENA_RESULTS_DAYS)]
         if config.results_expire_days:
             expiries += [Expiry(p, config.results_expire_days) for p in ("runs/", "points/", "outcomes/", "started/")]
-        results = SecureBucket(f"{prefix}-results", SecureBucketArgs(tags, expiries, config.force_destroy), child)
+        results_key = self._results_key(config, child)
+        results = SecureBucket(
+            f"{prefix}-results", SecureBucketArgs(tags, expiries, config.force_destroy, results_key), child
+        )
         code = SecureBucket(f"{prefix}-artifacts", SecureBucketArgs(tags, [], config.force_destroy), child)
         catalog = ResultsCatalog(
             f"{prefix}-catalog",
@@ -51,6 +54,7 @@ class SweepStack(pulumi.ComponentResource):
                 bytes_scanned_cutoff=config.athena_bytes_scanned_cutoff,
                 tags=tags,
                 force_destroy=config.force_destroy,
+                kms_key_arn=results_key,
             ),
             child,
         )
@@ -94,9 +98,15 @@ class SweepStack(pulumi.ComponentResource):
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
 
+        # every role reads and writes the results bucket: each may use its key (if any), through S3 only
+        key_arn: pulumi.Input[str] = results_key if results_key is not None else ""
+
+        def grant(arn: str) -> policies.ResultsKey | None:
+            return policies.ResultsKey(arn, config.region) if arn else None
+
         def orchestrator_policy(log_group_arn: str) -> pulumi.Output[str]:
             return pulumi.Output.all(
-                results.bucket.arn, parameters_arn, worker_arn, orchestrator_arn, reconciler_arn
+                results.bucket.arn, parameters_arn, worker_arn, orchestrator_arn, reconciler_arn, key_arn
             ).apply(
                 lambda a: json.dumps(
                     policies.orchestrator_policy(
@@ -106,25 +116,29 @@ class SweepStack(pulumi.ComponentResource):
                         worker_arn=a[2],
                         orchestrator_arn=a[3],
                         reconciler_arn=a[4],
+                        results_key=grant(a[5]),
                     )
                 )
             )
 
         def worker_policy(log_group_arn: str) -> pulumi.Output[str]:
-            return pulumi.Output.all(results.bucket.arn, parameters_arn, reconciler_arn).apply(
+            return pulumi.Output.all(results.bucket.arn, parameters_arn, reconciler_arn, key_arn).apply(
                 lambda a: json.dumps(
                     policies.worker_policy(
                         log_group_arn=log_group_arn,
                         bucket_arn=a[0],
                         secrets_path_arn=a[1] + "/" + SECRETS_PATH.rstrip("/"),
                         reconciler_arn=a[2],
+                        results_key=grant(a[3]),
                     )
                 )
             )
 
         def reconciler_policy(log_group_arn: str) -> pulumi.Output[str]:
-            return results.bucket.arn.apply(
-                lambda bucket: json.dumps(policies.reconciler_policy(log_group_arn=log_group_arn, bucket_arn=bucket))
+            return pulumi.Output.all(results.bucket.arn, key_arn).apply(
+                lambda a: json.dumps(
+                    policies.reconciler_policy(log_group_arn=log_group_arn, bucket_arn=a[0], results_key=grant(a[1]))
+                )
             )
 
         orchestrator = SweepFunction(
@@ -248,3 +262,23 @@ class SweepStack(pulumi.ComponentResource):
             outputs.SETTINGS_ADMIN_POLICY: api.admin_policy.arn,
         }
         self.register_outputs(self.outputs)
+
+    def _results_key(self, config: StackConfig, child: pulumi.ResourceOptions) -> pulumi.Input[str] | None:
+        """The results bucket's KMS key ARN under `sweep:encryption: kms` (the given one, or one
+        created here, rotating yearly, named `alias/sweep-<stage>`); None under SSE-S3."""
+        if not config.kms:
+            return None
+        if config.kms_key_arn is not None:
+            return config.kms_key_arn  # its key policy is its owner's: it must let IAM policies grant it
+        # no `policy`: KMS's default key policy lets the account's IAM policies grant the key, which
+        # is how each role gets exactly the use it needs (policies.py)
+        key = aws.kms.Key(
+            f"{config.prefix}-key",
+            description=f"sweep {config.stage}: results bucket and Athena query results",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=config.tags,
+            opts=child,
+        )
+        aws.kms.Alias(f"{config.prefix}-key-alias", name=f"alias/{config.prefix}", target_key_id=key.key_id, opts=child)
+        return key.arn

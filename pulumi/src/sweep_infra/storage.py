@@ -25,11 +25,33 @@ class SecureBucketArgs:
     tags: dict[str, str]
     expiries: list[Expiry] = field(default_factory=list)
     force_destroy: bool = False
+    kms_key_arn: pulumi.Input[str] | None = None
+    """SSE-KMS with this key and an S3 Bucket Key; None: SSE-S3."""
+
+
+def _default_encryption(
+    kms_key_arn: pulumi.Input[str] | None,
+) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgs:
+    if kms_key_arn is None:
+        # SSE-S3: no key to manage or pay for. No S3 Bucket Key: it only cuts KMS requests under SSE-KMS.
+        return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
+            ),
+        )
+    # the Bucket Key: S3 asks KMS for a bucket-level key now and then instead of a data key per
+    # object, which keeps a run's KMS requests (and their cost, docs/deploy.md) few
+    return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+        apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+            sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn
+        ),
+        bucket_key_enabled=True,
+    )
 
 
 class SecureBucket(pulumi.ComponentResource):
-    """An S3 bucket that is encrypted (SSE-S3), private, owner-enforced and reachable only over TLS;
-    incomplete multipart uploads are cleaned up after a day."""
+    """An S3 bucket that is encrypted (SSE-S3, or SSE-KMS with a given key), private, owner-enforced
+    and reachable only over TLS; incomplete multipart uploads are cleaned up after a day."""
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("sweep:storage:SecureBucket", name, None, opts)
@@ -38,14 +60,7 @@ class SecureBucket(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=self.bucket.id,
-            # SSE-S3: no key to manage or pay for. No S3 Bucket Key: it only cuts KMS requests under SSE-KMS.
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                )
-            ],
+            rules=[_default_encryption(args.kms_key_arn)],
             opts=child,
         )
         block = aws.s3.BucketPublicAccessBlock(

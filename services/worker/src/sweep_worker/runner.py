@@ -146,7 +146,9 @@ def _run_shard(
     result.rows.execution = layout.execution_tag(execution, result.rows.ok, result.rows.failed)
     key = layout.points_key(task.run_id, task.shard_id, result.rows.execution)
     try:
-        deps.store.put(key, result.rows.to_parquet())
+        # created, never replaced (the role allows no other PUT here): the key is this execution's
+        # own, so a key that is already there is our write that committed before an error
+        deps.store.put_if_absent(key, result.rows.to_parquet())
     except Exception as exc:
         # the write may have committed before the error: the failure vouches for no rows, so
         # whatever landed is an orphan that readers ignore; remove it if we can
