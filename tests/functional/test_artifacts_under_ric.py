@@ -420,3 +420,56 @@ def test_the_workers_budget_follows_the_deadline_lambda_gives(stage: Stage) -> N
     assert 3 <= body["points_ok"] <= 11, body
     assert answer.seconds < 4, answer.seconds
     print(f"\n  4 s deadline: {body['points_ok']} of 20 points, answered after {answer.seconds:.2f} s")
+
+
+def test_a_handler_error_is_posted_as_lambda_expects_and_the_environment_lives_on(stage: Stage) -> None:
+    # GIVEN an event that names no run and shard, so that no outcome can be recorded: the worker raises
+    _, answer = stage.worker.invoke({"kind": "sweep.shard", "config": {"y": 1.0}})
+    # THEN the runtime client posts it to the invocation's `error`, typed, with its message
+    assert answer.kind == "error"
+    assert answer.body["errorType"] == "InvalidTaskError", answer.body
+    assert "run_id" in answer.body["errorMessage"], answer.body
+    # AND the same execution environment takes the next invocation, as Lambda reuses it
+    event = tasks_for({"experiment": "synthetic", "config": {"y": 1.0}, "grid": {"x": [1, 2]}}, "ric-after").event(0)
+    _, answer = stage.worker.invoke(event)
+    assert (answer.kind, answer.body["status"], answer.body["points_ok"]) == ("response", "success", 2)
+    assert stage.worker.process.poll() is None
+
+
+def test_the_functions_import_only_their_artifact_and_the_runtime_client(
+    artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    # GIVEN the interpreter and path the runtime client runs the functions with
+    runtime = runtime_dir(tmp_path)
+    script = (
+        "import importlib, json, sys\n"
+        "names = sys.argv[1:]\n"
+        "found = {}\n"
+        "for n in names:\n"
+        "    try:\n"
+        "        found[n] = importlib.import_module(n).__file__\n"
+        "    except ImportError:\n"
+        "        found[n] = None\n"
+        "print(json.dumps(found))\n"
+    )
+    for name, handler in (("orchestrator", stack.ORCHESTRATOR_HANDLER), ("worker", stack.WORKER_HANDLER)):
+        task = artifacts[name]
+        modules = [handler.rpartition(".")[0], "pydantic", "boto3", "awslambdaric", "sweep_infra", "pytest"]
+        # WHEN it imports the handler's module, its dependencies, and what only the repository has
+        done = subprocess.run(
+            [sys.executable, "-S", "-B", "-c", script, *modules],
+            cwd=task,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{task}:{runtime}", "SWEEP_STORE": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        # THEN the function's code and dependencies come from its artifact, the client from the runtime,
+        # and neither the repository's packages nor this virtualenv's are there to hide a missing one
+        for module in modules[:3]:
+            assert found[module] is not None, module
+            assert Path(found[module]).is_relative_to(task), (module, found[module])
+        assert Path(found["awslambdaric"]).parent.parent == runtime
+        assert (found["sweep_infra"], found["pytest"]) == (None, None)
