@@ -77,7 +77,7 @@ class RuntimeApi:
     headers Lambda sends, `response` and `error` are collected by request id."""
 
     function_arn: str
-    events: queue.Queue[tuple[str, bytes, float]] = field(default_factory=queue.Queue)
+    events: queue.Queue[tuple[str, bytes, float] | None] = field(default_factory=queue.Queue)
     answers: dict[str, queue.Queue[Answer]] = field(default_factory=dict)
     taken_at: dict[str, float] = field(default_factory=dict)
     first_next_at: float | None = None
@@ -96,9 +96,15 @@ class RuntimeApi:
                     return
                 if api.first_next_at is None:
                     api.first_next_at = time.perf_counter()
-                # a bounded wait: the client polls again after an empty answer would be wrong, so the
-                # test stops the process instead of answering when no event comes
-                request_id, body, deadline_s = api.events.get(timeout=INVOKE_TIMEOUT_S)
+                # a bounded wait: Lambda holds `next` until an event comes; the test stops the process
+                try:
+                    item = api.events.get(timeout=INVOKE_TIMEOUT_S)
+                except queue.Empty:
+                    item = None
+                if item is None:  # the environment was stopped, or the test gave up waiting: no answer
+                    self.close_connection = True
+                    return
+                request_id, body, deadline_s = item
                 # the invocation's time starts when the environment takes it, after its init, as on Lambda
                 deadline_ms = int((time.time() + deadline_s) * 1000)
                 api.taken_at[request_id] = time.perf_counter()
@@ -228,6 +234,7 @@ class Function:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+        self.api.events.put(None)  # a `next` still waiting (the client's poll) returns now
         self.server.shutdown()
         self.server.server_close()
 
