@@ -125,3 +125,17 @@ def test_plan_on_a_stage_warns_and_bills_the_same(tmp_path: Path, monkeypatch: p
         "unit": "API interactions",
         "usd": 0.0025,
     }
+
+
+def test_a_stack_that_turns_high_throughput_on_plans_without_the_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN prod's stack config with `sweep:ssmHighThroughput: true` (the stack then turns it on for the account)
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    prod = (ROOT / "Pulumi.prod.yaml").read_text().replace("config:\n", "config:\n  sweep:ssmHighThroughput: true\n", 1)
+    (stacks / "Pulumi.prod.yaml").write_text(prod)
+    monkeypatch.setenv(environment.PULUMI_DIR, str(stacks))
+    answer = plan_on_prod(tmp_path)
+    assert not any("Parameter Store" in w for w in answer["warnings"])
+    assert answer["estimate"]["cost"]["ssm_high_throughput"]["units"] == 500.0
