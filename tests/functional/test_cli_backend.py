@@ -17,6 +17,7 @@ from sweep_cli import errors
 from sweep_cli.backend import Backend, BackendOptions
 from sweep_cli.local import LocalBackend
 from sweep_cli.main import app
+from sweep_cli.remote import RetryPolicy
 from sweep_cli.stage import resolve_stage, stage_region
 from sweep_cli.stage_ops import StageBackend
 from sweep_contracts.errors import SweepError
@@ -136,10 +137,14 @@ def test_a_failed_query_is_exit_1_not_bad_input(tmp_path: Path) -> None:
     assert output.startswith('error: the query failed: Binder Error: Referenced column "nope" not found')
 
 
-def test_an_unreachable_stage_is_exit_1_with_the_fix(aws_env: None) -> None:
+def test_an_unreachable_stage_is_exit_1_with_the_fix(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sweep_cli.remote.DEFAULT_RETRY", RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05))
     code, output = invoke("status", "run-1", "--endpoint", "http://127.0.0.1:9", "--region", REGION)
     assert code == 1
-    assert output.startswith("error: The stage's API at http://127.0.0.1:9 cannot be reached (connect timeout 5 s):")
+    # a status poll is idempotent: tried 3 times, each retry said, then the one error paragraph
+    retries, error = output.split("error: ", 1)
+    assert [line.split(" (")[0] for line in retries.splitlines()] == ["retrying GET /runs/run-1"] * 2
+    assert error.startswith("The stage's API at http://127.0.0.1:9 cannot be reached (connect timeout 5 s):")
     assert "hint: check the URL (the stack output `api_url`) and your network" in output
 
 

@@ -143,9 +143,9 @@ def test_a_name_that_is_no_setting_is_refused_before_any_request_issue20(api: Fa
         f"error: `{name}` is not a setting; did you mean `{guess}`?\n"
         "  hint: a stage setting is one of max_points, max_shards, max_request_bytes, max_task_bytes, shard_size, "
         "min_shards, time_budget_margin_ms, shard_time_budget_s, dispatch_concurrency, dispatch_max_attempts, "
-        "fanout_batch_size, worker_concurrency, max_event_age_s, refuse_expiring_runs, worker_memory_mb, "
-        "worker_timeout_s, max_run_cost_usd, price_lambda_gb_s_nusd, price_lambda_request_nusd, "
-        "price_s3_put_nusd, price_athena_gb_nusd; an experiment default is `experiments.<experiment>.<key>`.\n"
+        "fanout_batch_size, worker_concurrency, max_event_age_s, refuse_expiring_runs, ssm_high_throughput, "
+        "worker_memory_mb, worker_timeout_s, max_run_cost_usd, price_lambda_gb_s_nusd, price_lambda_request_nusd, "
+        "price_s3_put_nusd, price_ssm_high_throughput_nusd, price_athena_gb_nusd; an experiment default is `experiments.<experiment>.<key>`.\n"
     )
     assert api.requests == []
     assert parameter(api.stage, "shard_size") == ("50", 1)

@@ -27,6 +27,7 @@ from sweep_infra.preflight import (
     check_stack_exists,
     check_tools,
     check_worker_concurrency,
+    propose_reservations,
     run_checks,
     stage_reservations,
     stage_worker_concurrency,
@@ -191,6 +192,7 @@ def lambda_api(aws_env: None) -> Iterator[Any]:
             return None
 
         client.meta.events.register("before-send.lambda.GetAccountSettings", account_settings)
+        client.account_settings = account_settings  # for clients the code under test makes itself
         yield client
 
 
@@ -275,3 +277,68 @@ def test_a_full_quota_needs_no_advice(lambda_api: Any) -> None:
         "stage `prod` reserves 500, leaving 500 unreserved. Lambda takes at most 10,000 invoke requests a second "
         "here (10 x the quota); a run's dispatchers slow down to it when throttled"
     )
+
+
+# --- reservations proposed (issue 22, item 3) ----------------------------------------------------
+
+
+def test_an_unreserved_stage_is_offered_reservations_that_fit(lambda_api: Any) -> None:
+    # GIVEN dev (worker_concurrency 20, nothing reserved) on an account with 1,000 unreserved
+    setting = stage_worker_concurrency(ROOT, "dev")
+    # WHEN the preflight looks at the stage's reservations
+    report = propose_reservations(lambda_api, "dev", [], setting)
+    # THEN it proposes a small orchestrator reservation and one for the worker equal to worker_concurrency,
+    # with the exact commands, what stays unreserved, and the trade-off
+    assert report == (
+        "stage `dev` reserves no concurrency for its orchestrator or worker: the worker may take every free slot "
+        "of the account's unreserved pool, so the API's synchronous invokes of the orchestrator get 429 (HTTP 500 "
+        "through API Gateway), other functions in the account are throttled, and worker_concurrency 20 caps nothing. "
+        "The account can spare 20 for the orchestrator and 20 for the worker (960 stay unreserved): "
+        "`pulumi config set --path --stack dev sweep:orchestrator.reservedConcurrency 20` and "
+        "`pulumi config set --path --stack dev sweep:worker.reservedConcurrency 20`, then deploy. A reservation "
+        "is taken from the account's pool for good, used or not (docs/deploy.md)"
+    )
+
+
+def test_a_reservation_already_set_is_not_proposed_again(lambda_api: Any) -> None:
+    report = propose_reservations(lambda_api, "prod", [Reservation("sweep-prod-worker", 500)], 500)
+    assert report == (
+        "stage `prod` reserves no concurrency for its orchestrator: the worker may take every free slot of the "
+        "account's unreserved pool, so the API's synchronous invokes of the orchestrator get 429 (HTTP 500 through "
+        "API Gateway), other functions in the account are throttled. The account can spare 20 for the orchestrator "
+        "(480 stay unreserved): `pulumi config set --path --stack prod sweep:orchestrator.reservedConcurrency 20`, "
+        "then deploy. A reservation is taken from the account's pool for good, used or not (docs/deploy.md)"
+    )
+    both = [Reservation("sweep-prod-orchestrator", 20), Reservation("sweep-prod-worker", 500)]
+    assert propose_reservations(lambda_api, "prod", both, 500) == (
+        "stage `prod` reserves 20 for its orchestrator and 500 for its worker: worker_concurrency is a real cap, "
+        "and the worker cannot starve the API or the account"
+    )
+
+
+def test_a_small_account_is_told_why_nothing_is_proposed(lambda_api: Any) -> None:
+    # GIVEN a new account: quota 50, all unreserved; Lambda keeps 100 unreserved, so nothing can be reserved
+    lambda_api.limits = {"ConcurrentExecutions": 50, "UnreservedConcurrentExecutions": 50}
+    report = propose_reservations(lambda_api, "dev", [], 20)
+    assert report == (
+        "stage `dev` reserves no concurrency for its orchestrator or worker: the worker may take every free slot "
+        "of the account's unreserved pool, so the API's synchronous invokes of the orchestrator get 429 (HTTP 500 "
+        "through API Gateway), other functions in the account are throttled, and worker_concurrency 20 caps nothing. "
+        "The account cannot spare 20 for the orchestrator and 20 for the worker: 50 are unreserved and Lambda keeps "
+        "100. To reserve them, ask for a higher quota: `aws service-quotas request-service-quota-increase "
+        "--service-code lambda --quota-code L-B99A9384 --desired-value 1000 --region us-east-1`"
+    )
+
+
+def test_run_checks_prints_the_proposal(lambda_api: Any, tmp_path: Path) -> None:
+    # GIVEN the shipped dev stack, tools that work, and an account with room
+    path = executables(
+        tmp_path / "bin",
+        pulumi='case "$1" in whoami) echo \'{"url":"https://api.pulumi.com"}\';; stack) echo \'[{"name":"dev"}]\';; esac',
+        uv="exit 0",
+    )
+    session = boto3.Session(region_name="us-east-1")
+    session.events.register("before-send.lambda.GetAccountSettings", lambda_api.account_settings)
+    checks = run_checks("dev", ROOT, {"PATH": path}, session)
+    proposal = [c for c in checks if "sweep:worker.reservedConcurrency 20" in c.text]
+    assert [c.verdict for c in proposal] == ["ok"]

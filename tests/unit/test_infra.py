@@ -734,6 +734,18 @@ def test_a_stage_can_turn_on_ssm_high_throughput_and_destroying_it_keeps_it_on()
     )
     # account-wide: `pulumi destroy` of one stage must not reset it under another
     assert setting["name"] in result["retained"]
+    # and the stage's settings say so: no fan-out warning at submit, its price in the run estimate
+    params = {
+        r["inputs"]["name"]: r["inputs"]["value"]
+        for r in result["resources"]
+        if r["type"] == "aws:ssm/parameter:Parameter"
+    }
+    assert params["/sweep/dev/ssm_high_throughput"] == "1"
+
+
+def test_without_high_throughput_the_stage_setting_is_off(stack: str) -> None:
+    params = {p["inputs"]["name"]: p["inputs"]["value"] for p in resources(stack, "aws:ssm/parameter:Parameter")}
+    assert params[f"/sweep/{stack}/ssm_high_throughput"] == "0"
 
 
 # --- reserved concurrency ------------------------------------------------------------------------

@@ -68,14 +68,17 @@ def stack_settings(stage: str, directory: Path | None) -> dict[str, Any]:
         return {}
     import yaml  # when read: `sweep --help` stays cheap
 
-    config = yaml.safe_load((directory / f"Pulumi.{stage}.yaml").read_text()) or {}
-    settings = (config.get("config") or {}).get("sweep:settings") or {}
+    config = (yaml.safe_load((directory / f"Pulumi.{stage}.yaml").read_text()) or {}).get("config") or {}
+    settings = config.get("sweep:settings") or {}
     if not isinstance(settings, dict):
         raise UsageError(
             f"`sweep:settings` in Pulumi.{stage}.yaml is {type(settings).__name__}, not a mapping.",
             field="sweep:settings",
             hint=f"set each setting with `pulumi config set --path sweep:settings.NAME VALUE --stack {stage}`.",
         )
+    if str(config.get("sweep:ssmHighThroughput", "")).lower() == "true":
+        # the stack turns Parameter Store's higher throughput on and seeds the setting (sweep_infra.config)
+        settings = {**settings, "ssm_high_throughput": 1}
     return settings
 
 

@@ -106,8 +106,10 @@ class StackConfig(_Model):
         return {"project": "sweep", "stage": self.stage}
 
     def effective_settings(self) -> SystemSettings:
-        """The stack's settings over the built-in defaults: the value of every SSM parameter."""
-        return SystemSettings.resolve(self.settings, source="default", strict=True)
+        """The stack's settings over the built-in defaults: the value of every SSM parameter. A stack that
+        turns Parameter Store's higher throughput on (`ssmHighThroughput`) says so in `ssm_high_throughput`."""
+        settings = {**self.settings, **({"ssm_high_throughput": 1} if self.ssm_high_throughput else {})}
+        return SystemSettings.resolve(settings, source="default", strict=True)
 
     def binding_parameters(self) -> dict[str, str]:
         """Each secret's binding as (parameter name under the prefix → JSON text)."""

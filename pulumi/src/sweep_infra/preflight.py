@@ -8,6 +8,8 @@ the fix instead of a traceback halfway through a deployment:
 - the stage's reserved concurrency fits the account (`lambda:GetAccountSettings`): Lambda refuses a
   reservation that leaves fewer than 100 unreserved executions, and new accounts often have a
   concurrency quota far below the default 1,000;
+- with no reservation, what to reserve (the commands): a small one for the orchestrator, and
+  `worker_concurrency` for the worker, when the account can spare them (issue 22, item 3);
 - `settings.worker_concurrency` is no more than the worker can have (its reservation, else the
   unreserved pool): the run estimates and the event-age check assume it.
 
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
 INVOKE_RATE_PER_QUOTA = 10  # invocation requests per second per unit of concurrency quota
 MIN_UNRESERVED = 100  # Lambda keeps at least this many executions unreserved per account and region
 DEFAULT_QUOTA = 1_000
+# The API's synchronous calls are short and a run's child dispatchers are a few (shards / fan-out
+# batch): 20 keeps the API answering while the worker holds the rest of the pool.
+ORCHESTRATOR_RESERVATION = 20
 QUOTA_CODE = "L-B99A9384"  # Service Quotas: AWS Lambda, Concurrent executions
 SELF_MANAGED = ("file://", "s3://", "gs://", "azblob://")
 INSTALL_PULUMI = (
@@ -208,6 +213,47 @@ def check_worker_concurrency(client: LambdaClient, stage: str, wanted: list[Rese
     return f"settings.worker_concurrency {setting} fits {where} ({available})"
 
 
+def propose_reservations(client: LambdaClient, stage: str, wanted: list[Reservation], setting: int | None) -> str:
+    """What the stage should reserve so the worker cannot starve the API or the account: a small
+    reservation for the orchestrator and `worker_concurrency` for the worker, with the commands,
+    when they leave the account at least `MIN_UNRESERVED` unreserved."""
+    configured = {r.function.removeprefix(f"sweep-{stage}-"): r.wanted for r in wanted}
+    missing = {"orchestrator": ORCHESTRATOR_RESERVATION, "worker": setting}
+    proposal = {role: n for role, n in missing.items() if role not in configured and n is not None}
+    if not proposal:
+        held_text = " and ".join(f"{n} for its {role}" for role, n in sorted(configured.items()))
+        return (
+            f"stage `{stage}` reserves {held_text}: worker_concurrency is a real cap, and the worker cannot starve "
+            "the API or the account"
+        )
+    unset = [role for role in ("orchestrator", "worker") if role not in configured]
+    risk = (
+        f"stage `{stage}` reserves no concurrency for its {' or '.join(unset)}: the worker may take every free slot "
+        "of the account's unreserved pool, so the API's synchronous invokes of the orchestrator get 429 (HTTP 500 "
+        "through API Gateway), other functions in the account are throttled"
+    )
+    if "worker" in unset and setting is not None:
+        risk += f", and worker_concurrency {setting} caps nothing"
+    limits = client.get_account_settings()["AccountLimit"]
+    unreserved = int(limits.get("UnreservedConcurrentExecutions", 0))
+    held = sum(_reserved_now(client, f"sweep-{stage}-{role}") for role in ("orchestrator", "worker"))
+    left = unreserved + held - sum(configured.values()) - sum(proposal.values())
+    amounts = " and ".join(f"{n} for the {role}" for role, n in proposal.items())
+    if left < MIN_UNRESERVED:
+        return (
+            f"{risk}. The account cannot spare {amounts}: {unreserved} are unreserved and Lambda keeps "
+            f"{MIN_UNRESERVED}. To reserve them, ask for a higher quota: `aws service-quotas "
+            f"request-service-quota-increase --service-code lambda --quota-code {QUOTA_CODE} --desired-value "
+            f"{DEFAULT_QUOTA} --region {client.meta.region_name}`"
+        )
+    set_path = f"pulumi config set --path --stack {stage}"
+    commands = " and ".join(f"`{set_path} sweep:{role}.reservedConcurrency {n}`" for role, n in proposal.items())
+    return (
+        f"{risk}. The account can spare {amounts} ({left} stay unreserved): {commands}, then deploy. A reservation "
+        "is taken from the account's pool for good, used or not (docs/deploy.md)"
+    )
+
+
 @dataclass(frozen=True)
 class Check:
     """One check's verdict: `ok`, `failed` (with the fix) or `skipped` (with what it needs)."""
@@ -247,7 +293,9 @@ def run_checks(stage: str, root: Path, environ: Mapping[str, str], session: boto
         return checks
     client = session.client("lambda", region_name=region)
     _attempt(checks, lambda: check_concurrency(client, stage, region, wanted))
-    _attempt(checks, lambda: check_worker_concurrency(client, stage, wanted, stage_worker_concurrency(root, stage)))
+    setting = stage_worker_concurrency(root, stage)
+    _attempt(checks, lambda: check_worker_concurrency(client, stage, wanted, setting))
+    _attempt(checks, lambda: propose_reservations(client, stage, wanted, setting))
     return checks
 
 

@@ -47,8 +47,7 @@ def plan(
     from sweep_cli.engine import local_runtime
     from sweep_cli.files import load_settings
     from sweep_cli.overrides import sweep_request
-    from sweep_contracts.estimate import check_run
-    from sweep_orchestrator.submit import prepare, request_size, run_estimate
+    from sweep_orchestrator.submit import prepare, request_size, run_estimate, run_warnings
 
     effective = load_settings(settings)
     if stage is not None:
@@ -62,8 +61,9 @@ def plan(
     runtime, _ = local_runtime(Path("."), 1, effective, on_lambda=stage is not None)
     manifest = prepare(payload, runtime)  # raises, naming the setting, where the stage would refuse the run
     size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
-    estimate = run_estimate(manifest, effective) if stage is not None else None
-    warnings = check_run(estimate, effective) if estimate else []
+    experiment = runtime.registry.get(manifest.request.experiment)
+    estimate = run_estimate(manifest, effective, experiment.secrets) if stage is not None else None
+    warnings = run_warnings(estimate, effective, experiment) if estimate else []
     if as_json:
         answer: dict[str, Any] = {
             "plan": manifest.plan.model_dump(mode="json"),

@@ -12,6 +12,7 @@ pass S3's per-prefix request rates are warned about (`tiny_shard_message`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -324,3 +325,54 @@ def tiny_shard_message(estimate: RunEstimate, settings: SystemSettings) -> str |
 
 def _usd(amount: float) -> str:
     return f"${amount:,.2f}" if amount >= 0.995 else f"${amount:.2g}"
+
+
+SECRET_BURST_S = prices.SCALING_PERIOD_S
+"""Lambda starts up to 1,000 environments of a function at once, then 1,000 more every 10 s: a run's
+cold workers read their secrets within about this long of each other."""
+SSM_THROUGHPUT_COMMAND = (
+    "aws ssm update-service-setting --setting-id arn:aws:ssm:REGION:ACCOUNT:servicesetting/ssm/"
+    "parameter-store/high-throughput-enabled --setting-value true"
+)
+
+
+def secret_reads(shards: int, settings: SystemSettings, secrets: Sequence[str]) -> int:
+    """Parameter Store reads of a run's cold workers: each execution environment reads each secret
+    of its experiment once (warm invocations reuse it), and the run starts min(shards, concurrency)."""
+    return min(shards, settings.worker_concurrency) * len(secrets)
+
+
+def with_secret_reads(estimate: RunEstimate, settings: SystemSettings, secrets: Sequence[str]) -> RunEstimate:
+    """`estimate` with the bill for Parameter Store's higher throughput when the stage has it on
+    (`ssm_high_throughput`): every API interaction is billed then."""
+    if not settings.ssm_high_throughput:
+        return estimate
+    reads = secret_reads(estimate.shards, settings, secrets)
+    item = CostItem(units=reads, unit="API interactions", usd=reads * settings.price_ssm_high_throughput_nusd * NANO)
+    return estimate.model_copy(
+        update={"cost": {**estimate.cost, "ssm_high_throughput": item}, "cost_usd": estimate.cost_usd + item.usd}
+    )
+
+
+def secret_fanout_message(shards: int, settings: SystemSettings, experiment: str, secrets: Sequence[str]) -> str | None:
+    """A warning when the run's cold workers would read more secrets at once than Parameter Store's
+    default 40 reads a second serve in `SECRET_BURST_S`; none with higher throughput on."""
+    reads = secret_reads(shards, settings, secrets)
+    served = int(prices.SSM_STANDARD_TPS * SECRET_BURST_S)
+    if settings.ssm_high_throughput or reads <= served:
+        return None
+    workers = min(shards, settings.worker_concurrency)
+    names = ", ".join(f"`{name}`" for name in secrets)
+    per_worker = served // len(secrets)
+    return (
+        f"experiment `{experiment}` reads {len(secrets)} secret{'s' if len(secrets) > 1 else ''} ({names}) in each "
+        f"cold worker: this run starts {workers:,} workers (min of its {shards:,} shards and `worker_concurrency` "
+        f"{settings.worker_concurrency:,}), {reads:,} Parameter Store reads, and Lambda starts up to "
+        f"{prices.SCALING_STEP:,} workers at once ({prices.SCALING_STEP:,} more every {SECRET_BURST_S:g} s), but "
+        f"Parameter Store serves {prices.SSM_STANDARD_TPS} reads a second by default, {served:,} in "
+        f"{SECRET_BURST_S:g} s: the rest are throttled, wait out retries from the shard's time budget and may fail "
+        f"with SECRET_UNAVAILABLE. Fix: turn on Parameter Store's higher throughput for the account "
+        f"(`{SSM_THROUGHPUT_COMMAND}`, then the stage setting `ssm_high_throughput: 1`; billed "
+        f"${settings.price_ssm_high_throughput_nusd * NANO * 10_000:,.2f} per 10,000 API interactions), or run at "
+        f"most {per_worker:,} workers at once (`worker_concurrency`, or a run of at most {per_worker:,} shards)."
+    )

@@ -10,6 +10,8 @@ override each one with an integer setting of the same name (`price_*_nusd`). Rea
   billed as duration, at the same rate:
   https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/
 - Athena SQL $5.00 per TB scanned, rounded up to 10 MB per query: https://aws.amazon.com/athena/pricing/
+- Systems Manager Parameter Store, higher throughput: $0.05 per 10,000 API interactions (standard
+  throughput is free): https://aws.amazon.com/systems-manager/pricing/
 
 Free tiers, Savings Plans, the orchestrator's own duration, GETs, storage and log ingestion are left
 out: they are small next to the workers' duration for any run worth estimating.
@@ -25,6 +27,11 @@ S3_PUT_NUSD = 5_000
 """$0.005 per 1,000 PUTs (S3 Standard); LISTs are billed at the same tier."""
 ATHENA_GB_NUSD = 5_000_000
 """$5.00 per TB (10^12 bytes) scanned = $0.005 per GB (10^9 bytes)."""
+SSM_HIGH_THROUGHPUT_NUSD = 5_000
+"""$0.05 per 10,000 Parameter Store API interactions, once the account's higher throughput is on."""
+SSM_STANDARD_TPS = 40
+"""Parameter Store's default throughput per account and region, shared by GetParameter, GetParameters
+and GetParametersByPath (https://docs.aws.amazon.com/general/latest/gr/ssm.html)."""
 ATHENA_MIN_BYTES = 10_000_000
 """Athena bills at least 10 MB per query."""
 

@@ -130,6 +130,16 @@ class SystemSettings(Frozen):
         description="1: refuse a run whose shards cannot all start within `max_event_age_s`; 0: submit it "
         "with a warning.",
     )
+    ssm_high_throughput: int = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="1: the account has Parameter Store's higher throughput on (an account-level service setting: "
+        "`aws ssm update-service-setting --setting-id arn:aws:ssm:REGION:ACCOUNT:servicesetting/ssm/parameter-store/"
+        "high-throughput-enabled --setting-value true`), billed per API interaction and counted in the run estimate; "
+        "0: the default 40 reads a second, and a run whose cold workers read more secrets than that serves in 10 s "
+        "is warned about at submit.",
+    )
     worker_memory_mb: int = Field(
         default=1_769,
         ge=128,
@@ -157,6 +167,12 @@ class SystemSettings(Frozen):
         default=prices.LAMBDA_REQUEST_NUSD, ge=0, le=10**9, description="Lambda requests, nano-USD per invocation."
     )
     price_s3_put_nusd: int = Field(default=prices.S3_PUT_NUSD, ge=0, le=10**9, description="S3 PUTs, nano-USD each.")
+    price_ssm_high_throughput_nusd: int = Field(
+        default=prices.SSM_HIGH_THROUGHPUT_NUSD,
+        ge=0,
+        le=10**9,
+        description="Parameter Store API interactions at higher throughput, nano-USD each.",
+    )
     price_athena_gb_nusd: int = Field(
         default=prices.ATHENA_GB_NUSD, ge=0, le=10**12, description="Athena, nano-USD per GB (10^9 bytes) scanned."
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,8 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size
 from sweep_contracts.defaults import merge_config
 from sweep_contracts.errors import LimitExceededError, RunConflictError
-from sweep_contracts.estimate import RunEstimate, check_run, estimate_run
+from sweep_contracts.estimate import RunEstimate, check_run, estimate_run, secret_fanout_message, with_secret_reads
+from sweep_contracts.experiments import Experiment
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.points import PointSpace
@@ -99,13 +101,24 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
     )
     _check_task_size(manifest, settings)
     if rt.on_lambda:
-        check_run(run_estimate(manifest, settings), settings)
+        check_run(run_estimate(manifest, settings, experiment.secrets), settings)
     return manifest
 
 
-def run_estimate(manifest: RunManifest, settings: SystemSettings | None = None) -> RunEstimate:
-    """The run's cost and makespan on the stage whose settings planned it."""
-    return estimate_run(manifest.plan, settings or manifest.effective_settings(), manifest.request.expected_point_s)
+def run_estimate(
+    manifest: RunManifest, settings: SystemSettings | None = None, secrets: Sequence[str] = ()
+) -> RunEstimate:
+    """The run's cost and makespan on the stage whose settings planned it; `secrets`, its experiment's."""
+    effective = settings or manifest.effective_settings()
+    estimate = estimate_run(manifest.plan, effective, manifest.request.expected_point_s)
+    return with_secret_reads(estimate, effective, secrets)
+
+
+def run_warnings(estimate: RunEstimate, settings: SystemSettings, experiment: Experiment[Any]) -> list[str]:
+    """What a run the stage accepts is submitted with: `check_run`'s warnings, and whether Parameter
+    Store can serve the secret reads of its cold workers."""
+    fanout = secret_fanout_message(estimate.shards, settings, experiment.name, experiment.secrets)
+    return [*check_run(estimate, settings), *([fanout] if fanout else [])]
 
 
 RETRY_ATTEMPT_DIGITS = 3
@@ -146,7 +159,8 @@ def submit_run(
     manifest = prepare(payload, rt, request_bytes=request_bytes)
     if rt.store.put_if_absent(layout.manifest_key(manifest.run_id), manifest.to_json()):
         report = _dispatch(rt, manifest, all_shards(manifest))
-        return _result(manifest, existing=False, report=report, on_lambda=rt.on_lambda), manifest
+        experiment = rt.registry.get(manifest.request.experiment) if rt.on_lambda else None
+        return _result(manifest, existing=False, report=report, experiment=experiment), manifest
     existing = load_manifest(rt.store, manifest.run_id)
     if existing.request_hash != manifest.request_hash:
         changed = differences(existing.request.content(), manifest.request.content())
@@ -177,10 +191,16 @@ def _dispatch(rt: Runtime, manifest: RunManifest, shards: list[ShardRef]) -> Dis
 
 
 def _result(
-    manifest: RunManifest, *, existing: bool, report: DispatchReport | None = None, on_lambda: bool = False
+    manifest: RunManifest,
+    *,
+    existing: bool,
+    report: DispatchReport | None = None,
+    experiment: Experiment[Any] | None = None,
 ) -> SubmitResult:
+    """`experiment` is given for a new run on Lambda: it gets an estimate and its warnings."""
     report = report or DispatchReport()
-    estimate = run_estimate(manifest) if on_lambda and not existing else None
+    settings = manifest.effective_settings()
+    estimate = run_estimate(manifest, settings, experiment.secrets) if experiment and not existing else None
     return SubmitResult(
         run_id=manifest.run_id,
         points=manifest.plan.points_total,
@@ -191,6 +211,6 @@ def _result(
         delegated=report.delegated,
         dispatch_failed=len(report.failed),
         # past prepare's check, this only ever answers warnings (refusals were raised there)
-        warnings=check_run(estimate, manifest.effective_settings()) if estimate else [],
+        warnings=run_warnings(estimate, settings, experiment) if estimate and experiment else [],
         estimate=estimate,
     )
