@@ -32,7 +32,7 @@ SSM_CONFIG = Config(
 )
 
 # The worker's experiment secrets, read once per cold start. Parameter Store's standard throughput is
-# 40 GetParameter/s per account and region, and a fan-out starts up to ~100 cold workers a second:
+# 40 GetParameter/s per account and region, and a fan-out starts up to 1,000 cold workers at once:
 # a throttled read waits and tries again (jittered, 1 s base for throttling, doubling, at most 20 s)
 # instead of failing the shard with SECRET_UNAVAILABLE. Eight attempts ride out a 300-worker burst
 # at 40/s (tests/functional/test_ssm_fanout.py); higher throughput is the fix beyond that.
