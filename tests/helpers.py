@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sweep_cli.check import CheckReport, check_run
@@ -92,3 +93,15 @@ def outcome_totals(store: ObjectStore, run_id: str) -> tuple[int, int, int, int]
         sum(o.points_ok for o in every),
         sum(o.points_failed for o in every),
     )
+
+
+def install_plugin(site: Path, module: str, source: str, experiment: str, version: str = "1.0") -> Path:
+    """An experiment plugin `module` (its source) installed into `site` as a distribution would be:
+    the module, and a dist-info whose entry point registers `experiment` in `sweep.experiments`."""
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{module}-{version}.dist-info"
+    info.mkdir()
+    name = module.replace("_", "-")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[sweep.experiments]\n{experiment} = {module}:EXPERIMENT\n")
+    return site

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import install_plugin
+
 SWEEP = str(Path(sys.executable).with_name("sweep"))
 
 ATTACK = (
@@ -55,13 +57,7 @@ EXPERIMENT = Experiment(
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = tmp_path_factory.mktemp("site")
-    (site / "hostile_plugin.py").write_text(PLUGIN)
-    info = site / "hostile_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hostile-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[sweep.experiments]\nhostile = hostile_plugin:EXPERIMENT\n")
-    return site
+    return install_plugin(tmp_path_factory.mktemp("site"), "hostile_plugin", PLUGIN, "hostile")
 
 
 def sweep(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -26,7 +26,7 @@ from sweep_contracts.experiments import Registry
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.status import run_status
 from sweep_worker.runner import WorkerDeps, process_event
-from tests.helpers import tasks_for, vouched_points_key
+from tests.helpers import install_plugin, tasks_for, vouched_points_key
 
 SWEEP = str(Path(sys.executable).with_name("sweep"))
 
@@ -58,13 +58,7 @@ POINTS = [{"x": i, "tag": "t\ud800" if i == 3 else "t"} for i in range(10)]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = tmp_path_factory.mktemp("site")
-    (site / "lonely_plugin.py").write_text(LONELY)
-    info = site / "lonely_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lonely-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[sweep.experiments]\nlonely = lonely_plugin:EXPERIMENT\n")
-    return site
+    return install_plugin(tmp_path_factory.mktemp("site"), "lonely_plugin", LONELY, "lonely")
 
 
 def plugin(site: Path) -> ModuleType:

@@ -22,7 +22,7 @@ import pytest
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.status import read_outcomes, run_status
 from tests.functional.test_local_faults import alive, assert_reaped
-from tests.helpers import vouched_points_key
+from tests.helpers import install_plugin, vouched_points_key
 
 SWEEP = str(Path(sys.executable).with_name("sweep"))
 RUN_S = 150.0
@@ -72,13 +72,7 @@ EXPERIMENT = Experiment(name="hostile", config_model=Config, run=run, objective=
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = tmp_path_factory.mktemp("site")
-    (site / "hostile_plugin.py").write_text(PLUGIN)
-    info = site / "hostile_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hostile-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[sweep.experiments]\nhostile = hostile_plugin:EXPERIMENT\n")
-    return site
+    return install_plugin(tmp_path_factory.mktemp("site"), "hostile_plugin", PLUGIN, "hostile")
 
 
 def sweep_run(
