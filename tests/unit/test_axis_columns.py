@@ -74,7 +74,7 @@ def test_an_unreachable_stage_fails_within_the_connect_timeout() -> None:
     import pytest
 
     from sweep_cli.errors import StageUnreachableError
-    from sweep_cli.remote import StageClient
+    from sweep_cli.remote import RetryPolicy, StageClient
     from sweep_cli.stage import StageInfo
 
     # GIVEN a listener whose backlog is full, so a new connection is never answered
@@ -90,7 +90,8 @@ def test_an_unreachable_stage_fails_within_the_connect_timeout() -> None:
         fillers.append(filler)
     stage = StageInfo(name="dev", api_url=f"http://127.0.0.1:{port}", region="us-east-1")
     session = boto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
-    client = StageClient(stage, session=session, connect_timeout_s=1, timeout_s=30)
+    # one try: what is tested is the connect timeout of a call, not the retries of a status poll
+    client = StageClient(stage, session=session, connect_timeout_s=1, timeout_s=30, retry=RetryPolicy(attempts=1))
     # WHEN it is called THEN it gives up after the connect timeout, not the 30 s an answer may take
     started = time.monotonic()
     with pytest.raises(StageUnreachableError, match=r"cannot be reached \(connect timeout 1 s\)"):
