@@ -77,7 +77,10 @@ def test_the_reconciler_entry_refuses_a_genuine_dispatch_task_and_reconciles_rec
     task = real_dispatch(stage)
     # WHEN it reaches the reconciler's entry THEN it is refused and nothing is dispatched
     answer = handler.reconcile_handler(task, LambdaContext())
-    assert answer == {"refused": True, "reason": "the reconciler takes the worker's destination records only"}
+    assert answer == {
+        "refused": True,
+        "reason": "the reconciler takes Lambda's destination records only (the worker's and the orchestrator's)",
+    }
     assert stage.invokes.take() == []
     # AND a genuine destination record is still reconciled there
     stage.call("POST", "/runs", {**SWEEP, "run_id": "trust-2"})

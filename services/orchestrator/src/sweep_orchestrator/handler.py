@@ -42,7 +42,8 @@ def _reconcile(event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not is_destination_record(event):
-        return refused("non-destination", Untrusted("the reconciler takes the worker's destination records only"))
+        reason = "the reconciler takes Lambda's destination records only (the worker's and the orchestrator's)"
+        return refused("non-destination", Untrusted(reason))
     return _reconcile(event)
 
 
