@@ -111,6 +111,14 @@ def run(
             render.err.print(
                 render.shown(f"--force: removed run {payload['run_id']} ({removed} objects) to run it again")
             )
+        from sweep_contracts.search import is_search
+
+        if is_search(payload):
+            from sweep_cli.search_local import run_search
+            from sweep_cli.search_view import print_search
+
+            search = run_search(backend, payload, quiet=quiet)
+            raise typer.Exit(print_search(backend, search.run_id, quiet=quiet))
         start(backend, payload, follow=True, metric=metric, quiet=quiet)
 
 
