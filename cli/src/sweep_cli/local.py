@@ -115,6 +115,15 @@ class LocalBackend:
     def has_run(self, run_id: str) -> bool:
         return self.store.exists(layout.manifest_key(run_id))
 
+    def has_search(self, run_id: str) -> bool:
+        return self.store.exists(layout.search_key(run_id))
+
+    def remove_search(self, run_id: str) -> int:
+        """Delete a search's rounds, then its record; answers how many objects."""
+        from sweep_orchestrator.search.rounds import remove_search
+
+        return remove_search(self.store, run_id)
+
     def remove(self, run_id: str) -> int:
         """Delete the run's objects; answers how many."""
         return delete_run(self.store, run_id)

@@ -163,14 +163,42 @@ def view_json(view: SearchView) -> dict[str, Any]:
     }
 
 
-def print_search(backend: Any, run_id: str, *, quiet: bool = False, fmt: str = "table") -> int:
-    """Show a search (unless `quiet`) and answer its exit code: 0 when a trial completed and none
-    failed, 3 when some failed, 1 when none completed."""
+def _load(backend: Any, run_id: str) -> SearchView:
     from sweep_orchestrator.search.rounds import load_search
 
     rt = backend.runtime()
-    search = load_search(rt, run_id)
-    view = search_view(rt.store, search, backend.out)
+    return search_view(rt.store, load_search(rt, run_id), backend.out)
+
+
+def status_text(view: SearchView) -> str:
+    """Rounds done, best so far and budget left, in one paragraph."""
+    best = view.best
+    found = (
+        f"best so far {best.value:.6g} (trial {best.number}: "
+        + ", ".join(f"{k}={v!r}" for k, v in best.params.items())
+        + ")"
+        if best is not None and best.value is not None
+        else "no trial completed yet"
+    )
+    return f"search {view.search.run_id}: {progress_text(view)}; {found}"
+
+
+def print_search_status(backend: Any, run_id: str, *, as_json: bool = False) -> int:
+    """`sweep status SEARCH`: exit 0 while it runs or when done with every trial ok, as `print_search` after."""
+    view = _load(backend, run_id)
+    if as_json:
+        import json
+
+        print(json.dumps({k: v for k, v in view_json(view).items() if k != "history"}, default=str, indent=2))
+    else:
+        render.out.print(render.shown(status_text(view)))
+    return EXIT_OK if view.budget_left or view.best else EXIT_FAILED
+
+
+def print_search(backend: Any, run_id: str, *, quiet: bool = False, fmt: str = "table") -> int:
+    """Show a search (unless `quiet`) and answer its exit code: 0 when a trial completed and none
+    failed, 3 when some failed, 1 when none completed."""
+    view = _load(backend, run_id)
     if fmt == "json":
         import json
 

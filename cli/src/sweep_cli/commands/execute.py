@@ -106,7 +106,12 @@ def run(
     effective = load_settings(settings)
     payload = sweep_request(file, overrides, run_id, effective.max_request_bytes)
     with LocalBackend(out, workers, effective) as backend:
-        if force and isinstance(payload.get("run_id"), str) and backend.has_run(payload["run_id"]):
+        if force and isinstance(payload.get("run_id"), str) and backend.has_search(payload["run_id"]):
+            removed = backend.remove_search(payload["run_id"])
+            render.err.print(
+                render.shown(f"--force: removed search {payload['run_id']} ({removed} objects) to run it again")
+            )
+        elif force and isinstance(payload.get("run_id"), str) and backend.has_run(payload["run_id"]):
             removed = backend.remove(payload["run_id"])
             render.err.print(
                 render.shown(f"--force: removed run {payload['run_id']} ({removed} objects) to run it again")
@@ -183,6 +188,14 @@ def retry(
     from sweep_cli.overrides import parse_setting
 
     settings = dict(parse_setting(item) for item in overrides or [])
+    from sweep_cli.local import LocalBackend
+
+    if isinstance(backend, LocalBackend) and backend.has_search(run_id):
+        from sweep_cli.search_local import resume_search
+        from sweep_cli.search_view import print_search
+
+        resume_search(backend, run_id, quiet=quiet)
+        raise typer.Exit(print_search(backend, run_id, quiet=quiet))
     render.err.print(retry_text(backend.retry(run_id, settings, force)))
     if watch or backend.shards_run_here:
         status = backend.follow(run_id, quiet=quiet)

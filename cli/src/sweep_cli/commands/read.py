@@ -42,6 +42,12 @@ def status(
         from sweep_cli.check import check_command, store_of
 
         raise typer.Exit(check_command(run_id, store_of(backend), as_json))
+    from sweep_cli.local import LocalBackend
+
+    if isinstance(backend, LocalBackend) and backend.has_search(run_id):
+        from sweep_cli.search_view import print_search_status
+
+        raise typer.Exit(print_search_status(backend, run_id, as_json=as_json))
     result = backend.follow(run_id, quiet=False) if watch else backend.status(run_id)
     if as_json:
         print(result.model_dump_json(indent=2))
@@ -64,9 +70,17 @@ def results(
         bool, typer.Option("--local", help="With --stage: download the run's Parquet into --out and use DuckDB.")
     ] = False,
 ) -> None:
-    """Query a run's results with SQL (DuckDB here, Athena on a stage); without --sql, the summary."""
+    """Query a run's results with SQL (DuckDB here, Athena on a stage); without --sql, the summary.
+    For a search: its history (objective per trial, best so far), best setting and importances."""
     if local:
         backend = backend.local_copy(run_id)
+    from sweep_cli.local import LocalBackend
+
+    if not sql and isinstance(backend, LocalBackend) and backend.has_search(run_id):
+        from sweep_cli.search_view import print_search
+
+        print_search(backend, run_id, fmt="json" if fmt == Format.json else "table")
+        return
     if sql:
         render.print_result(backend.query(run_id, sql), fmt.value)
         return

@@ -88,8 +88,8 @@ def sampler(spec: SearchSpec, round_number: int) -> optuna.samplers.BaseSampler:
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(spec.batch, 1)))
         if spec.sampler == "random":
             return optuna.samplers.RandomSampler(seed=seed)
-        if spec.sampler == "grid":
-            return optuna.samplers.GridSampler(_grid_space(spec), seed=seed)
+        if spec.sampler == "grid":  # one order of the grid for the whole search: the search's seed
+            return optuna.samplers.GridSampler(_grid_space(spec), seed=spec.seed)
         if spec.sampler == "cmaes":
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         return optuna.samplers.GPSampler(seed=seed)
@@ -102,21 +102,17 @@ def sampler(spec: SearchSpec, round_number: int) -> optuna.samplers.BaseSampler:
         ) from exc
 
 
-def _system_attrs(spec: SearchSpec, params: Mapping[str, JsonValue]) -> dict[str, Any]:
-    """What `GridSampler` reads to know a trial visited a grid point."""
-    if spec.sampler != "grid":
+def _system_attrs(chosen: optuna.samplers.BaseSampler, params: Mapping[str, JsonValue]) -> dict[str, Any]:
+    """What `GridSampler` reads to know a trial visited a grid point: the point's place in its
+    (seeded, shuffled) grid and the grid's space."""
+    import optuna
+
+    if not isinstance(chosen, optuna.samplers.GridSampler):
         return {}
-    space = _grid_space(spec)
-    names = sorted(space)
-    grid = list(_product([space[n] for n in names]))
+    names: list[str] = chosen._param_names
     key = tuple(params.get(n) for n in names)
-    return {"grid_id": grid.index(key), "search_space": {n: space[n] for n in names}} if key in grid else {}
-
-
-def _product(axes: Sequence[list[Any]]) -> Sequence[tuple[Any, ...]]:
-    import itertools
-
-    return list(itertools.product(*axes))
+    grids: list[tuple[Any, ...]] = chosen._all_grids
+    return {"grid_id": grids.index(key), "search_space": chosen._search_space} if key in grids else {}
 
 
 def rebuild(search: SearchManifest, trials: Sequence[TrialRecord], round_number: int) -> optuna.Study:
@@ -125,9 +121,10 @@ def rebuild(search: SearchManifest, trials: Sequence[TrialRecord], round_number:
     import optuna
 
     spec = search.request.search
-    direction = optuna.study.StudyDirection.MAXIMIZE if search.objective.direction == "max" else None
+    direction = optuna.study.StudyDirection
+    chosen = sampler(spec, round_number)
     study = optuna.create_study(
-        direction=direction or optuna.study.StudyDirection.MINIMIZE, sampler=sampler(spec, round_number)
+        direction=direction.MAXIMIZE if search.objective.direction == "max" else direction.MINIMIZE, sampler=chosen
     )
     dists = distributions(spec)
     state = optuna.trial.TrialState
@@ -141,7 +138,7 @@ def rebuild(search: SearchManifest, trials: Sequence[TrialRecord], round_number:
                 value=trial.value if complete else None,
                 params=dict(trial.params),
                 distributions={name: dists[name] for name in trial.params if name in dists},
-                system_attrs=_system_attrs(spec, trial.params),
+                system_attrs=_system_attrs(chosen, trial.params),
                 user_attrs={"round": trial.round, "number": trial.number},
             )
         )

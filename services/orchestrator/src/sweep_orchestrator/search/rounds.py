@@ -22,8 +22,10 @@ from sweep_contracts.search import (
     SearchObjective,
     SearchRequest,
     parse_search_request,
+    round_run_id,
 )
-from sweep_orchestrator.runs import differences
+from sweep_contracts.storage import ObjectStore
+from sweep_orchestrator.runs import delete_run, differences
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.search.journal import RoundRecord, RowsOf, finished_trials, read_rounds
 from sweep_orchestrator.search.optimiser import ask_round
@@ -150,11 +152,20 @@ def load_search(rt: Runtime, run_id: str) -> SearchManifest:
     return SearchManifest.from_json(data)
 
 
-def is_search_run(rt: Runtime, run_id: str) -> bool:
-    try:
-        return rt.store.exists(layout.search_key(run_id))
-    except Exception:  # a run id that cannot be a key names no search
-        return False
+def remove_search(store: ObjectStore, run_id: str) -> int:
+    """Delete every round's run, then the search's record (last, so an interrupted removal can be
+    repeated); answers how many objects were removed."""
+    data = store.get(layout.search_key(run_id))
+    if data is None:
+        return 0
+    search = SearchManifest.from_json(data)
+    removed = 0
+    for number in range(search.request.search.rounds):
+        round_id = round_run_id(run_id, number)
+        if store.exists(layout.manifest_key(round_id)):
+            removed += delete_run(store, round_id)
+    store.delete(layout.search_key(run_id))
+    return removed + 1
 
 
 @dataclass(frozen=True)
