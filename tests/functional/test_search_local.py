@@ -83,7 +83,9 @@ def test_a_search_runs_its_rounds_and_shows_history_best_and_importances(referen
     assert [t["best_so_far"] for t in found] == running
     code, output = invoke("results", "search-local", "--out", str(reference))
     assert code == 0
-    assert "best setting (trial" in output and "95% interval" in output and "over 2 points (seed)" in output
+    assert "best setting (trial" in output
+    assert "95% interval" in output
+    assert "over 2 points (seed)" in output
     assert "parameter importances (PED-ANOVA): " in output
     code, output = invoke("status", "search-local", "--out", str(reference))
     assert (code, "3 of 3 rounds done, 12 of 12 trials (0 failed), budget left 0 trials" in output) == (0, True)
@@ -145,7 +147,8 @@ def test_each_trial_is_told_once_and_failed_trials_as_failed(tmp_path: Path, mon
     assert code == 3, output
     found = trials(out)
     states = [(n, state) for n, _, state, _ in found]
-    assert "fail" in {s for _, s in states} and "complete" in {s for _, s in states}
+    assert "fail" in {s for _, s in states}
+    assert "complete" in {s for _, s in states}
     # AND the optimiser of round r was told every trial of the rounds before it, once, failures as failed
     assert told == [[], states[:4], states[:8]]
     assert all(value is None for _, _, state, value in found if state == "fail")
