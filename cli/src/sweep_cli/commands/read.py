@@ -123,7 +123,14 @@ def report(
     """Write a self-contained HTML report: each metric against each swept parameter, interactions
     and heatmaps of pairs of axes, and the spread of repeats, per series. With several runs: each
     metric against each shared axis, one line per run."""
-    if len(run_ids) == 1:
+    from sweep_cli.local import LocalBackend
+
+    if len(run_ids) == 1 and LocalBackend(out).has_search(run_ids[0]):
+        from sweep_cli.search_report import write_search_report
+
+        with LocalBackend(out) as backend:
+            path = write_search_report(backend, run_ids[0], output or out / f"report-{run_ids[0]}.html")
+    elif len(run_ids) == 1:
         from sweep_cli.report import write_report
 
         path = write_report(out, run_ids[0], output or out / f"report-{run_ids[0]}.html", metric or [])

@@ -69,11 +69,27 @@ def _check_nuisance(request: SearchRequest, experiment: Experiment[Any]) -> None
             )
 
 
-def probe_trials(request: SearchRequest) -> dict[int, dict[str, JsonValue]]:
-    """Trials at the ends and middle of every axis: a round of them checks the config schema."""
+def probe_trials(request: SearchRequest, count: int = len(PROBE_QUANTILES)) -> dict[int, dict[str, JsonValue]]:
+    """Trials at the ends and middle of every axis (repeated up to `count`): a round of them checks
+    the config schema, and sizes a round for the plan and its estimate."""
     return {
-        i: {name: dist.draw(u) for name, dist in request.search.space.items()} for i, u in enumerate(PROBE_QUANTILES)
+        i: {name: dist.draw(PROBE_QUANTILES[i % len(PROBE_QUANTILES)]) for name, dist in request.search.space.items()}
+        for i in range(count)
     }
+
+
+def round_plans(search: SearchManifest, rt: Runtime) -> list[RunManifest]:
+    """The manifest each round's run would get, with probe trials in place of the ones it will ask:
+    a round's points, shards and worst-case estimate do not depend on which trials they are."""
+    request, plans = search.request, []
+    sizes = [request.search.round_size(n) for n in range(request.search.rounds)]
+    by_size: dict[int, RunManifest] = {}
+    for number, size in enumerate(sizes):
+        if size not in by_size:
+            probe = request.round_request(search.run_id, number, probe_trials(request, size))
+            by_size[size] = prepare(probe.model_dump(mode="json", exclude_none=True), rt)
+        plans.append(by_size[size])
+    return plans
 
 
 def prepare_search(payload: Any, rt: Runtime) -> tuple[SearchManifest, RunManifest]:
