@@ -84,7 +84,7 @@ def grid_values(case: dict[str, Any], tmp: Path) -> tuple[list[float], int, floa
     try:
         r = case["repeats"]
         rows = db.query(
-            f"SELECT avg(try(metrics['{case['metric']}'])) FROM points "  # noqa: S608 - our own metric name
+            f"SELECT avg(try(metrics['{case['metric']}'])) FROM points "
             f"GROUP BY CAST(floor(point_index / {r}) AS BIGINT)"
         ).rows
     finally:
