@@ -83,3 +83,11 @@ def test_the_report_shows_history_best_and_importances_and_escapes_experiment_te
     assert "<b>" not in page
     assert "&lt;script&gt;" in page
     assert len(re.findall(r"<tr><td>\d+</td><td>1</td>", page)) == 4  # four trials of round 1
+
+
+def test_the_search_examples_plan() -> None:
+    root = Path(__file__).resolve().parents[2]
+    for name, trials in (("search-synthetic.yaml", 48), ("search-llm.yaml", 16)):
+        result = runner.invoke(app, ["plan", str(root / "examples" / name), "--json"])
+        assert result.exit_code == 0, result.output
+        assert sum(r["trials"] for r in json.loads(result.output)["rounds"]) == trials

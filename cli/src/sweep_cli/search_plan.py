@@ -50,12 +50,13 @@ def plan_search(payload: Any, runtime: Runtime, stage: str | None, *, as_json: b
     if as_json:
         print(json.dumps(answer, indent=2))
         return
+    averaged = [*spec.average_over, *(["repeats"] if request.repeats > 1 else [])]
     render.out.print(
         render.shown(
             f"search of `{request.experiment}`: {spec.budget.trials} trials in {spec.rounds} rounds of up to "
             f"{spec.batch} ({spec.sampler}, seed {spec.seed}), {search.objective.direction} "
             f"{search.objective.metric}; each trial runs {request.trial_points} points"
-            + (f" (averaged over {', '.join(spec.average_over)})" if spec.average_over else "")
+            + (f" (averaged over {', '.join(averaged)})" if averaged else "")
         )
     )
     table = Table(title="Rounds", title_justify="left", header_style="bold")
