@@ -110,9 +110,10 @@ def test_a_search_interrupted_between_rounds_resumes_with_the_same_trials(refere
     assert trials(out) == trials(reference)
 
 
-def test_a_search_interrupted_mid_round_reruns_that_round_only(reference: Path, tmp_path: Path) -> None:
-    # GIVEN a search whose second round was interrupted: one shard was ended by the signal
-    # (INTERRUPTED), one died with its process (no outcome, no rows), and the third round never began
+@pytest.mark.parametrize("how", ["signal", "kill"])
+def test_a_search_interrupted_mid_round_reruns_that_round_only(reference: Path, tmp_path: Path, how: str) -> None:
+    # GIVEN a search whose second round was stopped with two shards unfinished: by a signal (the pool
+    # records them INTERRUPTED) or by a kill (no outcome, no rows); the third round never began
     out = tmp_path / "out"
     assert invoke("run", search_file(tmp_path), "--out", str(out), "-w", "2", "-q")[0] == 0
     store = LocalStore(out)
@@ -122,8 +123,9 @@ def test_a_search_interrupted_mid_round_reruns_that_round_only(reference: Path, 
         for key in [*store.list(layout.shard_points_prefix(second, shard_id))]:
             store.delete(key)
         store.delete(layout.outcome_key(second, "success", shard_id))
-    failure = ShardFailure(1, 1, 2, ErrorCode.INTERRUPTED, "the run was interrupted")
-    record_failures(store, second, [failure], datetime.now(UTC))
+    if how == "signal":
+        failures = [ShardFailure(k, 1, 2, ErrorCode.INTERRUPTED, "the run was interrupted") for k in (1, 2)]
+        record_failures(store, second, failures, datetime.now(UTC))
     # WHEN the search is resumed with `sweep retry`
     code, output = invoke("retry", "search-local", "--out", str(out), "-w", "2")
     # THEN the round's two shards run again, no trial is told as failed, and the trials are the same
