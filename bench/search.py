@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -35,6 +34,7 @@ runner = CliRunner()
 SYNTHETIC_STEPS = [round(-1 + 0.05 * i, 2) for i in range(41)]  # 41 × 41 = 1,681 settings
 MAZE_RECALL = [1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 60, 80]
 MAZE_MEMORY = [1, 2, 3, 4, 6, 8]
+MAZE_LOOPS = [0.0, 0.1, 0.25, 0.5]
 MAZE_REPEATS = 10
 MAZE_CONFIG = {"size": 21, "max_moves": 2000}
 
@@ -48,12 +48,8 @@ CASES: dict[str, dict[str, Any]] = {
     },
     "maze": {
         "experiment": "maze",
-        "config": MAZE_CONFIG,
-        "axes": {
-            "strategy": ["wall-follower", "random-walk", "dfs-recall"],
-            "recall_interval": MAZE_RECALL,
-            "short_memory": MAZE_MEMORY,
-        },
+        "config": {**MAZE_CONFIG, "strategy": "dfs-recall"},  # the strategy whose settings matter
+        "axes": {"recall_interval": MAZE_RECALL, "short_memory": MAZE_MEMORY, "loops": MAZE_LOOPS},
         "repeats": MAZE_REPEATS,  # every setting on the same 10 mazes: the nuisance axis averaged over
         "metric": "efficiency",
     },
@@ -141,7 +137,9 @@ def quality(name: str, seeds: int, batch: int) -> dict[str, Any]:
 
 
 def cores(batch: int, rounds: int, work: int) -> dict[str, Any]:
-    """CPU time of the pool's processes over wall time × cores, for a CPU-bound search."""
+    """How busy a CPU-bound search keeps the pool: the shards' run time over the pool's capacity,
+    within rounds (first start to last finish of each round) and over the whole command."""
+    workers = os.cpu_count() or 2
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         doc = {
@@ -151,18 +149,22 @@ def cores(batch: int, rounds: int, work: int) -> dict[str, Any]:
             "search": {"space": {"x": {"uniform": [-1, 1]}, "y": {"uniform": [-1, 1]}}, "seed": 0,
                        "budget": {"trials": batch * rounds}, "batch": batch},
         }  # fmt: skip
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        wall = _run(doc, tmp / "out", os.cpu_count() or 2)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        db = ResultsDB(tmp / "out", "search-cores-r000")
-        try:
-            (point_ms,) = db.query("SELECT median(duration_ms) FROM points").rows[0]
-        finally:
-            db.close()
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    n = os.cpu_count() or 2
-    return {"batch": batch, "rounds": rounds, "work": work, "point_ms_median": point_ms, "wall_s": round(wall, 2),
-            "pool_cpu_s": round(cpu, 2), "cpus": n, "busy": round(cpu / (wall * n), 3),
+        wall = _run(doc, tmp / "out", workers)
+        busy_s, span_s = 0.0, 0.0
+        for number in range(rounds):
+            db = ResultsDB(tmp / "out", f"search-cores-r{number:03d}")
+            try:
+                total, first, last = db.query(
+                    "SELECT sum(duration_ms) / 1000, min(started_at), max(finished_at) FROM outcomes"
+                ).rows[0]
+            finally:
+                db.close()
+            busy_s += float(total)
+            span_s += (last - first).total_seconds()
+    return {"batch": batch, "rounds": rounds, "work": work, "workers": workers, "wall_s": round(wall, 2),
+            "shard_s": round(busy_s, 2), "rounds_span_s": round(span_s, 2),
+            "busy_within_rounds": round(busy_s / (span_s * workers), 3),
+            "busy_whole_command": round(busy_s / (wall * workers), 3),
             "load_average_1m": os.getloadavg()[0]}  # fmt: skip
 
 
@@ -174,7 +176,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     answer: dict[str, Any] = {}
     for name in args.cases:
-        answer[name] = cores(args.batch, 4, 3_000_000) if name == "cores" else quality(name, args.seeds, args.batch)
+        answer[name] = cores(args.batch, 4, 1_000_000) if name == "cores" else quality(name, args.seeds, args.batch)
         print(json.dumps({name: answer[name]}, indent=2), flush=True)
 
 
