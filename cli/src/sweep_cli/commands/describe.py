@@ -43,10 +43,10 @@ def plan(
 ) -> None:
     """Check a sweep file and show its points, shards and caps, without running anything; with --stage,
     what the run would cost and how long it would take there (exit 2 when the stage would refuse it)."""
-    from sweep_cli import costing
-    from sweep_cli.engine import local_runtime
     from sweep_cli.files import load_settings
+    from sweep_cli.local.engine import local_runtime
     from sweep_cli.overrides import sweep_request
+    from sweep_cli.stage import costing
     from sweep_orchestrator.submit import prepare, request_size, run_estimate, run_warnings
 
     effective = load_settings(settings)
@@ -56,7 +56,7 @@ def plan(
     from sweep_contracts.search import is_search
 
     if is_search(payload):
-        from sweep_cli.search_plan import plan_search
+        from sweep_cli.search.plan import plan_search
 
         runtime, _ = local_runtime(Path("."), 1, effective, on_lambda=stage is not None)
         plan_search(payload, runtime, stage, as_json=as_json)

@@ -23,7 +23,8 @@ from sweep_cli.app import (
     exit_code,
     handles_errors,
 )
-from sweep_cli.backend import Backend, with_backend
+from sweep_cli.backend import with_backend
+from sweep_cli.runs import Backend
 
 # The engine, the query layer and the models are imported by the commands that use them, so that
 # `sweep --help` (and every command's --help) starts without pydantic (tests/unit/test_cold_start.py).
@@ -96,11 +97,11 @@ def run(
     ] = False,
 ) -> None:
     """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
-    from sweep_cli._pool import start_fork_server
+    from sweep_cli.local._pool import start_fork_server
 
     start_fork_server()  # first: it loads the worker while this process reads and plans the sweep
     from sweep_cli.files import load_settings
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
     from sweep_cli.overrides import sweep_request
 
     effective = load_settings(settings)
@@ -119,8 +120,8 @@ def run(
         from sweep_contracts.search import is_search
 
         if is_search(payload):
-            from sweep_cli.search_local import run_search
-            from sweep_cli.search_view import print_search
+            from sweep_cli.search.run import run_search
+            from sweep_cli.search.view import print_search
 
             search = run_search(backend, payload, quiet=quiet)
             raise typer.Exit(print_search(backend, search.run_id, quiet=quiet))
@@ -134,7 +135,7 @@ def rm(
     out: OutOption = DEFAULT_OUT,
 ) -> None:
     """Remove runs from a results directory: manifest, points and outcomes."""
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
 
     with LocalBackend(out) as backend:
         for run_id in run_ids:
@@ -188,11 +189,11 @@ def retry(
     from sweep_cli.overrides import parse_setting
 
     settings = dict(parse_setting(item) for item in overrides or [])
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
 
     if isinstance(backend, LocalBackend) and backend.has_search(run_id):
-        from sweep_cli.search_local import resume_search
-        from sweep_cli.search_view import print_search
+        from sweep_cli.search.run import resume_search
+        from sweep_cli.search.view import print_search
 
         resume_search(backend, run_id, quiet=quiet)
         raise typer.Exit(print_search(backend, run_id, quiet=quiet))

@@ -20,7 +20,8 @@ from sweep_cli.app import (
     exit_code,
     handles_errors,
 )
-from sweep_cli.backend import Backend, with_backend
+from sweep_cli.backend import with_backend
+from sweep_cli.runs import Backend
 
 RunIdArgument = Annotated[str, typer.Argument(help="The run.")]
 
@@ -42,10 +43,10 @@ def status(
         from sweep_cli.check import check_command, store_of
 
         raise typer.Exit(check_command(run_id, store_of(backend), as_json))
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
 
     if isinstance(backend, LocalBackend) and backend.has_search(run_id):
-        from sweep_cli.search_view import print_search_status
+        from sweep_cli.search.view import print_search_status
 
         raise typer.Exit(print_search_status(backend, run_id, as_json=as_json))
     result = backend.follow(run_id, quiet=False) if watch else backend.status(run_id)
@@ -74,10 +75,10 @@ def results(
     For a search: its history (objective per trial, best so far), best setting and importances."""
     if local:
         backend = backend.local_copy(run_id)
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
 
     if not sql and isinstance(backend, LocalBackend) and backend.has_search(run_id):
-        from sweep_cli.search_view import print_search
+        from sweep_cli.search.view import print_search
 
         print_search(backend, run_id, fmt="json" if fmt == Format.json else "table")
         return
@@ -123,19 +124,19 @@ def report(
     """Write a self-contained HTML report: each metric against each swept parameter, interactions
     and heatmaps of pairs of axes, and the spread of repeats, per series. With several runs: each
     metric against each shared axis, one line per run."""
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
 
     if len(run_ids) == 1 and LocalBackend(out).has_search(run_ids[0]):
-        from sweep_cli.search_report import write_search_report
+        from sweep_cli.search.page import write_search_report
 
         with LocalBackend(out) as backend:
             path = write_search_report(backend, run_ids[0], output or out / f"report-{run_ids[0]}.html")
     elif len(run_ids) == 1:
-        from sweep_cli.report import write_report
+        from sweep_cli.report.page import write_report
 
         path = write_report(out, run_ids[0], output or out / f"report-{run_ids[0]}.html", metric or [])
     else:
-        from sweep_cli.report_overlay import default_name, write_overlay
+        from sweep_cli.report.overlay import default_name, write_overlay
 
         path = write_overlay(out, run_ids, output or out / default_name(run_ids), metric or [])
     render.out.print(render.shown(f"report written to {path}"))

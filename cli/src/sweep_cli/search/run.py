@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep_cli import render
-from sweep_cli.local import LocalBackend
+from sweep_cli.local.backend import LocalBackend
 from sweep_cli.query import ResultsDB, metric_expr
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.search import SearchManifest

@@ -10,9 +10,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sweep_cli.report import figure, save_page, table
-from sweep_cli.report_plots import _panels, _style, _svg
-from sweep_cli.search_view import SearchView, _load, best_text, progress_text
+from sweep_cli.report.page import figure, save_page, table
+from sweep_cli.report.plots import _panels, _style, _svg
+from sweep_cli.search.view import SearchView, _load, best_text, progress_text
 
 
 def history_figure(view: SearchView) -> str:

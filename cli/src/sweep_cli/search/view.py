@@ -15,7 +15,7 @@ from rich.table import Table
 
 from sweep_cli import render
 from sweep_cli.app import EXIT_FAILED, EXIT_OK, EXIT_POINT_ERRORS
-from sweep_cli.intervals import Estimate, MetricRange, estimate
+from sweep_cli.report.intervals import Estimate, MetricRange, estimate
 from sweep_contracts.search import SearchManifest
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.search.journal import RoundRecord, TrialRecord, best_trial, read_rounds
@@ -76,7 +76,7 @@ def interval_of(trial: TrialRecord, trials: Sequence[TrialRecord]) -> Estimate |
 
 
 def search_view(store: LocalStore, search: SearchManifest, out: Path) -> SearchView:
-    from sweep_cli.search_local import local_rows
+    from sweep_cli.search.run import local_rows
 
     rounds = read_rounds(store, search, local_rows(out))
     trials = [t for r in rounds for t in r.trials]
