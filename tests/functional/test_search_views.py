@@ -91,3 +91,15 @@ def test_the_search_examples_plan() -> None:
         result = runner.invoke(app, ["plan", str(root / "examples" / name), "--json"])
         assert result.exit_code == 0, result.output
         assert sum(r["trials"] for r in json.loads(result.output)["rounds"]) == trials
+
+
+def test_a_searched_axis_the_experiment_does_not_take_is_named_as_the_file_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "search.yaml"
+    path.write_text(PLAN.replace("echo: {choice: [a, b]}", "kind: {choice: [a, b]}"))
+    result = runner.invoke(app, ["plan", str(path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        "error: `search.space.kind`: `kind` is not a known field (known fields: x, y, noise, fail_rate, sleep_ms, "
+        "work, crash, echo, seed) (experiment `synthetic`).\n  hint: see the `synthetic` config fields"
+    ), result.output
+    assert "grids[" not in result.output

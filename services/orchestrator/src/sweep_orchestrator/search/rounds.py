@@ -7,14 +7,15 @@ once, the second answered with the existing run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import JsonValue
 
 from sweep_contracts import layout
-from sweep_contracts.errors import RequestError, RunConflictError
+from sweep_contracts.errors import ExperimentConfigError, RequestError, RunConflictError
 from sweep_contracts.experiments import NUISANCE_AXES, Experiment
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.search import (
@@ -125,8 +126,35 @@ def prepare_search(payload: Any, rt: Runtime) -> tuple[SearchManifest, RunManife
         code_version=rt.code_version(),
     )
     probe = request.round_request(run_id, 0, probe_trials(request))
-    round_manifest = prepare(probe.model_dump(mode="json", exclude_none=True), rt)
+    try:
+        round_manifest = prepare(probe.model_dump(mode="json", exclude_none=True), rt)
+    except ExperimentConfigError as exc:
+        raise _in_search_terms(exc, request) from None
     return search, round_manifest
+
+
+_GRID_AXIS = re.compile(r"^grids\[\d+\]\.axes\.(?P<axis>.+)$")
+
+
+def _in_search_terms(exc: ExperimentConfigError, request: SearchRequest) -> ExperimentConfigError:
+    """A probe round's config error, naming the search's field (`search.space.x`), not the probe
+    round's grid (`grids[0].axes.x`), which the user never wrote."""
+
+    def field(path: str | None) -> str | None:
+        matched = _GRID_AXIS.fullmatch(path or "")
+        if not matched:
+            return path
+        axis = matched.group("axis")
+        return f"search.{'space' if axis in request.search.space else 'average_over'}.{axis}"
+
+    problems, seen = [], set()
+    for problem in exc.problems:  # the probe's three trials repeat one problem per grid
+        renamed = replace(problem, field=field(problem.field) or problem.field)
+        if (renamed.field, renamed.message) not in seen:
+            seen.add((renamed.field, renamed.message))
+            problems.append(renamed)
+    message = exc.message.replace(f"`{exc.field}`", f"`{field(exc.field)}`", 1)
+    return ExperimentConfigError(message, field=field(exc.field), value=exc.value, hint=exc.hint, problems=problems)
 
 
 def _new_search_id(experiment: str, now: datetime) -> str:
