@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from sweep_cli import render
-from sweep_cli.local.backend import LocalBackend
+from sweep_cli.local.backend import LocalBackend, _check_model_server
 from sweep_cli.query import ResultsDB, metric_expr
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.search import SearchManifest
 from sweep_orchestrator.search.journal import PointRow, RoundRecord, RowsOf, best_trial, read_rounds
-from sweep_orchestrator.search.rounds import advance, load_search, start_search
+from sweep_orchestrator.search.rounds import advance, load_search, prepare_search, start_search
 
 _SLACK_STEPS = 3
 """Steps past the budget's rounds the loop may take (resumes of an interrupted round)."""
@@ -64,6 +64,9 @@ def _unfinished(record: RoundRecord) -> bool:
 def run_search(backend: LocalBackend, payload: Any, *, quiet: bool) -> SearchManifest:
     """Start (or resume) a search and run its rounds until its budget is spent."""
     rt = backend.runtime()
+    # an LLM search whose server is down or lacks the model is refused before anything is written, as a run is
+    _, probe = prepare_search(payload, rt)
+    _check_model_server(probe.request.model_dump(mode="json", exclude_none=True), rt)
     search, existing = start_search(payload, rt)
     return drive(backend, search, existing=existing, quiet=quiet)
 
