@@ -154,3 +154,17 @@ def test_each_trial_is_told_once_and_failed_trials_as_failed(tmp_path: Path, mon
     # AND the optimiser of round r was told every trial of the rounds before it, once, failures as failed
     assert told == [[], states[:4], states[:8]]
     assert all(value is None for _, _, state, value in found if state == "fail")
+
+
+def test_force_and_rm_remove_a_search_and_its_rounds(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    path = tmp_path / "small.yaml"
+    path.write_text(SEARCH.format(fail_rate=0.0).replace("trials: 12", "trials: 4"))
+    assert invoke("run", str(path), "--out", str(out), "-w", "2", "-q")[0] == 0
+    code, output = invoke("run", str(path), "--out", str(out), "-w", "2", "-q", "--force")
+    assert code == 0, output
+    assert "--force: removed search search-local" in output
+    code, output = invoke("rm", "search-local", "--out", str(out))
+    assert code == 0, output
+    assert "removed search search-local and its rounds" in output
+    assert list(LocalStore(out).list("")) == []

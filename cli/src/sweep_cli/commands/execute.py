@@ -139,6 +139,10 @@ def rm(
 
     with LocalBackend(out) as backend:
         for run_id in run_ids:
+            if backend.has_search(run_id):
+                removed = backend.remove_search(run_id)
+                render.out.print(render.shown(f"removed search {run_id} and its rounds ({removed} objects) from {out}"))
+                continue
             removed = backend.remove(run_id)
             render.out.print(render.shown(f"removed run {run_id} ({removed} objects) from {out}"))
 
