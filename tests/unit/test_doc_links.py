@@ -65,6 +65,28 @@ def broken_anchors(document: Path) -> list[str]:
 
 
 MARKDOWN = [d for d in DOCUMENTS if d.suffix == ".md"]
+# a module named by its package's path in prose: `sweep_worker/isolate.py`, sweep_cli/local/engine.py
+MODULE_PATH = re.compile(r"(?<![\w./-])((?:sweep_[a-z]+|sweep)/[\w/]*\w\.py)")
+SOURCES = sorted(ROOT.glob("*/src")) + sorted(ROOT.glob("*/*/src"))
+
+
+def missing_modules(document: Path) -> list[str]:
+    named = set(MODULE_PATH.findall(document.read_text()))
+    return sorted(m for m in named if not any((src / m).is_file() for src in SOURCES))
+
+
+@pytest.mark.parametrize("document", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_module_a_page_names_by_path_exists(document: Path) -> None:
+    # modules move (the CLI's rooms, issue 24): a page naming the old path is wrong
+    assert missing_modules(document) == [], f"{document.relative_to(ROOT)} names modules that are not there"
+
+
+def test_the_check_finds_a_moved_module(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "the pool (`sweep_cli/procpool.py`, sweep_cli/local/procpool.py), libs/sweep_aws/src/sweep_aws/s3.py\n"
+    )
+    assert missing_modules(page) == ["sweep_cli/procpool.py"]
 
 
 @pytest.mark.parametrize("document", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
