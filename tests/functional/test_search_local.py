@@ -168,3 +168,43 @@ def test_force_and_rm_remove_a_search_and_its_rounds(tmp_path: Path) -> None:
     assert code == 0, output
     assert "removed search search-local and its rounds" in output
     assert list(LocalStore(out).list("")) == []
+
+
+def test_ctrl_c_mid_round_says_how_to_resume_the_search_and_retry_finishes_it(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # GIVEN a search of slow points running in its own process
+    out, path = tmp_path / "out", tmp_path / "slow.yaml"
+    path.write_text(SEARCH.format(fail_rate=0.0).replace("noise: 0.0,", "noise: 0.0, sleep_ms: 400,"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sweep_cli", "run", str(path), "--out", str(out), "-w", "2"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        # WHEN Ctrl-C reaches it during its second round
+        deadline = time.monotonic() + 120
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith("round 1/3") or time.monotonic() > deadline:
+                break
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        err = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    # THEN it exits 130 and names the search to resume, not the round
+    assert code == 130, err
+    assert f"Resume with: sweep retry search-local --out {out}" in err
+    # AND `sweep retry` finishes the search with every trial complete
+    code, output = invoke("retry", "search-local", "--out", str(out), "-w", "2", "-q")
+    assert code == 0, output
+    assert [(n, state) for n, _, state, _ in trials(out)] == [(n, "complete") for n in range(12)]

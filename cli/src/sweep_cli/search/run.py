@@ -12,6 +12,7 @@ from typing import Any
 
 from sweep_cli import render
 from sweep_cli.local.backend import LocalBackend, _check_model_server
+from sweep_cli.local.engine import RunInterrupted
 from sweep_cli.query import ResultsDB, metric_expr
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.search import SearchManifest
@@ -77,6 +78,15 @@ def resume_search(backend: LocalBackend, run_id: str, *, quiet: bool) -> SearchM
 
 
 def drive(backend: LocalBackend, search: SearchManifest, *, existing: bool, quiet: bool) -> SearchManifest:
+    """The rounds, until the budget is spent. A signal that stops a round is reported against the
+    search, so "Resume with:" names `sweep retry SEARCH`, which resumes the search, not one round."""
+    try:
+        return _drive(backend, search, existing=existing, quiet=quiet)
+    except RunInterrupted as stop:
+        raise RunInterrupted(stop.signum, [search.run_id], stop.unfinished) from None
+
+
+def _drive(backend: LocalBackend, search: SearchManifest, *, existing: bool, quiet: bool) -> SearchManifest:
     spec = search.request.search
     rows_of = CachedRows(backend.out)
     if not quiet:
