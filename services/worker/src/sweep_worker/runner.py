@@ -20,7 +20,6 @@ from sweep_contracts.errors import (
 )
 from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.outcomes import ErrorCode, Outcome, delete_quietly, finish_cleanup, read_outcome, record_outcome
-from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import ShardTask, identify_task, parse_task
 from sweep_worker.budget import TimeBudget
@@ -107,7 +106,7 @@ class _ShardFailed(Exception):  # noqa: N818 - internal control flow, never leav
 
 
 def _budget(task: ShardTask, remaining_ms: Callable[[], float] | None, timer: Timer) -> TimeBudget:
-    settings = SystemSettings.resolve(task.settings, source="default")
+    settings = task.settings
     if remaining_ms is not None:
         return TimeBudget(remaining_ms, settings.time_budget_margin_ms, timer)
     return TimeBudget.fixed(settings.shard_time_budget_s, settings.time_budget_margin_ms, timer=timer)
