@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sweep_contracts import redaction
 from sweep_contracts._json import canonical_json
@@ -53,10 +52,13 @@ its error `(type, message)` or None, its output, its call facts, its traceback),
 text as it gave it. A plain tuple, as `texts.PointTexts` is: one is made per point."""
 
 
-@dataclass(frozen=True, slots=True)
-class PointRow:
+class PointRow(NamedTuple):
     """One point's row: every column of the points table but `shard_id` and `execution` (which the
-    sink adds), its parameters as two parallel sequences. The worker's are made by `RowBuilder.row`."""
+    sink adds), its parameters as two parallel sequences. The worker's are made by `RowBuilder.row`.
+
+    A NamedTuple, not a frozen dataclass: immutable and typed alike, but made by `tuple.__new__`.
+    A frozen dataclass sets each of its 14 fields through `object.__setattr__`, which cost ~10% of a
+    near-zero-cost point's time on the per-point path (21-23 against 24-25 µs of CPU a point; issue 24)."""
 
     point_index: int
     series: str
@@ -72,16 +74,6 @@ class PointRow:
     call_json: str | None
     traceback: str | None
     log: str | None
-
-
-_PointRowFields: Any = dataclass(slots=True)(
-    type("_PointRowFields", (), {"__annotations__": {f.name: f.type for f in fields(PointRow)}})
-)
-"""`PointRow`'s fields in a plain slotted class, of the same layout: `RowBuilder.row` fills one and
-makes it a `PointRow` (`__class__` may be set between classes of one layout). A frozen dataclass
-sets each field through `object.__setattr__`: for a row's 14 that cost ~10% of a near-zero-cost
-point's time on the per-point path (21-23 against 24-25 µs of CPU a point, on a loaded machine;
-issue 24). tests/unit/test_point_row.py holds that such a row is a `PointRow` like any other."""
 
 
 AddRow = Callable[[PointRow], None]
@@ -118,7 +110,7 @@ class RowBuilder:
         `now_ms` for a batch of points that finished together)."""
         metrics, error, output, call, trace = result
         secrets, redact = self.secrets, redaction.redact
-        row = _PointRowFields(
+        return PointRow(
             index,
             texts[0],
             texts[1],
@@ -135,8 +127,6 @@ class RowBuilder:
             None if trace is None else redact(trace, secrets),
             None if log is None else redact(log, secrets),
         )
-        row.__class__ = PointRow
-        return cast(PointRow, row)
 
     def columns(
         self,
