@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 OUT ?= sweep-results
+DIST ?= dist
 
 # uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
@@ -47,9 +48,9 @@ run: $(UV) ## Run the example sweep locally (examples/maze.yaml) and print its s
 	$(UV) sync --frozen --inexact --no-dev --package sweepkit-cli
 	$(UV) run --frozen --no-sync sweep run examples/maze.yaml --out $(OUT)
 
-dist: $(UV) ## Build the wheels of every package into dist/ (to install sweep into your own project: docs/install.md)
-	rm -rf dist
-	$(UV) build --all-packages --wheel --out-dir dist
+dist: $(UV) ## Build the wheels of every package into dist/ (DIST=…), to install sweep in your own project: docs/install.md
+	rm -rf $(DIST)
+	$(UV) build --all-packages --wheel --out-dir $(DIST)
 
 test: install ## Run the unit and functional tests
 	$(UV) run --frozen pytest
