@@ -89,3 +89,16 @@ def test_a_stage_command_names_the_aws_extra(tmp_path: Path) -> None:
         "error: `sweep submit` needs `boto3`, which is not installed: it comes with the `aws` extra of sweepkit-cli.\n"
         + hint("aws")
     )
+
+
+def test_an_llm_sweep_names_the_llm_extra(tmp_path: Path) -> None:
+    # GIVEN the repository's LLM example (its endpoint is loopback; nothing is sent before the check)
+    example = Path(__file__).resolve().parents[2] / "examples" / "llm-local.yaml"
+    # WHEN it runs without httpx THEN the `llm` extra is named before any point runs
+    ran = sweep(tmp_path, "run", str(example), "--out", "out")
+    assert ran.returncode == 2
+    assert ran.stderr == (
+        "error: `sweep run` needs `httpx`, which is not installed: it comes with the `llm` extra of sweepkit-cli.\n"
+        + hint("llm")
+    )
+    assert not (tmp_path / "out" / "runs").exists()
