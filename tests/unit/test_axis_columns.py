@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sweep_cli.athena import scope_to_run
-from sweep_contracts.axes import axis_select, axis_types
+from sweep_cli.axes import axis_select, axis_types
 from sweep_contracts.request import SweepRequest, parse_request
 
 

@@ -19,7 +19,6 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size
 from sweep_contracts.defaults import merge_config
 from sweep_contracts.errors import LimitExceededError, RunConflictError
-from sweep_contracts.estimate import RunEstimate, check_run, estimate_run, secret_fanout_message, with_secret_reads
 from sweep_contracts.experiments import Experiment
 from sweep_contracts.manifest import RunManifest, RunPlan
 from sweep_contracts.planning import plan_shards
@@ -27,6 +26,13 @@ from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.version import experiment_version
+from sweep_orchestrator.cost.estimate import (
+    RunEstimate,
+    check_run,
+    estimate_run,
+    secret_fanout_message,
+    with_secret_reads,
+)
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef, all_shards
 from sweep_orchestrator.dispatched import read_record, write_record
 from sweep_orchestrator.failures import dispatch_failures, record_failures
