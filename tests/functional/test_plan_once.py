@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sweep_cli.local import LocalBackend
+from sweep_cli.local.backend import LocalBackend
 from sweep_contracts import planning
 from sweep_contracts.experiments import Experiment
 from sweep_contracts.planning import ShardPlan

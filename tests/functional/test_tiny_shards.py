@@ -15,8 +15,8 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest
 from typer.testing import CliRunner
 
-from sweep_cli import stage_ops
 from sweep_cli.main import app
+from sweep_cli.stage import backend as stage_ops
 from sweep_contracts import environment
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
