@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sweep_contracts.stack_config import read_stack_config, stack_config_path
 from sweep_infra.errors import PackagingError
 
 CONFIG_KEY = "sweep:experimentPackages"
@@ -41,13 +40,12 @@ def declared(root: Path, stack: str | None) -> tuple[str, ...]:
     """`sweep:experimentPackages` of `Pulumi.<stack>.yaml`, or () without a stack or the key."""
     if stack is None:
         return ()
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
+    config = read_stack_config(root, stack)
+    if config is None:
         raise PackagingError(
-            f"there is no stack config {path.name} for stack `{stack}`: create the stack "
+            f"there is no stack config {stack_config_path(root, stack).name} for stack `{stack}`: create the stack "
             f"(`pulumi stack init {stack}`) or pass the stack that exists (STACK=dev)."
         )
-    config: dict[str, Any] = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
     return check(config.get(CONFIG_KEY) or [], stack)
 
 
