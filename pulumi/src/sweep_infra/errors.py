@@ -36,9 +36,10 @@ class InfraError(SweepError):
 
 
 class StackConfigError(InfraError):
-    """The stack config is incomplete or wrong; the message says how to fix it."""
+    """The stack config is incomplete or wrong; its hint is the command that fixes it."""
 
     code = InfraCode.INVALID_STACK_CONFIG
+    hint_label = "Fix it with:"
 
 
 class PackagingError(InfraError):

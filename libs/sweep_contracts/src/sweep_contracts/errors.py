@@ -102,6 +102,8 @@ class SweepError(Exception):
 
     code: str = ApiCode.SWEEP_ERROR
     http_status = 500
+    hint_label = "Hint:"
+    """What the text shows before the hint (`str(error)`); a subclass whose hints are commands may say so."""
 
     def __init__(
         self,
@@ -126,7 +128,7 @@ class SweepError(Exception):
         if len(self.problems) > 1:
             others = "; ".join(f"`{p.field}`: {p.message}" for p in self.problems[1:])
             text = f"{text} Also: {others}."
-        return f"{text} Hint: {self.hint}" if self.hint else text
+        return f"{text} {self.hint_label} {self.hint}" if self.hint else text
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
