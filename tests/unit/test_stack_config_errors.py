@@ -42,3 +42,23 @@ def test_a_key_arn_that_is_not_one_names_the_field_the_value_and_the_command() -
     assert raised.value.hint == (
         "pulumi config set --stack dev sweep:kmsKeyArn arn:aws:kms:eu-west-1:111122223333:key/<key id>"
     )
+
+
+def test_a_packaging_error_keeps_its_fix_in_hint_and_reads_as_one_text() -> None:
+    from sweep_infra.errors import PackagingError
+    from sweep_infra.experiment_packages import check
+
+    # WHEN the stack config lists an installer option as an experiment package
+    with pytest.raises(PackagingError) as raised:
+        check(["--index-url=x"], "dev")
+    # THEN the fix is the hint, and the text is the message then the hint, as one paragraph
+    fix = "Fix it in Pulumi.dev.yaml: `sweep:experimentPackages: [examples/sample-experiment, mypkg==1.2]`."
+    assert (raised.value.field, raised.value.value, raised.value.hint) == (
+        "sweep:experimentPackages",
+        "--index-url=x",
+        fix,
+    )
+    assert str(raised.value) == (
+        "stack config `sweep:experimentPackages` of stack `dev` holds '--index-url=x', which is an option, "
+        f"not a package. {fix}"
+    )

@@ -43,9 +43,10 @@ class StackConfigError(InfraError):
 
 
 class PackagingError(InfraError):
-    """A Lambda artifact could not be built."""
+    """A Lambda artifact could not be built; its hint is a whole sentence saying what to do."""
 
     code = InfraCode.PACKAGING_FAILED
+    hint_label = ""
 
 
 class PreflightError(InfraError):

@@ -103,7 +103,8 @@ class SweepError(Exception):
     code: str = ApiCode.SWEEP_ERROR
     http_status = 500
     hint_label = "Hint:"
-    """What the text shows before the hint (`str(error)`); a subclass whose hints are commands may say so."""
+    """What the text shows before the hint (`str(error)`): a subclass whose hints are commands may say
+    so, and one whose hints are whole sentences shows none."""
 
     def __init__(
         self,
@@ -128,7 +129,9 @@ class SweepError(Exception):
         if len(self.problems) > 1:
             others = "; ".join(f"`{p.field}`: {p.message}" for p in self.problems[1:])
             text = f"{text} Also: {others}."
-        return f"{text} {self.hint_label} {self.hint}" if self.hint else text
+        if not self.hint:
+            return text
+        return f"{text} {self.hint_label} {self.hint}" if self.hint_label else f"{text} {self.hint}"
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
