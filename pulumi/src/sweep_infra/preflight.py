@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from sweep_contracts.stack_config import read_stack_config, stack_config_path, stack_stages
 from sweep_infra.errors import PreflightError
 from sweep_infra.price_region import price_region_problem
 
@@ -115,11 +114,10 @@ def check_credentials(session: boto3.Session) -> str:
 
 def stage_reservations(root: Path, stage: str) -> tuple[str, list[Reservation]]:
     """The stage's region and the reservations its stack config asks for."""
-    path = root / f"Pulumi.{stage}.yaml"
-    if not path.is_file():
-        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
-        raise PreflightError(f"there is no {path.name} in {root}: the stacks are {stacks}.")
-    config: dict[str, Any] = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    config = read_stack_config(root, stage)
+    if config is None:
+        name = stack_config_path(root, stage).name
+        raise PreflightError(f"there is no {name} in {root}: the stacks are {stack_stages(root)}.")
     wanted = [
         Reservation(f"sweep-{stage}-{role}", int(config[f"sweep:{role}"]["reservedConcurrency"]))
         for role in ("orchestrator", "worker")
@@ -191,7 +189,7 @@ def check_stack_exists(stage: str, root: Path, environ: Mapping[str, str], run: 
 
 
 def stage_worker_concurrency(root: Path, stage: str) -> int | None:
-    config: dict[str, Any] = (yaml.safe_load((root / f"Pulumi.{stage}.yaml").read_text()) or {}).get("config") or {}
+    config = read_stack_config(root, stage) or {}
     value = (config.get("sweep:settings") or {}).get("worker_concurrency")
     return int(value) if value is not None else None
 

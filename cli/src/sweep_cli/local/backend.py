@@ -21,6 +21,7 @@ from sweep_cli.report.llm import CALL_METRIC, per_option
 from sweep_cli.runs import RunRow, Summary
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
+from sweep_contracts.planning import ShardPlan
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_contracts.version import code_version, experiment_version
@@ -28,7 +29,7 @@ from sweep_orchestrator.retry import RetryResult, retry_run, with_settings
 from sweep_orchestrator.runs import delete_run, differences, list_runs, load_manifest
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import RunStatus, run_status
-from sweep_orchestrator.submit import SubmitResult, prepare, submit_run
+from sweep_orchestrator.submit import SubmitResult, Validated, plan_run, run_manifest, submit_manifest, validate
 
 
 class LocalBackend:
@@ -89,22 +90,25 @@ class LocalBackend:
         PoolDispatcher.start_loading()
         settings = self.settings or SystemSettings.resolve({}, source="default")
         runtime = self._runtime(settings)
-        _check_model_server(payload, runtime)
+        validated = validate(payload, runtime)  # a bad request fails here, before any server is asked or point timed
+        _check_model_server(validated)
         if sizing.measured(settings):
-            settings = self._sized(payload, runtime, settings)
+            settings = self._sized(validated, runtime, settings)
             runtime = replace(runtime, settings=lambda: settings)
-        result, _ = submit_run(payload, runtime)
+        # planned once, with the settings it runs with (measured or not)
+        result, _ = submit_manifest(plan_run(validated, runtime), runtime)
         return result
 
-    def _sized(self, payload: Any, runtime: Runtime, settings: SystemSettings) -> SystemSettings:
+    def _sized(self, validated: Validated, runtime: Runtime, settings: SystemSettings) -> SystemSettings:
         """The settings with `shard_size` measured on this machine (`sweep_cli.local.sizing`), unless the
         request sets it or names a run that exists (which keeps its plan)."""
-        manifest = prepare(payload, runtime)  # a bad request fails here, before any point is timed
-        run_id = payload.get("run_id") if isinstance(payload, Mapping) else None
-        if manifest.request.shard_size is not None or (run_id is not None and self.has_run(manifest.run_id)):
+        request, size = validated.request, validated.space.size
+        if request.shard_size is not None or size == 0 or (request.run_id is not None and self.has_run(request.run_id)):
             return settings
         assert self._dispatcher is not None  # set by `_runtime`
-        seconds = self._dispatcher.probe(manifest, sizing.PROBE_S, sizing.PROBE_POINTS)
+        # the probe times points spread over the whole sweep: its task is the sweep as one shard, not a plan
+        whole = ShardPlan(points_total=size, shard_size=size, shard_count=1, shard_size_source="probe")
+        seconds = self._dispatcher.probe(run_manifest(validated, runtime, whole), sizing.PROBE_S, sizing.PROBE_POINTS)
         return settings if seconds is None else sizing.sized(settings, seconds, self.workers)
 
     def retry(self, run_id: str, settings: Mapping[str, Any] | None = None, force: bool = False) -> RetryResult:
@@ -232,24 +236,17 @@ _PROBED_POINTS = 10_000
 the rest are not read (reading is cheap; a bigger LLM sweep is rare and costly anyway)."""
 
 
-def _check_model_server(payload: Any, runtime: Runtime) -> None:
+def _check_model_server(validated: Validated) -> None:
     """An LLM experiment's run is refused (exit 2) before any shard starts when a server its points
     name cannot be reached or does not serve their model (`sweep_experiments.llm.probe`); each
     (endpoint, model) is asked once."""
-    name = payload.get("experiment") if isinstance(payload, Mapping) else None
-    try:
-        experiment = runtime.registry.get(str(name))
-    except Exception:
-        return  # submit names the unknown experiment
+    experiment, space = validated.experiment, validated.space
     from sweep_experiments.llm.config import EndpointConfig
 
     if not issubclass(experiment.config_model, EndpointConfig):
         return
-    from sweep_contracts.points import PointSpace
     from sweep_experiments.llm.probe import EndpointProbeError, check_served
 
-    manifest = prepare(payload, runtime)  # a bad request fails here as it would at submit
-    space = PointSpace(manifest.request, manifest.config or manifest.request.config)
     if space.size == 0:
         return
     first = experiment.parse_config(space.effective_config(space.point(0)))

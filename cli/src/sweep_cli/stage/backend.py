@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from sweep_cli.axes import axis_select
 from sweep_cli.errors import UsageError
 from sweep_cli.local.backend import LocalBackend
 from sweep_cli.query import QueryResult, Settings, objective, summary_sql
@@ -21,7 +22,6 @@ from sweep_cli.stage.athena import AthenaQueries
 from sweep_cli.stage.remote import StageClient
 from sweep_cli.stage.resolve import StageInfo
 from sweep_contracts import layout
-from sweep_contracts.axes import axis_select
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import RetryResult

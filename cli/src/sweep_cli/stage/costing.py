@@ -1,5 +1,5 @@
 """`sweep plan --stage`: the stage's settings from its stack config, a measured time per point, and
-the run estimate as a table (the numbers are `sweep_contracts.estimate`'s, as submit computes them)."""
+the run estimate as a table (the numbers are `sweep_orchestrator.cost.estimate`'s, as submit computes them)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from rich.table import Table
 
 from sweep_cli import render
 from sweep_cli.errors import UsageError
-from sweep_contracts.estimate import RunEstimate
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
+from sweep_orchestrator.cost.estimate import RunEstimate
 
 
 def stage_settings(stage: str, local: SystemSettings) -> SystemSettings:
