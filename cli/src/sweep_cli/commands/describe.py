@@ -13,6 +13,8 @@ from sweep_cli import render
 from sweep_cli.app import SetOption, SettingsOption, SweepFileArgument, app, handles_errors
 
 if TYPE_CHECKING:  # the planner and the models wait for the command (`sweep --help` stays cheap)
+    from pydantic.fields import FieldInfo
+
     from sweep_contracts.manifest import RunManifest
 
 
@@ -137,13 +139,35 @@ def experiments(
     from rich.table import Table
 
     table = Table(title="config fields", title_justify="left", header_style="bold")
-    for column in ("field", "type", "default", "description"):
+    for column in ("field", "type", "default", "bounds", "description"):
         table.add_column(column)
     for field_name, info in experiment.config_model.model_fields.items():
         table.add_row(
             render.shown(field_name),
             render.shown(type_text(info.annotation)),
-            render.cell(info.default),
+            render.shown("required", "bold") if info.is_required() else render.cell(default_value(info)),
+            render.shown(bounds_text(info)),
             render.shown(info.description or ""),
         )
     render.out.print(table)
+
+
+_BOUNDS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<", "multiple_of": "multiple of"}
+_LENGTHS = {"min_length": "length ≥", "max_length": "length ≤"}
+
+
+def bounds_text(info: FieldInfo) -> str:
+    """A config field's constraints as a user reads them (`≥ 2, ≤ 301`, `length ≤ 64`); its choices
+    are in its type (`type_text`)."""
+    parts = []
+    for item in info.metadata:
+        for attribute, symbol in (_BOUNDS | _LENGTHS).items():
+            value = getattr(item, attribute, None)
+            if value is not None:
+                parts.append(f"{symbol} {value:g}" if isinstance(value, float) else f"{symbol} {value}")
+    return ", ".join(parts)
+
+
+def default_value(info: FieldInfo) -> Any:
+    """A field's default, a default factory's value included."""
+    return info.get_default(call_default_factory=True)

@@ -1,0 +1,45 @@
+"""The rough edges a second day with `sweep` finds (issue 23, items 5-13), each held by a test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sweep_cli.main import app
+
+runner = CliRunner()
+
+SWEEP = """
+experiment: synthetic
+run_id: day-two
+config: {y: -0.2}
+grid:
+  x: [0.0, 0.3]
+"""
+
+
+def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> str:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(SWEEP)
+    return str(path)
+
+
+def test_experiment_fields_show_required_and_bounds_23() -> None:
+    # WHEN a user reads an experiment with required fields, and one with bounded fields
+    code, stdout, _ = invoke("experiments", "openai-chat")
+    # THEN a required field says so, not pydantic's sentinel
+    assert code == 0
+    assert "PydanticUndefined" not in stdout
+    assert "required" in stdout
+    # AND bounds are shown as a user writes them
+    code, stdout, _ = invoke("experiments", "maze")
+    assert "≥ 2, ≤ 301" in stdout
+    assert "≥ 0, ≤ 1" in stdout
