@@ -43,3 +43,23 @@ def test_experiment_fields_show_required_and_bounds_23() -> None:
     code, stdout, _ = invoke("experiments", "maze")
     assert "≥ 2, ≤ 301" in stdout
     assert "≥ 0, ≤ 1" in stdout
+
+
+def test_a_metric_typo_is_bad_input_that_lists_the_recorded_metrics_23(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    recorded = "recorded metrics: checksum, distance, value."
+    # WHEN a run is summarised by a metric it does not record
+    code, stdout, stderr = invoke("run", sweep, "--out", out, "-w", "1", "-m", "valeu")
+    # THEN it says so with the recorded ones and exits 2, as `report -m` does; the run's status is still shown
+    assert code == 2, stdout + stderr
+    assert "error: metric `valeu` was not recorded in run `day-two`." in stderr
+    assert recorded in stderr
+    assert "succeeded" in stdout
+    # AND `results -m` and `compare -m` answer the same
+    for args in (("results", "day-two"), ("compare", "day-two", "day-two")):
+        code, stdout, stderr = invoke(*args, "--out", out, "-m", "valeu")
+        assert (code, stdout) == (2, ""), args
+        assert "error: metric `valeu` was not recorded in run `day-two`." in stderr
+        assert recorded in stderr
+    # AND a recorded metric still summarises
+    assert invoke("results", "day-two", "--out", out, "-m", "distance")[0] == 0

@@ -17,6 +17,7 @@ from sweep_cli.backend import RunRow, Summary
 from sweep_cli.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.errors import UsageError
 from sweep_cli.llm_report import CALL_METRIC, per_option
+from sweep_cli.metrics import require_recorded
 from sweep_cli.query import QueryResult, ResultsDB, Settings, objective
 from sweep_cli.session import StopSignals, explain
 from sweep_contracts import layout
@@ -158,6 +159,8 @@ class LocalBackend:
         manifest = load_manifest(self.store, run_id)
         db = ResultsDB(self.out, run_id)
         try:
+            if metric:
+                require_recorded(run_id, [metric], db.metric_names())
             found = objective(manifest.request.experiment, metric, db.metric_names)
             if found is None:
                 return None

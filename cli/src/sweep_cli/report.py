@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweep_cli.errors import UsageError
 from sweep_cli.intervals import Estimate, MetricRange
 from sweep_cli.llm_report import llm_section, records_calls
+from sweep_cli.metrics import require_recorded
 from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, Settings, metric_expr, objective, param_expr
 from sweep_cli.render import cell_text
 from sweep_cli.report_data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
@@ -191,14 +191,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
 def chosen_metrics(run_id: str, experiment: str, recorded: list[str], asked: Sequence[str]) -> list[str]:
     """The metrics to plot: those asked for (each one recorded), else the experiment's declared
     metrics that the run recorded, else every recorded one."""
-    unknown = [m for m in asked if m not in recorded]
-    if unknown:
-        raise UsageError(
-            f"metric `{unknown[0]}` was not recorded in run `{run_id}`.",
-            field="--metric",
-            value=unknown[0],
-            hint=f"recorded metrics: {', '.join(recorded) or 'none'}.",
-        )
+    require_recorded(run_id, asked, recorded)
     registry = Registry.default()
     found = registry.find(experiment)
     declared = [m for m in (found.metrics if found else ()) if m in recorded]

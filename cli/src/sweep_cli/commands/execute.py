@@ -9,6 +9,7 @@ import typer
 from sweep_cli import render
 from sweep_cli.app import (
     DEFAULT_OUT,
+    EXIT_BAD_INPUT,
     Format,
     MetricOption,
     OutOption,
@@ -24,6 +25,7 @@ from sweep_cli.app import (
     handles_errors,
 )
 from sweep_cli.backend import Backend, with_backend
+from sweep_cli.errors import UsageError
 
 # The engine, the query layer and the models are imported by the commands that use them, so that
 # `sweep --help` (and every command's --help) starts without pydantic (tests/unit/test_cold_start.py).
@@ -34,12 +36,18 @@ if TYPE_CHECKING:
 
 def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None, quiet: bool) -> int:
     """Show how a followed run ended (unless `quiet`) and answer its exit code."""
+    code = exit_code(status)
     if not quiet:
         if backend.summary_on_finish:
-            summary = backend.summary(run_id, metric)
-            if summary is None:
-                render.out.print("no metrics were recorded")
+            try:
+                summary = backend.summary(run_id, metric)
+            except UsageError as exc:  # a metric the run did not record: said, and exit 2 once shown
+                render.print_error(exc)
+                summary, code = None, code or EXIT_BAD_INPUT
             else:
+                if summary is None:
+                    render.out.print("no metrics were recorded")
+            if summary is not None:
                 render.print_summary(summary, Format.table)
             if status.points_error:
                 from sweep_cli.query import ERROR_GROUPS_SQL
@@ -49,7 +57,7 @@ def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None,
         render.out.print(render.status_text(status))
         for line in backend.next_steps(run_id, status):
             render.out.print(line)
-    return exit_code(status)
+    return code
 
 
 def start(backend: Backend, payload: Any, *, follow: bool, metric: str | None = None, quiet: bool = False) -> None:
