@@ -195,12 +195,15 @@ class PoolDispatcher:
             done = size if answer.get("duplicate") else answer.get("points_ok", size) + answer.get("points_failed", 0)
             return ShardDone(shard_id, done, answer.get("points_failed", 0), failed=answer["status"] != "success")
         if isinstance(result, Overran):
+            budget_s = result.limit_s - OVERRUN_GRACE_S
+            more = max(int(budget_s * 2), int(budget_s) + 1)
             message = (
                 f"the shard ran past its time budget twice and its local worker process was ended "
-                f"{result.limit_s - OVERRUN_GRACE_S:g} s + {OVERRUN_GRACE_S:g} s after it started, the second "
+                f"{budget_s:g} s + {OVERRUN_GRACE_S:g} s after it started, the second "
                 "time with its points in child processes: a point ignores the budget's alarm "
                 "(signal.alarm(0), `except BaseException`) or its process could not write its rows. "
-                f"Raise `shard_time_budget_s` or use a smaller shard_size, then `sweep retry {manifest.run_id}`."
+                f"Raise `shard_time_budget_s`{' or use a smaller shard_size' if size > 1 else ''}, then "
+                f"`sweep retry {manifest.run_id} --set shard_time_budget_s={more}`."
             )
             self._record(store, manifest, [(shard_id, attempt)], ErrorCode.TIME_BUDGET, message)
             return ShardDone(shard_id, size, 0, failed=True)

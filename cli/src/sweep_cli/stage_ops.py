@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from sweep_cli import render
 from sweep_cli.athena import AthenaQueries
 from sweep_cli.backend import RunRow, Summary
 from sweep_cli.errors import UsageError
@@ -86,7 +87,7 @@ class StageBackend:
             bound = "at most" if estimate.upper_bound else "about"
             lines.append(
                 f"  estimate: {bound} ${estimate.cost_usd:,.2f}, the last shard ending after {bound} "
-                f"{estimate.makespan_s:,.0f} s on {estimate.concurrency:,} workers"
+                f"{render.duration_text(estimate.makespan_s)} on {estimate.concurrency:,} workers"
             )
         lines += [f"  warning: {warning}" for warning in result.warnings]
         return "\n".join(lines)
@@ -164,8 +165,6 @@ class StageBackend:
         return Summary(settings.summary(name, goal, lambda sql: self.query(run_id, sql)), name, goal, (), settings)
 
     def local_copy(self, run_id: str) -> LocalBackend:
-        from sweep_cli import render
-
         fetched = download(self.stage, run_id, self.out)
         render.err.print(f"downloaded {fetched} changed objects of run {run_id} into {self.out}")
         return LocalBackend(self.out)
