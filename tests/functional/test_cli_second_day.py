@@ -63,3 +63,23 @@ def test_a_metric_typo_is_bad_input_that_lists_the_recorded_metrics_23(tmp_path:
         assert recorded in stderr
     # AND a recorded metric still summarises
     assert invoke("results", "day-two", "--out", out, "-m", "distance")[0] == 0
+
+
+def test_the_query_after_a_run_fits_a_terminal_and_head_shows_the_first_points_23(tmp_path: Path, sweep: str) -> None:
+    out = str(tmp_path / "out")
+    # WHEN a run finishes
+    code, stdout, _ = invoke("run", sweep, "--out", out, "-w", "1")
+    assert code == 0
+    # THEN the follow-up names the axes and a metric, not every column of `points`
+    said = " ".join(stdout.split())  # the console wraps long lines
+    assert "SELECT * FROM points" not in said
+    assert f"sweep results day-two --out {out} --head 5" in said
+    assert "SELECT point_index, x, metrics['value'] AS value FROM points LIMIT 5" in said
+    # AND `--head` shows the first points in one line each, within 120 columns
+    code, stdout, _ = invoke("results", "day-two", "--out", out, "--head", "5")
+    assert code == 0
+    lines = stdout.splitlines()
+    assert len(lines) == 2 + 4  # two points, a header and three rules
+    assert max(map(len, lines)) <= 120
+    assert lines[1].split("┃")[1:-1] == [f" {name} " for name in lines[1].split()[1::2]]
+    assert lines[1].split()[1::2] == ["point_index", "series", "status", "x", "value", "distance", "checksum"]

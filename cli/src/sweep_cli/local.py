@@ -16,12 +16,14 @@ from sweep_cli import sizing
 from sweep_cli.backend import RunRow, Summary
 from sweep_cli.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.errors import UsageError
+from sweep_cli.head import head_columns, suggested_sql
 from sweep_cli.llm_report import CALL_METRIC, per_option
 from sweep_cli.metrics import require_recorded
 from sweep_cli.query import QueryResult, ResultsDB, Settings, objective
 from sweep_cli.session import StopSignals, explain
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
+from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_contracts.version import code_version, experiment_version
@@ -147,6 +149,9 @@ class LocalBackend:
             for m in list_runs(self.store, limit)
         ]
 
+    def manifest(self, run_id: str) -> RunManifest:
+        return load_manifest(self.store, run_id)
+
     def query(self, run_id: str, sql: str) -> QueryResult:
         load_manifest(self.store, run_id)  # an unknown run is an error, not an empty answer
         db = ResultsDB(self.out, run_id)
@@ -202,13 +207,24 @@ class LocalBackend:
         steps = []
         if status.shards_failure or status.shards_pending:  # a retry reruns shards, not error rows
             steps.append(f"  rerun failed and missing shards with: sweep retry {run_id} --out {self.out}")
-        example = '"SELECT * FROM points LIMIT 5"'  # a command line to show, not a query to run
+        # a query whose answer fits a terminal (`SELECT *` folded 5 rows into 135 lines at 120 columns)
+        manifest = load_manifest(self.store, run_id)
+        axes, metrics = head_columns(manifest, lambda: self._recorded(run_id))
+        example = f'"{suggested_sql(axes, metrics)}"'  # a command line to show, not a query to run
         steps.append(
             f"\nresults in {self.out}/points/run_id={run_id}/\n"
+            f"  sweep results {run_id} --out {self.out} --head 5\n"
             f"  sweep results {run_id} --out {self.out} --sql {example}\n"
             f"  sweep report {run_id} --out {self.out}"
         )
         return steps
+
+    def _recorded(self, run_id: str) -> list[str]:
+        db = ResultsDB(self.out, run_id)
+        try:
+            return db.metric_names()
+        finally:
+            db.close()
 
     def no_runs_hint(self) -> str:
         return f"no runs in {self.out}; start one with `sweep run examples/maze.yaml --out {self.out}`"

@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 
-from sweep_cli import render
 from sweep_cli.athena import AthenaQueries
 from sweep_cli.backend import RunRow, Summary
 from sweep_cli.errors import UsageError
@@ -87,7 +86,7 @@ class StageBackend:
             bound = "at most" if estimate.upper_bound else "about"
             lines.append(
                 f"  estimate: {bound} ${estimate.cost_usd:,.2f}, the last shard ending after {bound} "
-                f"{render.duration_text(estimate.makespan_s)} on {estimate.concurrency:,} workers"
+                f"{estimate.makespan_s:,.0f} s on {estimate.concurrency:,} workers"
             )
         lines += [f"  warning: {warning}" for warning in result.warnings]
         return "\n".join(lines)
@@ -138,6 +137,9 @@ class StageBackend:
         manifest = self._manifest(run_id)
         return axis_select(manifest.request, "athena") if manifest is not None else ""
 
+    def manifest(self, run_id: str) -> RunManifest | None:
+        return self._manifest(run_id)
+
     def _manifest(self, run_id: str) -> RunManifest | None:
         """The run's manifest in the bucket (None if the stage names no bucket or it has none)."""
         if not self.stage.results_bucket:
@@ -165,6 +167,8 @@ class StageBackend:
         return Summary(settings.summary(name, goal, lambda sql: self.query(run_id, sql)), name, goal, (), settings)
 
     def local_copy(self, run_id: str) -> LocalBackend:
+        from sweep_cli import render
+
         fetched = download(self.stage, run_id, self.out)
         render.err.print(f"downloaded {fetched} changed objects of run {run_id} into {self.out}")
         return LocalBackend(self.out)

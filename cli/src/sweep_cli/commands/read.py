@@ -63,10 +63,24 @@ def results(
     local: Annotated[
         bool, typer.Option("--local", help="With --stage: download the run's Parquet into --out and use DuckDB.")
     ] = False,
+    head: Annotated[
+        int | None,
+        typer.Option(
+            "--head", min=1, help="The first N points: their series, status, axes and the metrics that fit 120 columns."
+        ),
+    ] = None,
 ) -> None:
     """Query a run's results with SQL (DuckDB here, Athena on a stage); without --sql, the summary."""
     if local:
         backend = backend.local_copy(run_id)
+    if sql and head:
+        from sweep_cli.errors import UsageError
+
+        raise UsageError("--head and --sql cannot be used together.", field="--head", hint="add LIMIT N to the SQL.")
+    if head:
+        from sweep_cli.head import head_query
+
+        sql = head_query(backend, run_id, head)
     if sql:
         render.print_result(backend.query(run_id, sql), fmt.value)
         return
