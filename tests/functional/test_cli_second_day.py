@@ -81,5 +81,5 @@ def test_the_query_after_a_run_fits_a_terminal_and_head_shows_the_first_points_2
     lines = stdout.splitlines()
     assert len(lines) == 2 + 4  # two points, a header and three rules
     assert max(map(len, lines)) <= 120
-    assert lines[1].split("┃")[1:-1] == [f" {name} " for name in lines[1].split()[1::2]]
+    assert [cell.strip() for cell in lines[1].split("┃")[1:-1]] == lines[1].split()[1::2]  # one name per column
     assert lines[1].split()[1::2] == ["point_index", "series", "status", "x", "value", "distance", "checksum"]
