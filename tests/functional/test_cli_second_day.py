@@ -83,3 +83,31 @@ def test_the_query_after_a_run_fits_a_terminal_and_head_shows_the_first_points_2
     assert max(map(len, lines)) <= 120
     assert [cell.strip() for cell in lines[1].split("┃")[1:-1]] == lines[1].split()[1::2]  # one name per column
     assert lines[1].split()[1::2] == ["point_index", "series", "status", "x", "value", "distance", "checksum"]
+
+
+def test_plan_says_local_runs_size_shards_at_run_time_and_the_report_shows_the_note_23(
+    tmp_path: Path, sweep: str
+) -> None:
+    out = tmp_path / "out"
+    # WHEN a sweep without `shard_size` is planned
+    code, stdout, _ = invoke("plan", sweep)
+    # THEN the plan says its shards are a stage's, and that `sweep run` sizes its own at run time
+    assert code == 0
+    said = " ".join(stdout.split())
+    assert "2 of 1 points (derived) on a stage; `sweep run` sizes local shards at run time" in said
+    # AND with a sample, what the local run would pick
+    code, stdout, _ = invoke("plan", sweep, "--sample", "2")
+    assert code == 0
+    assert "here about 2 of 1 points" in " ".join(stdout.split())
+    # AND a settings file that sets `shard_size` gets no note: both engines take it
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("shard_size: 1\n")
+    code, stdout, _ = invoke("plan", sweep, "--settings", str(settings))
+    assert (code, "at run time" in stdout) == (0, False)
+    # WHEN the run's report is written, its settings table carries the note of the measured size
+    assert invoke("run", sweep, "--out", str(out), "-w", "1", "-q")[0] == 0
+    code, _, _ = invoke("report", "day-two", "--out", str(out), "--no-open")
+    assert code == 0
+    page = (out / "report-day-two.html").read_text()
+    assert "<th>note</th>" in page
+    assert "measured by the local engine" in page

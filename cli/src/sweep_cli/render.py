@@ -255,7 +255,13 @@ def status_text(status: RunStatus) -> Text:
     return text
 
 
-def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str, Mapping[str, Any]]) -> list[Table]:
+def plan_tables(
+    manifest: RunManifest,
+    request_bytes: int,
+    settings: Mapping[str, Mapping[str, Any]],
+    shards_note: str | None = None,
+) -> list[Table]:
+    """The plan, its series and its settings; `shards_note` says how a local run's shards differ."""
     request = manifest.request
     plan = manifest.plan
     head = Table(show_header=False, box=None, title="Plan", title_justify="left")
@@ -272,7 +278,8 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     if staged:
         head.add_row("stage defaults", shown(", ".join(staged)))
     head.add_row("points", f"{plan.points_total:,}  (repeats {plan.repeats})")
-    head.add_row("shards", f"{plan.shard_count:,} of {plan.shard_size:,} points ({plan.shard_size_source})")
+    shards = f"{plan.shard_count:,} of {plan.shard_size:,} points ({plan.shard_size_source})"
+    head.add_row("shards", shards + (f"\n{shards_note}" if shards_note else ""))
     head.add_row("request", f"{request_bytes:,} bytes")
     series = Table(title="Series", title_justify="left", header_style="bold")
     for name in ("series", "first index", "points", "axes"):
@@ -286,10 +293,13 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
             shown(info.name), str(info.first_index), f"{info.size:,}", shown(axes_by_series.get(info.name, ""))
         )
     caps = Table(title="Settings", title_justify="left", header_style="bold")
-    for name in ("setting", "value", "source"):
+    for name in ("setting", "value", "source", "note"):
         caps.add_column(name)
     for name, record in settings.items():
-        caps.add_row(shown(name), shown(f"{record['value']:,}"), shown(record.get("source", "default")))
+        note = record.get("note") or (shards_note if name == "shard_size" else None)
+        caps.add_row(
+            shown(name), shown(f"{record['value']:,}"), shown(record.get("source", "default")), shown(note or "")
+        )
     return [head, series, caps]
 
 

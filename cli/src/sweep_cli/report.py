@@ -237,8 +237,11 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
             sections.extend(_series_section(db, ctx, info.name) for info in manifest.plan.series)
         else:
             sections.append("<p>No metrics were recorded.</p>")
-        stage = [(name, record["value"], record.get("source", "")) for name, record in manifest.settings.items()]
-        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source"], stage))
+        stage = [
+            (name, record["value"], record.get("source", ""), record.get("note", ""))
+            for name, record in manifest.settings.items()
+        ]
+        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source", "note"], stage))
     finally:
         db.close()
     return save_page(path, f"sweep report {run_id}", sections)

@@ -55,28 +55,36 @@ def plan(
     if stage is not None:
         effective = costing.stage_settings(stage, effective)
     payload = sweep_request(file, overrides, None, effective.max_request_bytes)
+    point_s = None
     if sample:
         runtime, _ = local_runtime(Path("."), 1, effective)  # plans without the refusals: no time per point yet
-        payload["expected_point_s"] = costing.measure_point_s(
-            prepare(payload, runtime), sample, effective.worker_memory_mb
-        )
+        point_s = costing.measure_point_s(prepare(payload, runtime), sample, effective.worker_memory_mb)
+        payload["expected_point_s"] = point_s
     runtime, _ = local_runtime(Path("."), 1, effective, on_lambda=stage is not None)
     manifest = prepare(payload, runtime)  # raises, naming the setting, where the stage would refuse the run
     size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
     experiment = runtime.registry.get(manifest.request.experiment)
     estimate = run_estimate(manifest, effective, experiment.secrets) if stage is not None else None
     warnings = run_warnings(estimate, effective, experiment) if estimate else []
+    shards_note = None
+    if stage is None:
+        from sweep_cli.engine import default_workers
+        from sweep_cli.local_plan import local_shards_note
+
+        shards_note = local_shards_note(manifest, effective, point_s, default_workers())
     if as_json:
         answer: dict[str, Any] = {
             "plan": manifest.plan.model_dump(mode="json"),
             "request_bytes": size,
             "settings": manifest.settings,
         }
+        if shards_note:
+            answer["local_shards"] = shards_note
         if estimate:
             answer |= {"estimate": estimate.model_dump(mode="json"), "warnings": warnings}
         print(json.dumps(answer, indent=2))
         return
-    for table in render.plan_tables(manifest, size, manifest.settings):
+    for table in render.plan_tables(manifest, size, manifest.settings, shards_note):
         render.out.print(table)
     if estimate:
         render.out.print(costing.estimate_table(estimate, stage or ""))
