@@ -111,3 +111,34 @@ def test_plan_says_local_runs_size_shards_at_run_time_and_the_report_shows_the_n
     page = (out / "report-day-two.html").read_text()
     assert "<th>note</th>" in page
     assert "measured by the local engine" in page
+
+
+SLOW = """
+experiment: synthetic
+run_id: slow
+config: {sleep_ms: 4000}
+grid:
+  x: [0.5]
+"""
+
+
+def test_logs_lists_shards_that_hit_the_time_budget_with_the_point_that_ran_23(tmp_path: Path) -> None:
+    out = str(tmp_path / "out")
+    sweep = tmp_path / "slow.yaml"
+    sweep.write_text(SLOW)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("shard_time_budget_s: 1\ntime_budget_margin_ms: 200\n")
+    # GIVEN a run whose only point outlasts the shard's time budget
+    code, _, _ = invoke("run", str(sweep), "--out", out, "-w", "1", "-q", "--settings", str(settings))
+    assert code == 1
+    # WHEN its logs are read
+    code, stdout, stderr = invoke("logs", "slow", "--out", out)
+    # THEN the shard is listed, with the point that was running and its config, not "no error rows"
+    assert code == 0, stderr
+    assert "no error rows" not in stdout + stderr
+    said = " ".join(stdout.split())
+    assert "shard 0 (attempt 1) TIME_BUDGET: 0 of 1 points have a row" in said
+    assert (
+        'stopped at point 0 (the shard\'s first point without a row): {"sleep_ms": 4000, "x": 0.5, "seed": 0}' in said
+    )
+    assert "point 0 ran past the time budget" in said

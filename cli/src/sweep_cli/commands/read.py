@@ -158,7 +158,8 @@ def logs(
     shard: Annotated[int | None, typer.Option("--shard", min=0, help="The error rows of one shard.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N points.")] = 10,
 ) -> None:
-    """Show why points failed: each error row's type, message and traceback, and what it printed."""
+    """Show why points failed: each error row's type, message and traceback, and what it printed;
+    and each shard that failed as a whole (a time budget, a crash), with the point it stopped at."""
     where = [f"point_index = {point}"] if point is not None else ["status = 'error'"]
     if shard is not None:
         where.append(f"shard_id = {shard}")
@@ -166,11 +167,18 @@ def logs(
     condition = " AND ".join(where)  # integers from typed options only
     sql = f"SELECT {columns} FROM points WHERE {condition} ORDER BY point_index LIMIT {limit}"  # noqa: S608
     result = backend.query(run_id, sql)
-    if not result.rows:
-        what = f"point {point}" if point is not None else "error rows"
+    shards = []
+    if point is None:  # a shard that failed as a whole (time budget, crash) has no error row to show
+        from sweep_cli.failed_shards import failed_shards_texts
+
+        shards = failed_shards_texts(backend, run_id, shard, limit)
+    if not result.rows and not shards:
+        what = f"point {point}" if point is not None else "error rows or failed shards"
         where_text = f"no {what} in run {run_id}" + (f" shard {shard}" if shard is not None else "") + "."
         render.err.print(render.shown(where_text))
         return
+    for text in shards:
+        render.out.print(text)
     for index, shard_id, state, error_type, message, trace, output, log, config in result.rows:
         head = Text(f"point {index}", style="bold")
         render.out.print(head.append_text(render.shown(f" (shard {shard_id}) {state}: {config}")))
