@@ -142,3 +142,40 @@ def test_logs_lists_shards_that_hit_the_time_budget_with_the_point_that_ran_23(t
         'stopped at point 0 (the shard\'s first point without a row): {"sleep_ms": 4000, "x": 0.5, "seed": 0}' in said
     )
     assert "point 0 ran past the time budget" in said
+
+
+def test_run_set_of_a_setting_points_to_where_settings_go_23(sweep: str, tmp_path: Path) -> None:
+    # WHEN a setting is given to `run --set`, which changes the sweep file
+    code, stdout, stderr = invoke("run", sweep, "--out", str(tmp_path / "out"), "--set", "shard_time_budget_s=5")
+    # THEN the refusal says it is a setting and where settings go
+    assert (code, stdout) == (2, "")
+    said = " ".join(stderr.split())
+    assert "`shard_time_budget_s` is a setting, not a field of the sweep file" in said
+    assert "hint: put settings in a YAML file given with `--settings FILE` (a line `shard_time_budget_s: 5`)" in said
+    assert "`sweep retry RUN --set shard_time_budget_s=5`" in said
+
+
+def test_a_point_that_runs_long_is_named_under_the_progress_bar_23(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sweep_cli import progress, slow_points
+
+    # GIVEN a run whose one point takes 2.5 s, and "long" set to 0.5 s (60 s in use)
+    sweep = tmp_path / "slow.yaml"
+    sweep.write_text(SLOW.replace("4000", "2500"))
+    monkeypatch.setattr(slow_points, "SLOW_POINT_S", 0.5)
+    notes: list[str | None] = []
+    shown = progress.Bar.note
+    monkeypatch.setattr(progress.Bar, "note", lambda bar, text: (notes.append(text), shown(bar, text)))
+    # WHEN it runs
+    code, _, stderr = invoke("run", str(sweep), "--out", str(tmp_path / "out"), "-w", "1")
+    assert code == 0, stderr
+    # THEN the progress line names the point, how long it has run, and the budget that would end it
+    said = [text for text in notes if text]
+    assert said, notes
+    assert said[-1].startswith("point 0 has run for ")
+    assert said[-1].endswith(
+        "its shard's time budget ends it after 14 min 50 s (`shard_time_budget_s` 900 s less the margin 10 s; "
+        "set it with `--settings FILE`)"
+    )
+    assert notes[0] is None  # nothing before it runs long

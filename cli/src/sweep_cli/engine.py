@@ -160,11 +160,14 @@ class PoolDispatcher:
         pool.stop()  # stuck in native code past its alarm, or asked to stop: end it; dispatch starts afresh
         return None
 
-    def wait(self, on_done: Callable[[ShardDone], None]) -> None:
-        """Block until every dispatched shard is done, calling `on_done` for each."""
+    def wait(self, on_done: Callable[[ShardDone], None], on_tick: Callable[[], None] | None = None) -> None:
+        """Block until every dispatched shard is done, calling `on_done` for each (and `on_tick`
+        at every poll, about every `POLL_S`)."""
         store = LocalStore(self.store_root)
         pool = self._processes()
         while self._tasks:
+            if on_tick is not None:
+                on_tick()
             results = pool.results(timeout=POLL_S) if self.stop_requested() is None else []
             signum = self.stop_requested()
             ended: list[Key] = []  # by the signal that stops the run (a Ctrl-C reaches the whole group)
@@ -179,6 +182,16 @@ class PoolDispatcher:
                 on_done(self._settle(store, manifest, result.key[1], attempt, result))
             if signum is not None:
                 self.interrupt(signum, ended)
+
+    def longest_running(self) -> tuple[RunManifest, int, float] | None:
+        """The shard that has run longest in the pool now: its run's manifest, its id, its seconds."""
+        if self._pool is None:
+            return None
+        running = [(seconds, key) for key, seconds in self._pool.running() if key in self._tasks]
+        if not running:
+            return None
+        seconds, key = max(running)
+        return self._tasks[key][0], key[1], seconds
 
     def _redeliver(self, pool: ProcessPool[Key], key: Key, limit_s: float) -> None:
         """Run a shard whose process was killed past its budget once more, with the same attempt."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from sweep_cli import sizing
+from sweep_cli import sizing, slow_points
 from sweep_cli.backend import RunRow, Summary
 from sweep_cli.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.errors import UsageError
@@ -129,7 +129,13 @@ class LocalBackend:
                 def on_done(done: ShardDone) -> None:
                     bar.advance(done.points, done.points_failed, done.failed)
 
-                dispatcher.wait(on_done)
+                def on_tick() -> None:  # a hanging point is named, not left to a bar that stopped
+                    found = dispatcher.longest_running()
+                    slow = found is not None and found[2] >= slow_points.SLOW_POINT_S
+                    bar.note(slow_points.slow_text(*found) if found is not None and slow else None)
+
+                dispatcher.wait(on_done, on_tick)
+                bar.note(None)  # every shard is done: nothing runs long
         return self.status(run_id)
 
     def status(self, run_id: str) -> RunStatus:
