@@ -158,7 +158,8 @@ def test_run_set_of_a_setting_points_to_where_settings_go_23(sweep: str, tmp_pat
 def test_a_point_that_runs_long_is_named_under_the_progress_bar_23(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sweep_cli import progress, slow_points
+    from sweep_cli import progress
+    from sweep_cli.local import slow_points
 
     # GIVEN a run whose one point takes 2.5 s, and "long" set to 0.5 s (60 s in use)
     sweep = tmp_path / "slow.yaml"

@@ -10,7 +10,8 @@ from typing import Any, cast
 import pytest
 from rich.console import Console
 
-from sweep_cli import costing, render
+from sweep_cli import render
+from sweep_cli.stage import costing
 from sweep_contracts.estimate import RunEstimate
 from sweep_orchestrator.status import RunStatus, ShardFailure
 from sweep_worker.budget import TimeBudget

@@ -13,7 +13,7 @@ from rich.text import Text
 from sweep_cli import render
 
 if TYPE_CHECKING:
-    from sweep_cli.backend import Backend
+    from sweep_cli.runs import Backend
     from sweep_contracts.manifest import RunManifest
 
 

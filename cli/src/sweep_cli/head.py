@@ -15,7 +15,7 @@ from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 
 if TYPE_CHECKING:
-    from sweep_cli.backend import Backend
+    from sweep_cli.runs import Backend
 
 WIDTH = 120
 """The terminal width the table is made to fit."""

@@ -45,10 +45,10 @@ def plan(
 ) -> None:
     """Check a sweep file and show its points, shards and caps, without running anything; with --stage,
     what the run would cost and how long it would take there (exit 2 when the stage would refuse it)."""
-    from sweep_cli import costing
-    from sweep_cli.engine import local_runtime
     from sweep_cli.files import load_settings
+    from sweep_cli.local.engine import local_runtime
     from sweep_cli.overrides import sweep_request
+    from sweep_cli.stage import costing
     from sweep_orchestrator.submit import prepare, request_size, run_estimate, run_warnings
 
     effective = load_settings(settings)
@@ -68,8 +68,8 @@ def plan(
     warnings = run_warnings(estimate, effective, experiment) if estimate else []
     shards_note = None
     if stage is None:
-        from sweep_cli.engine import default_workers
-        from sweep_cli.local_plan import local_shards_note
+        from sweep_cli.local.engine import default_workers
+        from sweep_cli.local.plan_note import local_shards_note
 
         shards_note = local_shards_note(manifest, effective, point_s, default_workers())
     if as_json:

@@ -1,10 +1,10 @@
 """What `sweep plan` says of a local run's shards: `sweep run` sizes them at run time from a probe
-of a few points (`sweep_cli.sizing`), so the plan's shards (the stage's derivation) are not the
+of a few points (`sweep_cli.local.sizing`), so the plan's shards (the stage's derivation) are not the
 ones a local run gets. With `--sample`, the points already timed tell what it would pick."""
 
 from __future__ import annotations
 
-from sweep_cli import sizing
+from sweep_cli.local import sizing
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.planning import plan_shards
 from sweep_contracts.settings import SystemSettings
