@@ -180,3 +180,32 @@ def test_a_point_that_runs_long_is_named_under_the_progress_bar_23(
         "set it with `--settings FILE`)"
     )
     assert notes[0] is None  # nothing before it runs long
+
+
+def test_rm_says_what_it_removes_and_asks_first_23(tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sweep_cli import confirm
+    from sweep_contracts.storage import LocalStore
+    from sweep_orchestrator.runs import list_runs
+
+    out = str(tmp_path / "out")
+    assert invoke("run", sweep, "--out", out, "-w", "1", "-q")[0] == 0
+    # WHEN rm runs without a terminal and without --yes
+    code, stdout, stderr = invoke("rm", "day-two", "--out", out)
+    # THEN it says what it would remove, refuses, and removes nothing
+    assert (code, stdout) == (2, "")
+    assert f"sweep rm removes from {out}:\n  run day-two (synthetic): 2 points, succeeded, created " in stderr
+    assert "error: nothing was removed: this command asks before it removes, and its input is not a terminal." in (
+        " ".join(stderr.split())
+    )
+    assert "hint: pass --yes to remove without asking." in stderr
+    assert [m.run_id for m in list_runs(LocalStore(out))] == ["day-two"]
+    # WHEN a person at a terminal answers no, nothing is removed; yes removes it
+    monkeypatch.setattr(confirm, "interactive", lambda: True)
+    code, _, stderr = invoke("rm", "day-two", "--out", out, stdin="n\n")
+    assert code == 1
+    assert "nothing was removed." in stderr
+    assert [m.run_id for m in list_runs(LocalStore(out))] == ["day-two"]
+    code, stdout, _ = invoke("rm", "day-two", "--out", out, stdin="y\n")
+    assert code == 0
+    assert "removed run day-two (" in stdout  # after the echo of the answer
+    assert list_runs(LocalStore(out)) == []

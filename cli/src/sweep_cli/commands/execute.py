@@ -25,6 +25,7 @@ from sweep_cli.app import (
     handles_errors,
 )
 from sweep_cli.backend import with_backend
+from sweep_cli.confirm import YesOption, confirm_removal
 from sweep_cli.errors import UsageError
 from sweep_cli.runs import Backend
 
@@ -128,12 +129,16 @@ def run(
 def rm(
     run_ids: Annotated[list[str], typer.Argument(help="The runs to remove.", metavar="RUN_ID...")],
     out: OutOption = DEFAULT_OUT,
+    yes: Annotated[bool, YesOption] = False,
 ) -> None:
-    """Remove runs from a results directory: manifest, points and outcomes."""
+    """Remove runs from a results directory: manifest, points and outcomes. Says what it removes
+    and asks first (--yes: without asking)."""
     from sweep_cli.local.backend import LocalBackend
 
     with LocalBackend(out) as backend:
-        for run_id in run_ids:
+        listed = [backend.run_line(run_id) for run_id in dict.fromkeys(run_ids)]  # an unknown run: exit 2 here
+        confirm_removal(f"sweep rm removes from {out}:", listed, yes)
+        for run_id in dict.fromkeys(run_ids):
             removed = backend.remove(run_id)
             render.out.print(render.shown(f"removed run {run_id} ({removed} objects) from {out}"))
 

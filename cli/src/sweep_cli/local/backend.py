@@ -112,6 +112,15 @@ class LocalBackend:
     def has_run(self, run_id: str) -> bool:
         return self.store.exists(layout.manifest_key(run_id))
 
+    def run_line(self, run_id: str) -> str:
+        """One line about a run: its id, experiment, points and when it was created (unknown: an error)."""
+        manifest = load_manifest(self.store, run_id)
+        status = run_status(self.store, run_id, manifest)
+        return (
+            f"run {run_id} ({manifest.request.experiment}): {manifest.plan.points_total:,} points, "
+            f"{status.label}, created {manifest.created_at:%Y-%m-%d %H:%M} UTC"
+        )
+
     def remove(self, run_id: str) -> int:
         """Delete the run's objects; answers how many."""
         return delete_run(self.store, run_id)
