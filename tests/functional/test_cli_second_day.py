@@ -209,3 +209,44 @@ def test_rm_says_what_it_removes_and_asks_first_23(tmp_path: Path, sweep: str, m
     assert code == 0
     assert "removed run day-two (" in stdout  # after the echo of the answer
     assert list_runs(LocalStore(out)) == []
+
+
+def test_make_clean_says_what_it_removes_and_asks_first_23(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    # GIVEN a copy of the Makefile beside an environment and a results directory with two runs
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(root / "Makefile", tmp_path / "Makefile")
+    shutil.copy(root / "scripts" / "clean.sh", tmp_path / "scripts" / "clean.sh")
+    (tmp_path / ".venv").mkdir()
+    for run in ("maze-example", "study-2"):
+        (tmp_path / "sweep-results" / "runs" / f"run_id={run}").mkdir(parents=True)
+
+    def make(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["make", "--no-print-directory", "clean", *args],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    # WHEN `make clean` runs without a terminal
+    done = make()
+    # THEN it says what it would remove, every run named, and removes nothing
+    assert done.returncode != 0
+    assert "make clean removes: .venv sweep-results" in done.stdout
+    assert "with every run in sweep-results/ (2):\n    maze-example\n    study-2" in done.stdout
+    assert "nothing was removed" in done.stderr
+    assert "make clean YES=1" in done.stderr
+    assert (tmp_path / ".venv").is_dir()
+    assert (tmp_path / "sweep-results").is_dir()
+    # WHEN it is told yes, it removes them
+    done = make("YES=1")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / ".venv").exists()
+    assert not (tmp_path / "sweep-results").exists()
