@@ -250,3 +250,76 @@ def test_make_clean_says_what_it_removes_and_asks_first_23(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / ".venv").exists()
     assert not (tmp_path / "sweep-results").exists()
+
+
+TWICE = """
+experiment: synthetic
+run_id: twice
+config: {sleep_ms: 1500}
+grid:
+  x: [0.1, 0.2, 0.3]
+"""
+
+
+def test_a_second_run_of_a_running_file_says_so_and_follows_it_23(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    sweep = tmp_path / "twice.yaml"
+    sweep.write_text(TWICE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWEEP_")}
+    # GIVEN a `sweep run` of the file in its own process, holding the run's lock
+    first = subprocess.Popen(
+        [sys.executable, "-m", "sweep_cli", "run", str(sweep), "--out", str(out), "-w", "1", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lock = out / ".running" / "twice.json"
+        deadline = time.monotonic() + 120
+        while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert lock.exists(), first.communicate(timeout=60)
+        assert json.loads(lock.read_text())["pid"] == first.pid
+        # WHEN the same file is run again while it runs
+        code, stdout, stderr = invoke("run", str(sweep), "--out", str(out), "-w", "1")
+        # THEN it says the run is running in that process, follows it, and ends as the run did
+        assert f"run twice is running in another `sweep run` (process {first.pid} on " in stderr
+        assert "following it until it ends." in stderr
+        assert code == 0, stdout + stderr
+        assert "run twice (synthetic)  succeeded" in stdout
+        assert "points  3 ok, 0 error, 0 not run of 3" in stdout
+    finally:
+        assert first.wait(timeout=120) == 0
+    # AND the lock is gone once the run is done
+    assert not (out / ".running" / "twice.json").exists()
+
+
+def test_a_lock_whose_process_is_gone_is_taken_over_23(tmp_path: Path, sweep: str) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    # GIVEN the lock of a `sweep run` that was killed (its process is gone)
+    gone = subprocess.run([sys.executable, "-c", "pass"], check=True)
+    del gone
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / ".running").mkdir(parents=True)
+    record = {"pid": dead.pid, "host": socket.gethostname(), "started_at": "2026-01-01T00:00:00+00:00"}
+    (out / ".running" / "day-two.json").write_text(json.dumps(record))
+    # WHEN the file is run
+    code, stdout, stderr = invoke("run", sweep, "--out", str(out), "-w", "1")
+    # THEN it runs as if there were no lock, and leaves none
+    assert code == 0, stderr
+    assert "is running in another" not in stderr
+    assert "succeeded" in stdout
+    assert not (out / ".running" / "day-two.json").exists()

@@ -69,7 +69,9 @@ def start(backend: Backend, payload: Any, *, follow: bool, metric: str | None = 
     if result.existing or not quiet:
         render.err.print(backend.describe(result))
     if follow:
-        status = backend.follow(result.run_id, quiet=quiet or result.existing)
+        # an existing run is shown as it is, unless another process runs it (then it is followed)
+        elsewhere = getattr(backend, "following", None) is not None
+        status = backend.follow(result.run_id, quiet=quiet or (result.existing and not elsewhere))
         raise typer.Exit(finish(backend, result.run_id, status, metric, quiet))
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -14,7 +15,7 @@ import typer
 
 from sweep_cli.errors import UsageError
 from sweep_cli.head import head_columns, suggested_sql
-from sweep_cli.local import sizing, slow_points
+from sweep_cli.local import lock, sizing, slow_points
 from sweep_cli.local.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.local.session import StopSignals, explain
 from sweep_cli.metrics import require_recorded
@@ -56,11 +57,21 @@ class LocalBackend:
         self.settings = settings
         self._dispatcher: PoolDispatcher | None = None
         self._signals = StopSignals()
+        self._locked: str | None = None
+        self.following: lock.Holder | None = None
+        """The other `sweep run` process running the submitted run, which `follow` then follows."""
 
     def __enter__(self) -> LocalBackend:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            self._leave(exc)
+        finally:
+            if self._locked is not None:  # after the interrupted shards are recorded
+                lock.release(self.out, self._locked)
+
+    def _leave(self, exc: BaseException | None) -> None:
         if self._dispatcher is None:
             return
         try:
@@ -87,6 +98,13 @@ class LocalBackend:
         settings = self.settings or SystemSettings.resolve({}, source="default")
         runtime = self._runtime(settings)
         _check_model_server(payload, runtime)
+        run_id = prepare(payload, runtime).run_id  # a bad request fails here, before a lock is taken
+        self.following = lock.acquire(self.out, run_id)
+        if self.following is not None:  # another `sweep run` runs it: its manifest is written first
+            _wait_for(lambda: self.has_run(run_id) or lock.running_elsewhere(self.out, run_id) is None)
+            result, _ = submit_run(payload, runtime)
+            return result
+        self._locked = run_id
         if sizing.measured(settings):
             settings = self._sized(payload, runtime, settings)
             runtime = replace(runtime, settings=lambda: settings)
@@ -145,7 +163,25 @@ class LocalBackend:
 
                 dispatcher.wait(on_done, on_tick)
                 bar.note(None)  # every shard is done: nothing runs long
+        elif self.following is not None:
+            return self._follow_elsewhere(run_id, quiet)
         return self.status(run_id)
+
+    def _follow_elsewhere(self, run_id: str, quiet: bool) -> RunStatus:
+        """Follow a run another `sweep run` process runs, from its outcomes, until that process
+        ends (or this one is asked to stop, which leaves the other running)."""
+        from sweep_cli.progress import progress_bar
+
+        status = self.status(run_id)
+        with progress_bar(run_id, status.points_total, quiet) as bar:
+            while not status.done and lock.running_elsewhere(self.out, run_id) is not None:
+                bar.set(status.points_ok + status.points_error, status.points_error, status.shards_failure)
+                if self._signals.received is not None:
+                    break
+                time.sleep(FOLLOW_POLL_S)
+                status = self.status(run_id)
+            bar.set(status.points_ok + status.points_error, status.points_error, status.shards_failure)
+        return status
 
     def status(self, run_id: str) -> RunStatus:
         return run_status(self.store, run_id)
@@ -192,6 +228,12 @@ class LocalBackend:
             db.close()
 
     def describe(self, result: SubmitResult) -> str:
+        if result.existing and self.following is not None:
+            other = self.following
+            return (
+                f"run {result.run_id} is running in another `sweep run` (process {other.pid} on {other.host}, "
+                f"since {other.started_at[:19].replace('T', ' ')} UTC); following it until it ends."
+            )
         if result.existing:
             text = f"run {result.run_id} already exists with this content; showing it."
             manifest = load_manifest(self.store, result.run_id)
@@ -243,6 +285,18 @@ class LocalBackend:
 
     def no_runs_hint(self) -> str:
         return f"no runs in {self.out}; start one with `sweep run examples/maze.yaml --out {self.out}`"
+
+
+FOLLOW_POLL_S = 0.5
+"""How often a run that another process runs is read while it is followed."""
+FOLLOW_START_S = 30.0
+"""How long to wait for the manifest of a run another process has just locked."""
+
+
+def _wait_for(done: Callable[[], bool], seconds: float = FOLLOW_START_S) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 _PROBED_POINTS = 10_000
