@@ -287,6 +287,11 @@ def test_a_second_run_of_a_running_file_says_so_and_follows_it_23(tmp_path: Path
             time.sleep(0.1)
         assert lock.exists(), first.communicate(timeout=60)
         assert json.loads(lock.read_text())["pid"] == first.pid
+        # WHEN it is removed while it runs, it is refused
+        code, _, stderr = invoke("rm", "twice", "--out", str(out), "--yes")
+        if first.poll() is None and (out / "runs" / "run_id=twice").exists():
+            assert code == 2
+            assert f"error: run twice is running in another `sweep run` (process {first.pid} on " in stderr
         # WHEN the same file is run again while it runs
         code, stdout, stderr = invoke("run", str(sweep), "--out", str(out), "-w", "1")
         # THEN it says the run is running in that process, follows it, and ends as the run did

@@ -130,9 +130,21 @@ class LocalBackend:
     def has_run(self, run_id: str) -> bool:
         return self.store.exists(layout.manifest_key(run_id))
 
+    def _not_running(self, run_id: str) -> None:
+        other = lock.running_elsewhere(self.out, run_id)
+        if other is not None:
+            raise UsageError(
+                f"run {run_id} is running in another `sweep run` (process {other.pid} on {other.host}): "
+                "removing it now would take its results from under it.",
+                field="RUN_ID",
+                value=run_id,
+                hint="wait until it ends (or stop that process), then remove it.",
+            )
+
     def run_line(self, run_id: str) -> str:
         """One line about a run: its id, experiment, points and when it was created (unknown: an error)."""
         manifest = load_manifest(self.store, run_id)
+        self._not_running(run_id)
         status = run_status(self.store, run_id, manifest)
         return (
             f"run {run_id} ({manifest.request.experiment}): {manifest.plan.points_total:,} points, "
@@ -140,7 +152,8 @@ class LocalBackend:
         )
 
     def remove(self, run_id: str) -> int:
-        """Delete the run's objects; answers how many."""
+        """Delete the run's objects; answers how many. A run another `sweep run` runs is refused."""
+        self._not_running(run_id)
         return delete_run(self.store, run_id)
 
     def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
