@@ -118,11 +118,24 @@ def run(
     effective = load_settings(settings)
     payload = sweep_request(file, overrides, run_id, effective.max_request_bytes)
     with LocalBackend(out, workers, effective) as backend:
-        if force and isinstance(payload.get("run_id"), str) and backend.has_run(payload["run_id"]):
+        if force and isinstance(payload.get("run_id"), str) and backend.has_search(payload["run_id"]):
+            removed = backend.remove_search(payload["run_id"])
+            render.err.print(
+                render.shown(f"--force: removed search {payload['run_id']} ({removed} objects) to run it again")
+            )
+        elif force and isinstance(payload.get("run_id"), str) and backend.has_run(payload["run_id"]):
             removed = backend.remove(payload["run_id"])
             render.err.print(
                 render.shown(f"--force: removed run {payload['run_id']} ({removed} objects) to run it again")
             )
+        from sweep_contracts.search import is_search
+
+        if is_search(payload):
+            from sweep_cli.search.run import run_search
+            from sweep_cli.search.view import print_search
+
+            search = run_search(backend, payload, quiet=quiet)
+            raise typer.Exit(print_search(backend, search.run_id, quiet=quiet))
         start(backend, payload, follow=True, metric=metric, quiet=quiet)
 
 
@@ -138,9 +151,17 @@ def rm(
     from sweep_cli.local.backend import LocalBackend
 
     with LocalBackend(out) as backend:
-        listed = [backend.run_line(run_id) for run_id in dict.fromkeys(run_ids)]  # an unknown run: exit 2 here
+        unique = list(dict.fromkeys(run_ids))
+        listed = [  # an unknown run: exit 2 here, before anything is removed
+            f"search {run_id} and its rounds" if backend.has_search(run_id) else backend.run_line(run_id)
+            for run_id in unique
+        ]
         confirm_removal(f"sweep rm removes from {out}:", listed, yes)
-        for run_id in dict.fromkeys(run_ids):
+        for run_id in unique:
+            if backend.has_search(run_id):
+                removed = backend.remove_search(run_id)
+                render.out.print(render.shown(f"removed search {run_id} and its rounds ({removed} objects) from {out}"))
+                continue
             removed = backend.remove(run_id)
             render.out.print(render.shown(f"removed run {run_id} ({removed} objects) from {out}"))
 
@@ -191,6 +212,14 @@ def retry(
     from sweep_cli.overrides import parse_setting
 
     settings = dict(parse_setting(item) for item in overrides or [])
+    from sweep_cli.local.backend import LocalBackend
+
+    if isinstance(backend, LocalBackend) and backend.has_search(run_id):
+        from sweep_cli.search.run import resume_search
+        from sweep_cli.search.view import print_search
+
+        resume_search(backend, run_id, quiet=quiet)
+        raise typer.Exit(print_search(backend, run_id, quiet=quiet))
     render.err.print(retry_text(backend.retry(run_id, settings, force)))
     if watch or backend.shards_run_here:
         status = backend.follow(run_id, quiet=quiet)

@@ -89,9 +89,15 @@ class LocalBackend:
             self._signals.__exit__()
 
     def _runtime(self, settings: SystemSettings) -> Runtime:
+        if self._dispatcher is not None:  # a search's rounds and retries share one pool
+            return Runtime(store=self.store, dispatcher=self._dispatcher, settings=lambda: settings, on_lambda=False)
         runtime, self._dispatcher = local_runtime(self.out, self.workers, settings)
         self._dispatcher.stop_requested = self._signals.__enter__().first
         return runtime
+
+    def runtime(self) -> Runtime:
+        """The adapters this backend runs through, with its settings (the defaults unless given)."""
+        return self._runtime(self.settings or SystemSettings.resolve({}, source="default"))
 
     def submit(self, payload: Any) -> SubmitResult:
         PoolDispatcher.start_loading()
@@ -151,6 +157,15 @@ class LocalBackend:
             f"{status.label}, created {manifest.created_at:%Y-%m-%d %H:%M} UTC"
         )
 
+    def has_search(self, run_id: str) -> bool:
+        return self.store.exists(layout.search_key(run_id))
+
+    def remove_search(self, run_id: str) -> int:
+        """Delete a search's rounds, then its record; answers how many objects."""
+        from sweep_orchestrator.search.rounds import remove_search
+
+        return remove_search(self.store, run_id)
+
     def remove(self, run_id: str) -> int:
         """Delete the run's objects; answers how many. A run another `sweep run` runs is refused."""
         self._not_running(run_id)
@@ -176,6 +191,7 @@ class LocalBackend:
 
                 dispatcher.wait(on_done, on_tick)
                 bar.note(None)  # every shard is done: nothing runs long
+            dispatcher.points_dispatched = 0  # every dispatched shard is done: the next follow counts afresh
         elif self.following is not None:
             return self._follow_elsewhere(run_id, quiet)
         return self.status(run_id)
