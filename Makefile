@@ -100,5 +100,5 @@ deploy: preflight package ## Preflight, build the artifacts, then pulumi up (STA
 e2e: install ## Test a deployed stage (opt-in): SWEEP_E2E_STAGE=dev make e2e
 	$(UV) run --frozen pytest tests/e2e -m e2e -v
 
-clean: ## Remove the environment, caches and local results
-	rm -rf .venv .tools $(OUT) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean: ## Remove the environment, caches and local results: says what, asks first (YES=1: without asking)
+	@YES="$(YES)" bash scripts/clean.sh "$(OUT)"

@@ -235,3 +235,14 @@ def test_a_plugin_sees_only_its_name_in_sys_argv_issue20(tmp_path: Path, monkeyp
     # THEN it saw only its own name; sweep's argv is back afterwards
     assert json.loads(seen.read_text()) == ["argv_reader"]
     assert sys.argv == ["sweep", "run", "secret-file.yaml"]
+
+
+def test_maze_dead_ends_are_counted_after_loops_open_them_23() -> None:
+    # GIVEN the same maze without loops and with every dead end opened
+    tree, loopy = Maze(21, seed=1), Maze(21, seed=1, loops=1.0)
+    # THEN dead_ends counts the cells with one opening in the maze the agent faces
+    for maze in (tree, loopy):
+        assert maze.dead_ends == sum(1 for bits in maze.walls_open if bits.bit_count() == 1)
+    assert loopy.dead_ends < tree.dead_ends
+    # AND the metric follows `loops`, as the field's text says
+    assert run_maze(loops=1.0, seed=1)["dead_ends"] < run_maze(loops=0.0, seed=1)["dead_ends"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweep_cli.errors import UsageError
+from sweep_cli.metrics import require_recorded
 from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, Settings, metric_expr, objective, param_expr
 from sweep_cli.render import cell_text
 from sweep_cli.report.data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
@@ -191,14 +191,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
 def chosen_metrics(run_id: str, experiment: str, recorded: list[str], asked: Sequence[str]) -> list[str]:
     """The metrics to plot: those asked for (each one recorded), else the experiment's declared
     metrics that the run recorded, else every recorded one."""
-    unknown = [m for m in asked if m not in recorded]
-    if unknown:
-        raise UsageError(
-            f"metric `{unknown[0]}` was not recorded in run `{run_id}`.",
-            field="--metric",
-            value=unknown[0],
-            hint=f"recorded metrics: {', '.join(recorded) or 'none'}.",
-        )
+    require_recorded(run_id, asked, recorded)
     registry = Registry.default()
     found = registry.find(experiment)
     declared = [m for m in (found.metrics if found else ()) if m in recorded]
@@ -244,8 +237,11 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
             sections.extend(_series_section(db, ctx, info.name) for info in manifest.plan.series)
         else:
             sections.append("<p>No metrics were recorded.</p>")
-        stage = [(name, record["value"], record.get("source", "")) for name, record in manifest.settings.items()]
-        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source"], stage))
+        stage = [
+            (name, record["value"], record.get("source", ""), record.get("note", ""))
+            for name, record in manifest.settings.items()
+        ]
+        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source", "note"], stage))
     finally:
         db.close()
     return save_page(path, f"sweep report {run_id}", sections)

@@ -137,6 +137,9 @@ class StageBackend:
         manifest = self._manifest(run_id)
         return axis_select(manifest.request, "athena") if manifest is not None else ""
 
+    def manifest(self, run_id: str) -> RunManifest | None:
+        return self._manifest(run_id)
+
     def _manifest(self, run_id: str) -> RunManifest | None:
         """The run's manifest in the bucket (None if the stage names no bucket or it has none)."""
         if not self.stage.results_bucket:

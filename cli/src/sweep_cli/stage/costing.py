@@ -69,16 +69,16 @@ def estimate_table(estimate: RunEstimate, stage: str) -> Table:
     table = Table(title=f"Estimate on stage {stage}", title_justify="left", header_style="bold")
     for name in ("item", "amount", "USD"):
         table.add_column(name, justify="right" if name == "USD" else "left")
-    table.add_row("time per shard", f"{estimate.shard_s:,.3g} s", "", end_section=False)
+    table.add_row("time per shard", render.duration_text(estimate.shard_s), "", end_section=False)
     table.add_row("  from", estimate.source_text(), "")
     table.add_row(
         "makespan",
-        f"{estimate.makespan_s:,.0f} s ({estimate.makespan_s / 3600:.2g} h) on {estimate.concurrency:,} workers",
+        f"{render.duration_text(estimate.makespan_s)} on {estimate.concurrency:,} workers",
         "",
     )
     table.add_row(
         "last shard starts",
-        f"after {estimate.last_start_s:,.0f} s (event age {estimate.max_event_age_s:,} s"
+        f"after {render.duration_text(estimate.last_start_s)} (event age {estimate.max_event_age_s:,} s"
         + (f": {estimate.expired_shards:,} shards expire)" if estimate.expired_shards else ")"),
         "",
     )

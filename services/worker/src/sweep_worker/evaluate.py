@@ -80,22 +80,23 @@ def shard_result(task: ShardTask, rows: PointRows, stop_message: str | None, bud
         result.stop_code = ErrorCode.TIME_BUDGET
         result.stop_message = (
             f"{stop_message or ''}The time budget ran short after {len(rows)} of {task.points_total} "
-            f"points; {not_run} points were not run (margin {budget.margin_ms:.0f} ms kept for writing results). "
-            + _more_time(task.run_id, budget)
+            f"points; {not_run} {'point was' if not_run == 1 else 'points were'} not run (margin "
+            f"{budget.margin_ms:.0f} ms kept for writing results). "
+            + _more_time(task.run_id, budget, task.points_total)
         )
     return result
 
 
-def _more_time(run_id: str, budget: TimeBudget) -> str:
+def _more_time(run_id: str, budget: TimeBudget, shard_points: int) -> str:
+    """The fix: more time, and a smaller shard_size only where the shard holds more than one point."""
     if budget.fixed_s is None:  # Lambda's clock: the function's timeout is the limit
-        return (
-            "Raise the worker function's timeout (at most 900 s) or use a smaller shard_size, "
-            f"then `sweep retry {run_id}`."
-        )
+        smaller = " or use a smaller shard_size" if shard_points > 1 else ""
+        return f"Raise the worker function's timeout (at most 900 s){smaller}, then `sweep retry {run_id}`."
     more = max(int(budget.fixed_s * 2), int(budget.fixed_s) + 1)
+    smaller = "; or use a smaller shard_size" if shard_points > 1 else " (the shard holds one point)"
     return (
         f"Raise the setting `shard_time_budget_s` (this run: {budget.fixed_s:g} s): "
-        f"`sweep retry {run_id} --set shard_time_budget_s={more}`; or use a smaller shard_size."
+        f"`sweep retry {run_id} --set shard_time_budget_s={more}`{smaller}."
     )
 
 
