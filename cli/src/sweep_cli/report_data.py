@@ -121,3 +121,34 @@ def spread(db: ResultsDB, metrics: Sequence[str], series: str, limit: int = SPRE
             if value is not None:
                 per_metric[metric].append(float(value))
     return Spread([(_label(k), v) for k, v in groups.items()], int(total))
+
+
+MAX_CATEGORIES = 25
+"""A line plot over a non-numeric axis draws at most this many of its values (those with the most
+ok points); more cannot be read as tick labels anyway (10,000 made a 14.7 MB page, issue 23)."""
+
+Line = tuple[str, dict[str, dict[str, Estimate]]]
+
+
+def top_values(lines: Sequence[Line], limit: int = MAX_CATEGORIES) -> tuple[list[Line], int]:
+    """`lines` keeping only the `limit` x values with the most ok points over all lines (ties in
+    the order given), unless every x value is a number; and how many x values there were."""
+    counts: dict[str, int] = {}
+    for _, points in lines:
+        for x, estimates in points.items():
+            counts[x] = counts.get(x, 0) + max((e.n for e in estimates.values()), default=0)
+    try:
+        [float(x) for x in counts]
+    except ValueError:
+        if len(counts) > limit:
+            ranked = sorted(counts, key=lambda x: -counts[x])[:limit]  # sorted() is stable: ties keep their order
+            kept = set(ranked)
+            return [(label, {x: e for x, e in points.items() if x in kept}) for label, points in lines], len(counts)
+    return list(lines), len(counts)
+
+
+def others_note(shown: int, total: int) -> str:
+    """What a caption says of the values `top_values` left out."""
+    if total <= shown:
+        return ""
+    return f"; the {shown} values with the most ok points of {total:,}, {total - shown:,} others not drawn"
