@@ -251,6 +251,7 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
     status = run_status(store, run_id, manifest)
     db = ResultsDB(out, run_id)
     try:
+        db.cache_points()
         recorded = db.metric_names()
         chosen = chosen_metrics(run_id, manifest.request.experiment, recorded, metrics)
         sections = [_header(manifest, status)]

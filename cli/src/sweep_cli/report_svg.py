@@ -26,10 +26,10 @@ from sweep_cli.render import visible
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 """matplotlib's `tab10`: the colour of the j-th line."""
 _VIRIDIS = (
-    "#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c",
-    "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725",
+    "#440154", "#48186a", "#472d7b", "#424086", "#3b528b", "#33638d", "#2c728e", "#26828e", "#21918c",
+    "#1fa088", "#28ae80", "#3fbc73", "#5ec962", "#84d44b", "#addc30", "#d8e219", "#fde725",
 )  # fmt: skip
-"""viridis at 0, 0.1, …, 1 (matplotlib's); between two stops, linear."""
+"""viridis at 0, 1/16, …, 1 (matplotlib's); between two stops, linear (within 6/255 of it)."""
 _STEPS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0)
 TOOLTIP_CHARS = 200
 """A shortened label's tooltip holds at most this much of its value; the page's table, all of it."""
@@ -79,9 +79,9 @@ def _edge(x: float, step: float, *, up: bool) -> int:
 
 
 def log_ticks(low: float, high: float) -> list[float]:
-    """Decades within [low, high], with 2 and 5 between them when fewer than 3 decades show."""
+    """Decades within [low, high], with 2 and 5 between them when the range spans at most 2.5 decades."""
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    marks = [1.0] if last - first > 2 else [1.0, 2.0, 5.0]
+    marks = [1.0] if math.log10(high / low) > 2.5 else [1.0, 2.0, 5.0]
     found = [m * 10.0**e for e in range(first, last + 1) for m in marks]
     return [t for t in found if low * (1 - 1e-9) <= t <= high * (1 + 1e-9)]
 
