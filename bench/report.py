@@ -50,7 +50,7 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> float:
 
 
 def report(tree: Path | None, out: Path, run_id: str, page: Path) -> tuple[float, int]:
-    """The whole `sweep report` command of `tree` (None: this one): seconds and page bytes."""
+    """The whole `sweep report` command of `tree` (None: the installed one): seconds and page bytes."""
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = sources(tree)
@@ -59,11 +59,15 @@ def report(tree: Path | None, out: Path, run_id: str, page: Path) -> tuple[float
     return seconds, page.stat().st_size
 
 
-def compare(base: Path, out: Path, run_id: str, repeats: int, extra: dict[str, list[float]]) -> dict[str, Any]:
+Trees = tuple[Path, Path | None]
+"""The base tree, and the tree measured as new (`--new`; None: the one installed here)."""
+
+
+def compare(trees: Trees, out: Path, run_id: str, repeats: int, extra: dict[str, list[float]]) -> dict[str, Any]:
     runs: dict[str, list[float]] = {"base_s": [], "new_s": [], **extra}
     sizes = {}
     for _ in range(repeats):
-        for name, tree in (("base", base), ("new", None)):
+        for name, tree in zip(("base", "new"), trees, strict=True):
             seconds, size = report(tree, out, run_id, out / f"{name}.html")
             runs[f"{name}_s"].append(round(seconds, 2))
             sizes[f"{name}_page_bytes"] = size
@@ -71,13 +75,13 @@ def compare(base: Path, out: Path, run_id: str, repeats: int, extra: dict[str, l
     return {**runs, **medians, **sizes}
 
 
-def case_maze(base: Path, tmp: Path, repeats: int) -> dict[str, Any]:
+def case_maze(trees: Trees, tmp: Path, repeats: int) -> dict[str, Any]:
     run_s = []
     for k in range(repeats):
         out = tmp / f"maze-{k}"  # a run id is written once per results directory
         command = [sys.executable, "-m", "sweep_cli", "run", "examples/maze.yaml", "--out", str(out), "-q"]
         run_s.append(round(timed(command), 2))
-    return compare(base, out, "maze-example", repeats, {"run_s": run_s})
+    return compare(trees, out, "maze-example", repeats, {"run_s": run_s})
 
 
 def big_metrics(index: int, params: Any) -> dict[str, float]:
@@ -86,7 +90,7 @@ def big_metrics(index: int, params: Any) -> dict[str, float]:
     return {"value": value, "distance": abs(value), "checksum": float(index % 997)}
 
 
-def case_big(base: Path, tmp: Path, repeats: int) -> dict[str, Any]:
+def case_big(trees: Trees, tmp: Path, repeats: int) -> dict[str, Any]:
     tenth = [i / 10 for i in range(10)]
     payload = {
         "experiment": "synthetic",
@@ -95,10 +99,10 @@ def case_big(base: Path, tmp: Path, repeats: int) -> dict[str, Any]:
         "grid": {"x": tenth, "y": tenth, "noise": tenth, "sleep_ms": tenth, "work": list(range(10))},
     }
     write_run(tmp / "big", payload, big_metrics)
-    return compare(base, tmp / "big", "big", repeats, {})
+    return compare(trees, tmp / "big", "big", repeats, {})
 
 
-def case_values(base: Path, tmp: Path, repeats: int) -> dict[str, Any]:
+def case_values(trees: Trees, tmp: Path, repeats: int) -> dict[str, Any]:
     payload = {
         "experiment": "synthetic",
         "run_id": "values",
@@ -106,10 +110,10 @@ def case_values(base: Path, tmp: Path, repeats: int) -> dict[str, Any]:
         "grid": {"echo": [f"v{i}" for i in range(10_000)]},
     }
     write_run(tmp / "values", payload, lambda i, _: {"value": float(i % 7), "distance": 1.0, "checksum": 0.0})
-    return compare(base, tmp / "values", "values", repeats, {})
+    return compare(trees, tmp / "values", "values", repeats, {})
 
 
-def case_long(base: Path, tmp: Path, repeats: int) -> dict[str, Any]:
+def case_long(trees: Trees, tmp: Path, repeats: int) -> dict[str, Any]:
     payload = {
         "experiment": "synthetic",
         "run_id": "long",
@@ -118,22 +122,24 @@ def case_long(base: Path, tmp: Path, repeats: int) -> dict[str, Any]:
         "repeats": 3,
     }
     write_run(tmp / "long", payload, lambda i, p: {"value": float(i % 5), "distance": 1.0, "checksum": 0.0})
-    return compare(base, tmp / "long", "long", repeats, {})
+    return compare(trees, tmp / "long", "long", repeats, {})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help=f"any of {', '.join(CASES)} (default: all)")
     parser.add_argument("--base", type=Path, required=True, help="a checkout of the tree to compare with")
+    parser.add_argument("--new", type=Path, help="a checkout to measure as new (default: this environment's)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    trees = (args.base.resolve(), args.new.resolve() if args.new else None)
     unknown = [c for c in args.cases if c not in CASES]
     if unknown:
         parser.error(f"unknown case {unknown[0]!r}: choose from {', '.join(CASES)}")
     found: dict[str, Any] = {"load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="sweep-bench-report-") as tmp:
         for name in args.cases or CASES:
-            found[name] = globals()[f"case_{name}"](args.base.resolve(), Path(tmp), args.repeats)
+            found[name] = globals()[f"case_{name}"](trees, Path(tmp), args.repeats)
             print(name, json.dumps(found[name]), file=sys.stderr, flush=True)
     found["load_after"] = os.getloadavg()[0]
     print(json.dumps(found, indent=2))
