@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sweep_cli.engine import local_runtime
+from sweep_cli.local.engine import local_runtime
 from sweep_contracts import layout
 from sweep_contracts._json import param_text
 from sweep_contracts.outcomes import Outcome

@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from sweep_cli.procpool import Died, Finished, Overran, ProcessPool, Result
+from sweep_cli.local.procpool import Died, Finished, Overran, ProcessPool, Result
 
 WAIT_S = 60.0
 

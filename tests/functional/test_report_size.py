@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sweep_cli.report import write_report
+from sweep_cli.report.page import write_report
 from tests.report_runs import write_run
 
 HOSTILE = "</text><script>alert(1)</script>"

@@ -9,7 +9,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from sweep_cli.procpool import Died, Finished, ProcessPool, Result
+from sweep_cli.local.procpool import Died, Finished, ProcessPool, Result
 
 
 def serve(conn: Connection) -> None:

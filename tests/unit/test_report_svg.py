@@ -1,4 +1,4 @@
-"""The report's drawing kit (`sweep_cli.report_svg`) against matplotlib, which drew the figures
+"""The report's drawing kit (`sweep_cli.report.svg`) against matplotlib, which drew the figures
 before (issue 23): the same tick values and the same viridis; and its text handling."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from matplotlib import colormaps
 from matplotlib.colors import to_rgb
 from matplotlib.ticker import MaxNLocator
 
-from sweep_cli.intervals import Estimate
-from sweep_cli.report_data import top_values
-from sweep_cli.report_svg import Scale, Text, dots, ticks, viridis
+from sweep_cli.report.data import top_values
+from sweep_cli.report.intervals import Estimate
+from sweep_cli.report.svg import Scale, Text, dots, ticks, viridis
 
 RANGES = [
     (0.0, 1.0),

@@ -1,8 +1,8 @@
-"""The report's figures as inline SVG (no scripts, nothing to fetch), drawn with `report_svg`.
+"""The report's figures as inline SVG (no scripts, nothing to fetch), drawn with `report.svg`.
 
 Every figure has one panel per metric. The marks a reader looks at carry ids `sw-<kind>-…`
 (line, cell, box, dots, point) so a test can count them in the rendered page. Text from the run
-(values, names) stays text: shortened past a length (`report_svg.Text`), never drawn as paths."""
+(values, names) stays text: shortened past a length (`report.svg.Text`), never drawn as paths."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sweep_cli.intervals import Estimate
-from sweep_cli.report_svg import COLOURS, Layout, Panel, Scale, Text, dots, frame, legend, number, text, viridis
+from sweep_cli.report.intervals import Estimate
+from sweep_cli.report.svg import COLOURS, Layout, Panel, Scale, Text, dots, frame, legend, number, text, viridis
 
 Line = tuple[str, Mapping[str, Mapping[str, Estimate]]]
 """A line's label and, per x value, each metric's estimate."""
