@@ -232,7 +232,8 @@ def shortened_section(names: Text) -> str:
     if not names.shortened:
         return ""
     rows = [(shown, full) for full, shown in names.shortened.items()]
-    return f"<h2>Values shortened in the figures</h2><div class='long'>{table(['shown as', 'value'], rows)}</div>"
+    long = table(["shown as", "value"], rows).replace("<table>", "<table class='long'>", 1)
+    return f"<h2>Values shortened in the figures</h2>{long}"
 
 
 def save_page(path: Path, title: str, sections: Sequence[str]) -> Path:
