@@ -59,7 +59,7 @@ table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;paddin
 th{background:#f5f5f5}.num{text-align:right}pre{background:#f7f7f7;padding:.5rem;overflow:auto}
 .state-succeeded{color:#187a2f}.state-failed{color:#b00}.state-partial{color:#c60}.state-running{color:#a80}
 .state-completed_with_errors{color:#c60}.state-stalled{color:#b00}
-.long td{overflow-wrap:anywhere}
+td{overflow-wrap:anywhere}
 figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}svg{max-width:100%;height:auto}
 """
 
@@ -166,7 +166,7 @@ def _series_section(db: ResultsDB, ctx: _Context, series: str) -> str:
         parts.extend(_pair_figures(db, ctx, series, first, second))
     if len(pairs) > MAX_PAIRS:
         parts.append(f"<p>{len(pairs) - MAX_PAIRS} more pairs of axes are not drawn (at most {MAX_PAIRS}).</p>")
-    repeated = spread(db, ctx.metrics, series)
+    repeated = spread(db, ctx.metrics, series, axes=axes)
     if repeated.groups:
         shown = len(repeated.groups)
         of = f" (the first {shown} of {repeated.total})" if repeated.total > shown else ""
@@ -180,9 +180,21 @@ def _series_section(db: ResultsDB, ctx: _Context, series: str) -> str:
     return "\n".join(parts)
 
 
+CELL_CHARS = 300
+"""A table cell longer than this shows its start, the rest behind a click (`<details>`, no script)."""
+
+
+def _cell(value: Any) -> str:
+    text = cell_text(value)
+    if len(text) <= CELL_CHARS:
+        return f"<td>{html.escape(text)}</td>"
+    start = html.escape(text[: CELL_CHARS // 2])
+    return f"<td><details><summary>{start}… ({len(text):,} characters)</summary>{html.escape(text)}</details></td>"
+
+
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -232,8 +244,7 @@ def shortened_section(names: Text) -> str:
     if not names.shortened:
         return ""
     rows = [(shown, full) for full, shown in names.shortened.items()]
-    long = table(["shown as", "value"], rows).replace("<table>", "<table class='long'>", 1)
-    return f"<h2>Values shortened in the figures</h2>{long}"
+    return "<h2>Values shortened in the figures</h2>" + table(["shown as", "value"], rows)
 
 
 def save_page(path: Path, title: str, sections: Sequence[str]) -> Path:

@@ -63,7 +63,7 @@ def lines_figure(
     position = dict(zip(x_values, xs, strict=True))
     log = is_numeric and bool(xs) and min(xs) > 0 and max(xs) / min(xs) >= 20
     connect = (is_numeric or len(lines) > 1) and len(x_values) <= CONNECT_UP_TO
-    layout = Layout(len(metrics), margins=(52, 24, 14, 42 if is_numeric else 64))
+    layout = Layout(len(metrics), margins=(52, 24, 14, 42 if is_numeric else 80))
     body: list[str] = []
     if len(lines) > 1:
         labels = [(names(label, 30), min(len(label), 30)) for label, _ in lines]
@@ -165,7 +165,7 @@ def heatmap_figure(
         if as_numbers is not None:
             values[:] = [v for _, v in sorted(zip(as_numbers, values, strict=True))]
     rows, cols = {v: i for i, v in enumerate(row_values)}, {v: k for k, v in enumerate(col_values)}
-    layout = Layout(len(metrics), width=360, height=max(250, 30 * len(row_values) + 120), margins=(96, 24, 58, 64))
+    layout = Layout(len(metrics), width=360, height=max(250, 30 * len(row_values) + 130), margins=(130, 24, 58, 80))
     body = []
     for p, metric in enumerate(metrics):
         panel = layout.panel(p)
@@ -178,12 +178,12 @@ def heatmap_figure(
         middle = panel.top + panel.height / 2
         body.append(
             text(
-                panel.left - 80,
+                panel.left - 118,
                 middle,
                 names(row_axis, 30),
                 8,
                 "middle",
-                f' transform="rotate(-90 {panel.left - 80:.1f} {middle:.1f})"',
+                f' transform="rotate(-90 {panel.left - 118:.1f} {middle:.1f})"',
             )
         )
     return layout.svg(body)
@@ -235,7 +235,7 @@ def spread_figure(
     """Each metric's values at each repeated parameter combination: a box, and every repeat as a dot."""
     names = names if names is not None else Text()
     labels = [names(label, 28) for label, _ in groups]
-    layout = Layout(len(metrics), width=360, height=max(250, 32 * len(groups) + 120), margins=(150, 24, 14, 42))
+    layout = Layout(len(metrics), width=360, height=max(250, 32 * len(groups) + 120), margins=(170, 24, 14, 42))
     body = []
     for p, metric in enumerate(metrics):
         panel = layout.panel(p)

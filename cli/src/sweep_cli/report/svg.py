@@ -238,7 +238,7 @@ def frame(
         parts.append(text(panel.left - 6, y + 3, label, 8, "end"))
     parts.insert(0, f'<path d="{"".join(lines)}" stroke="#ccc" stroke-width="0.6" fill="none"/>')
     parts.append(text(panel.left + panel.width / 2, panel.top - 8, title, 10))
-    below = panel.bottom + (38 if rotate else 30)
+    below = panel.bottom + (72 if rotate else 30)  # below the slanted labels (24 characters at 30°)
     parts.append(text(panel.left + panel.width / 2, below, xlabel, 8))
     return "".join(parts)
 
