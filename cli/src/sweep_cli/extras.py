@@ -1,10 +1,9 @@
 """The optional parts of sweepkit-cli and the error a command gives when its part is not installed.
 
-A local-only install (`pip install sweepkit-cli`) runs sweeps, queries and loads results; the
-stage's commands need the `aws` extra (boto3), `sweep report` the `report` extra (matplotlib) and
-the LLM experiments the `llm` extra (httpx). Those modules are imported where a command uses them,
-so the base import path stays lean, and a missing one surfaces here as one paragraph naming the
-extra, not a traceback (issue 23).
+A local-only install (`pip install sweepkit-cli`) runs sweeps, queries, reports and loads results;
+the stage's commands need the `aws` extra (boto3) and the LLM experiments the `llm` extra (httpx).
+Those modules are imported where a command uses them, so the base import path stays lean, and a
+missing one surfaces here as one paragraph naming the extra, not a traceback (issue 23).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ EXTRAS: dict[str, str] = {
     "sweep_aws": "aws",
     "aws_lambda_powertools": "aws",
     "tenacity": "aws",
-    "matplotlib": "report",
     "httpx": "llm",
     "re2": "llm",
 }
