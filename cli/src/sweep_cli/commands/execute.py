@@ -26,7 +26,7 @@ from sweep_cli.app import (
 from sweep_cli.backend import Backend, with_backend
 
 # The engine, the query layer and the models are imported by the commands that use them, so that
-# `sweep --help` (and every command's --help) starts without pydantic (tests/unit/test_cold_start.py).
+# `sweep --help` (and every command's --help) starts without pydantic (tests/functional/test_cold_start.py).
 if TYPE_CHECKING:
     from sweep_orchestrator.retry import RetryResult
     from sweep_orchestrator.status import RunStatus

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sweep_aws.ssm import SsmSecrets
 
 # boto3 and the SSM provider are imported when a cold start needs them (an S3 store, SSM secrets),
-# not with this module: a local pool process never does (tests/unit/test_cold_start.py).
+# not with this module: a local pool process never does (tests/functional/test_cold_start.py).
 
 logger = logs.configure()
 
