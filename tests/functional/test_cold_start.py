@@ -12,7 +12,11 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 from tests.artifact_scripts import WITHOUT_BYTECODE
+
+pytestmark = pytest.mark.slow  # each test starts a fresh interpreter: not in `make test-fast`
 
 HEAVY = ("boto3", "pyarrow", "pandas", "duckdb")
 ROOT = Path(__file__).resolve().parents[2]

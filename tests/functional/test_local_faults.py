@@ -20,6 +20,8 @@ from sweep_contracts import layout
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.status import RunStatus, read_outcomes, run_status
 
+pytestmark = pytest.mark.slow  # real `sweep run` processes, signalled: not in `make test-fast`
+
 STARTUP_S = 90.0
 """Bound on waiting for a run to get going: this machine is shared and can be slow to start Python."""
 EXIT_S = 30.0
