@@ -49,7 +49,7 @@ import json, os, sys, time
 started = time.perf_counter()
 from sweep_worker import handler
 imported = time.perf_counter()
-from sweep_cli._pool import LocalContext
+from sweep_cli.local._pool import LocalContext
 events = json.loads(open(sys.argv[1]).read())
 timings = []
 for event in events:
@@ -63,7 +63,7 @@ print(json.dumps({"import_ms": (imported - started) * 1000, "first_shard_ms": ti
 ARTIFACT_PROBE = SHARD_PROBE.replace(
     "from sweep_worker import handler", "sys.path.insert(0, sys.argv[2])\nfrom sweep_worker import handler"
 ).replace(
-    "from sweep_cli._pool import LocalContext",
+    "from sweep_cli.local._pool import LocalContext",
     """
 class LocalContext:
     aws_request_id, function_name, memory_limit_in_mb, invoked_function_arn = "bench", "w", 1769, "arn"
@@ -112,7 +112,7 @@ def importtime_ms(module: str, code: str, env: dict[str, str]) -> float:
 
 
 def shard_events(tmp: Path) -> Path:
-    from sweep_cli.engine import local_runtime
+    from sweep_cli.local.engine import local_runtime
     from sweep_contracts.settings import SystemSettings
     from sweep_orchestrator.submit import prepare
 

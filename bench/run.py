@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sweep_cli.engine import local_runtime
+from sweep_cli.local.engine import local_runtime
 from sweep_cli.query import ResultsDB, summary_sql
 from sweep_contracts import layout
 from sweep_contracts._json import canonical_json, param_text

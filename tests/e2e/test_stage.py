@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from sweep_cli import stage_ops
 from sweep_cli.errors import RemoteError
 from sweep_cli.files import load_sweep
-from sweep_cli.remote import StageClient
-from sweep_cli.stage import resolve_stage
+from sweep_cli.stage import backend as stage_ops
+from sweep_cli.stage.remote import StageClient
+from sweep_cli.stage.resolve import resolve_stage
 
 STAGE = os.environ.get("SWEEP_E2E_STAGE")
 pytestmark = [

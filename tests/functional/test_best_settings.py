@@ -13,7 +13,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from sweep_cli.main import app
-from sweep_cli.report import write_report
+from sweep_cli.report.page import write_report
 from sweep_contracts.storage import LocalStore
 from sweep_experiments.llm.tasks import builtin
 from tests.llm_fake import FakeModelServer, Fault

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sweep_cli.local.sizing import SHARDS_PER_WORKER
 from sweep_cli.main import app
-from sweep_cli.sizing import SHARDS_PER_WORKER
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.status import run_status
 

@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 
 import sweep_cli
 from sweep_cli import errors
-from sweep_cli.backend import Backend, BackendOptions
-from sweep_cli.local import LocalBackend
+from sweep_cli.backend import BackendOptions
+from sweep_cli.local.backend import LocalBackend
 from sweep_cli.main import app
-from sweep_cli.remote import RetryPolicy
-from sweep_cli.stage import resolve_stage, stage_region
-from sweep_cli.stage_ops import StageBackend
+from sweep_cli.runs import Backend
+from sweep_cli.stage.backend import StageBackend
+from sweep_cli.stage.remote import RetryPolicy
+from sweep_cli.stage.resolve import resolve_stage, stage_region
 from sweep_contracts.errors import SweepError
 from tests.cloud import REGION
 from tests.functional.test_cli_stage import FakeApi, api  # noqa: F401 - `api` is a fixture used below
@@ -138,7 +139,7 @@ def test_a_failed_query_is_exit_1_not_bad_input(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_stage_is_exit_1_with_the_fix(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sweep_cli.remote.DEFAULT_RETRY", RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05))
+    monkeypatch.setattr("sweep_cli.stage.remote.DEFAULT_RETRY", RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05))
     code, output = invoke("status", "run-1", "--endpoint", "http://127.0.0.1:9", "--region", REGION)
     assert code == 1
     # a status poll is idempotent: tried 3 times, each retry said, then the one error paragraph

@@ -98,7 +98,7 @@ def test_rerun_after_the_code_changed_says_so(tmp_path: Path, sweep: str, monkey
     out = str(tmp_path / "out")
     assert invoke("run", sweep, "--out", out, "-w", "1", "-q")[0] == 0
     # GIVEN the code is now at another version than the one the run recorded
-    monkeypatch.setattr("sweep_cli.local.code_version", lambda: {"sweep": "0.0.0", "build": "git:other"})
+    monkeypatch.setattr("sweep_cli.local.backend.code_version", lambda: {"sweep": "0.0.0", "build": "git:other"})
     # WHEN the same file is run again
     code, _, stderr = invoke("run", sweep, "--out", out, "-w", "1")
     # THEN sweep shows the old run but says the code changed and how to rerun

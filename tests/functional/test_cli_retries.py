@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from sweep_cli.errors import RemoteError, StageUnreachableError
-from sweep_cli.remote import RetryPolicy, StageClient
-from sweep_cli.stage import StageInfo
+from sweep_cli.stage.remote import RetryPolicy, StageClient
+from sweep_cli.stage.resolve import StageInfo
 
 FAST = RetryPolicy(attempts=5, total_s=10.0, base_s=0.01, cap_s=0.05)
 

@@ -22,10 +22,10 @@ import pytest
 from moto.athena.models import QueryResults, athena_backends
 from typer.testing import CliRunner
 
-from sweep_cli.athena import parse_map, scope_to_run
 from sweep_cli.errors import UsageError
 from sweep_cli.main import app
-from sweep_cli.stage import resolve_stage
+from sweep_cli.stage.athena import parse_map, scope_to_run
+from sweep_cli.stage.resolve import resolve_stage
 from sweep_orchestrator import handler
 from sweep_orchestrator.dispatched import write_record
 from tests.cloud import REGION, WORKER, LambdaContext, Stage, api_event
@@ -97,7 +97,7 @@ def api(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
     fake = FakeApi(stage)
     thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setattr("sweep_cli.stage_ops.POLL_S", 0.0)
+    monkeypatch.setattr("sweep_cli.stage.backend.POLL_S", 0.0)
     yield fake
     fake.server.shutdown()
 
@@ -172,7 +172,7 @@ def test_watch_ends_when_the_run_stalls(api: FakeApi, tmp_path: Path) -> None:
 def test_results_run_in_athena_scoped_to_the_run(api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWEEP_ATHENA_WORKGROUP", "sweep-test")
     monkeypatch.setenv("SWEEP_GLUE_DATABASE", "sweep_test")
-    monkeypatch.setattr("sweep_cli.athena.time.sleep", lambda s: None)
+    monkeypatch.setattr("sweep_cli.stage.athena.time.sleep", lambda s: None)
     invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
     boto3.client("athena", region_name=REGION).create_work_group(Name="sweep-test")
     backend = athena_backends["123456789012"][REGION]

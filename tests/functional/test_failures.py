@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sweep_aws.invoke import InvokeResult
-from sweep_cli.engine import PoolDispatcher
+from sweep_cli.local.engine import PoolDispatcher
 from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import ErrorCode, Outcome, record_outcome

@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from sweep_cli.local import LocalBackend
+from sweep_cli.local.backend import LocalBackend
+from sweep_cli.local.sizing import SHARDS_PER_WORKER, TARGET_SHARD_S, local_shard_size, sized
 from sweep_cli.main import app
-from sweep_cli.sizing import SHARDS_PER_WORKER, TARGET_SHARD_S, local_shard_size, sized
 from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.planning import derive_shard_size

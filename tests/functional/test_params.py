@@ -176,7 +176,7 @@ def test_seed_does_not_replace_a_write_that_lands_after_its_read_issue20(
     # lands between seed's read of SSM and its writes
     if force:
         invoke("seed", "--stage", "dev")
-    from sweep_cli.params import StageParameters
+    from sweep_cli.stage.params import StageParameters
 
     read = StageParameters.current
 

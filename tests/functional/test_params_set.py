@@ -220,7 +220,7 @@ def test_without_an_api_a_create_does_not_replace_a_value_issue20(
     # GIVEN no API, and SSM writes that see shard_size appear between the CLI's read and its write
     monkeypatch.setenv("SWEEP_PULUMI_DIR", str(tmp_path))
     monkeypatch.delenv("SWEEP_API_URL", raising=False)
-    from sweep_cli import params_set
+    from sweep_cli.stage import params_set
 
     read = params_set.SsmSetter.current
 

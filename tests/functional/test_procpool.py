@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sweep_cli.procpool import Died, Finished, ProcessPool, Result
+from sweep_cli.local.procpool import Died, Finished, ProcessPool, Result
 
 pytestmark = pytest.mark.slow  # starts process pools: not in `make test-fast`
 

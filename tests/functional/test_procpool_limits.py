@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sweep_cli.procpool import Died, Finished, Overran, ProcessPool, Result
+from sweep_cli.local.procpool import Died, Finished, Overran, ProcessPool, Result
 
 pytestmark = pytest.mark.slow  # starts process pools: not in `make test-fast`
 

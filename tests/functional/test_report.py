@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sweep_cli.intervals import t975
 from sweep_cli.main import app
 from sweep_cli.query import ResultsDB
-from sweep_cli.report_data import cells, metric_ranges
+from sweep_cli.report.data import cells, metric_ranges
+from sweep_cli.report.intervals import t975
 from sweep_contracts.storage import LocalStore
 from tests.helpers import run_sweep
 

@@ -15,8 +15,8 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest
 from typer.testing import CliRunner
 
-from sweep_cli import stage_ops
 from sweep_cli.main import app
+from sweep_cli.stage import backend as stage_ops
 from sweep_contracts import environment
 from sweep_contracts.estimate import READS_PER_SHARD, STATUS_POLL_S, WRITES_PER_SHARD
 from sweep_contracts.queueing import Queue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sweep_cli.athena import scope_to_run
+from sweep_cli.stage.athena import scope_to_run
 from sweep_contracts.axes import axis_select, axis_types
 from sweep_contracts.request import SweepRequest, parse_request
 
@@ -74,8 +74,8 @@ def test_an_unreachable_stage_fails_within_the_connect_timeout() -> None:
     import pytest
 
     from sweep_cli.errors import StageUnreachableError
-    from sweep_cli.remote import RetryPolicy, StageClient
-    from sweep_cli.stage import StageInfo
+    from sweep_cli.stage.remote import RetryPolicy, StageClient
+    from sweep_cli.stage.resolve import StageInfo
 
     # GIVEN a listener whose backlog is full, so a new connection is never answered
     server = socket.socket()

@@ -10,7 +10,7 @@ import statistics
 import numpy as np
 import pytest
 
-from sweep_cli.intervals import (
+from sweep_cli.report.intervals import (
     Estimate,
     MetricRange,
     clustered_mean,

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -22,12 +20,8 @@ from sweep_cli.app import DEFAULT_OUT, OutOption, WorkersOption
 from sweep_cli.errors import UsageError
 from sweep_contracts import environment
 
-if TYPE_CHECKING:  # the models behind these types wait for a command that runs (`sweep --help` stays cheap)
-    from sweep_cli.llm_report import OptionRows
-    from sweep_cli.query import Goal, QueryResult, Settings
-    from sweep_orchestrator.retry import RetryResult
-    from sweep_orchestrator.status import RunStatus
-    from sweep_orchestrator.submit import SubmitResult
+if TYPE_CHECKING:
+    from sweep_cli.runs import Backend
 
 StageOption = Annotated[
     str | None,
@@ -42,81 +36,6 @@ RegionOption = Annotated[
         "--region", help="AWS region of the stage (default: SWEEP_REGION, else the stage's own, else AWS_REGION)."
     ),
 ]
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Per series: points, errors, the metric's mean/min/max and the best point (see `summary_sql`)."""
-
-    result: QueryResult
-    metric: str
-    goal: Goal
-    options: tuple[OptionRows, ...] = ()
-    """For an LLM run: per option value, score, latency p50/p90, tokens/s, errors (`llm_report`)."""
-    settings: Settings | None = None
-    """What "best" chose among and averaged over; None: the best point (a run without its manifest)."""
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """One run in a listing; `status` where the backend has it at no extra cost."""
-
-    run_id: str
-    experiment: str
-    created_at: datetime
-    points: int
-    shards: int
-    description: str | None = None
-    status: RunStatus | None = None
-
-
-class Backend(Protocol):
-    """A place that holds runs and runs their shards. Used as a context manager: leaving it
-    releases what it started (the local process pool)."""
-
-    shards_run_here: bool
-    """Whether shards run in this process, so a command that hands some over must wait for them."""
-    summary_on_finish: bool
-    """Whether a finished run's summary is cheap enough to show unasked (DuckDB: yes; Athena: a paid query)."""
-
-    def __enter__(self) -> Backend: ...
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    def submit(self, payload: Any) -> SubmitResult:
-        """Create the run (or find it, same content) and hand its shards to the workers."""
-
-    def describe(self, result: SubmitResult) -> str:
-        """Where a submitted run went and how to follow it, for stderr."""
-
-    def retry(self, run_id: str, settings: Mapping[str, Any] | None = None, force: bool = False) -> RetryResult:
-        """Hand the failed and missing shards to the workers again, each with its next attempt
-        (and with `settings` over the run's, where the backend allows it); `force` also those that
-        may still wait in Lambda's queue."""
-
-    def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
-        """Wait, with a progress bar unless `quiet`, until no shard handed over is pending."""
-
-    def status(self, run_id: str) -> RunStatus: ...
-
-    def runs(self, limit: int) -> list[RunRow]:
-        """The newest runs, newest first."""
-
-    def query(self, run_id: str, sql: str) -> QueryResult:
-        """SQL over views `points` and `outcomes` of one run."""
-
-    def summary(self, run_id: str, metric: str | None) -> Summary | None:
-        """The run's summary by `metric` (default: the objective), or None when it recorded no metrics."""
-
-    def local_copy(self, run_id: str) -> Backend:
-        """A local backend holding the run (a stage downloads it into the results directory)."""
-
-    def next_steps(self, run_id: str, status: RunStatus) -> list[str]:
-        """Commands that continue from a finished run, with the options that reach this backend."""
-
-    def no_runs_hint(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -147,12 +66,12 @@ class BackendOptions:
         """The backend these options name; stage options are checked and resolved here, once."""
         self.check()
         if not self.on_stage:
-            from sweep_cli.local import LocalBackend
+            from sweep_cli.local.backend import LocalBackend
 
             return LocalBackend(self.out, self.workers)
-        from sweep_cli.remote import StageClient
-        from sweep_cli.stage import resolve_stage
-        from sweep_cli.stage_ops import StageBackend
+        from sweep_cli.stage.backend import StageBackend
+        from sweep_cli.stage.remote import StageClient
+        from sweep_cli.stage.resolve import resolve_stage
 
         return StageBackend(StageClient(resolve_stage(self.stage, self.endpoint, self.region)), self.out)
 

@@ -32,7 +32,7 @@ from sweep_contracts.points import PointSpace
 from sweep_contracts.storage import ObjectStore
 
 if TYPE_CHECKING:
-    from sweep_cli.backend import Backend
+    from sweep_cli.runs import Backend
 
 ViolationKind = Literal[
     "missing_outcome",
@@ -233,14 +233,14 @@ def check_command(run_id: str, store: ObjectStore, as_json: bool) -> int:
 def store_of(backend: Backend) -> ObjectStore:
     """Where the backend's runs live: the results directory, or the stage's results bucket read
     with the caller's own credentials."""
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
 
     if isinstance(backend, LocalBackend):
         return backend.store
     import boto3
 
     from sweep_aws.s3 import S3Store
-    from sweep_cli.stage_ops import StageBackend
+    from sweep_cli.stage.backend import StageBackend
 
     assert isinstance(backend, StageBackend)
     stage = backend.stage

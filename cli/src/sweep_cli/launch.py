@@ -20,7 +20,7 @@ def runs_locally(args: list[str]) -> bool:
 
 def main() -> None:
     if runs_locally(sys.argv[1:]):
-        from sweep_cli._pool import start_fork_server
+        from sweep_cli.local._pool import start_fork_server
 
         start_fork_server()  # `sweep run` asks again: the second call finds it running
     from sweep_cli.main import main as cli

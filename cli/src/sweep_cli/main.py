@@ -5,10 +5,11 @@ from __future__ import annotations
 import signal
 import sys
 
-from sweep_cli import params_set, render
+from sweep_cli import render
 from sweep_cli.app import EXIT_INTERRUPTED, app
 from sweep_cli.commands import compare, describe, execute, read, trial
-from sweep_cli.params import app as params_app
+from sweep_cli.stage import params_set
+from sweep_cli.stage.params import app as params_app
 
 __all__ = ["app", "main"]
 # imported for their commands, which register on `app` (params_set: on `sweep params`)

@@ -19,8 +19,8 @@ from rich.text import Text
 from sweep_contracts.errors import PluginWarning, SweepError
 
 if TYPE_CHECKING:
-    from sweep_cli.backend import RunRow, Summary
     from sweep_cli.query import QueryResult
+    from sweep_cli.runs import RunRow, Summary
     from sweep_contracts.manifest import RunManifest
     from sweep_orchestrator.status import RunStatus
 
@@ -270,7 +270,7 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
 def option_table(series: str, axis: str, result: QueryResult, score: str) -> Table:
     """One LLM option axis: per value, its points, errors, score, latency p50/p90 and tokens/s,
     the score's interval and its paired difference from the best value; the verdict as caption."""
-    from sweep_cli.llm_report import COLUMNS  # with the query layer: only when there is a table to show
+    from sweep_cli.report.llm import COLUMNS  # with the query layer: only when there is a table to show
 
     verdict = getattr(result, "verdict", None)
     table = Table(
@@ -294,7 +294,7 @@ def print_summary(summary: Summary, fmt: str) -> None:
         for series, axis, result in summary.options:
             out.print(option_table(series, axis, result, summary.metric))
         if summary.options:
-            from sweep_cli.llm_report import METHOD
+            from sweep_cli.report.llm import METHOD
 
             out.print(METHOD, style="dim")
     else:

@@ -21,8 +21,8 @@ from sweep_cli.app import DEFAULT_OUT, Format, MetricOption, OutOption, app, han
 from sweep_cli.errors import UsageError
 
 if TYPE_CHECKING:  # the engine and the query layer wait for the command (`sweep --help` stays cheap)
-    from sweep_cli.comparison import Comparison
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
+    from sweep_cli.report.comparison import Comparison
 
 PointStats = dict[str, tuple[float, float | None, int, int]]
 """Per parameter point (its JSON text): mean, standard error, count, and its first point index."""
@@ -44,8 +44,8 @@ def _stats(backend: LocalBackend, run_id: str, metric: str) -> PointStats:
 
 
 def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | None) -> tuple[str, Comparison]:
-    from sweep_cli.comparison import Comparison, paired
     from sweep_cli.query import nuisance_axes, objective
+    from sweep_cli.report.comparison import Comparison, paired
     from sweep_orchestrator.runs import load_manifest
 
     experiment = load_manifest(backend.store, run_a).request.experiment
@@ -88,7 +88,7 @@ def compare(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Compare a metric of two runs at every parameter point they share: means, difference and its standard error."""
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
 
     with LocalBackend(out) as backend:
         name, result = compare_runs(backend, run_a, run_b, metric)

@@ -43,10 +43,10 @@ def plan(
 ) -> None:
     """Check a sweep file and show its points, shards and caps, without running anything; with --stage,
     what the run would cost and how long it would take there (exit 2 when the stage would refuse it)."""
-    from sweep_cli import costing
-    from sweep_cli.engine import local_runtime
     from sweep_cli.files import load_settings
+    from sweep_cli.local.engine import local_runtime
     from sweep_cli.overrides import sweep_request
+    from sweep_cli.stage import costing
     from sweep_orchestrator.submit import prepare, request_size, run_estimate, run_warnings
 
     effective = load_settings(settings)

@@ -23,7 +23,8 @@ from sweep_cli.app import (
     exit_code,
     handles_errors,
 )
-from sweep_cli.backend import Backend, with_backend
+from sweep_cli.backend import with_backend
+from sweep_cli.runs import Backend
 
 # The engine, the query layer and the models are imported by the commands that use them, so that
 # `sweep --help` (and every command's --help) starts without pydantic (tests/functional/test_cold_start.py).
@@ -96,11 +97,11 @@ def run(
     ] = False,
 ) -> None:
     """Run a sweep on this machine: every core, a progress bar, Parquet results and a summary."""
-    from sweep_cli._pool import start_fork_server
+    from sweep_cli.local._pool import start_fork_server
 
     start_fork_server()  # first: it loads the worker while this process reads and plans the sweep
     from sweep_cli.files import load_settings
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
     from sweep_cli.overrides import sweep_request
 
     effective = load_settings(settings)
@@ -121,7 +122,7 @@ def rm(
     out: OutOption = DEFAULT_OUT,
 ) -> None:
     """Remove runs from a results directory: manifest, points and outcomes."""
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
 
     with LocalBackend(out) as backend:
         for run_id in run_ids:

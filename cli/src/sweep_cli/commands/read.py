@@ -20,7 +20,8 @@ from sweep_cli.app import (
     exit_code,
     handles_errors,
 )
-from sweep_cli.backend import Backend, with_backend
+from sweep_cli.backend import with_backend
+from sweep_cli.runs import Backend
 
 RunIdArgument = Annotated[str, typer.Argument(help="The run.")]
 
@@ -110,11 +111,11 @@ def report(
     and heatmaps of pairs of axes, and the spread of repeats, per series. With several runs: each
     metric against each shared axis, one line per run."""
     if len(run_ids) == 1:
-        from sweep_cli.report import write_report
+        from sweep_cli.report.page import write_report
 
         path = write_report(out, run_ids[0], output or out / f"report-{run_ids[0]}.html", metric or [])
     else:
-        from sweep_cli.report_overlay import default_name, write_overlay
+        from sweep_cli.report.overlay import default_name, write_overlay
 
         path = write_overlay(out, run_ids, output or out / default_name(run_ids), metric or [])
     render.out.print(render.shown(f"report written to {path}"))

@@ -34,8 +34,8 @@ def try_point(
     ] = False,
 ) -> None:
     """Run one point of a sweep here, in the foreground: its output and traceback on the terminal, nothing written."""
-    from sweep_cli.engine import local_runtime
     from sweep_cli.files import load_settings
+    from sweep_cli.local.engine import local_runtime
     from sweep_cli.overrides import sweep_request
     from sweep_contracts.points import PointSpace
     from sweep_orchestrator.submit import prepare

@@ -36,7 +36,7 @@ LISTS_PER_STATUS_BLOCK = 2
 """A status read lists the outcomes and the points, one request each per 1,000 shards (`sweep_orchestrator.listing`)."""
 STATUS_BLOCK = 1_000
 STATUS_POLL_S = 3.0
-"""`sweep submit --watch` reads the run's status every 3 s until it ends (`sweep_cli.stage_ops.POLL_S`)."""
+"""`sweep submit --watch` reads the run's status every 3 s until it ends (`sweep_cli.stage.backend.POLL_S`)."""
 WRITES_PER_SHARD = PUTS_PER_SHARD + 2
 """S3's write class (PUT, DELETE): the PUTs and the deletes of the started marker and of a stale failure."""
 READS_PER_SHARD = LISTS_PER_SHARD + 1

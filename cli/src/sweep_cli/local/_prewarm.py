@@ -3,6 +3,6 @@ once, so every pool process forked from it, and every replacement of one that di
 
 from __future__ import annotations
 
-from sweep_cli._pool import warm_up
+from sweep_cli.local._pool import warm_up
 
 warm_up()

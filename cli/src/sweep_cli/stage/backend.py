@@ -13,13 +13,13 @@ from typing import Any
 
 import boto3
 
-from sweep_cli.athena import AthenaQueries
-from sweep_cli.backend import RunRow, Summary
 from sweep_cli.errors import UsageError
-from sweep_cli.local import LocalBackend
+from sweep_cli.local.backend import LocalBackend
 from sweep_cli.query import QueryResult, Settings, objective, summary_sql
-from sweep_cli.remote import StageClient
-from sweep_cli.stage import StageInfo
+from sweep_cli.runs import RunRow, Summary
+from sweep_cli.stage.athena import AthenaQueries
+from sweep_cli.stage.remote import StageClient
+from sweep_cli.stage.resolve import StageInfo
 from sweep_contracts import layout
 from sweep_contracts.axes import axis_select
 from sweep_contracts.manifest import RunManifest

@@ -1,5 +1,5 @@
 """What the report plots, read from a run's `points` view: per-cell means with their intervals
-(`sweep_cli.intervals`), the range of each metric, and the values of repeated points.
+(`sweep_cli.report.intervals`), the range of each metric, and the values of repeated points.
 
 Repeats are points whose parameters are identical apart from a replicate axis (`seed`): the
 request's `repeats`, a swept `seed`, or the same parameters listed twice."""
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sweep_cli.intervals import Estimate, MetricRange, estimate
 from sweep_cli.query import ResultsDB, metric_expr, param_expr
+from sweep_cli.report.intervals import Estimate, MetricRange, estimate
 from sweep_contracts.request import SEED
 
 REPLICATE_AXES = (SEED,)

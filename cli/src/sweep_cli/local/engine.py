@@ -13,8 +13,8 @@ from multiprocessing.context import ForkServerContext, SpawnContext
 from pathlib import Path
 from typing import Any
 
-from sweep_cli import _pool
-from sweep_cli.procpool import Died, Finished, Overran, ProcessPool, Result
+from sweep_cli.local import _pool
+from sweep_cli.local.procpool import Died, Finished, Overran, ProcessPool, Result
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.settings import SystemSettings
@@ -147,7 +147,7 @@ class PoolDispatcher:
 
     def probe(self, manifest: RunManifest, seconds: float, points: int) -> float | None:
         """Seconds per point of the run's sweep, timed in a pool process on up to `points` points
-        within `seconds` (`sweep_cli.sizing`); None when it cannot say: the experiment is not timed
+        within `seconds` (`sweep_cli.local.sizing`); None when it cannot say: the experiment is not timed
         (it waits on a service), its process died or raised, it did not answer in time, or a stop
         was requested (the run then starts and stops as any other)."""
         pool = self._processes()

@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 from sweep_cli import render
-from sweep_cli.engine import RunInterrupted
+from sweep_cli.local.engine import RunInterrupted
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 

@@ -23,7 +23,7 @@ from sweep_cli import render
 from sweep_cli.app import handles_errors
 from sweep_cli.backend import RegionOption
 from sweep_cli.errors import CredentialsError, ServiceError, UsageError
-from sweep_cli.stage import pulumi_dir, stage_region
+from sweep_cli.stage.resolve import pulumi_dir, stage_region
 from sweep_contracts import environment
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.names import AXIS_PATTERN

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError
 from botocore.httpsession import URLLib3Session
 
 from sweep_cli.errors import CredentialsError, RemoteError, StageUnreachableError
-from sweep_cli.stage import StageInfo
+from sweep_cli.stage.resolve import StageInfo
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState

@@ -12,13 +12,13 @@ from typing import Any
 
 import typer
 
-from sweep_cli import sizing
-from sweep_cli.backend import RunRow, Summary
-from sweep_cli.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.errors import UsageError
-from sweep_cli.llm_report import CALL_METRIC, per_option
+from sweep_cli.local import sizing
+from sweep_cli.local.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
+from sweep_cli.local.session import StopSignals, explain
 from sweep_cli.query import QueryResult, ResultsDB, Settings, objective
-from sweep_cli.session import StopSignals, explain
+from sweep_cli.report.llm import CALL_METRIC, per_option
+from sweep_cli.runs import RunRow, Summary
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
 from sweep_contracts.settings import SystemSettings
@@ -91,7 +91,7 @@ class LocalBackend:
         return result
 
     def _sized(self, payload: Any, runtime: Runtime, settings: SystemSettings) -> SystemSettings:
-        """The settings with `shard_size` measured on this machine (`sweep_cli.sizing`), unless the
+        """The settings with `shard_size` measured on this machine (`sweep_cli.local.sizing`), unless the
         request sets it or names a run that exists (which keeps its plan)."""
         manifest = prepare(payload, runtime)  # a bad request fails here, before any point is timed
         run_id = payload.get("run_id") if isinstance(payload, Mapping) else None

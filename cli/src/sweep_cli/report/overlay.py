@@ -2,7 +2,7 @@
 
 For every axis the runs share (in any series), each metric they all recorded is drawn against
 that axis with one line per run: the mean over the run's points at each value, with the 95%
-interval of `sweep_cli.intervals` (the metric's range pooled over all the runs). Two runs also
+interval of `sweep_cli.report.intervals` (the metric's range pooled over all the runs). Two runs also
 get the `sweep compare` table: the metric side by side at every point they share."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from sweep_cli.errors import UsageError
 from sweep_cli.query import ResultsDB, objective
-from sweep_cli.report import INTERVAL_NOTE, Figures, chosen_metrics, figure, save_page, table
-from sweep_cli.report_data import REPLICATE_AXES, cells, metric_ranges
-from sweep_cli.report_plots import lines_figure
+from sweep_cli.report.data import REPLICATE_AXES, cells, metric_ranges
+from sweep_cli.report.page import INTERVAL_NOTE, Figures, chosen_metrics, figure, save_page, table
+from sweep_cli.report.plots import lines_figure
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
 from sweep_contracts.storage import LocalStore
@@ -45,7 +45,7 @@ def _runs_table(store: LocalStore, manifests: dict[str, RunManifest]) -> str:
 
 def _compare_section(out: Path, run_a: str, run_b: str, metric: str | None) -> str:
     from sweep_cli.commands.compare import compare_runs
-    from sweep_cli.local import LocalBackend
+    from sweep_cli.local.backend import LocalBackend
 
     with LocalBackend(out) as backend:
         try:

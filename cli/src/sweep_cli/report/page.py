@@ -3,8 +3,8 @@
 Per series: each metric against each swept parameter (averaged over the other axes); for two or
 more axes, interaction plots (one line per value of a second axis) and heatmaps per pair of
 axes; repeats as spread (box and dots). Means carry 95% intervals that stay within the metric's
-range (`sweep_cli.intervals`). Continuous parameters with many values (random search) are
-scattered. Several runs: `sweep_cli.report_overlay`."""
+range (`sweep_cli.report.intervals`). Continuous parameters with many values (random search) are
+scattered. Several runs: `sweep_cli.report.overlay`."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from sweep_cli.errors import UsageError
-from sweep_cli.intervals import Estimate, MetricRange
-from sweep_cli.llm_report import llm_section, records_calls
 from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, Settings, metric_expr, objective, param_expr
 from sweep_cli.render import cell_text
-from sweep_cli.report_data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
-from sweep_cli.report_plots import heatmap_figure, lines_figure, numeric, scatter_figure, spread_figure
+from sweep_cli.report.data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
+from sweep_cli.report.intervals import Estimate, MetricRange
+from sweep_cli.report.llm import llm_section, records_calls
+from sweep_cli.report.plots import heatmap_figure, lines_figure, numeric, scatter_figure, spread_figure
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace

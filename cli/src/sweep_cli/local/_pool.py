@@ -25,7 +25,7 @@ PRELOAD = [
     "sweep_worker.arrow_schema",
     "pyarrow.compute",  # a batch's rows are built with its kernels (sweep_worker.columns)
     "pyarrow.parquet",
-    "sweep_cli._prewarm",
+    "sweep_cli.local._prewarm",
     # multiprocessing runs the parent's main script again in each process it starts: the `sweep`
     # script imports only `sweep_cli.launch` (light), so the CLI itself is not preloaded
     "sweep_cli.launch",
@@ -105,7 +105,7 @@ def run_task(event_json: str) -> dict[str, Any]:
 
 
 def probe(event_json: str, seconds: float, points: int) -> float | None:
-    """Seconds per point of the task's sweep, timed here without writing anything (`sweep_cli.sizing`)."""
+    """Seconds per point of the task's sweep, timed here without writing anything (`sweep_cli.local.sizing`)."""
     from sweep_contracts.tasks import parse_task
     from sweep_worker import handler as worker
     from sweep_worker.probe import probe_point_cost

@@ -10,8 +10,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sweep_cli.intervals import Estimate
 from sweep_cli.render import visible
+from sweep_cli.report.intervals import Estimate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -22,8 +22,8 @@ from sweep_cli import render
 from sweep_cli.app import handles_errors
 from sweep_cli.backend import EndpointOption, RegionOption
 from sweep_cli.errors import UsageError
-from sweep_cli.params import Action, StageParameters, StageRequired, app, aws_errors
-from sweep_cli.stage import StageInfo, resolve_stage
+from sweep_cli.stage.params import Action, StageParameters, StageRequired, app, aws_errors
+from sweep_cli.stage.resolve import StageInfo, resolve_stage
 
 DEFAULT_TTL_S = 300
 
@@ -73,7 +73,7 @@ class ApiSetter:
     """Through the stage's API: `GET /settings`, then `PUT /settings/{name}` with the version it saw."""
 
     def __init__(self, stage: StageInfo) -> None:
-        from sweep_cli.remote import StageClient
+        from sweep_cli.stage.remote import StageClient
 
         self.client = StageClient(stage)
         self.where = f"via {stage.api_url}"
@@ -93,7 +93,7 @@ class ApiSetter:
 
     def write(self, name: str, value: Any, expected_version: int) -> Stored:
         from sweep_cli.errors import RemoteError
-        from sweep_cli.remote import segment
+        from sweep_cli.stage.remote import segment
         from sweep_contracts.errors import ApiCode, SettingConflictError
 
         try:
@@ -121,7 +121,7 @@ class SsmSetter:
     """Straight to SSM, where no API is known: validated here, by the experiments installed here."""
 
     def __init__(self, stage: str, region: str | None) -> None:
-        from sweep_cli.params import _parameters
+        from sweep_cli.stage.params import _parameters
 
         self.parameters: StageParameters = _parameters(stage, region)
         self.where = f"in SSM under {self.parameters.prefix} (no API known for stage `{stage}`)"

@@ -18,8 +18,8 @@ from sweep_contracts.settings import SystemSettings
 def stage_settings(stage: str, local: SystemSettings) -> SystemSettings:
     """The stage's settings as its stack config (`Pulumi.<stage>.yaml`, `sweep:settings`) sets them,
     with the values of a `--settings` file over them (to ask "what if")."""
-    from sweep_cli.params import stack_settings
-    from sweep_cli.stage import check_stage_name, pulumi_dir
+    from sweep_cli.stage.params import stack_settings
+    from sweep_cli.stage.resolve import check_stage_name, pulumi_dir
 
     directory = pulumi_dir()
     stack = stack_settings(check_stage_name(stage), directory)
