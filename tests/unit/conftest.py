@@ -6,9 +6,13 @@ from __future__ import annotations
 import _posixsubprocess
 import os
 import subprocess
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import pytest
+
+from sweep_contracts import environment
+from sweep_contracts.version import code_version
 
 
 class SpawnInUnitTestError(AssertionError):
@@ -43,3 +47,15 @@ def _no_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
     for module, name in _SPAWNERS:
         if hasattr(module, name):
             monkeypatch.setattr(module, name, _refuse(f"{module.__name__}.{name}"))
+
+
+@pytest.fixture(autouse=True)
+def _build_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A manifest's build is the checkout's git commit (asked of `git`) unless the environment names
+    it, as a deployed function's does: unit tests name it, and a version computed here is forgotten
+    after the test, so a later functional test still records the commit."""
+    monkeypatch.setenv(environment.CODE_VERSION, "unit-test")
+    known = code_version.cache_info().currsize
+    yield
+    if not known:
+        code_version.cache_clear()
