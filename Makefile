@@ -47,7 +47,7 @@ test-browser: install ## The report rendered in a real headless Chromium (instal
 	scripts/chromium.sh >/dev/null
 	SWEEP_REQUIRE_BROWSER=1 $(UV) run --frozen pytest -m browser
 
-test-long: install ## The long tier: 10,000 bad API bodies, 500 bad sweep files in subprocesses, schemathesis
+test-long: install ## The long tier: 10,000 bad API bodies, 2,520 bad sweep files (a subprocess per kind), schemathesis
 	$(UV) run --frozen pytest -m long
 
 test-llm: install ## Real-model tier: build/start llama.cpp + SmolLM2 (cached), run tests/llm
