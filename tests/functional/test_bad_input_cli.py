@@ -204,6 +204,7 @@ def check_in_subprocesses(tmp_path: Path, cases: list[tuple[str, bytes]], tally:
             assert_clear_refusal(done.returncode, output, (kind, data[:300]))
 
 
+@pytest.mark.slow  # measured 40-210 s on the shared machine: not in `make test-fast`
 def test_generated_bad_sweep_files_exit_2_in_process(tmp_path: Path) -> None:
     # GIVEN 200 generated bad sweep files WHEN each is planned THEN none raises; each exits 0 or 2 cleanly
     tally = Tally()
@@ -211,6 +212,7 @@ def test_generated_bad_sweep_files_exit_2_in_process(tmp_path: Path) -> None:
     assert tally.total >= 200
 
 
+@pytest.mark.slow  # measured 40-210 s on the shared machine: not in `make test-fast`
 def test_generated_bad_sweep_files_exit_2_in_subprocesses(tmp_path: Path) -> None:
     # GIVEN 6 generated bad sweep files WHEN the real command plans each THEN no signal, traceback or OOM
     tally = Tally()
@@ -257,6 +259,7 @@ def test_five_hundred_generated_bad_sweep_files_in_subprocesses(tmp_path: Path) 
     assert {kind for kind, _ in each_kind} == {kind for kind, _ in cases}
 
 
+@pytest.mark.slow  # measured 40-210 s on the shared machine: not in `make test-fast`
 def test_the_entry_point_in_process_answers_as_the_command_does(tmp_path: Path) -> None:
     # GIVEN a bad sweep file, a good one, and `--help`
     bad = write(tmp_path, VALID_YAML.replace("repeats: 2", "repeats: true").encode(), "bad.yaml")
