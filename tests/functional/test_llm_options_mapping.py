@@ -22,7 +22,7 @@ def payload(url: str, experiment: str = "ollama", **config: Any) -> dict[str, An
 
 
 def test_ollama_options_mapping_is_sent_under_options_as_written() -> None:
-    # GIVEN the README's words literally: Ollama's `options` mapping in `config`, an axis by its flat name
+    # GIVEN the words of docs/guide/llm.md literally: Ollama's `options` mapping in `config`, an axis by its flat name
     with FakeModelServer().running() as server:
         sweep = payload(server.url, options={"temperature": 0.2, "num_ctx": 8192, "repeat_penalty": 1.1})
         sweep["grid"] = {"top_k": [20, 40]}

@@ -148,7 +148,7 @@ def test_a_run_with_some_error_rows_is_completed_with_errors_and_their_count(tmp
     label = "completed with errors: 3 of 6 points failed"
     # WHEN it runs
     ran = sweep("run", file, "--out", "out", "-w", "1", cwd=tmp_path)
-    # THEN it ends in the new state, with the count, and exit 3 (README: "completed with errors")
+    # THEN it ends in the new state, with the count, and exit 3 (docs/guide/iterating.md: "completed with errors")
     assert ran.returncode == 3, ran.stdout + ran.stderr
     assert f"run some (synthetic)  {label}\n" in ran.stdout
     # AND `sweep runs` shows the same words and count

@@ -22,7 +22,7 @@ GOLDEN = ROOT / "tests" / "golden" / "replies.jsonl"
 
 
 def test_the_local_example_scores_above_0_and_agrees_with_the_golden_verdicts(llm_url: str, tmp_path: Path) -> None:
-    # GIVEN the README's example, pointed at the tier's server
+    # GIVEN the example of docs/guide/llm.md, pointed at the tier's server
     sweep = yaml.safe_load(EXAMPLE.read_text())
     sweep["config"]["endpoint"] = llm_url
     sweep_file = tmp_path / "llm-local.yaml"

@@ -48,7 +48,7 @@ def status(
         print(result.model_dump_json(indent=2))
     else:
         render.out.print(render.status_text(result))
-    # a running run is no failure yet; a stalled one will not finish by itself (README: exit 1)
+    # a running run is no failure yet; a stalled one will not finish by itself (docs/reference/codes.md: exit 1)
     raise typer.Exit(exit_code(result) if result.done or result.state == "stalled" else EXIT_OK)
 
 

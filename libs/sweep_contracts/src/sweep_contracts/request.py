@@ -270,7 +270,7 @@ def parse_request(data: Any) -> SweepRequest:
             f"`{first.field}`: {first.message.rstrip('.')}.",
             field=first.field,
             value=first.value,
-            hint="correct the field named above (the sweep file format is in the README); "
+            hint="correct the field named above (the sweep file format: docs/guide/sweep-files.md); "
             "`sweep plan FILE` checks a sweep file without running anything.",
             problems=problems,
         ) from exc
