@@ -9,6 +9,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from sweep_infra.price_region import price_region_problem
+
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "deploy.md").read_text()
 
@@ -68,3 +72,15 @@ def test_the_caller_policy_lets_athena_read_partitions_and_write_results_in_part
         "s3:GetBucketLocation",
         "s3:ListBucketMultipartUploads",
     }
+
+
+def test_the_guides_stage_in_another_region_passes_the_price_check_and_fails_without_saying_so(
+    tmp_path: Path,
+) -> None:
+    section = GUIDE.split("### Prices of another region", 1)[1].split("\n## ", 1)[0]
+    config = yaml.safe_load(re.findall(r"```yaml\n(.*?)\n```", section, re.DOTALL)[0])
+    (tmp_path / "Pulumi.eu.yaml").write_text(yaml.safe_dump(config))
+    assert price_region_problem(tmp_path, "eu") is None
+    del config["config"]["sweep:pricesRegion"]
+    (tmp_path / "Pulumi.eu.yaml").write_text(yaml.safe_dump(config))
+    assert (price_region_problem(tmp_path, "eu") or "").startswith("Pulumi.eu.yaml deploys to eu-central-1")

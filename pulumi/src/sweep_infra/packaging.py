@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sweep_contracts import packages
 from sweep_infra import bytecode, experiment_packages
 from sweep_infra.errors import PackagingError
 
@@ -54,12 +55,12 @@ class FunctionPackage:
 FUNCTIONS = {
     "orchestrator": FunctionPackage(
         "orchestrator",
-        "sweep-orchestrator",
+        packages.DISTRIBUTIONS["sweep_orchestrator"],
         ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/orchestrator"),
     ),
     "worker": FunctionPackage(
         "worker",
-        "sweep-worker",
+        packages.DISTRIBUTIONS["sweep_worker"],
         ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/worker"),
     ),
 }
@@ -116,6 +117,7 @@ def install(
             "--package",
             function.member,
             "--no-dev",
+            "--all-extras",  # a function runs everything: the AWS adapters, the LLM client (issue 23)
             "--no-editable",
             "--no-hashes",
             "--no-emit-workspace",

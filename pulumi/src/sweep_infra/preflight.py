@@ -10,6 +10,7 @@ the fix instead of a traceback halfway through a deployment:
   concurrency quota far below the default 1,000;
 - with no reservation, what to reserve (the commands): a small one for the orchestrator, and
   `worker_concurrency` for the worker, when the account can spare them (issue 22, item 3);
+- the stage's `price_*_nusd` settings are its region's (`sweep:pricesRegion`, see `price_region`);
 - `settings.worker_concurrency` is no more than the worker can have (its reservation, else the
   unreserved pool): the run estimates and the event-age check assume it.
 
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sweep_infra.errors import PreflightError
+from sweep_infra.price_region import price_region_problem
 
 if TYPE_CHECKING:
     import boto3
@@ -281,6 +283,8 @@ def run_checks(stage: str, root: Path, environ: Mapping[str, str], session: boto
     checks: list[Check] = []
     tools = _attempt(checks, lambda: check_tools(environ.get("PATH", ""), environ))
     stack = _attempt(checks, lambda: stage_reservations(root, stage))
+    if stack is not None and (prices := price_region_problem(root, stage)):
+        checks.append(Check("failed", prices))  # said only when wrong: a stage in us-east-1 needs no word
     if tools is not None and stack is not None:
         _attempt(checks, lambda: check_stack_exists(stage, root, environ))
     else:

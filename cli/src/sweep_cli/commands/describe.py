@@ -53,6 +53,14 @@ def plan(
     if stage is not None:
         effective = costing.stage_settings(stage, effective)
     payload = sweep_request(file, overrides, None, effective.max_request_bytes)
+    from sweep_contracts.search import is_search
+
+    if is_search(payload):
+        from sweep_cli.search.plan import plan_search
+
+        runtime, _ = local_runtime(Path("."), 1, effective, on_lambda=stage is not None)
+        plan_search(payload, runtime, stage, as_json=as_json)
+        return
     if sample:
         runtime, _ = local_runtime(Path("."), 1, effective)  # plans without the refusals: no time per point yet
         payload["expected_point_s"] = costing.measure_point_s(

@@ -107,11 +107,24 @@ def run(
     effective = load_settings(settings)
     payload = sweep_request(file, overrides, run_id, effective.max_request_bytes)
     with LocalBackend(out, workers, effective) as backend:
-        if force and isinstance(payload.get("run_id"), str) and backend.has_run(payload["run_id"]):
+        if force and isinstance(payload.get("run_id"), str) and backend.has_search(payload["run_id"]):
+            removed = backend.remove_search(payload["run_id"])
+            render.err.print(
+                render.shown(f"--force: removed search {payload['run_id']} ({removed} objects) to run it again")
+            )
+        elif force and isinstance(payload.get("run_id"), str) and backend.has_run(payload["run_id"]):
             removed = backend.remove(payload["run_id"])
             render.err.print(
                 render.shown(f"--force: removed run {payload['run_id']} ({removed} objects) to run it again")
             )
+        from sweep_contracts.search import is_search
+
+        if is_search(payload):
+            from sweep_cli.search.run import run_search
+            from sweep_cli.search.view import print_search
+
+            search = run_search(backend, payload, quiet=quiet)
+            raise typer.Exit(print_search(backend, search.run_id, quiet=quiet))
         start(backend, payload, follow=True, metric=metric, quiet=quiet)
 
 
@@ -126,6 +139,10 @@ def rm(
 
     with LocalBackend(out) as backend:
         for run_id in run_ids:
+            if backend.has_search(run_id):
+                removed = backend.remove_search(run_id)
+                render.out.print(render.shown(f"removed search {run_id} and its rounds ({removed} objects) from {out}"))
+                continue
             removed = backend.remove(run_id)
             render.out.print(render.shown(f"removed run {run_id} ({removed} objects) from {out}"))
 
@@ -176,6 +193,14 @@ def retry(
     from sweep_cli.overrides import parse_setting
 
     settings = dict(parse_setting(item) for item in overrides or [])
+    from sweep_cli.local.backend import LocalBackend
+
+    if isinstance(backend, LocalBackend) and backend.has_search(run_id):
+        from sweep_cli.search.run import resume_search
+        from sweep_cli.search.view import print_search
+
+        resume_search(backend, run_id, quiet=quiet)
+        raise typer.Exit(print_search(backend, run_id, quiet=quiet))
     render.err.print(retry_text(backend.retry(run_id, settings, force)))
     if watch or backend.shards_run_here:
         status = backend.follow(run_id, quiet=quiet)

@@ -43,6 +43,12 @@ def status(
         from sweep_cli.check import check_command, store_of
 
         raise typer.Exit(check_command(run_id, store_of(backend), as_json))
+    from sweep_cli.local.backend import LocalBackend
+
+    if isinstance(backend, LocalBackend) and backend.has_search(run_id):
+        from sweep_cli.search.view import print_search_status
+
+        raise typer.Exit(print_search_status(backend, run_id, as_json=as_json))
     result = backend.follow(run_id, quiet=False) if watch else backend.status(run_id)
     if as_json:
         print(result.model_dump_json(indent=2))
@@ -65,9 +71,17 @@ def results(
         bool, typer.Option("--local", help="With --stage: download the run's Parquet into --out and use DuckDB.")
     ] = False,
 ) -> None:
-    """Query a run's results with SQL (DuckDB here, Athena on a stage); without --sql, the summary."""
+    """Query a run's results with SQL (DuckDB here, Athena on a stage); without --sql, the summary.
+    For a search: its history (objective per trial, best so far), best setting and importances."""
     if local:
         backend = backend.local_copy(run_id)
+    from sweep_cli.local.backend import LocalBackend
+
+    if not sql and isinstance(backend, LocalBackend) and backend.has_search(run_id):
+        from sweep_cli.search.view import print_search
+
+        print_search(backend, run_id, fmt="json" if fmt == Format.json else "table")
+        return
     if sql:
         render.print_result(backend.query(run_id, sql), fmt.value)
         return
@@ -110,7 +124,14 @@ def report(
     """Write a self-contained HTML report: each metric against each swept parameter, interactions
     and heatmaps of pairs of axes, and the spread of repeats, per series. With several runs: each
     metric against each shared axis, one line per run."""
-    if len(run_ids) == 1:
+    from sweep_cli.local.backend import LocalBackend
+
+    if len(run_ids) == 1 and LocalBackend(out).has_search(run_ids[0]):
+        from sweep_cli.search.page import write_search_report
+
+        with LocalBackend(out) as backend:
+            path = write_search_report(backend, run_ids[0], output or out / f"report-{run_ids[0]}.html")
+    elif len(run_ids) == 1:
         from sweep_cli.report.page import write_report
 
         path = write_report(out, run_ids[0], output or out / f"report-{run_ids[0]}.html", metric or [])

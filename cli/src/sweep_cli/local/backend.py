@@ -75,9 +75,15 @@ class LocalBackend:
             self._signals.__exit__()
 
     def _runtime(self, settings: SystemSettings) -> Runtime:
+        if self._dispatcher is not None:  # a search's rounds and retries share one pool
+            return Runtime(store=self.store, dispatcher=self._dispatcher, settings=lambda: settings, on_lambda=False)
         runtime, self._dispatcher = local_runtime(self.out, self.workers, settings)
         self._dispatcher.stop_requested = self._signals.__enter__().first
         return runtime
+
+    def runtime(self) -> Runtime:
+        """The adapters this backend runs through, with its settings (the defaults unless given)."""
+        return self._runtime(self.settings or SystemSettings.resolve({}, source="default"))
 
     def submit(self, payload: Any) -> SubmitResult:
         PoolDispatcher.start_loading()
@@ -109,6 +115,15 @@ class LocalBackend:
     def has_run(self, run_id: str) -> bool:
         return self.store.exists(layout.manifest_key(run_id))
 
+    def has_search(self, run_id: str) -> bool:
+        return self.store.exists(layout.search_key(run_id))
+
+    def remove_search(self, run_id: str) -> int:
+        """Delete a search's rounds, then its record; answers how many objects."""
+        from sweep_orchestrator.search.rounds import remove_search
+
+        return remove_search(self.store, run_id)
+
     def remove(self, run_id: str) -> int:
         """Delete the run's objects; answers how many."""
         return delete_run(self.store, run_id)
@@ -127,6 +142,7 @@ class LocalBackend:
                     bar.advance(done.points, done.points_failed, done.failed)
 
                 dispatcher.wait(on_done)
+            dispatcher.points_dispatched = 0  # every dispatched shard is done: the next follow counts afresh
         return self.status(run_id)
 
     def status(self, run_id: str) -> RunStatus:

@@ -137,7 +137,7 @@ class PoolDispatcher:
     def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
         pool = self._processes()
         factory = manifest.task_factory()
-        limit_s = manifest.effective_settings().shard_time_budget_s + OVERRUN_GRACE_S
+        limit_s = factory.settings.shard_time_budget_s + OVERRUN_GRACE_S
         for shard_id, attempt in shards:
             key = (manifest.run_id, shard_id)
             pool.submit(key, factory.event_json(shard_id, attempt), limit_s)

@@ -26,6 +26,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from sweep_contracts import packages
 from sweep_contracts.batch import ConfigBatch
 from sweep_contracts.errors import ExperimentConfigError, FieldProblem, PluginWarning, UnknownExperimentError
 from sweep_contracts.points import PointSpace
@@ -34,7 +35,7 @@ from sweep_contracts.schema import RESERVED_NAMES, reserved_column
 from sweep_contracts.validation import field_path, problems_from
 
 ENTRY_POINT_GROUP = "sweep.experiments"
-BUILTIN_DISTRIBUTION = "sweep-experiments"
+BUILTIN_DISTRIBUTION = packages.EXPERIMENTS
 """The distribution of sweep's own experiments: no plugin may take one of their names."""
 
 

@@ -3,6 +3,7 @@
 ```
 runs/run_id=<id>/manifest.json
 runs/run_id=<id>/dispatched.json
+searches/run_id=<id>/search.json         an adaptive search; its rounds are runs `<id>-r<nnn>`
 points/run_id=<id>/shard=<00000>-<execution>-ok<n>-error<m>.parquet
 outcomes/run_id=<id>/status=<success|failure>/shard=<00000>.parquet
 started/run_id=<id>/shard=<00000>/<execution>.json
@@ -37,6 +38,8 @@ OutcomeStatus = Literal["success", "failure"]
 SHARD_DIGITS = 5
 
 RUNS = "runs"
+SEARCHES = "searches"
+SEARCH = "search.json"
 POINTS = "points"
 OUTCOMES = "outcomes"
 STARTED = "started"
@@ -77,6 +80,11 @@ def checked_run_id(run_id: str) -> str:
 
 def manifest_key(run_id: str) -> str:
     return f"{RUNS}/run_id={checked_run_id(run_id)}/{MANIFEST}"
+
+
+def search_key(run_id: str) -> str:
+    """An adaptive search's record (`sweep_contracts.search.SearchManifest`), created once."""
+    return f"{SEARCHES}/run_id={checked_run_id(run_id)}/{SEARCH}"
 
 
 def dispatch_key(run_id: str) -> str:

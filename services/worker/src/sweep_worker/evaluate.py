@@ -5,27 +5,21 @@ the point which kills them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from traceback import format_exc
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sweep_contracts._json import canonical_json, param_text
-from sweep_contracts.errors import StoreError
-from sweep_contracts.experiments import EvaluationError, Experiment
+from sweep_contracts.experiments import Experiment
 from sweep_contracts.outcomes import ErrorCode
-from sweep_contracts.points import PointSpace
 from sweep_contracts.scope import shard_scope
 from sweep_contracts.tasks import ShardTask
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
-from sweep_worker.capture import ShardCapture, capture
+from sweep_worker.capture import ShardCapture
 from sweep_worker.concurrent import grace_s, run_concurrently
-from sweep_worker.loop import AddColumns, AddPoint, ShardLoop, point_error, redact
+from sweep_worker.loop import ShardLoop
+from sweep_worker.row import AddColumns, AddRow, Clock, Evaluated, PointRow, RowBuilder, wall_clock
 from sweep_worker.sink import PointRows
-
-# isolation (a fork, multiprocessing's pipe, ctypes) is imported after a crash, not at every cold start
-if TYPE_CHECKING:
-    from sweep_worker.isolate import Row
+from sweep_worker.texts import ShardTexts
 
 
 @dataclass
@@ -37,68 +31,28 @@ class ShardResult:
     stop_message: str | None = None
 
 
-def evaluate_point(
-    space: PointSpace, experiment: Experiment[Any], index: int, secrets: Mapping[str, str], budget: TimeBudget
-) -> Row:
-    """Evaluate one point; an exception it raises becomes its error. `PointInterrupted` passes through."""
-    point = space.point(index)
-    effective = space.effective_config(point)
-    error: tuple[str, str] | None = None
-    trace: str | None = None
-    metrics: Mapping[str, float] = {}
-    output: str | None = None
-    call: Mapping[str, Any] | None = None
-    started = budget.timer()
-    with capture() as captured:
-        try:
-            metrics, output, call = experiment.evaluate_point(experiment.parse_config(effective), secrets)
-        except EvaluationError as exc:
-            # a failed point that still measured something (an LLM call's `attempts`) keeps it
-            metrics = {k: float(v) for k, v in exc.metrics.items()}
-            error, trace = point_error(exc, experiment, secrets), format_exc()
-        except StoreError:
-            raise  # what every point reads is unavailable (transient): the shard fails, for retry
-        except Exception as exc:
-            error, trace = point_error(exc, experiment, secrets), format_exc()
-    duration_ms = (budget.timer() - started) * 1000
-    budget.record(duration_ms)
-    return {
-        "point_index": index,
-        "series": point.series,
-        "repeat": point.repeat,
-        "params": {k: param_text(v) for k, v in point.params.items()},
-        "metrics": metrics,
-        "error": error,
-        "duration_ms": duration_ms,
-        "config_json": canonical_json(effective),
-        "finished_at_ms": time.time_ns() // 1_000_000,
-        # an experiment's own text is written too: a secret it echoes is redacted like an error's
-        "output": redact(output, secrets) if output is not None else None,
-        "call_json": redact(canonical_json(call), secrets) if call is not None else None,
-        "traceback": redact(trace, secrets) if trace is not None else None,
-        "log": redact(captured.text, secrets) if captured.text is not None else None,
-    }
-
-
 def evaluate_points(
     task: ShardTask,
     experiment: Experiment[Any],
     budget: TimeBudget,
     secrets: Mapping[str, str],
     start: int,
-    add: AddPoint,
+    add: AddRow,
     indices: Iterable[int] | None = None,
     add_columns: AddColumns | None = None,
+    *,
+    clock: Clock = wall_clock,
 ) -> str | None:
-    """Evaluate the points from `start` in index order (or those of `indices`), handing each row's
-    columns to `add`, while the budget allows. Returns why it stopped early when a point overran
+    """Evaluate the points from `start` in index order (or those of `indices`), handing each row
+    to `add` (a block of rows to `add_columns`, when given), while the budget allows; rows finish
+    by `clock`. Returns why it stopped early when a point overran
     the budget, else None. An experiment with `run_batch` gets chunks of points (`ShardLoop.chunk`).
 
     The per-point path is lean: shard constants are computed once (`ShardLoop`), and one timer is
     armed for the shard's whole budget, interrupting only a running point (`PointAlarm.inside`)."""
     index = start
     with PointAlarm() as alarm, ShardCapture() as captured:
-        loop = ShardLoop(task, experiment, budget, secrets, add, alarm, captured, add_columns)
+        loop = ShardLoop(task, experiment, budget, RowBuilder(secrets, clock), add, alarm, captured, add_columns)
         alarm.inside = False
         alarm.arm(budget.left_ms())
         try:
@@ -115,39 +69,6 @@ def evaluate_points(
         except PointInterrupted:
             return f"point {index} ran past the time budget and was interrupted. "
     return None
-
-
-def as_row(  # the columns `add` gets, as the row dict a child process sends its parent
-    point_index: int,
-    series: str,
-    repeat: int,
-    names: Sequence[str],
-    params: Sequence[str],
-    metrics: Mapping[str, float],
-    error: tuple[str, str] | None,
-    duration_ms: float,
-    config_json: str,
-    finished_at_ms: int,
-    output: str | None,
-    call_json: str | None,
-    traceback: str | None,
-    log: str | None,
-) -> Row:
-    return {
-        "point_index": point_index,
-        "series": series,
-        "repeat": repeat,
-        "params": dict(zip(names, params, strict=True)),
-        "metrics": metrics,
-        "error": error,
-        "duration_ms": duration_ms,
-        "config_json": config_json,
-        "finished_at_ms": finished_at_ms,
-        "output": output,
-        "call_json": call_json,
-        "traceback": traceback,
-        "log": log,
-    }
 
 
 def shard_result(task: ShardTask, rows: PointRows, stop_message: str | None, budget: TimeBudget) -> ShardResult:
@@ -183,20 +104,22 @@ def run_points(
     experiment: Experiment[Any],
     budget: TimeBudget,
     secrets: Mapping[str, str],
+    *,
+    clock: Clock = wall_clock,
 ) -> ShardResult:
     """Evaluate the shard's points in index order. A raising point becomes an `error` row and the
     shard goes on; when the budget runs short the shard stops and says how many points were not run.
-    An I/O-bound experiment's points run concurrently (`sweep_worker.concurrent`)."""
+    An I/O-bound experiment's points run concurrently (`sweep_worker.concurrent`). Rows finish by `clock`."""
     rows = PointRows(task.shard_id)
     # The shard's scope: what its points open is closed with it, and their calls end by its deadline,
     # half-way into the grace after the budget (a call cut there is abandoned with its point, not
     # recorded as an error of its config).
     with shard_scope(time.monotonic() + budget.left_ms() / 1000 + grace_s(budget) / 2):
         if experiment.io_bound:
-            stopped = run_concurrently(task, experiment, budget, secrets, rows)
+            stopped = run_concurrently(task, experiment, budget, RowBuilder(secrets, clock), rows.add_row)
         else:
             stopped = evaluate_points(
-                task, experiment, budget, secrets, task.start, rows.add_point, add_columns=rows.add_columns
+                task, experiment, budget, secrets, task.start, rows.add_row, add_columns=rows.add_columns, clock=clock
             )
     return shard_result(task, rows, stopped, budget)
 
@@ -206,38 +129,31 @@ def run_points_isolated(
     experiment: Experiment[Any],
     budget: TimeBudget,
     secrets: Mapping[str, str],
+    *,
+    clock: Clock = wall_clock,
 ) -> ShardResult:
     """`run_points` in child processes (see `sweep_worker.isolate`): a point that kills its process
     becomes an `error` row with error_type `WORKER_CRASHED`, and the shard's other points run."""
     from sweep_worker.isolate import run_isolated
 
-    space = task.point_space()
     rows = PointRows(task.shard_id)
+    build = RowBuilder(secrets, clock)
 
-    def run_from(start: int, emit: Callable[[Row], None]) -> str | None:
-        return evaluate_points(task, experiment, budget, secrets, start, lambda *columns: emit(as_row(*columns)))
+    def run_from(start: int, emit: AddRow) -> str | None:
+        return evaluate_points(task, experiment, budget, secrets, start, emit, clock=clock)
 
-    def on_row(row: Row) -> None:
-        budget.record(row["duration_ms"])
-        rows.add(**row)
+    def on_row(row: PointRow) -> None:
+        budget.record(row.duration_ms)
+        rows.add_row(row)
 
     def on_crash(index: int, how: str, duration_ms: float) -> None:
-        point = space.point(index)
         message = (
             f"the point ended its process ({how}): os._exit, a crash in native code, or running out of "
             "memory. It cannot report an error itself; the shard's other points ran in fresh processes."
         )
-        rows.add(
-            point_index=index,
-            series=point.series,
-            repeat=point.repeat,
-            params={k: param_text(v) for k, v in point.params.items()},
-            metrics={},
-            error=(ErrorCode.WORKER_CRASHED.value, message),
-            duration_ms=duration_ms,
-            config_json=canonical_json(space.effective_config(point)),
-            finished_at_ms=time.time_ns() // 1_000_000,
-        )
+        texts = ShardTexts(task.point_space(), experiment.takes_seed).texts(index)
+        crashed: Evaluated = ({}, (ErrorCode.WORKER_CRASHED.value, message), None, None, None)
+        rows.add_row(build.row(index, texts, crashed, duration_ms, None))
 
     stopped = run_isolated(task.start, task.stop, run_from, on_row, on_crash, lambda: budget.left_ms() / 1000)
     return shard_result(task, rows, stopped, budget)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sweep_contracts.schema import clip_log, clip_output, clip_traceback
 from sweep_worker._arrow import numbers, same_text, strings
+from sweep_worker.row import PointRow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -121,46 +122,22 @@ class PointRows:
         traceback: str | None = None,
         log: str | None = None,
     ) -> None:
-        self.add_point(
-            point_index,
-            series,
-            repeat,
-            list(params),
-            list(params.values()),
-            metrics,
-            error,
-            duration_ms,
-            config_json,
-            finished_at_ms,
-            output,
-            call_json,
-            traceback,
-            log,
-        )
+        """A row given column by column (benchmarks and tests write rows of their own this way; the
+        worker's rows come from `RowBuilder.row`)."""
+        row = PointRow(
+            point_index, series, repeat, list(params), list(params.values()), metrics, error, duration_ms,
+            config_json, finished_at_ms, output, call_json, traceback, log,
+        )  # fmt: skip
+        self.add_row(row)
 
-    def add_point(  # one argument per column: the per-point path builds no row dict
-        self,
-        point_index: int,
-        series: str,
-        repeat: int,
-        param_names: Sequence[str],
-        param_texts: Sequence[str],
-        metrics: Mapping[str, float],
-        error: tuple[str, str] | None,
-        duration_ms: float,
-        config_json: str,
-        finished_at_ms: int,
-        output: str | None = None,
-        call_json: str | None = None,
-        traceback: str | None = None,
-        log: str | None = None,
-    ) -> None:
-        """`add` with the parameters as two parallel lists, positionally."""
-        self.point_index.append(point_index)
-        self.series.append(series)
-        self.repeat.append(repeat)
-        self.params.extend(param_names, param_texts)
-        self.metrics.append(metrics)
+    def add_row(self, row: PointRow) -> None:
+        """One point's row, after those added before it."""
+        self.point_index.append(row.point_index)
+        self.series.append(row.series)
+        self.repeat.append(row.repeat)
+        self.params.extend(row.param_names, row.param_texts)
+        self.metrics.append(row.metrics)
+        error = row.error
         if error is None:
             self.status.append("ok")
             self.error_type.append(None)
@@ -171,12 +148,13 @@ class PointRows:
             self.error_type.append(error[0])
             self.error_message.append(error[1])
             self.failed += 1
-        self.duration_ms.append(duration_ms)
-        self.config_json.append(config_json)
-        self.finished_at_ms.append(finished_at_ms)
+        self.duration_ms.append(row.duration_ms)
+        self.config_json.append(row.config_json)
+        self.finished_at_ms.append(row.finished_at_ms)
         # The experiment cuts and flags its own output; this keeps the column bounded regardless.
+        output, traceback, log = row.output, row.traceback, row.log
         self.output.append(None if output is None else clip_output(output)[0])
-        self.call_json.append(call_json)
+        self.call_json.append(row.call_json)
         self.traceback.append(None if traceback is None else clip_traceback(traceback))
         self.log.append(None if log is None else clip_log(log))
 

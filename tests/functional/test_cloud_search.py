@@ -1,0 +1,142 @@
+"""A search's rounds on the moto stage (issue 25, item 4), advanced by the outcome trigger
+(`sweep_orchestrator.search.trigger`): the next round starts when the last outcome of the current
+one lands, a duplicate trigger starts nothing more, and a worker that crashes mid-round leaves its
+trial failed once the reconciler records the shard's failure.
+
+The trigger is not wired to a Lambda yet (docs/search.md, "On a stage"): here it is called as the
+S3 event on `outcomes/` would call it, with a reader of the round's rows that the test supplies
+(pyarrow over the points each outcome vouches for)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from moto import mock_aws
+
+from sweep_contracts import layout
+from sweep_contracts.outcomes import ErrorCode
+from sweep_contracts.search import round_run_id
+from sweep_contracts.storage import ObjectStore
+from sweep_orchestrator.failures import ShardFailure, record_failures
+from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.search.journal import PointRow, RowsOf, finished_trials, read_rounds
+from sweep_orchestrator.search.optimiser import ask_round
+from sweep_orchestrator.search.rounds import advance, start_search
+from sweep_orchestrator.search.trigger import event_keys, on_outcomes
+from sweep_orchestrator.status import read_outcomes
+from sweep_orchestrator.submit import submit_run
+from tests.cloud import WORKER, Stage, make_stage
+
+SEARCH = {
+    "experiment": "synthetic",
+    "run_id": "cloud-search",
+    "config": {"noise": 0.0},
+    "search": {
+        "space": {"x": {"uniform": [-1, 1]}, "y": {"uniform": [-1, 1]}},
+        "seed": 3,
+        "budget": {"trials": 12},
+        "batch": 4,
+        "average_over": {"seed": [0, 1]},
+    },
+}
+
+
+def s3_rows(store: ObjectStore) -> RowsOf:
+    def rows_of(run_id: str, metric: str) -> list[PointRow]:
+        found = []
+        for outcome in read_outcomes(store, run_id).values():
+            key = outcome.points_key
+            data = store.get(key) if key else None
+            for row in pq.read_table(io.BytesIO(data)).to_pylist() if data else ():
+                value = dict(row["metrics"]).get(metric)
+                found.append(PointRow(row["series"], row["status"] == "ok", value))
+        return found
+
+    return rows_of
+
+
+def s3_event(*keys: str) -> dict[str, Any]:
+    """An S3 event notification (ObjectCreated) naming `keys`, URL-encoded as S3 sends them."""
+    from urllib.parse import quote_plus
+
+    return {"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": quote_plus(k, safe="/")}}} for k in keys]}
+
+
+@pytest.fixture
+def stage() -> Iterator[Stage]:
+    with mock_aws():
+        yield make_stage()
+
+
+def runtime(stage: Stage) -> Runtime:
+    return Runtime(store=stage.store, dispatcher=stage.dispatcher, settings=stage.settings)
+
+
+def trigger(stage: Stage, run_id: str) -> str:
+    """Every outcome of `run_id` announced, as S3 would; answers what the trigger did."""
+    keys = event_keys(s3_event(*stage.object_keys(layout.outcomes_prefix(run_id))))
+    steps = on_outcomes(runtime(stage), keys, s3_rows(stage.store))
+    return steps["cloud-search"].kind
+
+
+def deliver(stage: Stage, tasks: list[dict[str, Any]]) -> None:
+    for task in tasks:
+        stage.deliver(task)
+
+
+def test_rounds_advance_on_the_last_outcome_once_under_duplicate_triggers(stage: Stage) -> None:
+    rt = runtime(stage)
+    # GIVEN a search submitted to the stage, its first round handed to the worker
+    search, existing = start_search(SEARCH, rt)
+    assert (existing, advance(rt, search, s3_rows(stage.store)).kind) == (False, "started")
+    first = stage.invokes.take(WORKER)
+    assert [t["run_id"] for t in first] == [round_run_id("cloud-search", 0)] * 4
+    # every task carries its trial's full config: the grid of its trial, nothing to look up
+    assert all(len(t["spec"]["grids"]) == 4 for t in first)
+    # WHEN three of its four outcomes land, each announced
+    deliver(stage, first[:3])
+    # THEN the trigger waits
+    assert trigger(stage, round_run_id("cloud-search", 0)) == "waiting"
+    assert stage.invokes.take(WORKER) == []
+    # WHEN the last lands and its event arrives twice (at-least-once), and a third trigger races
+    deliver(stage, first[3:])
+    kinds = [trigger(stage, round_run_id("cloud-search", 0)) for _ in range(3)]
+    # THEN round 2 started once: one manifest, its four shards handed over once
+    assert kinds == ["started", "waiting", "waiting"]
+    second = stage.invokes.take(WORKER)
+    assert sorted(t["shard_id"] for t in second) == [0, 1, 2, 3]
+    assert {t["run_id"] for t in second} == {round_run_id("cloud-search", 1)}
+    assert not stage.store.exists(layout.manifest_key(round_run_id("cloud-search", 2)))
+    # AND a trigger that read the journal before round 2's manifest was written (a true race)
+    # asks the same trials and is answered with the existing run (create-if-absent): nothing more runs
+    rounds = read_rounds(stage.store, search, s3_rows(stage.store))[:1]
+    late = search.request.round_request("cloud-search", 1, ask_round(search, finished_trials(rounds), 1))
+    result, _ = submit_run(late.model_dump(mode="json", exclude_none=True), rt)
+    assert (result.existing, result.run_id, stage.invokes.take(WORKER)) == (True, round_run_id("cloud-search", 1), [])
+
+
+def test_a_worker_crash_mid_round_fails_its_trial_and_the_search_goes_on(stage: Stage) -> None:
+    rt = runtime(stage)
+    search, _ = start_search(SEARCH, rt)
+    advance(rt, search, s3_rows(stage.store))
+    deliver(stage, stage.invokes.take(WORKER))
+    assert trigger(stage, round_run_id("cloud-search", 0)) == "started"
+    second = stage.invokes.take(WORKER)
+    # GIVEN round 2, whose shard 1's worker crashed: Lambda gave up, no outcome, no rows
+    deliver(stage, [t for t in second if t["shard_id"] != 1])
+    assert trigger(stage, round_run_id("cloud-search", 1)) == "waiting"
+    # WHEN the reconciler records its failure (the on-failure destination's record) and that lands
+    crashed = ShardFailure(1, 1, 2, ErrorCode.WORKER_CRASHED, "the worker's process died")
+    record_failures(stage.store, round_run_id("cloud-search", 1), [crashed], datetime.now(UTC))
+    # THEN the next round starts, and its optimiser was told the crashed trial as failed
+    assert trigger(stage, round_run_id("cloud-search", 1)) == "started"
+    rounds = read_rounds(stage.store, search, s3_rows(stage.store))
+    assert [(t.number, t.state) for t in rounds[1].trials] == [(4, "complete"), (5, "fail"), (6, "complete"),
+                                                               (7, "complete")]  # fmt: skip
+    assert json.loads(json.dumps([t.state for t in rounds[2].trials])) == ["running"] * 4
