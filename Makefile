@@ -11,7 +11,7 @@ STACK ?= dev
 # Pulumi (`toolchain: uv`) finds uv on PATH only: put this uv first; the program takes the prebuilt artifacts.
 WITH_UV := PATH="$(dir $(UV)):$$PATH" SWEEP_ARTIFACTS_DIR="$(CURDIR)/build/lambda"
 
-.PHONY: help install run dist test test-browser test-long test-llm lint format bench mutation package openapi preflight preview deploy e2e clean
+.PHONY: help install run dist test test-fast test-browser test-long test-llm lint format bench mutation package openapi preflight preview deploy e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,11 +55,15 @@ dist: $(UV) ## Build the wheels of every package into dist/ (DIST=…), to insta
 test: install ## Run the unit and functional tests
 	$(UV) run --frozen pytest
 
+# -m replaces pyproject's `-m "not long and not llm"`, so it repeats it
+test-fast: install ## The inner loop (< 3 min): `make test` without the tests marked slow (subprocesses, pools, builds)
+	$(UV) run --frozen pytest -q -m "not slow and not long and not llm"
+
 test-browser: install ## The report rendered in a real headless Chromium (installs the Debian package if missing)
 	scripts/chromium.sh >/dev/null
 	SWEEP_REQUIRE_BROWSER=1 $(UV) run --frozen pytest -m browser
 
-test-long: install ## The long tier: 10,000 bad API bodies, 500 bad sweep files in subprocesses, schemathesis
+test-long: install ## The long tier: 10,000 bad API bodies, 2,520 bad sweep files (a subprocess per kind), schemathesis
 	$(UV) run --frozen pytest -m long
 
 test-llm: install ## Real-model tier: build/start llama.cpp + SmolLM2 (cached), run tests/llm

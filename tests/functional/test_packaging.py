@@ -14,6 +14,8 @@ import pytest
 from sweep_infra import bytecode, packaging
 from tests.artifact_scripts import RUN_WORKER_HANDLER, WITHOUT_BYTECODE
 
+pytestmark = pytest.mark.slow  # builds Lambda artifacts: not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[2]
 TAG = "cpython-" + packaging.LAMBDA_PYTHON.replace(".", "")
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test starts the `sweep` command: not in `make test-fast`
+
 SWEEP = str(Path(sys.executable).with_name("sweep"))
 EXAMPLE = Path(__file__).parents[2] / "examples" / "maze.yaml"
 

@@ -210,9 +210,12 @@ def test_a_plugin_raising_keyboardinterrupt_or_exiting_on_import_is_only_its_err
 
 
 def test_a_ctrl_c_while_a_plugin_imports_still_stops_the_command_issue20(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    # GIVEN a plugin whose import is interrupted by a real SIGINT (the user's Ctrl-C)
+    # GIVEN a process that hears Ctrl-C (one started as a background job ignores it: then there is
+    # nothing to test) and a plugin whose import is interrupted by a real SIGINT (the user's Ctrl-C)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     source = "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n"
     registry = Registry(pending=[_plugin(tmp_path, monkeypatch, "slow_import_plugin", source)])
     handler = signal.getsignal(signal.SIGINT)

@@ -30,7 +30,7 @@ from sweep_cli.errors import UsageError
 from sweep_cli.runs import Backend
 
 # The engine, the query layer and the models are imported by the commands that use them, so that
-# `sweep --help` (and every command's --help) starts without pydantic (tests/unit/test_cold_start.py).
+# `sweep --help` (and every command's --help) starts without pydantic (tests/functional/test_cold_start.py).
 if TYPE_CHECKING:
     from sweep_orchestrator.retry import RetryResult
     from sweep_orchestrator.status import RunStatus

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sweep_aws.ssm import SsmSecrets
 
 # sweep_aws (boto3, the SSM provider) is imported when a cold start needs it (an S3 store, SSM secrets),
-# not with this module: a local pool process never does (tests/unit/test_cold_start.py), and a local-only
+# not with this module: a local pool process never does (tests/functional/test_cold_start.py), and a local-only
 # install has no sweepkit-aws at all (the `aws` extra of sweepkit-worker, issue 23).
 
 logger = logs.configure()

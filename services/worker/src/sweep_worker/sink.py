@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 # pyarrow is imported when a shard writes its rows, not with this module: importing the worker
-# handler stays cheap at a cold start (tests/unit/test_cold_start.py).
+# handler stays cheap at a cold start (tests/functional/test_cold_start.py).
 
 
 DICTIONARY_COLUMNS = [
