@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import Benchmark, Result, fresh, interleaved, median_of
-from sweep_cli.local.engine import local_runtime
 from sweep_cli.query import ResultsDB, summary_sql
-from sweep_contracts import layout
-from sweep_contracts._json import param_text
-from sweep_contracts.outcomes import Outcome
-from sweep_contracts.points import PointSpace
-from sweep_contracts.settings import SystemSettings
-from sweep_contracts.storage import LocalStore
-from sweep_orchestrator.submit import prepare
-from sweep_worker.sink import PointRows
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: tests.report_runs
+from tests.report_runs import write_run
 
 
 def write_million(out: Path) -> str:
@@ -29,42 +24,12 @@ def write_million(out: Path) -> str:
         "repeats": 10,
         "shard_size": 10_000,
     }
-    settings = SystemSettings.resolve({}, source="default")
-    runtime, _ = local_runtime(out, 1, settings)
-    manifest = prepare(payload, runtime)
-    store = LocalStore(out)
-    store.put(layout.manifest_key(manifest.run_id), manifest.to_json())
-    space = PointSpace(manifest.request, manifest.request.config)
-    now = datetime.now(UTC)
-    for shard in manifest.plan.shards():
-        rows = PointRows(shard.shard_id)
-        for index in range(shard.start, shard.stop):
-            point = space.point(index)
-            value = -((float(point.params["x"]) - 3) ** 2) + (index % 7) / 100  # type: ignore[arg-type]
-            rows.add(
-                point_index=index,
-                series=point.series,
-                repeat=point.repeat,
-                params={k: param_text(v) for k, v in point.params.items()},
-                metrics={"value": value, "distance": abs(value)},
-                error=None,
-                duration_ms=0.01,
-                config_json="{}",
-                finished_at_ms=0,
-            )
-        store.put(layout.points_key(manifest.run_id, shard.shard_id), rows.to_parquet())
-        outcome = Outcome(
-            run_id=manifest.run_id,
-            shard_id=shard.shard_id,
-            status="success",
-            points_total=shard.size,
-            points_ok=shard.size,
-            started_at=now,
-            finished_at=now,
-            duration_ms=0.0,
-        )
-        store.put(outcome.key, outcome.to_parquet())
-    return manifest.run_id
+
+    def metrics(index: int, params: Mapping[str, Any]) -> dict[str, float]:
+        value = -((float(params["x"]) - 3) ** 2) + (index % 7) / 100
+        return {"value": value, "distance": abs(value)}
+
+    return write_run(out, payload, metrics)
 
 
 def bench_results(tmp: Path, repeats: int) -> Result:
