@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from search import _run, runner  # noqa: E402  (bench/search.py: `sweep run` in-process)
-
 from sweep_cli.main import app  # noqa: E402
 from sweep_cli.query import ResultsDB, metric_expr, param_expr  # noqa: E402
 from sweep_cli.report.intervals import MetricRange, estimate  # noqa: E402
