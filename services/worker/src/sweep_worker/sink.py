@@ -6,6 +6,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from sweep_contracts.outcomes import SeriesTally
 from sweep_contracts.schema import clip_log, clip_output, clip_traceback
 from sweep_worker._arrow import numbers, same_text, strings
 
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
 # pyarrow is imported when a shard writes its rows, not with this module: importing the worker
 # handler stays cheap at a cold start (tests/unit/test_cold_start.py).
 
+
+MAX_TALLY_SERIES = 1000
+"""A shard with more series than this writes no per-series tally in its outcome (it would make the
+outcome file large); a search's round has one series per trial, far fewer."""
 
 DICTIONARY_COLUMNS = [
     "series",
@@ -224,3 +229,44 @@ class PointRows:
         buffer = io.BytesIO()
         pq.write_table(self.to_table(), buffer, compression="zstd", use_dictionary=DICTIONARY_COLUMNS)
         return buffer.getvalue()
+
+    def tally(self) -> dict[str, SeriesTally] | None:
+        """The rows summed per series (`SeriesTally`), for the outcome; None past MAX_TALLY_SERIES."""
+        return tally_table(self.to_table())
+
+
+def tally_table(table: pa.Table) -> dict[str, SeriesTally] | None:
+    """Per series of a points table: points ok and failed, and per metric the sum and count of
+    its finite values over the ok points."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    series = table.column("series").combine_chunks()
+    ok = pc.equal(table.column("status").combine_chunks(), "ok")
+    points = pa.table({"series": series, "ok": ok.cast(pa.int64())}).group_by("series")
+    counted = points.aggregate([("ok", "sum"), ("ok", "count")]).to_pylist()
+    if len(counted) > MAX_TALLY_SERIES:
+        return None
+    metrics = table.column("metrics").combine_chunks()
+    # each metric's row, from the map's offsets (pc.list_parent_indices aborts the process on a map array)
+    offsets = metrics.offsets.to_pylist()
+    parents = pa.array([row for row in range(len(metrics)) for _ in range(offsets[row + 1] - offsets[row])], pa.int64())
+    values = pa.table(
+        {"series": series.take(parents), "ok": ok.take(parents), "key": metrics.keys, "value": metrics.items}
+    )
+    values = values.filter(pc.and_(values.column("ok"), pc.is_finite(values.column("value"))))
+    summed = values.group_by(["series", "key"]).aggregate([("value", "sum"), ("value", "count")]).to_pylist()
+    sums: dict[str, dict[str, float]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for row in summed:
+        sums.setdefault(row["series"], {})[row["key"]] = row["value_sum"]
+        counts.setdefault(row["series"], {})[row["key"]] = row["value_count"]
+    return {
+        row["series"]: SeriesTally(
+            ok=row["ok_sum"] or 0,
+            failed=row["ok_count"] - (row["ok_sum"] or 0),
+            sums=sums.get(row["series"], {}),
+            counts=counts.get(row["series"], {}),
+        )
+        for row in counted
+    }

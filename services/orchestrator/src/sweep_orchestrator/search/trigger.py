@@ -6,8 +6,8 @@ together). Each trigger only calls `rounds.advance`, which starts the next round
 one is done; a round's run id and request are functions of the search and the rows before it,
 and its manifest is created only if absent, so however many triggers run, a round starts once.
 
-Not wired to a Lambda yet: the orchestrator holds no pyarrow, and the reader of a round's rows on
-a stage (`RowsOf`) is still to be built (docs/search.md, "On a stage")."""
+On a stage the reader of a round is `sweep_orchestrator.search.totals.OutcomeTotals` (the
+outcomes' per-series tallies: the orchestrator holds no pyarrow). Not wired to a Lambda yet."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from urllib.parse import unquote_plus
 from sweep_contracts import layout
 from sweep_contracts.search import SearchManifest
 from sweep_orchestrator.runtime import Runtime
-from sweep_orchestrator.search.journal import RowsOf
+from sweep_orchestrator.search.journal import Reader
 from sweep_orchestrator.search.rounds import Step, advance
 
 _ROUND = re.compile(r"^(?P<search>[a-z0-9][a-z0-9-]{2,57})-r(?P<round>\d{3})$")
@@ -48,7 +48,7 @@ def searches_of(keys: Iterable[str]) -> list[str]:
     return list(found)
 
 
-def on_outcomes(rt: Runtime, keys: Iterable[str], rows_of: RowsOf) -> dict[str, Step]:
+def on_outcomes(rt: Runtime, keys: Iterable[str], rows_of: Reader) -> dict[str, Step]:
     """Advance every search an outcome of the event belongs to; a run that only looks like a
     round (no search record) is left alone."""
     steps: dict[str, Step] = {}
