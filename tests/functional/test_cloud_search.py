@@ -23,6 +23,7 @@ from sweep_contracts import layout
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.search import round_run_id
 from sweep_contracts.storage import ObjectStore
+from sweep_orchestrator import handler
 from sweep_orchestrator.failures import ShardFailure, record_failures
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.search.journal import PointRow, RowsOf, finished_trials, read_rounds
@@ -32,7 +33,7 @@ from sweep_orchestrator.search.totals import OutcomeTotals
 from sweep_orchestrator.search.trigger import event_keys, on_outcomes
 from sweep_orchestrator.status import read_outcomes
 from sweep_orchestrator.submit import submit_run
-from tests.cloud import WORKER, Stage, make_stage
+from tests.cloud import BUCKET, WORKER, LambdaContext, Stage, make_stage
 
 SEARCH = {
     "experiment": "synthetic",
@@ -64,11 +65,16 @@ def s3_rows(store: ObjectStore) -> RowsOf:
     return rows_of
 
 
-def s3_event(*keys: str) -> dict[str, Any]:
+def s3_event(*keys: str, bucket: str = BUCKET) -> dict[str, Any]:
     """An S3 event notification (ObjectCreated) naming `keys`, URL-encoded as S3 sends them."""
     from urllib.parse import quote_plus
 
-    return {"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": quote_plus(k, safe="/")}}} for k in keys]}
+    return {
+        "Records": [
+            {"eventSource": "aws:s3", "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(k, safe="/")}}}
+            for k in keys
+        ]
+    }
 
 
 @pytest.fixture
@@ -160,3 +166,21 @@ def test_a_trials_value_from_the_outcomes_tallies_is_the_one_from_its_parquet_ro
     assert all(t.state == "complete" for t in by_rows)
     assert [t.value for t in by_tally] == pytest.approx([t.value for t in by_rows], rel=1e-12, abs=1e-15)
     assert len({t.value for t in by_rows}) == 4
+
+
+def test_the_orchestrators_handler_takes_the_s3_event_and_starts_the_next_round_once(stage: Stage) -> None:
+    rt = runtime(stage)
+    search, _ = start_search(SEARCH, rt)
+    advance(rt, search, OutcomeTotals(stage.store))
+    deliver(stage, stage.invokes.take(WORKER))
+    event = s3_event(*stage.object_keys(layout.outcomes_prefix(round_run_id("cloud-search", 0))))
+    # GIVEN the same outcomes announced by another bucket's notification  THEN nothing is advanced
+    assert handler.handler(s3_event(*event_keys(event), bucket="other"), LambdaContext()) == {"searches": {}}
+    # WHEN the round's outcomes are announced to the orchestrator's entry point, twice
+    answers = [handler.handler(event, LambdaContext()) for _ in range(2)]
+    # THEN the first starts round 2 and the second finds it running: its four shards handed over once
+    assert answers == [
+        {"searches": {"cloud-search": {"step": "started", "round": 1}}},
+        {"searches": {"cloud-search": {"step": "waiting", "round": 1}}},
+    ]
+    assert sorted(t["shard_id"] for t in stage.invokes.take(WORKER)) == [0, 1, 2, 3]

@@ -7,7 +7,11 @@ one is done; a round's run id and request are functions of the search and the ro
 and its manifest is created only if absent, so however many triggers run, a round starts once.
 
 On a stage the reader of a round is `sweep_orchestrator.search.totals.OutcomeTotals` (the
-outcomes' per-series tallies: the orchestrator holds no pyarrow). Not wired to a Lambda yet."""
+outcomes' per-series tallies: the orchestrator holds no pyarrow), and the orchestrator's handler
+takes the S3 event (`sweep_orchestrator.handler`). The event is trusted with nothing: its keys
+only say which searches to look at, and each step reads the store and starts a round only when
+the store says the last one is done, so a forged or repeated event does no more than a real one.
+The bucket notification in Pulumi is still to be built (docs/search.md, "On a stage")."""
 
 from __future__ import annotations
 
@@ -25,13 +29,27 @@ from sweep_orchestrator.search.rounds import Step, advance
 _ROUND = re.compile(r"^(?P<search>[a-z0-9][a-z0-9-]{2,57})-r(?P<round>\d{3})$")
 
 
-def event_keys(event: Mapping[str, Any]) -> list[str]:
-    """The object keys an S3 event notification names (URL-encoded in the event)."""
+def is_s3_event(event: Mapping[str, Any]) -> bool:
+    """Whether `event` is an S3 event notification (every record from `aws:s3`)."""
+    records = event.get("Records")
+    return (
+        bool(records)
+        and isinstance(records, list)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records)
+    )
+
+
+def event_keys(event: Mapping[str, Any], bucket: str | None = None, prefix: str = "") -> list[str]:
+    """The object keys an S3 event notification names (URL-encoded in the event); given `bucket`
+    and `prefix` (a store's), only keys of that bucket under that prefix, relative to it."""
     keys = []
     for record in event.get("Records") or ():
-        key = (((record or {}).get("s3") or {}).get("object") or {}).get("key")
-        if isinstance(key, str):
-            keys.append(unquote_plus(key))
+        s3 = (record or {}).get("s3") or {}
+        key = (s3.get("object") or {}).get("key")
+        if bucket is not None and (s3.get("bucket") or {}).get("name") != bucket:
+            continue
+        if isinstance(key, str) and (key := unquote_plus(key)).startswith(prefix):
+            keys.append(key.removeprefix(prefix))
     return keys
 
 
