@@ -8,7 +8,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from sweep_contracts import environment, outputs
+from sweep_contracts import environment, layout, outputs
 from sweep_contracts.settings import SECRETS_PATH
 from sweep_infra import policies
 from sweep_infra.api import HttpApi, HttpApiArgs
@@ -249,6 +249,7 @@ class SweepStack(pulumi.ComponentResource):
             ),
             child,
         )
+        self._round_trigger(prefix, results.bucket, orchestrator.function, account, child)
         self.outputs: dict[str, pulumi.Input[str]] = {
             outputs.API_URL: api.url,
             outputs.REGION: config.region,
@@ -262,6 +263,40 @@ class SweepStack(pulumi.ComponentResource):
             outputs.SETTINGS_ADMIN_POLICY: api.admin_policy.arn,
         }
         self.register_outputs(self.outputs)
+
+    def _round_trigger(
+        self,
+        prefix: str,
+        bucket: aws.s3.Bucket,
+        function: aws.lambda_.Function,
+        account: pulumi.Input[str],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """Every outcome that lands is announced to the orchestrator, which starts a search's next
+        round when its current round's last outcome is in (docs/search.md, "On a stage"). S3 may
+        invoke it for this bucket only, from this account (a bucket ARN names no account)."""
+        allow = aws.lambda_.Permission(
+            f"{prefix}-outcomes-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="s3.amazonaws.com",
+            source_arn=bucket.arn,
+            source_account=account,
+            opts=child,
+        )
+        aws.s3.BucketNotification(
+            f"{prefix}-outcomes-notification",
+            bucket=bucket.id,
+            lambda_functions=[
+                aws.s3.BucketNotificationLambdaFunctionArgs(
+                    lambda_function_arn=function.arn,
+                    events=["s3:ObjectCreated:*"],
+                    filter_prefix=f"{layout.OUTCOMES}/",
+                    filter_suffix=".parquet",
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[allow]),
+        )
 
     def _results_key(self, config: StackConfig, child: pulumi.ResourceOptions) -> pulumi.Input[str] | None:
         """The results bucket's KMS key ARN under `sweep:encryption: kms` (the given one, or one
