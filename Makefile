@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 OUT ?= sweep-results
+DIST ?= dist
 
 # uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
@@ -10,7 +11,7 @@ STACK ?= dev
 # Pulumi (`toolchain: uv`) finds uv on PATH only: put this uv first; the program takes the prebuilt artifacts.
 WITH_UV := PATH="$(dir $(UV)):$$PATH" SWEEP_ARTIFACTS_DIR="$(CURDIR)/build/lambda"
 
-.PHONY: help install run test test-browser test-long test-llm lint format bench mutation package openapi preflight preview deploy e2e clean
+.PHONY: help install run dist test test-fast test-browser test-long test-llm lint format bench mutation package openapi preflight preview deploy e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,22 +29,41 @@ $(CURDIR)/.tools/bin/uv:
 # The workspace members are editable installs, so uv leaves their sources alone: compileall does them, with
 # checked-hash pycs, which stay valid when git touches a file without changing it and are ignored (the source
 # compiled instead) when it does change.
+# The distributions were renamed sweep-* → sweepkit-* (issue 23: the old names are other projects' on PyPI).
+# `--inexact` keeps what it did not install, so a .venv from before would keep them, and every built-in
+# experiment twice: they go first (not after the sync, which their records would undo: both ship `bin/sweep`).
+OLD_DISTS := sweep-workspace sweep-contracts sweep-experiments sweep-orchestrator sweep-worker sweep-cli sweep-aws sweep-infra
+UNINSTALL_OLD := if [ -d .venv ]; then $(UV) pip uninstall --quiet --python .venv $(OLD_DISTS) 2>/dev/null || true; fi
+
 install: $(UV) ## Create .venv with every package and dev tool as uv.lock pins them; keeps packages you added
+	@$(UNINSTALL_OLD)
 	$(UV) sync --frozen --inexact --compile-bytecode
 	$(UV) run --frozen --no-sync python -m compileall -q --invalidation-mode checked-hash \
 	    libs/*/src services/*/src cli/src pulumi/src
 
-run: install ## Run the example sweep locally (examples/maze.yaml) and print its summary
-	$(UV) run --frozen sweep run examples/maze.yaml --out $(OUT)
+# Only what a local run needs: the CLI without its extras and no dev group (issue 23: the full sync is 176
+# packages and 1.5 GB). `--inexact` leaves what `make install` added, and `make test` adds it after this.
+run: $(UV) ## Run the example sweep locally (examples/maze.yaml) and print its summary; installs only what that needs
+	@$(UNINSTALL_OLD)
+	$(UV) sync --frozen --inexact --no-dev --package sweepkit-cli
+	$(UV) run --frozen --no-sync sweep run examples/maze.yaml --out $(OUT)
+
+dist: $(UV) ## Build the wheels of every package into dist/ (DIST=…), to install sweep in your own project: docs/install.md
+	rm -rf $(DIST)
+	$(UV) build --all-packages --wheel --out-dir $(DIST)
 
 test: install ## Run the unit and functional tests
 	$(UV) run --frozen pytest
+
+# -m replaces pyproject's `-m "not long and not llm"`, so it repeats it
+test-fast: install ## The inner loop (< 3 min): `make test` without the tests marked slow (subprocesses, pools, builds)
+	$(UV) run --frozen pytest -q -m "not slow and not long and not llm"
 
 test-browser: install ## The report rendered in a real headless Chromium (installs the Debian package if missing)
 	scripts/chromium.sh >/dev/null
 	SWEEP_REQUIRE_BROWSER=1 $(UV) run --frozen pytest -m browser
 
-test-long: install ## The long tier: 10,000 bad API bodies, 500 bad sweep files in subprocesses, schemathesis
+test-long: install ## The long tier: 10,000 bad API bodies, 2,520 bad sweep files (a subprocess per kind), schemathesis
 	$(UV) run --frozen pytest -m long
 
 test-llm: install ## Real-model tier: build/start llama.cpp + SmolLM2 (cached), run tests/llm
@@ -84,5 +104,5 @@ deploy: preflight package ## Preflight, build the artifacts, then pulumi up (STA
 e2e: install ## Test a deployed stage (opt-in): SWEEP_E2E_STAGE=dev make e2e
 	$(UV) run --frozen pytest tests/e2e -m e2e -v
 
-clean: ## Remove the environment, caches and local results
-	rm -rf .venv .tools $(OUT) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean: ## Remove the environment, caches and local results: says what, asks first (YES=1: without asking)
+	@YES="$(YES)" bash scripts/clean.sh "$(OUT)"

@@ -41,18 +41,42 @@ OUT = ROOT / "build" / "mutation"
 BIN = Path(sys.executable).parent
 CONTRACTS = "libs/sweep_contracts/src/sweep_contracts"
 
+WORKER_TESTS = (
+    # the worker's outcomes and rows seen from the store, then the files about one way a shard ends;
+    # fastest and most telling first: pytest stops at the first failure (`-x`)
+    "tests/functional/test_worker_outcomes.py",
+    "tests/functional/test_worker.py",
+    "tests/unit/test_budget.py",
+    "tests/functional/test_failures.py",
+    "tests/functional/test_redelivery.py",
+    "tests/functional/test_secret_redaction.py",
+    "tests/functional/test_crash_isolation.py",
+)
 TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "points": (f"{CONTRACTS}/points.py", ("tests/unit/test_points.py",)),
-    "planning": (f"{CONTRACTS}/planning.py", ("tests/unit/test_planning.py",)),
-    "tasks": (f"{CONTRACTS}/tasks.py", ("tests/unit/test_tasks.py",)),
-    "runner": (
-        "services/worker/src/sweep_worker/runner.py",
-        ("tests/unit/test_budget.py", "tests/functional/test_worker.py"),
+    "points": (
+        f"{CONTRACTS}/points.py",
+        (
+            "tests/unit/test_points.py",
+            "tests/unit/test_nested_overrides.py",
+            "tests/unit/test_grid_configs.py",
+            "tests/unit/test_point_texts.py",
+        ),
     ),
-    # Point evaluation moved out of runner.py; the same tests cover both halves.
+    "planning": (f"{CONTRACTS}/planning.py", ("tests/unit/test_planning.py", "tests/unit/test_tasks.py")),
+    "tasks": (
+        f"{CONTRACTS}/tasks.py",
+        ("tests/unit/test_tasks.py", "tests/unit/test_fanout_tree.py", "tests/functional/test_worker.py"),
+    ),
+    "runner": ("services/worker/src/sweep_worker/runner.py", WORKER_TESTS),
+    # Point evaluation moved out of runner.py; the same tests cover both halves, and the LLM
+    # protocols' and uncooperative points' files the concurrent and interrupted paths
     "evaluate": (
         "services/worker/src/sweep_worker/evaluate.py",
-        ("tests/unit/test_budget.py", "tests/functional/test_worker.py"),
+        (
+            *WORKER_TESTS,
+            "tests/functional/test_uncooperative_points.py",
+            "tests/functional/test_llm_protocols.py",
+        ),
     ),
 }
 
@@ -65,6 +89,7 @@ EXCLUDED_OPERATORS = (
     r"core/ReplaceComparisonOperator_.*_(Is|IsNot|In|NotIn)$",
 )
 TIMEOUT_S = 120.0
+"""At least this long per mutant; longer when the unmutated tests take more than a fifth of it."""
 SAMPLE = int(os.environ.get("MUTATION_SAMPLE", "0"))
 """Test at most this many mutants per module, evenly spread over the list (0: all of them)."""
 
@@ -107,18 +132,27 @@ def _position(item: WorkItem) -> tuple[tuple[int, int], str, int]:
 
 def _execute(config_path: Path, session: Path, test_command: str) -> None:
     cosmic_ray.mutating.run_tests = _forked_pytest
+    # the unmutated tests must pass, or every mutant would count as killed; they also set the timeout
+    began = time.monotonic()
+    outcome, output = _forked_pytest(test_command, 10 * TIMEOUT_S)
+    if outcome != TestOutcome.SURVIVED:
+        raise SystemExit(f"{config_path.stem}: the tests fail on the unmutated code:\n{output[-3000:]}")
+    timeout = max(TIMEOUT_S, 5 * (time.monotonic() - began))
+    print(f"{config_path.stem}: unmutated tests pass in {time.monotonic() - began:.0f} s", flush=True)
     with use_db(str(session), WorkDB.Mode.open) as db:
         pending = sorted(db.pending_work_items, key=_position)
         if SAMPLE and len(pending) > SAMPLE:
             pending = [pending[i * len(pending) // SAMPLE] for i in range(SAMPLE)]
         for number, item in enumerate(pending, 1):
-            result = cosmic_ray.mutating.mutate_and_test(item.mutations, test_command, TIMEOUT_S)
+            result = cosmic_ray.mutating.mutate_and_test(item.mutations, test_command, timeout)
             db.set_result(item.job_id, result)
             print(f"{config_path.stem} {number}/{len(pending)} {result.test_outcome}", flush=True)
 
 
 def _command(tests: tuple[str, ...]) -> str:
-    return "python -m pytest -x -q -p no:cacheprovider " + " ".join(tests)
+    # the files this tree has: the same TARGETS run at an older commit, to compare before and after
+    present = [test for test in tests if (ROOT / test).exists()]
+    return "python -m pytest -x -q -p no:cacheprovider -p no:randomly " + " ".join(present)
 
 
 def _config(module: str, tests: tuple[str, ...]) -> str:
@@ -135,26 +169,39 @@ def _config(module: str, tests: tuple[str, ...]) -> str:
     )
 
 
+HEADER = "| module | mutants | sampled | killed | survived | timeout | other | killed % |\n" + "| --- " * 8 + "|"
+
+
 def _score(name: str, session: Path) -> str:
-    killed = survived = other = 0
+    """One row of the table: the population (mutants left after the operator filter), how many of
+    them ran, and what became of those; a timeout counts as killed (the mutant made a test hang)."""
+    killed = survived = timeout = other = population = 0
     survivors: list[str] = []
     with use_db(str(session), WorkDB.Mode.open) as db:
         items = {item.job_id: item for item in db.work_items}
-        for job_id, result in db.results:
-            if result.worker_outcome == WorkerOutcome.SKIPPED:
-                continue
-            if result.test_outcome == TestOutcome.SURVIVED:
-                survived += 1
-                spec = items[job_id].mutations[0]
-                survivors.append(f"{spec.module_path}:{spec.start_pos[0]} {spec.operator_name}\n{result.diff}")
-            elif result.test_outcome == TestOutcome.KILLED:
-                killed += 1
-            else:
-                other += 1
+        results = dict(db.results)
+    for job_id, item in items.items():
+        result = results.get(job_id)
+        if result is not None and result.worker_outcome == WorkerOutcome.SKIPPED:
+            continue
+        population += 1
+        if result is None:
+            continue
+        if result.test_outcome == TestOutcome.SURVIVED:
+            survived += 1
+            spec = item.mutations[0]
+            survivors.append(f"{spec.module_path}:{spec.start_pos[0]} {spec.operator_name}\n{result.diff}")
+        elif result.test_outcome == TestOutcome.KILLED and result.output == "timeout":
+            timeout += 1
+        elif result.test_outcome == TestOutcome.KILLED:
+            killed += 1
+        else:
+            other += 1
     (OUT / f"{name}-survivors.txt").write_text("\n".join(survivors))
-    total = killed + survived
-    rate = 100.0 * killed / total if total else 0.0
-    return f"{name:9} killed {killed:4} / {total:4} mutants = {rate:5.1f}%  (incompetent/timeout {other})"
+    sampled = killed + survived + timeout + other
+    caught = killed + timeout
+    rate = 100.0 * caught / (caught + survived) if caught + survived else 0.0
+    return f"| {name} | {population} | {sampled} | {killed} | {survived} | {timeout} | {other} | {rate:.1f} % |"
 
 
 def run(name: str) -> str:
@@ -185,7 +232,7 @@ def main(argv: list[str]) -> int:
         lines = [_score(name, OUT / f"{name}.sqlite") for name in names if (OUT / f"{name}.sqlite").exists()]
     else:
         lines = [run(name) for name in names]
-    print("\n".join(lines))
+    print("\n".join([HEADER, *lines]))
     return 0
 
 

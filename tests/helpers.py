@@ -15,7 +15,7 @@ from sweep_contracts.points import PointSpace
 from sweep_contracts.request import parse_request
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
-from sweep_contracts.tasks import TaskFactory
+from sweep_contracts.tasks import TaskFactory, TaskSettings
 from sweep_orchestrator.dispatch import RecordingDispatcher
 from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.runtime import Runtime
@@ -55,7 +55,7 @@ def tasks_for(
         experiment=request.experiment,
         config=request.config,
         spec=request.spec(),
-        settings=settings or {},
+        settings=TaskSettings.model_validate(settings or {}),
         plan=ShardPlan(points_total=total, shard_size=size, shard_count=-(-total // size)),
     )
 

@@ -1,5 +1,5 @@
 """A discrete-event simulation of a run's shards on Lambda, written from AWS's documented rules to
-check the estimate's model (`sweep_contracts.queueing`) against. It shares no code with the model:
+check the estimate's model (`sweep_orchestrator.cost.queueing`) against. It shares no code with the model:
 only the documented constants are read from the same places.
 
 - Scaling: 1,000 execution environments at once, then 1,000 more every 10 s, up to the function's

@@ -122,6 +122,7 @@ def _post_unencoded_base64(stage: Stage, text: str) -> tuple[int, dict[str, Any]
     return answer["statusCode"], json.loads(answer["body"])
 
 
+@pytest.mark.slow  # measured 40-210 s on the shared machine: not in `make test-fast`
 def test_generated_bad_bodies_get_a_4xx_naming_the_field(stage: Stage) -> None:
     # GIVEN a few hundred generated bad bodies of every kind
     tally = Tally()

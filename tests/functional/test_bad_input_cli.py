@@ -4,17 +4,21 @@ limit, so a loader that expands an alias bomb fails the test instead of the mach
 
 from __future__ import annotations
 
+import io
 import resource
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
+from sweep_cli import launch
 from sweep_cli.main import app
 from tests.badinput import VALID_YAML, Tally, sweep_files
 
@@ -33,6 +37,28 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     return subprocess.run(  # noqa: PLW1510 - the caller judges the return code
         [SWEEP, *args], preexec_fn=_limit_memory, capture_output=True, text=True, timeout=timeout
     )
+
+
+def sweep_in_process(*args: str) -> tuple[int, str]:
+    """What `run_cli` runs, the `sweep` console script (`sweep_cli.launch:main`, with its exit-code and
+    warning handling), in this process: (exit code, stderr + stdout). A traceback-worthy exception
+    is exit 1 with `Traceback` in the output, as the real command would print it. No memory limit:
+    one file per kind of damage also runs in `run_cli`'s limited process."""
+    assert not launch.runs_locally(list(args)), "`sweep run` would start its fork server in pytest"
+    out, err = io.StringIO(), io.StringIO()
+    argv, show = sys.argv, warnings.showwarning
+    sys.argv = [SWEEP, *args]
+    code: int = 0
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            launch.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except Exception as exc:  # the real command would die with a traceback: report it as one
+        code, err = 1, io.StringIO(f"Traceback (most recent call last):\n{type(exc).__name__}: {exc}\n")
+    finally:
+        sys.argv, warnings.showwarning = argv, show  # main() wraps showwarning on every call
+    return code, err.getvalue() + out.getvalue()
 
 
 def answer_of(returncode: int, output: str) -> str:
@@ -178,6 +204,7 @@ def check_in_subprocesses(tmp_path: Path, cases: list[tuple[str, bytes]], tally:
             assert_clear_refusal(done.returncode, output, (kind, data[:300]))
 
 
+@pytest.mark.slow  # measured 40-210 s on the shared machine: not in `make test-fast`
 def test_generated_bad_sweep_files_exit_2_in_process(tmp_path: Path) -> None:
     # GIVEN 200 generated bad sweep files WHEN each is planned THEN none raises; each exits 0 or 2 cleanly
     tally = Tally()
@@ -185,6 +212,7 @@ def test_generated_bad_sweep_files_exit_2_in_process(tmp_path: Path) -> None:
     assert tally.total >= 200
 
 
+@pytest.mark.slow  # measured 40-210 s on the shared machine: not in `make test-fast`
 def test_generated_bad_sweep_files_exit_2_in_subprocesses(tmp_path: Path) -> None:
     # GIVEN 6 generated bad sweep files WHEN the real command plans each THEN no signal, traceback or OOM
     tally = Tally()
@@ -200,9 +228,44 @@ def test_thousands_of_generated_bad_sweep_files_in_process(tmp_path: Path) -> No
     assert tally.total >= 2_000
 
 
+def one_of_each_kind(cases: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+    """The first case of each kind of damage, and the rest."""
+    first: dict[str, int] = {}
+    for index, (kind, _) in enumerate(cases):
+        first.setdefault(kind, index)
+    chosen = set(first.values())
+    return [cases[i] for i in sorted(chosen)], [c for i, c in enumerate(cases) if i not in chosen]
+
+
+def check_through_the_entry_point(tmp_path: Path, cases: list[tuple[str, bytes]], tally: Tally) -> None:
+    for index, (kind, data) in enumerate(cases):
+        returncode, output = sweep_in_process("plan", write(tmp_path, data, f"in-process-{index}.yaml"))
+        tally.add(kind, answer_of(returncode, output))
+        assert_clear_refusal(returncode, output, (kind, data[:300]))
+
+
 @pytest.mark.long
 def test_five_hundred_generated_bad_sweep_files_in_subprocesses(tmp_path: Path) -> None:
+    # GIVEN 520 generated bad sweep files: one of each kind of damage runs in the real command's own
+    # process (1 GiB, where a segfault or memory blow-up would show), the others through the same
+    # entry point in this process (a process each cost ~1 s of interpreter start on 2 cores)
     tally = Tally()
-    check_in_subprocesses(tmp_path, collect(520), tally)
-    tally.write(TALLY / "bad-input-cli-subprocess.md", "Generated bad sweep files through `sweep plan` subprocesses")
+    cases = collect(520)
+    each_kind, rest = one_of_each_kind(cases)
+    check_in_subprocesses(tmp_path, each_kind, tally)
+    check_through_the_entry_point(tmp_path, rest, tally)
+    tally.write(TALLY / "bad-input-cli-subprocess.md", "Generated bad sweep files through the `sweep` entry point")
     assert tally.total >= 500
+    assert {kind for kind, _ in each_kind} == {kind for kind, _ in cases}
+
+
+@pytest.mark.slow  # measured 40-210 s on the shared machine: not in `make test-fast`
+def test_the_entry_point_in_process_answers_as_the_command_does(tmp_path: Path) -> None:
+    # GIVEN a bad sweep file, a good one, and `--help`
+    bad = write(tmp_path, VALID_YAML.replace("repeats: 2", "repeats: true").encode(), "bad.yaml")
+    good = write(tmp_path, (VALID_YAML + "run_id: same-run\n").encode(), "good.yaml")
+    for args in (("plan", bad), ("plan", good), ("plan", "--help")):
+        # WHEN each is planned in a process of its own and through the entry point in this one
+        done = run_cli(*args)
+        # THEN both answer alike: the same exit code and the same text
+        assert sweep_in_process(*args) == (done.returncode, done.stderr + done.stdout), args

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from sweep_cli.main import app
@@ -75,6 +76,7 @@ def test_best_is_the_settings_with_the_best_mean_over_items_and_repeats_issue_21
     assert (row["best_params"], row["best_value"]) == ({"temperature": "0.0"}, 1.0)
 
 
+@pytest.mark.slow  # measured 40-210 s on the shared machine: not in `make test-fast`
 def test_the_option_table_has_item_clustered_intervals_and_paired_differences_issue_21(tmp_path: Path) -> None:
     # GIVEN the same run: per item, 0.7 scores 1, 0, 0, 0 and 0.0 scores 1, 1, 1, 1, each call twice
     out, output = run(tmp_path)

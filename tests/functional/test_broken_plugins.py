@@ -17,6 +17,8 @@ import pytest
 from sweep_contracts.errors import UnknownExperimentError
 from sweep_contracts.experiments import PluginWarning, Registry
 
+pytestmark = pytest.mark.slow  # each test starts the `sweep` command: not in `make test-fast`
+
 SWEEP = str(Path(sys.executable).with_name("sweep"))
 EXAMPLE = Path(__file__).parents[2] / "examples" / "maze.yaml"
 

@@ -113,12 +113,12 @@ def test_rerun_after_the_code_changed_says_so(tmp_path: Path, sweep: str, monkey
 def test_rm_removes_a_run_and_an_unknown_one_is_an_error(tmp_path: Path, sweep: str) -> None:
     out = str(tmp_path / "out")
     assert invoke("run", sweep, "--out", out, "-w", "1", "-q")[0] == 0
-    code, stdout, _ = invoke("rm", "loop-run", "--out", out)
+    code, stdout, _ = invoke("rm", "loop-run", "--out", out, "--yes")
     assert code == 0
     assert stdout.startswith("removed run loop-run (")
     assert list_runs(LocalStore(out)) == []
     assert not any(p.is_file() for p in Path(out).rglob("*") if "loop-run" in str(p))
-    code, _, stderr = invoke("rm", "loop-run", "--out", out)
+    code, _, stderr = invoke("rm", "loop-run", "--out", out, "--yes")
     assert code == 2
     assert stderr.startswith("error: there is no run `loop-run`")
 

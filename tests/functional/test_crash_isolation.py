@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -110,11 +111,11 @@ def test_an_isolated_point_past_the_budget_stops_the_shard_on_time(tmp_path: Pat
 
 def test_a_point_that_calls_sys_exit_is_isolated_like_one_that_ends_its_process() -> None:
     # GIVEN points 0..3 evaluated in isolated children, point 1 raising SystemExit(3) as sys.exit(3) does
-    def run_from(start: int, emit: Callable[[dict[str, Any]], None]) -> str | None:
+    def run_from(start: int, emit: Callable[[Any], None]) -> str | None:
         for index in range(start, 4):
             if index == 1:
                 raise SystemExit(3)
-            emit({"point_index": index})
+            emit(SimpleNamespace(point_index=index))  # a row: what the parent reads of it
         return None
 
     got: list[int] = []
@@ -124,7 +125,7 @@ def test_a_point_that_calls_sys_exit_is_isolated_like_one_that_ends_its_process(
         0,
         4,
         run_from,
-        lambda row: got.append(row["point_index"]),
+        lambda row: got.append(row.point_index),
         lambda i, how, _: crashed.append((i, how)),
         lambda: 30.0,
     )

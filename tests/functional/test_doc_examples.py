@@ -124,14 +124,14 @@ def test_the_experiment_code_of_the_guide_defines_experiments() -> None:
 
 
 def command_lines() -> list[tuple[str, list[str]]]:
-    """Every `uv run sweep …` command of a bash block, as words, its comment cut (a quoted argument
-    may run over several lines)."""
+    """Every `sweep …` (or `uv run sweep …`) command of a bash block, as words after `sweep`, its
+    comment cut (a quoted argument may run over several lines)."""
     found = []
     for page in PAGES:
         for body in blocks(page, "bash"):
             lines = body.splitlines()
             for n, line in enumerate(lines):
-                if not line.startswith("uv run sweep "):
+                if not line.startswith(("uv run sweep ", "sweep ")):
                     continue
                 text, more = line, iter(lines[n + 1 :])
                 while True:
@@ -142,7 +142,7 @@ def command_lines() -> list[tuple[str, list[str]]]:
                         break
                     except ValueError:  # an open quote: the command goes on on the next line
                         text += "\n" + next(more)
-                found.append((f"{page.relative_to(ROOT)}: {line[:60]}", words[3:]))
+                found.append((f"{page.relative_to(ROOT)}: {line[:60]}", words[words.index("sweep") + 1 :]))
     return found
 
 

@@ -9,11 +9,11 @@ import pytest
 
 from sweep_contracts import layout
 from sweep_contracts.errors import LimitExceededError
-from sweep_contracts.estimate import estimate_run
 from sweep_contracts.planning import ShardPlan
-from sweep_contracts.queueing import Queue
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
+from sweep_orchestrator.cost.estimate import estimate_run
+from sweep_orchestrator.cost.queueing import Queue
 from sweep_orchestrator.submit import submit_run
 from tests.helpers import runtime_for
 from tests.lambda_sim import simulate

@@ -138,7 +138,7 @@ def test_the_orchestrator_artifact_grows_no_heavy_dependency(built: Built) -> No
     worker = zipfile.ZipFile(built["worker"].path).namelist()
     # THEN the orchestrator has the experiment's config model and entry point but none of the heavy modules
     assert "sample_experiment/__init__.py" in orchestrator
-    assert "sweep_sample_experiment-0.1.0.dist-info/entry_points.txt" in orchestrator
+    assert "sweepkit_sample_experiment-0.1.0.dist-info/entry_points.txt" in orchestrator
     carried = sorted({heavy for heavy in FORBIDDEN for name in orchestrator if name.startswith(heavy)})
     assert carried == []
     assert built["orchestrator"].unzipped_bytes < ORCHESTRATOR_CEILING

@@ -1,7 +1,7 @@
 """The roles' S3 permissions under moto's IAM enforcement: an identity holding exactly the policy the
 Pulumi program attaches can do its job and nothing outside its key prefixes. (moto enforces S3
 key-prefix resources faithfully but not conditions: those on s3:prefix and s3:if-none-match are
-asserted on the documents in tests/unit/test_infra.py.)"""
+asserted on the documents in tests/functional/test_infra.py.)"""
 
 from __future__ import annotations
 

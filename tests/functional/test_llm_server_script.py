@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs the model server script: not in `make test-fast`
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "llm-server.sh"
 
 FAKE_SERVER = """

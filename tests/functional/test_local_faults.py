@@ -20,6 +20,8 @@ from sweep_contracts import layout
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.status import RunStatus, read_outcomes, run_status
 
+pytestmark = pytest.mark.slow  # real `sweep run` processes, signalled: not in `make test-fast`
+
 STARTUP_S = 90.0
 """Bound on waiting for a run to get going: this machine is shared and can be slow to start Python."""
 EXIT_S = 30.0
@@ -42,6 +44,15 @@ def slow_sweep(tmp_path: Path, run_id: str, shards: int, sleep_ms: int) -> str:
     return str(path)
 
 
+def as_from_a_terminal() -> None:
+    """A child's signal dispositions as a terminal's shell leaves them. A shell that starts pytest as
+    a background job (`pytest &`, `nohup`) ignores SIGINT and SIGHUP in it, and an ignored signal stays
+    ignored across exec: Python then installs no KeyboardInterrupt handler, and the Ctrl-C these tests
+    send would reach a command that cannot hear it."""
+    for number in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
 def start_sweep(*args: str, cwd: Path) -> subprocess.Popen[str]:
     # its own session, as a shell gives a job its own process group: a Ctrl-C reaches the group
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWEEP_")}
@@ -53,6 +64,7 @@ def start_sweep(*args: str, cwd: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,  # noqa: PLW1509 - it only resets two signals, before exec
     )
 
 
@@ -229,7 +241,14 @@ def test_after_a_signal_stopped_the_command_another_ctrl_c_cannot_kill_its_exit(
         "try:\n    m.main()\nexcept SystemExit:\n    pass\n"
         "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        preexec_fn=as_from_a_terminal,
+    )
     # THEN after a stop, Ctrl-C is ignored while the interpreter shuts down (Python no longer handles
     # it then, and it would kill the process mid-exit: exit -2, not 130); otherwise it is untouched
     assert done.stdout.strip() == str(code > 128)

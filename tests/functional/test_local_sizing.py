@@ -19,6 +19,7 @@ from sweep_contracts.planning import derive_shard_size
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.status import run_status
+from sweep_orchestrator.submit import validate
 
 runner = CliRunner()
 DEFAULT_SHARD_SIZE = SystemSettings.resolve({}, source="default").shard_size
@@ -62,7 +63,8 @@ def test_slow_points_get_small_shards(tmp_path: Path) -> None:
     default = SystemSettings.resolve({}, source="default")
     with LocalBackend(tmp_path / "out", workers=1) as backend:
         # WHEN the local engine times them before planning (timing, not running the sweep)
-        settings = backend._sized(payload, backend._runtime(default), default)
+        runtime = backend._runtime(default)
+        settings = backend._sized(validate(payload, runtime), runtime, default)
     # THEN a shard holds about a second of points
     assert 1 <= settings.shard_size <= 10 < derive_shard_size(4000, default)
     assert "measured" in (settings.provenance["shard_size"].note or "")

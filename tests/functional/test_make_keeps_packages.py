@@ -8,6 +8,10 @@ import subprocess
 import sysconfig
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs make and uv: not in `make test-fast`
+
 ROOT = Path(__file__).parents[2]
 
 

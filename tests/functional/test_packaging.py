@@ -14,6 +14,8 @@ import pytest
 from sweep_infra import bytecode, packaging
 from tests.artifact_scripts import RUN_WORKER_HANDLER, WITHOUT_BYTECODE
 
+pytestmark = pytest.mark.slow  # builds Lambda artifacts: not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[2]
 TAG = "cpython-" + packaging.LAMBDA_PYTHON.replace(".", "")
 
@@ -50,7 +52,7 @@ def test_the_orchestrator_carries_no_pyarrow_and_no_build_leftovers(built: dict[
         # the only bytecode is the runtime's, compiled here (an installer's or another Python's would be dead weight)
         assert all(n.endswith(f".{TAG}.pyc") for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo")))
         assert {i.date_time for i in zipfile.ZipFile(artifact.path).infolist()} == {packaging.FIXED_TIME}
-        assert "sweep_experiments-0.1.0.dist-info/entry_points.txt" in names  # the registry needs it
+        assert "sweepkit_experiments-0.1.0.dist-info/entry_points.txt" in names  # the registry needs it
     assert not any(n.startswith("pyarrow/") for n in zipfile.ZipFile(built["orchestrator"].path).namelist())
     assert any(n.startswith("pyarrow/") for n in zipfile.ZipFile(built["worker"].path).namelist())
     assert "sweep_orchestrator/handler.py" in zipfile.ZipFile(built["orchestrator"].path).namelist()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test starts the `sweep` command: not in `make test-fast`
+
 SWEEP = str(Path(sys.executable).with_name("sweep"))
 EXAMPLE = Path(__file__).parents[2] / "examples" / "maze.yaml"
 
@@ -153,5 +155,5 @@ def test_a_plugin_taking_a_builtin_name_is_ignored_naming_both(site: Path, tmp_p
     assert len(warned) == 1, result.stderr
     assert warned[0].startswith(
         "warning: ignoring experiment plugin `maze` from package `evil-maze 1.0`: `maze` is the name of sweep's "
-        "built-in experiment (package `sweep-experiments "
+        "built-in experiment (package `sweepkit-experiments "
     )

@@ -27,6 +27,7 @@ from sweep_infra.preflight import (
     check_stack_exists,
     check_tools,
     check_worker_concurrency,
+    price_region_problem,
     propose_reservations,
     run_checks,
     stage_reservations,
@@ -342,3 +343,44 @@ def test_run_checks_prints_the_proposal(lambda_api: Any, tmp_path: Path) -> None
     checks = run_checks("dev", ROOT, {"PATH": path}, session)
     proposal = [c for c in checks if "sweep:worker.reservedConcurrency 20" in c.text]
     assert [c.verdict for c in proposal] == ["ok"]
+
+
+# --- prices of another region (issue 23, item 15) -------------------------------------------------
+
+
+def stage_in(root: Path, region: str, *extra: str) -> Path:
+    shipped = (ROOT / "Pulumi.dev.yaml").read_text()
+    assert "  aws:region: us-east-1\n" in shipped
+    text = shipped.replace("  aws:region: us-east-1\n", f"  aws:region: {region}\n" + "".join(extra))
+    (root / "Pulumi.eu.yaml").write_text(text)
+    return root
+
+
+def test_a_stage_outside_us_east_1_with_its_prices_is_refused_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # GIVEN the dev stack's config moved to eu-west-1, its prices left as they are (us-east-1's)
+    root = stage_in(tmp_path, "eu-west-1")
+    # WHEN the preflight runs THEN it fails once for the prices, naming them, the region and the fix
+    problem = price_region_problem(root, "eu")
+    assert problem == (
+        "Pulumi.eu.yaml deploys to eu-west-1, but its prices (price_athena_gb_nusd, price_lambda_gb_s_nusd, "
+        "price_lambda_request_nusd, price_s3_put_nusd, price_ssm_high_throughput_nusd) are us-east-1's: the run "
+        "estimates and `max_run_cost_usd` would use them. Set each `price_*_nusd` under `sweep:settings` to "
+        "eu-west-1's list price in nano-USD (libs/sweep_contracts/src/sweep_contracts/prices.py cites the pricing "
+        "pages), then say so: `pulumi config set sweep:pricesRegion eu-west-1 --stack eu`."
+    )
+    checks = run_checks("eu", root, {"PATH": executables(tmp_path / "bin", uv="exit 0")})
+    assert [c.text for c in checks if c.verdict == "failed"].count(problem) == 1
+
+
+def test_prices_said_to_be_the_stage_regions_pass(tmp_path: Path) -> None:
+    root = stage_in(tmp_path, "eu-west-1", "  sweep:pricesRegion: eu-west-1\n")
+    assert price_region_problem(root, "eu") is None
+    assert price_region_problem(ROOT, "dev") is None
+    assert price_region_problem(ROOT, "prod") is None

@@ -11,7 +11,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sweep_cli.local.procpool import Died, Finished, Overran, ProcessPool, Result
+
+pytestmark = pytest.mark.slow  # starts process pools: not in `make test-fast`
 
 WAIT_S = 60.0
 

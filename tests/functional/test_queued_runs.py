@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sweep_contracts.queueing import Queue
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
+from sweep_orchestrator.cost.queueing import Queue
 from sweep_orchestrator.dispatch import RecordingDispatcher
 from sweep_orchestrator.retry import retry_run
 from sweep_orchestrator.runtime import Runtime

@@ -117,8 +117,9 @@ def test_report_of_two_runs_overlays_them(out: Path) -> None:
     assert "<h2>Shared points — value: a = grid-xy, b = grid-xy-2</h2>" in page
     metrics = 3  # value, distance, checksum
     assert len(re.findall(r'id="sw-line-f1-\d-\d"', page)) == 2 * metrics
-    # the legend names the runs (matplotlib draws text as paths, each after a comment with the text)
-    assert ("<!-- grid-xy -->" in page, "<!-- grid-xy-2 -->" in page) == (True, True)
+    # the legend names the runs, as text (matplotlib drew text as paths, each after a comment
+    # `<!-- grid-xy -->`: the page now holds the text itself, issue 23)
+    assert (">grid-xy</text>" in page, ">grid-xy-2</text>" in page) == (True, True)
 
 
 def test_report_with_output_and_metric_for_two_runs(out: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from sweep_cli.main import app
 from sweep_contracts.storage import LocalStore
 from tests.browser import Rendered, find_chromium, render
 from tests.helpers import run_sweep
+from tests.report_runs import write_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -138,3 +139,27 @@ def test_the_probe_sees_a_missing_plot_a_fetch_and_a_script_error(out: Path, chr
     assert rendered.resources == ["https://cdn.example.com/plot.js"]
     assert "failed to load https://cdn.example.com/plot.js" in rendered.console_errors
     assert any("draw is not defined" in e for e in rendered.console_errors)
+
+
+def test_a_report_of_long_values_renders_every_plot_issue23(chromium: str, tmp_path: Path) -> None:
+    # GIVEN a run whose values are 10,000 characters long (old: labels drawn glyph by glyph, a page
+    # of megabytes that Chromium needed 35 s for)
+    long = [chr(ord("a") + i) * 10_000 for i in range(5)]
+    payload = {
+        "experiment": "synthetic",
+        "run_id": "long",
+        "config": {"noise": 0.0},
+        "grid": {"echo": long, "x": [0.0, 0.5]},
+        "repeats": 3,
+    }
+    write_run(tmp_path, payload, lambda i, _: {"value": float(i % 5), "distance": 1.0})
+    # WHEN its report is written and opened
+    stdout = invoke("report", "long", "--out", str(tmp_path), "--no-open")
+    assert stdout == f"report written to {tmp_path / 'report-long.html'}\n"
+    page = render(chromium, tmp_path / "report-long.html", timeout_s=30)
+    # THEN every figure is drawn, and the shortened values are a table with each value once
+    assert_drawn(page)
+    assert [f["kind"] for f in page.figures] == ["axis", "axis", "interaction", "heatmap", "spread"]
+    (spread,) = page.of_kind("spread")
+    assert metric_marks(spread, "box") == 10 * 2  # 5 values × 2 x, per metric
+    assert page.tables[-2]["heading"] == "Values shortened in the figures"

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from sweep_cli.main import app
 from sweep_contracts import environment
 from sweep_contracts.errors import LimitExceededError
-from sweep_contracts.queueing import Queue
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
+from sweep_orchestrator.cost.queueing import Queue
 from sweep_orchestrator.submit import submit_run
 from tests.helpers import run_sweep, runtime_for
 

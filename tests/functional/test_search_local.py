@@ -164,7 +164,7 @@ def test_force_and_rm_remove_a_search_and_its_rounds(tmp_path: Path) -> None:
     code, output = invoke("run", str(path), "--out", str(out), "-w", "2", "-q", "--force")
     assert code == 0, output
     assert "--force: removed search search-local" in output
-    code, output = invoke("rm", "search-local", "--out", str(out))
+    code, output = invoke("rm", "search-local", "--out", str(out), "--yes")
     assert code == 0, output
     assert "removed search search-local and its rounds" in output
     assert list(LocalStore(out).list("")) == []

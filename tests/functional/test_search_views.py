@@ -83,6 +83,12 @@ def test_the_report_shows_history_best_and_importances_and_escapes_experiment_te
     assert "<b>" not in page
     assert "&lt;script&gt;" in page
     assert len(re.findall(r"<tr><td>\d+</td><td>1</td>", page)) == 4  # four trials of round 1
+    # the history figure: one dot per told trial and the best-so-far steps, its labels as text
+    dots = re.search(r'<path id="sw-trials" d="([^"]*)"', page)
+    assert dots is not None
+    assert dots[1].count("M") == 4
+    assert '<path id="sw-best"' in page
+    assert ">trial</text>" in page
 
 
 def test_the_search_examples_plan() -> None:

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from sweep_cli.main import app
 from sweep_cli.stage import backend as stage_ops
 from sweep_contracts import environment
-from sweep_contracts.estimate import READS_PER_SHARD, STATUS_POLL_S, WRITES_PER_SHARD
-from sweep_contracts.queueing import Queue
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
+from sweep_orchestrator.cost.estimate import READS_PER_SHARD, STATUS_POLL_S, WRITES_PER_SHARD
+from sweep_orchestrator.cost.queueing import Queue
 from sweep_orchestrator.submit import submit_run
 from tests.cloud import Stage
 from tests.helpers import runtime_for

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from sweep_cli.axes import axis_select, axis_types
 from sweep_cli.stage.athena import scope_to_run
-from sweep_contracts.axes import axis_select, axis_types
 from sweep_contracts.request import SweepRequest, parse_request
 
 

@@ -1,13 +1,17 @@
-"""docs/deploy.md says what runs: its caller policy has what Athena needs, its make targets exist."""
+"""docs/deploy.md says what runs: its caller policy has what Athena needs (its make targets exist:
+tests/functional/test_make_targets.py)."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
+
+import yaml
+
+from sweep_infra.price_region import price_region_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "deploy.md").read_text()
@@ -70,9 +74,13 @@ def test_the_caller_policy_lets_athena_read_partitions_and_write_results_in_part
     }
 
 
-def test_every_make_target_the_guide_uses_exists() -> None:
-    listed = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
-    targets = set(re.findall(r"make (\S+)", listed.stdout))
-    used = set(re.findall(r"`make ([a-z0-9-]+)", GUIDE)) | set(re.findall(r"^make ([a-z0-9-]+)", GUIDE, re.MULTILINE))
-    assert used
-    assert sorted(used - targets) == []
+def test_the_guides_stage_in_another_region_passes_the_price_check_and_fails_without_saying_so(
+    tmp_path: Path,
+) -> None:
+    section = GUIDE.split("### Prices of another region", 1)[1].split("\n## ", 1)[0]
+    config = yaml.safe_load(re.findall(r"```yaml\n(.*?)\n```", section, re.DOTALL)[0])
+    (tmp_path / "Pulumi.eu.yaml").write_text(yaml.safe_dump(config))
+    assert price_region_problem(tmp_path, "eu") is None
+    del config["config"]["sweep:pricesRegion"]
+    (tmp_path / "Pulumi.eu.yaml").write_text(yaml.safe_dump(config))
+    assert (price_region_problem(tmp_path, "eu") or "").startswith("Pulumi.eu.yaml deploys to eu-central-1")

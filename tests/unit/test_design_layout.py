@@ -29,6 +29,7 @@ PLACEHOLDERS = {
 KEY_BUILDERS = {
     "manifest_key": lambda: [layout.manifest_key(RUN)],
     "dispatch_key": lambda: [layout.dispatch_key(RUN)],
+    "search_key": lambda: [layout.search_key(RUN)],
     "points_key": lambda: [layout.points_key(RUN, SHARD, layout.execution_tag(EXECUTION, OK, ERROR))],
     "outcome_key": lambda: [layout.outcome_key(RUN, status, SHARD) for status in ("success", "failure")],
     "started_key": lambda: [layout.started_key(RUN, SHARD, EXECUTION)],

@@ -92,5 +92,5 @@ def test_editing_the_experiment_changes_its_hash_and_bytecode_does_not(site: Pat
 
 def test_builtin_experiments_name_their_workspace_package() -> None:
     version = experiment_version(Registry.default().get("maze"))
-    assert version["experiment_package"].startswith("sweep-experiments ")
+    assert version["experiment_package"].startswith("sweepkit-experiments ")
     assert version["experiment_hash"].startswith("sha256:")

@@ -210,9 +210,12 @@ def test_a_plugin_raising_keyboardinterrupt_or_exiting_on_import_is_only_its_err
 
 
 def test_a_ctrl_c_while_a_plugin_imports_still_stops_the_command_issue20(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    # GIVEN a plugin whose import is interrupted by a real SIGINT (the user's Ctrl-C)
+    # GIVEN a process that hears Ctrl-C (one started as a background job ignores it: then there is
+    # nothing to test) and a plugin whose import is interrupted by a real SIGINT (the user's Ctrl-C)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     source = "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n"
     registry = Registry(pending=[_plugin(tmp_path, monkeypatch, "slow_import_plugin", source)])
     handler = signal.getsignal(signal.SIGINT)
@@ -235,3 +238,14 @@ def test_a_plugin_sees_only_its_name_in_sys_argv_issue20(tmp_path: Path, monkeyp
     # THEN it saw only its own name; sweep's argv is back afterwards
     assert json.loads(seen.read_text()) == ["argv_reader"]
     assert sys.argv == ["sweep", "run", "secret-file.yaml"]
+
+
+def test_maze_dead_ends_are_counted_after_loops_open_them_23() -> None:
+    # GIVEN the same maze without loops and with every dead end opened
+    tree, loopy = Maze(21, seed=1), Maze(21, seed=1, loops=1.0)
+    # THEN dead_ends counts the cells with one opening in the maze the agent faces
+    for maze in (tree, loopy):
+        assert maze.dead_ends == sum(1 for bits in maze.walls_open if bits.bit_count() == 1)
+    assert loopy.dead_ends < tree.dead_ends
+    # AND the metric follows `loops`, as the field's text says
+    assert run_maze(loops=1.0, seed=1)["dead_ends"] < run_maze(loops=0.0, seed=1)["dead_ends"]

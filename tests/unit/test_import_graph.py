@@ -11,8 +11,6 @@ import ast
 import graphlib
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = sorted(
     p for pattern in ("libs/*/src", "services/*/src", "cli/src", "pulumi/src") for p in ROOT.glob(pattern)
@@ -80,10 +78,6 @@ def test_the_graph_is_read_from_every_source_root() -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="sweep_worker.evaluate <-> sweep_worker.concurrent: broken by the one-PointRow change (issue 24 item 1)",
-    strict=True,
-)
 def test_no_import_cycle() -> None:
     sorter = graphlib.TopologicalSorter(import_graph())
     try:

@@ -8,9 +8,10 @@ import tracemalloc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from sweep_contracts.errors import LimitExceededError
-from sweep_contracts.planning import derive_shard_size, plan_shards
+from sweep_contracts.planning import ShardPlan, derive_shard_size, plan_shards
 from sweep_contracts.settings import SystemSettings
 
 DEFAULTS = SystemSettings.resolve({}, source="default")
@@ -95,3 +96,12 @@ def test_shard_outside_the_plan_is_an_error(shard_id: int) -> None:
     with pytest.raises(IndexError) as caught:
         plan_shards(10, DEFAULTS, 5).shard(shard_id)
     assert str(caught.value) == f"shard {shard_id} is outside 0..1"
+
+
+@pytest.mark.parametrize("field", ["points_total", "shard_size", "shard_count"])
+def test_a_plan_of_zero_is_refused(field: str) -> None:
+    # a plan travels in every task: shards of 0 points would never end (mutation testing: `ge=1` →
+    # `ge=0` on shard_size survived)
+    counts = {"points_total": 4, "shard_size": 2, "shard_count": 2} | {field: 0}
+    with pytest.raises(ValidationError, match=field):
+        ShardPlan(**counts)

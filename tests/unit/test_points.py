@@ -140,6 +140,14 @@ def test_index_outside_the_space_is_an_error() -> None:
         space.point(2)
 
 
+@pytest.mark.parametrize("index", [-1, 3, 10**6])
+def test_every_index_past_either_end_is_an_error(index: int) -> None:
+    # not only the one just past the end (mutation testing: `index < size` → `index != size` survived)
+    space = space_of(grid={"x": [1, 2]})
+    with pytest.raises(IndexError, match=rf"point index {index} is outside 0\.\.1"):
+        space.point(index)
+
+
 def test_indexing_is_direct_not_materialised() -> None:
     # 10^12 points: any enumeration would never finish
     space = space_of(grid={f"a{i}": list(range(10)) for i in range(12)})

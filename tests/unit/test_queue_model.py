@@ -1,4 +1,4 @@
-"""The run estimate's queueing model (`sweep_contracts.queueing`) against a discrete-event simulation
+"""The run estimate's queueing model (`sweep_orchestrator.cost.queueing`) against a discrete-event simulation
 of Lambda written from AWS's documented rules (`tests/lambda_sim.py`): queueing, the concurrency
 limit, the scaling rate (1,000 new environments per 10 s), throttled events retried after 1, 2, 4 …
 up to 300 s, shard times that vary ±10 %, failed attempts retried after Lambda's backoff, and queued
@@ -20,7 +20,7 @@ import statistics
 import pytest
 
 from sweep_contracts.prices import THROTTLE_MAX_S
-from sweep_contracts.queueing import Queue
+from sweep_orchestrator.cost.queueing import Queue
 from tests.lambda_sim import simulate
 
 SEEDS = (0, 1, 2)

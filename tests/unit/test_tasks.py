@@ -9,7 +9,7 @@ import pytest
 from sweep_contracts.errors import InvalidTaskError, MissingConfigError
 from sweep_contracts.planning import ShardPlan
 from sweep_contracts.request import MISSING_CONFIG_HINT, parse_request
-from sweep_contracts.tasks import ShardTask, TaskFactory, TaskIdentity, identify_task, parse_task
+from sweep_contracts.tasks import ShardTask, TaskFactory, TaskIdentity, TaskSettings, identify_task, parse_task
 
 
 def factory() -> TaskFactory:
@@ -21,7 +21,7 @@ def factory() -> TaskFactory:
         experiment="maze",
         config=request.config,
         spec=request.spec(),
-        settings={"shard_size": 3},
+        settings=TaskSettings(shard_size=3),
         plan=ShardPlan(points_total=10, shard_size=3, shard_count=4),
     )
 

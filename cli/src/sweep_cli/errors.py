@@ -1,5 +1,6 @@
-"""Errors of the command line. Each one is a `SweepError`; the tree below continues the one drawn in
-`sweep_contracts.errors` (its root and the classes marked `…` are defined there).
+"""Errors of the command line. Each one is a `SweepError` with its own code from `CliCode`; the tree
+below continues the one drawn in `sweep_contracts.errors` (its root and the classes marked `…` are
+defined there).
 
 ```
 SweepError                          code                HTTP    exit
@@ -7,7 +8,7 @@ SweepError                          code                HTTP    exit
 │   └── SweepFileError              INVALID_FILE        400     2
 ├── UsageError                      USAGE               400     2
 │   └── CredentialsError            NO_CREDENTIALS      401     2
-├── RemoteError                     the API's own       the API's: 4xx → 2, else 1
+├── RemoteError                     REMOTE_ERROR        the API's: 4xx → 2, else 1
 └── ServiceError                    SERVICE_FAILED      502     1
     ├── StageUnreachableError       STAGE_UNREACHABLE   503     1
     └── QueryError                  QUERY_FAILED        502     1
@@ -20,55 +21,74 @@ the command needed failed (5xx: the stage's API, Athena, DuckDB, SSM, the store)
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
-from sweep_contracts.errors import ApiCode, FieldProblem, RequestError, SweepError
+from sweep_contracts.errors import FieldProblem, RequestError, SweepError, register_codes
+
+
+@register_codes
+class CliCode(StrEnum):
+    """The stable `code` of each error of the command line."""
+
+    INVALID_FILE = "INVALID_FILE"
+    USAGE = "USAGE"
+    NO_CREDENTIALS = "NO_CREDENTIALS"
+    SERVICE_FAILED = "SERVICE_FAILED"
+    STAGE_UNREACHABLE = "STAGE_UNREACHABLE"
+    QUERY_FAILED = "QUERY_FAILED"
+    REMOTE_ERROR = "REMOTE_ERROR"
+    """A `RemoteError` whose answer carried no code; one that did takes the API's own."""
+    FORBIDDEN = "FORBIDDEN"
+    """The stage's API refused a request (the caller's identity may not invoke it)."""
+    HTTP_ERROR = "HTTP_ERROR"
+    """The stage's API answered with a status and body that are not a sweep error."""
 
 
 class SweepFileError(RequestError):
     """A sweep or settings file cannot be read or parsed."""
 
-    code = ApiCode.INVALID_FILE
+    code = CliCode.INVALID_FILE
 
 
 class UsageError(SweepError):
     """The command line's arguments do not fit together, or name a stage that cannot be found."""
 
-    code = ApiCode.USAGE
+    code = CliCode.USAGE
     http_status = 400
 
 
 class CredentialsError(UsageError):
     """No AWS credentials were found to sign a request to the stage."""
 
-    code = ApiCode.NO_CREDENTIALS
+    code = CliCode.NO_CREDENTIALS
     http_status = 401
 
 
 class ServiceError(SweepError):
     """A service the command needed (SSM, S3, the stage's API) failed or refused the call."""
 
-    code = ApiCode.SERVICE_FAILED
+    code = CliCode.SERVICE_FAILED
     http_status = 502
 
 
 class StageUnreachableError(ServiceError):
     """The stage's API could not be reached at all."""
 
-    code = ApiCode.STAGE_UNREACHABLE
+    code = CliCode.STAGE_UNREACHABLE
     http_status = 503
 
 
 class QueryError(ServiceError):
     """DuckDB or Athena could not run the SQL (a mistake in it, a timeout, the bytes-scanned cutoff)."""
 
-    code = ApiCode.QUERY_FAILED
+    code = CliCode.QUERY_FAILED
 
 
 class RemoteError(SweepError):
     """The stage's API answered with an error; the code and status are the API's own."""
 
-    code: str = ApiCode.REMOTE_ERROR
+    code: str = CliCode.REMOTE_ERROR
 
     def __init__(self, status: int, body: Any, url: str) -> None:
         self.body = body
@@ -89,11 +109,11 @@ class RemoteError(SweepError):
                 hint="your AWS identity needs execute-api:Invoke on this stage's API (see docs/deploy.md, "
                 "'Granting access'), and the request must be signed for its region.",
             )
-            self.code = ApiCode.FORBIDDEN
+            self.code = CliCode.FORBIDDEN
         else:
             super().__init__(
                 f"{url} answered HTTP {status}: {str(body)[:300]}",
                 hint="try again; if it persists, look in the orchestrator's logs.",
             )
-            self.code = ApiCode.HTTP_ERROR
+            self.code = CliCode.HTTP_ERROR
         self.http_status = status

@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 
-from sweep_cli import render
-from sweep_cli.app import EXIT_INTERRUPTED, app
+from sweep_cli import extras, render
+from sweep_cli.app import EXIT_BAD_INPUT, EXIT_INTERRUPTED, app
 from sweep_cli.commands import compare, describe, execute, read, trial
 from sweep_cli.stage import params_set
 from sweep_cli.stage.params import app as params_app
@@ -29,6 +29,12 @@ def main() -> None:
         if isinstance(exit.code, int) and exit.code > 128:  # a signal stopped the command
             _finish_quietly()
         raise
+    except ModuleNotFoundError as exc:  # an extra the command needs is not installed
+        error = extras.missing_extra(exc, next((a for a in sys.argv[1:] if not a.startswith("-")), None))
+        if error is None:
+            raise
+        render.print_error(error)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 def _finish_quietly() -> None:

@@ -13,6 +13,7 @@ The result is validated like the file, and it is the request the run records."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,6 +90,21 @@ def _axes(payload: dict[str, Any], parts: list[str], item: str) -> tuple[dict[st
     )
 
 
+def _refuse_setting(item: str, parts: list[str], value: Any) -> None:
+    """A stage setting given to `--set` of a sweep file: say where settings go."""
+    from sweep_contracts.settings import SystemSettings
+
+    if len(parts) != 1 or parts[0] not in SystemSettings.names():
+        return
+    shown = json.dumps(value) if not isinstance(value, str) else value
+    raise _error(
+        item,
+        f"`{parts[0]}` is a setting, not a field of the sweep file: `--set` here changes the sweep.",
+        f"put settings in a YAML file given with `--settings FILE` (a line `{parts[0]}: {shown}`); "
+        f"a retry takes them with `sweep retry RUN --set {parts[0]}={shown}`.",
+    )
+
+
 def apply_overrides(payload: dict[str, Any], items: list[str]) -> dict[str, Any]:
     """The sweep file's request with each `PATH=VALUE` applied in order (the input is not changed)."""
     result = dict(payload)
@@ -96,6 +112,7 @@ def apply_overrides(payload: dict[str, Any], items: list[str]) -> dict[str, Any]
         parts, value = parse_override(item)
         head = parts[0]
         if head not in REQUEST_FIELDS:
+            _refuse_setting(item, parts, value)
             raise _error(
                 item,
                 f"`{head}` is not a field of a sweep request.",

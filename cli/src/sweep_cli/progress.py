@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from rich.console import RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -33,12 +34,28 @@ class FailuresColumn(ProgressColumn):
         return Text(f"{errors:,} point errors, {failed:,} failed shards", style=style)
 
 
+class _NotedProgress(Progress):
+    """A progress display with a line under its bars for a note (a point that runs long)."""
+
+    note: Text | None = None
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield from super().get_renderables()
+        if self.note is not None:
+            yield self.note
+
+
 class Bar:
     """Updates for one run's bar: `advance` as shards finish locally, `set` from a polled status."""
 
     def __init__(self, progress: Progress, task: TaskID) -> None:
         self._progress, self._task = progress, task
         self.errors = self.failed = 0
+
+    def note(self, text: str | None) -> None:
+        """Show `text` under the bar (escaped: it quotes the run's names), or nothing with None."""
+        if isinstance(self._progress, _NotedProgress):
+            self._progress.note = None if text is None else render.shown(text, "yellow")
 
     def advance(self, points: int, point_errors: int, shard_failed: bool) -> None:
         self.errors += point_errors
@@ -61,7 +78,7 @@ def progress_bar(description: str, total: int, quiet: bool) -> Iterator[Bar]:
         TimeRemainingColumn(),
         FailuresColumn(),
     )
-    with Progress(*columns, console=render.err, disable=quiet, transient=False) as progress:
+    with _NotedProgress(*columns, console=render.err, disable=quiet, transient=False) as progress:
         task = progress.add_task(description, total=total, errors=0, failed_shards=0)
         yield Bar(progress, task)
         progress.update(task, completed=total)

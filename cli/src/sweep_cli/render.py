@@ -63,6 +63,32 @@ def shown(value: Any, style: str = "", *, lines: bool = False) -> Text:
     return Text(visible(value, lines=lines), style=style)
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as a person says it: `22 µs`, `0.4 s`, `45 s`, `12 min 5 s`, `3 h 12 min`, `2 d 4 h`."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs" if seconds else "0 s"
+    if seconds < 1:
+        return f"{seconds * 1e3:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    whole = round(seconds)
+    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60), ("min", 60, "s", 1)):
+        if whole >= size:
+            high, rest = divmod(whole, size)
+            low = rest // sub_size
+            return f"{high:,} {unit} {low} {sub}" if low else f"{high:,} {unit}"
+    return f"{whole} s"
+
+
 _STATE_STYLE = {
     "succeeded": "green",
     "completed_with_errors": "yellow",
@@ -220,7 +246,7 @@ def status_text(status: RunStatus) -> Text:
             text.append(f" in the first {len(status.failed_shards)} failed shards; every one: {every}")
     for failure in status.failed_shards[:5]:
         text.append(f"\n  shard {failure.shard_id} (attempt {failure.attempt}) {failure.error_code}: ", style="red")
-        text.append_text(shown((failure.error_message or "")[:300]))
+        text.append_text(shown(clip(failure.error_message or "", 300)))
     if len(status.failed_shards) > 5 or status.shards_failure > len(status.failed_shards):
         text.append(f"\n  … {status.shards_failure - 5} more failed shards")
     if status.missing_shards:
@@ -229,7 +255,13 @@ def status_text(status: RunStatus) -> Text:
     return text
 
 
-def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str, Mapping[str, Any]]) -> list[Table]:
+def plan_tables(
+    manifest: RunManifest,
+    request_bytes: int,
+    settings: Mapping[str, Mapping[str, Any]],
+    shards_note: str | None = None,
+) -> list[Table]:
+    """The plan, its series and its settings; `shards_note` says how a local run's shards differ."""
     request = manifest.request
     plan = manifest.plan
     head = Table(show_header=False, box=None, title="Plan", title_justify="left")
@@ -246,7 +278,8 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
     if staged:
         head.add_row("stage defaults", shown(", ".join(staged)))
     head.add_row("points", f"{plan.points_total:,}  (repeats {plan.repeats})")
-    head.add_row("shards", f"{plan.shard_count:,} of {plan.shard_size:,} points ({plan.shard_size_source})")
+    shards = f"{plan.shard_count:,} of {plan.shard_size:,} points ({plan.shard_size_source})"
+    head.add_row("shards", shards + (f"\n{shards_note}" if shards_note else ""))
     head.add_row("request", f"{request_bytes:,} bytes")
     series = Table(title="Series", title_justify="left", header_style="bold")
     for name in ("series", "first index", "points", "axes"):
@@ -260,10 +293,13 @@ def plan_tables(manifest: RunManifest, request_bytes: int, settings: Mapping[str
             shown(info.name), str(info.first_index), f"{info.size:,}", shown(axes_by_series.get(info.name, ""))
         )
     caps = Table(title="Settings", title_justify="left", header_style="bold")
-    for name in ("setting", "value", "source"):
+    for name in ("setting", "value", "source", "note"):
         caps.add_column(name)
     for name, record in settings.items():
-        caps.add_row(shown(name), shown(f"{record['value']:,}"), shown(record.get("source", "default")))
+        note = record.get("note") or (shards_note if name == "shard_size" else None)
+        caps.add_row(
+            shown(name), shown(f"{record['value']:,}"), shown(record.get("source", "default")), shown(note or "")
+        )
     return [head, series, caps]
 
 

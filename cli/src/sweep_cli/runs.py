@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # the models behind these types wait for a command that runs (`sweep --help` stays cheap)
     from sweep_cli.query import Goal, QueryResult, Settings
     from sweep_cli.report.llm import OptionRows
+    from sweep_contracts.manifest import RunManifest
     from sweep_orchestrator.retry import RetryResult
     from sweep_orchestrator.status import RunStatus
     from sweep_orchestrator.submit import SubmitResult
@@ -79,6 +80,9 @@ class Backend(Protocol):
 
     def query(self, run_id: str, sql: str) -> QueryResult:
         """SQL over views `points` and `outcomes` of one run."""
+
+    def manifest(self, run_id: str) -> RunManifest | None:
+        """The run's manifest (None where the backend cannot read it); an unknown run is an error."""
 
     def summary(self, run_id: str, metric: str | None) -> Summary | None:
         """The run's summary by `metric` (default: the objective), or None when it recorded no metrics."""

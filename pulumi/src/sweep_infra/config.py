@@ -136,8 +136,9 @@ class StackConfig(_Model):
                     parameter, text = setting_parameter(name, value, Registry.default())
                 except SweepError as exc:
                     raise StackConfigError(
-                        f"stack config `{name}` of stack `{self.stage}`: {exc.message} {exc.hint or ''} Fix it "
-                        f"with: pulumi config set --path --stack {self.stage} {NAMESPACE}:{name} <value>"
+                        f"stack config `{name}` of stack `{self.stage}`: {exc.message} {exc.hint or ''}",
+                        field=name,
+                        hint=f"pulumi config set --path --stack {self.stage} {NAMESPACE}:{name} <value>",
                     ) from None
                 found[parameter] = text
         return found
@@ -203,19 +204,25 @@ def parse_config(raw: Mapping[str, Any], stage: str) -> StackConfig:
         loc = tuple(first["loc"])
         where = ".".join(str(p) for p in loc)
         raise StackConfigError(
-            f"stack config `{where}` of stack `{stage}`: {first['msg'].removeprefix('Value error, ')}. "
-            f"Fix it with: {_hint(loc, stage)}"
+            f"stack config `{where}` of stack `{stage}`: {first['msg'].removeprefix('Value error, ')}.",
+            field=where,
+            hint=_hint(loc, stage),
         ) from None
     except SettingsError as exc:
         raise StackConfigError(
-            f"stack config `settings.{exc.field}` of stack `{stage}`: {exc.message} {exc.hint} "
-            f"Fix it with: pulumi config set --path --stack {stage} {NAMESPACE}:settings.{exc.field} <value>"
+            f"stack config `settings.{exc.field}` of stack `{stage}`: {exc.message} {exc.hint}",
+            field=f"settings.{exc.field}",
+            value=exc.value,
+            hint=f"pulumi config set --path --stack {stage} {NAMESPACE}:settings.{exc.field} <value>",
         ) from None
     _check_encryption(config, stage)
     if config.log_retention_days not in _LOG_RETENTION:
         raise StackConfigError(
             f"stack config `logRetentionDays` of stack `{stage}` is {config.log_retention_days}; CloudWatch accepts "
-            f"{sorted(_LOG_RETENTION)}. Fix it with: pulumi config set --stack {stage} {NAMESPACE}:logRetentionDays 14"
+            f"{sorted(_LOG_RETENTION)}.",
+            field="logRetentionDays",
+            value=config.log_retention_days,
+            hint=f"pulumi config set --stack {stage} {NAMESPACE}:logRetentionDays 14",
         )
     return config
 
@@ -227,14 +234,18 @@ def _check_encryption(config: StackConfig, stage: str) -> None:
     if not config.kms:
         raise StackConfigError(
             f"stack config `kmsKeyArn` of stack `{stage}`: a key ARN is only used with `encryption: kms` (the stage "
-            f"is `{config.encryption}`). Fix it with: pulumi config set --stack {stage} {NAMESPACE}:encryption kms"
+            f"is `{config.encryption}`).",
+            field="kmsKeyArn",
+            hint=f"pulumi config set --stack {stage} {NAMESPACE}:encryption kms",
         )
     if not _KEY_ARN.fullmatch(arn):
         raise StackConfigError(
             f"stack config `kmsKeyArn` of stack `{stage}`: `{arn}` is not a KMS key ARN "
-            "(arn:aws:kms:<region>:<account>:key/<key id>; an alias cannot be granted in IAM). Fix it with: "
-            f"pulumi config set --stack {stage} {NAMESPACE}:kmsKeyArn "
-            f"arn:aws:kms:{config.region}:111122223333:key/<key id>"
+            "(arn:aws:kms:<region>:<account>:key/<key id>; an alias cannot be granted in IAM).",
+            field="kmsKeyArn",
+            value=arn,
+            hint=f"pulumi config set --stack {stage} {NAMESPACE}:kmsKeyArn "
+            f"arn:aws:kms:{config.region}:111122223333:key/<key id>",
         )
 
 

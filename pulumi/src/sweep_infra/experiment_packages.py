@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sweep_contracts.stack_config import read_stack_config, stack_config_path
 from sweep_infra.errors import PackagingError
 
 CONFIG_KEY = "sweep:experimentPackages"
@@ -41,13 +40,12 @@ def declared(root: Path, stack: str | None) -> tuple[str, ...]:
     """`sweep:experimentPackages` of `Pulumi.<stack>.yaml`, or () without a stack or the key."""
     if stack is None:
         return ()
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
+    config = read_stack_config(root, stack)
+    if config is None:
         raise PackagingError(
-            f"there is no stack config {path.name} for stack `{stack}`: create the stack "
+            f"there is no stack config {stack_config_path(root, stack).name} for stack `{stack}`: create the stack "
             f"(`pulumi stack init {stack}`) or pass the stack that exists (STACK=dev)."
         )
-    config: dict[str, Any] = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
     return check(config.get(CONFIG_KEY) or [], stack)
 
 
@@ -57,17 +55,24 @@ def check(packages: Any, stack: str) -> tuple[str, ...]:
     if not isinstance(packages, list) or not all(isinstance(p, str) and p.strip() for p in packages):
         raise PackagingError(
             f"stack config `{CONFIG_KEY}` of stack `{stack}` is {packages!r}: it must be a list of local "
-            f"project paths and requirement specifiers. {fix}"
+            "project paths and requirement specifiers.",
+            field=CONFIG_KEY,
+            value=packages,
+            hint=fix,
         )
     found = tuple(p.strip() for p in packages)
     for package in found:
         if package.startswith("-"):
             raise PackagingError(
-                f"stack config `{CONFIG_KEY}` of stack `{stack}` holds {package!r}, which is an option, not a "
-                f"package. {fix}"
+                f"stack config `{CONFIG_KEY}` of stack `{stack}` holds {package!r}, which is an option, not a package.",
+                field=CONFIG_KEY,
+                value=package,
+                hint=fix,
             )
     if len(set(found)) != len(found):
-        raise PackagingError(f"stack config `{CONFIG_KEY}` of stack `{stack}` names a package twice. {fix}")
+        raise PackagingError(
+            f"stack config `{CONFIG_KEY}` of stack `{stack}` names a package twice.", field=CONFIG_KEY, hint=fix
+        )
     return found
 
 
@@ -96,26 +101,33 @@ def build_wheels(uv: str, root: Path, packages: Sequence[str], out: Path) -> lis
         source = (root / package).resolve()
         if not (source / "pyproject.toml").is_file():
             raise PackagingError(
-                f"experiment package `{package}` is no Python project: {source} has no pyproject.toml. Give a "
-                f"path from the repository root to a project directory, or a requirement such as `mypkg==1.2`, "
-                f"in `{CONFIG_KEY}`."
+                f"experiment package `{package}` is no Python project: {source} has no pyproject.toml.",
+                field=CONFIG_KEY,
+                value=package,
+                hint="Give a path from the repository root to a project directory, or a requirement such as "
+                f"`mypkg==1.2`, in `{CONFIG_KEY}`.",
             )
         before = set(out.glob("*.whl"))
         result = _run([uv, "build", "--wheel", "--quiet", "--out-dir", str(out), str(source)], root)
         wheels = sorted(set(out.glob("*.whl")) - before)
         if result.returncode != 0 or len(wheels) != 1:
             raise PackagingError(
-                f"experiment package `{package}` does not build into a wheel: {_tail(result.stderr)} Check that "
-                f"`uv build --wheel {package}` works (e.g. hatchling needs `[tool.hatch.build.targets.wheel] "
-                f'packages = ["src/<module>"]` for a src layout), then run `make package` again.'
+                f"experiment package `{package}` does not build into a wheel: {_tail(result.stderr)}",
+                field=CONFIG_KEY,
+                value=package,
+                hint=f"Check that `uv build --wheel {package}` works (e.g. hatchling needs "
+                f'`[tool.hatch.build.targets.wheel] packages = ["src/<module>"]` for a src layout), then run '
+                "`make package` again.",
             )
         tag = wheels[0].name.removesuffix(".whl").split("-")[-3:]
         if tag[1:] != ["none", "any"]:
             raise PackagingError(
                 f"experiment package `{package}` builds a platform-specific wheel here ({wheels[0].name}), which "
-                "cannot run on Lambda (aarch64, CPython 3.12). Keep the package pure Python and move the compiled "
-                "part into a dependency that publishes manylinux aarch64 wheels, or build it on arm64 into a "
-                "Lambda layer."
+                "cannot run on Lambda (aarch64, CPython 3.12).",
+                field=CONFIG_KEY,
+                value=package,
+                hint="Keep the package pure Python and move the compiled part into a dependency that publishes "
+                "manylinux aarch64 wheels, or build it on arm64 into a Lambda layer.",
             )
         resolved.append(str(wheels[0]))
     return resolved
@@ -142,14 +154,18 @@ def install(
     if names:
         raise PackagingError(
             f"`{names[0]}` has no wheel for {platform} CPython {python}, so the experiment packages "
-            f"({', '.join(map(_shown, packages))}) cannot be installed for Lambda; nothing is compiled here. "
-            f"Use a version of `{names[0]}` that publishes such a wheel (see its files on PyPI), "
-            "drop the dependency, or build it on arm64 into a Lambda layer."
+            f"({', '.join(map(_shown, packages))}) cannot be installed for Lambda; nothing is compiled here.",
+            field=CONFIG_KEY,
+            value=names[0],
+            hint=f"Use a version of `{names[0]}` that publishes such a wheel (see its files on PyPI), "
+            "drop the dependency, or build it on arm64 into a Lambda layer.",
         )
     raise PackagingError(
         f"the experiment packages ({', '.join(map(_shown, packages))}) cannot be installed for {platform} "
-        f"CPython {python}: {_tail(result.stderr)} A conflict with sweep's lock (uv.lock) is fixed by "
-        "relaxing the experiment's requirement on that package."
+        f"CPython {python}: {_tail(result.stderr)}",
+        field=CONFIG_KEY,
+        hint="A conflict with sweep's lock (uv.lock) is fixed by relaxing the experiment's requirement on "
+        "that package.",
     )
 
 

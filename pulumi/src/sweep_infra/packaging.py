@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sweep_contracts import packages
 from sweep_infra import bytecode, experiment_packages
 from sweep_infra.errors import PackagingError
 
@@ -49,8 +50,6 @@ class FunctionPackage:
     name: str
     member: str
     workspace: tuple[str, ...]
-    extras: tuple[str, ...] = ()
-    """The member's optional extras it ships (the orchestrator's `search`: Optuna, for a search's rounds)."""
     unused: tuple[str, ...] = ()
     """Distributions a dependency declares that the function never imports, left out with their
     metadata (see `OPTUNA_STORAGE`)."""
@@ -67,14 +66,13 @@ round with them unimportable."""
 FUNCTIONS = {
     "orchestrator": FunctionPackage(
         "orchestrator",
-        "sweep-orchestrator",
+        packages.DISTRIBUTIONS["sweep_orchestrator"],
         ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/orchestrator"),
-        extras=("search",),
         unused=OPTUNA_STORAGE,
     ),
     "worker": FunctionPackage(
         "worker",
-        "sweep-worker",
+        packages.DISTRIBUTIONS["sweep_worker"],
         ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/worker"),
     ),
 }
@@ -131,12 +129,12 @@ def install(
             "--package",
             function.member,
             "--no-dev",
+            "--all-extras",  # a function runs everything: the AWS adapters, the LLM client (issue 23)
             "--no-editable",
             "--no-hashes",
             "--no-emit-workspace",
             "--no-header",
             "--quiet",
-            *[arg for extra in function.extras for arg in ("--extra", extra)],
         ],
         root,
     )

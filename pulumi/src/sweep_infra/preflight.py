@@ -10,6 +10,7 @@ the fix instead of a traceback halfway through a deployment:
   concurrency quota far below the default 1,000;
 - with no reservation, what to reserve (the commands): a small one for the orchestrator, and
   `worker_concurrency` for the worker, when the account can spare them (issue 22, item 3);
+- the stage's `price_*_nusd` settings are its region's (`sweep:pricesRegion`, see `price_region`);
 - `settings.worker_concurrency` is no more than the worker can have (its reservation, else the
   unreserved pool): the run estimates and the event-age check assume it.
 
@@ -31,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from sweep_contracts.stack_config import read_stack_config, stack_config_path, stack_stages
 from sweep_infra.errors import PreflightError
+from sweep_infra.price_region import price_region_problem
 
 if TYPE_CHECKING:
     import boto3
@@ -113,11 +114,10 @@ def check_credentials(session: boto3.Session) -> str:
 
 def stage_reservations(root: Path, stage: str) -> tuple[str, list[Reservation]]:
     """The stage's region and the reservations its stack config asks for."""
-    path = root / f"Pulumi.{stage}.yaml"
-    if not path.is_file():
-        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
-        raise PreflightError(f"there is no {path.name} in {root}: the stacks are {stacks}.")
-    config: dict[str, Any] = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    config = read_stack_config(root, stage)
+    if config is None:
+        name = stack_config_path(root, stage).name
+        raise PreflightError(f"there is no {name} in {root}: the stacks are {stack_stages(root)}.")
     wanted = [
         Reservation(f"sweep-{stage}-{role}", int(config[f"sweep:{role}"]["reservedConcurrency"]))
         for role in ("orchestrator", "worker")
@@ -189,7 +189,7 @@ def check_stack_exists(stage: str, root: Path, environ: Mapping[str, str], run: 
 
 
 def stage_worker_concurrency(root: Path, stage: str) -> int | None:
-    config: dict[str, Any] = (yaml.safe_load((root / f"Pulumi.{stage}.yaml").read_text()) or {}).get("config") or {}
+    config = read_stack_config(root, stage) or {}
     value = (config.get("sweep:settings") or {}).get("worker_concurrency")
     return int(value) if value is not None else None
 
@@ -281,6 +281,8 @@ def run_checks(stage: str, root: Path, environ: Mapping[str, str], session: boto
     checks: list[Check] = []
     tools = _attempt(checks, lambda: check_tools(environ.get("PATH", ""), environ))
     stack = _attempt(checks, lambda: stage_reservations(root, stage))
+    if stack is not None and (prices := price_region_problem(root, stage)):
+        checks.append(Check("failed", prices))  # said only when wrong: a stage in us-east-1 needs no word
     if tools is not None and stack is not None:
         _attempt(checks, lambda: check_stack_exists(stage, root, environ))
     else:

@@ -57,6 +57,16 @@ def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | No
             hint='name the metric with --metric NAME (see `sweep results RUN --sql "DESCRIBE points"`).',
         )
     name = found[0]
+    if metric:
+        from sweep_cli.metrics import require_recorded
+        from sweep_cli.query import ResultsDB
+
+        for run_id in (run_a, run_b):
+            db = ResultsDB(backend.out, run_id)
+            try:
+                require_recorded(run_id, [metric], db.metric_names())
+            finally:
+                db.close()
     a, b = _stats(backend, run_a, name), _stats(backend, run_b, name)
     shared = [p for p in a if p in b]
     if not shared:

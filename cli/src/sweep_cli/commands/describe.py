@@ -13,6 +13,8 @@ from sweep_cli import render
 from sweep_cli.app import SetOption, SettingsOption, SweepFileArgument, app, handles_errors
 
 if TYPE_CHECKING:  # the planner and the models wait for the command (`sweep --help` stays cheap)
+    from pydantic.fields import FieldInfo
+
     from sweep_contracts.manifest import RunManifest
 
 
@@ -53,6 +55,7 @@ def plan(
     if stage is not None:
         effective = costing.stage_settings(stage, effective)
     payload = sweep_request(file, overrides, None, effective.max_request_bytes)
+    point_s = None
     from sweep_contracts.search import is_search
 
     if is_search(payload):
@@ -63,26 +66,33 @@ def plan(
         return
     if sample:
         runtime, _ = local_runtime(Path("."), 1, effective)  # plans without the refusals: no time per point yet
-        payload["expected_point_s"] = costing.measure_point_s(
-            prepare(payload, runtime), sample, effective.worker_memory_mb
-        )
+        point_s = costing.measure_point_s(prepare(payload, runtime), sample, effective.worker_memory_mb)
+        payload["expected_point_s"] = point_s
     runtime, _ = local_runtime(Path("."), 1, effective, on_lambda=stage is not None)
     manifest = prepare(payload, runtime)  # raises, naming the setting, where the stage would refuse the run
     size = request_size(manifest.request.model_dump(mode="json", exclude_none=True))
     experiment = runtime.registry.get(manifest.request.experiment)
     estimate = run_estimate(manifest, effective, experiment.secrets) if stage is not None else None
     warnings = run_warnings(estimate, effective, experiment) if estimate else []
+    shards_note = None
+    if stage is None:
+        from sweep_cli.local.engine import default_workers
+        from sweep_cli.local.plan_note import local_shards_note
+
+        shards_note = local_shards_note(manifest, effective, point_s, default_workers())
     if as_json:
         answer: dict[str, Any] = {
             "plan": manifest.plan.model_dump(mode="json"),
             "request_bytes": size,
             "settings": manifest.settings,
         }
+        if shards_note:
+            answer["local_shards"] = shards_note
         if estimate:
             answer |= {"estimate": estimate.model_dump(mode="json"), "warnings": warnings}
         print(json.dumps(answer, indent=2))
         return
-    for table in render.plan_tables(manifest, size, manifest.settings):
+    for table in render.plan_tables(manifest, size, manifest.settings, shards_note):
         render.out.print(table)
     if estimate:
         render.out.print(costing.estimate_table(estimate, stage or ""))
@@ -145,13 +155,35 @@ def experiments(
     from rich.table import Table
 
     table = Table(title="config fields", title_justify="left", header_style="bold")
-    for column in ("field", "type", "default", "description"):
+    for column in ("field", "type", "default", "bounds", "description"):
         table.add_column(column)
     for field_name, info in experiment.config_model.model_fields.items():
         table.add_row(
             render.shown(field_name),
             render.shown(type_text(info.annotation)),
-            render.cell(info.default),
+            render.shown("required", "bold") if info.is_required() else render.cell(default_value(info)),
+            render.shown(bounds_text(info)),
             render.shown(info.description or ""),
         )
     render.out.print(table)
+
+
+_BOUNDS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<", "multiple_of": "multiple of"}
+_LENGTHS = {"min_length": "length ≥", "max_length": "length ≤"}
+
+
+def bounds_text(info: FieldInfo) -> str:
+    """A config field's constraints as a user reads them (`≥ 2, ≤ 301`, `length ≤ 64`); its choices
+    are in its type (`type_text`)."""
+    parts = []
+    for item in info.metadata:
+        for attribute, symbol in (_BOUNDS | _LENGTHS).items():
+            value = getattr(item, attribute, None)
+            if value is not None:
+                parts.append(f"{symbol} {value:g}" if isinstance(value, float) else f"{symbol} {value}")
+    return ", ".join(parts)
+
+
+def default_value(info: FieldInfo) -> Any:
+    """A field's default, a default factory's value included."""
+    return info.get_default(call_default_factory=True)

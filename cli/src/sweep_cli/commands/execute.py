@@ -9,6 +9,7 @@ import typer
 from sweep_cli import render
 from sweep_cli.app import (
     DEFAULT_OUT,
+    EXIT_BAD_INPUT,
     Format,
     MetricOption,
     OutOption,
@@ -24,10 +25,12 @@ from sweep_cli.app import (
     handles_errors,
 )
 from sweep_cli.backend import with_backend
+from sweep_cli.confirm import YesOption, confirm_removal
+from sweep_cli.errors import UsageError
 from sweep_cli.runs import Backend
 
 # The engine, the query layer and the models are imported by the commands that use them, so that
-# `sweep --help` (and every command's --help) starts without pydantic (tests/unit/test_cold_start.py).
+# `sweep --help` (and every command's --help) starts without pydantic (tests/functional/test_cold_start.py).
 if TYPE_CHECKING:
     from sweep_orchestrator.retry import RetryResult
     from sweep_orchestrator.status import RunStatus
@@ -35,12 +38,18 @@ if TYPE_CHECKING:
 
 def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None, quiet: bool) -> int:
     """Show how a followed run ended (unless `quiet`) and answer its exit code."""
+    code = exit_code(status)
     if not quiet:
         if backend.summary_on_finish:
-            summary = backend.summary(run_id, metric)
-            if summary is None:
-                render.out.print("no metrics were recorded")
+            try:
+                summary = backend.summary(run_id, metric)
+            except UsageError as exc:  # a metric the run did not record: said, and exit 2 once shown
+                render.print_error(exc)
+                summary, code = None, code or EXIT_BAD_INPUT
             else:
+                if summary is None:
+                    render.out.print("no metrics were recorded")
+            if summary is not None:
                 render.print_summary(summary, Format.table)
             if status.points_error:
                 from sweep_cli.query import ERROR_GROUPS_SQL
@@ -50,7 +59,7 @@ def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None,
         render.out.print(render.status_text(status))
         for line in backend.next_steps(run_id, status):
             render.out.print(line)
-    return exit_code(status)
+    return code
 
 
 def start(backend: Backend, payload: Any, *, follow: bool, metric: str | None = None, quiet: bool = False) -> None:
@@ -60,7 +69,9 @@ def start(backend: Backend, payload: Any, *, follow: bool, metric: str | None = 
     if result.existing or not quiet:
         render.err.print(backend.describe(result))
     if follow:
-        status = backend.follow(result.run_id, quiet=quiet or result.existing)
+        # an existing run is shown as it is, unless another process runs it (then it is followed)
+        elsewhere = getattr(backend, "following", None) is not None
+        status = backend.follow(result.run_id, quiet=quiet or (result.existing and not elsewhere))
         raise typer.Exit(finish(backend, result.run_id, status, metric, quiet))
 
 
@@ -133,12 +144,20 @@ def run(
 def rm(
     run_ids: Annotated[list[str], typer.Argument(help="The runs to remove.", metavar="RUN_ID...")],
     out: OutOption = DEFAULT_OUT,
+    yes: Annotated[bool, YesOption] = False,
 ) -> None:
-    """Remove runs from a results directory: manifest, points and outcomes."""
+    """Remove runs from a results directory: manifest, points and outcomes. Says what it removes
+    and asks first (--yes: without asking)."""
     from sweep_cli.local.backend import LocalBackend
 
     with LocalBackend(out) as backend:
-        for run_id in run_ids:
+        unique = list(dict.fromkeys(run_ids))
+        listed = [  # an unknown run: exit 2 here, before anything is removed
+            f"search {run_id} and its rounds" if backend.has_search(run_id) else backend.run_line(run_id)
+            for run_id in unique
+        ]
+        confirm_removal(f"sweep rm removes from {out}:", listed, yes)
+        for run_id in unique:
             if backend.has_search(run_id):
                 removed = backend.remove_search(run_id)
                 render.out.print(render.shown(f"removed search {run_id} and its rounds ({removed} objects) from {out}"))

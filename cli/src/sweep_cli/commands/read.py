@@ -70,11 +70,25 @@ def results(
     local: Annotated[
         bool, typer.Option("--local", help="With --stage: download the run's Parquet into --out and use DuckDB.")
     ] = False,
+    head: Annotated[
+        int | None,
+        typer.Option(
+            "--head", min=1, help="The first N points: their series, status, axes and the metrics that fit 120 columns."
+        ),
+    ] = None,
 ) -> None:
     """Query a run's results with SQL (DuckDB here, Athena on a stage); without --sql, the summary.
     For a search: its history (objective per trial, best so far), best setting and importances."""
     if local:
         backend = backend.local_copy(run_id)
+    if sql and head:
+        from sweep_cli.errors import UsageError
+
+        raise UsageError("--head and --sql cannot be used together.", field="--head", hint="add LIMIT N to the SQL.")
+    if head:
+        from sweep_cli.head import head_query
+
+        sql = head_query(backend, run_id, head)
     from sweep_cli.local.backend import LocalBackend
 
     if not sql and isinstance(backend, LocalBackend) and backend.has_search(run_id):
@@ -166,7 +180,8 @@ def logs(
     shard: Annotated[int | None, typer.Option("--shard", min=0, help="The error rows of one shard.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N points.")] = 10,
 ) -> None:
-    """Show why points failed: each error row's type, message and traceback, and what it printed."""
+    """Show why points failed: each error row's type, message and traceback, and what it printed;
+    and each shard that failed as a whole (a time budget, a crash), with the point it stopped at."""
     where = [f"point_index = {point}"] if point is not None else ["status = 'error'"]
     if shard is not None:
         where.append(f"shard_id = {shard}")
@@ -174,11 +189,18 @@ def logs(
     condition = " AND ".join(where)  # integers from typed options only
     sql = f"SELECT {columns} FROM points WHERE {condition} ORDER BY point_index LIMIT {limit}"  # noqa: S608
     result = backend.query(run_id, sql)
-    if not result.rows:
-        what = f"point {point}" if point is not None else "error rows"
+    shards = []
+    if point is None:  # a shard that failed as a whole (time budget, crash) has no error row to show
+        from sweep_cli.failed_shards import failed_shards_texts
+
+        shards = failed_shards_texts(backend, run_id, shard, limit)
+    if not result.rows and not shards:
+        what = f"point {point}" if point is not None else "error rows or failed shards"
         where_text = f"no {what} in run {run_id}" + (f" shard {shard}" if shard is not None else "") + "."
         render.err.print(render.shown(where_text))
         return
+    for text in shards:
+        render.out.print(text)
     for index, shard_id, state, error_type, message, trace, output, log, config in result.rows:
         head = Text(f"point {index}", style="bold")
         render.out.print(head.append_text(render.shown(f" (shard {shard_id}) {state}: {config}")))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -13,14 +14,18 @@ from typing import Any
 import typer
 
 from sweep_cli.errors import UsageError
-from sweep_cli.local import sizing
+from sweep_cli.head import head_columns, suggested_sql
+from sweep_cli.local import lock, sizing, slow_points
 from sweep_cli.local.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.local.session import StopSignals, explain
+from sweep_cli.metrics import require_recorded
 from sweep_cli.query import QueryResult, ResultsDB, Settings, objective
 from sweep_cli.report.llm import CALL_METRIC, per_option
 from sweep_cli.runs import RunRow, Summary
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry
+from sweep_contracts.manifest import RunManifest
+from sweep_contracts.planning import ShardPlan
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import LocalStore
 from sweep_contracts.version import code_version, experiment_version
@@ -28,7 +33,7 @@ from sweep_orchestrator.retry import RetryResult, retry_run, with_settings
 from sweep_orchestrator.runs import delete_run, differences, list_runs, load_manifest
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.status import RunStatus, run_status
-from sweep_orchestrator.submit import SubmitResult, prepare, submit_run
+from sweep_orchestrator.submit import SubmitResult, Validated, plan_run, run_manifest, submit_manifest, validate
 
 
 class LocalBackend:
@@ -53,11 +58,21 @@ class LocalBackend:
         self.settings = settings
         self._dispatcher: PoolDispatcher | None = None
         self._signals = StopSignals()
+        self._locked: str | None = None
+        self.following: lock.Holder | None = None
+        """The other `sweep run` process running the submitted run, which `follow` then follows."""
 
     def __enter__(self) -> LocalBackend:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            self._leave(exc)
+        finally:
+            if self._locked is not None:  # after the interrupted shards are recorded
+                lock.release(self.out, self._locked)
+
+    def _leave(self, exc: BaseException | None) -> None:
         if self._dispatcher is None:
             return
         try:
@@ -89,22 +104,33 @@ class LocalBackend:
         PoolDispatcher.start_loading()
         settings = self.settings or SystemSettings.resolve({}, source="default")
         runtime = self._runtime(settings)
-        _check_model_server(payload, runtime)
+        # a bad request fails here, before any server is asked, a lock taken or a point timed
+        validated = validate(payload, runtime)
+        _check_model_server(validated)
+        run_id = validated.run_id
+        self.following = lock.acquire(self.out, run_id)
+        if self.following is not None:  # another `sweep run` runs it: its manifest is written first
+            _wait_for(lambda: self.has_run(run_id) or lock.running_elsewhere(self.out, run_id) is None)
+            result, _ = submit_manifest(plan_run(validated, runtime), runtime)
+            return result
+        self._locked = run_id
         if sizing.measured(settings):
-            settings = self._sized(payload, runtime, settings)
+            settings = self._sized(validated, runtime, settings)
             runtime = replace(runtime, settings=lambda: settings)
-        result, _ = submit_run(payload, runtime)
+        # planned once, with the settings it runs with (measured or not)
+        result, _ = submit_manifest(plan_run(validated, runtime), runtime)
         return result
 
-    def _sized(self, payload: Any, runtime: Runtime, settings: SystemSettings) -> SystemSettings:
+    def _sized(self, validated: Validated, runtime: Runtime, settings: SystemSettings) -> SystemSettings:
         """The settings with `shard_size` measured on this machine (`sweep_cli.local.sizing`), unless the
         request sets it or names a run that exists (which keeps its plan)."""
-        manifest = prepare(payload, runtime)  # a bad request fails here, before any point is timed
-        run_id = payload.get("run_id") if isinstance(payload, Mapping) else None
-        if manifest.request.shard_size is not None or (run_id is not None and self.has_run(manifest.run_id)):
+        request, size = validated.request, validated.space.size
+        if request.shard_size is not None or size == 0 or (request.run_id is not None and self.has_run(request.run_id)):
             return settings
         assert self._dispatcher is not None  # set by `_runtime`
-        seconds = self._dispatcher.probe(manifest, sizing.PROBE_S, sizing.PROBE_POINTS)
+        # the probe times points spread over the whole sweep: its task is the sweep as one shard, not a plan
+        whole = ShardPlan(points_total=size, shard_size=size, shard_count=1, shard_size_source="probe")
+        seconds = self._dispatcher.probe(run_manifest(validated, runtime, whole), sizing.PROBE_S, sizing.PROBE_POINTS)
         return settings if seconds is None else sizing.sized(settings, seconds, self.workers)
 
     def retry(self, run_id: str, settings: Mapping[str, Any] | None = None, force: bool = False) -> RetryResult:
@@ -114,6 +140,27 @@ class LocalBackend:
 
     def has_run(self, run_id: str) -> bool:
         return self.store.exists(layout.manifest_key(run_id))
+
+    def _not_running(self, run_id: str) -> None:
+        other = lock.running_elsewhere(self.out, run_id)
+        if other is not None:
+            raise UsageError(
+                f"run {run_id} is running in another `sweep run` (process {other.pid} on {other.host}): "
+                "removing it now would take its results from under it.",
+                field="RUN_ID",
+                value=run_id,
+                hint="wait until it ends (or stop that process), then remove it.",
+            )
+
+    def run_line(self, run_id: str) -> str:
+        """One line about a run: its id, experiment, points and when it was created (unknown: an error)."""
+        manifest = load_manifest(self.store, run_id)
+        self._not_running(run_id)
+        status = run_status(self.store, run_id, manifest)
+        return (
+            f"run {run_id} ({manifest.request.experiment}): {manifest.plan.points_total:,} points, "
+            f"{status.label}, created {manifest.created_at:%Y-%m-%d %H:%M} UTC"
+        )
 
     def has_search(self, run_id: str) -> bool:
         return self.store.exists(layout.search_key(run_id))
@@ -125,7 +172,8 @@ class LocalBackend:
         return remove_search(self.store, run_id)
 
     def remove(self, run_id: str) -> int:
-        """Delete the run's objects; answers how many."""
+        """Delete the run's objects; answers how many. A run another `sweep run` runs is refused."""
+        self._not_running(run_id)
         return delete_run(self.store, run_id)
 
     def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
@@ -141,9 +189,33 @@ class LocalBackend:
                 def on_done(done: ShardDone) -> None:
                     bar.advance(done.points, done.points_failed, done.failed)
 
-                dispatcher.wait(on_done)
+                def on_tick() -> None:  # a hanging point is named, not left to a bar that stopped
+                    found = dispatcher.longest_running()
+                    slow = found is not None and found[2] >= slow_points.SLOW_POINT_S
+                    bar.note(slow_points.slow_text(*found) if found is not None and slow else None)
+
+                dispatcher.wait(on_done, on_tick)
+                bar.note(None)  # every shard is done: nothing runs long
             dispatcher.points_dispatched = 0  # every dispatched shard is done: the next follow counts afresh
+        elif self.following is not None:
+            return self._follow_elsewhere(run_id, quiet)
         return self.status(run_id)
+
+    def _follow_elsewhere(self, run_id: str, quiet: bool) -> RunStatus:
+        """Follow a run another `sweep run` process runs, from its outcomes, until that process
+        ends (or this one is asked to stop, which leaves the other running)."""
+        from sweep_cli.progress import progress_bar
+
+        status = self.status(run_id)
+        with progress_bar(run_id, status.points_total, quiet) as bar:
+            while not status.done and lock.running_elsewhere(self.out, run_id) is not None:
+                bar.set(status.points_ok + status.points_error, status.points_error, status.shards_failure)
+                if self._signals.received is not None:
+                    break
+                time.sleep(FOLLOW_POLL_S)
+                status = self.status(run_id)
+            bar.set(status.points_ok + status.points_error, status.points_error, status.shards_failure)
+        return status
 
     def status(self, run_id: str) -> RunStatus:
         return run_status(self.store, run_id)
@@ -162,6 +234,9 @@ class LocalBackend:
             for m in list_runs(self.store, limit)
         ]
 
+    def manifest(self, run_id: str) -> RunManifest:
+        return load_manifest(self.store, run_id)
+
     def query(self, run_id: str, sql: str) -> QueryResult:
         load_manifest(self.store, run_id)  # an unknown run is an error, not an empty answer
         db = ResultsDB(self.out, run_id)
@@ -174,6 +249,8 @@ class LocalBackend:
         manifest = load_manifest(self.store, run_id)
         db = ResultsDB(self.out, run_id)
         try:
+            if metric:
+                require_recorded(run_id, [metric], db.metric_names())
             found = objective(manifest.request.experiment, metric, db.metric_names)
             if found is None:
                 return None
@@ -185,6 +262,12 @@ class LocalBackend:
             db.close()
 
     def describe(self, result: SubmitResult) -> str:
+        if result.existing and self.following is not None:
+            other = self.following
+            return (
+                f"run {result.run_id} is running in another `sweep run` (process {other.pid} on {other.host}, "
+                f"since {other.started_at[:19].replace('T', ' ')} UTC); following it until it ends."
+            )
         if result.existing:
             text = f"run {result.run_id} already exists with this content; showing it."
             manifest = load_manifest(self.store, result.run_id)
@@ -215,16 +298,39 @@ class LocalBackend:
         steps = []
         if status.shards_failure or status.shards_pending:  # a retry reruns shards, not error rows
             steps.append(f"  rerun failed and missing shards with: sweep retry {run_id} --out {self.out}")
-        example = '"SELECT * FROM points LIMIT 5"'  # a command line to show, not a query to run
+        # a query whose answer fits a terminal (`SELECT *` folded 5 rows into 135 lines at 120 columns)
+        manifest = load_manifest(self.store, run_id)
+        axes, metrics = head_columns(manifest, lambda: self._recorded(run_id))
+        example = f'"{suggested_sql(axes, metrics)}"'  # a command line to show, not a query to run
         steps.append(
             f"\nresults in {self.out}/points/run_id={run_id}/\n"
+            f"  sweep results {run_id} --out {self.out} --head 5\n"
             f"  sweep results {run_id} --out {self.out} --sql {example}\n"
             f"  sweep report {run_id} --out {self.out}"
         )
         return steps
 
+    def _recorded(self, run_id: str) -> list[str]:
+        db = ResultsDB(self.out, run_id)
+        try:
+            return db.metric_names()
+        finally:
+            db.close()
+
     def no_runs_hint(self) -> str:
         return f"no runs in {self.out}; start one with `sweep run examples/maze.yaml --out {self.out}`"
+
+
+FOLLOW_POLL_S = 0.5
+"""How often a run that another process runs is read while it is followed."""
+FOLLOW_START_S = 30.0
+"""How long to wait for the manifest of a run another process has just locked."""
+
+
+def _wait_for(done: Callable[[], bool], seconds: float = FOLLOW_START_S) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 _PROBED_POINTS = 10_000
@@ -232,24 +338,17 @@ _PROBED_POINTS = 10_000
 the rest are not read (reading is cheap; a bigger LLM sweep is rare and costly anyway)."""
 
 
-def _check_model_server(payload: Any, runtime: Runtime) -> None:
+def _check_model_server(validated: Validated) -> None:
     """An LLM experiment's run is refused (exit 2) before any shard starts when a server its points
     name cannot be reached or does not serve their model (`sweep_experiments.llm.probe`); each
     (endpoint, model) is asked once."""
-    name = payload.get("experiment") if isinstance(payload, Mapping) else None
-    try:
-        experiment = runtime.registry.get(str(name))
-    except Exception:
-        return  # submit names the unknown experiment
+    experiment, space = validated.experiment, validated.space
     from sweep_experiments.llm.config import EndpointConfig
 
     if not issubclass(experiment.config_model, EndpointConfig):
         return
-    from sweep_contracts.points import PointSpace
     from sweep_experiments.llm.probe import EndpointProbeError, check_served
 
-    manifest = prepare(payload, runtime)  # a bad request fails here as it would at submit
-    space = PointSpace(manifest.request, manifest.config or manifest.request.config)
     if space.size == 0:
         return
     first = experiment.parse_config(space.effective_config(space.point(0)))

@@ -137,7 +137,7 @@ class PoolDispatcher:
     def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
         pool = self._processes()
         factory = manifest.task_factory()
-        limit_s = manifest.effective_settings().shard_time_budget_s + OVERRUN_GRACE_S
+        limit_s = factory.settings.shard_time_budget_s + OVERRUN_GRACE_S
         for shard_id, attempt in shards:
             key = (manifest.run_id, shard_id)
             pool.submit(key, factory.event_json(shard_id, attempt), limit_s)
@@ -160,11 +160,14 @@ class PoolDispatcher:
         pool.stop()  # stuck in native code past its alarm, or asked to stop: end it; dispatch starts afresh
         return None
 
-    def wait(self, on_done: Callable[[ShardDone], None]) -> None:
-        """Block until every dispatched shard is done, calling `on_done` for each."""
+    def wait(self, on_done: Callable[[ShardDone], None], on_tick: Callable[[], None] | None = None) -> None:
+        """Block until every dispatched shard is done, calling `on_done` for each (and `on_tick`
+        at every poll, about every `POLL_S`)."""
         store = LocalStore(self.store_root)
         pool = self._processes()
         while self._tasks:
+            if on_tick is not None:
+                on_tick()
             results = pool.results(timeout=POLL_S) if self.stop_requested() is None else []
             signum = self.stop_requested()
             ended: list[Key] = []  # by the signal that stops the run (a Ctrl-C reaches the whole group)
@@ -179,6 +182,16 @@ class PoolDispatcher:
                 on_done(self._settle(store, manifest, result.key[1], attempt, result))
             if signum is not None:
                 self.interrupt(signum, ended)
+
+    def longest_running(self) -> tuple[RunManifest, int, float] | None:
+        """The shard that has run longest in the pool now: its run's manifest, its id, its seconds."""
+        if self._pool is None:
+            return None
+        running = [(seconds, key) for key, seconds in self._pool.running() if key in self._tasks]
+        if not running:
+            return None
+        seconds, key = max(running)
+        return self._tasks[key][0], key[1], seconds
 
     def _redeliver(self, pool: ProcessPool[Key], key: Key, limit_s: float) -> None:
         """Run a shard whose process was killed past its budget once more, with the same attempt."""
@@ -195,12 +208,15 @@ class PoolDispatcher:
             done = size if answer.get("duplicate") else answer.get("points_ok", size) + answer.get("points_failed", 0)
             return ShardDone(shard_id, done, answer.get("points_failed", 0), failed=answer["status"] != "success")
         if isinstance(result, Overran):
+            budget_s = result.limit_s - OVERRUN_GRACE_S
+            more = max(int(budget_s * 2), int(budget_s) + 1)
             message = (
                 f"the shard ran past its time budget twice and its local worker process was ended "
-                f"{result.limit_s - OVERRUN_GRACE_S:g} s + {OVERRUN_GRACE_S:g} s after it started, the second "
+                f"{budget_s:g} s + {OVERRUN_GRACE_S:g} s after it started, the second "
                 "time with its points in child processes: a point ignores the budget's alarm "
                 "(signal.alarm(0), `except BaseException`) or its process could not write its rows. "
-                f"Raise `shard_time_budget_s` or use a smaller shard_size, then `sweep retry {manifest.run_id}`."
+                f"Raise `shard_time_budget_s`{' or use a smaller shard_size' if size > 1 else ''}, then "
+                f"`sweep retry {manifest.run_id} --set shard_time_budget_s={more}`."
             )
             self._record(store, manifest, [(shard_id, attempt)], ErrorCode.TIME_BUDGET, message)
             return ShardDone(shard_id, size, 0, failed=True)

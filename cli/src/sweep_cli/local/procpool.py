@@ -249,6 +249,11 @@ class ProcessPool(Generic[K]):
             worker.pidfd = None
         self._processes.remove(worker)
 
+    def running(self) -> list[tuple[K, float]]:
+        """The tasks the processes are running, each with how many seconds it has run."""
+        now = time.monotonic()
+        return [(worker.tasks[0][0], now - worker.since) for worker in self._processes if worker.tasks]
+
     def stop(self, grace_s: float = 2.0) -> list[K]:
         """End every process now and return the keys of the tasks that did not finish: the running
         ones first, then the queued ones (which never started). When it returns, every process is gone."""

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from sweep_cli.errors import UsageError
 from sweep_cli.query import ResultsDB, objective
-from sweep_cli.report.data import REPLICATE_AXES, cells, metric_ranges
-from sweep_cli.report.page import INTERVAL_NOTE, Figures, chosen_metrics, figure, save_page, table
+from sweep_cli.report.data import MAX_CATEGORIES, REPLICATE_AXES, cells, metric_ranges, others_note, top_values
+from sweep_cli.report.page import INTERVAL_NOTE, Figures, chosen_metrics, figure, save_page, shortened_section, table
 from sweep_cli.report.plots import lines_figure
+from sweep_cli.report.svg import Text
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
 from sweep_contracts.storage import LocalStore
@@ -88,20 +89,23 @@ def write_overlay(out: Path, run_ids: Sequence[str], path: Path, metrics: list[s
         if len(run_ids) == 2:
             found = objective(manifests[run_ids[0]].request.experiment, metrics[0] if metrics else None)
             sections.append(_compare_section(out, run_ids[0], run_ids[1], found[0] if found else shared_metrics[0]))
-        ids = Figures()
+        ids, names = Figures(), Text()
         for axis in axes:
-            lines = [
+            every = [
                 (run_id, {key[0]: e for key, e in cells(db, [axis], shared_metrics, bounds).items()})
                 for run_id, db in zip(run_ids, dbs, strict=True)
             ]
+            lines, total = top_values(every)
             if not any(points for _, points in lines):
                 sections.append(f"<p>No successful points vary <code>{html.escape(axis)}</code>.</p>")
                 continue
             caption = (
                 f"metrics against <code>{html.escape(axis)}</code>, one line per run "
-                f"(mean over repeats and the other axes; {INTERVAL_NOTE})"
+                f"(mean over repeats and the other axes; {INTERVAL_NOTE}{others_note(MAX_CATEGORIES, total)})"
             )
-            sections.append(figure("overlay", caption, lines_figure(ids.next_id(), axis, shared_metrics, lines, "run")))
+            svg = lines_figure(ids.next_id(), axis, shared_metrics, lines, "run", names)
+            sections.append(figure("overlay", caption, svg))
+        sections.append(shortened_section(names))
     finally:
         for db in dbs:
             db.close()

@@ -16,13 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweep_cli.errors import UsageError
+from sweep_cli.metrics import require_recorded
 from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, Settings, metric_expr, objective, param_expr
 from sweep_cli.render import cell_text
-from sweep_cli.report.data import REPLICATE_AXES, cells, distinct_count, metric_ranges, spread
+from sweep_cli.report.data import (
+    MAX_CATEGORIES,
+    REPLICATE_AXES,
+    cells,
+    distinct_count,
+    metric_ranges,
+    others_note,
+    spread,
+    top_values,
+)
 from sweep_cli.report.intervals import Estimate, MetricRange
 from sweep_cli.report.llm import llm_section, records_calls
 from sweep_cli.report.plots import heatmap_figure, lines_figure, numeric, scatter_figure, spread_figure
+from sweep_cli.report.svg import Text
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
@@ -49,6 +59,7 @@ table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;paddin
 th{background:#f5f5f5}.num{text-align:right}pre{background:#f7f7f7;padding:.5rem;overflow:auto}
 .state-succeeded{color:#187a2f}.state-failed{color:#b00}.state-partial{color:#c60}.state-running{color:#a80}
 .state-completed_with_errors{color:#c60}.state-stalled{color:#b00}
+td{overflow-wrap:anywhere}
 figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}svg{max-width:100%;height:auto}
 """
 
@@ -75,6 +86,7 @@ class _Context:
     metrics: list[str]
     bounds: dict[str, MetricRange]
     ids: Figures = field(default_factory=Figures)
+    names: Text = field(default_factory=Text)
 
 
 def _axis_figure(db: ResultsDB, ctx: _Context, series: str, axis: str) -> str:
@@ -91,14 +103,16 @@ def _axis_figure(db: ResultsDB, ctx: _Context, series: str, axis: str) -> str:
             return figure(
                 "scatter",
                 f"metrics against {code} (each point)",
-                scatter_figure(ctx.ids.next_id(), axis, ctx.metrics, rows),
+                scatter_figure(ctx.ids.next_id(), axis, ctx.metrics, rows, ctx.names),
             )
     else:
         found = cells(db, [axis], ctx.metrics, ctx.bounds, series)
         if found:
-            line = ("", {k[0]: e for k, e in found.items()})
-            caption = f"metrics against {code} (mean over repeats and the other axes; {INTERVAL_NOTE})"
-            return figure("axis", caption, lines_figure(ctx.ids.next_id(), axis, ctx.metrics, [line]))
+            lines, total = top_values([("", {k[0]: e for k, e in found.items()})])
+            note = others_note(MAX_CATEGORIES, total)
+            caption = f"metrics against {code} (mean over repeats and the other axes; {INTERVAL_NOTE}{note})"
+            svg = lines_figure(ctx.ids.next_id(), axis, ctx.metrics, lines, names=ctx.names)
+            return figure("axis", caption, svg)
     return f"<p>No successful points vary {code}.</p>"
 
 
@@ -120,7 +134,11 @@ def _pair_figures(db: ResultsDB, ctx: _Context, series: str, first: str, second:
             f"<code>{html.escape(hue)}</code> (mean over repeats and the other axes; {INTERVAL_NOTE})"
         )
         parts.append(
-            figure("interaction", caption, lines_figure(ctx.ids.next_id(), x, ctx.metrics, list(lines.items()), hue))
+            figure(
+                "interaction",
+                caption,
+                lines_figure(ctx.ids.next_id(), x, ctx.metrics, list(lines.items()), hue, ctx.names),
+            )
         )
     else:
         parts.append(
@@ -131,7 +149,9 @@ def _pair_figures(db: ResultsDB, ctx: _Context, series: str, first: str, second:
     caption = (
         f"heatmap: mean of each metric over <code>{html.escape(first)}</code> × <code>{html.escape(second)}</code>"
     )
-    parts.append(figure("heatmap", caption, heatmap_figure(ctx.ids.next_id(), first, second, ctx.metrics, pairs)))
+    parts.append(
+        figure("heatmap", caption, heatmap_figure(ctx.ids.next_id(), first, second, ctx.metrics, pairs, ctx.names))
+    )
     return parts
 
 
@@ -146,7 +166,7 @@ def _series_section(db: ResultsDB, ctx: _Context, series: str) -> str:
         parts.extend(_pair_figures(db, ctx, series, first, second))
     if len(pairs) > MAX_PAIRS:
         parts.append(f"<p>{len(pairs) - MAX_PAIRS} more pairs of axes are not drawn (at most {MAX_PAIRS}).</p>")
-    repeated = spread(db, ctx.metrics, series)
+    repeated = spread(db, ctx.metrics, series, axes=axes)
     if repeated.groups:
         shown = len(repeated.groups)
         of = f" (the first {shown} of {repeated.total})" if repeated.total > shown else ""
@@ -154,13 +174,27 @@ def _series_section(db: ResultsDB, ctx: _Context, series: str) -> str:
             f"repeats: each metric's values at each repeated parameter combination{of}; "
             "box = quartiles, dot = one repeat"
         )
-        parts.append(figure("spread", caption, spread_figure(ctx.ids.next_id(), ctx.metrics, repeated.groups)))
+        parts.append(
+            figure("spread", caption, spread_figure(ctx.ids.next_id(), ctx.metrics, repeated.groups, ctx.names))
+        )
     return "\n".join(parts)
+
+
+CELL_CHARS = 300
+"""A table cell longer than this shows its start, the rest behind a click (`<details>`, no script)."""
+
+
+def _cell(value: Any) -> str:
+    text = cell_text(value)
+    if len(text) <= CELL_CHARS:
+        return f"<td>{html.escape(text)}</td>"
+    start = html.escape(text[: CELL_CHARS // 2])
+    return f"<td><details><summary>{start}… ({len(text):,} characters)</summary>{html.escape(text)}</details></td>"
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -191,18 +225,19 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
 def chosen_metrics(run_id: str, experiment: str, recorded: list[str], asked: Sequence[str]) -> list[str]:
     """The metrics to plot: those asked for (each one recorded), else the experiment's declared
     metrics that the run recorded, else every recorded one."""
-    unknown = [m for m in asked if m not in recorded]
-    if unknown:
-        raise UsageError(
-            f"metric `{unknown[0]}` was not recorded in run `{run_id}`.",
-            field="--metric",
-            value=unknown[0],
-            hint=f"recorded metrics: {', '.join(recorded) or 'none'}.",
-        )
+    require_recorded(run_id, asked, recorded)
     registry = Registry.default()
     found = registry.find(experiment)
     declared = [m for m in (found.metrics if found else ()) if m in recorded]
     return list(asked) or declared or recorded
+
+
+def shortened_section(names: Text) -> str:
+    """The values the figures show shortened (`prefix…#k`), each in full, once per page."""
+    if not names.shortened:
+        return ""
+    rows = [(shown, full) for full, shown in names.shortened.items()]
+    return "<h2>Values shortened in the figures</h2>" + table(["shown as", "value"], rows)
 
 
 def save_page(path: Path, title: str, sections: Sequence[str]) -> Path:
@@ -221,6 +256,7 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
     status = run_status(store, run_id, manifest)
     db = ResultsDB(out, run_id)
     try:
+        db.cache_points()
         recorded = db.metric_names()
         chosen = chosen_metrics(run_id, manifest.request.experiment, recorded, metrics)
         sections = [_header(manifest, status)]
@@ -242,10 +278,14 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
         if chosen:
             ctx = _Context(manifest, chosen, metric_ranges([db], chosen))
             sections.extend(_series_section(db, ctx, info.name) for info in manifest.plan.series)
+            sections.append(shortened_section(ctx.names))
         else:
             sections.append("<p>No metrics were recorded.</p>")
-        stage = [(name, record["value"], record.get("source", "")) for name, record in manifest.settings.items()]
-        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source"], stage))
+        stage = [
+            (name, record["value"], record.get("source", ""), record.get("note", ""))
+            for name, record in manifest.settings.items()
+        ]
+        sections.append("<h2>Settings</h2>" + table(["setting", "value", "source", "note"], stage))
     finally:
         db.close()
     return save_page(path, f"sweep report {run_id}", sections)

@@ -11,26 +11,43 @@ from pathlib import Path
 from typing import Any
 
 from sweep_cli.report.page import figure, save_page, table
-from sweep_cli.report.plots import _panels, _style, _svg
+from sweep_cli.report.svg import COLOURS, Layout, Scale, Text, dots, frame, legend, number
 from sweep_cli.search.view import SearchView, _load, best_text, progress_text
 
 
 def history_figure(view: SearchView) -> str:
-    """The objective of each trial (failed trials as crosses at the axis) and the best so far."""
-    metric = view.search.objective.metric
-    fig, (ax,) = _panels(f"search-{view.search.run_id}", 1, width=7.0, height=3.2)
-    done = [(r.trial.number, r.trial.value) for r in view.history if r.trial.value is not None]
-    ax.scatter([n for n, _ in done], [v for _, v in done], s=12, label="trial").set_gid("sw-trials")
-    steps = [(r.trial.number, r.best_so_far) for r in view.history if r.best_so_far is not None]
-    if steps:
-        ax.step([n for n, _ in steps], [b for _, b in steps], where="post", color="#187a2f", label="best so far")
-    failed = [r.trial.number for r in view.history if r.trial.state == "fail"]
-    if failed and done:
-        low = min(v for _, v in done)
-        ax.scatter(failed, [low] * len(failed), marker="x", color="#b00", s=14, label="failed")
-    _style(ax, metric, "trial")
-    ax.legend(fontsize=7)
-    return _svg(fig)
+    """The objective of each trial (failed trials as crosses at the axis' foot) and the best so far,
+    drawn with the report's own SVG kit (`report.svg`: text as text, escaped)."""
+    names = Text()
+    layout = Layout(1, width=640, height=260, header=22)
+    panel = layout.panel(0)
+    done = [(float(r.trial.number), float(r.trial.value)) for r in view.history if r.trial.value is not None]
+    steps = [(float(r.trial.number), float(r.best_so_far)) for r in view.history if r.best_so_far is not None]
+    failed = [float(r.trial.number) for r in view.history if r.trial.state == "fail"]
+    numbers = [n for n, _ in done] + failed or [0.0]
+    xscale = Scale.around(numbers, panel.left, panel.right)
+    yscale = Scale.around([v for _, v in done], panel.bottom, panel.top)
+    body = [
+        legend("", [("trial", 5), ("best so far", 11), *([("failed", 6)] if failed else [])], layout.width)[0],
+        frame(
+            panel,
+            names(view.search.objective.metric, 40),
+            "trial",
+            [(xscale(t), number(t)) for t in xscale.ticks()],
+            [(yscale(t), number(t)) for t in yscale.ticks()],
+        ),
+        dots([(xscale(n), yscale(v)) for n, v in done], 5, COLOURS[0], 0.8, "sw-trials"),
+    ]
+    if steps:  # a step line: the best holds until a trial improves on it
+        d = f"M{xscale(steps[0][0]):.1f} {yscale(steps[0][1]):.1f}" + "".join(
+            f"H{xscale(n):.1f}V{yscale(b):.1f}" for n, b in steps[1:]
+        )
+        body.append(f'<path id="sw-best" d="{d}" stroke="{COLOURS[1]}" stroke-width="1.5" fill="none"/>')
+    if failed:
+        foot = panel.bottom - 4
+        crosses = "".join(f"M{xscale(n) - 3:.1f} {foot - 3:.1f}l6 6m0 -6l-6 6" for n in failed)
+        body.append(f'<path id="sw-failed" d="{crosses}" stroke="{COLOURS[2]}" stroke-width="1.2" fill="none"/>')
+    return layout.svg(body)
 
 
 def _header(view: SearchView) -> str:

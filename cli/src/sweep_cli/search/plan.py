@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from sweep_cli import render
-from sweep_contracts.estimate import RunEstimate
+from sweep_orchestrator.cost.estimate import RunEstimate
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.search.rounds import prepare_search, round_plans
 from sweep_orchestrator.submit import run_estimate

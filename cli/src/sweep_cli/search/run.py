@@ -18,6 +18,7 @@ from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.search import SearchManifest
 from sweep_orchestrator.search.journal import PointRow, RoundRecord, RowsOf, best_trial, read_rounds
 from sweep_orchestrator.search.rounds import advance, load_search, prepare_search, start_search
+from sweep_orchestrator.submit import validate
 
 _SLACK_STEPS = 3
 """Steps past the budget's rounds the loop may take (resumes of an interrupted round)."""
@@ -67,7 +68,7 @@ def run_search(backend: LocalBackend, payload: Any, *, quiet: bool) -> SearchMan
     rt = backend.runtime()
     # an LLM search whose server is down or lacks the model is refused before anything is written, as a run is
     _, probe = prepare_search(payload, rt)
-    _check_model_server(probe.request.model_dump(mode="json", exclude_none=True), rt)
+    _check_model_server(validate(probe.request.model_dump(mode="json", exclude_none=True), rt))
     search, existing = start_search(payload, rt)
     return drive(backend, search, existing=existing, quiet=quiet)
 

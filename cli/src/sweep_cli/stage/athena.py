@@ -27,7 +27,7 @@ _FLOATS = {"double", "float", "real", "decimal"}
 
 def scope_to_run(sql: str, database: str, run_id: str, axes: str = "") -> str:
     """`sql` with `points` and `outcomes` bound to the run's partitions; `axes` adds the run's typed
-    axis columns to `points` (`sweep_contracts.axes.axis_select(request, "athena")`)."""
+    axis columns to `points` (`sweep_cli.axes.axis_select(request, "athena")`)."""
     if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise UsageError(
             f"`{run_id}` is not a run id.",

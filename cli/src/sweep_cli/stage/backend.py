@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from sweep_cli.axes import axis_select
 from sweep_cli.errors import UsageError
 from sweep_cli.local.backend import LocalBackend
 from sweep_cli.query import QueryResult, Settings, objective, summary_sql
@@ -21,7 +22,6 @@ from sweep_cli.stage.athena import AthenaQueries
 from sweep_cli.stage.remote import StageClient
 from sweep_cli.stage.resolve import StageInfo
 from sweep_contracts import layout
-from sweep_contracts.axes import axis_select
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import RetryResult
@@ -136,6 +136,9 @@ class StageBackend:
         """The run's typed axis columns, from its manifest in the bucket (none if it cannot be read)."""
         manifest = self._manifest(run_id)
         return axis_select(manifest.request, "athena") if manifest is not None else ""
+
+    def manifest(self, run_id: str) -> RunManifest | None:
+        return self._manifest(run_id)
 
     def _manifest(self, run_id: str) -> RunManifest | None:
         """The run's manifest in the bucket (None if the stage names no bucket or it has none)."""

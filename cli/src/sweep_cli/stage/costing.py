@@ -1,5 +1,5 @@
 """`sweep plan --stage`: the stage's settings from its stack config, a measured time per point, and
-the run estimate as a table (the numbers are `sweep_contracts.estimate`'s, as submit computes them)."""
+the run estimate as a table (the numbers are `sweep_orchestrator.cost.estimate`'s, as submit computes them)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from rich.table import Table
 
 from sweep_cli import render
 from sweep_cli.errors import UsageError
-from sweep_contracts.estimate import RunEstimate
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.settings import SystemSettings
+from sweep_orchestrator.cost.estimate import RunEstimate
 
 
 def stage_settings(stage: str, local: SystemSettings) -> SystemSettings:
@@ -69,16 +69,16 @@ def estimate_table(estimate: RunEstimate, stage: str) -> Table:
     table = Table(title=f"Estimate on stage {stage}", title_justify="left", header_style="bold")
     for name in ("item", "amount", "USD"):
         table.add_column(name, justify="right" if name == "USD" else "left")
-    table.add_row("time per shard", f"{estimate.shard_s:,.3g} s", "", end_section=False)
+    table.add_row("time per shard", render.duration_text(estimate.shard_s), "", end_section=False)
     table.add_row("  from", estimate.source_text(), "")
     table.add_row(
         "makespan",
-        f"{estimate.makespan_s:,.0f} s ({estimate.makespan_s / 3600:.2g} h) on {estimate.concurrency:,} workers",
+        f"{render.duration_text(estimate.makespan_s)} on {estimate.concurrency:,} workers",
         "",
     )
     table.add_row(
         "last shard starts",
-        f"after {estimate.last_start_s:,.0f} s (event age {estimate.max_event_age_s:,} s"
+        f"after {render.duration_text(estimate.last_start_s)} (event age {estimate.max_event_age_s:,} s"
         + (f": {estimate.expired_shards:,} shards expire)" if estimate.expired_shards else ")"),
         "",
     )

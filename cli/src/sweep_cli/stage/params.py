@@ -27,6 +27,7 @@ from sweep_cli.stage.resolve import pulumi_dir, stage_region
 from sweep_contracts import environment
 from sweep_contracts.errors import SettingsError
 from sweep_contracts.names import AXIS_PATTERN
+from sweep_contracts.stack_config import read_stack_config
 
 # sweep_contracts.settings (pydantic) is imported by the functions that use it: `sweep --help` stays cheap
 
@@ -64,11 +65,9 @@ class Parameter:
 
 def stack_settings(stage: str, directory: Path | None) -> dict[str, Any]:
     """`sweep:settings` from `Pulumi.<stage>.yaml`, or {} where there is no such file."""
-    if directory is None or not (directory / f"Pulumi.{stage}.yaml").is_file():
+    config = read_stack_config(directory, stage) if directory is not None else None
+    if config is None:
         return {}
-    import yaml  # when read: `sweep --help` stays cheap
-
-    config = (yaml.safe_load((directory / f"Pulumi.{stage}.yaml").read_text()) or {}).get("config") or {}
     settings = config.get("sweep:settings") or {}
     if not isinstance(settings, dict):
         raise UsageError(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sweep_cli.errors import UsageError
 from sweep_contracts import environment, outputs
+from sweep_contracts.stack_config import read_stack_config
 
 ENV = {
     outputs.API_URL: environment.API_URL,
@@ -167,12 +168,8 @@ def stage_region(stage: str, region: str | None) -> str:
 
     def from_stack_config() -> str | None:
         directory = pulumi_dir()
-        if directory is None or not (directory / f"Pulumi.{stage}.yaml").is_file():
-            return None
-        import yaml
-
-        config = yaml.safe_load((directory / f"Pulumi.{stage}.yaml").read_text()) or {}
-        found = (config.get("config") or {}).get("aws:region")
+        config = read_stack_config(directory, stage) if directory is not None else None
+        found = (config or {}).get("aws:region")
         return str(found) if found else None
 
     return resolve_region(region, [from_stack_config], f"stage `{check_stage_name(stage)}`")

@@ -21,6 +21,7 @@ from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sweep_aws.invoke_errors import THROTTLING_CODES, is_retryable, retry_after_s
+from sweep_contracts.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -100,7 +101,12 @@ class SignedHttpInvoker:
         session = boto3.Session()
         resolved = session.get_credentials()
         if resolved is None:
-            raise RuntimeError("no AWS credentials: the Lambda runtime provides them through its role")
+            raise ConfigurationError(
+                "no AWS credentials were found to sign Lambda invokes.",
+                field="credentials",
+                hint="on Lambda the runtime provides them through the function's role: check that the "
+                "function has an execution role; elsewhere, set AWS credentials (e.g. `AWS_PROFILE`).",
+            )
         return cls(client.meta.endpoint_url, client.meta.region_name, resolved.get_frozen_credentials, pool_size)
 
     def invoke_async(self, function: str, payload: bytes) -> InvokeResult:

@@ -1,5 +1,8 @@
-"""Contracts shared by every sweep package: request models, point indexing, shard planning,
-storage layout, row schemas, settings and errors. No boto3, no pyarrow."""
+"""What the worker, the orchestrator and the CLI must agree on, and only that: the wire models
+(request, manifest, shard tasks, settings, errors), point indexing and shard planning, the storage
+layout, row schemas and the store protocol, and the experiment plugin API and registry. Code one
+side alone uses lives on that side: the cost model in `sweep_orchestrator.cost` (the CLI depends on
+the orchestrator already, so no new edge), typed axis columns in `sweep_cli.axes`. No boto3, no pyarrow."""
 
 from __future__ import annotations
 

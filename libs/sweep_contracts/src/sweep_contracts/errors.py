@@ -1,15 +1,17 @@
 """Errors shared by every sweep package; services subclass `SweepError`, never `Exception`.
 
-The whole tree, across packages (a test walks `SweepError.__subclasses__()` and checks every class
-is drawn here, with its own code from `ApiCode`):
+One tree under `SweepError`; each package draws and owns its part. This module draws the classes
+defined here, each with its own code from `ApiCode`; `sweep_cli.errors` (`CliCode`) and
+`sweep_infra.errors` (`InfraCode`) draw the subtrees they add, with their own codes. Each package
+registers its codes (`register_codes`), which refuses a code another package took; a test walks
+`SweepError.__subclasses__()` and checks every class is drawn by the package that defines it.
 
 ```
 SweepError                          SWEEP_ERROR                500
 ├── RequestError                    INVALID_REQUEST            400
 │   ├── MissingConfigError          MISSING_CONFIG             400
 │   ├── UnknownExperimentError      UNKNOWN_EXPERIMENT         400
-│   ├── ExperimentConfigError       INVALID_EXPERIMENT_CONFIG  400
-│   └── SweepFileError              INVALID_FILE               400  sweep_cli.errors
+│   └── ExperimentConfigError       INVALID_EXPERIMENT_CONFIG  400
 ├── LimitExceededError              LIMIT_EXCEEDED             413
 ├── RunConflictError                RUN_CONFLICT               409
 ├── RunNotFoundError                RUN_NOT_FOUND              404
@@ -19,20 +21,8 @@ SweepError                          SWEEP_ERROR                500
 ├── StoreError                      STORE_UNAVAILABLE          503
 ├── ParquetFormatError              PARQUET_FORMAT             500
 ├── SecretUnavailableError          SECRET_UNAVAILABLE         503
-├── ConfigurationError              MISCONFIGURED              500
-├── InfraError                      INFRA_ERROR                500  sweep_infra.errors
-│   ├── StackConfigError            INVALID_STACK_CONFIG       500  sweep_infra.errors
-│   ├── PackagingError              PACKAGING_FAILED           500  sweep_infra.errors
-│   └── PreflightError              PREFLIGHT_FAILED           500  sweep_infra.errors
-├── UsageError                      USAGE                      400  sweep_cli.errors
-│   └── CredentialsError            NO_CREDENTIALS             401  sweep_cli.errors
-├── ServiceError                    SERVICE_FAILED             502  sweep_cli.errors
-│   ├── StageUnreachableError       STAGE_UNREACHABLE          503  sweep_cli.errors
-│   └── QueryError                  QUERY_FAILED               502  sweep_cli.errors
-└── RemoteError                     REMOTE_ERROR               the API's status  sweep_cli.errors
+└── ConfigurationError              MISCONFIGURED              500
 ```
-
-`sweep_cli.errors` draws its part again with the exit code each error gives.
 
 Every error names what failed (`field`), the offending `value`, the `limit` where one applies
 and the `hint` that fixes it; `to_dict()` is the JSON body the API answers with. The API's own
@@ -42,10 +32,10 @@ take their codes from `ApiCode` too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -60,15 +50,37 @@ class FieldProblem:
         return {"field": self.field, "message": self.message, "value": self.value}
 
 
+_OWNERS: dict[str, str] = {}
+"""Every registered code, with the enum that owns it."""
+
+E = TypeVar("E", bound=type[StrEnum])
+
+
+def register_codes(codes: E) -> E:
+    """Register a package's own error codes (a class decorator on its `StrEnum`). A code is stable
+    and names one error across every package: one another package registered already is refused."""
+    owner = f"{codes.__module__}.{codes.__qualname__}"
+    for code in codes:
+        taken = _OWNERS.setdefault(code.value, owner)
+        if taken != owner:
+            raise ValueError(f"error code `{code.value}` of {owner} is registered by {taken} already")
+    return codes
+
+
+def registered_codes() -> Mapping[str, str]:
+    """Every registered code, with the enum (`module.Name`) that owns it."""
+    return dict(_OWNERS)
+
+
+@register_codes
 class ApiCode(StrEnum):
-    """The stable `code` of every error sweep reports: each error class's, and the API's own."""
+    """The stable `code` of every error this package defines, and of the API's own answers."""
 
     SWEEP_ERROR = "SWEEP_ERROR"
     INVALID_REQUEST = "INVALID_REQUEST"
     MISSING_CONFIG = "MISSING_CONFIG"
     UNKNOWN_EXPERIMENT = "UNKNOWN_EXPERIMENT"
     INVALID_EXPERIMENT_CONFIG = "INVALID_EXPERIMENT_CONFIG"
-    INVALID_FILE = "INVALID_FILE"
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     RUN_CONFLICT = "RUN_CONFLICT"
     RUN_NOT_FOUND = "RUN_NOT_FOUND"
@@ -79,20 +91,6 @@ class ApiCode(StrEnum):
     PARQUET_FORMAT = "PARQUET_FORMAT"
     SECRET_UNAVAILABLE = "SECRET_UNAVAILABLE"  # noqa: S105 - an error code, not a secret
     MISCONFIGURED = "MISCONFIGURED"
-    INFRA_ERROR = "INFRA_ERROR"
-    INVALID_STACK_CONFIG = "INVALID_STACK_CONFIG"
-    PACKAGING_FAILED = "PACKAGING_FAILED"
-    PREFLIGHT_FAILED = "PREFLIGHT_FAILED"
-    USAGE = "USAGE"
-    NO_CREDENTIALS = "NO_CREDENTIALS"
-    SERVICE_FAILED = "SERVICE_FAILED"
-    STAGE_UNREACHABLE = "STAGE_UNREACHABLE"
-    QUERY_FAILED = "QUERY_FAILED"
-    REMOTE_ERROR = "REMOTE_ERROR"
-    FORBIDDEN = "FORBIDDEN"
-    """The stage's API refused a request (the caller's identity may not invoke it)."""
-    HTTP_ERROR = "HTTP_ERROR"
-    """The stage's API answered with a status and body that are not a sweep error."""
     NOT_FOUND = "NOT_FOUND"
     """The API has no such route."""
     INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -104,6 +102,9 @@ class SweepError(Exception):
 
     code: str = ApiCode.SWEEP_ERROR
     http_status = 500
+    hint_label = "Hint:"
+    """What the text shows before the hint (`str(error)`): a subclass whose hints are commands may say
+    so, and one whose hints are whole sentences shows none."""
 
     def __init__(
         self,
@@ -128,7 +129,9 @@ class SweepError(Exception):
         if len(self.problems) > 1:
             others = "; ".join(f"`{p.field}`: {p.message}" for p in self.problems[1:])
             text = f"{text} Also: {others}."
-        return f"{text} Hint: {self.hint}" if self.hint else text
+        if not self.hint:
+            return text
+        return f"{text} {self.hint_label} {self.hint}" if self.hint_label else f"{text} {self.hint}"
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -143,7 +146,7 @@ class SweepError(Exception):
 class RequestError(SweepError):
     """The sweep request is malformed; nothing was written or dispatched."""
 
-    code = ApiCode.INVALID_REQUEST
+    code: str = ApiCode.INVALID_REQUEST  # str: other packages subclass it with codes of their own
     http_status = 400
 
 

@@ -15,7 +15,7 @@ from sweep_contracts.planning import ShardPlan
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import SweepRequest
 from sweep_contracts.settings import SystemSettings
-from sweep_contracts.tasks import TaskFactory
+from sweep_contracts.tasks import TaskFactory, TaskSettings
 
 SCHEMA_VERSION = 1
 
@@ -78,13 +78,17 @@ class RunManifest(Frozen):
     def effective_settings(self) -> SystemSettings:
         return SystemSettings.resolve(self.settings_values(), source="default")
 
+    def task_settings(self) -> TaskSettings:
+        """The run's settings as its tasks carry them (every setting's value, as planned)."""
+        return TaskSettings.model_validate(self.settings_values())
+
     def task_factory(self) -> TaskFactory:
         return TaskFactory(
             run_id=self.run_id,
             experiment=self.request.experiment,
             config=self.effective_config(),
             spec=self.request.spec(),
-            settings=self.settings_values(),
+            settings=self.task_settings(),
             plan=self.plan,
         )
 

@@ -1,4 +1,4 @@
-"""AWS list prices and service limits the run estimate uses (`sweep_contracts.estimate`).
+"""AWS list prices and service limits the run estimate uses (`sweep_orchestrator.cost.estimate`).
 
 Prices are us-east-1 on-demand list prices in nano-dollars (1e-9 USD) per unit, so that a stage can
 override each one with an integer setting of the same name (`price_*_nusd`). Read on 2026-11-22 from:

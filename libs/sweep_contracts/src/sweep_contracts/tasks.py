@@ -8,18 +8,57 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from sweep_contracts._json import canonical_json
 from sweep_contracts.base import Frozen
-from sweep_contracts.errors import InvalidTaskError, MissingConfigError
+from sweep_contracts.errors import InvalidTaskError, MissingConfigError, SettingsError
 from sweep_contracts.names import EXPERIMENT_PATTERN, RUN_ID_PATTERN
 from sweep_contracts.planning import ShardPlan
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import MISSING_CONFIG_HINT, SweepSpec, check_config
+from sweep_contracts.settings import SystemSettings
 from sweep_contracts.validation import problems_from
 
 TASK_KIND: Literal["sweep.shard"] = "sweep.shard"
+
+
+class TaskSettings(SystemSettings):
+    """The run's stage settings as its shard and dispatch tasks carry them: resolved once, from the
+    manifest (`RunManifest.task_settings`), then read as typed values — by the worker (its time
+    budget), a dispatcher (its invoke policy) and the local engine (a shard's time limit) — never
+    resolved again. A setting absent from a task has its default.
+
+    On the wire it is the JSON object of setting values tasks have always carried (the values set,
+    by name), so a task in flight from before this type parses, and a worker from before reads a
+    new one. As `SystemSettings.resolve` did for those dicts, a name this version does not know or
+    a value out of its range is left out: its default applies."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_values(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        known: dict[str, int] = {}
+        for name, value in data.items():
+            try:
+                known[name] = SystemSettings.check_value(name, value)
+            except SettingsError:
+                continue
+        return known
+
+    @model_serializer(mode="wrap")
+    def _values_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        return {name: value for name, value in dumped.items() if name in self.model_fields_set}
 
 
 class ShardTask(Frozen):
@@ -35,7 +74,7 @@ class ShardTask(Frozen):
     experiment: str = Field(pattern=EXPERIMENT_PATTERN)
     config: dict[str, JsonValue]
     spec: SweepSpec
-    settings: dict[str, int] = Field(default_factory=dict)
+    settings: TaskSettings = Field(default_factory=TaskSettings)
 
     @field_validator("config")
     @classmethod
@@ -129,14 +168,14 @@ class TaskFactory:
         experiment: str,
         config: Mapping[str, JsonValue],
         spec: SweepSpec,
-        settings: Mapping[str, int],
+        settings: TaskSettings,
         plan: ShardPlan,
     ) -> None:
         self.run_id = run_id
         self.experiment = experiment
         self.config = config
         self.spec = spec
-        self.settings = dict(settings)
+        self.settings = settings
         self.plan = plan
         shared = {
             "kind": TASK_KIND,
@@ -145,7 +184,7 @@ class TaskFactory:
             "experiment": experiment,
             "config": config,
             "spec": spec.model_dump(mode="json", exclude_defaults=True),
-            "settings": self.settings,
+            "settings": settings.model_dump(mode="json"),
         }
         self._shared = canonical_json(shared)[1:]  # without its opening brace
 

@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, distribution, packages_dist
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweep_contracts import environment
+from sweep_contracts import environment, packages
 
 if TYPE_CHECKING:
     from sweep_contracts.experiments import Experiment
@@ -44,7 +44,7 @@ def _git_commit() -> str | None:
 def code_version() -> dict[str, str]:
     """{"sweep": package version, "build": deployed build or git commit}, computed once."""
     try:
-        package = version("sweep-contracts")
+        package = version(packages.CONTRACTS)
     except PackageNotFoundError:
         package = "unknown"
     out = {"sweep": package}
@@ -64,10 +64,13 @@ def experiment_version(experiment: Experiment[Any]) -> dict[str, str]:
 
 
 def _distribution_of(top: str) -> str:
-    """The distribution that provides the top-level package `top`: the one named like it when
-    there is one (`sweep_experiments` → `sweep-experiments`), else the one whose files say so.
+    """The distribution that provides the top-level package `top`: sweep's own by their table
+    (`sweep_experiments` → `sweepkit-experiments`), else the one named like it when there is one,
+    else the one whose files say so.
     The lookup by name comes first because `packages_distributions()` reads the file list of every
     installed distribution: ~0.6 s here, paid by every `sweep run`."""
+    if top in packages.DISTRIBUTIONS:
+        return packages.DISTRIBUTIONS[top]
     try:
         distribution(top)
     except PackageNotFoundError:

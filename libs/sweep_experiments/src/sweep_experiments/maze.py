@@ -70,7 +70,6 @@ class Maze:
             open_bits[nxt] |= _OPPOSITE[bit]
             visited[nxt] = 1
             stack.append(nxt)
-        self.dead_ends = sum(1 for bits in open_bits if bits.bit_count() == 1)
         if loops > 0:
             for cell in range(self.cells):
                 if open_bits[cell].bit_count() == 1 and rng.random() < loops:
@@ -78,6 +77,8 @@ class Maze:
                     bit, nxt = closed[rng.randrange(len(closed))]
                     open_bits[cell] |= bit
                     open_bits[nxt] |= _OPPOSITE[bit]
+        # counted in the maze the agent faces, after `loops` opened some: before, `loops` never changed it
+        self.dead_ends = sum(1 for bits in open_bits if bits.bit_count() == 1)
         self.walls_open = open_bits
         self.neighbours = [tuple(nxt for bit, nxt in self._around(c) if open_bits[c] & bit) for c in range(self.cells)]
 

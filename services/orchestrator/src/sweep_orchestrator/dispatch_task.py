@@ -15,7 +15,7 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.names import EXPERIMENT_PATTERN, RUN_ID_PATTERN
 from sweep_contracts.planning import ShardPlan
 from sweep_contracts.request import SweepSpec, check_config
-from sweep_contracts.tasks import TaskFactory
+from sweep_contracts.tasks import TaskFactory, TaskSettings
 from sweep_orchestrator.dispatch import ShardRef
 
 DISPATCH_KIND: Literal["sweep.dispatch"] = "sweep.dispatch"
@@ -48,7 +48,7 @@ class DispatchTask(Frozen):
     experiment: str = Field(pattern=EXPERIMENT_PATTERN)
     config: dict[str, JsonValue]
     spec: SweepSpec
-    settings: dict[str, int] = Field(default_factory=dict)
+    settings: TaskSettings = Field(default_factory=TaskSettings)
     plan: ShardPlan
     shards: list[ShardRun]
 

@@ -18,8 +18,8 @@ from sweep_contracts import layout
 from sweep_contracts.base import Frozen
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.prices import ASYNC_RETRY_DELAYS_S
-from sweep_contracts.queueing import Queue
 from sweep_contracts.storage import ObjectStore
+from sweep_orchestrator.cost.queueing import Queue
 
 OVERDUE_MARGIN_S = 300
 """Beyond what Lambda may take: writing results, clock skew between the worker and the reader."""

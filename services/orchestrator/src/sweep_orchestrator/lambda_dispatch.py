@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from sweep_aws.invoke import Invoker
 from sweep_aws.pacing import InvokePacer
 from sweep_contracts.manifest import RunManifest
-from sweep_contracts.settings import SystemSettings
-from sweep_contracts.tasks import TaskFactory
+from sweep_contracts.tasks import TaskFactory, TaskSettings
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef
 from sweep_orchestrator.dispatch_task import DispatchTask
 
@@ -53,10 +52,9 @@ class DispatchPolicy:
     budget_s: float = API_BUDGET_S
 
     @classmethod
-    def from_settings(cls, values: dict[str, int], remaining_s: float | None = None) -> DispatchPolicy:
-        """The policy of a stage's settings; `remaining_s`, the invocation's time left, sets the
+    def from_settings(cls, settings: TaskSettings, remaining_s: float | None = None) -> DispatchPolicy:
+        """The policy of a run's settings; `remaining_s`, the invocation's time left, sets the
         budget of a child dispatcher (POST /runs keeps `API_BUDGET_S`)."""
-        settings = SystemSettings.resolve(values, source="default")
         budget = API_BUDGET_S if remaining_s is None else max(1.0, remaining_s - MARGIN_S)
         return cls(
             settings.dispatch_concurrency, settings.dispatch_max_attempts, settings.fanout_batch_size, budget_s=budget
@@ -116,8 +114,8 @@ class LambdaDispatcher:
         self._pacer = pacer
 
     def dispatch(self, manifest: RunManifest, shards: Sequence[ShardRef]) -> DispatchReport:
-        policy = DispatchPolicy.from_settings(manifest.settings_values())
-        return self.dispatch_shards(manifest.task_factory(), shards, policy)
+        factory = manifest.task_factory()
+        return self.dispatch_shards(factory, shards, DispatchPolicy.from_settings(factory.settings))
 
     def dispatch_shards(self, factory: TaskFactory, refs: Sequence[ShardRef], policy: DispatchPolicy) -> DispatchReport:
         """Invoke the worker for each shard, or, for more than `fanout_batch` shards, invoke the

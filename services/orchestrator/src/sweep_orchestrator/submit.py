@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from sweep_contracts import binding, layout
 from sweep_contracts._json import canonical_json
@@ -19,14 +20,20 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size
 from sweep_contracts.defaults import merge_config
 from sweep_contracts.errors import LimitExceededError, RunConflictError
-from sweep_contracts.estimate import RunEstimate, check_run, estimate_run, secret_fanout_message, with_secret_reads
 from sweep_contracts.experiments import Experiment
 from sweep_contracts.manifest import RunManifest, RunPlan
-from sweep_contracts.planning import plan_shards
+from sweep_contracts.planning import ShardPlan, plan_shards
 from sweep_contracts.points import PointSpace
-from sweep_contracts.request import parse_request
+from sweep_contracts.request import SweepRequest, parse_request
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.version import experiment_version
+from sweep_orchestrator.cost.estimate import (
+    RunEstimate,
+    check_run,
+    estimate_run,
+    secret_fanout_message,
+    with_secret_reads,
+)
 from sweep_orchestrator.dispatch import DispatchReport, ShardRef, all_shards
 from sweep_orchestrator.dispatched import read_record, write_record
 from sweep_orchestrator.failures import dispatch_failures, record_failures
@@ -67,8 +74,23 @@ def request_size(payload: Any) -> int:
     return len(canonical_json(payload).encode())
 
 
-def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> RunManifest:
-    """Validate and plan a request into the manifest it would get; writes nothing."""
+@dataclass(frozen=True)
+class Validated:
+    """A request checked against the stage and its experiment, with its run id and time: all a
+    plan needs besides the settings that size its shards."""
+
+    request: SweepRequest
+    experiment: Experiment[Any]
+    config: dict[str, JsonValue]
+    provenance: dict[str, dict[str, Any]]
+    space: PointSpace
+    run_id: str
+    now: datetime
+    code_version: dict[str, str]
+
+
+def validate(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> Validated:
+    """Parse and check a request (size, experiment, config, secret bindings); plans nothing, writes nothing."""
     settings = rt.settings()
     if request_bytes is not None:
         check_size(request_bytes, settings.max_request_bytes)
@@ -84,25 +106,43 @@ def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> R
         default_header = str(header.default) if header is not None else binding.DEFAULT_HEADER
         binding.check_request(experiment.secrets, settings.secret_bindings, config, request, default_header)
     space = PointSpace(request, config)
-    plan = plan_shards(space.size, settings, request.shard_size)
     experiment.check_request(request, space)
     now = rt.clock()
     run_id = request.run_id or new_run_id(request.experiment, now)
-    manifest = RunManifest(
-        run_id=run_id,
-        created_at=now,
-        request=request if request.run_id else request.model_copy(update={"run_id": run_id}),
-        request_hash=RunManifest.hash_request(request),
-        plan=RunPlan.build(plan, space),
-        settings=settings.records(),
-        code_version={**rt.code_version(), **experiment_version(experiment)},
-        config=config if config != request.config else None,
-        config_provenance=provenance,
-    )
+    code_version = {**rt.code_version(), **experiment_version(experiment)}
+    return Validated(request, experiment, config, provenance, space, run_id, now, code_version)
+
+
+def plan_run(validated: Validated, rt: Runtime) -> RunManifest:
+    """Plan a validated request into the manifest it gets with the runtime's settings; writes nothing."""
+    settings = rt.settings()
+    plan = plan_shards(validated.space.size, settings, validated.request.shard_size)
+    manifest = run_manifest(validated, rt, plan)
     _check_task_size(manifest, settings)
     if rt.on_lambda:
-        check_run(run_estimate(manifest, settings, experiment.secrets), settings)
+        check_run(run_estimate(manifest, settings, validated.experiment.secrets), settings)
     return manifest
+
+
+def run_manifest(validated: Validated, rt: Runtime, plan: ShardPlan) -> RunManifest:
+    """The manifest of `validated` with `plan` and the runtime's settings, unchecked."""
+    request, config = validated.request, validated.config
+    return RunManifest(
+        run_id=validated.run_id,
+        created_at=validated.now,
+        request=request if request.run_id else request.model_copy(update={"run_id": validated.run_id}),
+        request_hash=RunManifest.hash_request(request),
+        plan=RunPlan.build(plan, validated.space),
+        settings=rt.settings().records(),
+        code_version=validated.code_version,
+        config=config if config != request.config else None,
+        config_provenance=validated.provenance,
+    )
+
+
+def prepare(payload: Any, rt: Runtime, *, request_bytes: int | None = None) -> RunManifest:
+    """Validate and plan a request into the manifest it would get; writes nothing."""
+    return plan_run(validate(payload, rt, request_bytes=request_bytes), rt)
 
 
 def run_estimate(
@@ -156,7 +196,11 @@ def submit_run(
     """Submit a run. Resubmitting a run_id with the same content answers with the existing run;
     with other content it is a conflict. The dispatcher decides how the shards are handed over
     (on Lambda, large runs go through its fan-out tree)."""
-    manifest = prepare(payload, rt, request_bytes=request_bytes)
+    return submit_manifest(prepare(payload, rt, request_bytes=request_bytes), rt)
+
+
+def submit_manifest(manifest: RunManifest, rt: Runtime) -> tuple[SubmitResult, RunManifest]:
+    """`submit_run` of a request already validated and planned (`prepare`, or `plan_run`)."""
     if rt.store.put_if_absent(layout.manifest_key(manifest.run_id), manifest.to_json()):
         report = _dispatch(rt, manifest, all_shards(manifest))
         experiment = rt.registry.get(manifest.request.experiment) if rt.on_lambda else None

@@ -13,19 +13,17 @@ shard starts may outlive it in a warm worker (issue 20, item 6)."""
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sweep_contracts.errors import StoreError
 from sweep_contracts.experiments import Experiment
 from sweep_contracts.points import PointSpace
 from sweep_contracts.tasks import ShardTask
 from sweep_worker.budget import TimeBudget
-from sweep_worker.sink import PointRows
-
-if TYPE_CHECKING:
-    from sweep_worker.isolate import Row
+from sweep_worker.point import run_point
+from sweep_worker.row import AddRow, PointRow, RowBuilder
+from sweep_worker.texts import ShardTexts
 
 MAX_CONCURRENCY = 64
 ABANDON_GRACE_S = 2.0
@@ -53,18 +51,18 @@ def run_concurrently(
     task: ShardTask,
     experiment: Experiment[Any],
     budget: TimeBudget,
-    secrets: Mapping[str, str],
-    rows: PointRows,
+    build: RowBuilder,
+    add: AddRow,
 ) -> str | None:
-    """Evaluate the shard's points, up to `concurrency` at once, into `rows`; returns a note for
-    the outcome when points were abandoned at the end of the budget."""
-    from sweep_worker.evaluate import evaluate_point
-
+    """Evaluate the shard's points, up to `concurrency` at once, their rows to `add` in index
+    order; returns a note for the outcome when points were abandoned at the end of the budget."""
     space = task.point_space()
     limit = shard_concurrency(space, task.start, experiment)
+    # each point's texts are made here, on the shard's thread: the points' threads share nothing
+    texts = ShardTexts(space, experiment.takes_seed)
     todo = iter(range(task.start, task.stop))
-    running: set[Future[Row]] = set()
-    finished: list[Row] = []
+    running: set[Future[PointRow]] = set()
+    finished: list[PointRow] = []
     abandoned = 0
     pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"shard-{task.shard_id}")
     try:
@@ -77,7 +75,8 @@ def run_concurrently(
                 if index is None:
                     return
                 context = contextvars.copy_context()  # one per point: a context runs in one thread at a time
-                running.add(pool.submit(context.run, evaluate_point, space, experiment, index, secrets, budget))
+                point = texts.texts(index)
+                running.add(pool.submit(context.run, run_point, experiment, index, point, budget, build))
 
         refill()
         while running:
@@ -92,8 +91,8 @@ def run_concurrently(
             refill()
     finally:
         pool.shutdown(wait=not abandoned, cancel_futures=True)
-    for row in sorted(finished, key=lambda r: int(r["point_index"])):
-        rows.add(**row)
+    for row in sorted(finished, key=lambda r: r.point_index):
+        add(row)
     if abandoned:
         return f"{abandoned} points were still running when the time budget ran out and were abandoned. "
     return None

@@ -5,27 +5,21 @@ the point which kills them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from traceback import format_exc
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sweep_contracts._json import canonical_json, param_text
-from sweep_contracts.errors import StoreError
-from sweep_contracts.experiments import EvaluationError, Experiment
+from sweep_contracts.experiments import Experiment
 from sweep_contracts.outcomes import ErrorCode
-from sweep_contracts.points import PointSpace
 from sweep_contracts.scope import shard_scope
 from sweep_contracts.tasks import ShardTask
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
-from sweep_worker.capture import ShardCapture, capture
+from sweep_worker.capture import ShardCapture
 from sweep_worker.concurrent import grace_s, run_concurrently
-from sweep_worker.loop import AddColumns, AddPoint, ShardLoop, point_error, redact
+from sweep_worker.loop import ShardLoop
+from sweep_worker.row import AddColumns, AddRow, Clock, Evaluated, PointRow, RowBuilder, wall_clock
 from sweep_worker.sink import PointRows
-
-# isolation (a fork, multiprocessing's pipe, ctypes) is imported after a crash, not at every cold start
-if TYPE_CHECKING:
-    from sweep_worker.isolate import Row
+from sweep_worker.texts import ShardTexts
 
 
 @dataclass
@@ -37,68 +31,28 @@ class ShardResult:
     stop_message: str | None = None
 
 
-def evaluate_point(
-    space: PointSpace, experiment: Experiment[Any], index: int, secrets: Mapping[str, str], budget: TimeBudget
-) -> Row:
-    """Evaluate one point; an exception it raises becomes its error. `PointInterrupted` passes through."""
-    point = space.point(index)
-    effective = space.effective_config(point)
-    error: tuple[str, str] | None = None
-    trace: str | None = None
-    metrics: Mapping[str, float] = {}
-    output: str | None = None
-    call: Mapping[str, Any] | None = None
-    started = budget.timer()
-    with capture() as captured:
-        try:
-            metrics, output, call = experiment.evaluate_point(experiment.parse_config(effective), secrets)
-        except EvaluationError as exc:
-            # a failed point that still measured something (an LLM call's `attempts`) keeps it
-            metrics = {k: float(v) for k, v in exc.metrics.items()}
-            error, trace = point_error(exc, experiment, secrets), format_exc()
-        except StoreError:
-            raise  # what every point reads is unavailable (transient): the shard fails, for retry
-        except Exception as exc:
-            error, trace = point_error(exc, experiment, secrets), format_exc()
-    duration_ms = (budget.timer() - started) * 1000
-    budget.record(duration_ms)
-    return {
-        "point_index": index,
-        "series": point.series,
-        "repeat": point.repeat,
-        "params": {k: param_text(v) for k, v in point.params.items()},
-        "metrics": metrics,
-        "error": error,
-        "duration_ms": duration_ms,
-        "config_json": canonical_json(effective),
-        "finished_at_ms": time.time_ns() // 1_000_000,
-        # an experiment's own text is written too: a secret it echoes is redacted like an error's
-        "output": redact(output, secrets) if output is not None else None,
-        "call_json": redact(canonical_json(call), secrets) if call is not None else None,
-        "traceback": redact(trace, secrets) if trace is not None else None,
-        "log": redact(captured.text, secrets) if captured.text is not None else None,
-    }
-
-
 def evaluate_points(
     task: ShardTask,
     experiment: Experiment[Any],
     budget: TimeBudget,
     secrets: Mapping[str, str],
     start: int,
-    add: AddPoint,
+    add: AddRow,
     indices: Iterable[int] | None = None,
     add_columns: AddColumns | None = None,
+    *,
+    clock: Clock = wall_clock,
 ) -> str | None:
-    """Evaluate the points from `start` in index order (or those of `indices`), handing each row's
-    columns to `add`, while the budget allows. Returns why it stopped early when a point overran
+    """Evaluate the points from `start` in index order (or those of `indices`), handing each row
+    to `add` (a block of rows to `add_columns`, when given), while the budget allows; rows finish
+    by `clock`. Returns why it stopped early when a point overran
     the budget, else None. An experiment with `run_batch` gets chunks of points (`ShardLoop.chunk`).
 
     The per-point path is lean: shard constants are computed once (`ShardLoop`), and one timer is
     armed for the shard's whole budget, interrupting only a running point (`PointAlarm.inside`)."""
     index = start
     with PointAlarm() as alarm, ShardCapture() as captured:
-        loop = ShardLoop(task, experiment, budget, secrets, add, alarm, captured, add_columns)
+        loop = ShardLoop(task, experiment, budget, RowBuilder(secrets, clock), add, alarm, captured, add_columns)
         alarm.inside = False
         alarm.arm(budget.left_ms())
         try:
@@ -117,39 +71,6 @@ def evaluate_points(
     return None
 
 
-def as_row(  # the columns `add` gets, as the row dict a child process sends its parent
-    point_index: int,
-    series: str,
-    repeat: int,
-    names: Sequence[str],
-    params: Sequence[str],
-    metrics: Mapping[str, float],
-    error: tuple[str, str] | None,
-    duration_ms: float,
-    config_json: str,
-    finished_at_ms: int,
-    output: str | None,
-    call_json: str | None,
-    traceback: str | None,
-    log: str | None,
-) -> Row:
-    return {
-        "point_index": point_index,
-        "series": series,
-        "repeat": repeat,
-        "params": dict(zip(names, params, strict=True)),
-        "metrics": metrics,
-        "error": error,
-        "duration_ms": duration_ms,
-        "config_json": config_json,
-        "finished_at_ms": finished_at_ms,
-        "output": output,
-        "call_json": call_json,
-        "traceback": traceback,
-        "log": log,
-    }
-
-
 def shard_result(task: ShardTask, rows: PointRows, stop_message: str | None, budget: TimeBudget) -> ShardResult:
     """The result of the points run so far: a shard that did not run all its points stops with
     `TIME_BUDGET` and says how many were not run."""
@@ -159,22 +80,23 @@ def shard_result(task: ShardTask, rows: PointRows, stop_message: str | None, bud
         result.stop_code = ErrorCode.TIME_BUDGET
         result.stop_message = (
             f"{stop_message or ''}The time budget ran short after {len(rows)} of {task.points_total} "
-            f"points; {not_run} points were not run (margin {budget.margin_ms:.0f} ms kept for writing results). "
-            + _more_time(task.run_id, budget)
+            f"points; {not_run} {'point was' if not_run == 1 else 'points were'} not run (margin "
+            f"{budget.margin_ms:.0f} ms kept for writing results). "
+            + _more_time(task.run_id, budget, task.points_total)
         )
     return result
 
 
-def _more_time(run_id: str, budget: TimeBudget) -> str:
+def _more_time(run_id: str, budget: TimeBudget, shard_points: int) -> str:
+    """The fix: more time, and a smaller shard_size only where the shard holds more than one point."""
     if budget.fixed_s is None:  # Lambda's clock: the function's timeout is the limit
-        return (
-            "Raise the worker function's timeout (at most 900 s) or use a smaller shard_size, "
-            f"then `sweep retry {run_id}`."
-        )
+        smaller = " or use a smaller shard_size" if shard_points > 1 else ""
+        return f"Raise the worker function's timeout (at most 900 s){smaller}, then `sweep retry {run_id}`."
     more = max(int(budget.fixed_s * 2), int(budget.fixed_s) + 1)
+    smaller = "; or use a smaller shard_size" if shard_points > 1 else " (the shard holds one point)"
     return (
         f"Raise the setting `shard_time_budget_s` (this run: {budget.fixed_s:g} s): "
-        f"`sweep retry {run_id} --set shard_time_budget_s={more}`; or use a smaller shard_size."
+        f"`sweep retry {run_id} --set shard_time_budget_s={more}`{smaller}."
     )
 
 
@@ -183,20 +105,22 @@ def run_points(
     experiment: Experiment[Any],
     budget: TimeBudget,
     secrets: Mapping[str, str],
+    *,
+    clock: Clock = wall_clock,
 ) -> ShardResult:
     """Evaluate the shard's points in index order. A raising point becomes an `error` row and the
     shard goes on; when the budget runs short the shard stops and says how many points were not run.
-    An I/O-bound experiment's points run concurrently (`sweep_worker.concurrent`)."""
+    An I/O-bound experiment's points run concurrently (`sweep_worker.concurrent`). Rows finish by `clock`."""
     rows = PointRows(task.shard_id)
     # The shard's scope: what its points open is closed with it, and their calls end by its deadline,
     # half-way into the grace after the budget (a call cut there is abandoned with its point, not
     # recorded as an error of its config).
     with shard_scope(time.monotonic() + budget.left_ms() / 1000 + grace_s(budget) / 2):
         if experiment.io_bound:
-            stopped = run_concurrently(task, experiment, budget, secrets, rows)
+            stopped = run_concurrently(task, experiment, budget, RowBuilder(secrets, clock), rows.add_row)
         else:
             stopped = evaluate_points(
-                task, experiment, budget, secrets, task.start, rows.add_point, add_columns=rows.add_columns
+                task, experiment, budget, secrets, task.start, rows.add_row, add_columns=rows.add_columns, clock=clock
             )
     return shard_result(task, rows, stopped, budget)
 
@@ -206,38 +130,31 @@ def run_points_isolated(
     experiment: Experiment[Any],
     budget: TimeBudget,
     secrets: Mapping[str, str],
+    *,
+    clock: Clock = wall_clock,
 ) -> ShardResult:
     """`run_points` in child processes (see `sweep_worker.isolate`): a point that kills its process
     becomes an `error` row with error_type `WORKER_CRASHED`, and the shard's other points run."""
     from sweep_worker.isolate import run_isolated
 
-    space = task.point_space()
     rows = PointRows(task.shard_id)
+    build = RowBuilder(secrets, clock)
 
-    def run_from(start: int, emit: Callable[[Row], None]) -> str | None:
-        return evaluate_points(task, experiment, budget, secrets, start, lambda *columns: emit(as_row(*columns)))
+    def run_from(start: int, emit: AddRow) -> str | None:
+        return evaluate_points(task, experiment, budget, secrets, start, emit, clock=clock)
 
-    def on_row(row: Row) -> None:
-        budget.record(row["duration_ms"])
-        rows.add(**row)
+    def on_row(row: PointRow) -> None:
+        budget.record(row.duration_ms)
+        rows.add_row(row)
 
     def on_crash(index: int, how: str, duration_ms: float) -> None:
-        point = space.point(index)
         message = (
             f"the point ended its process ({how}): os._exit, a crash in native code, or running out of "
             "memory. It cannot report an error itself; the shard's other points ran in fresh processes."
         )
-        rows.add(
-            point_index=index,
-            series=point.series,
-            repeat=point.repeat,
-            params={k: param_text(v) for k, v in point.params.items()},
-            metrics={},
-            error=(ErrorCode.WORKER_CRASHED.value, message),
-            duration_ms=duration_ms,
-            config_json=canonical_json(space.effective_config(point)),
-            finished_at_ms=time.time_ns() // 1_000_000,
-        )
+        texts = ShardTexts(task.point_space(), experiment.takes_seed).texts(index)
+        crashed: Evaluated = ({}, (ErrorCode.WORKER_CRASHED.value, message), None, None, None)
+        rows.add_row(build.row(index, texts, crashed, duration_ms, None))
 
     stopped = run_isolated(task.start, task.stop, run_from, on_row, on_crash, lambda: budget.left_ms() / 1000)
     return shard_result(task, rows, stopped, budget)

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sweep_aws.environ import required, settings_ttl
-from sweep_aws.stores import open_store
 from sweep_contracts import environment
 from sweep_contracts.binding import ENDPOINTS_SUFFIX, BoundSecret, local_binding
 from sweep_contracts.errors import SecretUnavailableError
 from sweep_contracts.experiments import Registry
+from sweep_contracts.storage import LocalStore, ObjectStore
 from sweep_worker import logs
 from sweep_worker.runner import Secrets, WorkerDeps, process_event
 
@@ -26,8 +25,9 @@ if TYPE_CHECKING:
 
     from sweep_aws.ssm import SsmSecrets
 
-# boto3 and the SSM provider are imported when a cold start needs them (an S3 store, SSM secrets),
-# not with this module: a local pool process never does (tests/unit/test_cold_start.py).
+# sweep_aws (boto3, the SSM provider) is imported when a cold start needs it (an S3 store, SSM secrets),
+# not with this module: a local pool process never does (tests/functional/test_cold_start.py), and a local-only
+# install has no sweepkit-aws at all (the `aws` extra of sweepkit-worker, issue 23).
 
 logger = logs.configure()
 
@@ -67,16 +67,27 @@ def environment_secrets(names: Sequence[str]) -> Mapping[str, str]:
 def deps_from_environment() -> WorkerDeps:
     """`SWEEP_STORE` says where results go; with `SWEEP_PARAMETER_PREFIX` (on Lambda), experiment
     secrets come from SSM SecureString parameters, else from `SWEEP_SECRET_*` variables."""
-    store = open_store(required(environment.STORE, "the worker does not know where to write results"))
+    store = _open_store(os.environ.get(environment.STORE))
     prefix = os.environ.get(environment.PARAMETER_PREFIX)
     secrets: Secrets = ssm_secrets(prefix) if prefix else environment_secrets
     return WorkerDeps(store=store, registry=Registry.on_demand(), secrets=secrets)
+
+
+def _open_store(uri: str | None) -> ObjectStore:
+    """A local directory without sweep_aws (a local pool); anything else through it."""
+    if uri and not uri.startswith("s3://"):
+        return LocalStore(uri.removeprefix("file://"))
+    from sweep_aws.environ import required
+    from sweep_aws.stores import open_store
+
+    return open_store(required(environment.STORE, "the worker does not know where to write results"))
 
 
 def ssm_secrets(prefix: str, client: SSMClient | None = None) -> SsmSecrets:
     """The secrets of one cold start: its own client, patient with throttling at a fan-out, and a
     cache that the warm invocations of this environment share."""
     from sweep_aws.clients import ssm_secrets_client
+    from sweep_aws.environ import settings_ttl
     from sweep_aws.ssm import SsmSecrets
 
     return SsmSecrets(prefix, client=client or ssm_secrets_client(), ttl_s=settings_ttl())

@@ -23,12 +23,11 @@ import warnings
 from collections.abc import Callable
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from typing import Any
 
 from sweep_worker import capture
+from sweep_worker.row import PointRow
 
-Row = dict[str, Any]
-RunFrom = Callable[[int, Callable[[Row], None]], str | None]
+RunFrom = Callable[[int, Callable[[PointRow], None]], str | None]
 """`run_from(index, emit)`: evaluate points from `index`, `emit` each row; returns a stop message or None."""
 
 _PR_SET_PDEATHSIG = 1
@@ -101,7 +100,7 @@ def run_isolated(
     start: int,
     stop: int,
     run_from: RunFrom,
-    on_row: Callable[[Row], None],
+    on_row: Callable[[PointRow], None],
     on_crash: Callable[[int, str, float], None],
     time_left_s: Callable[[], float],
 ) -> str | None:
@@ -130,7 +129,7 @@ def run_isolated(
 
 
 def _follow(
-    conn: Connection, index: int, on_row: Callable[[Row], None], time_left_s: Callable[[], float], pid: int
+    conn: Connection, index: int, on_row: Callable[[PointRow], None], time_left_s: Callable[[], float], pid: int
 ) -> tuple[int, bool, str | None, float]:
     """Read the child's rows: (the next index, whether it ended normally, its stop message, when
     the last row arrived)."""
@@ -148,4 +147,4 @@ def _follow(
         if kind == "failed":
             raise IsolationError(f"the child process evaluating point {index} failed: {value}")
         on_row(value)
-        index, last_at = int(value["point_index"]) + 1, time.perf_counter()
+        index, last_at = value.point_index + 1, time.perf_counter()

@@ -1,50 +1,28 @@
 """One shard's points in this process, with what is constant over the shard computed once: a point
-at a time, or a chunk at a time for an experiment with `run_batch`. Rows go to `add` column by
-column (`PointRows.add_point`'s signature), never through a per-point dict."""
+at a time, or a chunk at a time for an experiment with `run_batch`. Each point's row is built by
+the shard's `RowBuilder` and goes to `add`; a block of a grid's points goes to `add_columns`
+column-wise (`sweep_worker.columns`), never through a row per point."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
-from traceback import format_exc
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sweep_contracts import redaction
-from sweep_contracts._json import canonical_json
 from sweep_contracts.batch import ConfigBatch
-from sweep_contracts.errors import StoreError
-from sweep_contracts.experiments import BatchAnswers, EvaluationError, Experiment
-from sweep_contracts.outcomes import truncate
+from sweep_contracts.experiments import BatchAnswers, Experiment
 from sweep_contracts.tasks import ShardTask
-from sweep_contracts.validation import problems_from
 from sweep_worker.budget import PointAlarm, TimeBudget
 from sweep_worker.capture import ShardCapture
+from sweep_worker.point import evaluate
+from sweep_worker.row import AddColumns, AddRow, RowBuilder
 from sweep_worker.texts import PointTexts, ShardTexts
-
-AddPoint = Callable[..., None]
-"""`PointRows.add_point`'s signature: one positional argument per column of a point's row."""
-AddColumns = Callable[[int, Mapping[str, Any]], None]
-"""`PointRows.add_columns`: a block of ok rows as Arrow arrays."""
 
 BATCH_POINTS = 4096
 """Most points one `run_batch` call gets. A batch's rows cost ~0.7 ms whatever its size besides
 ~1 µs a point (`sweep_worker.columns`): 4,096 points spread that over more than 1,024 did."""
-
-
-def redact(text: str, secrets: Mapping[str, str]) -> str:
-    """`text` with the value of every secret replaced by its name: an experiment that raises with
-    its API key in the message must not get the key stored in a row, an outcome or a log line.
-    Parts of a key that a cut made before this left at an edge go too (`sweep_contracts.redaction`)."""
-    return redaction.redact(text, secrets)
-
-
-def point_error(exc: BaseException, experiment: Experiment[Any], secrets: Mapping[str, str]) -> tuple[str, str]:
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(f"`{p.field}`: {p.message}" for p in problems_from(exc, experiment.config_fields()))
-        return "ConfigError", truncate(f"the point's effective config is invalid: {problems}")
-    return type(exc).__name__, truncate(redact(str(exc), secrets) or type(exc).__name__)
 
 
 class ShardLoop:
@@ -56,8 +34,8 @@ class ShardLoop:
         task: ShardTask,
         experiment: Experiment[Any],
         budget: TimeBudget,
-        secrets: Mapping[str, str],
-        add: AddPoint,
+        build: RowBuilder,
+        add: AddRow,
         alarm: PointAlarm,
         captured: ShardCapture,
         add_columns: AddColumns | None = None,
@@ -67,7 +45,8 @@ class ShardLoop:
         self.experiment = experiment
         self.validate = experiment.config_model.model_validate
         self.budget = budget
-        self.secrets = secrets
+        self.secrets = build.secrets
+        self.build = build
         self.add = add
         self.alarm = alarm
         self.captured = captured
@@ -75,52 +54,27 @@ class ShardLoop:
     def point(self, index: int, texts: PointTexts | None = None, config: BaseModel | None = None) -> None:
         """Evaluate one point; an exception it raises becomes its error. `PointInterrupted` passes through.
         `config`: its validated config, when known."""
-        series, repeat, names, params, config_json, effective = texts or self.texts.texts(index)
-        if config is None:
+        if texts is None:
+            texts, config = self.texts.point(index)
+        elif config is None:
             config = self.texts.config(index)
-        experiment, secrets, alarm = self.experiment, self.secrets, self.alarm
-        metrics: Mapping[str, float] = {}
-        output: str | None = None
-        call: Mapping[str, Any] | None = None
-        error: tuple[str, str] | None = None
-        trace: str | None = None
+        validate = self.validate if config is not None else functools.partial(self._learned, index)
+        alarm = self.alarm
         started = self.budget.timer()
         try:
             alarm.inside = True
-            if config is None:
-                config = self.validate(effective)
-                self.texts.learn(index, config)
-            metrics, output, call = experiment.evaluate_point(config, secrets)
-        except EvaluationError as exc:
-            # a failed point that still measured something (an LLM call's `attempts`) keeps it
-            metrics = {k: float(v) for k, v in exc.metrics.items()}
-            error, trace = point_error(exc, experiment, secrets), format_exc()
-        except StoreError:
-            raise  # what every point reads is unavailable (transient): the shard fails, for retry
-        except Exception as exc:
-            error, trace = point_error(exc, experiment, secrets), format_exc()
+            result = evaluate(self.experiment, config, texts[5], validate, self.secrets)
         finally:
             alarm.inside = False
         duration_ms = (self.budget.timer() - started) * 1000
         self.budget.record(duration_ms)
-        log = self.captured.take()
-        self.add(
-            index,
-            series,
-            repeat,
-            names,
-            params,
-            metrics,
-            error,
-            duration_ms,
-            config_json,
-            time.time_ns() // 1_000_000,
-            # an experiment's own text is written too: a secret it echoes is redacted like an error's
-            None if output is None else redact(output, secrets),
-            None if call is None else redact(canonical_json(call), secrets),
-            None if trace is None else redact(trace, secrets),
-            None if log is None else redact(log, secrets),
-        )
+        self.add(self.build.row(index, texts, result, duration_ms, self.captured.take()))
+
+    def _learned(self, index: int, effective: Mapping[str, Any]) -> BaseModel:
+        """Point `index`'s config validated, and kept for the points after it (`ShardTexts.learn`)."""
+        config: BaseModel = self.validate(effective)
+        self.texts.learn(index, config)
+        return config
 
     def chunk_size(self) -> int:
         """Points the next `run_batch` call may take: at most `BATCH_POINTS`, and as many as the
@@ -165,15 +119,14 @@ class ShardLoop:
                 self.alarm.inside = False
         duration_ms = (self.budget.timer() - started) * 1000 / max(1, len(valid))
         log = self.captured.take()
-        finished_at_ms = time.time_ns() // 1_000_000
+        finished_at_ms = self.build.now_ms()
         if found is not None and batch is not None and answers is not None and self.add_columns is not None:
             grid, block = found
             answered: Any = answers.columns
             if answered is None:
                 answered = [m for m in answers.rows() if isinstance(m, dict)]
             if answers.columns is not None or len(answered) == len(block):
-                log = None if log is None else redact(log, self.secrets)
-                columns = block.columns(grid, answered, duration_ms, log, finished_at_ms)
+                columns = self.build.columns(grid, block, answered, duration_ms, log, finished_at_ms)
                 self.budget.record(duration_ms, len(block))
                 self.add_columns(len(block), columns)
                 return
@@ -186,12 +139,8 @@ class ShardLoop:
             if not isinstance(metrics, dict):
                 self.point(index, texts, config)
                 continue
-            series, repeat, names, params, config_json, _ = texts
             self.budget.record(duration_ms)
-            self.add(
-                index, series, repeat, names, params, metrics, None, duration_ms, config_json, finished_at_ms,
-                None, None, None, None if log is None else redact(log, self.secrets),
-            )  # fmt: skip
+            self.add(self.build.row(index, texts, (metrics, None, None, None, None), duration_ms, log, finished_at_ms))
             log = None
 
     def _validated(self, index: int, effective: dict[str, Any]) -> Any:

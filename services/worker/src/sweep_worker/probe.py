@@ -37,10 +37,10 @@ def probe_point_cost(task: ShardTask, experiment: Experiment[Any], seconds: floa
     budget = TimeBudget.fixed(seconds, 0)
     started = budget.timer()
     if experiment.run_batch is None:
-        stopped = evaluate_points(task, experiment, budget, {}, 0, PointRows(task.shard_id).add_point, [0])
+        stopped = evaluate_points(task, experiment, budget, {}, 0, PointRows(task.shard_id).add_row, [0])
     else:  # the batch path's own first calls (its column kernels) too
         warm, first_two = PointRows(task.shard_id), task.model_copy(update={"start": 0, "stop": min(2, size)})
-        stopped = evaluate_points(first_two, experiment, budget, {}, 0, warm.add_point, add_columns=warm.add_columns)
+        stopped = evaluate_points(first_two, experiment, budget, {}, 0, warm.add_row, add_columns=warm.add_columns)
     first = budget.timer() - started
     if stopped:  # the first point alone overran the probe: it costs at least that much
         return max(first, seconds)
@@ -48,13 +48,13 @@ def probe_point_cost(task: ShardTask, experiment: Experiment[Any], seconds: floa
     started = budget.timer()
     if experiment.run_batch is None:
         indices = sorted({i * size // count for i in range(count)})
-        evaluate_points(task, experiment, budget, {}, 0, rows.add_point, indices)
+        evaluate_points(task, experiment, budget, {}, 0, rows.add_row, indices)
     else:
         for run in range(RUNS):
             start = run * size // RUNS
             stop = min(size, start + RUN_POINTS)
             part = task.model_copy(update={"start": start, "stop": stop})
-            evaluate_points(part, experiment, budget, {}, start, rows.add_point, add_columns=rows.add_columns)
+            evaluate_points(part, experiment, budget, {}, start, rows.add_row, add_columns=rows.add_columns)
             if not budget.allows_next():
                 break
     elapsed = budget.timer() - started

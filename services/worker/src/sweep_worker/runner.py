@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sweep_contracts import layout
@@ -21,25 +20,20 @@ from sweep_contracts.errors import (
 )
 from sweep_contracts.experiments import Experiment, Registry
 from sweep_contracts.outcomes import ErrorCode, Outcome, delete_quietly, finish_cleanup, read_outcome, record_outcome
-from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import ObjectStore
 from sweep_contracts.tasks import ShardTask, identify_task, parse_task
 from sweep_worker.budget import TimeBudget
 from sweep_worker.evaluate import run_points, run_points_isolated
-from sweep_worker.loop import redact
+from sweep_worker.point import redact
+from sweep_worker.row import Clock, wall_clock
 from sweep_worker.sink import PointRows
 from sweep_worker.started import clear_started, mark_started
 
 log = logging.getLogger("sweep.worker")
 
 Secrets = Callable[[Sequence[str]], Mapping[str, str]]
-Clock = Callable[[], datetime]
 Timer = Callable[[], float]
 """Seconds on a monotonic clock, for how long a point took (`time.perf_counter`)."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _no_secrets(names: Sequence[str]) -> Mapping[str, str]:
@@ -60,7 +54,8 @@ class WorkerDeps:
     store: ObjectStore
     registry: Registry
     secrets: Secrets = _no_secrets
-    clock: Clock = _utcnow
+    clock: Clock = wall_clock
+    """The wall clock: outcomes' times and every row's `finished_at` (tests pass a fixed one)."""
     timer: Timer = time.perf_counter
 
 
@@ -111,7 +106,7 @@ class _ShardFailed(Exception):  # noqa: N818 - internal control flow, never leav
 
 
 def _budget(task: ShardTask, remaining_ms: Callable[[], float] | None, timer: Timer) -> TimeBudget:
-    settings = SystemSettings.resolve(task.settings, source="default")
+    settings = task.settings
     if remaining_ms is not None:
         return TimeBudget(remaining_ms, settings.time_budget_margin_ms, timer)
     return TimeBudget.fixed(settings.shard_time_budget_s, settings.time_budget_margin_ms, timer=timer)
@@ -131,7 +126,7 @@ def _run_shard(
     isolate = isolate or previous_attempt_crashed(task, deps.store)
     run = run_points_isolated if isolate else run_points
     try:
-        result = run(task, experiment, _budget(task, remaining_ms, deps.timer), secrets)
+        result = run(task, experiment, _budget(task, remaining_ms, deps.timer), secrets, clock=deps.clock)
     except StoreError as exc:  # transient: error rows in a `success` would never be retried
         raise _ShardFailed(ErrorCode.STORE_UNAVAILABLE, str(exc)) from exc
     except SweepError as exc:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from sweep_contracts.outcomes import SeriesTally
 from sweep_contracts.schema import clip_log, clip_output, clip_traceback
 from sweep_worker._arrow import numbers, same_text, strings
+from sweep_worker.row import PointRow
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 # pyarrow is imported when a shard writes its rows, not with this module: importing the worker
-# handler stays cheap at a cold start (tests/unit/test_cold_start.py).
+# handler stays cheap at a cold start (tests/functional/test_cold_start.py).
 
 
 MAX_TALLY_SERIES = 1000
@@ -126,46 +128,22 @@ class PointRows:
         traceback: str | None = None,
         log: str | None = None,
     ) -> None:
-        self.add_point(
-            point_index,
-            series,
-            repeat,
-            list(params),
-            list(params.values()),
-            metrics,
-            error,
-            duration_ms,
-            config_json,
-            finished_at_ms,
-            output,
-            call_json,
-            traceback,
-            log,
-        )
+        """A row given column by column (benchmarks and tests write rows of their own this way; the
+        worker's rows come from `RowBuilder.row`)."""
+        row = PointRow(
+            point_index, series, repeat, list(params), list(params.values()), metrics, error, duration_ms,
+            config_json, finished_at_ms, output, call_json, traceback, log,
+        )  # fmt: skip
+        self.add_row(row)
 
-    def add_point(  # one argument per column: the per-point path builds no row dict
-        self,
-        point_index: int,
-        series: str,
-        repeat: int,
-        param_names: Sequence[str],
-        param_texts: Sequence[str],
-        metrics: Mapping[str, float],
-        error: tuple[str, str] | None,
-        duration_ms: float,
-        config_json: str,
-        finished_at_ms: int,
-        output: str | None = None,
-        call_json: str | None = None,
-        traceback: str | None = None,
-        log: str | None = None,
-    ) -> None:
-        """`add` with the parameters as two parallel lists, positionally."""
-        self.point_index.append(point_index)
-        self.series.append(series)
-        self.repeat.append(repeat)
-        self.params.extend(param_names, param_texts)
-        self.metrics.append(metrics)
+    def add_row(self, row: PointRow) -> None:
+        """One point's row, after those added before it."""
+        self.point_index.append(row.point_index)
+        self.series.append(row.series)
+        self.repeat.append(row.repeat)
+        self.params.extend(row.param_names, row.param_texts)
+        self.metrics.append(row.metrics)
+        error = row.error
         if error is None:
             self.status.append("ok")
             self.error_type.append(None)
@@ -176,12 +154,13 @@ class PointRows:
             self.error_type.append(error[0])
             self.error_message.append(error[1])
             self.failed += 1
-        self.duration_ms.append(duration_ms)
-        self.config_json.append(config_json)
-        self.finished_at_ms.append(finished_at_ms)
+        self.duration_ms.append(row.duration_ms)
+        self.config_json.append(row.config_json)
+        self.finished_at_ms.append(row.finished_at_ms)
         # The experiment cuts and flags its own output; this keeps the column bounded regardless.
+        output, traceback, log = row.output, row.traceback, row.log
         self.output.append(None if output is None else clip_output(output)[0])
-        self.call_json.append(call_json)
+        self.call_json.append(row.call_json)
         self.traceback.append(None if traceback is None else clip_traceback(traceback))
         self.log.append(None if log is None else clip_log(log))
 
@@ -237,36 +216,31 @@ class PointRows:
 
 def tally_table(table: pa.Table) -> dict[str, SeriesTally] | None:
     """Per series of a points table: points ok and failed, and per metric the sum and count of
-    its finite values over the ok points."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    series = table.column("series").combine_chunks()
-    ok = pc.equal(table.column("status").combine_chunks(), "ok")
-    points = pa.table({"series": series, "ok": ok.cast(pa.int64())}).group_by("series")
-    counted = points.aggregate([("ok", "sum"), ("ok", "count")]).to_pylist()
-    if len(counted) > MAX_TALLY_SERIES:
+    its finite values over the ok points. Plain Python over the columns' values: pyarrow.compute
+    would cost a worker's first shard ~0.1 s of imports (and pulls pandas in)."""
+    series = table.column("series").to_pylist()
+    ok = [status == "ok" for status in table.column("status").to_pylist()]
+    if len(set(series)) > MAX_TALLY_SERIES:
         return None
-    metrics = table.column("metrics").combine_chunks()
-    # each metric's row, from the map's offsets (pc.list_parent_indices aborts the process on a map array)
-    offsets = metrics.offsets.to_pylist()
-    parents = pa.array([row for row in range(len(metrics)) for _ in range(offsets[row + 1] - offsets[row])], pa.int64())
-    values = pa.table(
-        {"series": series.take(parents), "ok": ok.take(parents), "key": metrics.keys, "value": metrics.items}
-    )
-    values = values.filter(pc.and_(values.column("ok"), pc.is_finite(values.column("value"))))
-    summed = values.group_by(["series", "key"]).aggregate([("value", "sum"), ("value", "count")]).to_pylist()
-    sums: dict[str, dict[str, float]] = {}
-    counts: dict[str, dict[str, int]] = {}
-    for row in summed:
-        sums.setdefault(row["series"], {})[row["key"]] = row["value_sum"]
-        counts.setdefault(row["series"], {})[row["key"]] = row["value_count"]
+    tallies: dict[str, tuple[list[int], dict[str, float], dict[str, int]]] = {}
+    for name, good in zip(series, ok, strict=True):
+        counted = tallies.setdefault(name, ([0, 0], {}, {}))[0]
+        counted[0 if good else 1] += 1
+    row = 0
+    for chunk in table.column("metrics").chunks:
+        # offsets index the chunk's whole key and value children, whatever slice the chunk is
+        offsets, keys, values = chunk.offsets.to_pylist(), chunk.keys.to_pylist(), chunk.items.to_pylist()
+        for i in range(len(chunk)):
+            if ok[row]:
+                _, sums, counts = tallies[series[row]]
+                for key, value in zip(
+                    keys[offsets[i] : offsets[i + 1]], values[offsets[i] : offsets[i + 1]], strict=True
+                ):
+                    if value is not None and math.isfinite(value):
+                        sums[key] = sums.get(key, 0.0) + value
+                        counts[key] = counts.get(key, 0) + 1
+            row += 1
     return {
-        row["series"]: SeriesTally(
-            ok=row["ok_sum"] or 0,
-            failed=row["ok_count"] - (row["ok_sum"] or 0),
-            sums=sums.get(row["series"], {}),
-            counts=counts.get(row["series"], {}),
-        )
-        for row in counted
+        name: SeriesTally(ok=counted[0], failed=counted[1], sums=sums, counts=counts)
+        for name, (counted, sums, counts) in tallies.items()
     }

@@ -97,8 +97,7 @@ class _Grid:
             i, picks[j] = divmod(i, self.radices[j])
         return picks
 
-    def texts(self, i: int, repeat: int, seed: int) -> PointTexts:
-        picks = self.picks(i)
+    def texts(self, picks: list[int], repeat: int, seed: int) -> PointTexts:
         jsons = self.jsons
         parts = [self.fixed[0]]
         for n, j in enumerate(self.slots):
@@ -149,6 +148,19 @@ class ShardTexts:
         seed = self.space.base_seed + repeat if self.takes_seed else None
         return grid.configs.config(grid.picks(i), seed, known=True)
 
+    def point(self, index: int) -> tuple[PointTexts, BaseModel | None]:
+        """`(texts(index), config(index))`, the point located once."""
+        space = self.space
+        k, i, repeat = space.locate(index)
+        grid = self._grids[k]
+        if grid is None or type(space.base_seed) is not int:
+            return self._general(index), None
+        picks = grid.picks(i)
+        texts = grid.texts(picks, repeat, space.base_seed + repeat)
+        if grid.configs is None:
+            return texts, None
+        return texts, grid.configs.config(picks, space.base_seed + repeat if self.takes_seed else None, known=True)
+
     def learn(self, index: int, config: BaseModel) -> None:
         """Keep point `index`'s validated values for the points after it (`configs.GridConfigs.learn`)."""
         k, i, repeat = self.space.locate(index)
@@ -177,7 +189,7 @@ class ShardTexts:
         k, i, repeat = self.space.locate(index)
         grid = self._grids[k]
         if grid is not None and type(self.space.base_seed) is int:
-            return grid.texts(i, repeat, self.space.base_seed + repeat)
+            return grid.texts(grid.picks(i), repeat, self.space.base_seed + repeat)
         return self._general(index)
 
     def _general(self, index: int) -> PointTexts:

@@ -95,8 +95,10 @@ def _client() -> S3Client:
     try:
         import boto3
         from botocore.config import Config
-    except ImportError:  # pragma: no cover - every sweep runtime installs boto3 with sweep-aws
-        raise ValueError("an `s3://` task set needs boto3; install sweep-aws, or use a local file") from None
+    except ImportError:  # pragma: no cover - every sweep runtime installs boto3 with sweepkit-aws
+        raise ValueError(
+            "an `s3://` task set needs boto3: install the `aws` extra (`sweepkit-cli[aws]`), or use a local file"
+        ) from None
     config = Config(
         retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=10, read_timeout=30
     )

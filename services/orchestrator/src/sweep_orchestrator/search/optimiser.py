@@ -41,7 +41,7 @@ def ensure_optuna() -> None:
         raise RequestError(
             "adaptive search needs Optuna, which is not installed here.",
             field="search",
-            hint="install the orchestrator's `search` extra: `pip install 'sweep-orchestrator[search]'`.",
+            hint="install the orchestrator's `search` extra: `pip install 'sweepkit-orchestrator[search]'`.",
         ) from exc
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 

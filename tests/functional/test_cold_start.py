@@ -12,7 +12,11 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 from tests.artifact_scripts import WITHOUT_BYTECODE
+
+pytestmark = pytest.mark.slow  # each test starts a fresh interpreter: not in `make test-fast`
 
 HEAVY = ("boto3", "pyarrow", "pandas", "duckdb")
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,3 +231,26 @@ def test_writing_a_shards_rows_leaves_pyarrow_compute_out() -> None:
     loaded = modules_after_import(statement, ("pyarrow.parquet", "pyarrow.compute", "pandas"))
     # THEN Parquet is written without pyarrow.compute (~0.1 s of a Lambda worker's first shard)
     assert loaded == {"pyarrow.parquet"}
+
+
+NO_PANDAS_SHARD = """
+import sys
+from sweep_contracts.experiments import Registry
+from sweep_contracts.storage import MemoryStore
+from sweep_worker.runner import WorkerDeps, process_event
+from tests.helpers import tasks_for
+
+payload = {"experiment": "synthetic", "config": {"fail_rate": 0.3}, "grid": {"x": [0.1, 0.2, 0.3], "y": [1, 2]}}
+deps = WorkerDeps(store=MemoryStore(), registry=Registry.default())
+assert process_event(tasks_for(payload, "no-pandas").event(0), deps)["status"] == "success"
+print("pandas" in sys.modules)
+"""
+
+
+def test_a_shard_does_not_import_pandas() -> None:
+    # GIVEN pandas installed (the CLI's dependency) WHEN a worker process runs a shard, errors included
+    answer = subprocess.run(
+        [sys.executable, "-c", NO_PANDAS_SHARD], capture_output=True, text=True, timeout=120, check=True
+    )
+    # THEN it never imported pandas
+    assert answer.stdout.strip() == "False"

@@ -9,7 +9,11 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+import pytest
+
 from sweep_cli.local.procpool import Died, Finished, ProcessPool, Result
+
+pytestmark = pytest.mark.slow  # starts process pools: not in `make test-fast`
 
 
 def serve(conn: Connection) -> None:

@@ -25,6 +25,8 @@ from sweep_infra import policies
 from sweep_infra.api import ROUTES
 from sweep_worker.arrow_schema import POINTS_SCHEMA
 
+pytestmark = pytest.mark.slow  # the Pulumi program runs in a subprocess per stack: not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")
 ACCOUNT, REGION = "123456789012", "us-east-1"

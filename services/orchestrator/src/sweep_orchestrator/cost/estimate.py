@@ -4,7 +4,7 @@ the stage lets it run: its cost cap (`max_run_cost_usd`) and the worker's maximu
 One estimate, used by `sweep plan --stage`, by submit (the 202 answer carries it) and by the event-age
 check. The time per point is the request's `expected_point_s` (given, or measured by `sweep plan
 --sample`); without one every shard is assumed to run until the worker's timeout, an upper bound.
-The queueing is `sweep_contracts.queueing`; the prices are `sweep_contracts.prices`, overridable
+The queueing is `sweep_orchestrator.cost.queueing`; the prices are `sweep_contracts.prices`, overridable
 by the stage's `price_*_nusd` settings. Shards under `TINY_SHARD_S` that queue past the workers or
 pass S3's per-prefix request rates are warned about (`tiny_shard_message`).
 """
@@ -21,8 +21,8 @@ from sweep_contracts import prices
 from sweep_contracts.base import Frozen
 from sweep_contracts.errors import LimitExceededError
 from sweep_contracts.planning import ShardPlan
-from sweep_contracts.queueing import Queue
 from sweep_contracts.settings import SystemSettings
+from sweep_orchestrator.cost.queueing import Queue
 
 NANO = 1e-9
 PUTS_PER_SHARD = 3
