@@ -3,9 +3,9 @@
 one lands, a duplicate trigger starts nothing more, and a worker that crashes mid-round leaves its
 trial failed once the reconciler records the shard's failure.
 
-The trigger is not wired to a Lambda yet (docs/search.md, "On a stage"): here it is called as the
-S3 event on `outcomes/` would call it, with a reader of the round's rows that the test supplies
-(pyarrow over the points each outcome vouches for)."""
+The trigger is called as the S3 event on `outcomes/` would call it, with the stage's reader of a
+round (`OutcomeTotals`: the per-series tallies each outcome carries, no Parquet points); a
+pyarrow reader of the points each outcome vouches for checks that both give the same trials."""
 
 from __future__ import annotations
 
@@ -23,15 +23,17 @@ from sweep_contracts import layout
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.search import round_run_id
 from sweep_contracts.storage import ObjectStore
+from sweep_orchestrator import handler
 from sweep_orchestrator.failures import ShardFailure, record_failures
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.search.journal import PointRow, RowsOf, finished_trials, read_rounds
 from sweep_orchestrator.search.optimiser import ask_round
 from sweep_orchestrator.search.rounds import advance, start_search
+from sweep_orchestrator.search.totals import OutcomeTotals
 from sweep_orchestrator.search.trigger import event_keys, on_outcomes
 from sweep_orchestrator.status import read_outcomes
 from sweep_orchestrator.submit import submit_run
-from tests.cloud import WORKER, Stage, make_stage
+from tests.cloud import BUCKET, WORKER, LambdaContext, Stage, make_stage
 
 SEARCH = {
     "experiment": "synthetic",
@@ -48,6 +50,8 @@ SEARCH = {
 
 
 def s3_rows(store: ObjectStore) -> RowsOf:
+    """The points each outcome vouches for, read with pyarrow (the orchestrator has none)."""
+
     def rows_of(run_id: str, metric: str) -> list[PointRow]:
         found = []
         for outcome in read_outcomes(store, run_id).values():
@@ -61,11 +65,16 @@ def s3_rows(store: ObjectStore) -> RowsOf:
     return rows_of
 
 
-def s3_event(*keys: str) -> dict[str, Any]:
+def s3_event(*keys: str, bucket: str = BUCKET) -> dict[str, Any]:
     """An S3 event notification (ObjectCreated) naming `keys`, URL-encoded as S3 sends them."""
     from urllib.parse import quote_plus
 
-    return {"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": quote_plus(k, safe="/")}}} for k in keys]}
+    return {
+        "Records": [
+            {"eventSource": "aws:s3", "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(k, safe="/")}}}
+            for k in keys
+        ]
+    }
 
 
 @pytest.fixture
@@ -81,7 +90,7 @@ def runtime(stage: Stage) -> Runtime:
 def trigger(stage: Stage, run_id: str) -> str:
     """Every outcome of `run_id` announced, as S3 would; answers what the trigger did."""
     keys = event_keys(s3_event(*stage.object_keys(layout.outcomes_prefix(run_id))))
-    steps = on_outcomes(runtime(stage), keys, s3_rows(stage.store))
+    steps = on_outcomes(runtime(stage), keys, OutcomeTotals(stage.store))
     return steps["cloud-search"].kind
 
 
@@ -94,7 +103,7 @@ def test_rounds_advance_on_the_last_outcome_once_under_duplicate_triggers(stage:
     rt = runtime(stage)
     # GIVEN a search submitted to the stage, its first round handed to the worker
     search, existing = start_search(SEARCH, rt)
-    assert (existing, advance(rt, search, s3_rows(stage.store)).kind) == (False, "started")
+    assert (existing, advance(rt, search, OutcomeTotals(stage.store)).kind) == (False, "started")
     first = stage.invokes.take(WORKER)
     assert [t["run_id"] for t in first] == [round_run_id("cloud-search", 0)] * 4
     # every task carries its trial's full config: the grid of its trial, nothing to look up
@@ -115,7 +124,7 @@ def test_rounds_advance_on_the_last_outcome_once_under_duplicate_triggers(stage:
     assert not stage.store.exists(layout.manifest_key(round_run_id("cloud-search", 2)))
     # AND a trigger that read the journal before round 2's manifest was written (a true race)
     # asks the same trials and is answered with the existing run (create-if-absent): nothing more runs
-    rounds = read_rounds(stage.store, search, s3_rows(stage.store))[:1]
+    rounds = read_rounds(stage.store, search, OutcomeTotals(stage.store))[:1]
     late = search.request.round_request("cloud-search", 1, ask_round(search, finished_trials(rounds), 1))
     result, _ = submit_run(late.model_dump(mode="json", exclude_none=True), rt)
     assert (result.existing, result.run_id, stage.invokes.take(WORKER)) == (True, round_run_id("cloud-search", 1), [])
@@ -124,7 +133,7 @@ def test_rounds_advance_on_the_last_outcome_once_under_duplicate_triggers(stage:
 def test_a_worker_crash_mid_round_fails_its_trial_and_the_search_goes_on(stage: Stage) -> None:
     rt = runtime(stage)
     search, _ = start_search(SEARCH, rt)
-    advance(rt, search, s3_rows(stage.store))
+    advance(rt, search, OutcomeTotals(stage.store))
     deliver(stage, stage.invokes.take(WORKER))
     assert trigger(stage, round_run_id("cloud-search", 0)) == "started"
     second = stage.invokes.take(WORKER)
@@ -136,7 +145,42 @@ def test_a_worker_crash_mid_round_fails_its_trial_and_the_search_goes_on(stage: 
     record_failures(stage.store, round_run_id("cloud-search", 1), [crashed], datetime.now(UTC))
     # THEN the next round starts, and its optimiser was told the crashed trial as failed
     assert trigger(stage, round_run_id("cloud-search", 1)) == "started"
-    rounds = read_rounds(stage.store, search, s3_rows(stage.store))
+    rounds = read_rounds(stage.store, search, OutcomeTotals(stage.store))
     assert [(t.number, t.state) for t in rounds[1].trials] == [(4, "complete"), (5, "fail"), (6, "complete"),
                                                                (7, "complete")]  # fmt: skip
     assert json.loads(json.dumps([t.state for t in rounds[2].trials])) == ["running"] * 4
+
+
+def test_a_trials_value_from_the_outcomes_tallies_is_the_one_from_its_parquet_rows(stage: Stage) -> None:
+    rt = runtime(stage)
+    # GIVEN a round whose points vary within each trial (noise), one shard's points half failed
+    search, _ = start_search({**SEARCH, "config": {"noise": 0.3}}, rt)
+    advance(rt, search, OutcomeTotals(stage.store))
+    tasks = stage.invokes.take(WORKER)
+    deliver(stage, tasks)
+    # WHEN the journal reads the round from the outcomes' tallies and from the Parquet rows
+    by_tally = read_rounds(stage.store, search, OutcomeTotals(stage.store))[0].trials
+    by_rows = read_rounds(stage.store, search, s3_rows(stage.store))[0].trials
+    # THEN every trial has the same state, point count and mean objective
+    assert [(t.number, t.state, t.points_ok) for t in by_tally] == [(t.number, t.state, t.points_ok) for t in by_rows]
+    assert all(t.state == "complete" for t in by_rows)
+    assert [t.value for t in by_tally] == pytest.approx([t.value for t in by_rows], rel=1e-12, abs=1e-15)
+    assert len({t.value for t in by_rows}) == 4
+
+
+def test_the_orchestrators_handler_takes_the_s3_event_and_starts_the_next_round_once(stage: Stage) -> None:
+    rt = runtime(stage)
+    search, _ = start_search(SEARCH, rt)
+    advance(rt, search, OutcomeTotals(stage.store))
+    deliver(stage, stage.invokes.take(WORKER))
+    event = s3_event(*stage.object_keys(layout.outcomes_prefix(round_run_id("cloud-search", 0))))
+    # GIVEN the same outcomes announced by another bucket's notification  THEN nothing is advanced
+    assert handler.handler(s3_event(*event_keys(event), bucket="other"), LambdaContext()) == {"searches": {}}
+    # WHEN the round's outcomes are announced to the orchestrator's entry point, twice
+    answers = [handler.handler(event, LambdaContext()) for _ in range(2)]
+    # THEN the first starts round 2 and the second finds it running: its four shards handed over once
+    assert answers == [
+        {"searches": {"cloud-search": {"step": "started", "round": 1}}},
+        {"searches": {"cloud-search": {"step": "waiting", "round": 1}}},
+    ]
+    assert sorted(t["shard_id"] for t in stage.invokes.take(WORKER)) == [0, 1, 2, 3]

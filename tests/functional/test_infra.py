@@ -338,13 +338,41 @@ def test_the_stage_logs_access_and_throttles(stack: str) -> None:
 
 
 def test_only_this_api_may_invoke_the_orchestrator(stack: str) -> None:
-    (permission,) = resources(stack, "aws:lambda/permission:Permission")
+    # beside the results bucket's outcome notifications (test_outcomes_that_land_are_announced_…)
+    (permission,) = resources(
+        stack, "aws:lambda/permission:Permission", lambda r: r["inputs"]["principal"] != "s3.amazonaws.com"
+    )
     assert permission["inputs"] == {
         "action": "lambda:InvokeFunction",
         "function": f"sweep-{stack}-orchestrator",
         "principal": "apigateway.amazonaws.com",
         "sourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:abc123/*/*",
     }
+
+
+def test_outcomes_that_land_are_announced_to_the_orchestrator_by_this_bucket_only(stack: str) -> None:
+    # GIVEN the stack  THEN S3 may invoke the orchestrator for the results bucket, from this account
+    (permission,) = resources(
+        stack, "aws:lambda/permission:Permission", lambda r: r["inputs"]["principal"] == "s3.amazonaws.com"
+    )
+    assert permission["inputs"] == {
+        "action": "lambda:InvokeFunction",
+        "function": f"sweep-{stack}-orchestrator",
+        "principal": "s3.amazonaws.com",
+        "sourceArn": f"arn:aws:s3:::sweep-{stack}-results-a1b2c3",
+        "sourceAccount": ACCOUNT,
+    }
+    # AND the bucket announces every outcome file created, to the orchestrator
+    (notification,) = resources(stack, "aws:s3/bucketNotification:BucketNotification")
+    assert notification["inputs"]["bucket"] == f"sweep-{stack}-results-id"  # the mocks' id of the bucket
+    assert notification["inputs"]["lambdaFunctions"] == [
+        {
+            "events": ["s3:ObjectCreated:*"],
+            "filterPrefix": "outcomes/",
+            "filterSuffix": ".parquet",
+            "lambdaFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator",
+        }
+    ]
 
 
 # --- IAM -----------------------------------------------------------------------------------------
@@ -441,6 +469,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
+        },
+        "ReadSearches": {  # the round trigger reads the search an outcome's round belongs to
+            "Sid": "ReadSearches",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket}/searches/run_id=*/search.json"],
         },
         "CreateManifests": {  # put-if-absent only: a standing manifest is never replaced (issue 22)
             "Sid": "CreateManifests",

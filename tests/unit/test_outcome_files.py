@@ -15,7 +15,7 @@ import pytest
 
 from sweep_contracts import layout
 from sweep_contracts.errors import ParquetFormatError, StoreError
-from sweep_contracts.outcomes import ErrorCode, Outcome
+from sweep_contracts.outcomes import ErrorCode, Outcome, SeriesTally
 from sweep_contracts.schema import OUTCOMES_TABLE
 from sweep_contracts.storage import MemoryStore
 from sweep_orchestrator.status import read_outcomes
@@ -123,3 +123,16 @@ def test_an_error_message_with_a_lone_surrogate_is_stored_visibly() -> None:
     data = outcome.to_parquet()
     assert Outcome.from_parquet(data, "r-1").error_message == "body 42 \\ud800 data-\\udcff.csv"
     assert pq.read_table(io.BytesIO(data)).column("error_message").to_pylist() == ["body 42 \\ud800 data-\\udcff.csv"]
+
+
+def test_an_outcome_carries_its_per_series_tally_and_old_files_still_read() -> None:
+    # GIVEN an outcome with its points summed per series (what a search's trigger reads)
+    tally = {"t00001": SeriesTally(ok=3, failed=1, sums={"score": 1.5}, counts={"score": 3})}
+    tallied = OUTCOME.model_copy(update={"series": tally})
+    # WHEN it is written and read back by sweep's reader and by pyarrow
+    data = tallied.to_parquet()
+    # THEN the tally survives, in its own column beside the outcomes table's
+    assert Outcome.from_parquet(data, "golden-run").series == tally
+    assert pq.read_table(io.BytesIO(data)).column_names == [*OUTCOMES_TABLE.column_names, "series_json"]
+    # AND a file written before the tally existed (the golden one) reads with no tally
+    assert Outcome.from_parquet(GOLDEN.read_bytes(), "golden-run").series is None

@@ -3,6 +3,7 @@ which outcome keys the stage's trigger reads as a round's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,11 +11,15 @@ import pytest
 
 from sweep_contracts import layout
 from sweep_contracts.errors import RequestError
+from sweep_contracts.outcomes import ErrorCode
+from sweep_contracts.search import round_run_id
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
 from sweep_orchestrator.dispatch import RecordingDispatcher
+from sweep_orchestrator.failures import ShardFailure, record_failures
 from sweep_orchestrator.runtime import Runtime
-from sweep_orchestrator.search.rounds import advance, start_search
+from sweep_orchestrator.search.journal import read_rounds
+from sweep_orchestrator.search.rounds import advance, spent_usd, start_search
 from sweep_orchestrator.search.trigger import event_keys, searches_of
 
 START = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -86,3 +91,34 @@ def test_the_trigger_reads_outcome_keys_of_round_runs_only() -> None:
         "points/run_id=other-r001/shard=00000.parquet",
     )]}  # fmt: skip
     assert searches_of(event_keys(event)) == ["study-7"]
+
+
+def test_the_cost_budget_ends_a_search_on_a_stage_before_a_round_that_would_pass_it() -> None:
+    # GIVEN a round's worst-case cost on a stage, measured on a search without a cost budget
+    probe, _ = runtime()
+    probe = replace(probe, on_lambda=True)
+    search, _ = start_search(payload(), probe)
+    advance(probe, search, no_rows)
+    cost = spent_usd(probe, read_rounds(probe.store, search, no_rows))
+    assert cost > 0
+    # WHEN the budget covers one round and a half
+    rt, dispatcher = runtime()
+    rt = replace(rt, on_lambda=True)
+    search, _ = start_search(payload(budget={"trials": 8, "cost_usd": cost * 1.5}), rt)
+    # THEN the first round starts
+    assert advance(rt, search, no_rows).kind == "started"
+    assert len(dispatcher.events) == 4
+    # AND once it is done, the second is refused: it would pass the budget
+    failed = [ShardFailure(n, 1, 1, ErrorCode.WORKER_CRASHED, "died") for n in range(4)]
+    record_failures(rt.store, round_run_id("rounds-1", 0), failed, START)
+    step = advance(rt, search, no_rows)
+    assert (step.kind, step.reason, len(dispatcher.events)) == (
+        "done",
+        f"round 2 would bring the worst-case cost to ${2 * cost:.4f}, over the budget of ${cost * 1.5:g}",
+        4,
+    )
+    # AND a budget below one round starts none; off a stage (the local pool) it is not checked
+    rt, dispatcher = runtime()
+    search, _ = start_search(payload(budget={"trials": 8, "cost_usd": cost / 2}), replace(rt, on_lambda=True))
+    assert (advance(replace(rt, on_lambda=True), search, no_rows).kind, dispatcher.events) == ("done", [])
+    assert advance(rt, search, no_rows).kind == "started"

@@ -90,6 +90,7 @@ SUCCESS_OUTCOMES = "outcomes/run_id=*/status=success/*"
 FAILURE_OUTCOMES = "outcomes/run_id=*/status=failure/*"
 STARTED_MARKERS = "started/run_id=*/shard=*/*.json"
 MANIFESTS = "runs/run_id=*/manifest.json"
+SEARCH_RECORDS = "searches/run_id=*/search.json"
 DISPATCH_RECORDS = "runs/run_id=*/dispatched.json"
 POINTS_FILES = "points/run_id=*/shard=*.parquet"
 _CREATE_ONLY = {"Null": {"s3:if-none-match": "false"}}
@@ -178,6 +179,13 @@ def orchestrator_policy(
                 "Effect": "Allow",
                 "Action": ["s3:GetObject"],
                 "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
+            },
+            {
+                # the round trigger (an S3 notification of outcomes) reads the search they belong to
+                "Sid": "ReadSearches",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/{SEARCH_RECORDS}"],
             },
             {
                 # submit creates a manifest with If-None-Match: a PUT without it is not allowed, so

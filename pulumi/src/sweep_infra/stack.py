@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from sweep_contracts import environment, outputs
+from sweep_contracts import environment, layout, outputs
 from sweep_contracts.settings import SECRETS_PATH
 from sweep_infra import policies
 from sweep_infra.api import HttpApi, HttpApiArgs
@@ -137,6 +137,7 @@ class SweepStack(pulumi.ComponentResource):
         functions = self._functions(config, artifacts, storage, names)
         self._async_invokes(config, functions)
         api = self._api(config, functions)
+        self._round_trigger(config, storage, functions)
         self.outputs: dict[str, pulumi.Input[str]] = {
             outputs.API_URL: api.url,
             outputs.REGION: config.region,
@@ -342,6 +343,35 @@ class SweepStack(pulumi.ComponentResource):
                 tags=config.tags,
             ),
             self._child,
+        )
+
+    def _round_trigger(self, config: StackConfig, storage: Storage, functions: Functions) -> None:
+        """Every outcome that lands is announced to the orchestrator, which starts a search's next
+        round when its current round's last outcome is in (docs/search.md, "On a stage"). S3 may
+        invoke it for this bucket only, from this account (a bucket ARN names no account)."""
+        prefix, bucket, function = config.prefix, storage.results.bucket, functions.orchestrator.function
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        allow = aws.lambda_.Permission(
+            f"{prefix}-outcomes-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="s3.amazonaws.com",
+            source_arn=bucket.arn,
+            source_account=account,
+            opts=self._child,
+        )
+        aws.s3.BucketNotification(
+            f"{prefix}-outcomes-notification",
+            bucket=bucket.id,
+            lambda_functions=[
+                aws.s3.BucketNotificationLambdaFunctionArgs(
+                    lambda_function_arn=function.arn,
+                    events=["s3:ObjectCreated:*"],
+                    filter_prefix=f"{layout.OUTCOMES}/",
+                    filter_suffix=".parquet",
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[allow]),
         )
 
     def _results_key(self, config: StackConfig, child: pulumi.ResourceOptions) -> pulumi.Input[str] | None:

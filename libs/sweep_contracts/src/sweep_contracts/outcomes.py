@@ -11,6 +11,7 @@ The write protocol (`record_outcome`) keeps that true under at-least-once delive
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +25,7 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.errors import ParquetFormatError
 from sweep_contracts.layout import OutcomeStatus
 from sweep_contracts.names import RUN_ID_PATTERN
-from sweep_contracts.schema import OUTCOMES_TABLE
+from sweep_contracts.schema import OUTCOMES_TABLE, OUTCOMES_TALLIED
 from sweep_contracts.storage import ObjectStore
 
 MAX_ERROR_MESSAGE = 2000
@@ -66,6 +67,20 @@ def truncate(text: str, limit: int = MAX_ERROR_MESSAGE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class SeriesTally(Frozen):
+    """One series' points in a shard, summed: what a search's trigger reads of a round without
+    reading its Parquet points (the orchestrator holds no pyarrow; docs/search.md)."""
+
+    ok: int = Field(default=0, ge=0)
+    """Points that returned metrics."""
+    failed: int = Field(default=0, ge=0)
+    """Points that raised."""
+    sums: dict[str, float] = Field(default_factory=dict)
+    """Per metric, the sum of its finite values over the ok points."""
+    counts: dict[str, int] = Field(default_factory=dict)
+    """Per metric, how many ok points gave it a finite value."""
+
+
 class Outcome(Frozen):
     """One row of the `outcomes` table, plus the run it belongs to (a partition key)."""
 
@@ -83,6 +98,9 @@ class Outcome(Frozen):
     duration_ms: float = Field(ge=0)
     request_id: str | None = None
     execution: str | None = Field(default=None, pattern=layout.EXECUTION_PATTERN)
+    series: dict[str, SeriesTally] | None = Field(default=None, exclude=True)
+    """The points this outcome vouches for, summed per series (column `series_json`); None in
+    outcomes written before it existed and in those that vouch for no rows."""
 
     @property
     def key(self) -> str:
@@ -108,7 +126,11 @@ class Outcome(Frozen):
         row = self.model_dump(exclude={"run_id"})
         row["error_code"] = self.error_code.value if self.error_code else None
         row["error_message"] = truncate(self.error_message) if self.error_message else None
-        return write_flat(OUTCOMES_TABLE, [row])
+        if self.series is None:
+            return write_flat(OUTCOMES_TABLE, [row])
+        tallies = {name: tally.model_dump() for name, tally in self.series.items()}
+        row["series_json"] = json.dumps(tallies, sort_keys=True, allow_nan=False)
+        return write_flat(OUTCOMES_TALLIED, [row])
 
     @classmethod
     def from_parquet(cls, data: bytes, run_id: str) -> Outcome:
@@ -116,9 +138,12 @@ class Outcome(Frozen):
         rows = read_flat(data)
         if len(rows) != 1:
             raise ParquetFormatError(f"an outcome file holds one row; this one holds {len(rows)}.")
+        row = dict(rows[0])
+        series = row.pop("series_json", None)  # absent from outcomes written before the column
         try:
-            return cls.model_validate({**rows[0], "run_id": run_id})
-        except ValidationError as exc:
+            tallies = json.loads(series) if series is not None else None
+            return cls.model_validate({**row, "series": tallies, "run_id": run_id})
+        except (ValidationError, ValueError) as exc:
             raise ParquetFormatError(f"this Parquet file does not hold an outcome: {exc}") from exc
 
     @classmethod
@@ -137,6 +162,7 @@ class Outcome(Frozen):
         points_failed: int = 0,
         request_id: str | None = None,
         execution: str | None = None,
+        series: dict[str, SeriesTally] | None = None,
     ) -> Outcome:
         return cls(
             run_id=run_id,
@@ -153,6 +179,7 @@ class Outcome(Frozen):
             duration_ms=max(0.0, (finished_at - started_at).total_seconds() * 1000),
             request_id=request_id,
             execution=execution,
+            series=series,
         )
 
 

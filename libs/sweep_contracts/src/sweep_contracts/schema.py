@@ -140,6 +140,18 @@ OUTCOMES_TABLE = Table(
     partition_keys=("run_id", "status"),
 )
 
+OUTCOMES_TALLIED = Table(
+    name="outcomes",
+    columns=(
+        *OUTCOMES_TABLE.columns,
+        Column("series_json", "string", True, "per series: points ok and failed, sum and count of each metric"),
+    ),
+    partition_keys=OUTCOMES_TABLE.partition_keys,
+)
+"""An outcome file that carries its points' per-series tally (`Outcome.series`): the outcomes
+table's columns and one more, which neither the catalog nor the query views read (files without
+it, written before it or with no tally, are byte for byte what they were)."""
+
 
 def clip_output(text: str) -> tuple[str, bool]:
     """`text` cut at OUTPUT_LIMIT characters, and whether it was cut."""

@@ -212,6 +212,7 @@ def process_event(
                 duration_ms=(finished - started).total_seconds() * 1000,
                 request_id=request_id,
                 execution=rows.execution,
+                series=rows.tally(),
             )
             recorded = record_outcome(deps.store, outcome)
             # a success stands: nothing is left to isolate, so a dead execution's marker goes too
@@ -233,6 +234,7 @@ def process_event(
         finished_at=deps.clock(),
         request_id=request_id,
         execution=failure.rows.execution if failure.rows is not None else None,
+        series=failure.rows.tally() if failure.rows is not None else None,
     )
     recorded = record_outcome(deps.store, outcome)
     if marked:

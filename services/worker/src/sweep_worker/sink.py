@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from sweep_contracts.outcomes import SeriesTally
 from sweep_contracts.schema import clip_log, clip_output, clip_traceback
 from sweep_worker._arrow import numbers, same_text, strings
 from sweep_worker.row import PointRow
@@ -16,6 +18,10 @@ if TYPE_CHECKING:
 # pyarrow is imported when a shard writes its rows, not with this module: importing the worker
 # handler stays cheap at a cold start (tests/functional/test_cold_start.py).
 
+
+MAX_TALLY_SERIES = 1000
+"""A shard with more series than this writes no per-series tally in its outcome (it would make the
+outcome file large); a search's round has one series per trial, far fewer."""
 
 DICTIONARY_COLUMNS = [
     "series",
@@ -202,3 +208,39 @@ class PointRows:
         buffer = io.BytesIO()
         pq.write_table(self.to_table(), buffer, compression="zstd", use_dictionary=DICTIONARY_COLUMNS)
         return buffer.getvalue()
+
+    def tally(self) -> dict[str, SeriesTally] | None:
+        """The rows summed per series (`SeriesTally`), for the outcome; None past MAX_TALLY_SERIES."""
+        return tally_table(self.to_table())
+
+
+def tally_table(table: pa.Table) -> dict[str, SeriesTally] | None:
+    """Per series of a points table: points ok and failed, and per metric the sum and count of
+    its finite values over the ok points. Plain Python over the columns' values: pyarrow.compute
+    would cost a worker's first shard ~0.1 s of imports (and pulls pandas in)."""
+    series = table.column("series").to_pylist()
+    ok = [status == "ok" for status in table.column("status").to_pylist()]
+    if len(set(series)) > MAX_TALLY_SERIES:
+        return None
+    tallies: dict[str, tuple[list[int], dict[str, float], dict[str, int]]] = {}
+    for name, good in zip(series, ok, strict=True):
+        counted = tallies.setdefault(name, ([0, 0], {}, {}))[0]
+        counted[0 if good else 1] += 1
+    row = 0
+    for chunk in table.column("metrics").chunks:
+        # offsets index the chunk's whole key and value children, whatever slice the chunk is
+        offsets, keys, values = chunk.offsets.to_pylist(), chunk.keys.to_pylist(), chunk.items.to_pylist()
+        for i in range(len(chunk)):
+            if ok[row]:
+                _, sums, counts = tallies[series[row]]
+                for key, value in zip(
+                    keys[offsets[i] : offsets[i + 1]], values[offsets[i] : offsets[i + 1]], strict=True
+                ):
+                    if value is not None and math.isfinite(value):
+                        sums[key] = sums.get(key, 0.0) + value
+                        counts[key] = counts.get(key, 0) + 1
+            row += 1
+    return {
+        name: SeriesTally(ok=counted[0], failed=counted[1], sums=sums, counts=counts)
+        for name, (counted, sums, counts) in tallies.items()
+    }

@@ -7,9 +7,9 @@ else records a trial, so what the optimiser is told is always what the store say
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import JsonValue
 
@@ -33,6 +33,51 @@ class PointRow:
 
 RowsOf = Callable[[str, str], Sequence[PointRow]]
 """`rows_of(run_id, metric)`: the run's point rows with the metric's value (None where it has none)."""
+
+
+@dataclass(frozen=True)
+class SeriesTotal:
+    """What the journal needs of one trial's points: how many gave a finite objective and their
+    sum, how many did not (failed, or gave no finite value), and the values when a reader has them."""
+
+    count: int = 0
+    total: float = 0.0
+    failed: int = 0
+    values: tuple[float, ...] = ()
+
+
+class TotalsOf(Protocol):
+    """A reader that sums a run's points per series itself (the stage's reads the outcomes'
+    tallies: `sweep_orchestrator.search.totals`)."""
+
+    def totals(self, run_id: str, metric: str) -> Mapping[str, SeriesTotal]:
+        """Per series of the run, its points' objective summed."""
+        ...
+
+
+Reader = RowsOf | TotalsOf
+"""Where a round's trial values come from: point rows (the local store) or per-series totals."""
+
+
+def totals_from_rows(rows: Iterable[PointRow]) -> dict[str, SeriesTotal]:
+    """The rows summed per series, in row order (the mean is the same float as the values' mean)."""
+    values: dict[str, list[float]] = {}
+    failed: dict[str, int] = {}
+    for row in rows:
+        if row.ok and row.value is not None and math.isfinite(row.value):
+            values.setdefault(row.series, []).append(row.value)
+        else:
+            failed[row.series] = failed.get(row.series, 0) + 1
+    return {
+        series: SeriesTotal(len(got := values.get(series, [])), sum(got), failed.get(series, 0), tuple(got))
+        for series in {**values, **failed}
+    }
+
+
+def read_totals(reader: Reader, run_id: str, metric: str) -> Mapping[str, SeriesTotal]:
+    if callable(reader):
+        return totals_from_rows(reader(run_id, metric))
+    return reader.totals(run_id, metric)
 
 
 @dataclass(frozen=True)
@@ -81,7 +126,7 @@ def trial_params(manifest: RunManifest, search: SearchManifest) -> dict[int, dic
 
 
 def read_round(
-    store: ObjectStore, search: SearchManifest, number: int, rows_of: RowsOf, manifest: RunManifest
+    store: ObjectStore, search: SearchManifest, number: int, rows_of: Reader, manifest: RunManifest
 ) -> RoundRecord:
     run_id = round_run_id(search.run_id, number)
     status = run_status(store, run_id, manifest)
@@ -89,26 +134,20 @@ def read_round(
     if not status.done:
         running = [TrialRecord(n, number, p, "running") for n, p in sorted(params.items())]
         return RoundRecord(number, run_id, status, running)
-    values: dict[str, list[float]] = {}
-    failed: dict[str, int] = {}
-    for row in rows_of(run_id, search.objective.metric):
-        if row.ok and row.value is not None and math.isfinite(row.value):
-            values.setdefault(row.series, []).append(row.value)
-        else:
-            failed[row.series] = failed.get(row.series, 0) + 1
+    totals = read_totals(rows_of, run_id, search.objective.metric)
     expected = search.request.trial_points
     trials = []
     for n, p in sorted(params.items()):
-        series = f"t{n:05d}"
-        got = values.get(series, [])
-        if len(got) == expected and not failed.get(series):
-            trials.append(TrialRecord(n, number, p, "complete", sum(got) / len(got), tuple(got), len(got), expected))
+        got = totals.get(f"t{n:05d}", SeriesTotal())
+        if got.count == expected and not got.failed:
+            mean = got.total / got.count
+            trials.append(TrialRecord(n, number, p, "complete", mean, got.values, got.count, expected))
         else:
-            trials.append(TrialRecord(n, number, p, "fail", None, tuple(got), len(got), expected))
+            trials.append(TrialRecord(n, number, p, "fail", None, got.values, got.count, expected))
     return RoundRecord(number, run_id, status, trials)
 
 
-def read_rounds(store: ObjectStore, search: SearchManifest, rows_of: RowsOf) -> list[RoundRecord]:
+def read_rounds(store: ObjectStore, search: SearchManifest, rows_of: Reader) -> list[RoundRecord]:
     """Every round the store holds, in order: they are numbered from 0 without gaps, since a round
     starts only once the one before it is done."""
     rounds: list[RoundRecord] = []

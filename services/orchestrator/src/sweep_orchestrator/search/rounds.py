@@ -28,7 +28,7 @@ from sweep_contracts.search import (
 from sweep_contracts.storage import ObjectStore
 from sweep_orchestrator.runs import delete_run, differences
 from sweep_orchestrator.runtime import Runtime
-from sweep_orchestrator.search.journal import RoundRecord, RowsOf, finished_trials, read_rounds
+from sweep_orchestrator.search.journal import Reader, RoundRecord, finished_trials, read_rounds
 from sweep_orchestrator.search.optimiser import ask_round
 from sweep_orchestrator.submit import SubmitResult, new_run_id, prepare, run_estimate, submit_run
 
@@ -233,7 +233,7 @@ def spent_usd(rt: Runtime, rounds: list[RoundRecord]) -> float:
     return total
 
 
-def advance(rt: Runtime, search: SearchManifest, rows_of: RowsOf, *, now: datetime | None = None) -> Step:
+def advance(rt: Runtime, search: SearchManifest, rows_of: Reader, *, now: datetime | None = None) -> Step:
     """One step: start the next round if the last one is done and budget is left."""
     spec = search.request.search
     rounds = read_rounds(rt.store, search, rows_of)

@@ -6,8 +6,12 @@ together). Each trigger only calls `rounds.advance`, which starts the next round
 one is done; a round's run id and request are functions of the search and the rows before it,
 and its manifest is created only if absent, so however many triggers run, a round starts once.
 
-Not wired to a Lambda yet: the orchestrator holds no pyarrow, and the reader of a round's rows on
-a stage (`RowsOf`) is still to be built (docs/search.md, "On a stage")."""
+On a stage the reader of a round is `sweep_orchestrator.search.totals.OutcomeTotals` (the
+outcomes' per-series tallies: the orchestrator holds no pyarrow), and the orchestrator's handler
+takes the S3 event (`sweep_orchestrator.handler`). The event is trusted with nothing: its keys
+only say which searches to look at, and each step reads the store and starts a round only when
+the store says the last one is done, so a forged or repeated event does no more than a real one.
+The bucket notification in Pulumi is still to be built (docs/search.md, "On a stage")."""
 
 from __future__ import annotations
 
@@ -19,19 +23,33 @@ from urllib.parse import unquote_plus
 from sweep_contracts import layout
 from sweep_contracts.search import SearchManifest
 from sweep_orchestrator.runtime import Runtime
-from sweep_orchestrator.search.journal import RowsOf
+from sweep_orchestrator.search.journal import Reader
 from sweep_orchestrator.search.rounds import Step, advance
 
 _ROUND = re.compile(r"^(?P<search>[a-z0-9][a-z0-9-]{2,57})-r(?P<round>\d{3})$")
 
 
-def event_keys(event: Mapping[str, Any]) -> list[str]:
-    """The object keys an S3 event notification names (URL-encoded in the event)."""
+def is_s3_event(event: Mapping[str, Any]) -> bool:
+    """Whether `event` is an S3 event notification (every record from `aws:s3`)."""
+    records = event.get("Records")
+    return (
+        bool(records)
+        and isinstance(records, list)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records)
+    )
+
+
+def event_keys(event: Mapping[str, Any], bucket: str | None = None, prefix: str = "") -> list[str]:
+    """The object keys an S3 event notification names (URL-encoded in the event); given `bucket`
+    and `prefix` (a store's), only keys of that bucket under that prefix, relative to it."""
     keys = []
     for record in event.get("Records") or ():
-        key = (((record or {}).get("s3") or {}).get("object") or {}).get("key")
-        if isinstance(key, str):
-            keys.append(unquote_plus(key))
+        s3 = (record or {}).get("s3") or {}
+        key = (s3.get("object") or {}).get("key")
+        if bucket is not None and (s3.get("bucket") or {}).get("name") != bucket:
+            continue
+        if isinstance(key, str) and (key := unquote_plus(key)).startswith(prefix):
+            keys.append(key.removeprefix(prefix))
     return keys
 
 
@@ -48,7 +66,7 @@ def searches_of(keys: Iterable[str]) -> list[str]:
     return list(found)
 
 
-def on_outcomes(rt: Runtime, keys: Iterable[str], rows_of: RowsOf) -> dict[str, Step]:
+def on_outcomes(rt: Runtime, keys: Iterable[str], rows_of: Reader) -> dict[str, Step]:
     """Advance every search an outcome of the event belongs to; a run that only looks like a
     round (no search record) is left alone."""
     steps: dict[str, Step] = {}
