@@ -50,17 +50,8 @@ class FunctionPackage:
     name: str
     member: str
     workspace: tuple[str, ...]
-    unused: tuple[str, ...] = ()
-    """Distributions a dependency declares that the function never imports, left out with their
-    metadata (see `OPTUNA_STORAGE`)."""
-
-
-OPTUNA_STORAGE = ("sqlalchemy", "alembic", "mako")
-"""Optuna's RDB storage and its migrations: the orchestrator keeps a search's study in memory
-(rebuilt from the store each round), and Optuna imports these only for an RDB storage. Without
-them the orchestrator's artifact is 46 MiB zipped instead of 55 (SQLAlchemy alone is 28 MiB
-unzipped), under the 50 MiB of a direct upload; tests/functional/test_packaging.py runs a search's
-round with them unimportable."""
+    left_out_extras: tuple[str, ...] = ()
+    """Optional dependencies of `member` the function does not ship (`uv export --no-extra`)."""
 
 
 FUNCTIONS = {
@@ -68,7 +59,9 @@ FUNCTIONS = {
         "orchestrator",
         packages.DISTRIBUTIONS["sweep_orchestrator"],
         ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/orchestrator"),
-        unused=OPTUNA_STORAGE,
+        # a search's Optuna (with numpy) stays out: the API's function keeps its lean cold start,
+        # and a stage cannot start a search yet (docs/search.md); rounds would get their own function
+        left_out_extras=("search",),
     ),
     "worker": FunctionPackage(
         "worker",
@@ -130,6 +123,7 @@ def install(
             function.member,
             "--no-dev",
             "--all-extras",  # a function runs everything: the AWS adapters, the LLM client (issue 23)
+            *[arg for extra in function.left_out_extras for arg in ("--no-extra", extra)],
             "--no-editable",
             "--no-hashes",
             "--no-emit-workspace",
@@ -147,15 +141,6 @@ def install(
     wheels = experiment_packages.build_wheels(uv, root, experiments, target.parent / f"{function.name}-wheels")
     experiment_packages.install(uv, root, wheels, common, requirements, function.name == "worker", platform, python)
     shutil.rmtree(target.parent / f"{function.name}-wheels", ignore_errors=True)
-
-
-def drop_unused(site: Path, names: Sequence[str]) -> None:
-    """Remove distributions `names` (their top-level package and their .dist-info) from `site`."""
-    for name in names:
-        shutil.rmtree(site / name, ignore_errors=True)
-        for info in site.glob("*.dist-info"):
-            if info.name.lower().startswith(f"{name.lower()}-"):
-                shutil.rmtree(info)
 
 
 def prune(site: Path) -> None:
@@ -205,7 +190,6 @@ def build(
     site = out / f"{name}-site"
     shutil.rmtree(site, ignore_errors=True)
     install(function, root, site, platform, python, experiments)
-    drop_unused(site, function.unused)
     prune(site)
     compiler = bytecode.interpreter(python)
     if compiler is not None:
