@@ -7,7 +7,8 @@ SweepError                          code                HTTP    exit
 ├── RequestError                    …                   400     2
 │   └── SweepFileError              INVALID_FILE        400     2
 ├── UsageError                      USAGE               400     2
-│   └── CredentialsError            NO_CREDENTIALS      401     2
+│   ├── CredentialsError            NO_CREDENTIALS      401     2
+│   └── MissingExtraError           MISSING_EXTRA       400     2
 ├── RemoteError                     REMOTE_ERROR        the API's: 4xx → 2, else 1
 └── ServiceError                    SERVICE_FAILED      502     1
     ├── StageUnreachableError       STAGE_UNREACHABLE   503     1
@@ -34,6 +35,8 @@ class CliCode(StrEnum):
     INVALID_FILE = "INVALID_FILE"
     USAGE = "USAGE"
     NO_CREDENTIALS = "NO_CREDENTIALS"
+    MISSING_EXTRA = "MISSING_EXTRA"
+    """A command needs a module that an extra of sweepkit-cli installs (`sweep_cli.extras`)."""
     SERVICE_FAILED = "SERVICE_FAILED"
     STAGE_UNREACHABLE = "STAGE_UNREACHABLE"
     QUERY_FAILED = "QUERY_FAILED"
@@ -63,6 +66,12 @@ class CredentialsError(UsageError):
 
     code = CliCode.NO_CREDENTIALS
     http_status = 401
+
+
+class MissingExtraError(UsageError):
+    """A command needs a module that an extra of sweepkit-cli installs, and it is not installed."""
+
+    code = CliCode.MISSING_EXTRA
 
 
 class ServiceError(SweepError):

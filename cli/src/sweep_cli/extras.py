@@ -8,7 +8,7 @@ missing one surfaces here as one paragraph naming the extra, not a traceback (is
 
 from __future__ import annotations
 
-from sweep_cli.errors import UsageError
+from sweep_cli.errors import MissingExtraError
 from sweep_contracts.packages import CLI
 
 EXTRAS: dict[str, str] = {
@@ -21,10 +21,6 @@ EXTRAS: dict[str, str] = {
     "re2": "llm",
 }
 """Top-level module → the extra of sweepkit-cli that installs it."""
-
-
-class MissingExtraError(UsageError):
-    """A command needs a module that an extra of sweepkit-cli installs, and it is not installed."""
 
 
 def missing_extra(exc: ModuleNotFoundError, command: str | None) -> MissingExtraError | None:
