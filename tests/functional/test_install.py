@@ -75,7 +75,9 @@ def test_sweep_in_your_own_project(tmp_path: Path) -> None:
 
     # WHEN a report is asked for THEN it is written by the local-only install (its figures are its own SVG)
     run(["sweep", "report", "own-project", "--no-open"], work, active)
-    assert (work / "sweep-results" / "report-own-project.html").stat().st_size > 10_000
+    page = (work / "sweep-results" / "report-own-project.html").read_text()
+    assert "own-project" in page
+    assert page.count("<svg") >= 1
 
     # WHEN the rows are loaded in Python THEN they are the run's points
     loaded = run(
