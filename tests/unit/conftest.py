@@ -4,6 +4,7 @@ process (a cold start, a pool, a CLI run) belongs in `tests/functional`."""
 from __future__ import annotations
 
 import _posixsubprocess
+import multiprocessing.popen_forkserver
 import os
 import subprocess
 from collections.abc import Iterator
@@ -29,9 +30,12 @@ def _refuse(what: str) -> Any:
     return refuse
 
 
-# every way a Python process starts another: subprocess and multiprocessing's spawn and forkserver
-# end in `fork_exec`; fork (multiprocessing's fork context), posix_spawn and os.system do not
+# every way a Python process starts another: subprocess and multiprocessing's spawn end in
+# `fork_exec`; fork (multiprocessing's fork context), posix_spawn and os.system do not; nor does a
+# forkserver child once the server runs (a functional test earlier in the session started it): the
+# server forks it, asked over a socket, so the forkserver context is refused where it asks
 _SPAWNERS = [
+    (multiprocessing.popen_forkserver.Popen, "_launch"),
     (subprocess, "_fork_exec"),
     (_posixsubprocess, "fork_exec"),
     (os, "fork"),
