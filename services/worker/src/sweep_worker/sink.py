@@ -76,6 +76,9 @@ class PointRows:
         self._pieces: list[dict[str, pa.Array]] = []
         """Rows already in Arrow form, in index order: chunks a batch gave, and the lists before them."""
         self._in_pieces = 0
+        self._table: tuple[int, str | None, pa.Table] | None = None
+        """The last `to_table`, with the row count and execution it was built for: the outcome's
+        tally and the Parquet file read the same table, built once."""
         self._lists()
         self.ok = 0
         self.failed = 0
@@ -192,15 +195,19 @@ class PointRows:
 
         from sweep_worker.arrow_schema import POINTS_SCHEMA
 
-        pieces = [*self._pieces, self._columns()] if self.point_index or not self._pieces else self._pieces
         n = len(self)
+        if self._table is not None and self._table[:2] == (n, self.execution):
+            return self._table[2]
+        pieces = [*self._pieces, self._columns()] if self.point_index or not self._pieces else self._pieces
         columns = {
             name: pieces[0][name] if len(pieces) == 1 else pa.concat_arrays([piece[name] for piece in pieces])
             for name in pieces[0]
         }
         columns["shard_id"] = numbers([self.shard_id] * n, pa.int32())
         columns["execution"] = same_text(self.execution, n)
-        return pa.Table.from_arrays([columns[name] for name in POINTS_SCHEMA.names], schema=POINTS_SCHEMA)
+        table = pa.Table.from_arrays([columns[name] for name in POINTS_SCHEMA.names], schema=POINTS_SCHEMA)
+        self._table = (n, self.execution, table)
+        return table
 
     def to_parquet(self) -> bytes:
         import pyarrow.parquet as pq
