@@ -27,7 +27,7 @@ import yaml
 from typer.testing import CliRunner
 
 from sweep_cli.main import app
-from sweep_cli.query import ResultsDB
+from sweep_cli.results.query import ResultsDB
 
 runner = CliRunner()
 

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from search import _run, runner  # noqa: E402  (bench/search.py: `sweep run` in-process)
 from sweep_cli.main import app  # noqa: E402
-from sweep_cli.query import ResultsDB, metric_expr, param_expr  # noqa: E402
 from sweep_cli.report.intervals import MetricRange, estimate  # noqa: E402
+from sweep_cli.results.query import ResultsDB, metric_expr, param_expr  # noqa: E402
 
 GRID: dict[str, list[float]] = {
     "temperature": [0.0, 0.5, 1.0],

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Benchmark, Result, fresh, interleaved, median_of
-from sweep_cli.query import ResultsDB, summary_sql
+from sweep_cli.results.query import ResultsDB, summary_sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: tests.report_runs
 from tests.report_runs import write_run

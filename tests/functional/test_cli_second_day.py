@@ -183,7 +183,7 @@ def test_a_point_that_runs_long_is_named_under_the_progress_bar_23(
 
 
 def test_rm_says_what_it_removes_and_asks_first_23(tmp_path: Path, sweep: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sweep_cli import confirm
+    from sweep_cli.commands import confirm
     from sweep_contracts.storage import LocalStore
     from sweep_orchestrator.runs import list_runs
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from sweep_cli.main import app
-from sweep_cli.query import ResultsDB
 from sweep_cli.report.llm import COLUMNS, per_option
 from sweep_cli.report.page import write_report
+from sweep_cli.results.query import ResultsDB
 from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.submit import load_manifest
 from tests.llm_fake import FakeModelServer, Fault

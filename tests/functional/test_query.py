@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sweep_cli.errors import QueryError
-from sweep_cli.query import ResultsDB, summary_sql
+from sweep_cli.results.query import ResultsDB, summary_sql
 from sweep_contracts.storage import LocalStore
 from tests.helpers import run_sweep
 

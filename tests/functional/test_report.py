@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sweep_cli.main import app
-from sweep_cli.query import ResultsDB
 from sweep_cli.report.data import cells, metric_ranges
 from sweep_cli.report.intervals import t975
+from sweep_cli.results.query import ResultsDB
 from sweep_contracts.storage import LocalStore
 from tests.helpers import run_sweep
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sweep_cli.axes import axis_select, axis_types
+from sweep_cli.results.axes import axis_select, axis_types
 from sweep_cli.stage.athena import scope_to_run
 from sweep_contracts.request import SweepRequest, parse_request
 
@@ -47,7 +47,7 @@ def test_athena_sql_scopes_the_run_and_adds_typed_axis_columns() -> None:
 def test_ties_for_best_go_to_the_lowest_point_index() -> None:
     import duckdb
 
-    from sweep_cli.query import summary_sql
+    from sweep_cli.results.query import summary_sql
 
     # GIVEN three points (2 repeats each) whose means tie, inserted in reverse order
     con = duckdb.connect()

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from sweep_cli.query import summary_sql
+from sweep_cli.results.query import summary_sql
 
 Row = tuple[str, int, str, dict[str, str], float | None]
 
@@ -96,7 +96,7 @@ def test_the_summary_is_the_hand_computed_one(seed: int, goal: str, repeats: int
 def test_best_settings_average_over_declared_nuisance_axes_issue_21(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import BaseModel
 
-    from sweep_cli.query import nuisance_axes
+    from sweep_cli.results.query import nuisance_axes
     from sweep_contracts.experiments import Experiment, Registry
 
     class Config(BaseModel):

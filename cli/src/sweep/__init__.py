@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from sweep_cli.load import load
+from sweep_cli.results.load import load
 
 __all__ = ["load"]

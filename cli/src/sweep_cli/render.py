@@ -19,7 +19,7 @@ from rich.text import Text
 from sweep_contracts.errors import PluginWarning, SweepError
 
 if TYPE_CHECKING:
-    from sweep_cli.query import QueryResult
+    from sweep_cli.results.query import QueryResult
     from sweep_cli.runs import RunRow, Summary
     from sweep_contracts.manifest import RunManifest
     from sweep_orchestrator.status import RunStatus

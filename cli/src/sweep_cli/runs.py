@@ -10,8 +10,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the models behind these types wait for a command that runs (`sweep --help` stays cheap)
-    from sweep_cli.query import Goal, QueryResult, Settings
     from sweep_cli.report.llm import OptionRows
+    from sweep_cli.results.query import Goal, QueryResult, Settings
     from sweep_contracts.manifest import RunManifest
     from sweep_orchestrator.retry import RetryResult
     from sweep_orchestrator.status import RunStatus

@@ -29,7 +29,7 @@ PointStats = dict[str, tuple[float, float | None, int, int]]
 
 
 def _stats(backend: LocalBackend, run_id: str, metric: str) -> PointStats:
-    from sweep_cli.query import metric_expr
+    from sweep_cli.results.query import metric_expr
 
     sql = (
         f"SELECT CAST(to_json(params) AS VARCHAR) AS p, avg({metric_expr(metric)}), "  # noqa: S608
@@ -44,8 +44,8 @@ def _stats(backend: LocalBackend, run_id: str, metric: str) -> PointStats:
 
 
 def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | None) -> tuple[str, Comparison]:
-    from sweep_cli.query import nuisance_axes, objective
     from sweep_cli.report.comparison import Comparison, paired
+    from sweep_cli.results.query import nuisance_axes, objective
     from sweep_orchestrator.runs import load_manifest
 
     experiment = load_manifest(backend.store, run_a).request.experiment
@@ -58,8 +58,8 @@ def compare_runs(backend: LocalBackend, run_a: str, run_b: str, metric: str | No
         )
     name = found[0]
     if metric:
-        from sweep_cli.metrics import require_recorded
-        from sweep_cli.query import ResultsDB
+        from sweep_cli.results.metrics import require_recorded
+        from sweep_cli.results.query import ResultsDB
 
         for run_id in (run_a, run_b):
             db = ResultsDB(backend.out, run_id)

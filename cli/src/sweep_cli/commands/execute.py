@@ -25,7 +25,7 @@ from sweep_cli.app import (
     handles_errors,
 )
 from sweep_cli.backend import with_backend
-from sweep_cli.confirm import YesOption, confirm_removal
+from sweep_cli.commands.confirm import YesOption, confirm_removal
 from sweep_cli.errors import UsageError
 from sweep_cli.runs import Backend
 
@@ -52,7 +52,7 @@ def finish(backend: Backend, run_id: str, status: RunStatus, metric: str | None,
             if summary is not None:
                 render.print_summary(summary, Format.table)
             if status.points_error:
-                from sweep_cli.query import ERROR_GROUPS_SQL
+                from sweep_cli.results.query import ERROR_GROUPS_SQL
 
                 groups = backend.query(run_id, ERROR_GROUPS_SQL)
                 render.out.print(render.error_groups_text(groups, run_id))

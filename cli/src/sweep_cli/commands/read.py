@@ -86,7 +86,7 @@ def results(
 
         raise UsageError("--head and --sql cannot be used together.", field="--head", hint="add LIMIT N to the SQL.")
     if head:
-        from sweep_cli.head import head_query
+        from sweep_cli.results.head import head_query
 
         sql = head_query(backend, run_id, head)
     from sweep_cli.local.backend import LocalBackend
@@ -191,7 +191,7 @@ def logs(
     result = backend.query(run_id, sql)
     shards = []
     if point is None:  # a shard that failed as a whole (time budget, crash) has no error row to show
-        from sweep_cli.failed_shards import failed_shards_texts
+        from sweep_cli.results.failed_shards import failed_shards_texts
 
         shards = failed_shards_texts(backend, run_id, shard, limit)
     if not result.rows and not shards:

@@ -14,13 +14,13 @@ from typing import Any
 import typer
 
 from sweep_cli.errors import UsageError
-from sweep_cli.head import head_columns, suggested_sql
 from sweep_cli.local import lock, sizing, slow_points
 from sweep_cli.local.engine import PoolDispatcher, RunInterrupted, ShardDone, default_workers, local_runtime
 from sweep_cli.local.session import StopSignals, explain
-from sweep_cli.metrics import require_recorded
-from sweep_cli.query import QueryResult, ResultsDB, Settings, objective
 from sweep_cli.report.llm import CALL_METRIC, per_option
+from sweep_cli.results.head import head_columns, suggested_sql
+from sweep_cli.results.metrics import require_recorded
+from sweep_cli.results.query import QueryResult, ResultsDB, Settings, objective
 from sweep_cli.runs import RunRow, Summary
 from sweep_contracts import layout
 from sweep_contracts.experiments import Registry

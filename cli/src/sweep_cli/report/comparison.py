@@ -10,8 +10,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sweep_cli.query import QueryResult
 from sweep_cli.report.intervals import PairedDifference, paired_difference
+from sweep_cli.results.query import QueryResult
 from sweep_contracts.request import SEED
 
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sweep_cli.query import ResultsDB, metric_expr, param_expr
 from sweep_cli.report.intervals import Estimate, MetricRange, estimate
+from sweep_cli.results.query import ResultsDB, metric_expr, param_expr
 from sweep_contracts.request import SEED
 
 REPLICATE_AXES = (SEED,)

@@ -17,8 +17,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sweep_cli.query import Goal, QueryResult, ResultsDB, metric_expr, nuisance_axes, param_expr
 from sweep_cli.report.intervals import PairedDifference, clustered_mean, paired_difference
+from sweep_cli.results.query import Goal, QueryResult, ResultsDB, metric_expr, nuisance_axes, param_expr
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
 from sweep_contracts.request import SEED

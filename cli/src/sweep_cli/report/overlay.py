@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sweep_cli.errors import UsageError
-from sweep_cli.query import ResultsDB, objective
 from sweep_cli.report.data import MAX_CATEGORIES, REPLICATE_AXES, cells, metric_ranges, others_note, top_values
 from sweep_cli.report.page import INTERVAL_NOTE, Figures, chosen_metrics, figure, save_page, shortened_section, table
 from sweep_cli.report.plots import lines_figure
 from sweep_cli.report.svg import Text
+from sweep_cli.results.query import ResultsDB, objective
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace
 from sweep_contracts.storage import LocalStore

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweep_cli.metrics import require_recorded
-from sweep_cli.query import ERROR_GROUPS_SQL, ResultsDB, Settings, metric_expr, objective, param_expr
 from sweep_cli.render import cell_text
 from sweep_cli.report.data import (
     MAX_CATEGORIES,
@@ -33,6 +31,8 @@ from sweep_cli.report.intervals import Estimate, MetricRange
 from sweep_cli.report.llm import llm_section, records_calls
 from sweep_cli.report.plots import heatmap_figure, lines_figure, numeric, scatter_figure, spread_figure
 from sweep_cli.report.svg import Text
+from sweep_cli.results.metrics import require_recorded
+from sweep_cli.results.query import ERROR_GROUPS_SQL, ResultsDB, Settings, metric_expr, objective, param_expr
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.points import PointSpace

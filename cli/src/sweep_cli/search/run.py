@@ -13,7 +13,7 @@ from typing import Any
 from sweep_cli import render
 from sweep_cli.local.backend import LocalBackend, _check_model_server
 from sweep_cli.local.engine import RunInterrupted
-from sweep_cli.query import ResultsDB, metric_expr
+from sweep_cli.results.query import ResultsDB, metric_expr
 from sweep_contracts.outcomes import ErrorCode
 from sweep_contracts.search import SearchManifest
 from sweep_orchestrator.search.journal import PointRow, RoundRecord, RowsOf, best_trial, read_rounds

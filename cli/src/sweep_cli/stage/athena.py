@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sweep_cli.errors import QueryError, UsageError
-from sweep_cli.query import QueryResult, resolved_views
+from sweep_cli.results.query import QueryResult, resolved_views
 from sweep_contracts import environment
 from sweep_contracts.names import RUN_ID_PATTERN
 
@@ -27,7 +27,7 @@ _FLOATS = {"double", "float", "real", "decimal"}
 
 def scope_to_run(sql: str, database: str, run_id: str, axes: str = "") -> str:
     """`sql` with `points` and `outcomes` bound to the run's partitions; `axes` adds the run's typed
-    axis columns to `points` (`sweep_cli.axes.axis_select(request, "athena")`)."""
+    axis columns to `points` (`sweep_cli.results.axes.axis_select(request, "athena")`)."""
     if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise UsageError(
             f"`{run_id}` is not a run id.",

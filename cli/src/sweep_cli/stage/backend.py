@@ -13,10 +13,10 @@ from typing import Any
 
 import boto3
 
-from sweep_cli.axes import axis_select
 from sweep_cli.errors import UsageError
 from sweep_cli.local.backend import LocalBackend
-from sweep_cli.query import QueryResult, Settings, objective, summary_sql
+from sweep_cli.results.axes import axis_select
+from sweep_cli.results.query import QueryResult, Settings, objective, summary_sql
 from sweep_cli.runs import RunRow, Summary
 from sweep_cli.stage.athena import AthenaQueries
 from sweep_cli.stage.remote import StageClient

@@ -2,7 +2,7 @@
 (request, manifest, shard tasks, settings, errors), point indexing and shard planning, the storage
 layout, row schemas and the store protocol, and the experiment plugin API and registry. Code one
 side alone uses lives on that side: the cost model in `sweep_orchestrator.cost` (the CLI depends on
-the orchestrator already, so no new edge), typed axis columns in `sweep_cli.axes`. No boto3, no pyarrow."""
+the orchestrator already, so no new edge), typed axis columns in `sweep_cli.results.axes`. No boto3, no pyarrow."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sweep_cli.axes import axis_select
 from sweep_cli.errors import QueryError
+from sweep_cli.results.axes import axis_select
 from sweep_contracts import layout
 from sweep_contracts.experiments import NUISANCE_AXES, Registry
 from sweep_contracts.manifest import RunManifest
@@ -187,7 +187,7 @@ def resolved_views(raw_points: str, raw_outcomes: str, axes: str = "") -> dict[s
     and Athena): one outcome per shard, a success winning over a stale failure, and only the rows
     that outcome vouches for — its execution's — so an orphan file from a losing duplicate of a
     shard is never counted. Rows written before executions existed have none, like their outcome.
-    `axes` adds the run's typed axis columns to `points` (`sweep_cli.axes.axis_select`)."""
+    `axes` adds the run's typed axis columns to `points` (`sweep_cli.results.axes.axis_select`)."""
     outcome_columns = ", ".join(["run_id", *OUTCOMES_TABLE.column_names])
     point_columns = ", ".join(f"p.{c}" for c in ["run_id", *POINTS_TABLE.column_names])
     outcomes = (
@@ -258,7 +258,7 @@ class ResultsDB:
             self.con.execute(f"CREATE VIEW {name} AS {views[name]}")
 
     def _axis_columns(self, run_id: str) -> str:
-        """One typed column per axis of the run (see `sweep_cli.axes`); none without a manifest."""
+        """One typed column per axis of the run (see `sweep_cli.results.axes`); none without a manifest."""
         data = LocalStore(self.root).get(layout.manifest_key(run_id))
         return axis_select(RunManifest.from_json(data).request, "duckdb") if data is not None else ""
 

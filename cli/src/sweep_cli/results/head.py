@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from sweep_cli.axes import axis_types, column_name
-from sweep_cli.query import metric_expr
+from sweep_cli.results.axes import axis_types, column_name
+from sweep_cli.results.query import metric_expr
 from sweep_contracts.errors import SweepError
 from sweep_contracts.experiments import Registry
 from sweep_contracts.manifest import RunManifest

@@ -2,7 +2,7 @@
 
 One row per point; columns: `point_index`, `series`, `repeat`, `status`, `error_type`,
 `error_message`, `duration_ms`, one typed column per axis (named as in the `points` view, see
-`sweep_cli.axes`), one float column per metric (`metric_<name>` when an axis has its name),
+`sweep_cli.results.axes`), one float column per metric (`metric_<name>` when an axis has its name),
 and `config`, the point's effective config as a dict."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweep_cli.axes import axis_types, column_name
 from sweep_cli.errors import UsageError
-from sweep_cli.query import ResultsDB
+from sweep_cli.results.axes import axis_types, column_name
+from sweep_cli.results.query import ResultsDB
 from sweep_contracts import environment, layout
 from sweep_contracts.schema import reserved_column
 from sweep_contracts.storage import LocalStore
