@@ -289,3 +289,16 @@ class SearchManifest(Frozen):
     @classmethod
     def from_json(cls, data: bytes) -> SearchManifest:
         return cls.model_validate_json(data)
+
+
+SEARCH_STEP_KIND = "search.step"
+
+
+class SearchStepEvent(Frozen):
+    """The event that asks the search function to step one search (`rounds.advance`): sent by the
+    orchestrator when a search is submitted or retried; outcomes that land send S3 notifications
+    instead. It names a search and nothing else: the step reads the search's record and its rounds
+    from the store, so a repeated or forged event does no more than a real one."""
+
+    kind: Literal["search.step"] = SEARCH_STEP_KIND
+    search_id: str = Field(pattern=SEARCH_RUN_ID_PATTERN)
