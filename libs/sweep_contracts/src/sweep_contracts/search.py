@@ -291,7 +291,7 @@ class SearchManifest(Frozen):
         return cls.model_validate_json(data)
 
 
-SEARCH_STEP_KIND = "search.step"
+SEARCH_STEP_KIND: Literal["search.step"] = "search.step"
 
 
 class SearchStepEvent(Frozen):
