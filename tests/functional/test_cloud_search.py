@@ -265,3 +265,45 @@ def test_a_step_that_fails_is_answered_as_json_and_logged(stage: Stage, caplog: 
     assert error["code"] == "INTERNAL"
     assert "Traceback" not in json.dumps(answer)
     assert stage.invokes.take() == []
+
+
+def test_only_a_rounds_shards_tally_their_points_per_series(stage: Stage) -> None:
+    rt = runtime(stage)
+    # GIVEN a plain run and a search's first round, submitted to the stage
+    plain = {"experiment": "synthetic", "run_id": "plain-1", "config": {"noise": 0.0}, "grid": {"x": [0.1, 0.2]}}
+    submit_run(plain, rt)
+    search, _ = start_search(SEARCH, rt)
+    advance(rt, search, OutcomeTotals(stage.store))
+    tasks = stage.invokes.take(WORKER)
+    # THEN only the round's tasks ask for the tally, and its manifest says so
+    assert {t["run_id"]: t.get("tally_series") for t in tasks} == {
+        "plain-1": None,
+        round_run_id("cloud-search", 0): True,
+    }
+    assert b"tally_series" not in (stage.store.get(layout.manifest_key("plain-1")) or b"")
+    # WHEN the worker runs them  THEN the plain run's outcome has no per-series tally and each round outcome has one
+    deliver(stage, tasks)
+    assert [o.series for o in read_outcomes(stage.store, "plain-1").values()] == [None, None]
+    round_outcomes = read_outcomes(stage.store, round_run_id("cloud-search", 0)).values()
+    assert [sorted(o.series or {}) for o in round_outcomes] == [[f"t{n:05d}"] for n in range(4)]
+
+
+def test_a_dispatch_task_that_drops_a_rounds_tally_flag_is_refused(stage: Stage) -> None:
+    from sweep_contracts.manifest import RunManifest
+    from sweep_orchestrator.dispatch_task import DispatchTask
+
+    # GIVEN a round's manifest, and the dispatch task the fan-out tree would send for it
+    rt = runtime(stage)
+    search, _ = start_search(SEARCH, rt)
+    advance(rt, search, OutcomeTotals(stage.store))
+    stage.invokes.take()
+    manifest = RunManifest.from_json(stage.store.get(layout.manifest_key(round_run_id("cloud-search", 0))) or b"")
+    task = DispatchTask.for_shards(manifest.task_factory(), [(0, 2)]).model_dump(mode="json")
+    assert task["tally_series"] is True
+    # WHEN one without the flag reaches the orchestrator  THEN it is refused: the plan says the round tallies
+    answer = handler.handler({**task, "tally_series": False}, LambdaContext())
+    assert answer["refused"] is True
+    assert stage.invokes.take() == []
+    # AND the genuine one dispatches its shard with the flag
+    handler.handler(task, LambdaContext())
+    assert [t.get("tally_series") for t in stage.invokes.take(WORKER)] == [True]
