@@ -297,9 +297,11 @@ def start(handler: str, task: Path, runtime: Path, name: str, env: dict[str, str
 class Stage:
     orchestrator: Function
     worker: Function
-    search: Function
     lam: LambdaEndpoint
     s3: Any
+    env: dict[str, str]
+    runtime: Path
+    logs: Path
 
 
 @pytest.fixture(scope="module")
@@ -366,11 +368,7 @@ def stage(artifacts: dict[str, Path], tmp_path: Path) -> Iterator[Stage]:
         functions.append(orchestrator)
         worker = start(stack.WORKER_HANDLER, artifacts["worker"], runtime, WORKER, worker_env, tmp_path)
         functions.append(worker)
-        # as the stack deploys it: the worker to invoke, no orchestrator (no fan-out tree to hand to)
-        search_env = {**env, environment.WORKER_FUNCTION: WORKER, "POWERTOOLS_SERVICE_NAME": "sweep-search"}
-        search = start(stack.SEARCH_HANDLER, artifacts["search"], runtime, SEARCH, search_env, tmp_path)
-        functions.append(search)
-        yield Stage(orchestrator, worker, search, lam, s3)
+        yield Stage(orchestrator, worker, lam, s3, env, runtime, tmp_path)
     finally:
         for function in functions:
             function.stop()
@@ -433,13 +431,27 @@ def record_search(s3: Any, request: dict[str, Any]) -> None:
     start_search(request, Runtime(S3Store(BUCKET, client=s3), RecordingDispatcher(), lambda: defaults))
 
 
-def test_a_search_step_starts_a_round_through_the_search_artifact(stage: Stage) -> None:
+@pytest.fixture
+def search_function(stage: Stage, artifacts: dict[str, Path]) -> Iterator[Function]:
+    """The search function beside the stage's two, started only for the test that uses it (three
+    cold starts at once would slow the others' on this 2-core machine). As the stack deploys it:
+    the worker to invoke, no orchestrator (no fan-out tree to hand to)."""
+    env = {**stage.env, environment.WORKER_FUNCTION: WORKER, "POWERTOOLS_SERVICE_NAME": "sweep-search"}
+    function = start(stack.SEARCH_HANDLER, artifacts["search"], stage.runtime, SEARCH, env, stage.logs)
+    try:
+        yield function
+    finally:
+        function.stop()
+
+
+def test_a_search_step_starts_a_round_through_the_search_artifact(stage: Stage, search_function: Function) -> None:
+    search = search_function
     # GIVEN a search recorded in the stage's bucket, and the search artifact under the runtime client
     record_search(stage.s3, SEARCH_REQUEST)
     # WHEN the orchestrator's step event for it arrives, twice (at-least-once)
     step = {"kind": "search.step", "search_id": "ric-search"}
-    _, first = stage.search.invoke(step)
-    _, again = stage.search.invoke(step)
+    _, first = search.invoke(step)
+    _, again = search.invoke(step)
     # THEN the first asked Optuna for round 1's three trials and handed each trial's shard to the worker,
     # the second found the round running
     assert first.kind == "response", first.body
@@ -460,11 +472,11 @@ def test_a_search_step_starts_a_round_through_the_search_artifact(stage: Stage) 
             {"eventSource": "aws:s3", "s3": {"bucket": {"name": BUCKET}, "object": {"key": k}}} for k in outcomes
         ]
     }
-    _, answer = stage.search.invoke(notification)
+    _, answer = search.invoke(notification)
     assert answer.body == {"searches": {"ric-search": {"step": "started", "round": 1}}}
     assert [p["run_id"] for _, p in stage.lam.take()] == ["ric-search-r001"] * 3
-    assert stage.search.api.init_errors == []
-    print(f"\n  search function cold start under awslambdaric: {stage.search.cold_start_s:.2f} s")
+    assert search.api.init_errors == []
+    print(f"\n  search function cold start under awslambdaric: {search.cold_start_s:.2f} s")
 
 
 def test_the_workers_budget_follows_the_deadline_lambda_gives(stage: Stage) -> None:
