@@ -407,6 +407,18 @@ def test_the_search_function_steps_rounds_with_its_own_artifact_and_sizing(stack
     assert program(stack)["outputs"][outputs.SEARCH_FUNCTION] == f"sweep-{stack}-search"
 
 
+def test_a_stage_can_size_its_search_function() -> None:
+    # GIVEN `sweep:search` in a stack's config (a search of few trials needs neither a vCPU nor 900 s)
+    result = program("dev", 'sweep:search={"memoryMb": 1024, "timeoutS": 300}')
+    (fn,) = [
+        r["inputs"]
+        for r in result["resources"]
+        if r["type"] == "aws:lambda/function:Function" and r["inputs"]["name"] == "sweep-dev-search"
+    ]
+    # THEN the search function has that size
+    assert (fn["memorySize"], fn["timeout"]) == (1024, 300)
+
+
 def test_search_policy_statement_by_statement(stack: str) -> None:
     bucket = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3"
     worker = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-worker"
