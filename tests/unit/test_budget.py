@@ -8,7 +8,13 @@ import time
 
 import pytest
 
+from sweep_contracts.experiments import Registry
+from sweep_contracts.tasks import parse_task
 from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
+from sweep_worker.capture import ShardCapture
+from sweep_worker.loop import ShardLoop
+from sweep_worker.row import PointRow, RowBuilder
+from tests.helpers import tasks_for
 
 
 def test_budget_leaves_room_for_the_next_point() -> None:
@@ -85,3 +91,25 @@ def _run_a_point_for(seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_a_point_prepared_past_the_deadline_does_not_start() -> None:
+    # GIVEN a shard alarm whose deadline passed while the next point was being prepared (its texts
+    # and config: sweep's code, outside any point), and a point that would sleep 5 s
+    payload = {"experiment": "synthetic", "config": {"y": 0.0, "sleep_ms": 5000}, "points": [{"x": 0}]}
+    task = parse_task(tasks_for(payload, "late-run").event(0))
+    rows: list[PointRow] = []
+    budget = TimeBudget(lambda: 0.0, margin_ms=0)
+    started = time.monotonic()
+    with PointAlarm() as alarm, ShardCapture() as captured:
+        loop = ShardLoop(
+            task, Registry.default().get("synthetic"), budget, RowBuilder({}), rows.append, alarm, captured
+        )
+        alarm.inside = False
+        alarm.expired = True  # the alarm fired then: nothing was running to interrupt
+        # WHEN the loop goes on to the point
+        # THEN it is interrupted before it runs, as it would have been a moment later
+        with pytest.raises(PointInterrupted):
+            loop.point(0)
+    assert rows == []
+    assert time.monotonic() - started < 5  # the point's sleep never ran (5 s is its own length)
