@@ -113,3 +113,23 @@ def test_a_point_prepared_past_the_deadline_does_not_start() -> None:
             loop.point(0)
     assert rows == []
     assert time.monotonic() - started < 5  # the point's sleep never ran (5 s is its own length)
+
+
+def test_a_shard_that_ran_short_says_how_many_points_and_how_much_more_time() -> None:
+    from sweep_worker.evaluate import _more_time, shard_result
+    from sweep_worker.sink import PointRows
+
+    # GIVEN a one-point shard under a 0.3 s budget of the setting, whose point was not run
+    payload = {"experiment": "synthetic", "config": {"y": 0.0}, "points": [{"x": 0}]}
+    task = parse_task(tasks_for(payload, "short-run").event(0))
+    # WHEN its result is made
+    result = shard_result(task, PointRows(0), None, TimeBudget.fixed(0.3, margin_ms=0))
+    # THEN it stops with TIME_BUDGET, in the singular, and asks for at least one whole second more
+    assert (result.stop_message or "").startswith("The time budget ran short after 0 of 1 points; 1 point was not run")
+    assert (result.stop_message or "").endswith(
+        "`sweep retry short-run --set shard_time_budget_s=1` (the shard holds one point)."
+    )
+    # AND a shard of two points may also be made smaller
+    assert _more_time("short-run", TimeBudget.fixed(10, margin_ms=0), 2).endswith(
+        "`sweep retry short-run --set shard_time_budget_s=20`; or use a smaller shard_size."
+    )
