@@ -297,6 +297,40 @@ def markers(store: ObjectStore) -> list[str]:
     return sorted(store.list(layout.started_prefix(RUN, 0)))
 
 
+def test_a_copy_whose_success_is_refused_leaves_no_started_marker() -> None:
+    # GIVEN two more copies of a shard (at-least-once delivery) that start while this one runs: one
+    # records its success first, the other is still running (its marker is in the store)
+    points_prefix = layout.points_prefix(RUN)
+    other = layout.started_key(RUN, 0, "c0ffee0000000000")
+
+    class Racing(MemoryStore):
+        def put_if_absent(self, key: str, data: bytes) -> bool:
+            written = super().put_if_absent(key, data)
+            if key.startswith(points_prefix) and not self.exists(other):
+                super().put(other, b"{}")
+                record_outcome(
+                    self,
+                    Outcome(
+                        run_id=RUN,
+                        shard_id=0,
+                        status="success",
+                        points_total=2,
+                        points_ok=2,
+                        started_at=T0,
+                        finished_at=T0,
+                        duration_ms=0.0,
+                    ),
+                )
+            return written
+
+    store = Racing()
+    # WHEN this copy ends and its success is refused (the other's stands)
+    result = process_event(synthetic(2).event(0), WorkerDeps(store, Registry.default()))
+    # THEN the shard has succeeded, so nothing is left to isolate: every marker of it is gone
+    assert result.get("duplicate") is True  # this copy's rows were discarded
+    assert markers(store) == []
+
+
 def test_a_failed_execution_removes_its_started_marker(memory_store: MemoryStore) -> None:
     # GIVEN a first delivery that fails (its experiment is not installed)
     process_event(refused_experiment(synthetic().event(0)), WorkerDeps(memory_store, Registry.default()))

@@ -133,3 +133,33 @@ def test_a_shard_that_ran_short_says_how_many_points_and_how_much_more_time() ->
     assert _more_time("short-run", TimeBudget.fixed(10, margin_ms=0), 2).endswith(
         "`sweep retry short-run --set shard_time_budget_s=20`; or use a smaller shard_size."
     )
+
+
+def test_the_shard_scope_ends_half_a_grace_after_the_budget() -> None:
+    from pydantic import BaseModel
+
+    from sweep_contracts import scope
+    from sweep_contracts.experiments import Experiment
+    from sweep_worker.concurrent import grace_s
+    from sweep_worker.evaluate import run_points
+
+    # GIVEN a point that reads how long its shard's calls may still run
+    class Config(BaseModel):
+        x: float = 0.0
+        y: float = 0.0
+
+    def run(cfg: Config) -> dict[str, float]:
+        found = scope.current()
+        assert found is not None
+        assert found.deadline is not None
+        return {"left": found.deadline - time.monotonic()}
+
+    experiment = Experiment(name="deadline", config_model=Config, run=run, objective=None, metrics=("left",))
+    payload = {"experiment": "synthetic", "config": {"y": 0.0}, "points": [{"x": 0}]}
+    task = parse_task(tasks_for(payload, "scope-run").event(0))
+    budget = TimeBudget(lambda: 100_000.0, margin_ms=4000)  # 96 s left, a grace of 2 s
+    # WHEN the shard runs
+    result = run_points(task, experiment, budget, {})
+    # THEN its scope ends half-way into the grace after the budget: never later (time only shrinks it)
+    (metrics,) = result.rows.to_table().column("metrics").to_pylist()
+    assert 0 < dict(metrics)["left"] <= budget.left_ms() / 1000 + grace_s(budget) / 2
