@@ -285,3 +285,29 @@ def test_retry_of_a_search_whose_first_step_was_lost_starts_its_first_round(stag
 def test_a_run_id_that_is_neither_is_still_404(stage: Stage) -> None:
     assert stage.call("GET", "/runs/no-such-thing")[0] == 404
     assert stage.call("POST", "/runs/no-such-thing/retry")[0] == 404
+
+
+def test_a_round_that_completes_while_its_retry_begins_is_put_back_as_it_was(
+    stage: Stage, told: list[list[TrialRecord]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN round 2 with a crashed shard, whose last running shard lands just as the retry takes
+    # the failure out (a step may have read the round done, failure and all, a moment before)
+    second = crash_mid_round(stage)
+    failure = stage.object_keys(layout.outcomes_prefix(round_run_id(ID, 1)) + "status=failure/")
+    real_delete = stage.store.delete
+
+    def delete_then_land(key: str) -> None:
+        real_delete(key)
+        monkeypatch.setattr(stage.store, "delete", real_delete)
+        stage.deliver(second[2])
+
+    monkeypatch.setattr(stage.store, "delete", delete_then_land)
+    # WHEN the search is retried
+    _, answer = stage.call("POST", f"/runs/{ID}/retry")
+    # THEN nothing is sent again, the failure is back as it was, and the round goes on as complete
+    assert (answer["retried"], "completed while the retry began" in answer["reason"]) == (None, True)
+    assert stage.invokes.take(WORKER) == []
+    assert stage.object_keys(layout.outcomes_prefix(round_run_id(ID, 1)) + "status=failure/") == failure
+    settle_steps(stage)
+    assert {t["run_id"] for t in stage.invokes.take(WORKER)} == {round_run_id(ID, 2)}
+    assert told_once(told)[5] == {"fail"}
