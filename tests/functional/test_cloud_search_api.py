@@ -311,3 +311,20 @@ def test_a_round_that_completes_while_its_retry_begins_is_put_back_as_it_was(
     settle_steps(stage)
     assert {t["run_id"] for t in stage.invokes.take(WORKER)} == {round_run_id(ID, 2)}
     assert told_once(told)[5] == {"fail"}
+
+
+def test_a_warm_orchestrator_polling_a_search_reads_no_outcome_twice(stage: Stage) -> None:
+    # GIVEN a search run to done, its status asked once
+    stage.call("POST", "/runs", BODY)
+    settle(stage)
+    stage.call("GET", f"/runs/{ID}")
+    reads: list[str] = []
+
+    def count(request: Any, **_: Any) -> None:
+        if request.method == "GET" and "/outcomes/" in request.url and "list-type" not in request.url:
+            reads.append(request.url)
+
+    stage.s3.meta.events.register("before-send.s3", count)
+    # WHEN it is asked again THEN its rounds' outcomes come from what the first poll read
+    _, answer = stage.call("GET", f"/runs/{ID}")
+    assert (answer["state"], reads) == ("done", [])

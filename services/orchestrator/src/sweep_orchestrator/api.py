@@ -216,7 +216,7 @@ def get_run(run_id: str) -> Response[str]:
         search = _search_or_none(run_id)
         if search is None:
             raise
-        return _json(200, search_status(current.runtime, search))
+        return _json(200, search_status(current.runtime, search, outcomes=current.outcomes))
     status = current.outcomes.status(run_id, manifest)
     answer = StatusAnswer(
         **status.model_dump(),

@@ -22,7 +22,7 @@ from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.search.journal import RoundRecord, TrialRecord, TrialState, best_trial, read_rounds
 from sweep_orchestrator.search.rounds import round_plans, spent_usd
 from sweep_orchestrator.search.totals import OutcomeTotals
-from sweep_orchestrator.status import RunStatus
+from sweep_orchestrator.status import OutcomeReader, RunStatus
 from sweep_orchestrator.submit import run_estimate
 
 SearchState = Literal["starting", "running", "done"]
@@ -132,10 +132,13 @@ def _next_round_cost(rt: Runtime, search: SearchManifest, rounds: list[RoundReco
     return run_estimate(round_plans(search, rt)[len(rounds)]).cost_usd
 
 
-def search_status(rt: Runtime, search: SearchManifest, *, now: datetime | None = None) -> SearchStatus:
-    """The search's progress, read afresh from the store."""
+def search_status(
+    rt: Runtime, search: SearchManifest, *, now: datetime | None = None, outcomes: OutcomeReader | None = None
+) -> SearchStatus:
+    """The search's progress, read from the store; `outcomes` may remember the outcomes it read
+    before (by key and version tag: one that was replaced is read again)."""
     spec = search.request.search
-    rounds = read_rounds(rt.store, search, OutcomeTotals(rt.store))
+    rounds = read_rounds(rt.store, search, OutcomeTotals(rt.store, outcomes))
     trials = [t for r in rounds for t in r.trials]
     elapsed = ((now or rt.clock()) - search.created_at).total_seconds()
     budget = SearchBudgetLeft(
