@@ -328,3 +328,14 @@ def test_a_warm_orchestrator_polling_a_search_reads_no_outcome_twice(stage: Stag
     # WHEN it is asked again THEN its rounds' outcomes come from what the first poll read
     _, answer = stage.call("GET", f"/runs/{ID}")
     assert (answer["state"], reads) == ("done", [])
+
+
+def test_a_search_cannot_take_the_id_of_a_run(stage: Stage) -> None:
+    # GIVEN a run named as the search would be
+    run = {"experiment": "synthetic", "run_id": ID, "config": {"noise": 0.0}, "grid": {"x": [0.1]}}
+    assert stage.call("POST", "/runs", run)[0] == 202
+    stage.invokes.take()
+    # WHEN the search is posted THEN it is a 409 naming the id, and nothing of a search is written
+    status, answer = stage.call("POST", "/runs", BODY)
+    assert (status, answer["code"], answer["field"], answer["value"]) == (409, "RUN_CONFLICT", "run_id", ID)
+    assert (stage.object_keys("searches/"), stage.invokes.calls) == ([], [])

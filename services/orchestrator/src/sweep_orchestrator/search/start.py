@@ -3,10 +3,10 @@ record it create-only, and ask the search function to step it (which starts its 
 
 Everything that can refuse the search runs before its record is written: the request, the
 objective and nuisance axes (`prepare_search`), every round as the stage would plan it (its caps
-and task size), the cost budget against the first round's worst case, and whether the stage has a
-search function at all. The same request again answers the existing search (and steps it again:
-a step is idempotent, and this one may repair a step that was lost); other content under the same
-id is a 409 naming the differences."""
+and task size), the cost budget against the first round's worst case, whether the stage has a
+search function at all, and whether its id names a run already. The same request again answers
+the existing search (and steps it again: a step is idempotent, and this one may repair a step that
+was lost); other content under the same id is a 409 naming the differences."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from sweep_contracts import environment
+from sweep_contracts import environment, layout
 from sweep_contracts.base import Frozen
-from sweep_contracts.errors import ConfigurationError
+from sweep_contracts.errors import ConfigurationError, RunConflictError
 from sweep_contracts.search import SearchObjective, round_run_id
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.search.plan import SearchPlan, check_cost_budget, search_plan
@@ -55,6 +55,14 @@ def submit_search(payload: Any, rt: Runtime, steps: SearchSteps | None) -> Searc
     check_cost_budget(search, plan)
     if steps is None:
         raise no_search_function()
+    if rt.store.exists(layout.manifest_key(search.run_id)):
+        raise RunConflictError(
+            f"`{search.run_id}` names a run already: a search and a run share ids (GET /runs/{{id}} answers "
+            "the run), so a search cannot take it.",
+            field="run_id",
+            value=search.run_id,
+            hint="choose another `run_id` for the search, or leave it out to have one generated.",
+        )
     recorded, existing = record_search(search, rt)
     error = steps.step(recorded.run_id)
     warnings = (
