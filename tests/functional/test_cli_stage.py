@@ -416,8 +416,31 @@ def test_retry_a_search_on_the_stage_reruns_its_current_rounds_failed_trial(api:
     assert [(t["shard_id"], t["attempt"]) for t in api.stage.invokes.take(WORKER)] == [(1, 2)]
 
 
-def test_submit_watch_of_a_search_says_how_to_follow_it(api: FakeApi, tmp_path: Path) -> None:
+def test_submit_watch_follows_a_search_until_it_is_done(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a stage whose steps, workers and outcome notifications run between two polls
+    monkeypatch.setattr("sweep_cli.search.stage.time.sleep", lambda s: run_search_on_stage(api.stage))
+    # WHEN a search is submitted with --watch
     code, output = invoke("submit", search_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
-    assert code == 2, output
-    assert "error: --watch follows a run" in output
-    assert api.requests == []
+    # THEN each round is said as it changes, and the watch ends with the search done
+    assert code == 0, output
+    assert "starting: no round has started yet" in output
+    assert "done: the budget of 8 trials is spent" in output
+    assert "search cli-search: 2 of 2 rounds done, 8 of 8 trials (0 failed)" in output
+
+
+def test_watch_of_a_search_that_does_not_move_ends_and_says_how_to_step_it(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a search whose first step was lost
+    from tests.cloud import SEARCH
+
+    invoke("submit", search_file(tmp_path), "--endpoint", api.url, "--region", REGION)
+    api.stage.invokes.take(SEARCH)
+    monkeypatch.setattr("sweep_cli.search.stage.STILL_POLLS", 3)
+    monkeypatch.setattr("sweep_cli.search.stage.time.sleep", lambda s: None)
+    # WHEN it is watched THEN the watch ends after the polls it waits, naming the retry that steps it
+    code, output = invoke("status", "cli-search", "--endpoint", api.url, "--region", REGION, "--watch")
+    assert code == 1, output
+    assert "the search has not moved for 3 polls: `sweep retry cli-search --endpoint" in output

@@ -186,15 +186,11 @@ def submit(
         from sweep_cli.stage.backend import StageBackend
 
         assert isinstance(backend, StageBackend)  # `submit` is stage_only
+        search_id = submit_search(backend, payload)
         if watch:
-            raise UsageError(
-                "--watch follows a run; a search's rounds run one after another on the stage, with no client attached.",
-                field="--watch",
-                value=True,
-                hint=f"submit without --watch, then `sweep status SEARCH {backend.stage.flags}` shows its rounds "
-                "and the best so far.",
-            )
-        submit_search(backend, payload)
+            from sweep_cli.search.stage import print_status
+
+            raise typer.Exit(print_status(backend, backend.client.status(search_id), as_json=False, follow=True))
         return
     start(backend, payload, follow=watch)
 

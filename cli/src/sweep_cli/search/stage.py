@@ -6,6 +6,8 @@ search in a results directory (`search.view`), read from the rounds' outcomes th
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -20,6 +22,10 @@ from sweep_orchestrator.search.retry import SearchRetryResult
 from sweep_orchestrator.search.start import SearchSubmitResult
 
 M = TypeVar("M", bound=BaseModel)
+
+STILL_POLLS = 20
+"""Polls `--watch` waits for a search that does not move (no round started, or the next round due)
+before it says so and ends: a step that was lost leaves it so until `sweep retry SEARCH`."""
 
 
 def _known(model: type[M], answer: dict[str, Any]) -> M:
@@ -56,10 +62,11 @@ def submitted_text(result: SearchSubmitResult, backend: StageBackend) -> str:
     return "\n".join(lines)
 
 
-def submit_search(backend: StageBackend, payload: Any) -> None:
-    """POST the search; say what started and what to run next."""
+def submit_search(backend: StageBackend, payload: Any) -> str:
+    """POST the search; say what started and what to run next. Answers the search's id."""
     result = _known(SearchSubmitResult, backend.client.submit(payload))
     render.err.print(render.shown(submitted_text(result, backend), lines=True))
+    return result.search_id
 
 
 def stage_view(status: SearchStatus) -> SearchView:
@@ -93,9 +100,10 @@ def round_text(status: SearchStatus) -> str:
     )
 
 
-def print_status(backend: StageBackend, answer: dict[str, Any], *, as_json: bool) -> int:
-    """`sweep status SEARCH --stage`; the exit code is the local one's (0 while it runs)."""
-    status = _known(SearchStatus, answer)
+def print_status(backend: StageBackend, answer: dict[str, Any], *, as_json: bool, follow: bool = False) -> int:
+    """`sweep status SEARCH --stage [--watch]`; the exit code is the local one's (0 while it runs),
+    and 1 when a watch ends before the search is done."""
+    status, stopped = watch(backend, answer) if follow else (_known(SearchStatus, answer), None)
     view = stage_view(status)
     if as_json:
         print(json.dumps(status.model_dump(mode="json", exclude={"search"}), indent=2))
@@ -109,7 +117,41 @@ def print_status(backend: StageBackend, answer: dict[str, Any], *, as_json: bool
             render.out.print(
                 render.shown(f"  rerun its failed trials with: sweep retry {status.search_id} {backend.stage.flags}")
             )
+    if stopped is not None:
+        render.err.print(
+            render.shown(
+                f"{stopped}: `sweep retry {status.search_id} {backend.stage.flags}` reruns its current round's "
+                "failed trials and steps the search"
+            )
+        )
+        return EXIT_FAILED
     return EXIT_OK if view.budget_left or view.best else EXIT_FAILED
+
+
+def watch(
+    backend: StageBackend, answer: dict[str, Any], *, sleep: Callable[[float], None] | None = None
+) -> tuple[SearchStatus, str | None]:
+    """Poll the search until it is done, its current round stalls, or it does not move for
+    `STILL_POLLS` polls; each change of its current round is said on stderr. Answers the last
+    status and why the watch ended early (None when the search is done)."""
+    from sweep_cli.stage import backend as stage_backend
+
+    status, last, still = _known(SearchStatus, answer), "", 0
+    while True:
+        line = round_text(status)
+        still = still + 1 if line == last else 0
+        if line != last:
+            render.err.print(render.shown(line))
+            last = line
+        current = status.rounds[-1].status if status.rounds else None
+        if status.state == "done":
+            return status, None
+        if current is not None and current.state == "stalled":
+            return status, f"round {status.rounds[-1].number + 1} is stalled"
+        if still >= STILL_POLLS and (current is None or current.done):
+            return status, f"the search has not moved for {STILL_POLLS} polls"
+        (sleep or time.sleep)(stage_backend.POLL_S)
+        status = _known(SearchStatus, backend.client.status(status.search_id))
 
 
 def retry_text(result: SearchRetryResult) -> str:

@@ -38,7 +38,7 @@ def as_status(answer: dict[str, Any]) -> RunStatus:
             f"`{search}` is a search, not a run: its rounds are runs, followed one at a time.",
             field="RUN_ID",
             value=search,
-            hint=f"`sweep status {search}` (without --watch) shows the search; "
+            hint=f"`sweep status {search}` shows the search (`--watch`: until it is done); "
             f"`sweep status {search}-r000 --watch` follows its first round.",
         )
     return RunStatus.model_validate({k: answer[k] for k in RunStatus.model_fields if k in answer})
