@@ -416,6 +416,22 @@ def test_retry_a_search_on_the_stage_reruns_its_current_rounds_failed_trial(api:
     assert [(t["shard_id"], t["attempt"]) for t in api.stage.invokes.take(WORKER)] == [(1, 2)]
 
 
+def test_retry_watch_of_a_search_follows_it_to_done(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloud import SEARCH
+
+    flags = ("--endpoint", api.url, "--region", REGION)
+    invoke("submit", search_file(tmp_path), *flags)
+    api.stage.invokes.take(SEARCH)  # GIVEN a search whose first step was lost
+    monkeypatch.setattr("sweep_cli.search.stage.time.sleep", lambda s: run_search_on_stage(api.stage))
+    # WHEN it is retried with --watch THEN the step starts it, and the watch follows it to done
+    code, output = invoke("retry", "cli-search", *flags, "--watch")
+    assert code == 0, output
+    assert "nothing to rerun: no round has started yet" in output
+    assert "done: the budget of 8 trials is spent" in output
+
+
 def test_submit_watch_follows_a_search_until_it_is_done(
     api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

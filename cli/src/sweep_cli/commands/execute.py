@@ -241,7 +241,12 @@ def retry(
         assert isinstance(backend, StageBackend)
         answer = backend.retry_answer(run_id, settings, force)
         if is_search_answer(answer):
-            raise typer.Exit(print_retry(answer))
+            code = print_retry(answer)
+            if watch:
+                from sweep_cli.search.stage import print_status
+
+                code = print_status(backend, backend.client.status(run_id), as_json=False, follow=True) or code
+            raise typer.Exit(code)
         result = RetryResult.model_validate(answer)
     else:
         result = backend.retry(run_id, settings, force)
