@@ -574,12 +574,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/tasksets/*"],
         },
-        "ListRunsOutcomesAndPoints": {  # status counts points from key names, and reads none
-            "Sid": "ListRunsOutcomesAndPoints",
+        "ListSearchesRunsOutcomesAndPoints": {  # status counts points from key names, and reads none
+            "Sid": "ListSearchesRunsOutcomesAndPoints",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket],
-            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*", "points/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": ["searches/*", "runs/*", "outcomes/*", "points/*"]}},
         },
         "ReadRunsAndOutcomes": {
             "Sid": "ReadRunsAndOutcomes",

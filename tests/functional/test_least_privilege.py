@@ -102,6 +102,10 @@ def test_the_worker_writes_points_and_outcomes_and_nothing_else(aws_env: None) -
 def test_the_orchestrator_writes_manifests_and_failures_and_reads_no_points(aws_env: None) -> None:
     s3 = as_role(ORCHESTRATOR)
     store = S3Store(BUCKET, client=s3)
+    # an id with no search record reads as missing (GET /runs/{id} of an unknown id is a 404)
+    assert store.get("searches/run_id=r/search.json") is None
+    assert store.put_if_absent("searches/run_id=s/search.json", b"{}")
+    assert store.get("searches/run_id=s/search.json") == b"{}"
     assert store.put_if_absent("runs/run_id=r/manifest.json", b"{}")
     store.put("outcomes/run_id=r/status=failure/shard=00000.parquet", b"o")
     assert store.get("runs/run_id=r/manifest.json") == b"{}"

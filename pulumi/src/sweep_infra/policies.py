@@ -176,8 +176,9 @@ def orchestrator_policy(
             _invoke("StepSearches", search_arn),
             _read_task_sets(bucket_arn),  # submit checks that a referenced task set is there and matches
             # status adds up a run's points from the names of its points keys: it lists them and
-            # never reads one (docs/storage.md)
-            _list_prefixes("ListRunsOutcomesAndPoints", bucket_arn, "runs", "outcomes", "points"),
+            # never reads one (docs/storage.md); `searches/` so that an id with no search record reads
+            # as missing (S3 answers 403 for a missing key the role may not list), not as denied
+            _list_prefixes("ListSearchesRunsOutcomesAndPoints", bucket_arn, "searches", "runs", "outcomes", "points"),
             {
                 "Sid": "ReadRunsAndOutcomes",
                 "Effect": "Allow",
