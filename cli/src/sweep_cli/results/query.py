@@ -6,12 +6,14 @@ map values are read as `try(m['key'])`, which is NULL for a missing key on both 
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from sweep_cli.errors import QueryError
+from sweep_cli.results import cache
 from sweep_cli.results.axes import axis_select
 from sweep_contracts import layout
 from sweep_contracts.experiments import NUISANCE_AXES, Registry
@@ -23,6 +25,11 @@ from sweep_contracts.storage import LocalStore
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _parquet(path: Path) -> str:
+    """`read_parquet` of one file, its path quoted as a literal and against DuckDB's globbing."""
+    return f"read_parquet({_literal(glob.escape(str(path)))}, hive_partitioning = false)"
 
 
 def metric_expr(metric: str) -> str:
@@ -233,6 +240,21 @@ class ResultsDB:
 
         self.con = duckdb.connect(config={"threads": threads} if threads else {})
         self.root = Path(root)
+        self.run_id = run_id
+        data = LocalStore(self.root).get(layout.manifest_key(run_id))
+        manifest = RunManifest.from_json(data) if data is not None else None
+        axes = axis_select(manifest.request, "duckdb") if manifest is not None else ""
+        # a finished run's views may have been copied into one file each (`sweep_cli.results.cache`):
+        # used only if built from exactly the files the store holds now
+        self.sources = cache.sources(self.root, run_id)
+        shards = manifest.plan.shard_count if manifest is not None else 0
+        self.finished = shards > 0 and all(k in self.sources.shards for k in range(shards))
+        copies = self.sources.copies(self.root, run_id) if self.finished else None
+        self.copied = copies is not None
+        if copies is not None:
+            self.con.execute(f"CREATE VIEW outcomes AS SELECT * FROM {_parquet(copies['outcomes'])}")
+            self.con.execute(f"CREATE VIEW points AS SELECT p.*{axes} FROM {_parquet(copies['points'])} p")
+            return
         for table, pattern in (
             (POINTS_TABLE, layout.points_prefix(run_id) + "*.parquet"),
             (OUTCOMES_TABLE, layout.outcomes_prefix(run_id) + "*/*.parquet"),
@@ -253,14 +275,9 @@ class ResultsDB:
             else:
                 select = _empty_view(table)
             self.con.execute(f"CREATE VIEW stored_{table.name} AS {select}")
-        views = resolved_views("stored_points", "stored_outcomes", self._axis_columns(run_id))
+        views = resolved_views("stored_points", "stored_outcomes", axes)
         for name in ("outcomes", "points"):
             self.con.execute(f"CREATE VIEW {name} AS {views[name]}")
-
-    def _axis_columns(self, run_id: str) -> str:
-        """One typed column per axis of the run (see `sweep_cli.results.axes`); none without a manifest."""
-        data = LocalStore(self.root).get(layout.manifest_key(run_id))
-        return axis_select(RunManifest.from_json(data).request, "duckdb") if data is not None else ""
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
         import duckdb
@@ -282,9 +299,31 @@ class ResultsDB:
     def cache_points(self) -> None:
         """Read the run's points into memory once, for a caller that asks many questions of them:
         the view reads every Parquet file at each query (the report asks ten or more: 0.6 s each
-        at 10,000 points in 100 shards, issue 23)."""
+        at 10,000 points in 100 shards, issue 23). A finished run's views are also copied into one
+        file each, for every later reader (`sweep_cli.results.cache`)."""
         self.con.execute("CREATE TABLE cached_points AS SELECT * FROM points")
         self.con.execute("CREATE OR REPLACE VIEW points AS SELECT * FROM cached_points")
+        if self.finished and not self.copied:
+            self._copy_views()
+
+    def _copy_views(self) -> None:
+        """Write the copies of a finished run's views (its points from memory), then drop older ones.
+        A directory that cannot take them (read-only, full) is only slower to read next time."""
+        import duckdb
+
+        columns = ", ".join(["run_id", *POINTS_TABLE.column_names])
+        selects = {"points": f"SELECT {columns} FROM cached_points", "outcomes": "SELECT * FROM outcomes"}
+        try:
+            for table in cache.TABLES:
+                path = self.sources.path(self.root, self.run_id, table)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                self.con.execute(f"COPY ({selects[table]}) TO {_literal(str(temp))} (FORMAT parquet)")
+                os.replace(temp, path)
+            cache.remove_others(self.root, self.run_id, self.sources)
+        except (OSError, duckdb.IOException):
+            return
+        self.copied = True
 
     def metric_names(self) -> list[str]:
         rows = self.query("SELECT DISTINCT unnest(map_keys(metrics)) AS k FROM points ORDER BY k").rows
