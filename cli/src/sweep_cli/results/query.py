@@ -301,6 +301,9 @@ class ResultsDB:
         the view reads every Parquet file at each query (the report asks ten or more: 0.6 s each
         at 10,000 points in 100 shards, issue 23). A finished run's views are also copied into one
         file each, for every later reader (`sweep_cli.results.cache`)."""
+        if not self.copied:  # the outcomes first: `points` reads them (by name) for the rows they vouch for
+            self.con.execute("CREATE TABLE cached_outcomes AS SELECT * FROM outcomes")
+            self.con.execute("CREATE OR REPLACE VIEW outcomes AS SELECT * FROM cached_outcomes")
         self.con.execute("CREATE TABLE cached_points AS SELECT * FROM points")
         self.con.execute("CREATE OR REPLACE VIEW points AS SELECT * FROM cached_points")
         if self.finished and not self.copied:
@@ -312,7 +315,7 @@ class ResultsDB:
         import duckdb
 
         columns = ", ".join(["run_id", *POINTS_TABLE.column_names])
-        selects = {"points": f"SELECT {columns} FROM cached_points", "outcomes": "SELECT * FROM outcomes"}
+        selects = {"points": f"SELECT {columns} FROM cached_points", "outcomes": "SELECT * FROM cached_outcomes"}
         try:
             for table in cache.TABLES:
                 path = self.sources.path(self.root, self.run_id, table)
