@@ -1,4 +1,4 @@
-"""A local-only install (issue 23): without the `aws`, `llm` and `search` extras of sweepkit-cli a
+"""A local-only install (issue 23): without the `aws`, `report` and `llm` extras of sweepkit-cli a
 sweep runs and its results query, and a command that needs an extra says which, in one paragraph.
 
 The extras' modules are made unimportable in the `sweep` process and in its pool's processes (a
@@ -99,16 +99,3 @@ def test_an_llm_sweep_names_the_llm_extra(tmp_path: Path) -> None:
         + hint("llm")
     )
     assert not (tmp_path / "out" / "runs").exists()
-
-
-def test_a_local_search_names_the_search_extra(tmp_path: Path) -> None:
-    # GIVEN the repository's adaptive search example, and no Optuna (the `search` extra)
-    example = Path(__file__).resolve().parents[2] / "examples" / "search-synthetic.yaml"
-    # WHEN it runs THEN the `search` extra is named, in one paragraph, before anything is written
-    ran = sweep(tmp_path, "run", str(example), "--out", "out")
-    assert ran.returncode == 2
-    assert ran.stderr == (
-        "error: `sweep run` needs `optuna`, which is not installed: it comes with the `search` extra of "
-        "sweepkit-cli.\n" + hint("search")
-    )
-    assert not (tmp_path / "out").exists()

@@ -1,9 +1,7 @@
 """The optional parts of sweepkit-cli and the error a command gives when its part is not installed.
 
 A local-only install (`pip install sweepkit-cli`) runs sweeps, queries, reports and loads results;
-the stage's commands need the `aws` extra (boto3), the LLM experiments the `llm` extra (httpx), and a
-local adaptive search the `search` extra (Optuna, with SQLAlchemy, Alembic and numpy: half of what a
-cold `make run` downloaded, for a command the first run never uses).
+the stage's commands need the `aws` extra (boto3) and the LLM experiments the `llm` extra (httpx).
 Those modules are imported where a command uses them, so the base import path stays lean, and a
 missing one surfaces here as one paragraph naming the extra, not a traceback (issue 23).
 """
@@ -21,7 +19,6 @@ EXTRAS: dict[str, str] = {
     "tenacity": "aws",
     "httpx": "llm",
     "re2": "llm",
-    "optuna": "search",
 }
 """Top-level module → the extra of sweepkit-cli that installs it."""
 

@@ -7,7 +7,6 @@ missing and `INTERRUPTED` shards run again first, and only then is the next roun
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +63,8 @@ def _unfinished(record: RoundRecord) -> bool:
     return not record.done or bool(record.status.error_codes.get(ErrorCode.INTERRUPTED.value))
 
 
-def require_optuna() -> None:
-    """Rounds are asked of Optuna, which the `search` extra of sweepkit-cli installs: without it the
-    command names the extra (`sweep_cli.extras`, through `sweep_cli.main`) before anything is written."""
-    if importlib.util.find_spec("optuna") is None:
-        raise ModuleNotFoundError("No module named 'optuna'", name="optuna")
-
-
 def run_search(backend: LocalBackend, payload: Any, *, quiet: bool) -> SearchManifest:
     """Start (or resume) a search and run its rounds until its budget is spent."""
-    require_optuna()
     rt = backend.runtime()
     # an LLM search whose server is down or lacks the model is refused before anything is written, as a run is
     _, probe = prepare_search(payload, rt)
@@ -83,7 +74,6 @@ def run_search(backend: LocalBackend, payload: Any, *, quiet: bool) -> SearchMan
 
 
 def resume_search(backend: LocalBackend, run_id: str, *, quiet: bool) -> SearchManifest:
-    require_optuna()
     search = load_search(backend.runtime(), run_id)
     return drive(backend, search, existing=True, quiet=quiet)
 
