@@ -154,3 +154,39 @@ def test_rm_removes_the_copies_23(tmp_path: Path) -> None:
     # THEN the copies go with it
     assert result.exit_code == 0, result.output
     assert copies(tmp_path) == []
+
+
+def test_a_reader_that_asks_for_the_copy_builds_it_first_and_reads_it_23(tmp_path: Path) -> None:
+    # GIVEN a finished run without a copy, and what its views over the store hold
+    write_run(tmp_path, PAYLOAD, lambda i, p: {"value": float(i)})
+    db = open_db(tmp_path)
+    before = views(db)
+    db.close()
+    # WHEN a reader opens it asking for the copy (as the report does)
+    db = ResultsDB(tmp_path, "copied", copy=True)
+    try:
+        # THEN the copy is written before any query, and this very reader's views read it
+        assert db.copied
+        assert [name.split("-")[0] for name in copies(tmp_path)] == ["outcomes", "points"]
+        assert views(db) == before
+        db.cache_points()
+        assert views(db) == before
+    finally:
+        db.close()
+
+
+def test_a_directory_that_cannot_take_the_copy_is_read_from_the_store_23(tmp_path: Path) -> None:
+    # GIVEN a finished run whose cache folder cannot be created (a file stands in its way)
+    write_run(tmp_path, PAYLOAD, lambda i, p: {"value": float(i)})
+    db = open_db(tmp_path)
+    before = views(db)
+    db.close()
+    (tmp_path / "cache").write_text("not a folder")
+    # WHEN a reader asks for the copy
+    db = ResultsDB(tmp_path, "copied", copy=True)
+    try:
+        # THEN it reads the store, as without a copy
+        assert not db.copied
+        assert views(db) == before
+    finally:
+        db.close()
