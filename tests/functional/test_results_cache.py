@@ -190,3 +190,20 @@ def test_a_directory_that_cannot_take_the_copy_is_read_from_the_store_23(tmp_pat
         assert views(db) == before
     finally:
         db.close()
+
+
+def test_a_finished_runs_summary_copies_its_views_23(tmp_path: Path) -> None:
+    # GIVEN a finished run without a copy
+    write_run(tmp_path, PAYLOAD, lambda i, p: {"value": float(i)})
+    # WHEN its summary is read, as at the end of `sweep run`
+    from sweep_cli.local.backend import LocalBackend
+
+    summary = LocalBackend(tmp_path).summary("copied", None)
+    # THEN the views are copied, and a later reader reads the copy
+    assert summary is not None
+    assert [name.split("-")[0] for name in copies(tmp_path)] == ["outcomes", "points"]
+    db = open_db(tmp_path)
+    try:
+        assert db.copied
+    finally:
+        db.close()
