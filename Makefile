@@ -5,7 +5,7 @@ PYTHON ?= python3
 OUT ?= sweep-results
 DIST ?= dist
 
-# uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
+# uv from PATH, else a private copy in .tools/ (.tools/bin/uv; no system Python is modified).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 STACK ?= dev
 # Pulumi (`toolchain: uv`) finds uv on PATH only: put this uv first; the program takes the prebuilt artifacts.
@@ -16,10 +16,19 @@ WITH_UV := PATH="$(dir $(UV)):$$PATH" SWEEP_ARTIFACTS_DIR="$(CURDIR)/build/lambd
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# With the host Python's pip, uv's wheel is unpacked into .tools/uv (`--target`: no venv, nothing else touched;
+# any pip has it) and .tools/bin/uv links to its binary: a venv with ensurepip took 24-51 s of a cold `make run`
+# at load 8-10 (issue 23, bench/RESULTS.md). Without a pip (or if that install fails), a venv as before.
 $(CURDIR)/.tools/bin/uv:
 	@echo "uv not found: installing it into .tools/"
-	$(PYTHON) -m venv .tools
-	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+	@if $(PYTHON) -m pip --version >/dev/null 2>&1 \
+	    && $(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target .tools/uv uv \
+	    && [ -x .tools/uv/bin/uv ]; then \
+	    mkdir -p .tools/bin && ln -sf ../uv/bin/uv .tools/bin/uv; \
+	else \
+	    rm -rf .tools && $(PYTHON) -m venv .tools \
+	    && .tools/bin/python -m pip install --quiet --disable-pip-version-check uv; \
+	fi
 
 # --inexact: packages the user installed next to sweep (their experiments) stay; `uv run` never removes any.
 # Bytecode, because a process that finds no .pyc compiles every module it imports, every time it starts, when

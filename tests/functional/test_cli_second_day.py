@@ -65,6 +65,23 @@ def test_a_metric_typo_is_bad_input_that_lists_the_recorded_metrics_23(tmp_path:
     assert invoke("results", "day-two", "--out", out, "-m", "distance")[0] == 0
 
 
+def test_the_stages_metric_names_sql_runs_on_duckdb_23(tmp_path: Path, sweep: str) -> None:
+    from sweep_cli.results.metrics import RECORDED_METRICS_SQL
+    from sweep_cli.results.query import ResultsDB
+
+    # GIVEN a local run
+    out = tmp_path / "out"
+    assert invoke("run", sweep, "--out", str(out), "-w", "1")[0] == 0
+    # WHEN the SQL a stage sends Athena for the recorded metrics runs on DuckDB over the same views
+    db = ResultsDB(out, "day-two")
+    try:
+        names = [row[0] for row in db.query(RECORDED_METRICS_SQL).rows]
+        # THEN it names what the local check names
+        assert names == db.metric_names() == ["checksum", "distance", "value"]
+    finally:
+        db.close()
+
+
 def test_the_query_after_a_run_fits_a_terminal_and_head_shows_the_first_points_23(tmp_path: Path, sweep: str) -> None:
     out = str(tmp_path / "out")
     # WHEN a run finishes
