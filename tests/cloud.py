@@ -27,6 +27,7 @@ from sweep_orchestrator.deps import OrchestratorDeps
 from sweep_orchestrator.dispatch_task import DISPATCH_KIND
 from sweep_orchestrator.lambda_dispatch import LambdaDispatcher, NoPacing
 from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.search.steps import LambdaSearchSteps
 from sweep_worker.runner import WorkerDeps, process_event
 
 EVENTS = Path(__file__).parent / "events"
@@ -35,6 +36,7 @@ BUCKET = "sweep-results-test"
 PREFIX = "/sweep/test/"
 WORKER = "sweep-test-worker"
 ORCHESTRATOR = "sweep-test-orchestrator"
+SEARCH = "sweep-test-search"
 
 
 class _Raw:
@@ -133,6 +135,8 @@ class Stage:
                 if function == ORCHESTRATOR:
                     assert payload["kind"] == DISPATCH_KIND
                     handler.handler(payload, LambdaContext())
+                elif function == SEARCH:
+                    self.step_search(payload)
                 else:
                     results.append((deliver or self.deliver)(payload))
         return results
@@ -141,6 +145,17 @@ class Stage:
         with self.invokes.lock:
             taken, self.invokes.calls = self.invokes.calls, []
         return taken
+
+    def step_search(self, event: dict[str, Any]) -> str:
+        """What the search function does with a `SearchStepEvent` (it ships Optuna, the orchestrator
+        does not): one `rounds.advance` of the search, reading rounds from the outcomes' tallies."""
+        from sweep_contracts.search import SearchStepEvent
+        from sweep_orchestrator.search.rounds import advance, load_search
+        from sweep_orchestrator.search.totals import OutcomeTotals
+
+        runtime = deps.current().runtime
+        search = load_search(runtime, SearchStepEvent.model_validate(event).search_id)
+        return advance(runtime, search, OutcomeTotals(self.store)).kind
 
     def deliver(self, task: dict[str, Any]) -> dict[str, Any]:
         return process_event(task, self.worker, remaining_ms=lambda: 900_000.0, request_id="worker-req")
@@ -201,7 +216,8 @@ def make_stage(ssm_values: dict[str, str] | None = None, *, create_bucket: bool 
     store = S3Store(BUCKET, client=s3)
     settings = SsmSettings(PREFIX, client=ssm)
     runtime = Runtime(store=store, dispatcher=dispatcher, settings=settings)
-    deps.use(OrchestratorDeps(runtime, dispatcher, "test", PREFIX, 300))
+    # the search function's steps are async invokes like the shards', captured the same way
+    deps.use(OrchestratorDeps(runtime, dispatcher, "test", PREFIX, 300, LambdaSearchSteps(dispatcher, SEARCH)))
     worker = WorkerDeps(store=S3Store(BUCKET, client=s3), registry=Registry.default())
     return Stage(s3, ssm, lam, store, invokes, settings, dispatcher, sleeps, worker)
 

@@ -301,3 +301,162 @@ def test_a_missing_passphrase_says_which_variable_to_set(tmp_path: Path, monkeyp
         "even to read the outputs: export PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE), "
         "or pass --endpoint."
     )
+
+
+SEARCH_FILE = """
+experiment: synthetic
+run_id: cli-search
+config: {noise: 0.0}
+search:
+  space: {x: {uniform: [-1, 1]}}
+  seed: 5
+  budget: {trials: 8}
+  batch: 4
+"""
+
+
+def search_file(tmp_path: Path, text: str = SEARCH_FILE) -> str:
+    path = tmp_path / "search.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def run_search_on_stage(stage: Stage, limit: int = 100) -> None:
+    """What the stage does with no client attached: the search function's steps, the workers, and
+    the bucket's notification of each outcome (the round trigger)."""
+    from sweep_contracts import layout
+    from sweep_orchestrator import deps
+    from sweep_orchestrator.search.totals import OutcomeTotals
+    from sweep_orchestrator.search.trigger import on_outcomes
+    from tests.cloud import SEARCH
+
+    for _ in range(limit):
+        with stage.invokes.lock:
+            calls, stage.invokes.calls = stage.invokes.calls, []
+        if not calls:
+            return
+        for function, payload in calls:
+            if function == SEARCH:
+                stage.step_search(payload)
+                continue
+            stage.deliver(payload)
+            keys = stage.object_keys(layout.outcomes_prefix(payload["run_id"]))
+            on_outcomes(deps.current().runtime, keys, OutcomeTotals(stage.store))
+    raise AssertionError(f"the stage still invokes after {limit} deliveries")
+
+
+def test_submit_a_search_to_the_stage_and_see_it_done(api: FakeApi, tmp_path: Path) -> None:
+    flags = ("--endpoint", api.url, "--region", REGION)
+    # WHEN a search file is submitted to the stage
+    code, output = invoke("submit", search_file(tmp_path), *flags)
+    # THEN it says what started and what to run next
+    assert code == 0, output
+    assert (
+        "search cli-search accepted on stage custom: 8 trials in 2 rounds (4, 4 trials), 1 points per trial" in output
+    )
+    assert "first round: run cli-search-r000 (the search function starts it)" in output
+    assert "worst case: $" in output
+    assert f"follow: sweep status cli-search --endpoint {api.url}" in output
+    assert api.requests == [("POST", "/runs")]
+    # WHEN it is submitted again THEN the stage answers with the same search
+    code, output = invoke("submit", search_file(tmp_path), *flags)
+    assert (code, "search cli-search exists already" in output) == (0, True), output
+    # WHEN its rounds run on the stage, and then its status is asked
+    run_search_on_stage(api.stage)
+    code, output = invoke("status", "cli-search", *flags)
+    # THEN the status shows every round done, the best so far, and no budget left
+    assert code == 0, output
+    assert (
+        "search cli-search: 2 of 2 rounds done, 8 of 8 trials (0 failed), budget left 0 trials; best so far" in output
+    )
+    assert "done: the budget of 8 trials is spent; round 2 (cli-search-r001): succeeded" in output
+    code, output = invoke("status", "cli-search", *flags, "--json")
+    answer = json.loads(output)
+    assert (answer["state"], answer["rounds_done"], answer["budget"]["trials_left"]) == ("done", 2, 0)
+
+
+def test_status_of_a_search_mid_round_on_the_stage(api: FakeApi, tmp_path: Path) -> None:
+    flags = ("--endpoint", api.url, "--region", REGION)
+    invoke("submit", search_file(tmp_path), *flags)
+    code, output = invoke("status", "cli-search", *flags)
+    assert "starting: no round has started yet" in output, output
+    from tests.cloud import SEARCH
+
+    for payload in api.stage.invokes.take(SEARCH):
+        api.stage.step_search(payload)
+    # the fake API runs one pending shard per status poll: 1 of the round's 4
+    code, output = invoke("status", "cli-search", *flags)
+    assert code == 0, output
+    assert "search cli-search: 0 of 2 rounds done, 4 of 8 trials (0 failed), budget left 4 trials; no trial" in output
+    assert "running: round 1 of 2 is running; round 1 (cli-search-r000): running, 1 of 4 shards succeeded" in output
+
+
+def test_retry_a_search_on_the_stage_reruns_its_current_rounds_failed_trial(api: FakeApi, tmp_path: Path) -> None:
+    from sweep_contracts.outcomes import ErrorCode
+    from sweep_orchestrator.failures import ShardFailure, record_failures
+    from tests.cloud import SEARCH
+
+    flags = ("--endpoint", api.url, "--region", REGION)
+    invoke("submit", search_file(tmp_path), *flags)
+    for payload in api.stage.invokes.take(SEARCH):
+        api.stage.step_search(payload)
+    # GIVEN round 1 with one shard done, one crashed (its failure recorded) and two running
+    tasks = api.stage.invokes.take(WORKER)
+    api.stage.deliver(tasks[0])
+    crashed = ShardFailure(1, 1, 1, ErrorCode.WORKER_CRASHED, "the worker's process died")
+    record_failures(api.stage.store, "cli-search-r000", [crashed], datetime.now(UTC))
+    # WHEN the search is retried
+    code, output = invoke("retry", "cli-search", *flags)
+    # THEN its failed trial's shard is sent again and the search stepped
+    assert code == 0, output
+    assert (
+        "search cli-search: retrying 1 failed and 0 missing shards of cli-search-r000 (1 handed over, 0 not); "
+        "the search function was asked to step the search." in output
+    )
+    assert [(t["shard_id"], t["attempt"]) for t in api.stage.invokes.take(WORKER)] == [(1, 2)]
+
+
+def test_retry_watch_of_a_search_follows_it_to_done(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloud import SEARCH
+
+    flags = ("--endpoint", api.url, "--region", REGION)
+    invoke("submit", search_file(tmp_path), *flags)
+    api.stage.invokes.take(SEARCH)  # GIVEN a search whose first step was lost
+    monkeypatch.setattr("sweep_cli.search.stage.time.sleep", lambda s: run_search_on_stage(api.stage))
+    # WHEN it is retried with --watch THEN the step starts it, and the watch follows it to done
+    code, output = invoke("retry", "cli-search", *flags, "--watch")
+    assert code == 0, output
+    assert "nothing to rerun: no round has started yet" in output
+    assert "done: the budget of 8 trials is spent" in output
+
+
+def test_submit_watch_follows_a_search_until_it_is_done(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a stage whose steps, workers and outcome notifications run between two polls
+    monkeypatch.setattr("sweep_cli.search.stage.time.sleep", lambda s: run_search_on_stage(api.stage))
+    # WHEN a search is submitted with --watch
+    code, output = invoke("submit", search_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
+    # THEN each round is said as it changes, and the watch ends with the search done
+    assert code == 0, output
+    assert "starting: no round has started yet" in output
+    assert "done: the budget of 8 trials is spent" in output
+    assert "search cli-search: 2 of 2 rounds done, 8 of 8 trials (0 failed)" in output
+
+
+def test_watch_of_a_search_that_does_not_move_ends_and_says_how_to_step_it(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a search whose first step was lost
+    from tests.cloud import SEARCH
+
+    invoke("submit", search_file(tmp_path), "--endpoint", api.url, "--region", REGION)
+    api.stage.invokes.take(SEARCH)
+    monkeypatch.setattr("sweep_cli.search.stage.STILL_POLLS", 3)
+    monkeypatch.setattr("sweep_cli.search.stage.time.sleep", lambda s: None)
+    # WHEN it is watched THEN the watch ends after the polls it waits, naming the retry that steps it
+    code, output = invoke("status", "cli-search", "--endpoint", api.url, "--region", REGION, "--watch")
+    assert code == 1, output
+    assert "the search has not moved for 3 polls: `sweep retry cli-search --endpoint" in output

@@ -92,21 +92,27 @@ def test_a_retry_after_a_crash_makes_each_crashing_point_an_error_row(tmp_path: 
 
 
 def test_an_isolated_point_past_the_budget_stops_the_shard_on_time(tmp_path: Path) -> None:
-    # GIVEN a retry after a crash, whose points sleep 5 s each, with 0.3 s of budget
+    # GIVEN a retry after a crash, whose points sleep 10 s each, with 0.3 s of budget
+    sleep_s, budget_s = 10.0, 0.3
     store = LocalStore(tmp_path / "store")
     previous_attempt(store, ErrorCode.WORKER_CRASHED)
-    task = crashing_shard(set(), config={"y": 0.0, "sleep_ms": 5000}).event(0, attempt=2)
+    task = crashing_shard(set(), config={"y": 0.0, "sleep_ms": sleep_s * 1000}).event(0, attempt=2)
     started = time.monotonic()
     # WHEN it runs
     process_event(
-        task, WorkerDeps(store, Registry.default()), remaining_ms=lambda: (started + 0.3 - time.monotonic()) * 1000
+        task, WorkerDeps(store, Registry.default()), remaining_ms=lambda: (started + budget_s - time.monotonic()) * 1000
     )
-    # THEN the child's point is interrupted in time and the shard ends with TIME_BUDGET
-    assert time.monotonic() - started < 3
+    # THEN the child's own alarm interrupted the point ("interrupted": not "ended", which is the
+    # parent killing it `isolate.GRACE_S` past the budget) and the shard stopped there, with
+    # TIME_BUDGET: no point ran, none after it started
     data = store.get(layout.outcome_key(RUN, "failure", 0))
     outcome = Outcome.from_parquet(data or b"", RUN)
     assert (outcome.error_code, outcome.attempt) == (ErrorCode.TIME_BUDGET, 2)
     assert (outcome.error_message or "").startswith("point 0 ran past the time budget and was interrupted.")
+    assert (outcome.points_ok, outcome.points_failed, outcome.points_not_run) == (0, 0, 6)
+    # AND it ended before its first point could have: no clock of this machine's load, the
+    # point's own length (a stop that waited for points would take 6 x 10 s)
+    assert time.monotonic() - started < sleep_s
 
 
 def test_a_point_that_calls_sys_exit_is_isolated_like_one_that_ends_its_process() -> None:

@@ -142,7 +142,7 @@ def test_make_package_fails_with_one_paragraph_and_exit_2(tmp_path: Path) -> Non
     # THEN exit 2, one line on stderr, no traceback
     assert result.returncode == 2
     assert result.stderr == (
-        "error: there is no stack config Pulumi.nosuch.yaml for stack `nosuch`: create the stack "
+        "error: there is no stack config Pulumi.nosuch.yaml for stack `nosuch`. Create the stack "
         "(`pulumi stack init nosuch`) or pass the stack that exists (STACK=dev).\n"
     )
 
@@ -157,10 +157,14 @@ def test_prebuilt_artifacts_with_other_experiment_packages_are_not_deployed(tmp_
     # WHEN a stack that declares no experiment packages deploys them THEN it is refused, saying how to rebuild
     with pytest.raises(PackagingError) as caught:
         functions.artifacts(str(tmp_path), ())
-    assert str(caught.value) == (
+    assert caught.value.message == (
         f"the artifacts in {tmp_path} were built with experiment packages ['examples/sample-experiment'], but the "
-        "stack declares none (`sweep:experimentPackages`): rebuild them with `make package STACK=<this stack>`, "
-        "or deploy with `make deploy STACK=<this stack>`, which does."
+        "stack declares none (`sweep:experimentPackages`)."
     )
+    assert caught.value.hint == (
+        "Rebuild them with `make package STACK=<this stack>`, or deploy with `make deploy STACK=<this stack>`, "
+        "which does."
+    )
+    assert str(caught.value) == f"{caught.value.message} {caught.value.hint}"
     # AND the stack they were built for takes them
     assert set(functions.artifacts(str(tmp_path), ("examples/sample-experiment",))) == set(packaging.FUNCTIONS)

@@ -749,9 +749,10 @@ def test_no_secret_parameter_is_a_pulumi_resource(stack: str) -> None:
 
 def test_a_stack_config_that_still_names_secrets_says_how_to_move_on() -> None:
     result = program("dev", 'sweep:secrets=["ollama_api_key"]')
+    # the message says what is wrong, the hint (after "Fix it with:") how to move on
     assert result["error"] == (
         "RunError: stack config `secrets` of stack `dev` is no longer read: secrets are not Pulumi resources "
-        "(their values would be read into the state). Remove it with: pulumi config rm --stack dev sweep:secrets, "
+        "(their values would be read into the state). Fix it with: pulumi config rm --stack dev sweep:secrets, "
         "and create each secret with: uv run sweep params set-secret NAME --stage dev < FILE"
     )
 

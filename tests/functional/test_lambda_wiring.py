@@ -65,3 +65,19 @@ def test_a_missing_variable_is_a_clear_configuration_error(lambda_env: None, mon
     with pytest.raises(ConfigurationError) as info:
         deps.from_environment()
     assert info.value.message == "`SWEEP_WORKER_FUNCTION` is not set, so the orchestrator cannot dispatch shards."
+
+
+def test_the_orchestrator_steps_searches_through_the_function_its_environment_names(
+    lambda_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sweep_orchestrator.search.steps import LambdaSearchSteps
+
+    # GIVEN a stage deployed before the search function: no search steps, searches are refused
+    assert deps.from_environment().search_steps is None
+    # WHEN the stack names the search function
+    monkeypatch.setenv("SWEEP_SEARCH_FUNCTION", "sweep-test-search")
+    deps.use(None)
+    steps = deps.from_environment().search_steps
+    # THEN steps are async invokes of it, through the orchestrator's own dispatcher
+    assert isinstance(steps, LambdaSearchSteps)
+    assert (steps.function, steps.dispatcher) == ("sweep-test-search", deps.from_environment().dispatcher)

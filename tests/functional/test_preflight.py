@@ -64,24 +64,30 @@ def test_no_pulumi_cli_says_how_to_install_it(tmp_path: Path, home: Path) -> Non
     with pytest.raises(PreflightError) as info:
         check_tools(path, {"PATH": path})
     # THEN the message says what is missing and how to get it
-    assert str(info.value) == (
-        "the Pulumi CLI is not on PATH: install it with `curl -fsSL https://get.pulumi.com | sh` (or see "
+    assert (info.value.message, info.value.field) == ("the Pulumi CLI is not on PATH.", "PATH")
+    assert info.value.hint == (
+        "install it with `curl -fsSL https://get.pulumi.com | sh` (or see "
         "https://www.pulumi.com/docs/install/), open a new shell, then log in to a backend: `pulumi login`, "
         "`pulumi login s3://<bucket>` or `pulumi login --local`."
     )
+    # AND the text shown carries both
+    assert str(info.value) == f"the Pulumi CLI is not on PATH. Fix: {info.value.hint}"
 
 
 def test_a_pulumi_cli_installed_but_not_on_path_is_pointed_at(tmp_path: Path, home: Path) -> None:
     executables(home / ".pulumi" / "bin", pulumi="exit 0")
     path = executables(tmp_path / "bin", uv="exit 0")
-    with pytest.raises(PreflightError, match=rf"\({home}/.pulumi/bin/pulumi exists: add {home}/.pulumi/bin to PATH\)"):
+    with pytest.raises(PreflightError) as info:
         check_tools(path, {"PATH": path})
+    assert info.value.message == "the Pulumi CLI is not on PATH."
+    assert (info.value.hint or "").startswith(f"add {home}/.pulumi/bin to PATH ({home}/.pulumi/bin/pulumi exists), or ")
 
 
 def test_pulumi_needs_uv_on_the_same_path(tmp_path: Path, home: Path) -> None:
     path = executables(tmp_path / "bin", pulumi="exit 0")
-    with pytest.raises(PreflightError, match=r"^`uv` is not on PATH, and Pulumi runs the program with the uv"):
+    with pytest.raises(PreflightError, match=r"^`uv` is not on PATH, and Pulumi runs the program with the uv") as info:
         check_tools(path, {"PATH": path})
+    assert info.value.hint == "run `make preview` / `make deploy`, which put the uv of `make install` on PATH."
 
 
 def test_pulumi_not_logged_in(tmp_path: Path, home: Path) -> None:
@@ -90,7 +96,8 @@ def test_pulumi_not_logged_in(tmp_path: Path, home: Path) -> None:
     )
     with pytest.raises(PreflightError) as info:
         check_tools(path, {"PATH": path})
-    assert str(info.value).startswith("`pulumi whoami` failed (error: PULUMI_ACCESS_TOKEN must be set): log in")
+    assert info.value.message == "`pulumi whoami` failed (error: PULUMI_ACCESS_TOKEN must be set)."
+    assert (info.value.hint or "").startswith("log in to a backend first: `pulumi login`")
 
 
 def test_a_self_managed_backend_needs_the_passphrase(tmp_path: Path, home: Path) -> None:
@@ -119,7 +126,7 @@ def test_the_module_fails_with_a_message_and_no_traceback(tmp_path: Path, home: 
     )
     # THEN it exits 1 with the one-line fix on stderr
     assert result.returncode == 1
-    assert result.stderr.startswith("preflight: failed: the Pulumi CLI is not on PATH: install it with")
+    assert result.stderr.startswith("preflight: failed: the Pulumi CLI is not on PATH. Fix: install it with")
     assert "Traceback" not in result.stderr
 
 
@@ -144,10 +151,9 @@ def test_every_check_that_can_run_is_reported_in_one_pass(
 def test_a_stack_missing_from_the_backend_says_how_to_create_it(tmp_path: Path) -> None:
     listed = json.dumps([{"name": "prod", "current": False}])
     path = executables(tmp_path / "bin", pulumi=f"echo '{listed}'")
-    with pytest.raises(
-        PreflightError, match=r"^stack `dev` does not exist .* \(its stacks: prod\): .*`pulumi stack init dev`"
-    ):
+    with pytest.raises(PreflightError, match=r"^stack `dev` does not exist .* \(its stacks: prod\)\.") as info:
         check_stack_exists("dev", ROOT, {"PATH": path})
+    assert "`pulumi stack init dev`" in (info.value.hint or "")
     assert check_stack_exists("prod", ROOT, {"PATH": path}) == "stack `prod` exists"
 
 
@@ -168,8 +174,9 @@ def test_no_aws_credentials_say_how_to_get_them(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with pytest.raises(PreflightError, match=r"^no AWS credentials found: run `aws configure`"):
+    with pytest.raises(PreflightError, match=r"^no AWS credentials found\.") as info:
         check_credentials(boto3.Session(region_name="us-east-1"))
+    assert (info.value.hint or "").startswith("run `aws configure`")
 
 
 def test_working_credentials_name_the_account(aws_env: None) -> None:

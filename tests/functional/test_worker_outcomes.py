@@ -238,11 +238,97 @@ def test_a_secret_that_is_unavailable_counts_none_of_the_points_as_run(
     assert ollama.requests == []
 
 
+def test_a_worker_without_a_secret_store_fails_a_shard_that_needs_a_secret(
+    memory_store: MemoryStore, ollama: FakeModelServer
+) -> None:
+    # GIVEN a worker given no secret store, and a shard whose experiment requires its `api_key`
+    task = ollama_shard(ollama.url).event(0)
+    task["config"] |= {"api_key_required": True}
+    # WHEN it is handled
+    process_event(task, WorkerDeps(memory_store, Registry.default()))
+    # THEN the shard fails with SECRET_UNAVAILABLE, naming the missing store, before any call
+    outcome = stored_outcome(memory_store, "failure")
+    assert outcome.error_code == ErrorCode.SECRET_UNAVAILABLE
+    assert "no secret store is configured" in (outcome.error_message or "")
+    assert ollama.requests == []
+
+
+def test_an_optional_secret_that_is_not_set_lets_the_shard_run(
+    memory_store: MemoryStore, ollama: FakeModelServer
+) -> None:
+    # GIVEN a store in which the `api_key` secret is not set, and a shard that does not require it
+    def not_set(names: Any) -> dict[str, str]:
+        error = SecretUnavailableError("`api_key` is not set", field="secrets", value=list(names))
+        error.not_set = True
+        raise error
+
+    task = ollama_shard(ollama.url).event(0)
+    task["config"] |= {"api_key_required": False}
+    # WHEN it is handled
+    process_event(task, WorkerDeps(memory_store, Registry.default(), secrets=not_set))
+    # THEN the shard runs its points (a keyless server), and succeeds
+    outcome = stored_outcome(memory_store, "success")
+    assert (outcome.points_total, outcome.points_ok + outcome.points_failed) == (4, 4)
+    assert ollama.requests != []
+
+
+def test_a_first_attempt_does_not_read_a_previous_outcome() -> None:
+    # GIVEN a store that counts the reads of the shard's failure outcome
+    failure_key = layout.outcome_key(RUN, "failure", 0)
+    reads: list[str] = []
+
+    class Counting(MemoryStore):
+        def get(self, key: str) -> bytes | None:
+            reads.append(key)
+            return super().get(key)
+
+    # WHEN attempt 1 of a shard runs, and (in another store) attempt 2
+    process_event(synthetic(2).event(0, attempt=1), WorkerDeps(Counting(), Registry.default()))
+    first = reads.count(failure_key)
+    process_event(synthetic(2).event(0, attempt=2), WorkerDeps(Counting(), Registry.default()))
+    # THEN only a retry looks for how its previous attempt ended (one GET per retried shard, none per shard)
+    assert (first, reads.count(failure_key) - first) == (0, 1)
+
+
 # --- started markers after a failure --------------------------------------------------------------
 
 
 def markers(store: ObjectStore) -> list[str]:
     return sorted(store.list(layout.started_prefix(RUN, 0)))
+
+
+def test_a_copy_whose_success_is_refused_leaves_no_started_marker() -> None:
+    # GIVEN two more copies of a shard (at-least-once delivery) that start while this one runs: one
+    # records its success first, the other is still running (its marker is in the store)
+    points_prefix = layout.points_prefix(RUN)
+    other = layout.started_key(RUN, 0, "c0ffee0000000000")
+
+    class Racing(MemoryStore):
+        def put_if_absent(self, key: str, data: bytes) -> bool:
+            written = super().put_if_absent(key, data)
+            if key.startswith(points_prefix) and not self.exists(other):
+                super().put(other, b"{}")
+                record_outcome(
+                    self,
+                    Outcome(
+                        run_id=RUN,
+                        shard_id=0,
+                        status="success",
+                        points_total=2,
+                        points_ok=2,
+                        started_at=T0,
+                        finished_at=T0,
+                        duration_ms=0.0,
+                    ),
+                )
+            return written
+
+    store = Racing()
+    # WHEN this copy ends and its success is refused (the other's stands)
+    result = process_event(synthetic(2).event(0), WorkerDeps(store, Registry.default()))
+    # THEN the shard has succeeded, so nothing is left to isolate: every marker of it is gone
+    assert result.get("duplicate") is True  # this copy's rows were discarded
+    assert markers(store) == []
 
 
 def test_a_failed_execution_removes_its_started_marker(memory_store: MemoryStore) -> None:

@@ -135,3 +135,14 @@ def test_identify_task_names_the_shard_of_a_malformed_task(change: dict[str, obj
 @pytest.mark.parametrize("event", [None, [], "run-1", 5])
 def test_identify_task_needs_a_mapping(event: object) -> None:
     assert identify_task(event) is None
+
+
+def test_task_settings_leave_out_an_unknown_name_and_a_value_out_of_range() -> None:
+    # GIVEN the settings of a task from another version: a name this one does not know, a value
+    # out of its range, and one value it takes
+    carried = {"no_such_setting": 5, "shard_time_budget_s": -1, "time_budget_margin_ms": 7}
+    # WHEN a worker reads them
+    settings = TaskSettings.model_validate(carried)
+    # THEN the task is not refused: the two are left out (their defaults apply), the third is kept
+    assert settings.model_dump() == {"time_budget_margin_ms": 7}
+    assert settings.shard_time_budget_s == TaskSettings().shard_time_budget_s

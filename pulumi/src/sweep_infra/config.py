@@ -257,9 +257,10 @@ def load_config() -> StackConfig:
         # an older stack config named its secrets for the program to create: `sweep params set-secret` owns them now
         raise StackConfigError(
             f"stack config `secrets` of stack `{pulumi.get_stack()}` is no longer read: secrets are not Pulumi "
-            "resources (their values would be read into the state). Remove it with: pulumi config rm "
-            f"--stack {pulumi.get_stack()} {NAMESPACE}:secrets, and create each secret with: "
-            f"uv run sweep params set-secret NAME --stage {pulumi.get_stack()} < FILE"
+            "resources (their values would be read into the state).",
+            field=f"{NAMESPACE}:secrets",
+            hint=f"pulumi config rm --stack {pulumi.get_stack()} {NAMESPACE}:secrets, and create each secret with: "
+            f"uv run sweep params set-secret NAME --stage {pulumi.get_stack()} < FILE",
         )
     for key in (
         "settings",

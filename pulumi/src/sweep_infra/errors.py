@@ -50,6 +50,7 @@ class PackagingError(InfraError):
 
 
 class PreflightError(InfraError):
-    """Something a deployment needs is missing; the message says what and how to fix it."""
+    """Something a deployment needs is missing; the message says what, the hint how to fix it."""
 
     code = InfraCode.PREFLIGHT_FAILED
+    hint_label = "Fix:"

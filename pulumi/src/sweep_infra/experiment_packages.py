@@ -43,8 +43,10 @@ def declared(root: Path, stack: str | None) -> tuple[str, ...]:
     config = read_stack_config(root, stack)
     if config is None:
         raise PackagingError(
-            f"there is no stack config {stack_config_path(root, stack).name} for stack `{stack}`: create the stack "
-            f"(`pulumi stack init {stack}`) or pass the stack that exists (STACK=dev)."
+            f"there is no stack config {stack_config_path(root, stack).name} for stack `{stack}`.",
+            field="STACK",
+            value=stack,
+            hint=f"Create the stack (`pulumi stack init {stack}`) or pass the stack that exists (STACK=dev).",
         )
     return check(config.get(CONFIG_KEY) or [], stack)
 
@@ -193,6 +195,9 @@ def check_prebuilt(directory: Path, packages: Sequence[str]) -> None:
     if built != list(packages):
         raise PackagingError(
             f"the artifacts in {directory} were built with experiment packages {built or 'none'}, but the stack "
-            f"declares {list(packages) or 'none'} (`{CONFIG_KEY}`): rebuild them with `make package "
-            "STACK=<this stack>`, or deploy with `make deploy STACK=<this stack>`, which does."
+            f"declares {list(packages) or 'none'} (`{CONFIG_KEY}`).",
+            field=CONFIG_KEY,
+            value=list(packages),
+            hint="Rebuild them with `make package STACK=<this stack>`, or deploy with `make deploy "
+            "STACK=<this stack>`, which does.",
         )

@@ -98,7 +98,11 @@ def _uv() -> str:
     for candidate in (os.environ.get("UV"), shutil.which("uv"), str(Path(sys.executable).parent / "uv")):
         if candidate and Path(candidate).exists():
             return candidate
-    raise PackagingError("uv is needed to build the Lambda artifacts: `make install` provides it.")
+    raise PackagingError(
+        "uv is needed to build the Lambda artifacts, and none was found ($UV, PATH, beside this Python).",
+        field="uv",
+        hint="`make install` provides it.",
+    )
 
 
 def install(
@@ -202,10 +206,13 @@ def build(
         path.unlink()
         raise PackagingError(
             f"the {name} artifact would be {_mib(unzipped)} unzipped, {_mib(unzipped - limit)} over Lambda's "
-            f"{_mib(limit)} limit for a function and its layers (largest: {largest}). Ship fewer or lighter "
-            "dependencies (drop one from an experiment package in `sweep:experimentPackages`, or import a "
-            "smaller one), or move a large dependency into a container image function: a Lambda layer counts "
-            "toward the same limit."
+            f"{_mib(limit)} limit for a function and its layers (largest: {largest}).",
+            field=f"{name} artifact",
+            value=unzipped,
+            limit=limit,
+            hint="Ship fewer or lighter dependencies (drop one from an experiment package in "
+            "`sweep:experimentPackages`, or import a smaller one), or move a large dependency into a container "
+            "image function: a Lambda layer counts toward the same limit.",
         )
     experiment_packages.record(out, experiments)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

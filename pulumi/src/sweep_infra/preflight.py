@@ -66,20 +66,24 @@ def check_tools(path: str, environ: Mapping[str, str], run: Any = subprocess.run
     pulumi = shutil.which("pulumi", path=path)
     if pulumi is None:
         beside = Path.home() / ".pulumi" / "bin" / "pulumi"
-        where = f" ({beside} exists: add {beside.parent} to PATH)" if beside.is_file() else ""
-        raise PreflightError(f"the Pulumi CLI is not on PATH{where}: {INSTALL_PULUMI}")
+        nearby = f"add {beside.parent} to PATH ({beside} exists), or " if beside.is_file() else ""
+        raise PreflightError("the Pulumi CLI is not on PATH.", field="PATH", value=path, hint=nearby + INSTALL_PULUMI)
     uv = shutil.which("uv", path=path)
     if uv is None:
         raise PreflightError(
             "`uv` is not on PATH, and Pulumi runs the program with the uv it finds there (Pulumi.yaml: "
-            "`toolchain: uv`): run `make preview` / `make deploy`, which put the uv of `make install` on PATH."
+            "`toolchain: uv`).",
+            field="PATH",
+            value=path,
+            hint="run `make preview` / `make deploy`, which put the uv of `make install` on PATH.",
         )
     answer = run([pulumi, "whoami", "--json"], capture_output=True, text=True, timeout=60, check=False, env=environ)
     if answer.returncode != 0:
         last = (answer.stderr.strip().splitlines() or ["?"])[-1]
         raise PreflightError(
-            f"`pulumi whoami` failed ({last}): log in to a backend first: `pulumi login` (Pulumi Cloud), "
-            "`pulumi login s3://<bucket>` or `pulumi login --local`."
+            f"`pulumi whoami` failed ({last}).",
+            hint="log in to a backend first: `pulumi login` (Pulumi Cloud), `pulumi login s3://<bucket>` or "
+            "`pulumi login --local`.",
         )
     backend = str(json.loads(answer.stdout or "{}").get("url", ""))
     found = [f"Pulumi CLI {pulumi}, backend {backend or '?'}", f"uv {uv}"]
@@ -88,7 +92,9 @@ def check_tools(path: str, environ: Mapping[str, str], run: Any = subprocess.run
         raise PreflightError(
             f"the backend {backend} is self-managed: Pulumi encrypts the stack's secrets with a passphrase, and "
             "`pulumi up` and `pulumi stack output` (which the sweep CLI runs to find the endpoint) stop without "
-            "it. Fix: export PULUMI_CONFIG_PASSPHRASE=<passphrase> (or PULUMI_CONFIG_PASSPHRASE_FILE=<file>)."
+            "it.",
+            field="PULUMI_CONFIG_PASSPHRASE",
+            hint="export PULUMI_CONFIG_PASSPHRASE=<passphrase> (or PULUMI_CONFIG_PASSPHRASE_FILE=<file>).",
         )
     return found
 
@@ -99,15 +105,16 @@ def check_credentials(session: boto3.Session) -> str:
 
     if session.get_credentials() is None:
         raise PreflightError(
-            "no AWS credentials found: run `aws configure`, or `aws sso login --profile <name>` and "
-            "`export AWS_PROFILE=<name>`, then try again."
+            "no AWS credentials found.",
+            hint="run `aws configure`, or `aws sso login --profile <name>` and `export AWS_PROFILE=<name>`, "
+            "then try again.",
         )
     try:
         account: str = session.client("sts").get_caller_identity()["Account"]
     except (ClientError, BotoCoreError) as exc:
         raise PreflightError(
-            f"the AWS credentials do not work ({exc}): refresh them (`aws sso login`, or new access keys) "
-            "and try again."
+            f"the AWS credentials do not work ({exc}).",
+            hint="refresh them (`aws sso login`, or new access keys) and try again.",
         ) from None
     return account
 
@@ -142,9 +149,12 @@ def check_concurrency(client: LambdaClient, stage: str, region: str, wanted: lis
         names = ", ".join(f"{r.wanted} for {r.function}" for r in wanted)
         raise PreflightError(
             f"stage `{stage}` reserves {asked} executions ({names}), but {account}: Lambda keeps at least "
-            f"{MIN_UNRESERVED} unreserved, so at most {max(0, unreserved + held - MIN_UNRESERVED)} can be reserved. "
-            f"Fix: remove the reservation (`pulumi config rm --path --stack {stage} sweep:worker.reservedConcurrency`) "
-            f"or lower it, or {increase}."
+            f"{MIN_UNRESERVED} unreserved, so at most {max(0, unreserved + held - MIN_UNRESERVED)} can be reserved.",
+            field="reservedConcurrency",
+            value=asked,
+            limit=max(0, unreserved + held - MIN_UNRESERVED),
+            hint=f"remove the reservation (`pulumi config rm --path --stack {stage} sweep:worker.reservedConcurrency`) "
+            f"or lower it, or {increase}.",
         )
     report = f"{account}; stage `{stage}` reserves {asked or 'none'}, leaving {left} unreserved"
     if quota < DEFAULT_QUOTA:
@@ -182,8 +192,10 @@ def check_stack_exists(stage: str, root: Path, environ: Mapping[str, str], run: 
     if answer.returncode != 0 or stage not in names:
         listed = ", ".join(sorted(names)) or "none"
         raise PreflightError(
-            f"stack `{stage}` does not exist in this Pulumi backend (its stacks: {listed}): create it with "
-            f"`pulumi stack init {stage}` (Pulumi.{stage}.yaml holds its config already)."
+            f"stack `{stage}` does not exist in this Pulumi backend (its stacks: {listed}).",
+            field="STACK",
+            value=stage,
+            hint=f"create it with `pulumi stack init {stage}` (Pulumi.{stage}.yaml holds its config already).",
         )
     return f"stack `{stage}` exists"
 
@@ -205,10 +217,14 @@ def check_worker_concurrency(client: LambdaClient, stage: str, wanted: list[Rese
     where = "its reservation" if reserved is not None else "the account's unreserved pool"
     if setting > available:
         raise PreflightError(
-            f"settings.worker_concurrency is {setting}, but {where} holds {available}: run estimates and the "
+            f"settings.worker_concurrency is {setting}, but {where} holds {available}: the run estimates and the "
             f"event-age check would assume {setting} shards at once and accept runs whose tail expires in Lambda's "
-            f"queue. Fix: `pulumi config set --path --stack {stage} sweep:settings.worker_concurrency {available}`, "
-            "or reserve more for the worker, or raise the account's quota."
+            "queue.",
+            field="sweep:settings.worker_concurrency",
+            value=setting,
+            limit=available,
+            hint=f"`pulumi config set --path --stack {stage} sweep:settings.worker_concurrency {available}`, "
+            "or reserve more for the worker, or raise the account's quota.",
         )
     return f"settings.worker_concurrency {setting} fits {where} ({available})"
 

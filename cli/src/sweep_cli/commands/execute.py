@@ -178,8 +178,21 @@ def submit(
 ) -> None:
     """Submit a sweep to a deployed stage (AWS Lambda); it runs there, not on this machine."""
     from sweep_cli.overrides import sweep_request
+    from sweep_contracts.search import is_search
 
-    start(backend, sweep_request(file, overrides, run_id), follow=watch)
+    payload = sweep_request(file, overrides, run_id)
+    if is_search(payload):
+        from sweep_cli.search.stage import submit_search
+        from sweep_cli.stage.backend import StageBackend
+
+        assert isinstance(backend, StageBackend)  # `submit` is stage_only
+        search_id = submit_search(backend, payload)
+        if watch:
+            from sweep_cli.search.stage import print_status
+
+            raise typer.Exit(print_status(backend, backend.client.status(search_id), as_json=False, follow=True))
+        return
+    start(backend, payload, follow=watch)
 
 
 @app.command()
@@ -220,7 +233,24 @@ def retry(
 
         resume_search(backend, run_id, quiet=quiet)
         raise typer.Exit(print_search(backend, run_id, quiet=quiet))
-    render.err.print(retry_text(backend.retry(run_id, settings, force)))
+    if not isinstance(backend, LocalBackend):  # a stage answers a search's id with the search's retry
+        from sweep_cli.search.stage import is_search_answer, print_retry
+        from sweep_cli.stage.backend import StageBackend
+        from sweep_orchestrator.retry import RetryResult
+
+        assert isinstance(backend, StageBackend)
+        answer = backend.retry_answer(run_id, settings, force)
+        if is_search_answer(answer):
+            code = print_retry(answer)
+            if watch:
+                from sweep_cli.search.stage import print_status
+
+                code = print_status(backend, backend.client.status(run_id), as_json=False, follow=True) or code
+            raise typer.Exit(code)
+        result = RetryResult.model_validate(answer)
+    else:
+        result = backend.retry(run_id, settings, force)
+    render.err.print(retry_text(result))
     if watch or backend.shards_run_here:
         status = backend.follow(run_id, quiet=quiet)
         raise typer.Exit(finish(backend, run_id, status, metric, quiet))

@@ -49,7 +49,19 @@ def status(
         from sweep_cli.search.view import print_search_status
 
         raise typer.Exit(print_search_status(backend, run_id, as_json=as_json))
-    result = backend.follow(run_id, quiet=False) if watch else backend.status(run_id)
+    if isinstance(backend, LocalBackend):
+        result = backend.follow(run_id, quiet=False) if watch else backend.status(run_id)
+    else:  # a stage answers a search's id with the search (`kind: search`)
+        from sweep_cli.search.stage import is_search_answer
+        from sweep_cli.stage.backend import StageBackend, as_status
+
+        assert isinstance(backend, StageBackend)
+        answer = backend.client.status(run_id)
+        if is_search_answer(answer):
+            from sweep_cli.search.stage import print_status
+
+            raise typer.Exit(print_status(backend, answer, as_json=as_json, follow=watch))
+        result = backend.follow(run_id, quiet=False) if watch else as_status(answer)
     if as_json:
         print(result.model_dump_json(indent=2))
     else:

@@ -362,7 +362,7 @@ def _check_model_server(validated: Validated) -> None:
         try:
             check_served(endpoint, model, protocol)
         except EndpointProbeError as exc:
-            raise UsageError(str(exc), field="config.endpoint", value=endpoint) from None
+            raise UsageError(exc.message, field="config.endpoint", value=endpoint, hint=exc.hint) from None
 
 
 def _experiment_version(name: str) -> dict[str, str]:

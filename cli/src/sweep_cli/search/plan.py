@@ -9,29 +9,25 @@ from typing import Any
 from rich.table import Table
 
 from sweep_cli import render
-from sweep_orchestrator.cost.estimate import RunEstimate
 from sweep_orchestrator.runtime import Runtime
-from sweep_orchestrator.search.rounds import prepare_search, round_plans
-from sweep_orchestrator.submit import run_estimate
+from sweep_orchestrator.search.plan import search_plan
+from sweep_orchestrator.search.rounds import prepare_search
 
 
 def plan_search(payload: Any, runtime: Runtime, stage: str | None, *, as_json: bool) -> None:
     search, _ = prepare_search(payload, runtime)  # raises, naming the field, where a run would be refused
     spec, request = search.request.search, search.request
-    plans = round_plans(search, runtime)
-    experiment = runtime.registry.get(request.experiment)
-    estimates: list[RunEstimate] = (
-        [run_estimate(m, m.effective_settings(), experiment.secrets) for m in plans] if stage is not None else []
-    )
+    estimated = stage is not None
+    plan = search_plan(search, runtime, estimate=estimated)
     rounds = [
         {
-            "round": n + 1,
-            "trials": spec.round_size(n),
-            "points": m.plan.points_total,
-            "shards": m.plan.shard_count,
-            **({"cost_usd": estimates[n].cost_usd, "makespan_s": estimates[n].makespan_s} if estimates else {}),
+            "round": r.round,
+            "trials": r.trials,
+            "points": r.points,
+            "shards": r.shards,
+            **({"cost_usd": r.cost_usd, "makespan_s": r.makespan_s} if estimated else {}),
         }
-        for n, m in enumerate(plans)
+        for r in plan.round_plans
     ]
     answer: dict[str, Any] = {
         "run_id": search.run_id,
@@ -44,9 +40,9 @@ def plan_search(payload: Any, runtime: Runtime, stage: str | None, *, as_json: b
         "points_total": sum(r["points"] for r in rounds),
         "rounds": rounds,
     }
-    if estimates:
-        answer["worst_case_cost_usd"] = sum(e.cost_usd for e in estimates)
-        answer["worst_case_makespan_s"] = sum(e.makespan_s for e in estimates)
+    if estimated:
+        answer["worst_case_cost_usd"] = plan.worst_case_cost_usd
+        answer["worst_case_makespan_s"] = plan.worst_case_makespan_s
     if as_json:
         print(json.dumps(answer, indent=2))
         return
@@ -60,15 +56,15 @@ def plan_search(payload: Any, runtime: Runtime, stage: str | None, *, as_json: b
         )
     )
     table = Table(title="Rounds", title_justify="left", header_style="bold")
-    for name in ("round", "trials", "points", "shards", *(["worst-case USD", "makespan s"] if estimates else [])):
+    for name in ("round", "trials", "points", "shards", *(["worst-case USD", "makespan s"] if estimated else [])):
         table.add_column(name, justify="right")
     for row in rounds:
         cells = [str(row["round"]), str(row["trials"]), f"{row['points']:,}", f"{row['shards']:,}"]
-        if estimates:
+        if estimated:
             cells += [f"{row['cost_usd']:,.4f}", f"{row['makespan_s']:,.0f}"]
         table.add_row(*cells)
     render.out.print(table)
-    if estimates:
+    if estimated:
         render.out.print(
             render.shown(
                 f"worst case on stage {stage}: ${answer['worst_case_cost_usd']:,.4f} for the whole budget, "

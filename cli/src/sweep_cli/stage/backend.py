@@ -32,6 +32,15 @@ POLL_S = 3.0
 
 
 def as_status(answer: dict[str, Any]) -> RunStatus:
+    if answer.get("kind") == "search":
+        search = answer.get("search_id")
+        raise UsageError(
+            f"`{search}` is a search, not a run: its rounds are runs, followed one at a time.",
+            field="RUN_ID",
+            value=search,
+            hint=f"`sweep status {search}` shows the search (`--watch`: until it is done); "
+            f"`sweep status {search}-r000 --watch` follows its first round.",
+        )
     return RunStatus.model_validate({k: answer[k] for k in RunStatus.model_fields if k in answer})
 
 
@@ -92,6 +101,10 @@ class StageBackend:
         return "\n".join(lines)
 
     def retry(self, run_id: str, settings: Mapping[str, Any] | None = None, force: bool = False) -> RetryResult:
+        return RetryResult.model_validate(self.retry_answer(run_id, settings, force))
+
+    def retry_answer(self, run_id: str, settings: Mapping[str, Any] | None = None, force: bool = False) -> Any:
+        """The API's answer to a retry: a run's `RetryResult`, or a search's (`kind: search`)."""
         if settings:
             raise UsageError(
                 f"--set on a stage's retry: the stage's API retries with the settings the run was planned with "
@@ -101,7 +114,7 @@ class StageBackend:
                 hint="change the stage's settings (`sweep params set …`) and submit the sweep again, "
                 "or retry without --set.",
             )
-        return RetryResult.model_validate(self.client.retry(run_id, force))
+        return self.client.retry(run_id, force)
 
     def follow(self, run_id: str, *, quiet: bool) -> RunStatus:
         return watch(self.client, run_id, quiet=quiet)

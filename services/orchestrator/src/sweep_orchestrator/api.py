@@ -1,9 +1,13 @@
 """The HTTP API: API Gateway HTTP API (payload 2.0), every route behind AWS_IAM (SigV4).
 
-    POST /runs                   submit a sweep                  202, 400, 409, 413
+    POST /runs                   submit a sweep or a search      202, 400, 409, 413
     GET  /runs                   the newest runs                 200
-    GET  /runs/{run_id}          manifest summary and progress   200, 404
+    GET  /runs/{run_id}          a run's or a search's progress  200, 404
     POST /runs/{run_id}/retry    re-dispatch failed and missing  202, 404
+                                 (a search: its current round's)
+
+A search (a body with `search:`) shares the routes of runs: its id is a run id, its rounds are
+runs, and the stage's API Gateway routes stay the six above. An id that names a run is the run.
     GET  /settings               effective stage settings        200
     PUT  /settings/{name}        set one (admin.py; own route)   200, 400
 
@@ -22,11 +26,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime, Field
 
+from sweep_contracts import layout
 from sweep_contracts.base import Frozen
 from sweep_contracts.decoding import check_size, loads_json
 from sweep_contracts.errors import ApiCode, RequestError, RunNotFoundError, SweepError
 from sweep_contracts.manifest import RunPlan
 from sweep_contracts.names import RUN_ID_PATTERN
+from sweep_contracts.search import is_search
 from sweep_contracts.validation import field_path
 from sweep_contracts.version import code_version
 from sweep_orchestrator import deps
@@ -35,6 +41,10 @@ from sweep_orchestrator.error_body import error_responses
 from sweep_orchestrator.request_body import body_bytes
 from sweep_orchestrator.retry import RetryResult, retry_run
 from sweep_orchestrator.runs import list_runs
+from sweep_orchestrator.search.progress import SearchStatus, search_status
+from sweep_orchestrator.search.retry import SearchRetryResult, retry_search
+from sweep_orchestrator.search.rounds import load_search
+from sweep_orchestrator.search.start import SearchSubmitResult, submit_search
 from sweep_orchestrator.status import RunStatus
 from sweep_orchestrator.submit import SubmitResult, submit_run
 
@@ -47,6 +57,12 @@ ROUTES = "POST /runs, GET /runs, GET /runs/{run_id}, POST /runs/{run_id}/retry, 
 
 class SubmitAnswer(SubmitResult):
     """202: the run exists and its shards are being dispatched (or it existed already)."""
+
+    status_url: str
+
+
+class SearchSubmitAnswer(SearchSubmitResult):
+    """202: the search is recorded and the search function asked to start its next round (or it existed)."""
 
     status_url: str
 
@@ -86,6 +102,12 @@ def _json(status: int, body: Any) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=text)
 
 
+def _search_or_none(run_id: str) -> Any:
+    """The search `run_id` names, None if it names none."""
+    store = deps.current().runtime.store
+    return load_search(deps.current().runtime, run_id) if store.exists(layout.search_key(run_id)) else None
+
+
 def _checked_run_id(run_id: str) -> str:
     if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise RunNotFoundError(
@@ -103,9 +125,15 @@ def _checked_run_id(run_id: str) -> str:
     summary="Submit a sweep",
     description="Validates the sweep, reads the stage settings, plans its shards, writes its manifest and "
     "dispatches one worker per shard. On any error nothing is written and nothing is dispatched. "
-    "Resubmitting a run_id with the same content answers with the existing run.",
+    "Resubmitting a run_id with the same content answers with the existing run. A body with a `search` "
+    "block is an adaptive search: it is validated and every round planned as a run would be, its record "
+    "is created (searches/run_id=<id>/search.json), and the search function is asked to start its first "
+    "round; the answer (`kind: search`) names the search, its first round's run and the plan.",
     responses={
-        202: {"description": "Accepted", "content": {"application/json": {"model": SubmitAnswer}}},
+        202: {
+            "description": "Accepted",
+            "content": {"application/json": {"model": SubmitAnswer | SearchSubmitAnswer}},
+        },
         **error_responses(400, 409, 413, 503),
     },
     tags=["runs"],
@@ -116,12 +144,29 @@ def post_run() -> Response[str]:
     body = body_bytes(event.body, bool(event.is_base64_encoded))
     check_size(len(body), d.runtime.settings().max_request_bytes)
     payload = loads_json(body)
+    if is_search(payload):
+        return _post_search(payload)
     result, _ = submit_run(payload, d.runtime, request_bytes=len(body))
     log.info(
         "run %s: %d points, %d shards (existing: %s)", result.run_id, result.points, result.shards, result.existing
     )
     status_url = f"https://{event.request_context.domain_name}/runs/{result.run_id}"
     return _json(202, SubmitAnswer(**result.model_dump(), status_url=status_url))
+
+
+def _post_search(payload: Any) -> Response[str]:
+    d = deps.current()
+    result = submit_search(payload, d.runtime, d.search_steps)
+    log.info(
+        "search %s: %d trials in %d rounds (existing: %s, stepped: %s)",
+        result.search_id,
+        result.plan.trials,
+        result.plan.rounds,
+        result.existing,
+        result.stepped,
+    )
+    status_url = f"https://{app.current_event.request_context.domain_name}/runs/{result.search_id}"
+    return _json(202, SearchSubmitAnswer(**result.model_dump(), status_url=status_url))
 
 
 @app.get(
@@ -151,16 +196,27 @@ def get_runs(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> Response[str]:
 
 @app.get(
     "/runs/<run_id>",
-    summary="A run's manifest summary and progress",
+    summary="A run's manifest summary and progress, or a search's",
+    description="For a search's id (`kind: search`): its rounds and their progress, each trial with its "
+    "objective once its round is done, the best so far and the budget left.",
     responses={
-        200: {"description": "Progress", "content": {"application/json": {"model": StatusAnswer}}},
+        200: {
+            "description": "Progress",
+            "content": {"application/json": {"model": StatusAnswer | SearchStatus}},
+        },
         **error_responses(404, 503),
     },
     tags=["runs"],
 )
 def get_run(run_id: str) -> Response[str]:
     current = deps.current()
-    manifest = current.manifests.load(_checked_run_id(run_id))
+    try:
+        manifest = current.manifests.load(_checked_run_id(run_id))
+    except RunNotFoundError:
+        search = _search_or_none(run_id)
+        if search is None:
+            raise
+        return _json(200, search_status(current.runtime, search, outcomes=current.outcomes))
     status = current.outcomes.status(run_id, manifest)
     answer = StatusAnswer(
         **status.model_dump(),
@@ -174,16 +230,28 @@ def get_run(run_id: str) -> Response[str]:
 @app.post(
     "/runs/<run_id>/retry",
     status_code=202,
-    summary="Re-dispatch the failed and missing shards of a run",
+    summary="Re-dispatch the failed and missing shards of a run, or of a search's current round",
+    description="For a search's id: the failed shards of its current round (the last started) are sent "
+    "again while that round still has shards without outcome (a complete round's trials are told to the "
+    "optimiser as they ended, so it is not run again), and the search function is asked to step the search.",
     responses={
-        202: {"description": "Accepted", "content": {"application/json": {"model": RetryResult}}},
+        202: {
+            "description": "Accepted",
+            "content": {"application/json": {"model": RetryResult | SearchRetryResult}},
+        },
         **error_responses(404, 503),
     },
     tags=["runs"],
 )
 def post_retry(run_id: str, force: Annotated[bool, Query()] = False) -> Response[str]:
     """`force`: also the shards without outcome that may still wait in Lambda's queue."""
-    result = retry_run(deps.current().runtime, _checked_run_id(run_id), all_overdue=force)
+    d = deps.current()
+    store = d.runtime.store
+    if not store.exists(layout.manifest_key(_checked_run_id(run_id))) and store.exists(layout.search_key(run_id)):
+        answer = retry_search(d.runtime, d.search_steps, run_id, all_overdue=force)
+        log.info("search %s: retry of round %s: %s", run_id, answer.round, answer.reason)
+        return _json(202, answer)
+    result = retry_run(d.runtime, run_id, all_overdue=force)
     log.info(
         "run %s: retrying %d failed and %d overdue shards; %d still running",
         run_id,

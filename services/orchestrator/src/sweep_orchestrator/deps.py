@@ -17,6 +17,7 @@ from sweep_contracts.settings import normalise_prefix, parameter_prefix
 from sweep_orchestrator.lambda_dispatch import LambdaDispatcher
 from sweep_orchestrator.runs import ManifestCache
 from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.search.steps import LambdaSearchSteps, SearchSteps
 from sweep_orchestrator.status import OutcomeReader
 
 MAX_CONNECTIONS = 256  # the highest dispatch_concurrency a stage may set
@@ -29,6 +30,8 @@ class OrchestratorDeps:
     stage: str
     parameter_prefix: str
     settings_ttl_s: int
+    search_steps: SearchSteps | None = None
+    """Steps a search (the search function's async invoke); None on a stage deployed without one."""
 
     @functools.cached_property
     def manifests(self) -> ManifestCache:
@@ -56,7 +59,9 @@ def from_environment() -> OrchestratorDeps:
         dispatcher=dispatcher,
         settings=SsmSettings(prefix, ttl_s=ttl),
     )
-    return OrchestratorDeps(runtime, dispatcher, stage, prefix, ttl)
+    search_function = os.environ.get(environment.SEARCH_FUNCTION)
+    steps = LambdaSearchSteps(dispatcher, search_function) if search_function else None
+    return OrchestratorDeps(runtime, dispatcher, stage, prefix, ttl, steps)
 
 
 class _Installed:

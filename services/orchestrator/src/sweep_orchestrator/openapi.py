@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from sweep_contracts.request import SweepRequest
+from sweep_contracts.search import SearchRequest
 from sweep_contracts.version import code_version
 from sweep_orchestrator.api import app
 
@@ -33,12 +34,14 @@ def openapi_document() -> dict[str, Any]:
         )
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    request_schema = SweepRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(request_schema.pop("$defs", {}))
-    schemas["SweepRequest"] = request_schema
+    for model in (SweepRequest, SearchRequest):  # a body with `search:` is a search
+        request_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(request_schema.pop("$defs", {}))
+        schemas[model.__name__] = request_schema
+    bodies = [{"$ref": "#/components/schemas/SweepRequest"}, {"$ref": "#/components/schemas/SearchRequest"}]
     document["paths"]["/runs"]["post"]["requestBody"] = {
         "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SweepRequest"}}},
+        "content": {"application/json": {"schema": {"oneOf": bodies}}},
     }
     for operations in document["paths"].values():
         for operation in operations.values():

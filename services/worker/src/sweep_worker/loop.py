@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from sweep_contracts.batch import ConfigBatch
 from sweep_contracts.experiments import BatchAnswers, Experiment
 from sweep_contracts.tasks import ShardTask
-from sweep_worker.budget import PointAlarm, TimeBudget
+from sweep_worker.budget import PointAlarm, PointInterrupted, TimeBudget
 from sweep_worker.capture import ShardCapture
 from sweep_worker.point import evaluate
 from sweep_worker.row import AddColumns, AddRow, RowBuilder
@@ -63,6 +63,10 @@ class ShardLoop:
         started = self.budget.timer()
         try:
             alarm.inside = True
+            # a deadline that passed while the point was prepared found it outside (`expired`): it
+            # does not start; the check comes after `inside`, so no moment is left uncovered
+            if alarm.expired:
+                raise PointInterrupted
             result = evaluate(self.experiment, config, texts[5], validate, self.secrets)
         finally:
             alarm.inside = False
@@ -112,6 +116,8 @@ class ShardLoop:
         if valid:
             try:
                 self.alarm.inside = True
+                if self.alarm.expired:  # as in `point`: the deadline passed while the chunk was prepared
+                    raise PointInterrupted
                 answers = self.experiment.answer_batch(valid, self.secrets)
             except Exception:
                 answers = None

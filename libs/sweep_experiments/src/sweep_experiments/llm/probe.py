@@ -24,7 +24,13 @@ _HOW = {
 
 
 class EndpointProbeError(ValueError):
-    """The endpoint cannot be reached, or does not serve the config's model."""
+    """The endpoint cannot be reached, or does not serve the config's model: `message` says which,
+    `hint` what to do (the caller raises its own error with both)."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(f"{message} {hint}")
+        self.message = message
+        self.hint = hint
 
 
 def _names(protocol: str, body: Any) -> list[str] | None:
@@ -56,8 +62,8 @@ def check_served(endpoint: str, model: str, protocol: str) -> None:
             content = _read_bounded(response, time.monotonic() + PROBE_TIMEOUT_S)
     except (httpx.TransportError, TimeoutError, _TooLarge, ValueError) as exc:
         raise EndpointProbeError(
-            f"the model server at {endpoint} cannot be reached ({type(exc).__name__} on GET {url}): "
-            f"{_HOW[protocol]}, then run again"
+            f"the model server at {endpoint} cannot be reached ({type(exc).__name__} on GET {url}).",
+            f"{_HOW[protocol]}, then run again.",
         ) from None
     if response.status_code in (401, 403):
         return  # it is there; the listing needs the key, which the probe does not send
@@ -67,13 +73,13 @@ def check_served(endpoint: str, model: str, protocol: str) -> None:
         names = None
     if names is None:
         raise EndpointProbeError(
-            f"{endpoint} does not answer as an `{protocol}` server (GET {url}: HTTP {response.status_code}): "
-            "check `endpoint` and `protocol`"
+            f"{endpoint} does not answer as an `{protocol}` server (GET {url}: HTTP {response.status_code}).",
+            "check `endpoint` and `protocol`.",
         )
     if not _serves(protocol, model, names):
         served = ", ".join(names[:50]) or "none"
         pull = f"`ollama pull {model}`, or " if protocol == "ollama" else ""
         raise EndpointProbeError(
-            f"{endpoint} does not serve the model {model!r}; it serves: {served}. Set `model` to one of "
-            f"them, or {pull}start a server with that model"
+            f"{endpoint} does not serve the model {model!r}; it serves: {served}.",
+            f"set `model` to one of them, or {pull}start a server with that model.",
         )

@@ -167,6 +167,11 @@ def start_search(payload: Any, rt: Runtime) -> tuple[SearchManifest, bool]:
     """Record a search (create-if-absent). Answers its record and whether it existed already; the
     same run id with other content is a conflict."""
     search, _ = prepare_search(payload, rt)
+    return record_search(search, rt)
+
+
+def record_search(search: SearchManifest, rt: Runtime) -> tuple[SearchManifest, bool]:
+    """`start_search` of a search already prepared (`prepare_search`)."""
     if rt.store.put_if_absent(layout.search_key(search.run_id), search.to_json()):
         return search, False
     existing = load_search(rt, search.run_id)
@@ -176,8 +181,8 @@ def start_search(payload: Any, rt: Runtime) -> tuple[SearchManifest, bool]:
             f"search `{search.run_id}` already exists with other content: " + "; ".join(changed) + ".",
             field="run_id",
             value=search.run_id,
-            hint="choose a new `run_id`, or leave it out to have one generated; `sweep run FILE --force` "
-            "replaces the existing search.",
+            hint="choose a new `run_id`, or leave it out to have one generated; in a results directory, "
+            "`sweep run FILE --force` replaces the existing search.",
         )
     return existing, True
 

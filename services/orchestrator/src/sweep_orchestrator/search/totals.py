@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from sweep_contracts.storage import ObjectStore
 from sweep_orchestrator.search.journal import SeriesTotal
-from sweep_orchestrator.status import read_outcomes
+from sweep_orchestrator.status import OutcomeReader, read_outcomes
 
 log = logging.getLogger("sweep.search")
 
@@ -17,8 +17,10 @@ log = logging.getLogger("sweep.search")
 class OutcomeTotals:
     """`TotalsOf` over the store's standing outcomes of a run."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, reader: OutcomeReader | None = None) -> None:
         self.store = store
+        # a warm orchestrator's outcomes read already, by key and version tag, between status polls
+        self.reader = reader
 
     def totals(self, run_id: str, metric: str) -> Mapping[str, SeriesTotal]:
         """Per series: the objective's count and sum over the shards' tallies; points that failed,
@@ -27,7 +29,8 @@ class OutcomeTotals:
         count: dict[str, int] = {}
         total: dict[str, float] = {}
         failed: dict[str, int] = {}
-        for shard_id, outcome in sorted(read_outcomes(self.store, run_id).items()):
+        outcomes = self.reader.outcomes(run_id) if self.reader is not None else read_outcomes(self.store, run_id)
+        for shard_id, outcome in sorted(outcomes.items()):
             if outcome.series is None:
                 if outcome.rows_vouched:
                     log.warning("%s shard %s: its outcome has no per-series tally; its trials fail", run_id, shard_id)
