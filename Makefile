@@ -61,19 +61,24 @@ dist: $(UV) ## Build the wheels of every package into dist/ (DIST=…), to insta
 	rm -rf $(DIST)
 	$(UV) build --all-packages --wheel --out-dir $(DIST)
 
-test: install ## Run the unit and functional tests
-	$(UV) run --frozen pytest
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process); --dist loadfile keeps a file's
+# tests, and its module fixtures, on one worker
+PYTEST_WORKERS ?= auto
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile
+
+test: install ## Run the unit and functional tests (on every core)
+	$(UV) run --frozen pytest $(XDIST)
 
 # -m replaces pyproject's `-m "not long and not llm"`, so it repeats it
 test-fast: install ## The inner loop (< 3 min): `make test` without the tests marked slow (subprocesses, pools, builds)
-	$(UV) run --frozen pytest -q -m "not slow and not long and not llm"
+	$(UV) run --frozen pytest -q $(XDIST) -m "not slow and not long and not llm"
 
 test-browser: install ## The report rendered in a real headless Chromium (installs the Debian package if missing)
 	scripts/chromium.sh >/dev/null
 	SWEEP_REQUIRE_BROWSER=1 $(UV) run --frozen pytest -m browser
 
 test-long: install ## The long tier: 10,000 bad API bodies, 2,520 bad sweep files (a subprocess per kind), schemathesis
-	$(UV) run --frozen pytest -m long
+	$(UV) run --frozen pytest $(XDIST) -m long
 
 test-llm: install ## Real-model tier: build/start llama.cpp + SmolLM2 (cached), run tests/llm
 	scripts/llm-server.sh build

@@ -172,6 +172,7 @@ def test_run_set_of_a_setting_points_to_where_settings_go_23(sweep: str, tmp_pat
     assert "`sweep retry RUN --set shard_time_budget_s=5`" in said
 
 
+@pytest.mark.slow
 def test_a_point_that_runs_long_is_named_under_the_progress_bar_23(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -278,6 +279,7 @@ grid:
 """
 
 
+@pytest.mark.slow
 def test_a_second_run_of_a_running_file_says_so_and_follows_it_23(tmp_path: Path) -> None:
     import json
     import os
