@@ -5,7 +5,7 @@ PYTHON ?= python3
 OUT ?= sweep-results
 DIST ?= dist
 
-# uv from PATH, else a private copy in .tools/ (a venv, so no system Python is modified).
+# uv from PATH, else a private copy in .tools/ (.tools/bin/uv; no system Python is modified).
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 STACK ?= dev
 # Pulumi (`toolchain: uv`) finds uv on PATH only: put this uv first; the program takes the prebuilt artifacts.
@@ -16,10 +16,19 @@ WITH_UV := PATH="$(dir $(UV)):$$PATH" SWEEP_ARTIFACTS_DIR="$(CURDIR)/build/lambd
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# With the host Python's pip, uv's wheel is unpacked into .tools/uv (`--target`: no venv, nothing else touched;
+# any pip has it) and .tools/bin/uv links to its binary: a venv with ensurepip took 24-51 s of a cold `make run`
+# at load 8-10 (issue 23, bench/RESULTS.md). Without a pip (or if that install fails), a venv as before.
 $(CURDIR)/.tools/bin/uv:
 	@echo "uv not found: installing it into .tools/"
-	$(PYTHON) -m venv .tools
-	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+	@if $(PYTHON) -m pip --version >/dev/null 2>&1 \
+	    && $(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target .tools/uv uv \
+	    && [ -x .tools/uv/bin/uv ]; then \
+	    mkdir -p .tools/bin && ln -sf ../uv/bin/uv .tools/bin/uv; \
+	else \
+	    rm -rf .tools && $(PYTHON) -m venv .tools \
+	    && .tools/bin/python -m pip install --quiet --disable-pip-version-check uv; \
+	fi
 
 # --inexact: packages the user installed next to sweep (their experiments) stay; `uv run` never removes any.
 # Bytecode, because a process that finds no .pyc compiles every module it imports, every time it starts, when
@@ -52,19 +61,24 @@ dist: $(UV) ## Build the wheels of every package into dist/ (DIST=…), to insta
 	rm -rf $(DIST)
 	$(UV) build --all-packages --wheel --out-dir $(DIST)
 
-test: install ## Run the unit and functional tests
-	$(UV) run --frozen pytest
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process); --dist loadfile keeps a file's
+# tests, and its module fixtures, on one worker
+PYTEST_WORKERS ?= auto
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile
+
+test: install ## Run the unit and functional tests (on every core)
+	$(UV) run --frozen pytest $(XDIST)
 
 # -m replaces pyproject's `-m "not long and not llm"`, so it repeats it
 test-fast: install ## The inner loop (< 3 min): `make test` without the tests marked slow (subprocesses, pools, builds)
-	$(UV) run --frozen pytest -q -m "not slow and not long and not llm"
+	$(UV) run --frozen pytest -q $(XDIST) -m "not slow and not long and not llm"
 
 test-browser: install ## The report rendered in a real headless Chromium (installs the Debian package if missing)
 	scripts/chromium.sh >/dev/null
 	SWEEP_REQUIRE_BROWSER=1 $(UV) run --frozen pytest -m browser
 
 test-long: install ## The long tier: 10,000 bad API bodies, 2,520 bad sweep files (a subprocess per kind), schemathesis
-	$(UV) run --frozen pytest -m long
+	$(UV) run --frozen pytest $(XDIST) -m long
 
 test-llm: install ## Real-model tier: build/start llama.cpp + SmolLM2 (cached), run tests/llm
 	scripts/llm-server.sh build

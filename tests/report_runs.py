@@ -23,7 +23,9 @@ Metrics = Callable[[int, Mapping[str, Any]], dict[str, float]]
 
 
 def write_run(out: Path, payload: dict[str, Any], metrics: Metrics) -> str:
-    """Plan `payload` as `sweep run` would and store every point as ok with `metrics(index, params)`."""
+    """Plan `payload` as `sweep run` would and store every point as ok with `metrics(index, params)`,
+    under the keys today's worker writes: each shard's points file and outcome name its execution's
+    tag, so status counts the points from the listing, as for a run `sweep run` wrote."""
     settings = SystemSettings.resolve({}, source="default")
     runtime, _ = local_runtime(out, 1, settings)
     manifest = prepare(payload, runtime)
@@ -32,7 +34,8 @@ def write_run(out: Path, payload: dict[str, Any], metrics: Metrics) -> str:
     space = PointSpace(manifest.request, manifest.request.config)
     now = datetime.now(UTC)
     for shard in manifest.plan.shards():
-        rows = PointRows(shard.shard_id)
+        tag = layout.execution_tag(f"{shard.shard_id:016x}", shard.size, 0)
+        rows = PointRows(shard.shard_id, tag)
         for index in range(shard.start, shard.stop):
             point = space.point(index)
             rows.add(
@@ -46,7 +49,7 @@ def write_run(out: Path, payload: dict[str, Any], metrics: Metrics) -> str:
                 config_json="{}",
                 finished_at_ms=0,
             )
-        store.put(layout.points_key(manifest.run_id, shard.shard_id), rows.to_parquet())
+        store.put(layout.points_key(manifest.run_id, shard.shard_id, tag), rows.to_parquet())
         outcome = Outcome(
             run_id=manifest.run_id,
             shard_id=shard.shard_id,
@@ -56,6 +59,7 @@ def write_run(out: Path, payload: dict[str, Any], metrics: Metrics) -> str:
             started_at=now,
             finished_at=now,
             duration_ms=0.0,
+            execution=tag,
         )
         store.put(outcome.key, outcome.to_parquet())
     return manifest.run_id

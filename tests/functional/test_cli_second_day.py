@@ -65,6 +65,23 @@ def test_a_metric_typo_is_bad_input_that_lists_the_recorded_metrics_23(tmp_path:
     assert invoke("results", "day-two", "--out", out, "-m", "distance")[0] == 0
 
 
+def test_the_stages_metric_names_sql_runs_on_duckdb_23(tmp_path: Path, sweep: str) -> None:
+    from sweep_cli.results.metrics import RECORDED_METRICS_SQL
+    from sweep_cli.results.query import ResultsDB
+
+    # GIVEN a local run
+    out = tmp_path / "out"
+    assert invoke("run", sweep, "--out", str(out), "-w", "1")[0] == 0
+    # WHEN the SQL a stage sends Athena for the recorded metrics runs on DuckDB over the same views
+    db = ResultsDB(out, "day-two")
+    try:
+        names = [row[0] for row in db.query(RECORDED_METRICS_SQL).rows]
+        # THEN it names what the local check names
+        assert names == db.metric_names() == ["checksum", "distance", "value"]
+    finally:
+        db.close()
+
+
 def test_the_query_after_a_run_fits_a_terminal_and_head_shows_the_first_points_23(tmp_path: Path, sweep: str) -> None:
     out = str(tmp_path / "out")
     # WHEN a run finishes
@@ -155,6 +172,7 @@ def test_run_set_of_a_setting_points_to_where_settings_go_23(sweep: str, tmp_pat
     assert "`sweep retry RUN --set shard_time_budget_s=5`" in said
 
 
+@pytest.mark.slow
 def test_a_point_that_runs_long_is_named_under_the_progress_bar_23(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -261,6 +279,7 @@ grid:
 """
 
 
+@pytest.mark.slow
 def test_a_second_run_of_a_running_file_says_so_and_follows_it_23(tmp_path: Path) -> None:
     import json
     import os

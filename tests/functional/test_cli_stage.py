@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from sweep_cli.errors import UsageError
 from sweep_cli.main import app
+from sweep_cli.results.metrics import RECORDED_METRICS_SQL
 from sweep_cli.stage.athena import parse_map, scope_to_run
 from sweep_cli.stage.resolve import resolve_stage
 from sweep_orchestrator import handler
@@ -169,6 +170,18 @@ def test_watch_ends_when_the_run_stalls(api: FakeApi, tmp_path: Path) -> None:
     assert "stalled" in output
 
 
+ATHENA_COLUMN = {
+    "CatalogName": "hive",
+    "SchemaName": "",
+    "TableName": "",
+    "Label": "",
+    "Precision": 0,
+    "Scale": 0,
+    "Nullable": "UNKNOWN",
+    "CaseSensitive": False,
+}
+
+
 def test_results_run_in_athena_scoped_to_the_run(api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWEEP_ATHENA_WORKGROUP", "sweep-test")
     monkeypatch.setenv("SWEEP_GLUE_DATABASE", "sweep_test")
@@ -176,16 +189,7 @@ def test_results_run_in_athena_scoped_to_the_run(api: FakeApi, tmp_path: Path, m
     invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
     boto3.client("athena", region_name=REGION).create_work_group(Name="sweep-test")
     backend = athena_backends["123456789012"][REGION]
-    column = {
-        "CatalogName": "hive",
-        "SchemaName": "",
-        "TableName": "",
-        "Label": "",
-        "Precision": 0,
-        "Scale": 0,
-        "Nullable": "UNKNOWN",
-        "CaseSensitive": False,
-    }
+    column = ATHENA_COLUMN
     backend.query_results_queue.append(
         QueryResults(
             rows=[
@@ -301,6 +305,37 @@ def test_a_missing_passphrase_says_which_variable_to_set(tmp_path: Path, monkeyp
         "even to read the outputs: export PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE), "
         "or pass --endpoint."
     )
+
+
+def test_a_metric_typo_on_a_stage_lists_the_recorded_metrics_23(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a finished run on the stage, whose points recorded `distance` and `value` (Athena's answer)
+    monkeypatch.setenv("SWEEP_ATHENA_WORKGROUP", "sweep-test")
+    monkeypatch.setenv("SWEEP_GLUE_DATABASE", "sweep_test")
+    monkeypatch.setattr("sweep_cli.stage.athena.time.sleep", lambda s: None)
+    invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
+    boto3.client("athena", region_name=REGION).create_work_group(Name="sweep-test")
+    backend = athena_backends["123456789012"][REGION]
+    backend.query_results_queue.append(
+        QueryResults(
+            rows=[
+                {"Data": [{"VarCharValue": "k"}]},
+                {"Data": [{"VarCharValue": "distance"}]},
+                {"Data": [{"VarCharValue": "value"}]},
+            ],
+            column_info=[{**ATHENA_COLUMN, "Name": "k", "Type": "varchar"}],
+        )
+    )
+    # WHEN the user summarises it by a metric it did not record
+    result = runner.invoke(app, ["results", "remote-1", "--endpoint", api.url, "--region", REGION, "-m", "valeu"])
+    # THEN it is bad input naming the recorded metrics (exit 2), as locally, not an empty summary
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    assert "error: metric `valeu` was not recorded in run `remote-1`." in result.stderr
+    assert "recorded metrics: distance, value." in result.stderr
+    # AND the names came from one Athena query scoped to the run
+    (execution,) = backend.executions.values()
+    assert execution.query == scope_to_run(RECORDED_METRICS_SQL, "sweep_test", "remote-1")
 
 
 SEARCH_FILE = """

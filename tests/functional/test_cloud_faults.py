@@ -370,6 +370,7 @@ def test_duplicate_delivery_of_a_shard_task_gives_one_outcome(stage: Stage) -> N
 # --- fan-out ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_large_runs_fan_out_through_the_orchestrator_itself(stage: Stage) -> None:
     # GIVEN at most 10 shards per dispatching invocation, and a run of 250 shards
     stage.put_setting("fanout_batch_size", "10")

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
 from sweep_contracts import layout
 from sweep_contracts.manifest import RunManifest
@@ -36,6 +37,7 @@ def request(i: int, series: str, num_ctx: int, temperature: float, penalty: floa
     }
 
 
+@pytest.mark.slow
 def test_parallel_submissions_each_keep_their_own_config(stage: Stage) -> None:
     requests = [request(i, *s) for i, s in enumerate(SERIES)]
     barrier = threading.Barrier(len(requests) + 1)

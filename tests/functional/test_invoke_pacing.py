@@ -16,6 +16,7 @@ from tests.helpers import tasks_for
 from tests.lambda_rate import RateLimitedLambda
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate", [50, 200])
 def test_dispatch_paced_to_the_invoke_rate_loses_no_shard(rate: int) -> None:
     # GIVEN an account that takes `rate` invokes a second, and a run of 6 seconds' worth of shards

@@ -197,6 +197,7 @@ def settle(check: Callable[[], bool], seconds: float = 5.0) -> bool:
     return check()
 
 
+@pytest.mark.slow
 def test_a_warm_worker_keeps_nothing_from_hanging_shards_and_serves_a_healthy_one_fully() -> None:
     # GIVEN one warm worker (one process, the handler called again and again), three shards of 64
     # points at concurrency 64 against a server that never answers, each with a 2 s budget

@@ -26,6 +26,7 @@ def ollama_payload(url: str, **config: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_many_points_at_high_concurrency_each_request_carries_its_points_options_exactly() -> None:
     # GIVEN 240 points (4 temperatures x 3 contexts x 2 top_k x 5 items x 2 repeats) in 4 shards of 60, 16 at a time
     with FakeModelServer(delay_s=0.01).running() as server:

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sweep_cli.extras import EXTRAS
 
 BLOCKER = """
@@ -63,6 +65,7 @@ def hint(extra: str) -> str:
     )
 
 
+@pytest.mark.slow
 def test_a_local_run_and_its_report_need_no_extra(tmp_path: Path) -> None:
     # GIVEN a sweep file, and no boto3, matplotlib, httpx … importable
     (tmp_path / "sweep.yaml").write_text(SWEEP)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -70,6 +71,7 @@ def test_slow_points_get_small_shards(tmp_path: Path) -> None:
     assert "measured" in (settings.provenance["shard_size"].note or "")
 
 
+@pytest.mark.slow
 def test_a_shard_size_that_is_set_is_kept(tmp_path: Path) -> None:
     out = str(tmp_path / "out")
     # GIVEN shard_size in the request

@@ -198,6 +198,7 @@ def test_a_bad_run_id_is_shown_as_given_issue20(tmp_path: Path) -> None:
     assert "run_id '../x' is not valid" in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("out", ["res[12]", "res*", "res?", "status=zz", "run_id=zz"])
 def test_an_out_directory_with_glob_characters_reads_only_itself_issue20(tmp_path: Path, out: str) -> None:
     # GIVEN a run `r-aaa` of 2 points in `out`, and a sibling `res1` holding a run `r-aaa` of 3 points

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from sweep_contracts.settings import SystemSettings
 from sweep_contracts.storage import MemoryStore
 from sweep_orchestrator.cost.queueing import Queue
@@ -41,6 +43,7 @@ RUN: dict[str, Any] = {
 }
 
 
+@pytest.mark.slow
 def test_a_long_queued_run_is_running_with_queued_shards_not_stalled_at_21_minutes() -> None:
     # GIVEN the run: 5,000 shards of a 300 s point, 500 workers, all dispatched at FIXED_NOW
     store = MemoryStore()
@@ -66,6 +69,7 @@ def test_a_long_queued_run_is_running_with_queued_shards_not_stalled_at_21_minut
     assert run_status(store, "queued-1", now=deadline + timedelta(minutes=1)).state == "stalled"
 
 
+@pytest.mark.slow
 def test_retry_leaves_queued_shards_alone_unless_forced() -> None:
     store = MemoryStore()
     rt, _ = runtime_for(store, SETTINGS)

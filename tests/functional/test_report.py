@@ -180,6 +180,7 @@ def test_a_metric_that_is_0_everywhere_is_no_proportion(out: Path) -> None:
     assert (estimates["checksum"].low, estimates["checksum"].high) == (0.0, 0.0)
 
 
+@pytest.mark.slow
 def test_two_axes_of_many_values_get_a_heatmap_not_a_tangle_of_lines(tmp_path: Path) -> None:
     # GIVEN a grid of 11 × 11 values
     values = [round(0.1 * i, 1) for i in range(11)]

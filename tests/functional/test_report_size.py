@@ -7,12 +7,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from sweep_cli.report.page import write_report
 from tests.report_runs import write_run
 
 HOSTILE = "</text><script>alert(1)</script>"
 
 
+@pytest.mark.slow
 def test_an_axis_of_10000_values_draws_25_of_them_on_a_small_page_issue23(tmp_path: Path) -> None:
     # GIVEN a run whose one axis has 10,000 distinct strings (old: 42 s and a 14.7 MB page)
     values = [f"v{i}" for i in range(10_000)]  # short: a request holds at most 128 KiB

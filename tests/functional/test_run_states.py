@@ -91,6 +91,7 @@ class _DiesAfterTheProbe(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_a_run_against_a_server_that_is_down_is_failed_everywhere(tmp_path: Path) -> None:
     # GIVEN an LLM sweep against a server that passes the pre-run probe (issue 21 item 3) and then
     # answers no call: every call fails, every row is an error
@@ -134,6 +135,7 @@ def test_a_run_against_a_server_that_is_down_is_failed_everywhere(tmp_path: Path
     assert css_colour(html, "state-failed") == "#b00"
 
 
+@pytest.mark.slow
 def test_a_run_with_some_error_rows_is_completed_with_errors_and_their_count(tmp_path: Path) -> None:
     # GIVEN a sweep whose points at fail_rate 1.0 raise (3 of 6) and the others return metrics
     file = write(
@@ -166,6 +168,7 @@ def test_a_run_with_some_error_rows_is_completed_with_errors_and_their_count(tmp
     assert css_colour(html, "state-completed_with_errors") == "#c60"  # the orange of `partial`, not green
 
 
+@pytest.mark.slow
 def test_a_run_whose_every_point_is_ok_is_still_succeeded(tmp_path: Path) -> None:
     # GIVEN a sweep none of whose points raises
     file = write(

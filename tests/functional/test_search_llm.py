@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_an_llm_search_sends_each_trial_its_own_options(tmp_path: Path) -> None:
     # GIVEN the example, made small (one round of 4 trials over 3 task items) and pointed at the fake
     sweep = yaml.safe_load((ROOT / "examples" / "search-llm.yaml").read_text())

@@ -91,12 +91,14 @@ def test_a_search_runs_its_rounds_and_shows_history_best_and_importances(referen
     assert (code, "3 of 3 rounds done, 12 of 12 trials (0 failed), budget left 0 trials" in output) == (0, True)
 
 
+@pytest.mark.slow
 def test_the_same_seed_asks_the_same_trials(reference: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert invoke("run", search_file(tmp_path), "--out", str(out), "-w", "1", "-q")[0] == 0
     assert trials(out) == trials(reference)
 
 
+@pytest.mark.slow
 def test_a_search_interrupted_between_rounds_resumes_with_the_same_trials(reference: Path, tmp_path: Path) -> None:
     # GIVEN a search stopped after its second round (the third was never asked)
     out = tmp_path / "out"
@@ -110,6 +112,7 @@ def test_a_search_interrupted_between_rounds_resumes_with_the_same_trials(refere
     assert trials(out) == trials(reference)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["signal", "kill"])
 def test_a_search_interrupted_mid_round_reruns_that_round_only(reference: Path, tmp_path: Path, how: str) -> None:
     # GIVEN a search whose second round was stopped with two shards unfinished: by a signal (the pool
@@ -133,6 +136,7 @@ def test_a_search_interrupted_mid_round_reruns_that_round_only(reference: Path, 
     assert trials(out) == trials(reference)
 
 
+@pytest.mark.slow
 def test_each_trial_is_told_once_and_failed_trials_as_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a search where a quarter of the points raise
     told: list[list[tuple[int, str]]] = []
@@ -170,6 +174,7 @@ def test_force_and_rm_remove_a_search_and_its_rounds(tmp_path: Path) -> None:
     assert list(LocalStore(out).list("")) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_mid_round_says_how_to_resume_the_search_and_retry_finishes_it(tmp_path: Path) -> None:
     import os
     import signal

@@ -65,6 +65,7 @@ def ssm(aws_env: None) -> Iterator[TokenBucket]:
         yield TokenBucket(rate=TPS, capacity=TPS)
 
 
+@pytest.mark.slow
 def test_a_burst_of_cold_workers_all_get_their_secret_through_throttling(ssm: TokenBucket) -> None:
     # GIVEN 300 cold workers, each with the fresh client the worker's handler builds
     # (built beforehand: creating a client costs CPU, not Parameter Store throughput)

@@ -56,6 +56,7 @@ def bucket(aws_env: None) -> Iterator[Bucket]:
         yield Bucket(S3Store(BUCKET, client=client), lambda key, data: backend.put_object(BUCKET, key, data), requests)
 
 
+@pytest.mark.slow
 def test_status_of_a_run_where_nothing_failed_costs_its_listings_and_the_manifest_issue_11(bucket: Bucket) -> None:
     # GIVEN a finished run of 1,500 shards, every one a success, a third of them with a point error
     expected = write_outcomes(bucket.put, submit_big(bucket.store, SHARDS))
@@ -79,6 +80,7 @@ def test_status_of_a_run_where_nothing_failed_costs_its_listings_and_the_manifes
     assert (status.first_recorded_at.timestamp(), status.last_recorded_at.timestamp()) == (min(written), max(written))
 
 
+@pytest.mark.slow
 def test_a_warm_orchestrator_polls_a_run_with_its_listings_alone_issue_11(bucket: Bucket) -> None:
     # GIVEN a finished run of 1,500 shards, and the manifest cache and outcome reader a warm
     # orchestrator keeps, which have answered one poll already

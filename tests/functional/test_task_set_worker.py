@@ -94,6 +94,7 @@ def test_throttling_past_the_retries_fails_the_shard_for_retry(worker: Stage, mo
     assert sorted(r["status"] for r in rows(worker.store)) == ["ok"] * 20
 
 
+@pytest.mark.slow
 def test_a_burst_of_throttling_within_the_retries_is_absorbed(worker: Stage) -> None:
     with FakeModelServer().running() as server:
         assert worker.call("POST", "/runs", sweep(server.url, points=4))[0] == 202

@@ -120,6 +120,7 @@ def forked_children(notes: list[Path]) -> Iterator[None]:
                 os.kill(int(note.read_text()), signal.SIGKILL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["alarm-off", "swallow"])
 def test_a_point_that_defeats_the_alarm_is_ended_and_its_neighbours_kept(site: Path, tmp_path: Path, mode: str) -> None:
     # GIVEN a shard of 4 points on a 2 s budget whose point 2 turns the alarm off or swallows it
@@ -137,6 +138,7 @@ def test_a_point_that_defeats_the_alarm_is_ended_and_its_neighbours_kept(site: P
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_point_that_forks_and_dies_fails_its_shard_at_once_and_leaves_nothing(site: Path, tmp_path: Path) -> None:
     # GIVEN a point that forks a long-lived child and then ends its process, beside a healthy shard
     note = tmp_path / "child.pid"
@@ -152,6 +154,7 @@ def test_a_point_that_forks_and_dies_fails_its_shard_at_once_and_leaves_nothing(
         assert_reaped({int(note.read_text())})
 
 
+@pytest.mark.slow
 def test_what_a_point_forks_does_not_outlive_the_command(site: Path, tmp_path: Path) -> None:
     # GIVEN a point that starts a server with fork and returns
     note = tmp_path / "child.pid"
@@ -165,6 +168,7 @@ def test_what_a_point_forks_does_not_outlive_the_command(site: Path, tmp_path: P
         assert not alive({child})
 
 
+@pytest.mark.slow
 def test_writes_to_descriptors_1_and_2_never_reach_the_terminal(site: Path, tmp_path: Path) -> None:
     # GIVEN a point that writes to fd 1 and 2 directly (C code, a subprocess, os.write), with an OSC 52
     # WHEN it runs
@@ -180,6 +184,7 @@ def test_writes_to_descriptors_1_and_2_never_reach_the_terminal(site: Path, tmp_
     assert logs[1] is None
 
 
+@pytest.mark.slow
 def test_writes_to_descriptors_1_and_2_are_captured_in_isolated_points_too(site: Path, tmp_path: Path) -> None:
     # GIVEN a run whose shard died (point 1 ends its process) after point 0 wrote to fds 1 and 2
     points = [{"x": 0, "mode": "fd"}, {"x": 1, "mode": "exit"}]

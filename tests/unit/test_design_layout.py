@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DESIGN = ROOT / "docs" / "design.md"
 
 RUN, SHARD, EXECUTION, OK, ERROR = "study-1", 42, "0123456789abcdef", 3, 1
+DIGEST = "fedcba9876543210"
 PLACEHOLDERS = {
+    "<digest>": DIGEST,
     "<id>": RUN,
     "<00000>": f"{SHARD:05d}",
     "<execution>": EXECUTION,
@@ -33,6 +35,7 @@ KEY_BUILDERS = {
     "points_key": lambda: [layout.points_key(RUN, SHARD, layout.execution_tag(EXECUTION, OK, ERROR))],
     "outcome_key": lambda: [layout.outcome_key(RUN, status, SHARD) for status in ("success", "failure")],
     "started_key": lambda: [layout.started_key(RUN, SHARD, EXECUTION)],
+    "cache_key": lambda: [layout.cache_key(RUN, table, DIGEST) for table in ("points", "outcomes")],
 }
 """Every function of layout.py that builds a whole key, and the keys it builds for the sample."""
 

@@ -122,6 +122,7 @@ _TAILS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(_TAILS)
 def test_the_fast_key_parsers_agree_with_the_layouts_patterns_issue_11(tail: str) -> None:

@@ -139,6 +139,7 @@ def test_yaml_values_json_cannot_carry_are_named(tmp_path: Path, text: str, says
     assert says in info.value.message
 
 
+@pytest.mark.slow
 def test_generated_run_ids_do_not_collide_within_one_second_8() -> None:
     # GIVEN 100,000 run ids generated in the same second for the longest experiment name
     from datetime import UTC, datetime

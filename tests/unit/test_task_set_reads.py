@@ -90,6 +90,7 @@ def set_of(size: int, salt: int) -> bytes:
     return line * (size // len(line))
 
 
+@pytest.mark.slow
 def test_what_a_process_keeps_is_bounded_in_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a process allowed to keep 6 MiB of task sets, and six sets of 2 MiB each
     limit = 6 * 1024 * 1024

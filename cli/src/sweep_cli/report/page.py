@@ -254,7 +254,8 @@ def write_report(out: Path, run_id: str, path: Path, metrics: list[str]) -> Path
     store = LocalStore(out)
     manifest = load_manifest(store, run_id)
     status = run_status(store, run_id, manifest)
-    db = ResultsDB(out, run_id)
+    # the report reads the whole run: a finished run's views are copied first, and it reads the copy
+    db = ResultsDB(out, run_id, copy=True)
     try:
         db.cache_points()
         recorded = db.metric_names()

@@ -7,6 +7,10 @@ from collections.abc import Sequence
 
 from sweep_cli.errors import UsageError
 
+# The metric names a run recorded, in SQL both DuckDB and Athena (Trino) run: Trino has no `unnest` in
+# a select list, so the keys are unnested in the FROM clause.
+RECORDED_METRICS_SQL = "SELECT DISTINCT k FROM points CROSS JOIN UNNEST(map_keys(metrics)) AS t(k) ORDER BY k"
+
 
 def require_recorded(run_id: str, asked: Sequence[str], recorded: Sequence[str]) -> None:
     """Raise `UsageError` naming the first of `asked` that run `run_id` did not record."""

@@ -16,6 +16,7 @@ import boto3
 from sweep_cli.errors import UsageError
 from sweep_cli.local.backend import LocalBackend
 from sweep_cli.results.axes import axis_select
+from sweep_cli.results.metrics import RECORDED_METRICS_SQL, require_recorded
 from sweep_cli.results.query import QueryResult, Settings, objective, summary_sql
 from sweep_cli.runs import RunRow, Summary
 from sweep_cli.stage.athena import AthenaQueries
@@ -153,6 +154,10 @@ class StageBackend:
     def manifest(self, run_id: str) -> RunManifest | None:
         return self._manifest(run_id)
 
+    def metric_names(self, run_id: str) -> list[str]:
+        """The metrics run `run_id` recorded, by one Athena query (no axis columns needed)."""
+        return [str(row[0]) for row in self.athena().run(RECORDED_METRICS_SQL, run_id).rows]
+
     def _manifest(self, run_id: str) -> RunManifest | None:
         """The run's manifest in the bucket (None if the stage names no bucket or it has none)."""
         if not self.stage.results_bucket:
@@ -165,6 +170,8 @@ class StageBackend:
 
     def summary(self, run_id: str, metric: str | None) -> Summary:
         answer = self.client.status(run_id)
+        if metric:  # a typo is bad input naming the recorded metrics, as locally, not an empty summary
+            require_recorded(run_id, [metric], self.metric_names(run_id))
         found = objective(answer["experiment"], metric)
         if found is None:
             raise UsageError(

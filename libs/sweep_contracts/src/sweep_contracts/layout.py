@@ -7,6 +7,7 @@ searches/run_id=<id>/search.json         an adaptive search; its rounds are runs
 points/run_id=<id>/shard=<00000>-<execution>-ok<n>-error<m>.parquet
 outcomes/run_id=<id>/status=<success|failure>/shard=<00000>.parquet
 started/run_id=<id>/shard=<00000>/<execution>.json
+cache/run_id=<id>/<points|outcomes>-<digest>.parquet    a finished run's views in one file each; local only
 ```
 
 Points are written under a key unique to the worker execution that evaluated them, and the shard's
@@ -24,6 +25,10 @@ A worker execution marks that it started a shard (`started/…/<execution>.json`
 marker once the shard's outcome is recorded. A marker left by another execution means that one
 died with its process (or is still running): Lambda redelivers a crashed task with the same
 attempt number, so the marker, not the attempt, tells the next execution to isolate its points.
+
+`cache/` holds a copy that the CLI derives from the rest, never a source: a finished run's `points` and
+`outcomes` views, each in one file named for a digest of the files it was built from
+(`sweep_cli.results.cache`), so a retried shard's new files leave it unused.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ SEARCH = "search.json"
 POINTS = "points"
 OUTCOMES = "outcomes"
 STARTED = "started"
+CACHE = "cache"
 MANIFEST = "manifest.json"
 DISPATCHED = "dispatched.json"
 _TAG = r"[0-9a-f]{16}(?:-ok\d{1,9}-error\d{1,9})?"
@@ -218,3 +224,13 @@ def started_prefix(run_id: str, shard_id: int | None = None) -> str:
 def started_key(run_id: str, shard_id: int, execution: str) -> str:
     """The marker an execution writes when it starts a shard."""
     return f"{started_prefix(run_id, shard_id)}{execution}.json"
+
+
+def cache_prefix(run_id: str) -> str:
+    """The prefix of a run's derived copies (local results directories only)."""
+    return f"{CACHE}/run_id={checked_run_id(run_id)}/"
+
+
+def cache_key(run_id: str, table: Literal["points", "outcomes"], digest: str) -> str:
+    """Where a finished run's `table` view is copied, built from the files whose digest (hex) is `digest`."""
+    return f"{cache_prefix(run_id)}{table}-{digest}.parquet"

@@ -108,6 +108,7 @@ def delete_run(store: ObjectStore, run_id: str) -> int:
     load_manifest(store, run_id)  # an unknown run is an error, not a silent no-op
     keys = [*store.list(layout.points_prefix(run_id)), *store.list(layout.outcomes_prefix(run_id))]
     keys += store.list(layout.started_prefix(run_id))  # markers an execution that died left behind
+    keys += store.list(layout.cache_prefix(run_id))  # copies of its views a local reader made
     keys += [k for k in store.list(f"{layout.RUNS}/run_id={run_id}/") if k != layout.manifest_key(run_id)]
     for key in keys:
         store.delete(key)
