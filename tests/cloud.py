@@ -147,15 +147,17 @@ class Stage:
         return taken
 
     def step_search(self, event: dict[str, Any]) -> str:
-        """What the search function does with a `SearchStepEvent` (it ships Optuna, the orchestrator
-        does not): one `rounds.advance` of the search, reading rounds from the outcomes' tallies."""
-        from sweep_contracts.search import SearchStepEvent
-        from sweep_orchestrator.search.rounds import advance, load_search
-        from sweep_orchestrator.search.totals import OutcomeTotals
+        """The search function's entry (it ships Optuna, the orchestrator does not) takes the
+        `SearchStepEvent`: one `rounds.advance` of the search; answers the step's kind."""
+        from sweep_orchestrator.search import handler as search_handler
 
-        runtime = deps.current().runtime
-        search = load_search(runtime, SearchStepEvent.model_validate(event).search_id)
-        return advance(runtime, search, OutcomeTotals(self.store)).kind
+        context = LambdaContext(
+            function_name=SEARCH, invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{SEARCH}"
+        )
+        answer = search_handler.handler(event, context)
+        (step,) = answer["searches"].values()
+        kind: str = step.get("step") or step["error"]["code"]
+        return kind
 
     def deliver(self, task: dict[str, Any]) -> dict[str, Any]:
         return process_event(task, self.worker, remaining_ms=lambda: 900_000.0, request_id="worker-req")

@@ -52,6 +52,13 @@ ACCOUNT = "123456789012"
 # the runtime client and what it imports: Lambda's /var/runtime, after the function's own packages
 RUNTIME_MODULES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py")
 INVOKE_TIMEOUT_S = 120
+SEARCH = "sweep-test-search"
+SEARCH_REQUEST: dict[str, Any] = {
+    "experiment": "synthetic",
+    "run_id": "ric-search",
+    "config": {"noise": 0.0},
+    "search": {"space": {"x": {"uniform": [-1, 1]}}, "seed": 5, "budget": {"trials": 6}, "batch": 3},
+}
 SWEEP: dict[str, Any] = {
     "experiment": "maze",
     "run_id": "ric-1",
@@ -292,6 +299,9 @@ class Stage:
     worker: Function
     lam: LambdaEndpoint
     s3: Any
+    env: dict[str, str]
+    runtime: Path
+    logs: Path
 
 
 @pytest.fixture(scope="module")
@@ -358,7 +368,7 @@ def stage(artifacts: dict[str, Path], tmp_path: Path) -> Iterator[Stage]:
         functions.append(orchestrator)
         worker = start(stack.WORKER_HANDLER, artifacts["worker"], runtime, WORKER, worker_env, tmp_path)
         functions.append(worker)
-        yield Stage(orchestrator, worker, lam, s3)
+        yield Stage(orchestrator, worker, lam, s3, env, runtime, tmp_path)
     finally:
         for function in functions:
             function.stop()
@@ -407,6 +417,66 @@ def test_a_run_goes_through_both_artifacts_under_the_runtime_client(stage: Stage
     assert (status, run["state"], run["shards_success"], run["points_ok"]) == (200, "succeeded", 3, 6), run
     assert stage.orchestrator.api.init_errors == stage.worker.api.init_errors == []
     print(f"\n  cold start under awslambdaric: {', '.join(f'{k} {v:.2f} s' for k, v in init.items())}")
+
+
+def record_search(s3: Any, request: dict[str, Any]) -> None:
+    """The search's record in the stage's bucket, as the orchestrator's submit writes it."""
+    from sweep_aws.s3 import S3Store
+    from sweep_contracts.settings import SystemSettings
+    from sweep_orchestrator.dispatch import RecordingDispatcher
+    from sweep_orchestrator.runtime import Runtime
+    from sweep_orchestrator.search.rounds import start_search
+
+    defaults = SystemSettings.resolve({}, source="default")
+    start_search(request, Runtime(S3Store(BUCKET, client=s3), RecordingDispatcher(), lambda: defaults))
+
+
+@pytest.fixture
+def search_function(stage: Stage, artifacts: dict[str, Path]) -> Iterator[Function]:
+    """The search function beside the stage's two, started only for the test that uses it (three
+    cold starts at once would slow the others' on this 2-core machine). As the stack deploys it:
+    the worker to invoke, no orchestrator (no fan-out tree to hand to)."""
+    env = {**stage.env, environment.WORKER_FUNCTION: WORKER, "POWERTOOLS_SERVICE_NAME": "sweep-search"}
+    function = start(stack.SEARCH_HANDLER, artifacts["search"], stage.runtime, SEARCH, env, stage.logs)
+    try:
+        yield function
+    finally:
+        function.stop()
+
+
+def test_a_search_step_starts_a_round_through_the_search_artifact(stage: Stage, search_function: Function) -> None:
+    search = search_function
+    # GIVEN a search recorded in the stage's bucket, and the search artifact under the runtime client
+    record_search(stage.s3, SEARCH_REQUEST)
+    # WHEN the orchestrator's step event for it arrives, twice (at-least-once)
+    step = {"kind": "search.step", "search_id": "ric-search"}
+    _, first = search.invoke(step)
+    _, again = search.invoke(step)
+    # THEN the first asked Optuna for round 1's three trials and handed each trial's shard to the worker,
+    # the second found the round running
+    assert first.kind == "response", first.body
+    assert first.body == {"searches": {"ric-search": {"step": "started", "round": 0}}}
+    assert again.body == {"searches": {"ric-search": {"step": "waiting", "round": 0}}}
+    calls = stage.lam.take()
+    assert [(f, p["run_id"], p["shard_id"]) for f, p in calls] == [(WORKER, "ric-search-r000", i) for i in range(3)]
+    assert all(p.get("tally_series") is True for _, p in calls)
+    # AND the worker runs them; the outcomes' S3 notification brings the search function to round 2
+    outcomes = []
+    for _, payload in calls:
+        _, answer = stage.worker.invoke(payload)
+        assert (answer.kind, answer.body["status"]) == ("response", "success"), answer.body
+    listed = stage.s3.list_objects_v2(Bucket=BUCKET, Prefix="outcomes/run_id=ric-search-r000/")
+    outcomes = [item["Key"] for item in listed["Contents"]]
+    notification = {
+        "Records": [
+            {"eventSource": "aws:s3", "s3": {"bucket": {"name": BUCKET}, "object": {"key": k}}} for k in outcomes
+        ]
+    }
+    _, answer = search.invoke(notification)
+    assert answer.body == {"searches": {"ric-search": {"step": "started", "round": 1}}}
+    assert [p["run_id"] for _, p in stage.lam.take()] == ["ric-search-r001"] * 3
+    assert search.api.init_errors == []
+    print(f"\n  search function cold start under awslambdaric: {search.cold_start_s:.2f} s")
 
 
 def test_the_workers_budget_follows_the_deadline_lambda_gives(stage: Stage) -> None:
@@ -459,9 +529,14 @@ def test_the_functions_import_only_their_artifact_and_the_runtime_client(
         "        found[n] = None\n"
         "print(json.dumps(found))\n"
     )
-    for name, handler in (("orchestrator", stack.ORCHESTRATOR_HANDLER), ("worker", stack.WORKER_HANDLER)):
+    for name, handler in (
+        ("orchestrator", stack.ORCHESTRATOR_HANDLER),
+        ("worker", stack.WORKER_HANDLER),
+        ("search", stack.SEARCH_HANDLER),
+    ):
         task = artifacts[name]
-        modules = [handler.rpartition(".")[0], "pydantic", "boto3", "awslambdaric", "sweep_infra", "pytest"]
+        extra = ["optuna"] if name == "search" else []  # the search function's reason to exist
+        modules = [handler.rpartition(".")[0], "pydantic", "boto3", *extra, "awslambdaric", "sweep_infra", "pytest"]
         # WHEN it imports the handler's module, its dependencies, and what only the repository has
         done = subprocess.run(
             [sys.executable, "-S", "-B", "-c", script, *modules],
@@ -475,7 +550,7 @@ def test_the_functions_import_only_their_artifact_and_the_runtime_client(
         found = json.loads(done.stdout.strip().splitlines()[-1])
         # THEN the function's code and dependencies come from its artifact, the client from the runtime,
         # and neither the repository's packages nor this virtualenv's are there to hide a missing one
-        for module in modules[:3]:
+        for module in modules[: 3 + len(extra)]:
             assert found[module] is not None, module
             assert Path(found[module]).is_relative_to(task), (module, found[module])
         assert Path(found["awslambdaric"]).parent.parent == runtime

@@ -29,13 +29,14 @@ pytestmark = pytest.mark.slow  # the Pulumi program runs in a subprocess per sta
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")
+ROLES = ("orchestrator", "worker", "reconciler", "search")
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
 
 @cache
 def artifacts_dir() -> str:
     directory = Path(__import__("tempfile").mkdtemp(prefix="sweep-artifacts-"))
-    for name in ("orchestrator", "worker"):
+    for name in ("orchestrator", "worker", "search"):
         with zipfile.ZipFile(directory / f"{name}.zip", "w") as archive:
             archive.writestr("marker.txt", name)
     return str(directory)
@@ -350,19 +351,19 @@ def test_only_this_api_may_invoke_the_orchestrator(stack: str) -> None:
     }
 
 
-def test_outcomes_that_land_are_announced_to_the_orchestrator_by_this_bucket_only(stack: str) -> None:
-    # GIVEN the stack  THEN S3 may invoke the orchestrator for the results bucket, from this account
+def test_outcomes_that_land_are_announced_to_the_search_function_by_this_bucket_only(stack: str) -> None:
+    # GIVEN the stack  THEN S3 may invoke the search function for the results bucket, from this account
     (permission,) = resources(
         stack, "aws:lambda/permission:Permission", lambda r: r["inputs"]["principal"] == "s3.amazonaws.com"
     )
     assert permission["inputs"] == {
         "action": "lambda:InvokeFunction",
-        "function": f"sweep-{stack}-orchestrator",
+        "function": f"sweep-{stack}-search",
         "principal": "s3.amazonaws.com",
         "sourceArn": f"arn:aws:s3:::sweep-{stack}-results-a1b2c3",
         "sourceAccount": ACCOUNT,
     }
-    # AND the bucket announces every outcome file created, to the orchestrator
+    # AND the bucket announces every outcome file created, to the search function (Optuna is there)
     (notification,) = resources(stack, "aws:s3/bucketNotification:BucketNotification")
     assert notification["inputs"]["bucket"] == f"sweep-{stack}-results-id"  # the mocks' id of the bucket
     assert notification["inputs"]["lambdaFunctions"] == [
@@ -370,9 +371,119 @@ def test_outcomes_that_land_are_announced_to_the_orchestrator_by_this_bucket_onl
             "events": ["s3:ObjectCreated:*"],
             "filterPrefix": "outcomes/",
             "filterSuffix": ".parquet",
-            "lambdaFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-orchestrator",
+            "lambdaFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-search",
         }
     ]
+    # AND the orchestrator, whose artifact has no Optuna, is announced nothing
+    orchestrator_permissions = resources(
+        stack, "aws:lambda/permission:Permission", lambda r: r["inputs"]["function"] == f"sweep-{stack}-orchestrator"
+    )
+    assert [p["inputs"]["principal"] for p in orchestrator_permissions] == ["apigateway.amazonaws.com"]
+
+
+def test_the_search_function_steps_rounds_with_its_own_artifact_and_sizing(stack: str) -> None:
+    from sweep_infra.config import SEARCH_SIZING
+
+    fn = one(stack, "aws:lambda/function:Function", "search-function")
+    assert (fn["name"], fn["handler"], fn["runtime"], fn["architectures"]) == (
+        f"sweep-{stack}-search",
+        "sweep_orchestrator.search.handler.handler",
+        "python3.12",
+        ["arm64"],
+    )
+    assert fn["s3Key"].startswith("lambda/search-")
+    assert (fn["memorySize"], fn["timeout"]) == (SEARCH_SIZING["memoryMb"], SEARCH_SIZING["timeoutS"])
+    env = fn["environment"]["variables"]
+    # it invokes the worker directly: no orchestrator to hand a fan-out to
+    assert env["SWEEP_WORKER_FUNCTION"] == f"sweep-{stack}-worker"
+    assert "SWEEP_ORCHESTRATOR_FUNCTION" not in env
+    assert env["SWEEP_STORE"] == f"s3://sweep-{stack}-results-a1b2c3"
+    assert fn["loggingConfig"] == {"logFormat": "JSON", "logGroup": f"/aws/lambda/sweep-{stack}-search"}
+    group = one(stack, "aws:cloudwatch/logGroup:LogGroup", "search-logs")
+    assert group["retentionInDays"] == config(stack)["sweep:logRetentionDays"]
+    # AND the orchestrator knows its name, for the search.step events it sends
+    orchestrator = one(stack, "aws:lambda/function:Function", "orchestrator-function")
+    assert orchestrator["environment"]["variables"]["SWEEP_SEARCH_FUNCTION"] == f"sweep-{stack}-search"
+    assert program(stack)["outputs"][outputs.SEARCH_FUNCTION] == f"sweep-{stack}-search"
+
+
+def test_a_stage_can_size_its_search_function() -> None:
+    # GIVEN `sweep:search` in a stack's config (a search of few trials needs neither a vCPU nor 900 s)
+    result = program("dev", 'sweep:search={"memoryMb": 1024, "timeoutS": 300}')
+    (fn,) = [
+        r["inputs"]
+        for r in result["resources"]
+        if r["type"] == "aws:lambda/function:Function" and r["inputs"]["name"] == "sweep-dev-search"
+    ]
+    # THEN the search function has that size
+    assert (fn["memorySize"], fn["timeout"]) == (1024, 300)
+
+
+def test_search_policy_statement_by_statement(stack: str) -> None:
+    bucket = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3"
+    worker = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}-worker"
+    parameters = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}"
+    statements = {s["Sid"]: s for s in role_policy(stack, "search")["Statement"]}
+    orchestrator = {s["Sid"]: s for s in role_policy(stack, "orchestrator")["Statement"]}
+    assert statements == {
+        "WriteOwnLogs": {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/sweep-{stack}-search:*"],
+        },
+        # a round is planned as submit plans a run: the same reads of the stage, never secrets/
+        "ReadStageSettings": orchestrator["ReadStageSettings"],
+        "ReadExperimentDefaults": orchestrator["ReadExperimentDefaults"],
+        "ReadSecretBindings": orchestrator["ReadSecretBindings"],
+        "ReadTaskSets": orchestrator["ReadTaskSets"],
+        "DispatchRoundShards": {  # the worker only: not the orchestrator, whose function is the API's
+            "Sid": "DispatchRoundShards",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [worker, f"{worker}:*"],
+        },
+        "ListSearchesRunsOutcomesAndPoints": {
+            "Sid": "ListSearchesRunsOutcomesAndPoints",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket],
+            "Condition": {"StringLike": {"s3:prefix": ["searches/*", "runs/*", "outcomes/*", "points/*"]}},
+        },
+        "ReadSearchesRunsAndOutcomes": {  # no points: a round is read from the outcomes' tallies
+            "Sid": "ReadSearchesRunsAndOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket}/searches/run_id=*/search.json", f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
+        },
+        "CreateManifests": orchestrator["CreateManifests"],  # create-only, the orchestrator's condition
+        "WriteDispatchRecords": orchestrator["WriteDispatchRecords"],
+        "WriteFailureOutcomes": orchestrator["WriteFailureOutcomes"],
+    }
+    assert statements["ReadStageSettings"]["Resource"][0].startswith(parameters + "/")
+
+
+def test_the_search_role_cannot_write_points_or_successes_nor_invoke_the_orchestrator(stack: str) -> None:
+    bucket = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3"
+    fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sweep-{stack}"
+    statements = role_policy(stack, "search")["Statement"]
+
+    def granted(action: str, arn: str) -> bool:
+        return any(action in s["Action"] and any(fnmatch(arn, r) for r in s["Resource"]) for s in statements)
+
+    # GIVEN the search role  THEN it may create a round's manifest and invoke the worker
+    assert granted("s3:PutObject", f"{bucket}/runs/run_id=s-r001/manifest.json")
+    assert granted("lambda:InvokeFunction", f"{fn}-worker")
+    # AND it may not write a points file, a success, a search record, nor read points or secrets
+    assert not granted("s3:PutObject", f"{bucket}/points/run_id=s-r001/shard=00000-0123456789abcdef-ok1-error0.parquet")
+    assert not granted("s3:PutObject", f"{bucket}/outcomes/run_id=s-r001/status=success/shard=00000.parquet")
+    assert not granted("s3:PutObject", f"{bucket}/searches/run_id=s/search.json")
+    assert not granted("s3:GetObject", f"{bucket}/points/run_id=s-r001/shard=00000.parquet")
+    assert not granted("ssm:GetParameters", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/secrets/key")
+    # AND it may invoke neither the orchestrator (whose handler serves the API) nor the reconciler
+    for other in ("orchestrator", "reconciler"):
+        assert not granted("lambda:InvokeFunction", f"{fn}-{other}")
+        assert not granted("lambda:InvokeFunction", f"{fn}-{other}:live")
 
 
 # --- IAM -----------------------------------------------------------------------------------------
@@ -385,7 +496,7 @@ def role_policy(stack: str, role: str) -> dict[str, Any]:
 
 def test_each_function_has_its_own_role_assumable_only_by_lambda(stack: str) -> None:
     roles = resources(stack, "aws:iam/role:Role")
-    assert len(roles) == 3  # orchestrator, worker, reconciler
+    assert len(roles) == len(ROLES)  # orchestrator, worker, reconciler, search
     for role in roles:
         assert json.loads(role["inputs"]["assumeRolePolicy"]) == policies.lambda_trust()
     assert resources(stack, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []  # no managed policies
@@ -445,6 +556,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["lambda:InvokeFunction"],
             "Resource": [f"{fn}-worker", f"{fn}-worker:*", f"{fn}-orchestrator", f"{fn}-orchestrator:*"],
         },
+        "StepSearches": {  # a search submitted or retried: its search.step event
+            "Sid": "StepSearches",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [f"{fn}-search", f"{fn}-search:*"],
+        },
         "ReportDispatchFailures": {  # the on-failure destination of its own fan-out invocations
             "Sid": "ReportDispatchFailures",
             "Effect": "Allow",
@@ -457,12 +574,12 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/tasksets/*"],
         },
-        "ListRunsOutcomesAndPoints": {  # status counts points from key names, and reads none
-            "Sid": "ListRunsOutcomesAndPoints",
+        "ListSearchesRunsOutcomesAndPoints": {  # status counts points from key names, and reads none
+            "Sid": "ListSearchesRunsOutcomesAndPoints",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket],
-            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "outcomes/*", "points/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": ["searches/*", "runs/*", "outcomes/*", "points/*"]}},
         },
         "ReadRunsAndOutcomes": {
             "Sid": "ReadRunsAndOutcomes",
@@ -470,11 +587,18 @@ def test_orchestrator_policy_statement_by_statement(stack: str) -> None:
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/runs/*", f"{bucket}/outcomes/*"],
         },
-        "ReadSearches": {  # the round trigger reads the search an outcome's round belongs to
+        "ReadSearches": {  # status and retry of a search read its record
             "Sid": "ReadSearches",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/searches/run_id=*/search.json"],
+        },
+        "CreateSearchRecords": {  # put-if-absent only, as manifests
+            "Sid": "CreateSearchRecords",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket}/searches/run_id=*/search.json"],
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
         },
         "CreateManifests": {  # put-if-absent only: a standing manifest is never replaced (issue 22)
             "Sid": "CreateManifests",
@@ -646,7 +770,7 @@ def test_no_role_can_put_a_success_outcome_without_if_none_match(stack: str) -> 
     # GIVEN a success outcome's key in the stack's bucket
     success = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3/outcomes/run_id=r-1/status=success/shard=00000.parquet"
     granting = []
-    for role in ("orchestrator", "worker", "reconciler"):
+    for role in ROLES:
         for statement in role_policy(stack, role)["Statement"]:
             if "s3:PutObject" in statement["Action"] and any(fnmatch(success, r) for r in statement["Resource"]):
                 granting.append((role, statement))
@@ -657,33 +781,34 @@ def test_no_role_can_put_a_success_outcome_without_if_none_match(stack: str) -> 
 
 
 @pytest.mark.parametrize(
-    ("key", "writer"),
+    ("key", "writers"),
     [
-        ("runs/run_id=r-1/manifest.json", "orchestrator"),
-        ("points/run_id=r-1/shard=00000-0123456789abcdef-ok3-error0.parquet", "worker"),
+        ("runs/run_id=r-1/manifest.json", ["orchestrator", "search"]),  # a run; a search's round
+        ("points/run_id=r-1/shard=00000-0123456789abcdef-ok3-error0.parquet", ["worker"]),
+        ("searches/run_id=s-1/search.json", ["orchestrator"]),  # submit records a search
     ],
 )
 def test_a_manifest_and_a_points_file_are_only_ever_created_never_replaced_issue_22(
-    stack: str, key: str, writer: str
+    stack: str, key: str, writers: list[str]
 ) -> None:
     # GIVEN a manifest's and a points file's key in the stack's bucket
     arn = f"arn:aws:s3:::sweep-{stack}-results-a1b2c3/{key}"
     granting = [
         (role, statement)
-        for role in ("orchestrator", "worker", "reconciler")
+        for role in ROLES
         for statement in role_policy(stack, role)["Statement"]
         if "s3:PutObject" in statement["Action"] and any(fnmatch(arn, r) for r in statement["Resource"])
     ]
-    # THEN one role may put it, and only with If-None-Match (S3 answers 412 over an existing key):
-    # a run's manifest, or the points file a success names, cannot be overwritten by anyone
-    assert [role for role, _ in granting] == [writer]
-    assert granting[0][1]["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+    # THEN only its writers may put it, and only with If-None-Match (S3 answers 412 over an existing
+    # key): a run's manifest, the points file a success names, a search's record cannot be overwritten
+    assert [role for role, _ in granting] == writers
+    assert all(statement["Condition"] == {"Null": {"s3:if-none-match": "false"}} for _, statement in granting)
 
 
 def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
     # GIVEN every SSM statement of every role
     secrets = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/{stack}/{SECRETS_PATH}"
-    for role in ("orchestrator", "worker", "reconciler"):
+    for role in ROLES:
         for statement in role_policy(stack, role)["Statement"]:
             if not any(action.startswith("ssm:") for action in statement["Action"]):
                 continue
@@ -709,7 +834,7 @@ def test_no_role_but_the_worker_can_read_experiment_secrets(stack: str) -> None:
 
 
 def test_no_wildcard_action_and_no_star_resource_in_any_role(stack: str) -> None:
-    for role in ("orchestrator", "worker", "reconciler"):
+    for role in ROLES:
         for statement in role_policy(stack, role)["Statement"]:
             assert statement["Effect"] == "Allow"
             assert all("*" not in action for action in statement["Action"]), statement
@@ -794,7 +919,7 @@ def test_no_stage_reserves_concurrency_unless_its_config_says_so(stack: str) -> 
     assert "reservedConcurrency" not in config(stack)["sweep:orchestrator"]
     # THEN no function asks Lambda for a reservation
     functions = resources(stack, "aws:lambda/function:Function")
-    assert [f["inputs"].get("reservedConcurrentExecutions") for f in functions] == [None, None, None]
+    assert [f["inputs"].get("reservedConcurrentExecutions") for f in functions] == [None] * len(ROLES)
 
 
 def test_a_stage_can_opt_in_to_a_reservation() -> None:
@@ -804,7 +929,12 @@ def test_a_stage_can_opt_in_to_a_reservation() -> None:
         for r in result["resources"]
         if r["type"] == "aws:lambda/function:Function"
     }
-    assert reserved == {"sweep-dev-orchestrator": None, "sweep-dev-worker": 20, "sweep-dev-reconciler": None}
+    assert reserved == {
+        "sweep-dev-orchestrator": None,
+        "sweep-dev-worker": 20,
+        "sweep-dev-reconciler": None,
+        "sweep-dev-search": None,
+    }
 
 
 # --- config errors -------------------------------------------------------------------------------
@@ -900,7 +1030,6 @@ def test_a_bad_experiment_default_in_the_stack_config_stops_the_deploy_naming_it
 
 GIVEN_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 CREATED_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/sweep-dev-key-id"
-ROLES = ("orchestrator", "worker", "reconciler")
 
 
 def of(result: dict[str, Any], kind: str) -> list[dict[str, Any]]:

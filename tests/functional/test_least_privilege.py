@@ -35,6 +35,13 @@ ORCHESTRATOR = policies.orchestrator_policy(
     worker_arn=f"{FUNCTION}-worker",
     orchestrator_arn=f"{FUNCTION}-orchestrator",
     reconciler_arn=f"{FUNCTION}-reconciler",
+    search_arn=f"{FUNCTION}-search",
+)
+SEARCH = policies.search_policy(
+    log_group_arn=LOGS,
+    bucket_arn=BUCKET_ARN,
+    parameter_path_arn=f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sweep/test",
+    worker_arn=f"{FUNCTION}-worker",
 )
 
 
@@ -95,6 +102,10 @@ def test_the_worker_writes_points_and_outcomes_and_nothing_else(aws_env: None) -
 def test_the_orchestrator_writes_manifests_and_failures_and_reads_no_points(aws_env: None) -> None:
     s3 = as_role(ORCHESTRATOR)
     store = S3Store(BUCKET, client=s3)
+    # an id with no search record reads as missing (GET /runs/{id} of an unknown id is a 404)
+    assert store.get("searches/run_id=r/search.json") is None
+    assert store.put_if_absent("searches/run_id=s/search.json", b"{}")
+    assert store.get("searches/run_id=s/search.json") == b"{}"
     assert store.put_if_absent("runs/run_id=r/manifest.json", b"{}")
     store.put("outcomes/run_id=r/status=failure/shard=00000.parquet", b"o")
     assert store.get("runs/run_id=r/manifest.json") == b"{}"
@@ -107,3 +118,31 @@ def test_the_orchestrator_writes_manifests_and_failures_and_reads_no_points(aws_
     # it clears a stale failure (retry finishing a cleanup), never a success
     s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=failure/shard=00000.parquet")
     assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=r/status=success/shard=00000.parquet"))
+
+
+@set_initial_no_auth_action_count(4)
+@mock_aws
+def test_the_search_function_creates_round_manifests_and_reads_no_points(aws_env: None) -> None:
+    s3 = as_role(SEARCH)
+    store = S3Store(BUCKET, client=s3)
+    # its job: a search's record read (a missing one told apart from a denied one), a round's manifest,
+    # its dispatch record, the failure of a shard it could not hand over, the outcomes read
+    assert store.get("searches/run_id=s/search.json") is None
+    assert store.put_if_absent("runs/run_id=s-r000/manifest.json", b"{}")
+    store.put("runs/run_id=s-r000/dispatched.json", b"{}")
+    store.put("outcomes/run_id=s-r000/status=failure/shard=00000.parquet", b"o")
+    assert store.get("outcomes/run_id=s-r000/status=failure/shard=00000.parquet") == b"o"
+    assert list(store.list("points/run_id=s-r000/")) == []
+    # not its job: points (written or read), successes, a search's record, any other key under runs/
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="points/run_id=s-r000/shard=00000.parquet", Body=b"p"))
+    assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="points/run_id=s-r000/shard=00000.parquet"))
+    success = "outcomes/run_id=s-r000/status=success/shard=00000.parquet"
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key=success, Body=b"o", IfNoneMatch="*"))
+    assert denied(
+        lambda: s3.delete_object(Bucket=BUCKET, Key="outcomes/run_id=s-r000/status=failure/shard=00000.parquet")
+    )
+    assert denied(
+        lambda: s3.put_object(Bucket=BUCKET, Key="searches/run_id=s/search.json", Body=b"{}", IfNoneMatch="*")
+    )
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="runs/run_id=s-r000/notes.json", Body=b"x", IfNoneMatch="*"))
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="tasksets/set.jsonl", Body=b"{}"))

@@ -18,6 +18,12 @@ pytestmark = pytest.mark.slow  # builds Lambda artifacts: not in `make test-fast
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG = "cpython-" + packaging.LAMBDA_PYTHON.replace(".", "")
+# where each function's handler module lives in its artifact
+HANDLER_PACKAGES = {
+    "orchestrator": "sweep_orchestrator",
+    "worker": "sweep_worker",
+    "search": "sweep_orchestrator/search",
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +65,21 @@ def test_the_orchestrator_carries_no_pyarrow_and_no_build_leftovers(built: dict[
 
 
 def test_the_orchestrator_leaves_a_searchs_optuna_out(built: dict[str, packaging.Artifact]) -> None:
-    # GIVEN both artifacts  THEN neither ships the orchestrator's `search` extra (Optuna, numpy):
-    # the API's function stays lean, and a stage does not start searches yet (docs/search.md)
+    # GIVEN the orchestrator's and the worker's artifacts  THEN neither ships the orchestrator's `search`
+    # extra (Optuna, numpy): the API's function stays lean; a search's rounds step in the search function
     for artifact in (built["orchestrator"], built["worker"]):
         tops = {name.split("/")[0] for name in zipfile.ZipFile(artifact.path).namelist()}
         assert not {"optuna", "numpy", "sqlalchemy"} & tops
+
+
+def test_the_search_function_ships_optuna_its_handler_and_no_pyarrow(built: dict[str, packaging.Artifact]) -> None:
+    # GIVEN the search function's artifact  THEN it carries Optuna (and numpy) beside its handler,
+    # and, like the orchestrator's, no pyarrow (a round is read from the outcomes' tallies)
+    names = zipfile.ZipFile(built["search"].path).namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert {"optuna", "numpy"} <= tops
+    assert "sweep_orchestrator/search/handler.py" in names
+    assert "pyarrow" not in tops
 
 
 def test_every_module_ships_with_the_runtimes_bytecode(built: dict[str, packaging.Artifact]) -> None:
@@ -91,9 +107,10 @@ def test_every_module_ships_with_the_runtimes_bytecode(built: dict[str, packagin
         # match no source, and /var/task never changes), naming the deployed path, not this machine's build directory
         assert artifact.compiled
         assert missing == []
-        handler = archive.read(f"sweep_{artifact.name}/__pycache__/handler.{TAG}.pyc")
+        package = HANDLER_PACKAGES[artifact.name]
+        handler = archive.read(f"{package}/__pycache__/handler.{TAG}.pyc")
         assert (handler[:4].hex(), int.from_bytes(handler[4:8], "little")) == (magic, 0b01)
-        assert f"/var/task/sweep_{artifact.name}/handler.py".encode() in handler
+        assert f"/var/task/{package}/handler.py".encode() in handler
         assert b"-site/" not in handler
 
 

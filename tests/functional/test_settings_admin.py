@@ -305,6 +305,7 @@ def test_every_ssm_call_of_a_conditional_write_is_one_the_orchestrators_policy_a
         worker_arn="arn:aws:lambda:us-east-1:123456789012:function:w",
         orchestrator_arn="arn:aws:lambda:us-east-1:123456789012:function:o",
         reconciler_arn="arn:aws:lambda:us-east-1:123456789012:function:r",
+        search_arn="arn:aws:lambda:us-east-1:123456789012:function:s",
     )
     calls: list[tuple[str, str]] = []
 

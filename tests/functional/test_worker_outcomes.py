@@ -396,3 +396,24 @@ def test_a_retry_after_a_failure_that_was_no_crash_runs_in_its_own_process(tmp_p
     result = in_child(lambda: process_event(task, WorkerDeps(store, Registry.default())), tmp_path / "answer.json")
     # THEN it did not isolate its points (nothing had crashed): point 1 ended the worker's process
     assert result["exit"] == 70
+
+
+@pytest.mark.parametrize("flag", [None, False, True])
+def test_the_worker_tallies_per_series_only_when_the_task_asks(flag: bool | None) -> None:
+    # GIVEN a task as every run sends it (no `tally_series`: also a task in flight from before the flag),
+    # one that says false, and one of a search's round (true)
+    event = synthetic(points=4).event(0)
+    if flag is not None:
+        event["tally_series"] = flag
+    store = MemoryStore()
+    # WHEN the worker runs it
+    answer = process_event(event, WorkerDeps(store=store, registry=Registry.default()))
+    # THEN its outcome carries the per-series sums only when asked, and its rows either way
+    assert (answer["status"], answer["points_ok"]) == ("success", 4)
+    outcome = stored_outcome(store, "success")
+    assert len(rows(store)) == 4
+    if flag:
+        assert outcome.series is not None
+        assert {name: (t.ok, t.failed) for name, t in outcome.series.items()} == {"grid": (4, 0)}
+    else:
+        assert outcome.series is None

@@ -104,7 +104,7 @@ def test_the_prefix_sweep_only_reads_is_the_one_the_code_and_the_roles_use() -> 
 def test_every_lambda_handler_the_stack_deploys_is_a_listed_entry_point() -> None:
     handlers = {value for name, value in vars(stack).items() if name.endswith("_HANDLER") and isinstance(value, str)}
     listed = section(DESIGN.read_text(), "Entry points")
-    assert len(handlers) == 3
+    assert len(handlers) == 4
     assert sorted(h for h in handlers if f"`{h}`" not in listed) == []
 
 

@@ -29,6 +29,13 @@ class FunctionConfig(_Model):
     reserved_concurrency: int | None = Field(default=None, alias="reservedConcurrency", ge=0)
 
 
+SEARCH_SIZING = {"memoryMb": 1769, "timeoutS": 900}
+"""The search function's default: one full vCPU (Optuna's samplers are single-threaded; more memory
+buys no speed) and Lambda's longest timeout: rebuilding a study of 9,999 trials and asking one TPE
+trial took 17 s here, a round of 100 at 9,900 trials 103 s (load ~8), and each further trial of a
+round ~0.9 s at that size (bench/RESULTS.md, "Search function")."""
+
+
 class WorkerConfig(FunctionConfig):
     max_retry_attempts: int = Field(default=2, alias="maxRetryAttempts", ge=0, le=2)
     max_event_age_s: int = Field(default=3600, alias="maxEventAgeS", ge=60, le=21_600)
@@ -62,6 +69,8 @@ class StackConfig(_Model):
     """Stage defaults per experiment: `/sweep/<stage>/experiments/<name>/<key>`, merged at submit."""
     orchestrator: FunctionConfig
     worker: WorkerConfig
+    search: FunctionConfig = Field(default_factory=lambda: FunctionConfig.model_validate(SEARCH_SIZING))
+    """The search function (a search's rounds step, with Optuna); `SEARCH_SIZING` unless set."""
     log_retention_days: int = Field(alias="logRetentionDays")
     results_expire_days: int | None = Field(default=None, alias="resultsExpireDays", ge=1)
     athena_bytes_scanned_cutoff: int = Field(alias="athenaBytesScannedCutoff", ge=10_485_760)
@@ -150,6 +159,7 @@ EXAMPLES = {
     "settings": (f"{NAMESPACE}:settings.max_points", "100000"),
     "orchestrator": (f"{NAMESPACE}:orchestrator.memoryMb", "512"),
     "worker": (f"{NAMESPACE}:worker.memoryMb", "1769"),
+    "search": (f"{NAMESPACE}:search.timeoutS", "900"),
     "logRetentionDays": (f"{NAMESPACE}:logRetentionDays", "14"),
     "athenaBytesScannedCutoff": (f"{NAMESPACE}:athenaBytesScannedCutoff", "10737418240"),
     "apiThrottle": (f"{NAMESPACE}:apiThrottle.burstLimit", "50"),
@@ -268,6 +278,7 @@ def load_config() -> StackConfig:
         "experimentPackages",
         "orchestrator",
         "worker",
+        "search",
         "apiThrottle",
         "secretBindings",
     ):

@@ -4,8 +4,10 @@ gives a byte-identical artifact, so Pulumi sees no diff.
 
     uv run python -m sweep_infra.packaging --out build/lambda --stack dev   # what `make package` runs
 
-The stack's experiment packages (`sweep:experimentPackages`, see `experiment_packages`) go into the
-worker with their dependencies and into the orchestrator alone.
+Three functions: the orchestrator (API, dispatch, reconciler; no Optuna), the worker, and the search
+function (the orchestrator's package with its `search` extra: Optuna, numpy). The stack's experiment
+packages (`sweep:experimentPackages`, see `experiment_packages`) go into the worker with their
+dependencies and into the orchestrator and the search function alone (config validation only).
 
 Determinism: entries sorted, timestamps fixed (1980-01-01), permissions normalised, no installer
 records (RECORD, INSTALLER, REQUESTED, direct_url.json), and only the bytecode compiled here by the
@@ -59,9 +61,14 @@ FUNCTIONS = {
         "orchestrator",
         packages.DISTRIBUTIONS["sweep_orchestrator"],
         ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/orchestrator"),
-        # a search's Optuna (with numpy) stays out: the API's function keeps its lean cold start,
-        # and a stage cannot start a search yet (docs/search.md); rounds would get their own function
+        # a search's Optuna (with numpy) stays out: the API's function keeps its lean cold start;
+        # a search's rounds are stepped by the search function, which ships it
         left_out_extras=("search",),
+    ),
+    "search": FunctionPackage(
+        "search",
+        packages.DISTRIBUTIONS["sweep_orchestrator"],
+        ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/orchestrator"),
     ),
     "worker": FunctionPackage(
         "worker",

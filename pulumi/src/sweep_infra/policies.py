@@ -118,12 +118,14 @@ def orchestrator_policy(
     worker_arn: str,
     orchestrator_arn: str,
     reconciler_arn: str,
+    search_arn: str,
     results_key: ResultsKey | None = None,
 ) -> Document:
     """Read its stage settings, create manifests, write dispatch records and failure outcomes, read runs and outcomes,
     invoke the worker (and itself, for the fan-out tree), report a failed child dispatcher to the
     reconciler (its on-failure destination), and set stage settings and experiment defaults for
-    `PUT /settings/{name}` (never the secrets under `secrets/`)."""
+    `PUT /settings/{name}` (never the secrets under `secrets/`); record a search (create-only) and
+    ask the search function to step it."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -170,10 +172,13 @@ def orchestrator_policy(
             },
             _invoke("DispatchShards", worker_arn, orchestrator_arn),
             _invoke("ReportDispatchFailures", reconciler_arn),
+            # a search submitted or retried: a `search.step` event to the search function
+            _invoke("StepSearches", search_arn),
             _read_task_sets(bucket_arn),  # submit checks that a referenced task set is there and matches
             # status adds up a run's points from the names of its points keys: it lists them and
-            # never reads one (docs/storage.md)
-            _list_prefixes("ListRunsOutcomesAndPoints", bucket_arn, "runs", "outcomes", "points"),
+            # never reads one (docs/storage.md); `searches/` so that an id with no search record reads
+            # as missing (S3 answers 403 for a missing key the role may not list), not as denied
+            _list_prefixes("ListSearchesRunsOutcomesAndPoints", bucket_arn, "searches", "runs", "outcomes", "points"),
             {
                 "Sid": "ReadRunsAndOutcomes",
                 "Effect": "Allow",
@@ -181,11 +186,19 @@ def orchestrator_policy(
                 "Resource": [f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
             },
             {
-                # the round trigger (an S3 notification of outcomes) reads the search they belong to
+                # status and retry of a search read its record (the rounds are the search function's)
                 "Sid": "ReadSearches",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject"],
                 "Resource": [f"{bucket_arn}/{SEARCH_RECORDS}"],
+            },
+            {
+                # submit records a search with If-None-Match, as it creates manifests: never replaced
+                "Sid": "CreateSearchRecords",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{SEARCH_RECORDS}"],
+                "Condition": _CREATE_ONLY,
             },
             {
                 # submit creates a manifest with If-None-Match: a PUT without it is not allowed, so
@@ -215,6 +228,84 @@ def orchestrator_policy(
                 "Sid": "ClearStaleFailures",
                 "Effect": "Allow",
                 "Action": ["s3:DeleteObject"],
+                "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
+            },
+            *_use_results_key(results_key),
+        ],
+    }
+
+
+def search_policy(
+    *,
+    log_group_arn: str,
+    bucket_arn: str,
+    parameter_path_arn: str,
+    worker_arn: str,
+    results_key: ResultsKey | None = None,
+) -> Document:
+    """Step a search: read its record and its rounds (manifests, outcomes with their tallies, the
+    names of points keys), plan the next round as submit does (stage settings, experiment defaults,
+    secret bindings, task sets), create its manifest, invoke the worker for its shards, and record
+    the shards it could not hand over. No fan-out tree (it may invoke only the worker, never the
+    orchestrator, so it has no path to the API's function), no settings writes, no secrets."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _logs(log_group_arn),
+            {
+                # by name, as the orchestrator's: a path read of the stage would reach `secrets/`
+                "Sid": "ReadStageSettings",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameters"],
+                "Resource": [f"{parameter_path_arn}/{name}" for name in SystemSettings.names()],
+            },
+            {
+                "Sid": "ReadExperimentDefaults",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParametersByPath"],
+                "Resource": [
+                    f"{parameter_path_arn}/{EXPERIMENTS_PATH.rstrip('/')}",
+                    f"{parameter_path_arn}/{EXPERIMENTS_PATH}*",
+                ],
+            },
+            {
+                # a round is checked as any submitted run: where each secret may go
+                "Sid": "ReadSecretBindings",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParametersByPath"],
+                "Resource": [
+                    f"{parameter_path_arn}/{BINDINGS_PATH.rstrip('/')}",
+                    f"{parameter_path_arn}/{BINDINGS_PATH}*",
+                ],
+            },
+            _invoke("DispatchRoundShards", worker_arn),
+            _read_task_sets(bucket_arn),
+            _list_prefixes("ListSearchesRunsOutcomesAndPoints", bucket_arn, "searches", "runs", "outcomes", "points"),
+            {
+                "Sid": "ReadSearchesRunsAndOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/{SEARCH_RECORDS}", f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
+            },
+            {
+                # a round's manifest, created only if absent: two steps racing start a round once
+                "Sid": "CreateManifests",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{MANIFESTS}"],
+                "Condition": _CREATE_ONLY,
+            },
+            {
+                "Sid": "WriteDispatchRecords",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{DISPATCH_RECORDS}"],
+            },
+            {
+                # DISPATCH_FAILED for a shard it could not hand over; a success is the worker's alone
+                "Sid": "WriteFailureOutcomes",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
                 "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
             },
             *_use_results_key(results_key),

@@ -24,6 +24,7 @@ from sweep_infra.storage import Expiry, SecureBucket, SecureBucketArgs
 ORCHESTRATOR_HANDLER = "sweep_orchestrator.handler.handler"
 RECONCILER_HANDLER = "sweep_orchestrator.handler.reconcile_handler"
 WORKER_HANDLER = "sweep_worker.handler.handler"
+SEARCH_HANDLER = "sweep_orchestrator.search.handler.handler"
 ATHENA_RESULTS_DAYS = 7
 SSM_HIGH_THROUGHPUT = "/ssm/parameter-store/high-throughput-enabled"
 ORCHESTRATOR_ASYNC_RETRIES = 2  # its own fan-out invocations: Lambda retries a failed dispatcher twice
@@ -45,9 +46,11 @@ class Names:
     orchestrator: str
     worker: str
     reconciler: str
+    search: str
     orchestrator_arn: pulumi.Output[str]
     worker_arn: pulumi.Output[str]
     reconciler_arn: pulumi.Output[str]
+    search_arn: pulumi.Output[str]
     parameters_arn: pulumi.Output[str]
 
 
@@ -75,6 +78,7 @@ class RolePolicies:
             n.worker_arn,
             n.orchestrator_arn,
             n.reconciler_arn,
+            n.search_arn,
             self._key_arn,
         ).apply(
             lambda a: json.dumps(
@@ -85,7 +89,22 @@ class RolePolicies:
                     worker_arn=a[2],
                     orchestrator_arn=a[3],
                     reconciler_arn=a[4],
-                    results_key=self._grant(a[5]),
+                    search_arn=a[5],
+                    results_key=self._grant(a[6]),
+                )
+            )
+        )
+
+    def search(self, log_group_arn: str) -> pulumi.Output[str]:
+        n = self.names
+        return pulumi.Output.all(self.storage.results.bucket.arn, n.parameters_arn, n.worker_arn, self._key_arn).apply(
+            lambda a: json.dumps(
+                policies.search_policy(
+                    log_group_arn=log_group_arn,
+                    bucket_arn=a[0],
+                    parameter_path_arn=a[1],
+                    worker_arn=a[2],
+                    results_key=self._grant(a[3]),
                 )
             )
         )
@@ -119,6 +138,7 @@ class Functions:
     orchestrator: SweepFunction
     worker: SweepFunction
     reconciler: SweepFunction
+    search: SweepFunction
 
 
 class SweepStack(pulumi.ComponentResource):
@@ -147,6 +167,7 @@ class SweepStack(pulumi.ComponentResource):
             outputs.PARAMETER_PREFIX: config.parameter_prefix,
             outputs.ORCHESTRATOR_FUNCTION: functions.orchestrator.function.name,
             outputs.WORKER_FUNCTION: functions.worker.function.name,
+            outputs.SEARCH_FUNCTION: functions.search.function.name,
             outputs.ARTIFACT_BUCKET: storage.code.bucket.bucket,
             outputs.SETTINGS_ADMIN_POLICY: api.admin_policy.arn,
         }
@@ -218,20 +239,23 @@ class SweepStack(pulumi.ComponentResource):
 
         prefix = config.prefix
         orchestrator, worker, reconciler = f"{prefix}-orchestrator", f"{prefix}-worker", f"{prefix}-reconciler"
+        search = f"{prefix}-search"
         return Names(
             orchestrator=orchestrator,
             worker=worker,
             reconciler=reconciler,
+            search=search,
             orchestrator_arn=arn("lambda", f"function:{orchestrator}"),
             worker_arn=arn("lambda", f"function:{worker}"),
             reconciler_arn=arn("lambda", f"function:{reconciler}"),
+            search_arn=arn("lambda", f"function:{search}"),
             parameters_arn=arn("ssm", "parameter" + config.parameter_prefix.rstrip("/")),
         )
 
     def _functions(
         self, config: StackConfig, artifacts: dict[str, Artifact], storage: Storage, names: Names
     ) -> Functions:
-        """The orchestrator, the worker and the reconciler, each with its own role."""
+        """The orchestrator, the worker, the reconciler and the search function, each with its own role."""
         roles = RolePolicies(config, storage, names)
         common: dict[str, pulumi.Input[str]] = {
             environment.STAGE: config.stage,
@@ -275,6 +299,7 @@ class SweepStack(pulumi.ComponentResource):
             {
                 environment.WORKER_FUNCTION: names.worker,
                 environment.ORCHESTRATOR_FUNCTION: names.orchestrator,
+                environment.SEARCH_FUNCTION: names.search,
                 environment.SETTINGS_TTL: "300",
                 "POWERTOOLS_SERVICE_NAME": "sweep-orchestrator",
             },
@@ -302,7 +327,22 @@ class SweepStack(pulumi.ComponentResource):
                 "POWERTOOLS_SERVICE_NAME": "sweep-reconciler",
             },
         )
-        return Functions(orchestrator, worker, reconciler)
+        # a search's rounds step with Optuna, which the orchestrator's artifact leaves out: the same
+        # package with its `search` extra, invoking only the worker (no fan-out tree, so no path to
+        # the orchestrator's API function); S3's outcome notifications and search.step events
+        search = function(
+            names.search,
+            SEARCH_HANDLER,
+            "search",
+            config.search,
+            roles.search,
+            {
+                environment.WORKER_FUNCTION: names.worker,
+                environment.SETTINGS_TTL: "300",
+                "POWERTOOLS_SERVICE_NAME": "sweep-search",
+            },
+        )
+        return Functions(orchestrator, worker, reconciler, search)
 
     def _async_invokes(self, config: StackConfig, functions: Functions) -> None:
         """How Lambda retries the worker's and the orchestrator's async invokes, and where a failed
@@ -346,10 +386,10 @@ class SweepStack(pulumi.ComponentResource):
         )
 
     def _round_trigger(self, config: StackConfig, storage: Storage, functions: Functions) -> None:
-        """Every outcome that lands is announced to the orchestrator, which starts a search's next
+        """Every outcome that lands is announced to the search function, which starts a search's next
         round when its current round's last outcome is in (docs/search.md, "On a stage"). S3 may
         invoke it for this bucket only, from this account (a bucket ARN names no account)."""
-        prefix, bucket, function = config.prefix, storage.results.bucket, functions.orchestrator.function
+        prefix, bucket, function = config.prefix, storage.results.bucket, functions.search.function
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         allow = aws.lambda_.Permission(
             f"{prefix}-outcomes-invoke",

@@ -63,6 +63,12 @@ class RunManifest(Frozen):
         default_factory=dict,
         description="Per config key: its value and `source` (`request`, `ssm` with `version`, `file`, `default`).",
     )
+    tally_series: bool = Field(
+        default=False,
+        exclude_if=lambda tally: not tally,  # written only when set: every other manifest is what it was
+        description="A search's round: its shard tasks ask the worker for a per-series tally in each outcome "
+        "(`ShardTask.tally_series`), which the search's step reads.",
+    )
 
     def effective_config(self) -> dict[str, JsonValue]:
         """The config every point starts from: the request's over the stage defaults."""
@@ -90,6 +96,7 @@ class RunManifest(Frozen):
             spec=self.request.spec(),
             settings=self.task_settings(),
             plan=self.plan,
+            tally_series=self.tally_series,
         )
 
     def to_json(self) -> bytes:

@@ -10,6 +10,8 @@ ATHENA_WORKGROUP = "athena_workgroup"
 PARAMETER_PREFIX = "parameter_prefix"
 ORCHESTRATOR_FUNCTION = "orchestrator_function"
 WORKER_FUNCTION = "worker_function"
+SEARCH_FUNCTION = "search_function"
+"""The search function's name (its logs: `/aws/lambda/<name>`)."""
 ARTIFACT_BUCKET = "artifact_bucket"
 SETTINGS_ADMIN_POLICY = "settings_admin_policy"
 """The managed policy to attach to operators who may change stage settings (`PUT /settings/{name}`)."""
@@ -23,6 +25,7 @@ ALL = (
     PARAMETER_PREFIX,
     ORCHESTRATOR_FUNCTION,
     WORKER_FUNCTION,
+    SEARCH_FUNCTION,
     ARTIFACT_BUCKET,
     SETTINGS_ADMIN_POLICY,
 )

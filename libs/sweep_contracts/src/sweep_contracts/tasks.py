@@ -75,6 +75,12 @@ class ShardTask(Frozen):
     config: dict[str, JsonValue]
     spec: SweepSpec
     settings: TaskSettings = Field(default_factory=TaskSettings)
+    tally_series: bool = Field(
+        default=False,
+        description="Sum the shard's points per series into its outcome (`Outcome.series`): set for a search's "
+        "round runs only, whose step reads them; a task without it (every other run, and tasks from before "
+        "the flag) writes no tally.",
+    )
 
     @field_validator("config")
     @classmethod
@@ -170,6 +176,7 @@ class TaskFactory:
         spec: SweepSpec,
         settings: TaskSettings,
         plan: ShardPlan,
+        tally_series: bool = False,
     ) -> None:
         self.run_id = run_id
         self.experiment = experiment
@@ -177,7 +184,8 @@ class TaskFactory:
         self.spec = spec
         self.settings = settings
         self.plan = plan
-        shared = {
+        self.tally_series = tally_series
+        shared: dict[str, Any] = {
             "kind": TASK_KIND,
             "run_id": run_id,
             "shard_count": plan.shard_count,
@@ -186,6 +194,8 @@ class TaskFactory:
             "spec": spec.model_dump(mode="json", exclude_defaults=True),
             "settings": settings.model_dump(mode="json"),
         }
+        if tally_series:  # only then: every other run's task is what it was before the flag
+            shared["tally_series"] = True
         self._shared = canonical_json(shared)[1:]  # without its opening brace
 
     def event_json(self, shard_id: int, attempt: int = 1) -> str:

@@ -51,6 +51,7 @@ class DispatchTask(Frozen):
     settings: TaskSettings = Field(default_factory=TaskSettings)
     plan: ShardPlan
     shards: list[ShardRun]
+    tally_series: bool = False
 
     @field_validator("config")
     @classmethod
@@ -67,6 +68,7 @@ class DispatchTask(Frozen):
             settings=factory.settings,
             plan=factory.plan,
             shards=to_runs(refs),
+            tally_series=factory.tally_series,
         )
 
     def factory(self) -> TaskFactory:
@@ -77,6 +79,7 @@ class DispatchTask(Frozen):
             spec=self.spec,
             settings=self.settings,
             plan=self.plan,
+            tally_series=self.tally_series,
         )
 
     def refs(self) -> list[ShardRef]:

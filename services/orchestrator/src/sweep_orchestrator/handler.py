@@ -4,7 +4,8 @@ Wiring only. Three kinds of event arrive:
 - API Gateway HTTP API requests (payload 2.0)  -> `sweep_orchestrator.api`
 - its own dispatch tasks (the fan-out tree)    -> `sweep_orchestrator.fanout`
 - the worker's on-failure destination records -> `sweep_orchestrator.reconcile`
-- S3 notifications of outcomes that landed     -> `sweep_orchestrator.search.trigger` (a search's next round)
+Anything else (an S3 notification, a search step) is refused as a malformed HTTP event: a search's
+rounds are stepped by the search function (`sweep_orchestrator.search.handler`), which ships Optuna.
 
 `reconcile_handler` is the reconciler function's entry (the worker's on-failure destination): it
 takes destination records only and has no path to dispatch, so a worker, which may invoke nothing
@@ -25,22 +26,10 @@ from sweep_orchestrator.api import app
 from sweep_orchestrator.dispatch_task import DISPATCH_KIND
 from sweep_orchestrator.fanout import handle_dispatch
 from sweep_orchestrator.reconcile import is_destination_record, reconcile
-from sweep_orchestrator.search.trigger import event_keys, is_s3_event, on_outcomes
 from sweep_orchestrator.trust import Untrusted, refused, verify_destination
 
 logger = Logger(service="sweep-orchestrator")
 copy_config_to_registered_loggers(source_logger=logger, include={"sweep"})
-
-
-def _on_outcomes(event: dict[str, Any]) -> dict[str, Any]:
-    """Advance the searches whose round outcomes the event announces; answers each one's step."""
-    from sweep_orchestrator.search.totals import OutcomeTotals  # Optuna loads only for a search
-
-    d = deps.current()
-    store = d.runtime.store
-    keys = event_keys(event, getattr(store, "bucket", None), getattr(store, "prefix", ""))
-    steps = on_outcomes(d.runtime, keys, OutcomeTotals(store))
-    return {"searches": {run_id: {"step": step.kind, "round": step.round} for run_id, step in steps.items()}}
 
 
 def _reconcile(event: dict[str, Any]) -> dict[str, Any]:
@@ -93,8 +82,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return refused("malformed", Untrusted(f"the event is {type(event).__name__}, not a JSON object"))
     if is_destination_record(event):
         return _reconcile(event)
-    if is_s3_event(event):
-        return _on_outcomes(event)
     if event.get("kind") == DISPATCH_KIND:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         return handle_dispatch(event, deps.current(), remaining() / 1000 if callable(remaining) else None)

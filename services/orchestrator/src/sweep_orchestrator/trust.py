@@ -48,7 +48,11 @@ def verify_dispatch(task: DispatchTask, store: ObjectStore) -> None:
     plan = manifest.plan
     if task.experiment != manifest.request.experiment or task.config != manifest.request.config:
         raise Untrusted(f"the dispatch task's experiment or config is not run `{task.run_id}`'s")
-    if task.spec != manifest.request.spec() or task.settings != manifest.task_settings():
+    if (
+        task.spec != manifest.request.spec()
+        or task.settings != manifest.task_settings()
+        or task.tally_series != manifest.tally_series
+    ):
         raise Untrusted(f"the dispatch task's sweep spec or settings are not run `{task.run_id}`'s")
     if (task.plan.points_total, task.plan.shard_size, task.plan.shard_count) != (
         plan.points_total,

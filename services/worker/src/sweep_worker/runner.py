@@ -174,6 +174,7 @@ def process_event(
     started = deps.clock()
     execution = layout.new_execution()
     marked = False
+    tally = False  # per-series sums in the outcome: a search round's tasks ask for them
     try:
         task = parse_task(event)
     except (MissingConfigError, InvalidTaskError) as exc:
@@ -185,6 +186,7 @@ def process_event(
         failure = _ShardFailed(code, str(exc))
     else:
         run_id, shard_id, total, attempt = task.run_id, task.shard_id, task.points_total, task.attempt
+        tally = task.tally_series
         standing = read_outcome(deps.store, run_id, "success", shard_id)
         if standing is not None:
             log.info("shard %s/%s already succeeded; duplicate delivery ignored", run_id, shard_id)
@@ -212,7 +214,7 @@ def process_event(
                 duration_ms=(finished - started).total_seconds() * 1000,
                 request_id=request_id,
                 execution=rows.execution,
-                series=rows.tally(),
+                series=rows.tally() if tally else None,
             )
             recorded = record_outcome(deps.store, outcome)
             # a success stands: nothing is left to isolate, so a dead execution's marker goes too
@@ -234,7 +236,7 @@ def process_event(
         finished_at=deps.clock(),
         request_id=request_id,
         execution=failure.rows.execution if failure.rows is not None else None,
-        series=failure.rows.tally() if failure.rows is not None else None,
+        series=failure.rows.tally() if tally and failure.rows is not None else None,
     )
     recorded = record_outcome(deps.store, outcome)
     if marked:

@@ -2,7 +2,7 @@
 last round is done and budget is left, ask the next round's trials and submit them as a run.
 
 A round's run id and content are functions of the search and the results before it, and its
-manifest is created only if absent (`submit_run`): two steps that race to start a round start it
+manifest is created only if absent (`submit_manifest`): two steps that race to start a round start it
 once, the second answered with the existing run."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sweep_orchestrator.runs import delete_run, differences
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.search.journal import Reader, RoundRecord, finished_trials, read_rounds
 from sweep_orchestrator.search.optimiser import ask_round
-from sweep_orchestrator.submit import SubmitResult, new_run_id, prepare, run_estimate, submit_run
+from sweep_orchestrator.submit import SubmitResult, new_run_id, prepare, run_estimate, submit_manifest
 
 PROBE_QUANTILES = (0.0, 0.5, 1 - 2**-53)
 
@@ -252,9 +252,10 @@ def advance(rt: Runtime, search: SearchManifest, rows_of: Reader, *, now: dateti
         return Step("done", None, f"the time budget of {spec.budget.time_s:g} s is spent ({elapsed:.0f} s)", rounds)
     trials = ask_round(search, finished_trials(rounds), number)
     request = search.request.round_request(search.run_id, number, trials)
-    payload = request.model_dump(mode="json", exclude_none=True)
+    # a round's shards tally their points per series into their outcomes: what the stage's step reads
+    manifest = prepare(request.model_dump(mode="json", exclude_none=True), rt).model_copy(update={"tally_series": True})
     if spec.budget.cost_usd is not None and rt.on_lambda:
-        planned = run_estimate(prepare(payload, rt)).cost_usd
+        planned = run_estimate(manifest).cost_usd
         spent = spent_usd(rt, rounds)
         if spent + planned > spec.budget.cost_usd:
             return Step(
@@ -264,5 +265,5 @@ def advance(rt: Runtime, search: SearchManifest, rows_of: Reader, *, now: dateti
                 f"budget of ${spec.budget.cost_usd:g}",
                 rounds,
             )
-    result, _ = submit_run(payload, rt)
+    result, _ = submit_manifest(manifest, rt)
     return Step("started", number, "existing" if result.existing else "new", rounds, result)

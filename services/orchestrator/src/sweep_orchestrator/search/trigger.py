@@ -7,11 +7,11 @@ one is done; a round's run id and request are functions of the search and the ro
 and its manifest is created only if absent, so however many triggers run, a round starts once.
 
 On a stage the reader of a round is `sweep_orchestrator.search.totals.OutcomeTotals` (the
-outcomes' per-series tallies: the orchestrator holds no pyarrow), and the orchestrator's handler
-takes the S3 event (`sweep_orchestrator.handler`). The event is trusted with nothing: its keys
-only say which searches to look at, and each step reads the store and starts a round only when
-the store says the last one is done, so a forged or repeated event does no more than a real one.
-The bucket notification in Pulumi is still to be built (docs/search.md, "On a stage")."""
+outcomes' per-series tallies: the orchestrator's package holds no pyarrow), and the search
+function's handler takes the S3 event (`sweep_orchestrator.search.handler`; the bucket
+notification is `sweep_infra.stack`'s). The event is trusted with nothing: its keys only say which
+searches to look at, and each step reads the store and starts a round only when the store says
+the last one is done, so a forged or repeated event does no more than a real one."""
 
 from __future__ import annotations
 
