@@ -487,6 +487,11 @@ def test_the_workers_budget_follows_the_deadline_lambda_gives(stage: Stage) -> N
         "ric-budget",
         settings={"time_budget_margin_ms": 1000},
     )
+    # AND an environment that has run a shard already (its lazy imports done: pyarrow, the experiment),
+    # since a cold one under a loaded machine spent the whole 3 s importing and ran no point
+    warm = tasks_for({"experiment": "synthetic", "config": {"y": 0.0}, "grid": {"x": [1]}}, "ric-budget-warm")
+    _, warmed = stage.worker.invoke(warm.event(0))
+    assert (warmed.kind, warmed.body["status"]) == ("response", "success"), warmed.body
     # WHEN Lambda gives the invocation 4 s (Lambda-Runtime-Deadline-Ms)
     _, answer = stage.worker.invoke(factory.event(0), deadline_s=4)
     # THEN the worker stops when the context says its time is nearly up, not after the 900 s it assumes
