@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from tests.llm_fake import FakeModelServer, Fault
+
+pytestmark = pytest.mark.slow  # each test is a `sweep run` in a process of its own
 
 SWEEP = str(Path(sys.executable).with_name("sweep"))
 KEY = "Lk3Vb8Qw5Yt1Hn6Jd2Mc"

@@ -26,6 +26,7 @@ def parameter(stage: Stage, name: str) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.slow
 def test_putting_a_stage_setting_bumps_its_version_and_get_shows_it_at_once(stage: Stage) -> None:
     # GIVEN shard_size at version 1, already read into this instance's cache
     stage.put_setting("shard_size", "50")

@@ -95,6 +95,7 @@ def test_a_warm_orchestrator_polls_a_run_with_its_listings_alone_issue_11(bucket
     assert again == first
 
 
+@pytest.mark.slow
 def test_status_with_failures_reads_only_the_failures_it_shows_issue_11(bucket: Bucket) -> None:
     # GIVEN a finished run of 1,500 shards: 100 failed (half of them kept some rows) and 3
     # successes still have a losing duplicate's points file beside their own
@@ -118,6 +119,7 @@ def test_status_with_failures_reads_only_the_failures_it_shows_issue_11(bucket: 
     assert f"in the first {LISTED} failed shards; every one: sweep results {RUN} --sql" in text
 
 
+@pytest.mark.slow
 def test_status_agrees_with_reading_every_outcome_issue_11(bucket: Bucket) -> None:
     # GIVEN a run of 300 shards with failures and duplicates in flight
     manifest = submit_big(bucket.store, 300)

@@ -30,10 +30,13 @@ def graded(cases: list[tuple[int, int, float, *tuple[float, ...]]], long_from: i
     """The cases, those of `long_from` shards or more through at most 200 environments marked `long`:
     the simulation tries every queued event again up to every 300 s, so thousands of shards through
     few environments are ~10^6 events a seed, 4-30 s a case (330 s of `make test`'s 22 minutes).
-    They run in the long tier (`make test-long`, in CI); the inner loop keeps every concurrency at 40
-    and 400 (2,000 for the event age) shards, and the big runs at concurrency 5,000 / 1,000."""
+    So do the 12,000-shard runs at any concurrency (2-3 s each). They run in the long tier (`make
+    test-long`, in CI); `make test` keeps every concurrency at 40 and 400 (2,000 for the event age)
+    shards, and 4,000 shards at concurrency 5,000."""
     return [
-        pytest.param(*case, marks=pytest.mark.long) if case[0] >= long_from and case[1] <= 200 else case
+        pytest.param(*case, marks=pytest.mark.long)
+        if case[0] >= long_from and (case[1] <= 200 or case[0] >= 12_000)
+        else case
         for case in cases
     ]
 
