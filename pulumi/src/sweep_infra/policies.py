@@ -110,6 +110,44 @@ def _read_task_sets(bucket_arn: str) -> Statement:
     }
 
 
+def _read_planning_settings(parameter_path_arn: str) -> list[Statement]:
+    """What planning a run reads from SSM (the orchestrator's submit, the search function's rounds):
+    the stage settings, experiment defaults and secret bindings, never `secrets/`."""
+    return [
+        {
+            # by name: GetParametersByPath is authorized against the path asked for, so a path
+            # read of the stage would reach `secrets/` too, and AWS documents no condition key
+            # that keeps it to one level (`ssm:Recursive` is no longer among Parameter Store's
+            # documented keys); GetParameters is authorized per parameter
+            "Sid": "ReadStageSettings",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameters"],
+            "Resource": [f"{parameter_path_arn}/{name}" for name in SystemSettings.names()],
+        },
+        {
+            # experiment defaults are read recursively, but only under their own path: a sibling
+            # of `secrets/`, which this never reaches
+            "Sid": "ReadExperimentDefaults",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParametersByPath"],
+            "Resource": [
+                f"{parameter_path_arn}/{EXPERIMENTS_PATH.rstrip('/')}",
+                f"{parameter_path_arn}/{EXPERIMENTS_PATH}*",
+            ],
+        },
+        {
+            # where each secret may go, checked when a run is planned; written only by `pulumi up`
+            "Sid": "ReadSecretBindings",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParametersByPath"],
+            "Resource": [
+                f"{parameter_path_arn}/{BINDINGS_PATH.rstrip('/')}",
+                f"{parameter_path_arn}/{BINDINGS_PATH}*",
+            ],
+        },
+    ]
+
+
 def orchestrator_policy(
     *,
     log_group_arn: str,
@@ -130,37 +168,7 @@ def orchestrator_policy(
         "Version": VERSION,
         "Statement": [
             _logs(log_group_arn),
-            {
-                # by name: GetParametersByPath is authorized against the path asked for, so a path
-                # read of the stage would reach `secrets/` too, and AWS documents no condition key
-                # that keeps it to one level (`ssm:Recursive` is no longer among Parameter Store's
-                # documented keys); GetParameters is authorized per parameter
-                "Sid": "ReadStageSettings",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameters"],
-                "Resource": [f"{parameter_path_arn}/{name}" for name in SystemSettings.names()],
-            },
-            {
-                # experiment defaults are read recursively, but only under their own path: a sibling
-                # of `secrets/`, which this never reaches
-                "Sid": "ReadExperimentDefaults",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParametersByPath"],
-                "Resource": [
-                    f"{parameter_path_arn}/{EXPERIMENTS_PATH.rstrip('/')}",
-                    f"{parameter_path_arn}/{EXPERIMENTS_PATH}*",
-                ],
-            },
-            {
-                # where each secret may go, checked at submit; written only by `pulumi up`
-                "Sid": "ReadSecretBindings",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParametersByPath"],
-                "Resource": [
-                    f"{parameter_path_arn}/{BINDINGS_PATH.rstrip('/')}",
-                    f"{parameter_path_arn}/{BINDINGS_PATH}*",
-                ],
-            },
+            *_read_planning_settings(parameter_path_arn),
             {
                 "Sid": "WriteStageSettings",
                 "Effect": "Allow",
@@ -252,32 +260,7 @@ def search_policy(
         "Version": VERSION,
         "Statement": [
             _logs(log_group_arn),
-            {
-                # by name, as the orchestrator's: a path read of the stage would reach `secrets/`
-                "Sid": "ReadStageSettings",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameters"],
-                "Resource": [f"{parameter_path_arn}/{name}" for name in SystemSettings.names()],
-            },
-            {
-                "Sid": "ReadExperimentDefaults",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParametersByPath"],
-                "Resource": [
-                    f"{parameter_path_arn}/{EXPERIMENTS_PATH.rstrip('/')}",
-                    f"{parameter_path_arn}/{EXPERIMENTS_PATH}*",
-                ],
-            },
-            {
-                # a round is checked as any submitted run: where each secret may go
-                "Sid": "ReadSecretBindings",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParametersByPath"],
-                "Resource": [
-                    f"{parameter_path_arn}/{BINDINGS_PATH.rstrip('/')}",
-                    f"{parameter_path_arn}/{BINDINGS_PATH}*",
-                ],
-            },
+            *_read_planning_settings(parameter_path_arn),  # a round is planned as a submitted run is
             _invoke("DispatchRoundShards", worker_arn),
             _read_task_sets(bucket_arn),
             _list_prefixes("ListSearchesRunsOutcomesAndPoints", bucket_arn, "searches", "runs", "outcomes", "points"),
