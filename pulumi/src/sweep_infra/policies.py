@@ -148,6 +148,36 @@ def _read_planning_settings(parameter_path_arn: str) -> list[Statement]:
     ]
 
 
+def _write_dispatched_runs(bucket_arn: str) -> list[Statement]:
+    """What starting a run writes (the orchestrator's submit and retry, the search function's rounds):
+    its manifest, create-only; its dispatch record; failure outcomes of the shards not handed over."""
+    return [
+        {
+            # created with If-None-Match: a PUT without it is not allowed, so no dispatcher (nor
+            # whoever holds its credentials) can replace a run's manifest
+            "Sid": "CreateManifests",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket_arn}/{MANIFESTS}"],
+            "Condition": _CREATE_ONLY,
+        },
+        {
+            # the one plain put under runs/: each dispatch (submit, retry, a round) rewrites it
+            "Sid": "WriteDispatchRecords",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket_arn}/{DISPATCH_RECORDS}"],
+        },
+        {
+            # only failures (DISPATCH_FAILED): a success is the worker's to create, and nobody's to replace
+            "Sid": "WriteFailureOutcomes",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
+        },
+    ]
+
+
 def orchestrator_policy(
     *,
     log_group_arn: str,
@@ -208,29 +238,7 @@ def orchestrator_policy(
                 "Resource": [f"{bucket_arn}/{SEARCH_RECORDS}"],
                 "Condition": _CREATE_ONLY,
             },
-            {
-                # submit creates a manifest with If-None-Match: a PUT without it is not allowed, so
-                # no orchestrator (nor whoever holds its credentials) can replace a run's manifest
-                "Sid": "CreateManifests",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/{MANIFESTS}"],
-                "Condition": _CREATE_ONLY,
-            },
-            {
-                # the one plain put under runs/: each dispatch (submit, retry) rewrites it
-                "Sid": "WriteDispatchRecords",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/{DISPATCH_RECORDS}"],
-            },
-            {
-                # only failures: a success is the worker's to create, and nobody's to replace
-                "Sid": "WriteFailureOutcomes",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
-            },
+            *_write_dispatched_runs(bucket_arn),
             {
                 # `sweep retry` finishes the cleanup a success's writer could not: the stale failure
                 "Sid": "ClearStaleFailures",
@@ -270,27 +278,7 @@ def search_policy(
                 "Action": ["s3:GetObject"],
                 "Resource": [f"{bucket_arn}/{SEARCH_RECORDS}", f"{bucket_arn}/runs/*", f"{bucket_arn}/outcomes/*"],
             },
-            {
-                # a round's manifest, created only if absent: two steps racing start a round once
-                "Sid": "CreateManifests",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/{MANIFESTS}"],
-                "Condition": _CREATE_ONLY,
-            },
-            {
-                "Sid": "WriteDispatchRecords",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/{DISPATCH_RECORDS}"],
-            },
-            {
-                # DISPATCH_FAILED for a shard it could not hand over; a success is the worker's alone
-                "Sid": "WriteFailureOutcomes",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [f"{bucket_arn}/{FAILURE_OUTCOMES}"],
-            },
+            *_write_dispatched_runs(bucket_arn),  # a round's, created only if absent: racing steps start it once
             *_use_results_key(results_key),
         ],
     }
