@@ -410,6 +410,62 @@ def test_submit_a_search_to_the_stage_and_see_it_done(api: FakeApi, tmp_path: Pa
     assert (answer["state"], answer["rounds_done"], answer["budget"]["trials_left"]) == ("done", 2, 0)
 
 
+def test_results_of_a_search_on_the_stage_show_its_history_and_best(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloud import BUCKET
+
+    monkeypatch.setenv("SWEEP_RESULTS_BUCKET", BUCKET)
+    stage = ("--endpoint", api.url, "--region", REGION)
+    flags = (*stage, "--out", str(tmp_path / "results"))
+    # GIVEN a search that ran to done on the stage
+    code, output = invoke("submit", search_file(tmp_path), *stage)
+    assert code == 0, output
+    run_search_on_stage(api.stage)
+    # WHEN its results are asked on the stage
+    code, output = invoke("results", "cli-search", *flags)
+    # THEN its record and both rounds are downloaded, and shown as a local search is
+    assert code == 0, output
+    assert "search cli-search and its rounds into" in output
+    assert "search cli-search: max value" in output
+    assert "best setting (trial " in output
+    assert "2 of 2 rounds done, 8 of 8 trials (0 failed), budget left 0 trials" in output
+    # WHEN asked again with --local THEN nothing changed is fetched, and the view is the same
+    code, again = invoke("results", "cli-search", *flags, "--local")
+    assert code == 0, again
+    assert "downloaded 0 changed objects of search cli-search" in again
+    assert again.split("\n", 1)[1] == output.split("\n", 1)[1]
+    code, output = invoke("results", "cli-search", *flags, "--format", "json")
+    assert [r["number"] for r in json.loads(output[output.index("{") :])["history"]] == list(range(8))
+
+
+def test_report_of_a_search_on_the_stage_writes_its_history(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloud import BUCKET
+
+    monkeypatch.setenv("SWEEP_RESULTS_BUCKET", BUCKET)
+    out = tmp_path / "results"
+    stage = ("--endpoint", api.url, "--region", REGION)
+    flags = (*stage, "--out", str(out))
+    assert invoke("submit", search_file(tmp_path), *stage)[0] == 0
+    run_search_on_stage(api.stage)
+    # WHEN the search's report is asked on the stage
+    code, output = invoke("report", "cli-search", *flags, "--no-open")
+    # THEN the page has the history figure, the best setting and the importances
+    assert code == 0, output
+    page = (out / "report-cli-search.html").read_text()
+    for heading in ("Best setting", "Parameter importances", "Optimisation history"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "data-kind='history'" in page
+    assert '<path id="sw-best"' in page
+    # WHEN the id names nothing on the stage THEN it is the missing run's error, no traceback
+    result = runner.invoke(app, ["report", "no-such-search", *flags, "--no-open"])
+    assert result.exit_code == 2, result.output
+    assert "the stage's bucket has no run `no-such-search`." in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_status_of_a_search_mid_round_on_the_stage(api: FakeApi, tmp_path: Path) -> None:
     flags = ("--endpoint", api.url, "--region", REGION)
     invoke("submit", search_file(tmp_path), *flags)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -52,6 +53,8 @@ class Backend(Protocol):
     """Whether shards run in this process, so a command that hands some over must wait for them."""
     summary_on_finish: bool
     """Whether a finished run's summary is cheap enough to show unasked (DuckDB: yes; Athena: a paid query)."""
+    out: Path
+    """The results directory (`--out`): where a stage's runs are downloaded for DuckDB."""
 
     def __enter__(self) -> Backend: ...
 

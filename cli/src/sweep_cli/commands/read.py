@@ -10,11 +10,9 @@ from rich.text import Text
 
 from sweep_cli import render
 from sweep_cli.app import (
-    DEFAULT_OUT,
     EXIT_OK,
     Format,
     MetricOption,
-    OutOption,
     WatchOption,
     app,
     exit_code,
@@ -90,8 +88,9 @@ def results(
     ] = None,
 ) -> None:
     """Query a run's results with SQL (DuckDB here, Athena on a stage); without --sql, the summary.
-    For a search: its history (objective per trial, best so far), best setting and importances."""
-    if local:
+    For a search: its history (objective per trial, best so far), best setting and importances
+    (on a stage, downloaded first with its rounds)."""
+    if local or _is_stage_search(backend, run_id):
         backend = backend.local_copy(run_id)
     if sql and head:
         from sweep_cli.errors import UsageError
@@ -133,11 +132,22 @@ def runs(
     render.out.print(render.runs_table(found))
 
 
+def _is_stage_search(backend: Backend, run_id: str) -> bool:
+    from sweep_cli.local.backend import LocalBackend
+
+    if isinstance(backend, LocalBackend):  # the stage's module needs boto3, which a local install may lack
+        return False
+    from sweep_cli.stage.backend import StageBackend
+
+    return isinstance(backend, StageBackend) and backend.has_search(run_id)
+
+
 @app.command()
 @handles_errors
+@with_backend()
 def report(
     run_ids: Annotated[list[str], typer.Argument(help="The run; name two or more to overlay them.", metavar="RUN_ID")],
-    out: OutOption = DEFAULT_OUT,
+    backend: Backend,
     output: Annotated[
         Path | None,
         typer.Option("--output", help="HTML file (default: <out>/report-<run_id>.html, or report-A-vs-B.html)."),
@@ -149,14 +159,19 @@ def report(
 ) -> None:
     """Write a self-contained HTML report: each metric against each swept parameter, interactions
     and heatmaps of pairs of axes, and the spread of repeats, per series. With several runs: each
-    metric against each shared axis, one line per run."""
+    metric against each shared axis, one line per run. On a stage: each run (or search, with its
+    rounds) is downloaded into --out first."""
     from sweep_cli.local.backend import LocalBackend
 
+    out = backend.out
+    if not isinstance(backend, LocalBackend):
+        for run_id in run_ids:
+            backend.local_copy(run_id)
     if len(run_ids) == 1 and LocalBackend(out).has_search(run_ids[0]):
         from sweep_cli.search.page import write_search_report
 
-        with LocalBackend(out) as backend:
-            path = write_search_report(backend, run_ids[0], output or out / f"report-{run_ids[0]}.html")
+        with LocalBackend(out) as local:
+            path = write_search_report(local, run_ids[0], output or out / f"report-{run_ids[0]}.html")
     elif len(run_ids) == 1:
         from sweep_cli.report.page import write_report
 

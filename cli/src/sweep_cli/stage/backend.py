@@ -1,5 +1,5 @@
 """The stage backend: runs on a deployed stage, reached through its signed API; SQL on Athena;
-`--local` downloads a run into the results directory for DuckDB."""
+`--local` downloads a run (or a search with its rounds) into the results directory for DuckDB."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -28,6 +28,9 @@ from sweep_contracts.storage import LocalStore
 from sweep_orchestrator.retry import RetryResult
 from sweep_orchestrator.status import RunStatus
 from sweep_orchestrator.submit import SubmitResult
+
+if TYPE_CHECKING:
+    from sweep_aws.s3 import S3Store
 
 POLL_S = 3.0
 
@@ -186,11 +189,22 @@ class StageBackend:
         settings = Settings.of(manifest)
         return Summary(settings.summary(name, goal, lambda sql: self.query(run_id, sql)), name, goal, (), settings)
 
+    def has_search(self, run_id: str) -> bool:
+        """Whether the stage's bucket holds a search of this id (its record). A stage named by
+        --endpoint alone does not say its bucket: its ids are runs (Athena), as before searches."""
+        return bool(self.stage.results_bucket) and _bucket(self.stage).exists(layout.search_key(run_id))
+
     def local_copy(self, run_id: str) -> LocalBackend:
+        """Download the run, or the search with every round it started, into `--out`: the local
+        views then read it as they read what ran here."""
         from sweep_cli import render
 
-        fetched = download(self.stage, run_id, self.out)
-        render.err.print(f"downloaded {fetched} changed objects of run {run_id} into {self.out}")
+        if self.has_search(run_id):
+            fetched = download_search(self.stage, run_id, self.out)
+            render.err.print(f"downloaded {fetched} changed objects of search {run_id} and its rounds into {self.out}")
+        else:
+            fetched = download(self.stage, run_id, self.out)
+            render.err.print(f"downloaded {fetched} changed objects of run {run_id} into {self.out}")
         return LocalBackend(self.out)
 
     def next_steps(self, run_id: str, status: RunStatus) -> list[str]:
@@ -204,12 +218,46 @@ class StageBackend:
         return f"no runs on stage {self.stage.name}; submit one with `sweep submit FILE {self.stage.flags}`"
 
 
+def _bucket(stage: StageInfo) -> S3Store:
+    from sweep_aws.s3 import S3Store
+
+    return S3Store(stage.need("results_bucket"), client=boto3.client("s3", region_name=stage.region))
+
+
+def _no_run(stage: StageInfo, run_id: str) -> UsageError:
+    return UsageError(
+        f"the stage's bucket has no run `{run_id}`.",
+        field="RUN_ID",
+        value=run_id,
+        hint=f"list the stage's runs with `sweep runs {stage.flags}`.",
+    )
+
+
+def download_search(stage: StageInfo, search_id: str, out: Path) -> int:
+    """Copy a search's record and each round run it started (`<search>-r<nnn>`, numbered from 0
+    without gaps) into `out`, each round with `download`: only what changed is fetched again."""
+    from sweep_contracts.search import SearchManifest, round_run_id
+
+    remote = _bucket(stage)
+    record = remote.get(layout.search_key(search_id))
+    if record is None:
+        raise _no_run(stage, search_id)
+    local, key = LocalStore(out), layout.search_key(search_id)
+    fetched = int(local.get(key) != record)  # a search's record is written once: fetched once
+    if fetched:
+        local.put(key, record)
+    for number in range(SearchManifest.from_json(record).request.search.rounds):
+        run_id = round_run_id(search_id, number)
+        if not remote.exists(layout.manifest_key(run_id)):
+            break
+        fetched += download(stage, run_id, out)
+    return fetched
+
+
 def download(stage: StageInfo, run_id: str, out: Path, threads: int = 16) -> int:
     """Copy the run's manifest, points and outcomes from the stage's bucket into `out` (the same
     layout), fetching only objects whose content changed since the last download."""
-    from sweep_aws.s3 import S3Store
-
-    remote = S3Store(stage.need("results_bucket"), client=boto3.client("s3", region_name=stage.region))
+    remote = _bucket(stage)
     local = LocalStore(out)
     index_key = f"{layout.RUNS}/run_id={layout.checked_run_id(run_id)}/.download-index"
     known = dict(line.split("\t", 1) for line in (local.get(index_key) or b"").decode().splitlines() if "\t" in line)
@@ -219,12 +267,7 @@ def download(stage: StageInfo, run_id: str, out: Path, threads: int = 16) -> int
         for info in remote.list_info(prefix)
     ]
     if not infos:
-        raise UsageError(
-            f"the stage's bucket has no run `{run_id}`.",
-            field="RUN_ID",
-            value=run_id,
-            hint=f"list the stage's runs with `sweep runs {stage.flags}`.",
-        )
+        raise _no_run(stage, run_id)
     changed = [info for info in infos if known.get(info.key) != info.tag or not local.exists(info.key)]
     wanted = {info.key for info in infos}
     for key in local.list(layout.outcomes_prefix(run_id)):  # a failure replaced by a success on retry
