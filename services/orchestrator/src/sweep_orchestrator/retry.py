@@ -93,13 +93,21 @@ def retry_run(
     manifest = with_settings(load_manifest(rt.store, run_id), overrides or {})
     finish_run_cleanup(rt.store, run_id)  # a stale failure beside a success: this touch removes it
     refs, failed, missing, running = shards_to_retry(rt, manifest, all_overdue)
+    return dispatch_retry(rt, manifest, refs, failed, missing, running)
+
+
+def dispatch_retry(
+    rt: Runtime, manifest: RunManifest, refs: list[ShardRef], failed: int, missing: int, running: int
+) -> RetryResult:
+    """Dispatch `refs` again (a run's retry, or a search round's), record the shards that could not
+    be handed over and the dispatch, and say what was done."""
     report = DispatchReport()
     if refs:
         report = rt.dispatcher.dispatch(manifest, refs)
-        record_failures(rt.store, run_id, dispatch_failures(manifest.plan, report, dict(refs)), rt.clock())
-        write_record(rt.store, run_id, rt.clock(), len(refs))
+        record_failures(rt.store, manifest.run_id, dispatch_failures(manifest.plan, report, dict(refs)), rt.clock())
+        write_record(rt.store, manifest.run_id, rt.clock(), len(refs))
     return RetryResult(
-        run_id=run_id,
+        run_id=manifest.run_id,
         failed=failed,
         missing=missing,
         running=running,

@@ -29,11 +29,8 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.manifest import RunManifest
 from sweep_contracts.outcomes import finish_run_cleanup
 from sweep_contracts.search import SearchManifest, round_run_id
-from sweep_orchestrator.dispatch import ShardRef
-from sweep_orchestrator.dispatched import write_record
-from sweep_orchestrator.failures import dispatch_failures, record_failures
 from sweep_orchestrator.listing import standing_outcomes
-from sweep_orchestrator.retry import RetryResult, shards_to_retry
+from sweep_orchestrator.retry import RetryResult, dispatch_retry, shards_to_retry
 from sweep_orchestrator.runs import load_manifest
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.search.rounds import load_search
@@ -112,21 +109,4 @@ def retry_round(rt: Runtime, manifest: RunManifest, all_overdue: bool) -> tuple[
         for key, data in saved.items():  # the round completed meanwhile: as it was, told as it ended
             rt.store.put(key, data)
         return None, f"{label} completed while the retry began: it is not run again"
-    return _dispatch(rt, manifest, refs, failed, missing, running), f"{label}: its failed shards run again"
-
-
-def _dispatch(
-    rt: Runtime, manifest: RunManifest, refs: list[ShardRef], failed: int, missing: int, running: int
-) -> RetryResult:
-    report = rt.dispatcher.dispatch(manifest, refs)
-    record_failures(rt.store, manifest.run_id, dispatch_failures(manifest.plan, report, dict(refs)), rt.clock())
-    write_record(rt.store, manifest.run_id, rt.clock(), len(refs))
-    return RetryResult(
-        run_id=manifest.run_id,
-        failed=failed,
-        missing=missing,
-        running=running,
-        dispatched=report.dispatched,
-        delegated=report.delegated,
-        dispatch_failed=len(report.failed),
-    )
+    return dispatch_retry(rt, manifest, refs, failed, missing, running), f"{label}: its failed shards run again"
