@@ -77,12 +77,13 @@ def test_the_summary_is_the_hand_computed_one(seed: int, goal: str, repeats: int
         "CREATE TABLE points (series VARCHAR, point_index BIGINT, status VARCHAR,"
         " params MAP(VARCHAR, VARCHAR), metrics MAP(VARCHAR, DOUBLE))"
     )
-    for series, index, status, params, metric in rows:
-        metrics = ([], []) if metric is None else (["m"], [metric])
-        con.execute(
-            "INSERT INTO points VALUES (?, ?, ?, MAP(['x'], [?]), MAP(?::VARCHAR[], ?::DOUBLE[]))",
-            [series, index, status, params["x"], *metrics],
-        )
+    con.executemany(
+        "INSERT INTO points VALUES (?, ?, ?, MAP(['x'], [?]), MAP(?::VARCHAR[], ?::DOUBLE[]))",
+        [
+            [series, index, status, params["x"], *(([], []) if metric is None else (["m"], [metric]))]
+            for series, index, status, params, metric in rows
+        ],
+    )
     # WHEN the summary query runs
     got = con.execute(summary_sql("m", goal, repeats)).fetchall()  # type: ignore[arg-type]
     # THEN every series' row is the hand-computed one
