@@ -4,6 +4,7 @@ looking for ours took instead, a higher version)."""
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 import urllib.error
@@ -15,7 +16,21 @@ import pytest
 from sweep_contracts import packages
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECTS = sorted(p for p in ROOT.glob("**/pyproject.toml") if not {".venv", ".tools", "node_modules"} & set(p.parts))
+SKIP = {".git", ".venv", ".tools", "node_modules", "build", "dist"}
+
+
+def _projects() -> list[Path]:
+    """The repository's pyproject.toml files, found without walking its virtualenvs (a glob of
+    `**/pyproject.toml` read all of .venv, ~0.5 s of every test session's collection)."""
+    found = []
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [name for name in subfolders if name not in SKIP]
+        if "pyproject.toml" in files:
+            found.append(Path(folder) / "pyproject.toml")
+    return sorted(found)
+
+
+PROJECTS = _projects()
 INDEX = "https://pypi.org/simple/"
 
 
