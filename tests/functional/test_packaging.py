@@ -82,6 +82,22 @@ def test_the_search_function_ships_optuna_its_handler_and_no_pyarrow(built: dict
     assert "pyarrow" not in tops
 
 
+def test_the_search_function_leaves_out_what_optuna_declares_and_it_never_imports(
+    built: dict[str, packaging.Artifact],
+) -> None:
+    # GIVEN the search function's artifact
+    names = zipfile.ZipFile(built["search"].path).namelist()
+    tops = {name.split("/")[0] for name in names}
+    # THEN Optuna's RDB storage (SQLAlchemy, Alembic, Mako, MarkupSafe) and its CLI's pyyaml are not in it,
+    # neither their modules nor their metadata, while what `import optuna` imports is
+    assert not set(packaging.SEARCH_LEFT_OUT.values()) & tops
+    dists = {top.split("-")[0].lower() for top in tops if top.endswith(".dist-info")}
+    assert not set(packaging.SEARCH_LEFT_OUT) & dists
+    assert {"optuna", "numpy", "colorlog", "tqdm", "packaging"} <= tops
+    # AND numpy comes without its test suites
+    assert not [n for n in names if n.startswith("numpy/") and "/tests/" in n]
+
+
 def test_every_module_ships_with_the_runtimes_bytecode(built: dict[str, packaging.Artifact]) -> None:
     # GIVEN the artifacts built for Lambda (CPython 3.12), on a machine that has a CPython 3.12 to compile with
     runtime = bytecode.interpreter(packaging.LAMBDA_PYTHON)

@@ -43,6 +43,28 @@ _PRUNED_DIRS = {"__pycache__", "bin"}
 _PRUNED_SUFFIXES = (".pyc", ".pyo", ".pyx", ".pxd", ".pxi")
 # pyarrow's C++ headers, Cython sources and tests: needed to build against pyarrow, not to run it
 _PRUNED_PATHS = ("pyarrow/include", "pyarrow/src", "pyarrow/tests")
+# packages whose every `tests/` folder goes: numpy's suites (14 MiB of the search artifact's 35 MiB of
+# numpy) are run by `numpy.test()`, never imported by numpy or by anything sweep ships
+_PRUNED_TEST_DIRS = ("numpy",)
+
+# Optuna's hard dependencies that no path of the search function imports, left out of its artifact
+# (55.2 MiB zipped, 144.5 MiB unzipped with them and numpy's tests; 41.4 and 96.8 without: bench/RESULTS.md).
+# The function keeps its studies in memory (`optuna.create_study()` without a storage, rebuilt at each
+# step: `sweep_orchestrator.search.optimiser`). `import optuna` itself imports colorlog, tqdm, numpy and
+# packaging, which stay. Distribution -> the module it installs, which
+# `tests/functional/test_search_left_out.py` hides while every sampler asks and is told rounds and the
+# importances are computed (no import of one may be attempted), and which the search artifact's steps
+# under AWS's runtime client (`tests/functional/test_artifacts_under_ric.py`) run without.
+SEARCH_LEFT_OUT = {
+    # Optuna's RDB storage (`optuna.storages.RDBStorage`, a database URL) imports these when one is built
+    "sqlalchemy": "sqlalchemy",
+    "alembic": "alembic",  # the RDB storage's schema migrations
+    "mako": "mako",  # alembic's migration templates
+    "markupsafe": "markupsafe",  # mako's escaping
+    # Optuna reads YAML only in its command line (`optuna.cli`); sweep's own YAML (stack config, sweep
+    # files) is read by the CLI and Pulumi, never by a function: the orchestrator's artifact has none either
+    "pyyaml": "yaml",
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,9 @@ class FunctionPackage:
     workspace: tuple[str, ...]
     left_out_extras: tuple[str, ...] = ()
     """Optional dependencies of `member` the function does not ship (`uv export --no-extra`)."""
+    left_out: tuple[str, ...] = ()
+    """Locked distributions the function does not ship although a dependency declares them: none of
+    its paths imports them (`SEARCH_LEFT_OUT` says why for each)."""
 
 
 FUNCTIONS = {
@@ -69,6 +94,7 @@ FUNCTIONS = {
         "search",
         packages.DISTRIBUTIONS["sweep_orchestrator"],
         ("libs/sweep_contracts", "libs/sweep_aws", "libs/sweep_experiments", "services/orchestrator"),
+        left_out=tuple(SEARCH_LEFT_OUT),
     ),
     "worker": FunctionPackage(
         "worker",
@@ -143,7 +169,7 @@ def install(
         ],
         root,
     )
-    requirements.write_text(exported)
+    requirements.write_text(leave_out(exported, function))
     common = ["--target", str(target), "--python-platform", platform, "--python-version", python, "--quiet"]
     _run([uv, "pip", "install", *common, "--only-binary", ":all:", "--no-deps", "-r", str(requirements)], root)
     _run(
@@ -154,10 +180,42 @@ def install(
     shutil.rmtree(target.parent / f"{function.name}-wheels", ignore_errors=True)
 
 
+def _requirement_name(line: str) -> str:
+    """The normalised distribution name of one `uv export` line (`name==1.0 ; marker`)."""
+    name = line.split(";", maxsplit=1)[0].split("==", maxsplit=1)[0].strip()
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def leave_out(exported: str, function: FunctionPackage) -> str:
+    """`exported` without the requirements `function.left_out` names; each must be there, so that a
+    name left stale by a dependency's change (or misspelt) stops the build instead of doing nothing."""
+    lines = exported.splitlines()
+    present = {_requirement_name(line) for line in lines if line.strip() and not line.lstrip().startswith("#")}
+    stale = sorted(set(function.left_out) - present)
+    if stale:
+        raise PackagingError(
+            f"the {function.name} artifact is to leave out {', '.join(stale)}, which its locked dependencies "
+            "no longer include.",
+            field=f"{function.name} left_out",
+            value=stale,
+            hint="Remove the name from the function's `left_out` in sweep_infra/packaging.py (or fix its spelling).",
+        )
+    kept = [
+        line
+        for line in lines
+        if line.lstrip().startswith("#") or not line.strip() or _requirement_name(line) not in function.left_out
+    ]
+    return "\n".join(kept) + "\n"
+
+
 def prune(site: Path) -> None:
     (site / ".lock").unlink(missing_ok=True)  # uv's lock on the target directory
     for relative in _PRUNED_PATHS:
         shutil.rmtree(site / relative, ignore_errors=True)
+    for package in _PRUNED_TEST_DIRS:
+        for tests in sorted((site / package).rglob("tests"), reverse=True):
+            if tests.is_dir():
+                shutil.rmtree(tests)
     for path in sorted(site.rglob("*"), reverse=True):
         if path.is_dir() and path.name in _PRUNED_DIRS:
             shutil.rmtree(path)
