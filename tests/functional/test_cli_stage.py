@@ -661,3 +661,22 @@ def test_report_of_a_run_with_a_failed_shard_on_the_stage_says_so(
     assert header["state"] == ("state-partial", "partial")
     assert header["shards"][1] == "2 succeeded, 1 failed, 0 pending"
     assert header["points"][1] == "4 ok, 0 error, 2 not run"
+
+
+def test_report_of_a_run_the_stage_does_not_have_names_it_and_the_stage(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloud import BUCKET
+
+    stage = stage_env(api, monkeypatch)
+    out = tmp_path / "results"
+    # WHEN the report of a run the stage never had is asked
+    result = runner.invoke(app, ["report", "no-such-run", *stage, "--out", str(out), "--no-open"])
+    # THEN it is bad input (exit 2): one paragraph naming the run, the stage and its bucket, and
+    # how to list the stage's runs; no traceback, nothing written
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    assert result.stderr == (
+        f"error: the stage's bucket has no run `no-such-run`. Stage `dev` keeps its runs in bucket `{BUCKET}`.\n"
+        "  hint: list the stage's runs with `sweep runs --stage dev`.\n"
+    )
+    assert not (out / "report-no-such-run.html").exists()
