@@ -680,3 +680,40 @@ def test_report_of_a_run_the_stage_does_not_have_names_it_and_the_stage(
         "  hint: list the stage's runs with `sweep runs --stage dev`.\n"
     )
     assert not (out / "report-no-such-run.html").exists()
+
+
+HOSTILE = "<script>alert(1)</script>\x1b]52;c;SGFja2Vk\x07\x1b[2J\u202eevil\u202c"
+"""A value that would run a script in the page, write the clipboard, clear a terminal, reverse the reading order."""
+
+
+def test_report_of_a_run_on_the_stage_escapes_hostile_text(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage = stage_env(api, monkeypatch)
+    out = tmp_path / "results"
+    # GIVEN a run on the stage whose description and a swept value hold markup and control characters
+    sweep = {
+        "experiment": "synthetic",
+        "run_id": "hostile-1",
+        "description": f"about {HOSTILE}",
+        "config": {"y": -0.2},
+        "grid": {"x": [0.1, 0.3], "echo": [HOSTILE]},
+    }
+    (tmp_path / "hostile.json").write_text(json.dumps(sweep))
+    code, output = invoke("submit", str(tmp_path / "hostile.json"), *stage, "--watch")
+    assert code == 0, output
+    # WHEN its report is asked on the stage
+    result = runner.invoke(app, ["report", "hostile-1", *stage, "--out", str(out), "--no-open"])
+    # THEN the page is written, the terminal gets nothing raw
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    page = (out / "report-hostile-1.html").read_text()
+    # AND no tag of the value reaches the page, and no control character: each is shown as its
+    # escape, in the description, the summary's best setting and the figures, as the figures did
+    assert "<script" not in page
+    for raw in ("\x1b", "\x07", "\u202e", "\u202c"):
+        assert raw not in page, raw
+    shown = "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b]52;c;SGFja2Vk\\x07\\x1b[2J\\u202eevil\\u202c"
+    assert f"<p>about {shown}</p>" in page
+    (summary,) = summary_rows(page)
+    assert summary["best_params"] == f"echo={html.unescape(shown)}, x=0.3"
