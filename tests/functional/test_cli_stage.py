@@ -6,8 +6,11 @@ AWS_IAM authorization does), turns it into an HTTP API v2 event for the orchestr
 
 from __future__ import annotations
 
+import html
+import io
 import json
 import os
+import re
 import stat
 import threading
 from collections.abc import Iterator
@@ -551,3 +554,166 @@ def test_watch_of_a_search_that_does_not_move_ends_and_says_how_to_step_it(
     code, output = invoke("status", "cli-search", "--endpoint", api.url, "--region", REGION, "--watch")
     assert code == 1, output
     assert "the search has not moved for 3 polls: `sweep retry cli-search --endpoint" in output
+
+
+def stage_env(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    """`--stage dev` naming the fake API and the moto bucket (as its Pulumi outputs would)."""
+    from tests.cloud import BUCKET
+
+    monkeypatch.setenv("SWEEP_API_URL", api.url)
+    monkeypatch.setenv("SWEEP_RESULTS_BUCKET", BUCKET)
+    return ("--stage", "dev", "--region", REGION)
+
+
+def bucket_points(stage: Stage, run_id: str) -> list[dict[str, Any]]:
+    """The run's point rows as the workers wrote them to the bucket, read with pyarrow alone."""
+    import pyarrow.parquet as pq
+
+    from sweep_contracts import layout
+
+    rows: list[dict[str, Any]] = []
+    for key in stage.object_keys(layout.points_prefix(run_id)):
+        data = stage.store.get(key)
+        assert data is not None
+        rows += pq.read_table(io.BytesIO(data)).to_pylist()
+    return rows
+
+
+def header_cells(page: str) -> dict[str, tuple[str, str]]:
+    """The report header's facts: name -> (CSS class, text)."""
+    return {k: (c, v) for k, c, v in re.findall(r"<tr><th>(\w+)</th><td class='([^']*)'>([^<]*)</td></tr>", page)}
+
+
+def summary_rows(page: str) -> list[dict[str, str]]:
+    """The summary table of the report: one dict per series, keyed by the column headings."""
+    table = page.split("<h2>Summary", 1)[1].split("</table>", 1)[0]
+    heads = re.findall(r"<th>([^<]*)</th>", table)
+    return [
+        dict(zip(heads, [html.unescape(c) for c in re.findall(r"<td>([^<]*)</td>", row)], strict=True))
+        for row in re.findall(r"<tr>((?:<td>[^<]*</td>)+)</tr>", table)
+    ]
+
+
+def test_report_of_a_run_on_the_stage_shows_its_points(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage = stage_env(api, monkeypatch)
+    out, page_path = tmp_path / "results", tmp_path / "report.html"
+    # GIVEN a plain run of 6 points (3 x values, 2 repeats) that finished on the stage
+    code, output = invoke("submit", sweep_file(tmp_path), *stage, "--watch")
+    assert code == 0, output
+    # WHEN its report is asked on the stage
+    code, output = invoke("report", "remote-1", *stage, "--out", str(out), "--output", str(page_path), "--no-open")
+    # THEN the run is downloaded (manifest, 3 points files, 3 outcomes) and the page written where asked
+    assert code == 0, output
+    assert "downloaded 7 changed objects of run remote-1" in output
+    assert f"report written to {page_path}" in output.replace("\n", "")
+    page = page_path.read_text()
+    # AND its numbers are those of the rows the workers wrote to the bucket
+    rows = bucket_points(api.stage, "remote-1")
+    values: dict[str, list[float]] = {}
+    for row in rows:
+        assert row["status"] == "ok"
+        values.setdefault(dict(row["params"])["x"], []).append(dict(row["metrics"])["value"])
+    assert sorted(values) == ["0.1", "0.3", "0.5"]
+    assert [len(v) for v in values.values()] == [2, 2, 2]
+    header = header_cells(page)
+    assert header["state"] == ("state-succeeded", "succeeded")
+    assert header["points"][1] == f"{len(rows)} ok, 0 error, 0 not run"
+    assert header["shards"][1] == "3 succeeded, 0 failed, 0 pending"
+    every = [v for vs in values.values() for v in vs]
+    best = max(values, key=lambda x: sum(values[x]) / len(values[x]))
+    (summary,) = summary_rows(page)
+    assert (summary["series"], summary["points"], summary["errors"]) == ("grid", "6", "0")
+    assert float(summary["mean"]) == pytest.approx(sum(every) / len(every), rel=1e-3)
+    assert float(summary["min"]) == pytest.approx(min(every), rel=1e-3)
+    assert float(summary["max"]) == pytest.approx(max(every), abs=1e-9)
+    assert summary["best_params"] == f"x={best}"
+    assert float(summary["best_value"]) == pytest.approx(sum(values[best]) / 2, abs=1e-9)
+    # AND one figure of the metrics against x, one of the spread of the repeats
+    assert "metrics against <code>x</code>" in page
+    assert page.count("<svg") == 2
+
+
+def test_report_of_a_run_with_a_failed_shard_on_the_stage_says_so(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sweep_contracts.outcomes import ErrorCode
+    from sweep_orchestrator.failures import ShardFailure, record_failures
+
+    stage = stage_env(api, monkeypatch)
+    out = tmp_path / "results"
+    # GIVEN a run on the stage whose shards 0 and 2 succeeded and whose shard 1 crashed
+    assert invoke("submit", sweep_file(tmp_path), *stage)[0] == 0
+    tasks = api.stage.invokes.take(WORKER)
+    for task in (tasks[0], tasks[2]):
+        api.stage.deliver(task)
+    crashed = ShardFailure(1, 1, 1, ErrorCode.WORKER_CRASHED, "the worker's process died")
+    record_failures(api.stage.store, "remote-1", [crashed], datetime.now(UTC))
+    # WHEN its report is asked on the stage
+    code, output = invoke("report", "remote-1", *stage, "--out", str(out), "--no-open")
+    assert code == 0, output
+    # THEN the header says what the stage's status says, as a local run's report does: the run is
+    # partial (orange, not the success green), one shard failed, its 2 points did not run
+    status = json.loads(invoke("status", "remote-1", *stage, "--json")[1])
+    assert (status["state"], status["shards_failure"], status["points_not_run"]) == ("partial", 1, 2)
+    header = header_cells((out / "report-remote-1.html").read_text())
+    assert header["state"] == ("state-partial", "partial")
+    assert header["shards"][1] == "2 succeeded, 1 failed, 0 pending"
+    assert header["points"][1] == "4 ok, 0 error, 2 not run"
+
+
+def test_report_of_a_run_the_stage_does_not_have_names_it_and_the_stage(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloud import BUCKET
+
+    stage = stage_env(api, monkeypatch)
+    out = tmp_path / "results"
+    # WHEN the report of a run the stage never had is asked
+    result = runner.invoke(app, ["report", "no-such-run", *stage, "--out", str(out), "--no-open"])
+    # THEN it is bad input (exit 2): one paragraph naming the run, the stage and its bucket, and
+    # how to list the stage's runs; no traceback, nothing written
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    assert result.stderr == (
+        f"error: the stage's bucket has no run `no-such-run`. Stage `dev` keeps its runs in bucket `{BUCKET}`.\n"
+        "  hint: list the stage's runs with `sweep runs --stage dev`.\n"
+    )
+    assert not (out / "report-no-such-run.html").exists()
+
+
+HOSTILE = "<script>alert(1)</script>\x1b]52;c;SGFja2Vk\x07\x1b[2J\u202eevil\u202c"
+"""A value that would run a script in the page, write the clipboard, clear a terminal, reverse the reading order."""
+
+
+def test_report_of_a_run_on_the_stage_escapes_hostile_text(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage = stage_env(api, monkeypatch)
+    out = tmp_path / "results"
+    # GIVEN a run on the stage whose description and a swept value hold markup and control characters
+    sweep = {
+        "experiment": "synthetic",
+        "run_id": "hostile-1",
+        "description": f"about {HOSTILE}",
+        "config": {"y": -0.2},
+        "grid": {"x": [0.1, 0.3], "echo": [HOSTILE]},
+    }
+    (tmp_path / "hostile.json").write_text(json.dumps(sweep))
+    code, output = invoke("submit", str(tmp_path / "hostile.json"), *stage, "--watch")
+    assert code == 0, output
+    # WHEN its report is asked on the stage
+    result = runner.invoke(app, ["report", "hostile-1", *stage, "--out", str(out), "--no-open"])
+    # THEN the page is written, the terminal gets nothing raw
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    page = (out / "report-hostile-1.html").read_text()
+    # AND no tag of the value reaches the page, and no control character: each is shown as its
+    # escape, in the description, the summary's best setting and the figures, as the figures did
+    assert "<script" not in page
+    for raw in ("\x1b", "\x07", "\u202e", "\u202c"):
+        assert raw not in page, raw
+    shown = "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b]52;c;SGFja2Vk\\x07\\x1b[2J\\u202eevil\\u202c"
+    assert f"<p>about {shown}</p>" in page
+    (summary,) = summary_rows(page)
+    assert summary["best_params"] == f"echo={html.unescape(shown)}, x=0.3"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweep_cli.render import cell_text
+from sweep_cli.render import cell_text, visible
 from sweep_cli.report.data import (
     MAX_CATEGORIES,
     REPLICATE_AXES,
@@ -185,7 +185,7 @@ CELL_CHARS = 300
 
 
 def _cell(value: Any) -> str:
-    text = cell_text(value)
+    text = visible(cell_text(value), lines=True)
     if len(text) <= CELL_CHARS:
         return f"<td>{html.escape(text)}</td>"
     start = html.escape(text[: CELL_CHARS // 2])
@@ -215,7 +215,7 @@ def _header(manifest: RunManifest, status: RunStatus) -> str:
         f"<tr><th>{k}</th><td class='{'state-' + status.state if k == 'state' else ''}'>{html.escape(v)}</td></tr>"
         for k, v in facts
     )
-    description = f"<p>{html.escape(request.description)}</p>" if request.description else ""
+    description = f"<p>{html.escape(visible(request.description, lines=True))}</p>" if request.description else ""
     return (
         f"<h1>Run {html.escape(manifest.run_id)}</h1>{description}<table>{rows}</table>"
         f"<h2>Config</h2><pre>{html.escape(json.dumps(manifest.effective_config(), indent=2))}</pre>"

@@ -225,8 +225,10 @@ def _bucket(stage: StageInfo) -> S3Store:
 
 
 def _no_run(stage: StageInfo, run_id: str) -> UsageError:
+    # the stage and its bucket by name: a bucket from SWEEP_RESULTS_BUCKET may not be the stage's
+    where = f"Stage `{stage.name}`" if stage.named else f"The stage at {stage.api_url}"
     return UsageError(
-        f"the stage's bucket has no run `{run_id}`.",
+        f"the stage's bucket has no run `{run_id}`. {where} keeps its runs in bucket `{stage.results_bucket}`.",
         field="RUN_ID",
         value=run_id,
         hint=f"list the stage's runs with `sweep runs {stage.flags}`.",
