@@ -163,8 +163,20 @@ def test_another_search_under_the_same_id_is_a_409_naming_the_difference(stage: 
         ({"budget": {"trials": 12, "cost_usd": 1e-9}}, 400, "search.budget.cost_usd"),
         ({"budget": {"trials": 10_000}, "batch": 4}, 400, "search"),  # the model validator names the block
         ({"budget": {"trials": 4000}, "batch": 1000}, 413, "search.budget.trials"),
+        # the search function ships Optuna without cmaes and torch: refused before anything is written
+        ({"sampler": "cmaes"}, 400, "search.sampler"),
+        ({"sampler": "gp"}, 400, "search.sampler"),
     ],
-    ids=["no-trials", "not-nuisance", "unknown-metric", "cost-below-first-round", "too-many-rounds", "over-max-points"],
+    ids=[
+        "no-trials",
+        "not-nuisance",
+        "unknown-metric",
+        "cost-below-first-round",
+        "too-many-rounds",
+        "over-max-points",
+        "cmaes-not-shipped",
+        "gp-not-shipped",
+    ],
 )
 def test_a_bad_search_body_is_a_4xx_naming_the_field_and_leaves_nothing(
     stage: Stage, change: dict[str, Any], status: int, field: str

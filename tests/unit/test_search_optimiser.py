@@ -3,12 +3,14 @@ once, failures as FAIL, and asks the same trials for the same seed and results."
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import optuna
 import pytest
 
+from sweep_contracts.errors import RequestError
 from sweep_contracts.search import SearchManifest, SearchObjective, parse_search_request
 from sweep_orchestrator.search.journal import TrialRecord
 from sweep_orchestrator.search.optimiser import ask_round, importances, rebuild
@@ -101,3 +103,23 @@ def test_importances_name_the_parameter_that_matters() -> None:
     found = importances(search, run_rounds(search, 6))
     assert set(found) == {"x", "z"}
     assert found["x"] > found["z"]
+
+
+@pytest.mark.parametrize(
+    ("sampler", "missing", "named"), [("cmaes", "cmaes", "cmaes"), ("gp", "torch", "torch and scipy")]
+)
+def test_a_sampler_whose_package_is_missing_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, sampler: str, missing: str, named: str
+) -> None:
+    # GIVEN a search whose sampler needs a package this environment lacks (None in sys.modules: the
+    # import fails as it does where the package is not installed, whether or not it is here)
+    monkeypatch.setitem(sys.modules, missing, None)
+    # WHEN its first round is asked for THEN the error names the sampler, the package and the fix:
+    # Optuna imports it only from round 1 on, so the search ran round 0 and then failed with a
+    # ModuleNotFoundError
+    with pytest.raises(RequestError) as raised:
+        ask_round(manifest(sampler), [], 0)
+    assert raised.value.field == "search.sampler"
+    assert raised.value.value == sampler
+    assert f"the `{sampler}` sampler needs {named}, not installed here." in str(raised.value)
+    assert "`sampler: tpe`" in (raised.value.hint or "")

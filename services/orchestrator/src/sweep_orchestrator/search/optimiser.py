@@ -14,6 +14,7 @@ revisiting a point."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
 _EXTRAS = {"cmaes": "cmaes", "gp": "torch and scipy"}
+# What each sampler imports once it samples from told trials (round 1 on; round 0 is sampled at random),
+# not when it is built: without importing them here a search ran its first round and then failed with a
+# ModuleNotFoundError (a traceback locally, INTERNAL from the search function), not the error below
+_NEEDS = {"cmaes": ("cmaes",), "gp": ("torch", "scipy")}
 
 
 def ensure_optuna() -> None:
@@ -84,6 +89,8 @@ def sampler(spec: SearchSpec, round_number: int) -> optuna.samplers.BaseSampler:
 
     seed = round_seed(spec.seed, round_number)
     try:
+        for module in _NEEDS.get(spec.sampler, ()):
+            importlib.import_module(module)
         if spec.sampler == "tpe":
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(spec.batch, 1)))
         if spec.sampler == "random":

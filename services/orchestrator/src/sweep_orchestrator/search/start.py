@@ -16,7 +16,7 @@ from pydantic import Field
 
 from sweep_contracts import environment, layout
 from sweep_contracts.base import Frozen
-from sweep_contracts.errors import ConfigurationError, RunConflictError
+from sweep_contracts.errors import ConfigurationError, RequestError, RunConflictError
 from sweep_contracts.search import SearchObjective, round_run_id
 from sweep_orchestrator.runtime import Runtime
 from sweep_orchestrator.search.plan import SearchPlan, check_cost_budget, search_plan
@@ -48,9 +48,25 @@ def no_search_function() -> ConfigurationError:
     )
 
 
+# Samplers the search function cannot run: its artifact is the orchestrator with the `search` extra,
+# Optuna alone (pulumi/src/sweep_infra/packaging.py), and these import what it leaves out (torch is
+# also far over Lambda's 250 MB). Locally they run where the package is installed.
+NOT_ON_A_STAGE = {"cmaes": "cmaes", "gp": "torch and scipy"}
+
+
 def submit_search(payload: Any, rt: Runtime, steps: SearchSteps | None) -> SearchSubmitResult:
     """Record the search (create-only) and step it; see the module's docstring."""
     search, _ = prepare_search(payload, rt)
+    sampler = search.request.search.sampler
+    if sampler in NOT_ON_A_STAGE:
+        raise RequestError(
+            f"the `{sampler}` sampler needs {NOT_ON_A_STAGE[sampler]}, which the stage's search function "
+            "does not ship.",
+            field="search.sampler",
+            value=sampler,
+            hint="use `sampler: tpe` (or `random`, `grid`) on a stage, or run this search locally "
+            f"with {NOT_ON_A_STAGE[sampler]} installed (`sweep run FILE`).",
+        )
     plan = search_plan(search, rt)
     check_cost_budget(search, plan)
     if steps is None:
