@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
 
-_EXTRAS = {"cmaes": "cmaes", "gp": "torch and scipy"}
+# the samplers that need a package besides Optuna: what a message names
+SAMPLER_PACKAGES = {"cmaes": "cmaes", "gp": "torch and scipy"}
 # What each sampler imports once it samples from told trials (round 1 on; round 0 is sampled at random),
 # not when it is built: without importing them here a search ran its first round and then failed with a
 # ModuleNotFoundError (a traceback locally, INTERNAL from the search function), not the error below
@@ -101,11 +102,12 @@ def sampler(spec: SearchSpec, round_number: int) -> optuna.samplers.BaseSampler:
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         return optuna.samplers.GPSampler(seed=seed)
     except ImportError as exc:
+        needs = SAMPLER_PACKAGES.get(spec.sampler, "a package")
         raise RequestError(
-            f"the `{spec.sampler}` sampler needs {_EXTRAS.get(spec.sampler, 'a package')}, not installed here.",
+            f"the `{spec.sampler}` sampler needs {needs}, not installed here.",
             field="search.sampler",
             value=spec.sampler,
-            hint=f"install {_EXTRAS.get(spec.sampler, 'it')}, or use `sampler: tpe`.",
+            hint=f"install {SAMPLER_PACKAGES.get(spec.sampler, 'it')}, or use `sampler: tpe`.",
         ) from exc
 
 

@@ -19,6 +19,7 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.errors import ConfigurationError, RequestError, RunConflictError
 from sweep_contracts.search import SearchObjective, round_run_id
 from sweep_orchestrator.runtime import Runtime
+from sweep_orchestrator.search.optimiser import SAMPLER_PACKAGES
 from sweep_orchestrator.search.plan import SearchPlan, check_cost_budget, search_plan
 from sweep_orchestrator.search.rounds import prepare_search, record_search
 from sweep_orchestrator.search.steps import SearchSteps
@@ -48,10 +49,10 @@ def no_search_function() -> ConfigurationError:
     )
 
 
-# Samplers the search function cannot run: its artifact is the orchestrator with the `search` extra,
-# Optuna alone (pulumi/src/sweep_infra/packaging.py), and these import what it leaves out (torch is
-# also far over Lambda's 250 MB). Locally they run where the package is installed.
-NOT_ON_A_STAGE = {"cmaes": "cmaes", "gp": "torch and scipy"}
+# The search function cannot run the samplers that need a package besides Optuna: its artifact is the
+# orchestrator with the `search` extra, Optuna alone (pulumi/src/sweep_infra/packaging.py; torch is also
+# far over Lambda's 250 MB). Locally they run where the package is installed.
+NOT_ON_A_STAGE = SAMPLER_PACKAGES
 
 
 def submit_search(payload: Any, rt: Runtime, steps: SearchSteps | None) -> SearchSubmitResult:
