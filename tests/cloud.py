@@ -108,6 +108,9 @@ class Invokes:
         return sorted(taken, key=lambda p: (p.get("shard_id", -1), p.get("attempt", 0)))
 
 
+_ONE_REQUEST_AT_A_TIME = threading.Lock()
+
+
 @dataclass
 class Stage:
     """A deployed stage, in moto."""
@@ -123,8 +126,13 @@ class Stage:
     worker: WorkerDeps
 
     def call(self, method: str, path: str, body: Any = None, raw_body: str | None = None) -> tuple[int, Any]:
-        """Send an HTTP API request through the orchestrator handler; (status, decoded JSON)."""
-        answer = handler.handler(api_event(method, path, body, raw_body), LambdaContext())
+        """Send an HTTP API request through the orchestrator handler; (status, decoded JSON). One at a
+        time, as a Lambda environment serves them: requests sent at once go to as many environments,
+        and the API's resolver keeps the request it serves in the process (`app.current_event`), so
+        two threads in one process read each other's bodies (seen in CI: one run posted twice, one
+        never, at 3 test workers on 2 cores)."""
+        with _ONE_REQUEST_AT_A_TIME:
+            answer = handler.handler(api_event(method, path, body, raw_body), LambdaContext())
         return answer["statusCode"], json.loads(answer["body"]) if answer.get("body") else None
 
     def run_all(self, deliver: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
