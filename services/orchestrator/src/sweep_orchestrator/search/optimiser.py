@@ -31,12 +31,16 @@ if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
 
-# the samplers that need a package besides Optuna: what a message names
-SAMPLER_PACKAGES = {"cmaes": "cmaes", "gp": "torch and scipy"}
-# What each sampler imports once it samples from told trials (round 1 on; round 0 is sampled at random),
-# not when it is built: without importing them here a search ran its first round and then failed with a
-# ModuleNotFoundError (a traceback locally, INTERNAL from the search function), not the error below
-_NEEDS = {"cmaes": ("cmaes",), "gp": ("torch", "scipy")}
+# The samplers that need packages besides Optuna. Optuna imports them once the sampler samples from told
+# trials (round 1 on; round 0 is sampled at random), not when it is built: `sampler` imports them first,
+# else a search ran its first round and then failed with a ModuleNotFoundError (a traceback locally,
+# INTERNAL from the search function), not its RequestError.
+SAMPLER_MODULES = {"cmaes": ("cmaes",), "gp": ("torch", "scipy")}
+
+
+def sampler_needs(name: str) -> str:
+    """What a message names for sampler `name`'s packages: `torch and scipy`."""
+    return " and ".join(SAMPLER_MODULES.get(name, ("a package",)))
 
 
 def ensure_optuna() -> None:
@@ -90,7 +94,7 @@ def sampler(spec: SearchSpec, round_number: int) -> optuna.samplers.BaseSampler:
 
     seed = round_seed(spec.seed, round_number)
     try:
-        for module in _NEEDS.get(spec.sampler, ()):
+        for module in SAMPLER_MODULES.get(spec.sampler, ()):
             importlib.import_module(module)
         if spec.sampler == "tpe":
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(spec.batch, 1)))
@@ -102,12 +106,12 @@ def sampler(spec: SearchSpec, round_number: int) -> optuna.samplers.BaseSampler:
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         return optuna.samplers.GPSampler(seed=seed)
     except ImportError as exc:
-        needs = SAMPLER_PACKAGES.get(spec.sampler, "a package")
+        needs = sampler_needs(spec.sampler)
         raise RequestError(
             f"the `{spec.sampler}` sampler needs {needs}, not installed here.",
             field="search.sampler",
             value=spec.sampler,
-            hint=f"install {SAMPLER_PACKAGES.get(spec.sampler, 'it')}, or use `sampler: tpe`.",
+            hint=f"install {needs}, or use `sampler: tpe`.",
         ) from exc
 
 

@@ -19,7 +19,7 @@ from sweep_contracts.base import Frozen
 from sweep_contracts.errors import ConfigurationError, RequestError, RunConflictError
 from sweep_contracts.search import SearchObjective, round_run_id
 from sweep_orchestrator.runtime import Runtime
-from sweep_orchestrator.search.optimiser import SAMPLER_PACKAGES
+from sweep_orchestrator.search.optimiser import SAMPLER_MODULES, sampler_needs
 from sweep_orchestrator.search.plan import SearchPlan, check_cost_budget, search_plan
 from sweep_orchestrator.search.rounds import prepare_search, record_search
 from sweep_orchestrator.search.steps import SearchSteps
@@ -49,24 +49,20 @@ def no_search_function() -> ConfigurationError:
     )
 
 
-# The search function cannot run the samplers that need a package besides Optuna: its artifact is the
-# orchestrator with the `search` extra, Optuna alone (pulumi/src/sweep_infra/packaging.py; torch is also
-# far over Lambda's 250 MB). Locally they run where the package is installed.
-NOT_ON_A_STAGE = SAMPLER_PACKAGES
-
-
 def submit_search(payload: Any, rt: Runtime, steps: SearchSteps | None) -> SearchSubmitResult:
     """Record the search (create-only) and step it; see the module's docstring."""
     search, _ = prepare_search(payload, rt)
     sampler = search.request.search.sampler
-    if sampler in NOT_ON_A_STAGE:
+    # The search function cannot run them: its artifact is the orchestrator with the `search` extra,
+    # Optuna alone (pulumi/src/sweep_infra/packaging.py; torch is also far over Lambda's 250 MB).
+    # Locally they run where their packages are installed.
+    if sampler in SAMPLER_MODULES:
         raise RequestError(
-            f"the `{sampler}` sampler needs {NOT_ON_A_STAGE[sampler]}, which the stage's search function "
-            "does not ship.",
+            f"the `{sampler}` sampler needs {sampler_needs(sampler)}, which the stage's search function does not ship.",
             field="search.sampler",
             value=sampler,
             hint="use `sampler: tpe` (or `random`, `grid`) on a stage, or run this search locally "
-            f"with {NOT_ON_A_STAGE[sampler]} installed (`sweep run FILE`).",
+            f"with {sampler_needs(sampler)} installed (`sweep run FILE`).",
         )
     plan = search_plan(search, rt)
     check_cost_budget(search, plan)
