@@ -185,13 +185,19 @@ ATHENA_COLUMN = {
 }
 
 
-def test_results_run_in_athena_scoped_to_the_run(api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def finished_run_with_athena(api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A run submitted and watched to its end on the stage, whose Athena workgroup and Glue database
+    are set; moto's Athena backend, which answers queries from its `query_results_queue`."""
     monkeypatch.setenv("SWEEP_ATHENA_WORKGROUP", "sweep-test")
     monkeypatch.setenv("SWEEP_GLUE_DATABASE", "sweep_test")
     monkeypatch.setattr("sweep_cli.stage.athena.time.sleep", lambda s: None)
     invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
     boto3.client("athena", region_name=REGION).create_work_group(Name="sweep-test")
-    backend = athena_backends["123456789012"][REGION]
+    return athena_backends["123456789012"][REGION]
+
+
+def test_results_run_in_athena_scoped_to_the_run(api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = finished_run_with_athena(api, tmp_path, monkeypatch)
     column = ATHENA_COLUMN
     backend.query_results_queue.append(
         QueryResults(
@@ -314,12 +320,7 @@ def test_a_metric_typo_on_a_stage_lists_the_recorded_metrics_23(
     api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a finished run on the stage, whose points recorded `distance` and `value` (Athena's answer)
-    monkeypatch.setenv("SWEEP_ATHENA_WORKGROUP", "sweep-test")
-    monkeypatch.setenv("SWEEP_GLUE_DATABASE", "sweep_test")
-    monkeypatch.setattr("sweep_cli.stage.athena.time.sleep", lambda s: None)
-    invoke("submit", sweep_file(tmp_path), "--endpoint", api.url, "--region", REGION, "--watch")
-    boto3.client("athena", region_name=REGION).create_work_group(Name="sweep-test")
-    backend = athena_backends["123456789012"][REGION]
+    backend = finished_run_with_athena(api, tmp_path, monkeypatch)
     backend.query_results_queue.append(
         QueryResults(
             rows=[
